@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lwIP options for tun2socks: one single-threaded process (NO_SYS, raw API) that
+ * terminates every TCP/UDP flow of a TUN device. Only options we change are listed,
+ * each with its reason. Figures behind the TCP sizing are in docs/ARCHITECTURE.md.
+ */
+#ifndef T2S_LWIP_PORT_LWIPOPTS_H
+#define T2S_LWIP_PORT_LWIPOPTS_H
+
+/* One libev thread calls every lwIP function; our own ev_timer drives tcp_tmr. */
+#define NO_SYS 1
+#define LWIP_TIMERS 0
+#define SYS_LIGHTWEIGHT_PROT 0
+#define LWIP_NETCONN 0
+#define LWIP_SOCKET 0
+
+/* All memory from malloc: no fixed pools to size, large PBUF_RAM allowed. The flow
+ * layer enforces its own caps since MEMP_NUM_* are not enforced in this mode. */
+#define MEM_LIBC_MALLOC 1
+#define MEMP_MEM_MALLOC 1
+#define MEM_ALIGNMENT 8
+#define MEMP_NUM_TCP_PCB 1 /* unused with MEMP_MEM_MALLOC; keeps sanity checks quiet */
+
+/* One point-to-point netif: no link layer, no loopback, no address autoconfiguration. */
+#define LWIP_SINGLE_NETIF 1
+#define LWIP_HAVE_LOOPIF 0
+#define LWIP_ARP 0
+#define LWIP_ETHERNET 0
+#define PBUF_LINK_HLEN 0
+#define PBUF_LINK_ENCAPSULATION_HLEN 0
+#define LWIP_DHCP 0
+#define LWIP_AUTOIP 0
+#define LWIP_ACD 0
+#define LWIP_IGMP 0
+#define LWIP_DNS 0
+#define LWIP_STATS 0
+#define LWIP_NETIF_STATUS_CALLBACK 0
+#define LWIP_NETIF_LINK_CALLBACK 0
+
+#define LWIP_IPV4 1
+#define LWIP_IPV6 1
+#define LWIP_IPV6_MLD 0
+#define LWIP_IPV6_AUTOCONFIG 0
+#define LWIP_IPV6_SEND_ROUTER_SOLICIT 0
+#define LWIP_IPV6_DUP_DETECT_ATTEMPTS 0
+#define LWIP_IPV6_FORWARD 0
+#define IP_FORWARD 0
+#define LWIP_ICMP 1
+#define LWIP_RAW 1 /* the raw pcbs retarget the wildcard listener's port (tunif.c) */
+#define LWIP_UDP 1
+#define LWIP_TCP 1
+
+/* Reassembly of fragments arriving from the TUN (rare with a large MTU). The pbuf cap
+ * is global, shared by every datagram being reassembled. */
+#define IP_REASSEMBLY 1
+#define IP_FRAG 1
+#define IP_REASS_MAX_PBUFS 256
+#define IP_REASS_MAXAGE 5
+#define LWIP_IPV6_REASS 1
+#define LWIP_IPV6_FRAG 1
+#define IPV6_FRAG_COPYHEADER 1
+#define IP_DEFAULT_TTL 64
+
+/*
+ * TCP sizing. TCP_MSS is the compile-time cap; the MSS of a flow is derived from the
+ * netif MTU (--mtu). 16324 = 16384 - 40 (IPv6) - 20 (TCP): lwIP requires MSS <= 16382.
+ * The window (1 MiB, scale 5) covers the bandwidth-delay product of a local hop at
+ * tens of Gbit/s; memory is spent only when data is actually queued.
+ */
+#define TCP_MSS 16324
+#define LWIP_WND_SCALE 1
+#define TCP_RCV_SCALE 5
+#define TCP_WND (1024 * 1024)
+#define TCP_SND_BUF (1024 * 1024)
+#define TCP_SND_QUEUELEN 4096
+#define TCP_SNDLOWAT 128 /* only used by the socket API; must stay below 0xffff - 4*MSS */
+#define TCP_OVERSIZE TCP_MSS
+#define TCP_QUEUE_OOSEQ 1
+#define LWIP_TCP_SACK_OUT 1
+#define LWIP_TCP_TIMESTAMPS 0
+#define LWIP_TCP_KEEPALIVE 0 /* the flow layer has its own idle timeout */
+#define TCP_LISTEN_BACKLOG 0 /* a u8 backlog on the one wildcard listener would throttle everything */
+#define TCP_MSL 2000UL      /* TIME_WAIT 4 s: the app side keeps its own TIME_WAIT */
+#define TCP_SYNMAXRTX 4
+#define TCP_MAXRTX 8
+#define LWIP_TCP_PCB_NUM_EXT_ARGS 0
+
+/* Checksums: packets from the TUN are built by the local kernel; verifying TCP/UDP sums
+ * costs a pass over every byte and protects nothing (a local process could write any
+ * packet anyway). We always generate them: the kernel verifies what we send. */
+#define CHECKSUM_CHECK_IP 1
+#define CHECKSUM_CHECK_TCP 0
+#define CHECKSUM_CHECK_UDP 0
+#define CHECKSUM_CHECK_ICMP 0
+#define CHECKSUM_CHECK_ICMP6 0
+#define LWIP_CHECKSUM_ON_COPY 1
+
+#define LWIP_NETIF_TX_SINGLE_PBUF 0 /* we writev() chains */
+
+#endif

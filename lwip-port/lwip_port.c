@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One-time lwIP initialisation, the single ev_timer that drives lwIP's clocks, the
+ * diagnostics hook, and pcb-table maintenance for the flow layer.
+ */
+#include "lwip_port.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <lwip/init.h>
+#include <lwip/ip4_frag.h>
+#include <lwip/ip6_frag.h>
+#include <lwip/priv/tcp_priv.h>
+#include <lwip/tcp.h>
+
+/* lwIP's reassembly timers tick once a second, the TCP timer every 250 ms. */
+#define REASS_TICKS_PER_TCP_TICK (1000 / TCP_TMR_INTERVAL)
+_Static_assert(IP_TMR_INTERVAL == 1000 && TCP_TMR_INTERVAL * REASS_TICKS_PER_TCP_TICK == 1000,
+	       "lwIP timer ratio changed");
+
+static struct {
+	struct ev_loop *loop;
+	ev_timer timer;
+	unsigned ticks;
+	lwip_port_diag_fn diag;
+	uint64_t rand_state;
+} port;
+
+static void
+lwip_port_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	tcp_tmr();
+	if (++port.ticks % REASS_TICKS_PER_TCP_TICK == 0) {
+		ip_reass_tmr();
+		ip6_reass_tmr();
+	}
+}
+
+int
+lwip_port_init(struct ev_loop *loop, lwip_port_diag_fn diag)
+{
+	if (port.loop != NULL)
+		return -EALREADY;
+	port.loop = loop;
+	port.diag = diag;
+	if (getrandom(&port.rand_state, sizeof(port.rand_state), 0) != sizeof(port.rand_state))
+		port.rand_state = (uint64_t)lwip_port_now_ms() * 0x9e3779b97f4a7c15ull;
+	port.rand_state |= 1;
+	lwip_init();
+	ev_timer_init(&port.timer, lwip_port_timer_cb, TCP_TMR_INTERVAL / 1000.0, TCP_TMR_INTERVAL / 1000.0);
+	ev_timer_start(loop, &port.timer);
+	/* The timer alone must not keep the loop alive once everything else is gone. */
+	ev_unref(loop);
+	return 0;
+}
+
+void
+lwip_port_fini(void)
+{
+	if (port.loop == NULL)
+		return;
+	ev_ref(port.loop);
+	ev_timer_stop(port.loop, &port.timer);
+	port.loop = NULL;
+}
+
+static int
+tuple_matches(const struct tcp_pcb *pcb, const ip_addr_t *remote_ip, u16_t remote_port, const ip_addr_t *local_ip,
+	      u16_t local_port)
+{
+	return pcb->remote_port == remote_port && pcb->local_port == local_port &&
+	       ip_addr_eq(&pcb->remote_ip, remote_ip) && ip_addr_eq(&pcb->local_ip, local_ip);
+}
+
+int
+lwip_port_tcp_forget(const ip_addr_t *remote_ip, u16_t remote_port, const ip_addr_t *local_ip, u16_t local_port)
+{
+	struct tcp_pcb *pcb, *next;
+	int dropped = 0;
+
+	for (pcb = tcp_tw_pcbs; pcb != NULL; pcb = next) {
+		next = pcb->next;
+		if (tuple_matches(pcb, remote_ip, remote_port, local_ip, local_port)) {
+			tcp_abandon(pcb, 0);
+			dropped++;
+		}
+	}
+	/* The caller owns no pcb for this tuple, so any active one is a leftover that
+	 * lwIP still finishes on its own (FIN_WAIT_x, CLOSING, LAST_ACK after tcp_close,
+	 * or a SYN_RCVD whose flow gave up). Their err callbacks are already cleared. */
+	for (pcb = tcp_active_pcbs; pcb != NULL; pcb = next) {
+		next = pcb->next;
+		if (tuple_matches(pcb, remote_ip, remote_port, local_ip, local_port)) {
+			tcp_abandon(pcb, 0);
+			dropped++;
+		}
+	}
+	return dropped;
+}
+
+void
+lwip_port_diag(const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	if (port.diag != NULL)
+		port.diag(msg);
+}
+
+void
+lwip_port_assert(const char *msg, const char *file, int line)
+{
+	char text[320];
+
+	snprintf(text, sizeof(text), "lwIP assertion \"%s\" failed at %s:%d", msg, file, line);
+	if (port.diag != NULL)
+		port.diag(text);
+	else
+		fprintf(stderr, "%s\n", text);
+	abort();
+}
+
+uint32_t
+lwip_port_rand(void)
+{
+	/* xorshift64*: lwIP wants unpredictable-enough ISNs and ports, not cryptography. */
+	port.rand_state ^= port.rand_state >> 12;
+	port.rand_state ^= port.rand_state << 25;
+	port.rand_state ^= port.rand_state >> 27;
+	return (uint32_t)((port.rand_state * 0x2545f4914f6cdd1dull) >> 32);
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The entry into lwIP for a single-threaded libev process: one-time stack init, the
+ * timer that drives lwIP's TCP and reassembly clocks, and the few pcb-table operations
+ * the flow layer needs. lwIP's globals live behind this file and tunif.c.
+ */
+#ifndef T2S_LWIP_PORT_LWIP_PORT_H
+#define T2S_LWIP_PORT_LWIP_PORT_H
+
+#include <ev.h>
+
+#include <lwip/ip_addr.h>
+
+/* Receives lwIP's diagnostics (already formatted, no trailing newline). */
+typedef void (*lwip_port_diag_fn)(const char *msg);
+
+/*
+ * Initialises lwIP (once per process) and starts the 250 ms timer on loop.
+ * Returns 0 or -EALREADY.
+ */
+int lwip_port_init(struct ev_loop *loop, lwip_port_diag_fn diag);
+
+/* Stops the timer. lwIP itself cannot be de-initialised; pcbs must be gone already. */
+void lwip_port_fini(void);
+
+/*
+ * Forgets every pcb lwIP still keeps for this 4-tuple (TIME_WAIT, or closing pcbs that
+ * no flow owns any more), without sending anything. The caller must own none of them. Called before a new SYN for the tuple is
+ * handed to lwIP: a peer that reuses a source port has finished with the old
+ * connection, and lwIP would otherwise answer the SYN from the stale pcb.
+ * remote = the application's side, local = the original destination. Returns the
+ * number of pcbs dropped.
+ */
+int lwip_port_tcp_forget(const ip_addr_t *remote_ip, u16_t remote_port, const ip_addr_t *local_ip,
+			 u16_t local_port);
+
+/* Monotonic milliseconds, the clock lwIP sees through sys_now(). */
+u32_t lwip_port_now_ms(void);
+
+#endif

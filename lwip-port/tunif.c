@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The TUN netif. Accepting traffic for any destination needs no lwIP patch: per packet,
+ * the netif's own address is set to the packet's destination before ip4_input or
+ * ip6_input runs (so lwIP's validation, reassembly and demultiplexing all still apply),
+ * and raw pcbs, which lwIP consults after reassembly and just before TCP, point the one
+ * wildcard listener at the packet's destination port. See docs/ARCHITECTURE.md.
+ */
+#include "tunif.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lwip/init.h>
+#include <lwip/ip.h>
+#include <lwip/ip4.h>
+#include <lwip/ip6.h>
+#include <lwip/netif.h>
+#include <lwip/prot/ip4.h>
+#include <lwip/prot/ip6.h>
+#include <lwip/raw.h>
+
+/* The netif slot that carries the current packet's IPv6 destination. */
+#define RETARGET_SLOT (LWIP_IPV6_NUM_ADDRESSES - 1)
+#define MAX_IOV 64
+
+struct tunif {
+	struct netif netif;
+	struct tcp_pcb *listener;
+	struct raw_pcb *tcp_port_hook;
+	tunif_output_fn output;
+	void *output_ctx;
+};
+
+static int tunif_exists;
+
+static err_t
+emit(struct tunif *tif, struct pbuf *p)
+{
+	struct iovec iov[MAX_IOV];
+	int n = 0;
+
+	for (; p != NULL && n < MAX_IOV; p = p->next) {
+		if (p->len == 0)
+			continue;
+		iov[n].iov_base = p->payload;
+		iov[n].iov_len = p->len;
+		n++;
+	}
+	if (p != NULL)
+		return ERR_BUF;
+	return tif->output(tif->output_ctx, iov, n) == 0 ? ERR_OK : ERR_IF;
+}
+
+static err_t
+tunif_output4_cb(struct netif *netif, struct pbuf *p, const ip4_addr_t *dst)
+{
+	(void)dst;
+	return emit((struct tunif *)netif->state, p);
+}
+
+static err_t
+tunif_output6_cb(struct netif *netif, struct pbuf *p, const ip6_addr_t *dst)
+{
+	(void)dst;
+	return emit((struct tunif *)netif->state, p);
+}
+
+static err_t
+tunif_netif_init_cb(struct netif *netif)
+{
+	netif->name[0] = 't';
+	netif->name[1] = 'n';
+	netif->output = tunif_output4_cb;
+	netif->output_ip6 = tunif_output6_cb;
+	netif->flags = NETIF_FLAG_LINK_UP;
+	return ERR_OK;
+}
+
+/*
+ * Runs for every TCP segment after reassembly, just before tcp_input: points the
+ * wildcard listener at this segment's destination port. Active pcbs are matched before
+ * listeners, so this only matters for segments that belong to no connection (a SYN,
+ * or a stray segment that earns a RST from the right port). Never eats the packet.
+ */
+static u8_t
+tunif_tcp_port_hook_cb(void *arg, struct raw_pcb *pcb, struct pbuf *p, const ip_addr_t *addr)
+{
+	struct tunif *tif = arg;
+	u8_t port[2];
+
+	(void)pcb;
+	(void)addr;
+	if (pbuf_copy_partial(p, port, sizeof(port), (u16_t)(ip_current_header_tot_len() + 2)) == sizeof(port))
+		tif->listener->local_port = (u16_t)(port[0] << 8 | port[1]);
+	return 0;
+}
+
+static int
+ip4_deliverable(const struct ip_hdr *h)
+{
+	u32_t dst = lwip_ntohl(ip4_addr_get_u32(&h->dest));
+
+	return dst != 0 && dst != 0xffffffffu && (dst >> 28) != 0xe; /* multicast */
+}
+
+static int
+ip6_deliverable(const struct ip6_hdr *h)
+{
+	const u8_t *d = (const u8_t *)&h->dest;
+	static const u8_t zero[16];
+
+	if (d[0] == 0xff) /* multicast */
+		return 0;
+	if (d[0] == 0xfe && (d[1] & 0xc0) == 0x80) /* link-local */
+		return 0;
+	return memcmp(d, zero, sizeof(zero)) != 0;
+}
+
+void
+tunif_input(struct tunif *tif, struct pbuf *p)
+{
+	struct netif *netif = &tif->netif;
+	u8_t version = (*(u8_t *)p->payload) >> 4;
+
+	if (version == 4 && p->len >= IP_HLEN) {
+		const struct ip_hdr *h = p->payload;
+		ip4_addr_t saved = *netif_ip4_addr(netif);
+
+		if (!ip4_deliverable(h))
+			goto drop;
+		ip4_addr_copy(*ip_2_ip4(&netif->ip_addr), h->dest);
+		ip4_input(p, netif);
+		ip4_addr_copy(*ip_2_ip4(&netif->ip_addr), saved);
+		return;
+	}
+	if (version == 6 && p->len >= IP6_HLEN) {
+		const struct ip6_hdr *h = p->payload;
+		ip6_addr_t *slot = ip_2_ip6(&netif->ip6_addr[RETARGET_SLOT]);
+
+		if (!ip6_deliverable(h))
+			goto drop;
+		ip6_addr_copy_from_packed(*slot, h->dest);
+		ip6_addr_clear_zone(slot);
+		IP_SET_TYPE_VAL(netif->ip6_addr[RETARGET_SLOT], IPADDR_TYPE_V6);
+		netif->ip6_addr_state[RETARGET_SLOT] = IP6_ADDR_PREFERRED;
+		ip6_input(p, netif);
+		netif->ip6_addr_state[RETARGET_SLOT] = IP6_ADDR_INVALID;
+		return;
+	}
+drop:
+	pbuf_free(p);
+}
+
+struct tunif *
+tunif_new(const struct tunif_config *cfg)
+{
+	struct tunif *tif;
+	ip4_addr_t any4 = {0};
+	struct tcp_pcb *pcb;
+
+	if (tunif_exists || cfg->mtu < 1280 || cfg->mtu > 65535)
+		return NULL;
+	tif = calloc(1, sizeof(*tif));
+	if (tif == NULL)
+		return NULL;
+	tif->output = cfg->output;
+	tif->output_ctx = cfg->output_ctx;
+
+	if (netif_add(&tif->netif, &any4, &any4, &any4, tif, tunif_netif_init_cb, ip_input) == NULL)
+		goto err_free;
+	tif->netif.mtu = (u16_t)cfg->mtu;
+	tif->netif.mtu6 = (u16_t)cfg->mtu;
+	netif_set_default(&tif->netif);
+	netif_set_up(&tif->netif);
+
+	pcb = tcp_new_ip_type(IPADDR_TYPE_ANY);
+	if (pcb == NULL)
+		goto err_remove_netif;
+	tcp_bind_netif(pcb, &tif->netif);
+	if (tcp_bind(pcb, IP_ANY_TYPE, 1) != ERR_OK) {
+		tcp_abort(pcb);
+		goto err_remove_netif;
+	}
+	tif->listener = tcp_listen_with_backlog(pcb, 0xff);
+	if (tif->listener == NULL) {
+		tcp_abort(pcb);
+		goto err_remove_netif;
+	}
+	tcp_arg(tif->listener, cfg->accept_arg);
+	tcp_accept(tif->listener, cfg->accept);
+
+	tif->tcp_port_hook = raw_new_ip_type(IPADDR_TYPE_ANY, IP_PROTO_TCP);
+	if (tif->tcp_port_hook == NULL)
+		goto err_close_listener;
+	raw_recv(tif->tcp_port_hook, tunif_tcp_port_hook_cb, tif);
+
+	tunif_exists = 1;
+	return tif;
+
+err_close_listener:
+	tcp_close(tif->listener);
+err_remove_netif:
+	netif_remove(&tif->netif);
+err_free:
+	free(tif);
+	return NULL;
+}
+
+void
+tunif_free(struct tunif *tif)
+{
+	if (tif == NULL)
+		return;
+	raw_remove(tif->tcp_port_hook);
+	tcp_close(tif->listener);
+	netif_remove(&tif->netif);
+	free(tif);
+	tunif_exists = 0;
+}
+
+unsigned
+tunif_mtu(const struct tunif *tif)
+{
+	return tif->netif.mtu;
+}

@@ -1,0 +1,385 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Traffic clients for the tun2socks end-to-end tests (peer: echo.py).
+
+Normally runs in the client namespace with plain sockets, so the traffic is
+captured by the TUN. With --socks5 HOST:PORT it speaks SOCKS5 itself, which
+validates the harness (servers, proxy, checks) without tun2socks.
+
+Exit status 0 = pass; otherwise the last line on stderr says why.
+
+  concurrent  N simultaneous connections to the raw echo port, each sends
+              SIZE random bytes and checks the echo.
+  churn       N sequential short connections to the line port; even ones are
+              closed by the client first, odd ones by the server first.
+  halfclose   client sends data then SHUT_WR; it must still get the digest of
+              what it sent and a BODY-byte reply (half port).
+  revclose    server sends a body then SHUT_WR; the client keeps sending
+              afterwards; the digest the server saw is queried on a second
+              connection (rev port).
+  refused     connect to a closed port: must fail with ECONNREFUSED within MAX s.
+  probe       one line-echo exchange; --expect ok|fail (fail = refused or reset
+              within MAX s; a hang or a working echo is an error).
+"""
+import argparse
+import errno
+import hashlib
+import ipaddress
+import os
+import random
+import socket
+import struct
+import sys
+import threading
+import time
+
+BUF = 1 << 20
+
+
+class Fail(Exception):
+    pass
+
+
+class SocksError(OSError):
+    pass
+
+
+# ---------------------------------------------------------------- SOCKS5
+def recv_exact(s, n):
+    buf = bytearray()
+    while len(buf) < n:
+        d = s.recv(n - len(buf))
+        if not d:
+            raise ConnectionError("EOF after %d of %d bytes" % (len(buf), n))
+        buf += d
+    return bytes(buf)
+
+
+REP_ERRNO = {1: errno.EIO, 2: errno.EACCES, 3: errno.ENETUNREACH, 4: errno.EHOSTUNREACH,
+             5: errno.ECONNREFUSED, 6: errno.ETIMEDOUT, 7: errno.EOPNOTSUPP, 8: errno.EAFNOSUPPORT}
+
+
+def socks5_connect(s, host, port, user=None, password=None):
+    methods = b"\x02" if user is not None else b"\x00"
+    s.sendall(b"\x05" + bytes([len(methods)]) + methods)
+    ver, m = recv_exact(s, 2)
+    if ver != 5 or m == 0xFF:
+        raise SocksError(errno.EACCES, "SOCKS5: no acceptable method (ver %d m %d)" % (ver, m))
+    if m == 2:
+        u, p = user.encode(), password.encode()
+        s.sendall(b"\x01" + bytes([len(u)]) + u + bytes([len(p)]) + p)
+        _, st = recv_exact(s, 2)
+        if st != 0:
+            raise SocksError(errno.EACCES, "SOCKS5: authentication failed")
+    ip = ipaddress.ip_address(host)
+    atyp = b"\x01" if ip.version == 4 else b"\x04"
+    s.sendall(b"\x05\x01\x00" + atyp + ip.packed + struct.pack("!H", port))
+    ver, rep, _, atyp = recv_exact(s, 4)
+    if rep != 0:
+        e = REP_ERRNO.get(rep, errno.EIO)
+        if e == errno.ECONNREFUSED:
+            raise ConnectionRefusedError(e, "SOCKS5 reply %d (connection refused)" % rep)
+        raise SocksError(e, "SOCKS5 reply %d" % rep)
+    recv_exact(s, {1: 4, 4: 16}.get(atyp) or recv_exact(s, 1)[0])
+    recv_exact(s, 2)
+
+
+def hostport(v):
+    if v.startswith("["):
+        h, _, p = v[1:].partition("]:")
+    else:
+        h, _, p = v.rpartition(":")
+    return h, int(p)
+
+
+def connect(a, port=None, timeout=10.0):
+    port = port or a.port
+    if a.socks5:
+        s = socket.create_connection(hostport(a.socks5), timeout)
+        try:
+            socks5_connect(s, a.host, port, a.socks_user, a.socks_pass)
+        except BaseException:
+            s.close()
+            raise
+    else:
+        s = socket.create_connection((a.host, port), timeout)
+    s.settimeout(timeout)
+    return s
+
+
+def recv_all(s, limit=None):
+    buf = bytearray()
+    while limit is None or len(buf) < limit:
+        d = s.recv(BUF if limit is None else min(BUF, limit - len(buf)))
+        if not d:
+            break
+        buf += d
+    return bytes(buf)
+
+
+def body_bytes(n, seed):
+    return random.Random(seed).randbytes(n)
+
+
+def errstr(e):
+    return "%s: %s" % (type(e).__name__, e)
+
+
+# ---------------------------------------------------------------- scenarios
+def cmd_concurrent(a):
+    n, size = a.n, a.size
+    barrier = threading.Barrier(n)
+    errors = []
+    lock = threading.Lock()
+    ok = [0]
+
+    def one(i):
+        s = None
+        try:
+            s = connect(a, timeout=a.timeout)
+            barrier.wait(timeout=a.timeout)  # all N are open at the same time
+            data = os.urandom(size)
+            snd = threading.Thread(target=s.sendall, args=(data,), daemon=True)
+            snd.start()
+            got = recv_all(s, size)
+            snd.join(a.timeout)
+            if got != data:
+                raise Fail("echo mismatch: got %d bytes, %s" % (
+                    len(got), "prefix ok" if data.startswith(got) else "content differs"))
+            with lock:
+                ok[0] += 1
+        except Exception as e:  # noqa: BLE001
+            if not isinstance(e, threading.BrokenBarrierError):
+                barrier.abort()
+            with lock:
+                errors.append((i, errstr(e)))
+        finally:
+            if s:
+                s.close()
+
+    t0 = time.monotonic()
+    ts = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(a.timeout * 3)
+    dt = time.monotonic() - t0
+    print("concurrent: %d/%d ok (%d bytes each) in %.2fs" % (ok[0], n, size, dt))
+    if ok[0] != n:
+        real = [e for e in errors if "BrokenBarrier" not in e[1]] or errors
+        for i, e in real[:10]:
+            print("  conn %d: %s" % (i, e), file=sys.stderr)
+        raise Fail("%d of %d concurrent connections failed" % (n - ok[0], n))
+
+
+def cmd_churn(a):
+    t0 = time.monotonic()
+    deadline = t0 + a.deadline
+    for i in range(a.n):
+        if time.monotonic() > deadline:
+            raise Fail("churn: deadline %ds passed after %d of %d connections" % (a.deadline, i, a.n))
+        server_first = i % 2 == 1
+        msg = (b"CLOSE %d\n" if server_first else b"PING %d\n") % i
+        stage = "connect"
+        try:
+            s = connect(a, timeout=a.timeout)
+            with s:
+                stage = "send"
+                s.sendall(msg)
+                stage = "recv echo"
+                got = recv_all(s, len(msg))
+                if got != msg:
+                    raise Fail("bad echo %r" % got)
+                if server_first:
+                    stage = "wait server EOF"
+                    extra = s.recv(64)
+                    if extra:
+                        raise Fail("expected EOF, got %r" % extra)
+        except Exception as e:  # noqa: BLE001
+            raise Fail("churn: connection #%d (%s closes first) failed at %s after %.1fs: %s" % (
+                i, "server" if server_first else "client", stage, time.monotonic() - t0, errstr(e)))
+    dt = time.monotonic() - t0
+    print("churn: %d connections ok in %.1fs (%.0f/s)" % (a.n, dt, a.n / dt))
+
+
+def cmd_halfclose(a):
+    seed = random.getrandbits(32)
+    s = connect(a, timeout=a.timeout)
+    with s:
+        s.sendall(b"HC %d %d\n" % (a.body, seed))
+        h = hashlib.sha256()
+        left = a.send
+        while left:
+            chunk = os.urandom(min(left, BUF))
+            h.update(chunk)
+            s.sendall(chunk)
+            left -= len(chunk)
+        s.shutdown(socket.SHUT_WR)
+        t0 = time.monotonic()
+        resp = recv_all(s)
+    line, _, body = resp.partition(b"\n")
+    want = b"SHA256 %s %d" % (h.hexdigest().encode(), a.send)
+    if line != want:
+        raise Fail("after SHUT_WR the server saw %r, expected %r" % (line[:120], want))
+    if len(body) != a.body:
+        raise Fail("after SHUT_WR got %d of %d reply body bytes" % (len(body), a.body))
+    if body != body_bytes(a.body, seed):
+        raise Fail("reply body content differs")
+    print("halfclose: sent %d then SHUT_WR; server digest ok; received %d-byte body in %.2fs"
+          % (a.send, a.body, time.monotonic() - t0))
+
+
+def cmd_revclose(a):
+    seed = random.getrandbits(32)
+    token = os.urandom(8).hex()
+    h = hashlib.sha256()
+    part1 = os.urandom(min(a.send, BUF))
+    part2 = os.urandom(a.send - len(part1))
+    h.update(part1)
+    h.update(part2)
+    eof = threading.Event()
+    sent = {}
+
+    s = connect(a, timeout=a.timeout)
+
+    def sender():
+        try:
+            s.sendall(part1)
+            sent["part1"] = True
+            if not eof.wait(a.timeout):
+                sent["err"] = "server FIN not seen within %ss" % a.timeout
+                return
+            s.sendall(part2)   # still sending after the server's FIN
+            s.shutdown(socket.SHUT_WR)
+            sent["part2"] = True
+        except OSError as e:
+            sent["err"] = errstr(e)
+
+    with s:
+        s.sendall(b"RC %s %d %d\n" % (token.encode(), a.body, seed))
+        th = threading.Thread(target=sender, daemon=True)
+        th.start()
+        try:
+            body = recv_all(s)  # until the server's FIN
+        finally:
+            eof.set()
+        th.join(a.timeout * 2)
+        if "err" in sent or "part2" not in sent:
+            raise Fail("client could not keep sending after the server's SHUT_WR: %s"
+                       % sent.get("err", "sender stuck"))
+        # the server may also close fully once it has read our EOF: drain
+        try:
+            rest = s.recv(1)
+        except OSError:
+            rest = b""
+        if rest:
+            raise Fail("data after the server's FIN")
+    if len(body) != a.body or body != body_bytes(a.body, seed):
+        raise Fail("body before the server's FIN: got %d of %d bytes%s" % (
+            len(body), a.body, "" if len(body) != a.body else ", content differs"))
+    q = connect(a, timeout=35)
+    with q:
+        q.sendall(b"Q %s\n" % token.encode())
+        rec = recv_all(q).decode().strip()
+    want = "%d %s" % (a.send, h.hexdigest())
+    if rec != want:
+        raise Fail("server received %r after its own SHUT_WR, expected %r" % (rec, want))
+    print("revclose: server sent %d + SHUT_WR, client then sent %d more; server got all %d bytes"
+          % (a.body, len(part2), a.send))
+
+
+def cmd_refused(a):
+    t0 = time.monotonic()
+    try:
+        s = connect(a, timeout=a.max + 2)
+    except ConnectionRefusedError:
+        dt = time.monotonic() - t0
+        if dt > a.max:
+            raise Fail("ECONNREFUSED but only after %.2fs (limit %ss)" % (dt, a.max))
+        print("refused: ECONNREFUSED after %.3fs" % dt)
+        return
+    except Exception as e:  # noqa: BLE001
+        raise Fail("expected ECONNREFUSED, got %s after %.2fs" % (errstr(e), time.monotonic() - t0))
+    with s:
+        s.settimeout(a.max)
+        try:
+            d = s.recv(1)
+            what = "then EOF" if not d else "then data %r" % d
+        except Exception as e:  # noqa: BLE001
+            what = "then %s" % errstr(e)
+    raise Fail("connect() to a closed port succeeded (the SYN was answered before the proxy "
+               "replied), %s after %.2fs; expected ECONNREFUSED" % (what, time.monotonic() - t0))
+
+
+def cmd_probe(a):
+    t0 = time.monotonic()
+    msg = b"PING probe\n"
+    outcome = None
+    try:
+        s = connect(a, timeout=a.max)
+        with s:
+            s.sendall(msg)
+            got = recv_all(s, len(msg))
+            if got == msg:
+                outcome = "ok"
+            elif got == b"":
+                outcome = "eof"
+            else:
+                outcome = "garbage %r" % got
+    except ConnectionRefusedError:
+        outcome = "refused"
+    except ConnectionResetError:
+        outcome = "reset"
+    except (socket.timeout, TimeoutError):
+        outcome = "timeout"
+    except OSError as e:
+        outcome = "error %s" % errstr(e)
+    dt = time.monotonic() - t0
+    print("probe: %s after %.3fs" % (outcome, dt))
+    if a.expect == "ok":
+        if outcome != "ok":
+            raise Fail("expected a working connection, got %s after %.2fs" % (outcome, dt))
+    else:
+        if outcome not in ("refused", "reset"):
+            raise Fail("expected a prompt refused/reset, got %s after %.2fs" % (outcome, dt))
+        if dt > a.max:
+            raise Fail("failure took %.2fs (limit %ss)" % (dt, a.max))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--socks5", help="HOST:PORT of a SOCKS5 proxy to use explicitly")
+    ap.add_argument("--socks-user")
+    ap.add_argument("--socks-pass")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    def add(name, **kw):
+        p = sub.add_parser(name)
+        p.add_argument("--host", required=True)
+        p.add_argument("--port", type=int, required=True)
+        p.add_argument("--timeout", type=float, default=kw.pop("timeout", 30.0))
+        for k, v in kw.items():
+            flags = ("-n", "--n") if k == "n" else ("--" + k,)
+            p.add_argument(*flags, type=type(v), default=v)
+        return p
+
+    add("concurrent", n=200, size=65536)
+    add("churn", n=10000, deadline=120, timeout=5.0)
+    add("halfclose", send=8 << 20, body=8 << 20)
+    add("revclose", send=8 << 20, body=8 << 20)
+    add("refused", max=3.0)
+    add("probe", max=3.0, expect="ok")
+    a = ap.parse_args()
+    try:
+        globals()["cmd_" + a.cmd](a)
+    except Fail as e:
+        print("FAIL: %s" % e, file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001
+        print("FAIL: %s: unexpected %s" % (a.cmd, errstr(e)), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

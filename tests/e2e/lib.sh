@@ -1,0 +1,407 @@
+# SPDX-License-Identifier: MIT
+# shellcheck shell=bash
+#
+# End-to-end test harness for tun2socks, sourced by every tests/e2e/tNN_*.sh.
+#
+# Topology (all of it lives in two network namespaces created per run; nothing
+# touches the host's interfaces or routes):
+#
+#   client ns "t2s$$c"                         server ns "t2s$$s"
+#   +------------------------------+           +---------------------------------+
+#   | curl/iperf3/python clients   |           | danted   198.18.0.2:1080        |
+#   |   | default routes (v4+v6)   |   veth    |          [2001:2:0:1::2]:1080   |
+#   |   v                          |           | microsocks 198.18.0.2:1081 auth |
+#   | t2s0 (TUN) <- tun2socks -----+-----------+-> targets on a dummy (or lo):   |
+#   |   198.18.128.1/32            | .1     .2 |   198.19.0.10, 2001:2:0:2::10   |
+#   |   2001:2:0:ff::1/128         | 198.18.0.0/30, 2001:2:0:1::/64            |
+#   +------------------------------+           +---------------------------------+
+#
+# The client ns has no route to the targets except through the TUN, so any
+# byte that reaches a target went through tun2socks and the SOCKS server.
+#
+# Conventions: scenario scripts call `fail "why"` (prints and exits 1) or fall
+# off the end (exit 0). Everything started here is torn down by the EXIT trap.
+# Logs go to $LOGDIR (tests/e2e/out/<scenario>.<pid>/ unless T2S_E2E_LOGDIR is
+# set); bulky data and configs go to $WORK (a mktemp dir under /tmp, removed on
+# exit).
+
+set -u -o pipefail
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$E2E_DIR/../.." && pwd)
+SCENARIO=$(basename "$0" .sh)
+
+T2S_BIN=${T2S_BIN:-$REPO_ROOT/build/tun2socks/tun2socks}
+case $T2S_BIN in /*) ;; *) T2S_BIN=$PWD/$T2S_BIN ;; esac
+T2S_NAME=$(basename "$T2S_BIN")
+
+# Resolve the real interpreter once (a pyenv shim costs ~100 ms per start).
+PY=${T2S_E2E_PYTHON:-$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || command -v python3)}
+
+# Never let an inherited proxy setting leak into curl or python.
+unset http_proxy https_proxy ftp_proxy all_proxy no_proxy \
+      HTTP_PROXY HTTPS_PROXY FTP_PROXY ALL_PROXY NO_PROXY TUN2SOCKS_PROXY_AUTH
+
+# ---------------------------------------------------------------- addresses
+CLI=t2s$$c
+SRV=t2s$$s
+CLI_IP4=198.18.0.1
+SRV_IP4=198.18.0.2
+CLI_IP6=2001:2:0:1::1
+SRV_IP6=2001:2:0:1::2
+TGT4=198.19.0.10
+TGT6=2001:2:0:2::10
+TUN=t2s0
+TUN_ADDR4=198.18.128.1/32
+TUN_ADDR6=2001:2:0:ff::1/128
+
+DANTE_PORT=1080
+MS_PORT=1081            # microsocks with username/password
+MS_USER=e2euser
+MS_PASS='e2e-S3cret'
+HTTP_PORT=8080
+ECHO_PORT=7000          # raw echo until EOF
+LINE_PORT=7001          # line echo; a line starting with CLOSE makes the server close
+HALF_PORT=7002          # read to EOF, then reply digest + body (client half-closes)
+REV_PORT=7003           # server sends body + SHUT_WR first, keeps reading
+IPERF_PORT=5201
+CLOSED_PORT=9           # nothing listens here
+
+WORK=$(mktemp -d "/tmp/t2s-e2e.$SCENARIO.XXXXXX") || { echo "FAIL: mktemp" >&2; exit 1; }
+LOGDIR=${T2S_E2E_LOGDIR:-$E2E_DIR/out/$SCENARIO.$$}
+mkdir -p "$LOGDIR" || { echo "FAIL: cannot create $LOGDIR" >&2; exit 1; }
+
+T2S_PID=
+T2S_STATUS=
+T2S_LOG=$LOGDIR/tun2socks.log
+DANTE_PID=
+BG_PIDS=()
+NS_CREATED=()
+
+# ---------------------------------------------------------------- basics
+info() { printf '[%s %s] %s\n' "$SCENARIO" "$(date +%T.%3N)" "$*" >&2; }
+
+fail() {
+    printf 'FAIL: %s: %s\n' "$SCENARIO" "$*" >&2
+    exit 1
+}
+
+need_root() {
+    [ "$(id -u)" = 0 ] || { echo "e2e: must run as root" >&2; exit 2; }
+}
+
+need_bin() {
+    [ -x "$T2S_BIN" ] || fail "tun2socks binary not found or not executable: $T2S_BIN (set T2S_BIN)"
+}
+
+in_cli() { ip netns exec "$CLI" "$@"; }
+in_srv() { ip netns exec "$SRV" "$@"; }
+
+now() { printf '%s' "$EPOCHREALTIME"; }
+
+# elapsed START -> seconds since START (float, 3 decimals)
+elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'; }
+
+# wait_until TIMEOUT_S CMD...: poll CMD every 50 ms until it succeeds or the
+# deadline passes. Returns 0 on success, 1 on timeout.
+wait_until() {
+    local timeout=$1; shift
+    local deadline
+    deadline=$(awk -v a="$EPOCHREALTIME" -v t="$timeout" 'BEGIN { printf "%.3f", a + t }')
+    while :; do
+        "$@" >/dev/null 2>&1 && return 0
+        awk -v a="$EPOCHREALTIME" -v d="$deadline" 'BEGIN { exit !(a >= d) }' && return 1
+        sleep 0.05
+    done
+}
+
+# proc_done PID: true when PID no longer runs (gone, or a zombie waiting for us).
+proc_done() {
+    local st
+    st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 0
+    [ -z "$st" ] || [ "$st" = Z ] || [ "$st" = X ]
+}
+
+# listening NS ADDR PORT: a TCP listener exists on ADDR:PORT in NS.
+listening() {
+    [ -n "$(ip netns exec "$1" ss -Hltn "src $2 and sport = :$3" 2>/dev/null)" ]
+}
+
+# start_bg NAME NS CMD...: run CMD in namespace NS in the background, output to
+# $LOGDIR/NAME.log. Sets BG_PID. `ip netns exec` and `env` both exec, so the
+# PID is the PID of CMD itself. SIGINT is reset to default because bash starts
+# background jobs of a non-interactive shell with SIGINT ignored.
+start_bg() {
+    local name=$1 ns=$2; shift 2
+    ip netns exec "$ns" env --default-signal=INT,QUIT "$@" >>"$LOGDIR/$name.log" 2>&1 &
+    BG_PID=$!
+    BG_PIDS+=("$BG_PID")
+}
+
+# stop_pid PID [SIGNAL] [TIMEOUT]: signal PID, wait for it (KILL after
+# TIMEOUT, default 5 s), reap it. Sets STOP_STATUS to its exit status.
+stop_pid() {
+    local pid=$1 sig=${2:-TERM} t=${3:-5}
+    STOP_STATUS=
+    [ -n "$pid" ] || return 0
+    kill "-$sig" "$pid" 2>/dev/null
+    if ! wait_until "$t" proc_done "$pid"; then
+        kill -KILL "$pid" 2>/dev/null
+        wait_until 2 proc_done "$pid"
+    fi
+    wait "$pid" 2>/dev/null
+    STOP_STATUS=$?
+}
+
+# ---------------------------------------------------------------- teardown
+# Kill whatever still runs inside our namespaces (by PID: only processes in a
+# namespace this run created), then delete the namespaces and the work dir.
+cleanup() {
+    local rc=$? ns pid pids
+    trap - EXIT INT TERM HUP
+    for pid in $T2S_PID "${BG_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null
+    done
+    for ns in "${NS_CREATED[@]}"; do
+        pids=$(ip netns pids "$ns" 2>/dev/null)
+        [ -n "$pids" ] && kill -TERM $pids 2>/dev/null
+    done
+    for ns in "${NS_CREATED[@]}"; do
+        wait_until 3 ns_empty "$ns" || {
+            pids=$(ip netns pids "$ns" 2>/dev/null)
+            [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
+            wait_until 2 ns_empty "$ns"
+        }
+        ip netns del "$ns" 2>/dev/null
+    done
+    # Reap our children so nothing is left as a zombie of this shell.
+    for pid in $T2S_PID "${BG_PIDS[@]}"; do
+        wait_until 2 proc_done "$pid" && wait "$pid" 2>/dev/null
+    done
+    rm -rf "$WORK"
+    exit "$rc"
+}
+ns_empty() { [ -z "$(ip netns pids "$1" 2>/dev/null)" ]; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# ---------------------------------------------------------------- topology
+# Creates the two namespaces and the veth between them; the target addresses
+# go on a dummy device in the server ns (on lo if this kernel has no dummy).
+topo_up() {
+    need_root
+    ip netns add "$CLI" || fail "ip netns add $CLI"
+    NS_CREATED+=("$CLI")
+    ip netns add "$SRV" || fail "ip netns add $SRV"
+    NS_CREATED+=("$SRV")
+
+    # Both ends are created directly inside the namespaces.
+    ip -n "$CLI" link add veth-c type veth peer name veth-s netns "$SRV" || fail "veth"
+    for ns in "$CLI" "$SRV"; do
+        ip -n "$ns" link set lo up || fail "lo up in $ns"
+    done
+
+    ip -n "$CLI" addr add "$CLI_IP4/30" dev veth-c || fail "addr $CLI_IP4"
+    ip -n "$CLI" -6 addr add "$CLI_IP6/64" dev veth-c nodad || fail "addr $CLI_IP6"
+    ip -n "$SRV" addr add "$SRV_IP4/30" dev veth-s || fail "addr $SRV_IP4"
+    ip -n "$SRV" -6 addr add "$SRV_IP6/64" dev veth-s nodad || fail "addr $SRV_IP6"
+    ip -n "$CLI" link set veth-c up || fail "veth-c up"
+    ip -n "$SRV" link set veth-s up || fail "veth-s up"
+
+    local tdev=tgt0
+    if ! ip -n "$SRV" link add tgt0 type dummy 2>/dev/null; then
+        tdev=lo   # no dummy driver in this kernel: lo holds extra addresses equally well
+    else
+        ip -n "$SRV" link set tgt0 up || fail "tgt0 up"
+    fi
+    ip -n "$SRV" addr add "$TGT4/32" dev "$tdev" || fail "addr $TGT4"
+    ip -n "$SRV" -6 addr add "$TGT6/128" dev "$tdev" nodad || fail "addr $TGT6"
+
+    # Let the churn test recycle client ports without running out.
+    ip netns exec "$CLI" sysctl -qw net.ipv4.tcp_tw_reuse=1 2>/dev/null
+
+    wait_until 5 reachable "$CLI" "$SRV_IP4" || fail "veth: $SRV_IP4 unreachable from client ns"
+    wait_until 5 reachable "$CLI" "$SRV_IP6" || fail "veth: $SRV_IP6 unreachable from client ns"
+    # The targets must NOT be reachable from the client ns without the TUN.
+    if in_cli ip route get "$TGT4" >/dev/null 2>&1; then
+        fail "topology: client ns has a route to $TGT4 before the TUN exists"
+    fi
+    info "topology up: $CLI <-> $SRV (targets on $tdev)"
+}
+
+# ---------------------------------------------------------------- servers
+danted_conf() {
+    cat >"$WORK/danted.conf" <<EOF
+logoutput: $LOGDIR/danted.log
+internal: $SRV_IP4 port = $DANTE_PORT
+internal: $SRV_IP6 port = $DANTE_PORT
+external: $SRV_IP4
+external: $SRV_IP6
+socksmethod: none
+clientmethod: none
+user.privileged: root
+user.unprivileged: root
+timeout.negotiate: 10
+timeout.io: 0
+client pass {
+    from: 0/0 to: 0/0
+    log: error
+}
+socks pass {
+    from: 0/0 to: 0/0
+    command: connect udpassociate udpreply
+    log: connect error
+}
+EOF
+}
+
+danted_start() {
+    [ -f "$WORK/danted.conf" ] || danted_conf
+    start_bg danted "$SRV" danted -f "$WORK/danted.conf" -p "$WORK/danted.pid" -N 2
+    DANTE_PID=$BG_PID
+    wait_until 10 listening "$SRV" "$SRV_IP4" "$DANTE_PORT" \
+        || fail "danted did not listen on $SRV_IP4:$DANTE_PORT"
+    wait_until 5 listening "$SRV" "[$SRV_IP6]" "$DANTE_PORT" \
+        || fail "danted did not listen on [$SRV_IP6]:$DANTE_PORT"
+    info "danted up (pid $DANTE_PID)"
+}
+
+# Stops danted and every process it forked (they all live in our server ns and
+# are descendants of DANTE_PID), then waits until the port is closed.
+danted_stop() {
+    local p
+    stop_pid "$DANTE_PID" TERM 5
+    DANTE_PID=
+    # danted's main process normally takes its children with it; kill any
+    # straggler (they can only be ours: they live in this run's server ns).
+    for p in $(ip netns pids "$SRV" 2>/dev/null); do
+        [ "$(cat "/proc/$p/comm" 2>/dev/null)" = danted ] && kill -KILL "$p" 2>/dev/null
+    done
+    wait_until 5 not listening "$SRV" "$SRV_IP4" "$DANTE_PORT" || fail "danted port still open after stop"
+    info "danted stopped"
+}
+not() { ! "$@"; }
+
+# reachable NS ADDR: a TCP SYN to a closed port on ADDR gets an RST back.
+reachable() {
+    local out
+    out=$(ip netns exec "$1" timeout 2 bash -c "exec 3<>/dev/tcp/$2/1" 2>&1)
+    [[ $out == *'Connection refused'* ]]
+}
+
+microsocks_start() {
+    start_bg microsocks "$SRV" microsocks -i "$SRV_IP4" -p "$MS_PORT" -u "$MS_USER" -P "$MS_PASS" -b "$SRV_IP4"
+    MS_PID=$BG_PID
+    wait_until 10 listening "$SRV" "$SRV_IP4" "$MS_PORT" || fail "microsocks did not listen"
+    info "microsocks up (pid $MS_PID)"
+}
+
+httpd_start() {
+    mkdir -p "$WORK/www"
+    start_bg httpd "$SRV" "$PY" "$E2E_DIR/httpd.py" --root "$WORK/www" --port "$HTTP_PORT" \
+        --bind "$TGT4" --bind "$TGT6"
+    wait_until 10 listening "$SRV" "$TGT4" "$HTTP_PORT" || fail "httpd did not listen on $TGT4"
+    wait_until 5 listening "$SRV" "[$TGT6]" "$HTTP_PORT" || fail "httpd did not listen on $TGT6"
+}
+
+echo_start() {
+    start_bg echo "$SRV" "$PY" "$E2E_DIR/echo.py" --bind "$TGT4" --bind "$TGT6" \
+        --echo "$ECHO_PORT" --line "$LINE_PORT" --half "$HALF_PORT" --rev "$REV_PORT"
+    local p
+    for p in "$ECHO_PORT" "$LINE_PORT" "$HALF_PORT" "$REV_PORT"; do
+        wait_until 10 listening "$SRV" "$TGT4" "$p" || fail "echo.py did not listen on $TGT4:$p"
+        wait_until 5 listening "$SRV" "[$TGT6]" "$p" || fail "echo.py did not listen on $TGT6:$p"
+    done
+}
+
+iperf_start() {
+    start_bg iperf3 "$SRV" iperf3 -s -B "$TGT4" -p "$IPERF_PORT"
+    wait_until 10 listening "$SRV" "$TGT4" "$IPERF_PORT" || fail "iperf3 -s did not listen"
+}
+
+# ---------------------------------------------------------------- tun2socks
+tun_up() {
+    local l
+    l=$(ip -n "$CLI" -o link show "$TUN" 2>/dev/null) || return 1
+    [[ $l =~ \<([^\>]*,)?UP[,\>] ]] && [[ $l =~ LOWER_UP ]]
+}
+tun_has_addr() { [[ $(ip -n "$CLI" -o addr show dev "$TUN" 2>/dev/null) == *"inet ${TUN_ADDR4%/*}/"* ]]; }
+tun_exists() { ip -n "$CLI" link show "$TUN" >/dev/null 2>&1; }
+
+# t2s_start [ARGS...]: start tun2socks in the client ns. Without ARGS the
+# default command line is used; ARGS replace only the --proxy part, i.e. the
+# call is: tun2socks ARGS --tun t2s0 --address ... --address6 ... --log-level info
+# ($T2S_PROXY default: socks5://198.18.0.2:1080). Waits until the TUN is UP
+# with its address, then adds the v4 and v6 default routes through it.
+t2s_start() {
+    need_bin
+    local args=("$@")
+    [ ${#args[@]} -gt 0 ] || args=(--proxy "${T2S_PROXY:-socks5://$SRV_IP4:$DANTE_PORT}")
+    T2S_CMD=("$T2S_BIN" "${args[@]}" --tun "$TUN" --address "$TUN_ADDR4" --address6 "$TUN_ADDR6"
+             --log-level "${T2S_LOG_LEVEL:-info}" ${T2S_EXTRA:-})
+    echo "=== $(date +%T.%3N) start: ${T2S_CMD[*]}" >>"$T2S_LOG"
+    ip netns exec "$CLI" env --default-signal=INT,QUIT "${T2S_CMD[@]}" >>"$T2S_LOG" 2>&1 &
+    T2S_PID=$!
+    if ! wait_until 10 tun_up; then
+        proc_done "$T2S_PID" && { wait "$T2S_PID"; fail "tun2socks exited with status $? before the TUN came up"; }
+        fail "TUN $TUN not UP (with carrier) within 10 s: $(ip -n "$CLI" -o link show "$TUN" 2>&1)"
+    fi
+    wait_until 5 tun_has_addr || fail "tun2socks did not put ${TUN_ADDR4} on $TUN: $(ip -n "$CLI" -o addr show dev "$TUN" 2>&1)"
+    ip -n "$CLI" route replace default dev "$TUN" || fail "ip route add default dev $TUN"
+    ip -n "$CLI" -6 route replace default dev "$TUN" || fail "ip -6 route add default dev $TUN"
+    proc_done "$T2S_PID" && fail "tun2socks died right after start"
+    info "tun2socks up (pid $T2S_PID): ${args[*]}"
+}
+
+# t2s_stop [SIGNAL]: stop tun2socks, require exit within 5 s. Sets T2S_STATUS.
+t2s_stop() {
+    local sig=${1:-TERM} t0
+    [ -n "$T2S_PID" ] || return 0
+    t0=$(now)
+    kill "-$sig" "$T2S_PID" 2>/dev/null
+    if ! wait_until 5 proc_done "$T2S_PID"; then
+        kill -KILL "$T2S_PID" 2>/dev/null
+        wait "$T2S_PID" 2>/dev/null
+        T2S_PID=
+        fail "tun2socks did not exit within 5 s of SIG$sig (killed)"
+    fi
+    wait "$T2S_PID" 2>/dev/null
+    T2S_STATUS=$?
+    T2S_STOP_TIME=$(elapsed "$t0")
+    echo "=== $(date +%T.%3N) stopped by SIG$sig: status $T2S_STATUS after ${T2S_STOP_TIME}s" >>"$T2S_LOG"
+    T2S_PID=
+}
+
+# t2s_alive: tun2socks still runs.
+t2s_alive() { [ -n "$T2S_PID" ] && ! proc_done "$T2S_PID"; }
+
+# t2s_procs: PIDs of processes named like the binary inside the client ns.
+t2s_procs() {
+    local p
+    for p in $(ip netns pids "$CLI" 2>/dev/null); do
+        [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "${T2S_NAME:0:15}" ] && echo "$p"
+    done
+}
+
+# ---------------------------------------------------------------- clients
+# cli_curl ARGS...: curl in the client ns, ignoring every proxy setting so the
+# traffic can only leave through the TUN. Bounded by --max-time.
+cli_curl() { in_cli curl -q --noproxy '*' -sS --fail --connect-timeout 5 --max-time "${CURL_MAX_TIME:-60}" "$@"; }
+
+# client NS ARGS...: run tests/e2e/client.py in NS with a hard time bound.
+client() {
+    local ns=$1; shift
+    timeout -k 5 "${CLIENT_TIMEOUT:-150}" ip netns exec "$ns" "$PY" "$E2E_DIR/client.py" "$@"
+}
+
+# Standard setup for scenarios that run traffic through tun2socks.
+setup_default() {
+    need_root
+    need_bin
+    topo_up
+    danted_start
+    "$@"
+    t2s_start
+}

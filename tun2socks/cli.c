@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MIT */
+/* getopt_long over argv; every value is range-checked and every error names the option. */
+#include "cli.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char cli_usage[] =
+	"Usage: tun2socks --proxy URL [options]\n"
+	"\n"
+	"Captures the IP traffic of a TUN device and sends every TCP connection through a\n"
+	"SOCKS5 proxy (CONNECT).\n"
+	"\n"
+	"  -p, --proxy URL            socks5://[user[:pass]@]host[:port] (port 1080 by default);\n"
+	"                             host is an IPv4 address, [IPv6 address] or name\n"
+	"      --proxy-auth-file FILE read user:password from the first line of FILE\n"
+	"                             (or set TUN2SOCKS_PROXY_AUTH=user:password), so that\n"
+	"                             credentials never show in the process list\n"
+	"  -t, --tun NAME             TUN device to create, or persistent one to attach to\n"
+	"                             (default " CONFIG_DEFAULT_TUN ")\n"
+	"      --tun-fd N             use an already-open TUN file descriptor instead\n"
+	"  -m, --mtu N                TUN MTU, 1280..65535 (default 16384)\n"
+	"  -a, --address CIDR         IPv4 address for the TUN, e.g. 198.18.0.1/15\n"
+	"  -6, --address6 CIDR        IPv6 address for the TUN, e.g. fd00::1/64\n"
+	"      --connect-timeout SEC  give up connecting through the proxy (default 10)\n"
+	"      --idle-timeout SEC     close TCP connections idle this long (default 7440)\n"
+	"      --max-flows N          cap on concurrent TCP connections (default 16384)\n"
+	"      --fwmark N             SO_MARK for proxy connections (policy routing)\n"
+	"  -l, --log-level LEVEL      error, warn, info (default) or debug\n"
+	"  -h, --help                 show this text\n"
+	"  -V, --version              show the version\n";
+
+enum {
+	OPT_AUTH_FILE = 256,
+	OPT_TUN_FD,
+	OPT_CONNECT_TIMEOUT,
+	OPT_IDLE_TIMEOUT,
+	OPT_MAX_FLOWS,
+	OPT_FWMARK,
+};
+
+static const struct option options[] = {
+	{"proxy", required_argument, NULL, 'p'},
+	{"proxy-auth-file", required_argument, NULL, OPT_AUTH_FILE},
+	{"tun", required_argument, NULL, 't'},
+	{"tun-fd", required_argument, NULL, OPT_TUN_FD},
+	{"mtu", required_argument, NULL, 'm'},
+	{"address", required_argument, NULL, 'a'},
+	{"address6", required_argument, NULL, '6'},
+	{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+	{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+	{"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
+	{"fwmark", required_argument, NULL, OPT_FWMARK},
+	{"log-level", required_argument, NULL, 'l'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+static int __attribute__((format(printf, 3, 4)))
+fail(char *msg, size_t msglen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, msglen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int
+parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int
+parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !(v > 0) || v > 31536000.0)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* "addr/prefix" or a bare address (full-length prefix). */
+static int
+parse_cidr(const char *s, int family, void *addr, unsigned *prefix)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	unsigned max = family == AF_INET ? 32 : 128;
+	unsigned long p = max;
+	char *slash;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (slash != NULL) {
+		*slash = '\0';
+		if (parse_uint(slash + 1, 0, max, &p) < 0)
+			return -EINVAL;
+	}
+	if (inet_pton(family, buf, addr) != 1)
+		return -EINVAL;
+	*prefix = (unsigned)p;
+	return 0;
+}
+
+int
+cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen)
+{
+	bool have_proxy = false;
+	const char *why;
+	unsigned long v;
+	int opt, lvl;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":p:t:m:a:6:l:hV", options, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			if (proxy_url_parse(&cfg->proxy, optarg, &why) < 0)
+				return fail(msg, msglen, "--proxy: %s", why);
+			have_proxy = true;
+			break;
+		case OPT_AUTH_FILE:
+			cfg->auth_file = optarg;
+			break;
+		case 't':
+			if (optarg[0] == '\0' || strlen(optarg) >= sizeof(cfg->tun_name) || strchr(optarg, '/') != NULL)
+				return fail(msg, msglen, "--tun: '%s' is not a valid interface name", optarg);
+			strcpy(cfg->tun_name, optarg);
+			break;
+		case OPT_TUN_FD:
+			if (parse_uint(optarg, 0, 65535, &v) < 0)
+				return fail(msg, msglen, "--tun-fd: '%s' is not a file descriptor number", optarg);
+			cfg->tun_fd = (int)v;
+			break;
+		case 'm':
+			if (parse_uint(optarg, CONFIG_MIN_MTU, CONFIG_MAX_MTU, &v) < 0)
+				return fail(msg, msglen, "--mtu: '%s' is not in %u..%u", optarg, CONFIG_MIN_MTU,
+					    CONFIG_MAX_MTU);
+			cfg->mtu = (unsigned)v;
+			break;
+		case 'a':
+			if (parse_cidr(optarg, AF_INET, &cfg->address4, &cfg->prefix4) < 0)
+				return fail(msg, msglen, "--address: '%s' is not an IPv4 address[/prefix]", optarg);
+			cfg->has_address4 = true;
+			break;
+		case '6':
+			if (parse_cidr(optarg, AF_INET6, &cfg->address6, &cfg->prefix6) < 0)
+				return fail(msg, msglen, "--address6: '%s' is not an IPv6 address[/prefix]", optarg);
+			cfg->has_address6 = true;
+			break;
+		case OPT_CONNECT_TIMEOUT:
+			if (parse_seconds(optarg, &cfg->connect_timeout) < 0)
+				return fail(msg, msglen, "--connect-timeout: '%s' is not a positive number of seconds",
+					    optarg);
+			break;
+		case OPT_IDLE_TIMEOUT:
+			if (parse_seconds(optarg, &cfg->idle_timeout) < 0)
+				return fail(msg, msglen, "--idle-timeout: '%s' is not a positive number of seconds",
+					    optarg);
+			break;
+		case OPT_MAX_FLOWS:
+			if (parse_uint(optarg, 1, 1000000, &v) < 0)
+				return fail(msg, msglen, "--max-flows: '%s' is not in 1..1000000", optarg);
+			cfg->max_flows = (unsigned)v;
+			break;
+		case OPT_FWMARK:
+			if (parse_uint(optarg, 0, 0xffffffffUL, &v) < 0)
+				return fail(msg, msglen, "--fwmark: '%s' is not a 32-bit number", optarg);
+			cfg->fwmark = (unsigned)v;
+			break;
+		case 'l':
+			lvl = log_level_parse(optarg);
+			if (lvl < 0)
+				return fail(msg, msglen, "--log-level: '%s' is not error, warn, info or debug", optarg);
+			cfg->log_level = (enum log_level)lvl;
+			break;
+		case 'h':
+			return CLI_HELP;
+		case 'V':
+			return CLI_VERSION;
+		case ':':
+			return fail(msg, msglen, "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return fail(msg, msglen, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return fail(msg, msglen, "unexpected argument '%s'", argv[optind]);
+	if (!have_proxy)
+		return fail(msg, msglen, "--proxy is required (e.g. --proxy socks5://127.0.0.1:1080)");
+	return CLI_RUN;
+}

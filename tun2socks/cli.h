@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/* Command-line parsing into struct t2s_config (getopt_long). Pure: no I/O but the
+ * caller-provided message buffer. */
+#ifndef T2S_TUN2SOCKS_CLI_H
+#define T2S_TUN2SOCKS_CLI_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+enum cli_result {
+	CLI_RUN = 0,
+	CLI_HELP = 1,
+	CLI_VERSION = 2,
+};
+
+/*
+ * Parses argv into cfg (which config_defaults has prepared). Returns a cli_result, or
+ * -EINVAL with a one-line reason in msg (the caller prints it and exits with 2).
+ */
+int cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen);
+
+/* The --help text. */
+extern const char cli_usage[];
+
+#endif

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/* struct t2s_config: everything the user chose, validated; filled by cli.c. */
+#ifndef T2S_TUN2SOCKS_CONFIG_H
+#define T2S_TUN2SOCKS_CONFIG_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+
+#include "log.h"
+#include "proxy_url.h"
+
+/*
+ * 16384: large enough that the kernel hands over ~16 KiB TCP segments (a tenth of the
+ * per-packet work of 1500), the largest lwIP's TCP accepts (MSS <= 16382), and small
+ * enough that a read buffer per packet stays cheap. See docs/ARCHITECTURE.md.
+ */
+#define CONFIG_DEFAULT_MTU 16384
+#define CONFIG_MIN_MTU 1280
+#define CONFIG_MAX_MTU 65535
+#define CONFIG_DEFAULT_TUN "tun2socks0"
+#define CONFIG_DEFAULT_CONNECT_TIMEOUT 10.0
+#define CONFIG_DEFAULT_IDLE_TIMEOUT 7440.0 /* RFC 5382 REQ-5: 2 h 4 min for established TCP */
+#define CONFIG_DEFAULT_MAX_FLOWS 16384
+
+struct t2s_config {
+	struct proxy_url proxy;
+	char tun_name[16];
+	int tun_fd; /* -1: open tun_name */
+	unsigned mtu;
+	bool has_address4, has_address6;
+	struct in_addr address4;
+	unsigned prefix4;
+	struct in6_addr address6;
+	unsigned prefix6;
+	double connect_timeout;
+	double idle_timeout;
+	unsigned max_flows;
+	unsigned fwmark;
+	enum log_level log_level;
+	const char *auth_file; /* --proxy-auth-file, read by main */
+};
+
+void config_defaults(struct t2s_config *cfg);
+
+/* "user:password" (password may contain ':') into cfg->proxy. Returns 0 or -EINVAL. */
+int config_set_credentials(struct t2s_config *cfg, const char *userpass, const char **why);
+
+#endif

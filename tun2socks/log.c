@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/* The log sink: timestamped lines on stderr, written whole with one writev. */
+#include "log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+enum log_level log_current_level = LOG_LEVEL_INFO;
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+int
+log_level_parse(const char *name)
+{
+	for (unsigned i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
+		if (strcmp(name, level_names[i]) == 0)
+			return (int)i;
+	if (strcmp(name, "warning") == 0)
+		return LOG_LEVEL_WARN;
+	return -EINVAL;
+}
+
+void
+log_set_level(enum log_level level)
+{
+	log_current_level = level;
+}
+
+void
+log_vmsg(enum log_level level, const char *fmt, va_list ap)
+{
+	char head[64], body[1024];
+	struct timespec ts;
+	struct tm tm;
+	struct iovec iov[3];
+	int saved = errno;
+	int hn, bn;
+
+	if (!log_enabled(level))
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	hn = snprintf(head, sizeof(head), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s ", tm.tm_year + 1900,
+		      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L,
+		      level_names[level]);
+	bn = vsnprintf(body, sizeof(body), fmt, ap);
+	if (bn < 0)
+		bn = 0;
+	if ((size_t)bn >= sizeof(body))
+		bn = sizeof(body) - 1;
+	iov[0] = (struct iovec){head, (size_t)hn};
+	iov[1] = (struct iovec){body, (size_t)bn};
+	iov[2] = (struct iovec){"\n", 1};
+	(void)!writev(STDERR_FILENO, iov, 3);
+	errno = saved;
+}
+
+void
+log_msg(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
+	va_end(ap);
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Leveled logging to stderr, one writev per line, errno preserved. The sink level is
+ * the only global state of the program besides lwIP's own.
+ */
+#ifndef T2S_TUN2SOCKS_LOG_H
+#define T2S_TUN2SOCKS_LOG_H
+
+#include <stdarg.h>
+
+enum log_level {
+	LOG_LEVEL_ERROR = 0,
+	LOG_LEVEL_WARN,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG,
+};
+
+extern enum log_level log_current_level;
+
+/* "error", "warn", "info", "debug" -> level; -EINVAL otherwise. */
+int log_level_parse(const char *name);
+void log_set_level(enum log_level level);
+
+static inline int
+log_enabled(enum log_level level)
+{
+	return level <= log_current_level;
+}
+
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_vmsg(enum log_level level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
+#define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
+/* Debug calls sit on hot paths: the level check comes before argument evaluation. */
+#define log_debug(...) \
+	do { \
+		if (log_enabled(LOG_LEVEL_DEBUG)) \
+			log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__); \
+	} while (0)
+
+#endif

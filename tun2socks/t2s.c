@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The packet path between the TUN and lwIP: reads bounded batches of packets,
+ * validates each one, lets the flow layer hold new SYNs, hands the rest to lwIP, and
+ * writes what lwIP emits back to the TUN with one writev per packet.
+ */
+#include "t2s.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <lwip/pbuf.h>
+
+#include "log.h"
+#include "tcp_flow.h"
+#include "tunif.h"
+
+/* Packets up to this size are copied into an exact-size pbuf so the MTU-sized read
+ * buffer can be reused; larger ones are handed to lwIP as they are (no copy). */
+#define COPY_BELOW 2048
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+static int
+t2s_tunif_output(void *ctx, const struct iovec *iov, int iovcnt)
+{
+	struct t2s *t = ctx;
+	ssize_t n = writev(t->tun.fd, iov, iovcnt);
+
+	if (n < 0) {
+		t->stats.tun_write_drops++;
+		return -errno;
+	}
+	t->stats.tun_packets_out++;
+	t->stats.tun_bytes_out += (uint64_t)n;
+	return 0;
+}
+
+void
+t2s_tun_send(struct t2s *t, const uint8_t *pkt, size_t len)
+{
+	struct iovec iov = {.iov_base = (void *)pkt, .iov_len = len};
+
+	(void)t2s_tunif_output(t, &iov, 1);
+}
+
+bool
+t2s_rate_ok(struct t2s *t, unsigned slot, double interval)
+{
+	ev_tstamp now = ev_now(t->loop);
+
+	if (slot >= sizeof(t->last_rate_log) / sizeof(t->last_rate_log[0]))
+		return true;
+	if (t->last_rate_log[slot] != 0 && now - t->last_rate_log[slot] < interval)
+		return false;
+	t->last_rate_log[slot] = now;
+	return true;
+}
+
+/* Decides what happens to one valid packet; returns true if lwIP should see it. */
+static bool
+dispatch(struct t2s *t, const uint8_t *pkt, const struct packet_info *info)
+{
+	switch (info->proto) {
+	case PACKET_PROTO_TCP:
+		if ((info->tcp_flags & (PACKET_TCP_SYN | PACKET_TCP_ACK | PACKET_TCP_RST)) == PACKET_TCP_SYN)
+			return !tcp_flow_handle_syn(t, pkt, info);
+		return true;
+	case PACKET_PROTO_UDP:
+		/* No UDP relay in this build: lwIP answers with ICMP port unreachable, so
+		 * applications fail fast instead of waiting for timeouts. */
+		return true;
+	default:
+		/* ICMP cannot cross a SOCKS proxy; we do not fake echo replies. */
+		t->stats.ignored++;
+		return false;
+	}
+}
+
+static void
+t2s_tun_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct t2s *t = container_of(w, struct t2s, tun_io);
+	unsigned mtu = t->cfg->mtu;
+
+	(void)loop;
+	(void)revents;
+	for (int i = 0; i < T2S_TUN_BATCH; i++) {
+		struct packet_info info;
+		struct pbuf *p = t->rx_spare, *q;
+		ssize_t n;
+		int err;
+
+		if (p == NULL) {
+			p = pbuf_alloc(PBUF_RAW, (u16_t)mtu, PBUF_RAM);
+			if (p == NULL)
+				break;
+			t->rx_spare = p;
+		}
+		n = read(t->tun.fd, p->payload, mtu);
+		if (n <= 0) {
+			if (n < 0 && errno != EAGAIN && errno != EINTR && t2s_rate_ok(t, 2, 5.0))
+				log_warn("reading %s: %s", t->tun.name, strerror(errno));
+			break;
+		}
+		t->stats.tun_packets_in++;
+		t->stats.tun_bytes_in += (uint64_t)n;
+		err = packet_parse(p->payload, (size_t)n, &info);
+		if (err < 0) {
+			t->stats.malformed++;
+			log_debug("dropped a packet from %s: %s", t->tun.name, packet_error_str(err));
+			continue;
+		}
+		if (!dispatch(t, p->payload, &info))
+			continue;
+		if (info.ip_len < COPY_BELOW) {
+			q = pbuf_alloc(PBUF_RAW, info.ip_len, PBUF_RAM);
+			if (q == NULL)
+				continue;
+			memcpy(q->payload, p->payload, info.ip_len);
+		} else {
+			q = p;
+			pbuf_realloc(q, info.ip_len);
+			t->rx_spare = NULL;
+		}
+		tunif_input(t->tunif, q);
+	}
+}
+
+static void
+t2s_service_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct t2s *t = container_of(w, struct t2s, service_prepare);
+
+	(void)loop;
+	(void)revents;
+	tcp_flow_service_scheduled(t);
+}
+
+static void
+t2s_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct t2s *t = w->data;
+
+	(void)loop;
+	(void)revents;
+	log_info("%s received, shutting down", w->signum == SIGINT ? "SIGINT" : "SIGTERM");
+	t2s_stop(t);
+}
+
+struct t2s *
+t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_server *proxy,
+	struct tun_device *tun)
+{
+	struct tunif_config tcfg;
+	struct t2s *t;
+	uint64_t seed;
+
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	t->loop = loop;
+	t->cfg = cfg;
+	t->proxy = *proxy;
+	t->tun = *tun;
+	tun->fd = -1;
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = (uint64_t)(uintptr_t)t ^ (uint64_t)ev_time();
+	if (flow_table_init(&t->tcp_table, seed) < 0)
+		goto err_free;
+	t->relay_buf = malloc(T2S_RELAY_BUF);
+	if (t->relay_buf == NULL)
+		goto err_table;
+
+	tcfg = (struct tunif_config){
+		.mtu = cfg->mtu,
+		.output = t2s_tunif_output,
+		.output_ctx = t,
+		.accept = tcp_flow_accept_cb,
+		.accept_arg = t,
+	};
+	t->tunif = tunif_new(&tcfg);
+	if (t->tunif == NULL) {
+		errno = ENOMEM;
+		goto err_relay;
+	}
+
+	ev_io_init(&t->tun_io, t2s_tun_io_cb, t->tun.fd, EV_READ);
+	ev_io_start(loop, &t->tun_io);
+	ev_prepare_init(&t->service_prepare, t2s_service_prepare_cb);
+	ev_prepare_start(loop, &t->service_prepare);
+	ev_unref(loop); /* the prepare watcher alone must not keep the loop running */
+	ev_signal_init(&t->sigint, t2s_signal_cb, SIGINT);
+	ev_signal_init(&t->sigterm, t2s_signal_cb, SIGTERM);
+	t->sigint.data = t->sigterm.data = t;
+	ev_signal_start(loop, &t->sigint);
+	ev_signal_start(loop, &t->sigterm);
+	return t;
+
+err_relay:
+	free(t->relay_buf);
+err_table:
+	flow_table_fini(&t->tcp_table);
+err_free:
+	tun_close(&t->tun);
+	free(t);
+	return NULL;
+}
+
+void
+t2s_stop(struct t2s *t)
+{
+	if (t->stopping)
+		return;
+	t->stopping = true;
+	tcp_flow_abort_all(t);
+	ev_io_stop(t->loop, &t->tun_io);
+	ev_signal_stop(t->loop, &t->sigint);
+	ev_signal_stop(t->loop, &t->sigterm);
+	ev_break(t->loop, EVBREAK_ALL);
+}
+
+void
+t2s_free(struct t2s *t)
+{
+	if (t == NULL)
+		return;
+	t2s_stop(t);
+	ev_ref(t->loop);
+	ev_prepare_stop(t->loop, &t->service_prepare);
+	tunif_free(t->tunif);
+	if (t->rx_spare != NULL)
+		pbuf_free(t->rx_spare);
+	free(t->relay_buf);
+	flow_table_fini(&t->tcp_table);
+	tun_close(&t->tun);
+	free(t);
+}

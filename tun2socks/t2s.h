@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * struct t2s: the one context object of the program. It owns the TUN device, the lwIP
+ * netif, the proxy description, every flow and the counters; main.c creates it and
+ * every module receives it explicitly.
+ */
+#ifndef T2S_TUN2SOCKS_T2S_H
+#define T2S_TUN2SOCKS_T2S_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "config.h"
+#include "flow_table.h"
+#include "packet.h"
+#include "socks5_tcp.h"
+#include "tun.h"
+
+struct tunif;
+struct pbuf;
+struct tcp_flow;
+
+/* Packets read per TUN wakeup before other watchers get their turn. */
+#define T2S_TUN_BATCH 64
+/* Shared buffer for proxy -> lwIP reads: lwIP's tcp_sndbuf() never exceeds 0xffff. */
+#define T2S_RELAY_BUF 65535
+
+struct t2s_stats {
+	uint64_t tun_packets_in, tun_bytes_in;
+	uint64_t tun_packets_out, tun_bytes_out, tun_write_drops;
+	uint64_t malformed, ignored; /* refused by packet_parse; not for us (ICMP, other protocols) */
+	uint64_t syn_absorbed;       /* SYN retransmissions held while the proxy connects */
+	uint64_t tcp_flows_opened, tcp_flows_failed, tcp_flows_refused_cap;
+};
+
+struct t2s {
+	struct ev_loop *loop;
+	const struct t2s_config *cfg;
+	struct tun_device tun;
+	struct tunif *tunif;
+	struct socks5_server proxy;
+	ev_io tun_io;
+	ev_prepare service_prepare; /* runs flow work that lwIP callbacks scheduled */
+	ev_signal sigint, sigterm;
+	struct flow_table tcp_table;
+	struct tcp_flow *tcp_flows; /* every live TCP flow (doubly linked) */
+	struct tcp_flow *service_list;
+	unsigned tcp_flow_count;
+	uint64_t next_flow_id;
+	struct pbuf *rx_spare; /* MTU-sized buffer for the next TUN read */
+	uint8_t *relay_buf;
+	ev_tstamp last_rate_log[4];
+	struct t2s_stats stats;
+	bool stopping;
+};
+
+/*
+ * Builds the data path on an open TUN (tun is moved into t2s). The proxy address must
+ * already be resolved. Returns NULL with errno set.
+ */
+struct t2s *t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_server *proxy,
+		    struct tun_device *tun);
+
+/* Closes every flow (applications see RST), stops the watchers; ev_run then returns. */
+void t2s_stop(struct t2s *t);
+
+/* Frees everything; closes the TUN (a TUN we created disappears with it). */
+void t2s_free(struct t2s *t);
+
+/* Writes one packet we built ourselves (RST, ICMP) to the TUN. */
+void t2s_tun_send(struct t2s *t, const uint8_t *pkt, size_t len);
+
+/* True at most once per interval seconds for the given slot: keeps noisy logs bounded. */
+bool t2s_rate_ok(struct t2s *t, unsigned slot, double interval);
+
+#endif

@@ -1,0 +1,758 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The TCP relay. Rules that keep it correct:
+ * - lwIP callbacks (accept, recv, sent, err) only record what happened and schedule the
+ *   flow; the work, including every teardown, runs from tcp_flow_service_scheduled or
+ *   from the flow's own libev watchers, never inside lwIP. So no callback ever has to
+ *   return ERR_ABRT and no pcb is freed under lwIP's feet.
+ * - app -> proxy: pbufs lwIP delivers are queued and written with writev; tcp_recved
+ *   only for bytes the socket took, so the advertised window is the backpressure.
+ * - proxy -> app: the socket is read only while lwIP has send buffer room, into one
+ *   shared buffer that tcp_write copies from; reading stops when lwIP is full and
+ *   resumes from the sent callback.
+ */
+#include "tcp_flow.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <lwip/priv/tcp_priv.h>
+
+#include "log.h"
+#include "lwip_port.h"
+#include "socks5_proto.h"
+#include "sock.h"
+#include "tunif.h"
+
+#define MAX_IOV 64
+#define READS_PER_WAKEUP 16
+/* Resume proxy reads once lwIP can take this much again. */
+#define RESUME_SNDBUF (16 * 1024)
+/* Keep this many pbufs of lwIP's send queue free for the segments of one read. */
+#define QUEUE_HEADROOM 16
+
+enum tcp_flow_state {
+	TCP_FLOW_CONNECTING,  /* SOCKS handshake under way; the application's SYN is held */
+	TCP_FLOW_HANDSHAKING, /* SYN given to lwIP; waiting for the handshake to complete */
+	TCP_FLOW_RELAYING,
+};
+
+enum close_how {
+	CLOSE_GRACEFUL, /* both directions finished: FIN already relayed each way */
+	CLOSE_ABORT,    /* RST to whichever side is still there */
+};
+
+struct tcp_flow {
+	struct t2s *t2s;
+	struct flow_table_node node;
+	struct tcp_flow *prev, *next;
+	struct tcp_flow *service_next;
+	enum tcp_flow_state state;
+	bool in_table, scheduled;
+	bool app_eof;         /* the application sent FIN */
+	bool app_eof_relayed; /* ... and we shut down the proxy socket's write side */
+	bool proxy_eof;       /* the proxy closed its side; FIN queued to the application */
+	bool read_paused;     /* proxy reads stopped: lwIP's send buffer is full */
+	bool pcb_gone;        /* lwIP freed the pcb (reset or timeout) */
+	int fd;
+	struct tcp_pcb *pcb;
+	struct socks5_tcp *socks;
+	struct pbuf *syn;
+	struct pbuf *rxq_head, *rxq_tail; /* app -> proxy, single pbufs linked by ->next */
+	size_t rxq_off;
+	uint8_t *stash; /* proxy bytes lwIP could not queue (tcp_write ERR_MEM) */
+	uint32_t stash_len;
+	ev_io io;
+	ev_timer timer;
+	ev_tstamp last_active;
+	uint64_t id;
+};
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+static void flow_close(struct tcp_flow *f, enum close_how how);
+
+static const char *
+flow_tuple(const struct tcp_flow *f, char *buf, size_t cap)
+{
+	char a[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
+	int af = f->node.key.family == 4 ? AF_INET : AF_INET6;
+
+	inet_ntop(af, f->node.key.app_addr, a, sizeof(a));
+	inet_ntop(af, f->node.key.dst_addr, d, sizeof(d));
+	snprintf(buf, cap, af == AF_INET ? "%s:%u -> %s:%u" : "[%s]:%u -> [%s]:%u", a, f->node.key.app_port, d,
+		 f->node.key.dst_port);
+	return buf;
+}
+
+#define flow_log(f, level, fmt, ...) \
+	do { \
+		if (log_enabled(level)) { \
+			char tuple_[2 * INET6_ADDRSTRLEN + 24]; \
+			log_msg(level, "tcp %llu %s: " fmt, (unsigned long long)(f)->id, \
+				flow_tuple((f), tuple_, sizeof(tuple_)), ##__VA_ARGS__); \
+		} \
+	} while (0)
+
+static void
+schedule(struct tcp_flow *f)
+{
+	if (f->scheduled)
+		return;
+	f->scheduled = true;
+	f->service_next = f->t2s->service_list;
+	f->t2s->service_list = f;
+}
+
+static void
+watch(struct tcp_flow *f, int events)
+{
+	struct ev_loop *loop = f->t2s->loop;
+
+	if (ev_is_active(&f->io) && (f->io.events & (EV_READ | EV_WRITE)) == events)
+		return;
+	ev_io_stop(loop, &f->io);
+	if (events == 0)
+		return;
+	ev_io_modify(&f->io, events);
+	ev_io_start(loop, &f->io);
+}
+
+static int
+wanted_events(const struct tcp_flow *f)
+{
+	int ev = 0;
+
+	if (f->state != TCP_FLOW_RELAYING)
+		return 0;
+	if (!f->read_paused && !f->proxy_eof)
+		ev |= EV_READ;
+	if (f->rxq_head != NULL)
+		ev |= EV_WRITE;
+	return ev;
+}
+
+/* ---- app -> proxy ------------------------------------------------------------- */
+
+/* Writes queued application bytes to the proxy; returns 0 or -errno (fatal). */
+static int
+flush_to_proxy(struct tcp_flow *f)
+{
+	size_t written = 0;
+
+	while (f->rxq_head != NULL) {
+		struct iovec iov[MAX_IOV];
+		struct pbuf *q = f->rxq_head;
+		size_t off = f->rxq_off, want = 0;
+		int n = 0;
+		ssize_t w;
+
+		for (; q != NULL && n < MAX_IOV; q = q->next, off = 0) {
+			if (q->len == off)
+				continue;
+			iov[n].iov_base = (uint8_t *)q->payload + off;
+			iov[n].iov_len = q->len - off;
+			want += iov[n].iov_len;
+			n++;
+		}
+		if (n == 0) {
+			w = 0;
+		} else {
+			w = writev(f->fd, iov, n);
+			if (w < 0) {
+				if (errno == EAGAIN || errno == EINTR)
+					break;
+				return -errno;
+			}
+		}
+		written += (size_t)w;
+		bool socket_full = (size_t)w < want;
+		/* Release every pbuf the socket took completely. */
+		while (f->rxq_head != NULL && (size_t)w >= f->rxq_head->len - f->rxq_off) {
+			struct pbuf *done = f->rxq_head;
+
+			w -= (ssize_t)(done->len - f->rxq_off);
+			f->rxq_head = done->next;
+			done->next = NULL;
+			pbuf_free(done);
+			f->rxq_off = 0;
+		}
+		if (f->rxq_head == NULL)
+			f->rxq_tail = NULL;
+		else
+			f->rxq_off += (size_t)w;
+		if (socket_full)
+			break;
+	}
+	/* Open the window only for what left us (tcp_recved takes a u16). */
+	while (written > 0 && f->pcb != NULL) {
+		u16_t chunk = written > 0xffff ? 0xffff : (u16_t)written;
+
+		tcp_recved(f->pcb, chunk);
+		written -= chunk;
+	}
+	if (f->rxq_head == NULL && f->app_eof && !f->app_eof_relayed) {
+		f->app_eof_relayed = true;
+		if (shutdown(f->fd, SHUT_WR) < 0 && errno != ENOTCONN)
+			return -errno;
+	}
+	return 0;
+}
+
+static err_t
+tcp_flow_pcb_recv_cb(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+	struct tcp_flow *f = arg;
+	struct pbuf *last;
+
+	(void)pcb;
+	(void)err;
+	if (f == NULL) {
+		if (p != NULL)
+			pbuf_free(p);
+		return ERR_OK;
+	}
+	if (p == NULL) {
+		f->app_eof = true;
+	} else {
+		for (last = p; last->next != NULL; last = last->next)
+			;
+		if (f->rxq_tail != NULL)
+			f->rxq_tail->next = p;
+		else
+			f->rxq_head = p;
+		f->rxq_tail = last;
+	}
+	f->last_active = ev_now(f->t2s->loop);
+	schedule(f);
+	return ERR_OK;
+}
+
+/* ---- proxy -> app ------------------------------------------------------------- */
+
+static bool
+lwip_has_room(const struct tcp_flow *f, size_t need)
+{
+	return tcp_sndbuf(f->pcb) >= need && tcp_sndqueuelen(f->pcb) + QUEUE_HEADROOM < TCP_SND_QUEUELEN;
+}
+
+/* Queues data into lwIP; keeps what it cannot take in the stash. Returns 0 or -ENOMEM. */
+static int
+queue_to_app(struct tcp_flow *f, const uint8_t *data, size_t len)
+{
+	err_t e = tcp_write(f->pcb, data, (u16_t)len, TCP_WRITE_FLAG_COPY);
+
+	if (e == ERR_OK)
+		return 0;
+	if (e != ERR_MEM)
+		return -EIO;
+	f->stash = malloc(len);
+	if (f->stash == NULL)
+		return -ENOMEM;
+	memcpy(f->stash, data, len);
+	f->stash_len = (uint32_t)len;
+	f->read_paused = true;
+	return 0;
+}
+
+/* Reads from the proxy while lwIP has room. Returns 0 or -errno (fatal). */
+static int
+pump_from_proxy(struct tcp_flow *f)
+{
+	uint8_t *buf = f->t2s->relay_buf;
+	bool queued = false;
+
+	for (int i = 0; i < READS_PER_WAKEUP && !f->proxy_eof; i++) {
+		size_t room = tcp_sndbuf(f->pcb);
+		ssize_t n;
+
+		if (room == 0 || !lwip_has_room(f, 1)) {
+			f->read_paused = true;
+			break;
+		}
+		if (room > T2S_RELAY_BUF)
+			room = T2S_RELAY_BUF;
+		n = recv(f->fd, buf, room, 0);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			return -errno;
+		}
+		if (n == 0) {
+			f->proxy_eof = true;
+			if (tcp_shutdown(f->pcb, 0, 1) != ERR_OK)
+				return -EIO;
+			queued = true;
+			break;
+		}
+		if (queue_to_app(f, buf, (size_t)n) < 0)
+			return -ENOMEM;
+		queued = true;
+		f->last_active = ev_now(f->t2s->loop);
+		if (f->stash != NULL || (size_t)n < room)
+			break;
+	}
+	if (queued)
+		tcp_output(f->pcb);
+	return 0;
+}
+
+/* Retries the stash and resumes reading when lwIP has room again. */
+static void
+maybe_resume_reading(struct tcp_flow *f)
+{
+	if (!f->read_paused || f->pcb == NULL)
+		return;
+	if (f->stash != NULL) {
+		if (!lwip_has_room(f, f->stash_len))
+			return;
+		if (tcp_write(f->pcb, f->stash, (u16_t)f->stash_len, TCP_WRITE_FLAG_COPY) != ERR_OK)
+			return;
+		free(f->stash);
+		f->stash = NULL;
+		f->stash_len = 0;
+		tcp_output(f->pcb);
+	}
+	if (lwip_has_room(f, RESUME_SNDBUF < TCP_SND_BUF / 2 ? RESUME_SNDBUF : TCP_SND_BUF / 2))
+		f->read_paused = false;
+}
+
+static err_t
+tcp_flow_pcb_sent_cb(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+	struct tcp_flow *f = arg;
+
+	(void)pcb;
+	(void)len;
+	if (f != NULL && f->read_paused)
+		schedule(f);
+	return ERR_OK;
+}
+
+static void
+tcp_flow_pcb_err_cb(void *arg, err_t err)
+{
+	struct tcp_flow *f = arg;
+
+	if (f == NULL)
+		return;
+	/* The pcb is already freed: forget it before anything can touch it. */
+	f->pcb = NULL;
+	f->pcb_gone = true;
+	flow_log(f, LOG_LEVEL_DEBUG, "application side %s", err == ERR_RST ? "reset" : "aborted");
+	schedule(f);
+}
+
+/* ---- both directions ----------------------------------------------------------- */
+
+static bool
+finished(const struct tcp_flow *f)
+{
+	return f->app_eof_relayed && f->proxy_eof && f->stash == NULL;
+}
+
+/* One step of relay work outside lwIP; may close the flow. */
+static void
+service(struct tcp_flow *f)
+{
+	int err;
+
+	if (f->pcb_gone) {
+		flow_close(f, CLOSE_ABORT);
+		return;
+	}
+	if (f->state != TCP_FLOW_RELAYING)
+		return;
+	err = flush_to_proxy(f);
+	if (err < 0) {
+		flow_log(f, LOG_LEVEL_DEBUG, "proxy write failed: %s", strerror(-err));
+		flow_close(f, CLOSE_ABORT);
+		return;
+	}
+	maybe_resume_reading(f);
+	if (finished(f)) {
+		flow_close(f, CLOSE_GRACEFUL);
+		return;
+	}
+	watch(f, wanted_events(f));
+}
+
+static void
+tcp_flow_sock_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct tcp_flow *f = container_of(w, struct tcp_flow, io);
+	int err;
+
+	(void)loop;
+	if (f->pcb_gone) {
+		flow_close(f, CLOSE_ABORT);
+		return;
+	}
+	if (revents & EV_WRITE) {
+		err = flush_to_proxy(f);
+		if (err < 0) {
+			flow_log(f, LOG_LEVEL_DEBUG, "proxy write failed: %s", strerror(-err));
+			flow_close(f, CLOSE_ABORT);
+			return;
+		}
+	}
+	if ((revents & EV_READ) && !f->read_paused) {
+		err = pump_from_proxy(f);
+		if (err < 0) {
+			flow_log(f, LOG_LEVEL_DEBUG, "proxy read failed: %s", strerror(-err));
+			flow_close(f, CLOSE_ABORT);
+			return;
+		}
+	}
+	if (finished(f)) {
+		flow_close(f, CLOSE_GRACEFUL);
+		return;
+	}
+	watch(f, wanted_events(f));
+}
+
+/* ---- lifetime ------------------------------------------------------------------ */
+
+static void
+detach_pcb(struct tcp_pcb *pcb)
+{
+	tcp_arg(pcb, NULL);
+	tcp_recv(pcb, NULL);
+	tcp_sent(pcb, NULL);
+	tcp_err(pcb, NULL);
+}
+
+static void
+flow_close(struct tcp_flow *f, enum close_how how)
+{
+	struct t2s *t = f->t2s;
+
+	if (f->in_table) {
+		flow_table_remove(&t->tcp_table, &f->node);
+		f->in_table = false;
+	}
+	if (f->scheduled) {
+		struct tcp_flow **pp;
+
+		for (pp = &t->service_list; *pp != NULL; pp = &(*pp)->service_next) {
+			if (*pp == f) {
+				*pp = f->service_next;
+				break;
+			}
+		}
+	}
+	if (f->prev != NULL)
+		f->prev->next = f->next;
+	else
+		t->tcp_flows = f->next;
+	if (f->next != NULL)
+		f->next->prev = f->prev;
+	t->tcp_flow_count--;
+
+	ev_io_stop(t->loop, &f->io);
+	ev_timer_stop(t->loop, &f->timer);
+	socks5_tcp_free(f->socks);
+	if (f->syn != NULL)
+		pbuf_free(f->syn);
+	if (f->pcb != NULL) {
+		detach_pcb(f->pcb);
+		if (how == CLOSE_ABORT || tcp_close(f->pcb) != ERR_OK)
+			tcp_abort(f->pcb);
+	}
+	if (f->fd >= 0) {
+		if (how == CLOSE_ABORT)
+			sock_set_abortive_close(f->fd);
+		close(f->fd);
+	}
+	while (f->rxq_head != NULL) {
+		struct pbuf *q = f->rxq_head;
+
+		f->rxq_head = q->next;
+		q->next = NULL;
+		pbuf_free(q);
+	}
+	free(f->stash);
+	flow_log(f, LOG_LEVEL_DEBUG, "closed (%s)", how == CLOSE_GRACEFUL ? "done" : "aborted");
+	free(f);
+}
+
+void
+tcp_flow_service_scheduled(struct t2s *t)
+{
+	while (t->service_list != NULL) {
+		struct tcp_flow *f = t->service_list;
+
+		t->service_list = f->service_next;
+		f->scheduled = false;
+		service(f);
+	}
+}
+
+void
+tcp_flow_abort_all(struct t2s *t)
+{
+	while (t->tcp_flows != NULL)
+		flow_close(t->tcp_flows, CLOSE_ABORT);
+}
+
+static void
+tcp_flow_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct tcp_flow *f = container_of(w, struct tcp_flow, timer);
+	const struct t2s_config *cfg = f->t2s->cfg;
+	ev_tstamp idle_left;
+	uint8_t pkt[1400];
+	struct packet_info info;
+	int n;
+
+	(void)revents;
+	switch (f->state) {
+	case TCP_FLOW_CONNECTING:
+		flow_log(f, LOG_LEVEL_INFO, "no answer from the proxy within %.0f s", cfg->connect_timeout);
+		f->t2s->stats.tcp_flows_failed++;
+		/* What a router says when a host does not answer: the application stops
+		 * retrying at once instead of after its own SYN timeout. */
+		if (packet_parse(f->syn->payload, f->syn->len, &info) == 0) {
+			n = packet_build_unreachable(f->syn->payload, &info, PACKET_UNREACH_HOST, pkt, sizeof(pkt));
+			if (n > 0)
+				t2s_tun_send(f->t2s, pkt, (size_t)n);
+		}
+		flow_close(f, CLOSE_ABORT);
+		return;
+	case TCP_FLOW_HANDSHAKING:
+		flow_log(f, LOG_LEVEL_DEBUG, "application never completed the handshake");
+		flow_close(f, CLOSE_ABORT);
+		return;
+	case TCP_FLOW_RELAYING:
+		idle_left = f->last_active + cfg->idle_timeout - ev_now(loop);
+		if (idle_left <= 0) {
+			flow_log(f, LOG_LEVEL_DEBUG, "idle for %.0f s, closing", cfg->idle_timeout);
+			flow_close(f, CLOSE_ABORT);
+			return;
+		}
+		ev_timer_set(&f->timer, idle_left, 0);
+		ev_timer_start(loop, &f->timer);
+		return;
+	}
+}
+
+/* Answers the held SYN the way the network would have without a proxy. */
+static void
+refuse_application(struct tcp_flow *f, const struct socks5_tcp_result *res)
+{
+	struct packet_info info;
+	uint8_t pkt[1400];
+	int n = -1;
+
+	if (packet_parse(f->syn->payload, f->syn->len, &info) < 0)
+		return;
+	if (res->failure == SOCKS5_TCP_TARGET && res->rep == SOCKS5_REP_NET_UNREACHABLE)
+		n = packet_build_unreachable(f->syn->payload, &info, PACKET_UNREACH_NET, pkt, sizeof(pkt));
+	else if (res->failure == SOCKS5_TCP_TARGET &&
+		 (res->rep == SOCKS5_REP_HOST_UNREACHABLE || res->rep == SOCKS5_REP_TTL_EXPIRED))
+		n = packet_build_unreachable(f->syn->payload, &info, PACKET_UNREACH_HOST, pkt, sizeof(pkt));
+	else if (res->failure == SOCKS5_TCP_TARGET && res->rep == SOCKS5_REP_NOT_ALLOWED)
+		n = packet_build_unreachable(f->syn->payload, &info, PACKET_UNREACH_ADMIN, pkt, sizeof(pkt));
+	else
+		n = packet_build_tcp_rst(&info, pkt, sizeof(pkt));
+	if (n > 0)
+		t2s_tun_send(f->t2s, pkt, (size_t)n);
+}
+
+static void
+log_failure(struct tcp_flow *f, const struct socks5_tcp_result *res)
+{
+	struct t2s *t = f->t2s;
+	char proxy[T2S_ENDPOINT_STRLEN];
+
+	endpoint_format(&t->cfg->proxy.server, proxy, sizeof(proxy));
+	switch (res->failure) {
+	case SOCKS5_TCP_TARGET:
+		flow_log(f, LOG_LEVEL_INFO, "proxy could not connect: %s (REP %u)", socks5_proto_rep_str(res->rep),
+			 res->rep);
+		break;
+	case SOCKS5_TCP_PROXY_UNREACHABLE:
+		if (t2s_rate_ok(t, 0, 5.0))
+			log_warn("proxy %s unreachable: %s (connections are refused until it is back)", proxy,
+				 strerror(-res->err));
+		break;
+	case SOCKS5_TCP_PROXY_AUTH:
+		if (t2s_rate_ok(t, 1, 5.0)) {
+			if (res->method == SOCKS5_METHOD_USERPASS || t->proxy.user != NULL)
+				log_error("proxy %s: authentication failed (%s)", proxy,
+					  t->proxy.user != NULL ? "username or password rejected"
+								: "the proxy requires a username and password");
+			else
+				log_error("proxy %s: authentication failed (no acceptable method)", proxy);
+		}
+		break;
+	case SOCKS5_TCP_PROXY_PROTOCOL:
+		if (t2s_rate_ok(t, 2, 5.0))
+			log_warn("proxy %s broke the SOCKS5 handshake: %s", proxy, strerror(-res->err));
+		break;
+	case SOCKS5_TCP_OK:
+		break;
+	}
+}
+
+static void
+flow_socks_done_cb(void *arg, const struct socks5_tcp_result *res)
+{
+	struct tcp_flow *f = arg;
+	struct t2s *t = f->t2s;
+	struct pbuf *syn;
+	ip_addr_t app, dst;
+
+	if (res->failure != SOCKS5_TCP_OK) {
+		t->stats.tcp_flows_failed++;
+		log_failure(f, res);
+		refuse_application(f, res);
+		flow_close(f, CLOSE_ABORT);
+		return;
+	}
+	f->fd = socks5_tcp_take_fd(f->socks);
+	socks5_tcp_free(f->socks);
+	f->socks = NULL;
+	ev_io_init(&f->io, tcp_flow_sock_io_cb, f->fd, EV_READ);
+	f->state = TCP_FLOW_HANDSHAKING;
+
+	/* Anything lwIP still holds for this tuple is a finished connection's leftover. */
+	if (f->node.key.family == 4) {
+		IP_ADDR4(&app, f->node.key.app_addr[0], f->node.key.app_addr[1], f->node.key.app_addr[2],
+			 f->node.key.app_addr[3]);
+		IP_ADDR4(&dst, f->node.key.dst_addr[0], f->node.key.dst_addr[1], f->node.key.dst_addr[2],
+			 f->node.key.dst_addr[3]);
+	} else {
+		ip_addr_t *ips[2] = {&app, &dst};
+		const uint8_t *raw[2] = {f->node.key.app_addr, f->node.key.dst_addr};
+
+		for (int i = 0; i < 2; i++) {
+			u32_t w[4];
+
+			memcpy(w, raw[i], 16);
+			IP_ADDR6(ips[i], w[0], w[1], w[2], w[3]);
+			ip6_addr_clear_zone(ip_2_ip6(ips[i]));
+		}
+	}
+	lwip_port_tcp_forget(&app, f->node.key.app_port, &dst, f->node.key.dst_port);
+
+	syn = f->syn;
+	f->syn = NULL;
+	tunif_input(t->tunif, syn); /* lwIP answers SYN|ACK now; accept follows the ACK */
+}
+
+bool
+tcp_flow_handle_syn(struct t2s *t, const uint8_t *pkt, const struct packet_info *info)
+{
+	struct flow_key key;
+	struct flow_table_node *node;
+	struct tcp_flow *f;
+	struct t2s_endpoint target;
+
+	flow_key_make(&key, info->family, PACKET_PROTO_TCP, info->src, info->sport, info->dst, info->dport);
+	node = flow_table_lookup(&t->tcp_table, &key);
+	if (node != NULL) {
+		f = container_of(node, struct tcp_flow, node);
+		if (f->state == TCP_FLOW_CONNECTING) {
+			t->stats.syn_absorbed++;
+			return true;
+		}
+		return false; /* lwIP's pcb for this tuple answers it */
+	}
+	if (t->stopping)
+		return true;
+	if (t->tcp_flow_count >= t->cfg->max_flows) {
+		t->stats.tcp_flows_refused_cap++;
+		if (t2s_rate_ok(t, 3, 5.0))
+			log_warn("%u TCP connections open (--max-flows): new connections are dropped",
+				 t->tcp_flow_count);
+		return true;
+	}
+
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return true;
+	f->syn = pbuf_alloc(PBUF_RAW, info->ip_len, PBUF_RAM);
+	if (f->syn == NULL) {
+		free(f);
+		return true;
+	}
+	memcpy(f->syn->payload, pkt, info->ip_len);
+	f->t2s = t;
+	f->fd = -1;
+	f->id = ++t->next_flow_id;
+	f->state = TCP_FLOW_CONNECTING;
+	f->node.key = key;
+	(void)flow_table_insert(&t->tcp_table, &f->node);
+	f->in_table = true;
+	f->next = t->tcp_flows;
+	if (t->tcp_flows != NULL)
+		t->tcp_flows->prev = f;
+	t->tcp_flows = f;
+	t->tcp_flow_count++;
+	t->stats.tcp_flows_opened++;
+	ev_timer_init(&f->timer, tcp_flow_timer_cb, t->cfg->connect_timeout, 0);
+	ev_timer_start(t->loop, &f->timer);
+	ev_init(&f->io, tcp_flow_sock_io_cb);
+
+	memset(&target, 0, sizeof(target));
+	target.type = info->family == 4 ? T2S_ENDPOINT_IPV4 : T2S_ENDPOINT_IPV6;
+	target.port = info->dport;
+	memcpy(info->family == 4 ? target.u.ipv4 : target.u.ipv6, info->dst, info->family == 4 ? 4 : 16);
+	flow_log(f, LOG_LEVEL_DEBUG, "new connection");
+	f->socks = socks5_tcp_new(t->loop, &t->proxy, &target, flow_socks_done_cb, f);
+	if (f->socks == NULL) {
+		struct socks5_tcp_result res = {.failure = SOCKS5_TCP_PROXY_UNREACHABLE, .err = -errno};
+
+		flow_socks_done_cb(f, &res);
+	}
+	return true;
+}
+
+err_t
+tcp_flow_accept_cb(void *arg, struct tcp_pcb *newpcb, err_t err)
+{
+	struct t2s *t = arg;
+	struct flow_key key;
+	struct flow_table_node *node;
+	struct tcp_flow *f;
+	int family;
+
+	if (err != ERR_OK || newpcb == NULL)
+		return ERR_VAL;
+	family = IP_IS_V6(&newpcb->local_ip) ? 6 : 4;
+	if (family == 4)
+		flow_key_make(&key, 4, PACKET_PROTO_TCP, (const uint8_t *)ip_2_ip4(&newpcb->remote_ip),
+			      newpcb->remote_port, (const uint8_t *)ip_2_ip4(&newpcb->local_ip), newpcb->local_port);
+	else
+		flow_key_make(&key, 6, PACKET_PROTO_TCP, (const uint8_t *)ip_2_ip6(&newpcb->remote_ip)->addr,
+			      newpcb->remote_port, (const uint8_t *)ip_2_ip6(&newpcb->local_ip)->addr,
+			      newpcb->local_port);
+	node = flow_table_lookup(&t->tcp_table, &key);
+	f = node != NULL ? container_of(node, struct tcp_flow, node) : NULL;
+	if (f == NULL || f->state != TCP_FLOW_HANDSHAKING || f->pcb != NULL) {
+		/* A handshake we never gated (e.g. its flow timed out meanwhile). */
+		tcp_abort(newpcb);
+		return ERR_ABRT;
+	}
+	f->pcb = newpcb;
+	tcp_arg(newpcb, f);
+	tcp_recv(newpcb, tcp_flow_pcb_recv_cb);
+	tcp_sent(newpcb, tcp_flow_pcb_sent_cb);
+	tcp_err(newpcb, tcp_flow_pcb_err_cb);
+	tcp_nagle_disable(newpcb);
+	f->state = TCP_FLOW_RELAYING;
+	f->last_active = ev_now(t->loop);
+	ev_timer_stop(t->loop, &f->timer);
+	ev_timer_set(&f->timer, t->cfg->idle_timeout, 0);
+	ev_timer_start(t->loop, &f->timer);
+	flow_log(f, LOG_LEVEL_DEBUG, "relaying");
+	schedule(f); /* starts the proxy watcher outside lwIP */
+	return ERR_OK;
+}
