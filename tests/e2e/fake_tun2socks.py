@@ -387,7 +387,7 @@ class Fake:
 
 def ip(*args, ok_exists=False):
     r = subprocess.run(["ip", *args], capture_output=True, text=True)
-    if r.returncode and not (ok_exists and "exists" in r.stderr):
+    if r.returncode and not (ok_exists and ("exists" in r.stderr or "already assigned" in r.stderr)):
         raise RuntimeError("ip %s: %s" % (" ".join(args), r.stderr.strip()))
 
 
