@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: MIT
 # shellcheck shell=bash
+# Variables are used by the scenario scripts; PID lists are split on purpose.
+# shellcheck disable=SC2034,SC2086,SC2206
 #
 # End-to-end test harness for tun2socks, sourced by every tests/e2e/tNN_*.sh.
 #
@@ -151,6 +153,15 @@ stop_pid() {
     fi
     wait "$pid" 2>/dev/null
     STOP_STATUS=$?
+    forget_pid "$pid"
+}
+
+# forget_pid PID: PID has been reaped, so it may be reused by anyone: drop it
+# from the list the teardown signals.
+forget_pid() {
+    local p keep=()
+    for p in "${BG_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+    BG_PIDS=("${keep[@]}")
 }
 
 # ---------------------------------------------------------------- teardown
@@ -174,10 +185,19 @@ cleanup() {
         }
         ip netns del "$ns" 2>/dev/null
     done
-    # Reap our children so nothing is left as a zombie of this shell.
+    # Reap our children so nothing is left as a zombie of this shell. (Every
+    # PID in these lists is an unreaped child, so it cannot have been reused.)
     for pid in $T2S_PID "${BG_PIDS[@]}"; do
         wait_until 2 proc_done "$pid" && wait "$pid" 2>/dev/null
     done
+    # A sanitizer report or an lwIP assertion fails the scenario even if the
+    # traffic checks passed (ASan+UBSan builds run the same suite).
+    local bad='ERROR: (Address|Leak)Sanitizer|runtime error:|lwIP assertion'
+    if [ -f "$T2S_LOG" ] && grep -qE "$bad" "$T2S_LOG"; then
+        printf 'FAIL: %s: sanitizer or assertion report in %s:\n' "$SCENARIO" "$T2S_LOG" >&2
+        grep -m 5 -E "$bad" "$T2S_LOG" >&2
+        [ "$rc" = 0 ] && rc=1
+    fi
     rm -rf "$WORK"
     exit "$rc"
 }
@@ -345,13 +365,18 @@ t2s_start() {
     ip netns exec "$CLI" env --default-signal=INT,QUIT "${T2S_CMD[@]}" >>"$T2S_LOG" 2>&1 &
     T2S_PID=$!
     if ! wait_until 10 tun_up; then
-        proc_done "$T2S_PID" && { wait "$T2S_PID"; fail "tun2socks exited with status $? before the TUN came up"; }
+        if proc_done "$T2S_PID"; then
+            wait "$T2S_PID"
+            T2S_STATUS=$?
+            T2S_PID=
+            fail "tun2socks exited with status $T2S_STATUS before the TUN came up"
+        fi
         fail "TUN $TUN not UP (with carrier) within 10 s: $(ip -n "$CLI" -o link show "$TUN" 2>&1)"
     fi
     wait_until 5 tun_has_addr || fail "tun2socks did not put ${TUN_ADDR4} on $TUN: $(ip -n "$CLI" -o addr show dev "$TUN" 2>&1)"
     ip -n "$CLI" route replace default dev "$TUN" || fail "ip route add default dev $TUN"
     ip -n "$CLI" -6 route replace default dev "$TUN" || fail "ip -6 route add default dev $TUN"
-    proc_done "$T2S_PID" && fail "tun2socks died right after start"
+    t2s_alive || fail "tun2socks died right after start"
     info "tun2socks up (pid $T2S_PID): ${args[*]}"
 }
 
@@ -376,6 +401,19 @@ t2s_stop() {
 
 # t2s_alive: tun2socks still runs.
 t2s_alive() { [ -n "$T2S_PID" ] && ! proc_done "$T2S_PID"; }
+
+# t2s_fds: number of open file descriptors of the running tun2socks.
+t2s_fds() { local f=(/proc/"$T2S_PID"/fd/*); echo "${#f[@]}"; }
+t2s_fds_at_most() { [ "$(t2s_fds)" -le "$1" ]; }
+
+# check_no_fd_leak BASELINE: once the traffic is over, tun2socks must give back
+# its per-connection sockets (a few descriptors of slack).
+check_no_fd_leak() {
+    local base=$1
+    wait_until 15 t2s_fds_at_most "$((base + 4))" \
+        || fail "tun2socks still holds $(t2s_fds) file descriptors 15 s after the traffic ended (baseline $base): leaked sockets?"
+    info "file descriptors back to $(t2s_fds) (baseline $base)"
+}
 
 # t2s_procs: PIDs of processes named like the binary inside the client ns.
 t2s_procs() {

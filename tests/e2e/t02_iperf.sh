@@ -18,7 +18,8 @@ j = json.load(sys.stdin)
 e = j["end"]
 print(int(e["sum_sent"]["bits_per_second"]), int(e["sum_received"]["bits_per_second"]))')
     [ -n "${rcvd:-}" ] || fail "iperf3 $mode: cannot parse JSON result"
-    [ "$sent" -gt 0 ] && [ "$rcvd" -gt 0 ] || fail "iperf3 $mode: zero throughput (sent $sent, received $rcvd bit/s)"
+    [ "$sent" -gt 0 ] && [ "$rcvd" -gt 0 ] ||
+        fail "iperf3 $mode: zero throughput (sent $sent, received $rcvd bit/s)"
     info "iperf3 $mode: sender $((sent / 1000000)) Mbit/s, receiver $((rcvd / 1000000)) Mbit/s"
 done
 t2s_alive || fail "tun2socks died"
