@@ -20,6 +20,12 @@ Exit status 0 = pass; otherwise the last line on stderr says why.
   refused     connect to a closed port: must fail with ECONNREFUSED within MAX s.
   probe       one line-echo exchange; --expect ok|fail (fail = refused or reset
               within MAX s; a hang or a working echo is an error).
+  idlereset   one exchange, then stay idle: the connection must be reset
+              (RST or EOF) within MAX s, and not before MIN s.
+  maxflows    hold N connections; one more must not connect within 1.5 s;
+              after closing one, a new connection must work.
+  connecterr  connect must fail with errno --errno (a name, e.g. EHOSTUNREACH)
+              within MAX s.
 """
 import argparse
 import errno
@@ -346,6 +352,79 @@ def cmd_probe(a):
             raise Fail("failure took %.2fs (limit %ss)" % (dt, a.max))
 
 
+def cmd_connecterr(a):
+    want = getattr(errno, a.errno)
+    t0 = time.monotonic()
+    s = socket.socket(socket.AF_INET6 if ":" in a.host else socket.AF_INET)
+    s.settimeout(a.max + 2)
+    try:
+        s.connect((a.host, a.port))
+    except OSError as e:
+        took = time.monotonic() - t0
+        if e.errno != want:
+            raise Fail("connect failed with %s, wanted %s" % (errstr(e), a.errno))
+        if took > a.max:
+            raise Fail("connect failed with %s after %.2f s (> %.1f s)" % (a.errno, took, a.max))
+        return
+    finally:
+        s.close()
+    raise Fail("connect succeeded, wanted %s" % a.errno)
+
+
+def line_exchange(s, text):
+    s.sendall(text)
+    got = b""
+    while not got.endswith(b"\n"):
+        d = s.recv(4096)
+        if not d:
+            raise Fail("EOF before the echo")
+        got += d
+    if got != text:
+        raise Fail("echo mismatch")
+
+
+def cmd_idlereset(a):
+    s = connect(a)
+    line_exchange(s, b"hello idle\n")
+    t0 = time.monotonic()
+    s.settimeout(a.max + 1)
+    try:
+        d = s.recv(1)
+        if d:
+            raise Fail("unexpected data while idle")
+    except ConnectionResetError:
+        pass
+    except socket.timeout:
+        raise Fail("still open after %.1f s idle" % a.max)
+    took = time.monotonic() - t0
+    if took < a.min or took > a.max:
+        raise Fail("closed after %.2f s, expected %.1f..%.1f s" % (took, a.min, a.max))
+
+
+def cmd_maxflows(a):
+    held = []
+    for i in range(a.n):
+        s = connect(a)
+        line_exchange(s, b"held %d\n" % i)
+        held.append(s)
+    extra = socket.socket(socket.AF_INET6 if ":" in a.host else socket.AF_INET)
+    extra.settimeout(1.5)
+    try:
+        extra.connect((a.host, a.port))
+        raise Fail("connection %d succeeded beyond the cap" % (a.n + 1))
+    except socket.timeout:
+        pass
+    finally:
+        extra.close()
+    held.pop().close()
+    s = connect(a)
+    line_exchange(s, b"after\n")
+    s.close()
+    for h in held:
+        line_exchange(h, b"still\n")
+        h.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--socks5", help="HOST:PORT of a SOCKS5 proxy to use explicitly")
@@ -369,6 +448,9 @@ def main():
     add("revclose", send=8 << 20, body=8 << 20)
     add("refused", max=3.0)
     add("probe", max=3.0, expect="ok")
+    add("connecterr", max=3.0, errno="ECONNREFUSED")
+    add("idlereset", max=4.0, min=0.5)
+    add("maxflows", n=3)
     a = ap.parse_args()
     try:
         globals()["cmd_" + a.cmd](a)

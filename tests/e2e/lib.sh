@@ -79,6 +79,7 @@ T2S_LOG=$LOGDIR/tun2socks.log
 DANTE_PID=
 BG_PIDS=()
 NS_CREATED=()
+CLEANUP_PATHS=()        # files or dirs outside $WORK that a scenario created
 
 # ---------------------------------------------------------------- basics
 info() { printf '[%s %s] %s\n' "$SCENARIO" "$(date +%T.%3N)" "$*" >&2; }
@@ -198,6 +199,7 @@ cleanup() {
         grep -m 5 -E "$bad" "$T2S_LOG" >&2
         [ "$rc" = 0 ] && rc=1
     fi
+    for p in "${CLEANUP_PATHS[@]}"; do rm -rf "$p"; done
     rm -rf "$WORK"
     exit "$rc"
 }

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""A misbehaving SOCKS5 server for fault tests. One mode per run:
+
+  silent      accept, never answer
+  garbage     answer the greeting with bytes that are not SOCKS5
+  greetclose  answer the greeting (method 0), then close
+  badreply    answer CONNECT with VER 4
+  rep:N       answer CONNECT with REP N (a well-formed failure)
+  slowreply   answer CONNECT with success one byte per 200 ms, then echo
+"""
+import argparse
+import socket
+import threading
+import time
+
+
+def recv_exact(c, n):
+    buf = b""
+    while len(buf) < n:
+        d = c.recv(n - len(buf))
+        if not d:
+            raise ConnectionError("eof")
+        buf += d
+    return buf
+
+
+def read_request(c):
+    ver, nmeth = recv_exact(c, 2)
+    recv_exact(c, nmeth)
+    return ver
+
+
+def read_connect(c):
+    hdr = recv_exact(c, 4)
+    atyp = hdr[3]
+    n = {1: 4, 4: 16}.get(atyp)
+    if n is None:
+        n = recv_exact(c, 1)[0]
+    recv_exact(c, n + 2)
+
+
+def serve(c, mode):
+    try:
+        if mode == "silent":
+            while c.recv(4096):
+                pass
+            return
+        read_request(c)
+        if mode == "garbage":
+            c.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+            return
+        c.sendall(b"\x05\x00")
+        if mode == "greetclose":
+            return
+        read_connect(c)
+        ok = b"\x05\x00\x00\x01\xc6\x12\x00\x02\x04\x38"
+        if mode == "badreply":
+            c.sendall(b"\x04" + ok[1:])
+            return
+        if mode.startswith("rep:"):
+            c.sendall(b"\x05" + bytes([int(mode[4:])]) + ok[2:])
+            return
+        if mode == "slowreply":
+            for b in ok:
+                c.sendall(bytes([b]))
+                time.sleep(0.2)
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    return
+                c.sendall(d)
+    except OSError:
+        pass
+    finally:
+        c.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bind", required=True)
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--mode", required=True)
+    a = ap.parse_args()
+    s = socket.socket(socket.AF_INET6 if ":" in a.bind else socket.AF_INET)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((a.bind, a.port))
+    s.listen(64)
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=serve, args=(c, a.mode), daemon=True).start()
+
+
+if __name__ == "__main__":
+    main()
