@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,8 @@ enum {
 	OPT_FWMARK,
 };
 
+static const char short_options[] = ":p:t:m:a:6:l:hV";
+
 static const struct option options[] = {
 	{"proxy", required_argument, NULL, 'p'},
 	{"proxy-auth-file", required_argument, NULL, OPT_AUTH_FILE},
@@ -73,8 +76,9 @@ fail(char *msg, size_t msglen, const char *fmt, ...)
 	return -EINVAL;
 }
 
+/* Decimal, except where base 0 allows 0x.. (marks are usually written in hex). */
 static int
-parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+parse_uint_base(const char *s, int base, unsigned long min, unsigned long max, unsigned long *out)
 {
 	char *end;
 	unsigned long v;
@@ -82,11 +86,29 @@ parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *o
 	if (*s < '0' || *s > '9')
 		return -EINVAL;
 	errno = 0;
-	v = strtoul(s, &end, 0);
+	v = strtoul(s, &end, base);
 	if (errno != 0 || *end != '\0' || v < min || v > max)
 		return -EINVAL;
 	*out = v;
 	return 0;
+}
+
+static int
+parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	return parse_uint_base(s, 10, min, max, out);
+}
+
+/* The kernel's rules for interface names (dev_valid_name). */
+static bool
+valid_ifname(const char *name)
+{
+	if (name[0] == '\0' || strlen(name) >= IFNAMSIZ || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return false;
+	for (; *name != '\0'; name++)
+		if (*name == '/' || *name == ':' || *name <= ' ' || *name == 0x7f)
+			return false;
+	return true;
 }
 
 static int
@@ -136,8 +158,10 @@ cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msgle
 	int opt, lvl;
 
 	opterr = 0;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, ":p:t:m:a:6:l:hV", options, NULL)) != -1) {
+	/* 0, not 1: glibc and musl then also drop the position inside a cluster such as
+	 * "-hV" left over from an earlier call that returned early. */
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, short_options, options, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			if (proxy_url_parse(&cfg->proxy, optarg, &why) < 0)
@@ -148,7 +172,7 @@ cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msgle
 			cfg->auth_file = optarg;
 			break;
 		case 't':
-			if (optarg[0] == '\0' || strlen(optarg) >= sizeof(cfg->tun_name) || strchr(optarg, '/') != NULL)
+			if (!valid_ifname(optarg))
 				return fail(msg, msglen, "--tun: '%s' is not a valid interface name", optarg);
 			strcpy(cfg->tun_name, optarg);
 			break;
@@ -189,7 +213,7 @@ cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msgle
 			cfg->max_flows = (unsigned)v;
 			break;
 		case OPT_FWMARK:
-			if (parse_uint(optarg, 0, 0xffffffffUL, &v) < 0)
+			if (parse_uint_base(optarg, 0, 0, 0xffffffffUL, &v) < 0)
 				return fail(msg, msglen, "--fwmark: '%s' is not a 32-bit number", optarg);
 			cfg->fwmark = (unsigned)v;
 			break;
@@ -206,6 +230,10 @@ cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msgle
 		case ':':
 			return fail(msg, msglen, "option '%s' needs a value", argv[optind - 1]);
 		default:
+			/* Inside a cluster ("-xV") getopt has not stepped past the element yet,
+			 * so argv[optind - 1] would name the previous one. */
+			if (optopt > 0 && strchr(short_options, optopt) == NULL)
+				return fail(msg, msglen, "unknown option '-%c'", optopt);
 			return fail(msg, msglen, "unknown option '%s'", argv[optind - 1]);
 		}
 	}

@@ -197,6 +197,8 @@ parse_ipv6(const uint8_t *buf, size_t len, struct packet_info *info)
 	if (len < IPV6_HLEN)
 		return PACKET_ERR_TRUNCATED;
 	tot = IPV6_HLEN + (size_t)rd16(buf + 4);
+	if (tot > UINT16_MAX)
+		return PACKET_ERR_IP_HEADER; /* info->ip_len is 16 bits; no TUN MTU allows more */
 	if (tot > len)
 		return PACKET_ERR_TRUNCATED;
 	if (tot == IPV6_HLEN && buf[6] == 0)

@@ -41,7 +41,7 @@ enum packet_error {
 struct packet_info {
 	uint8_t family; /* 4 or 6 */
 	uint8_t proto;  /* transport protocol after IPv6 extension headers */
-	bool fragment;  /* part of a fragmented datagram (ports unknown unless first) */
+	bool fragment;  /* part of a fragmented datagram: ports are not parsed (lwIP reassembles) */
 	uint8_t src[16], dst[16]; /* IPv4 uses the first 4 bytes */
 	uint16_t ip_len;   /* bytes of the packet proper (trailing padding excluded) */
 	uint16_t l4_off;   /* offset of the transport header */

@@ -1,0 +1,732 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for cli.c and config.c: defaults, every option with valid and invalid
+ * values (each error must name its option), help/version, missing or stray arguments,
+ * repeated parsing, and config_set_credentials.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cli.h"
+#include "config.h"
+
+#define MAX_ARGS 32
+#define PROXY "socks5://127.0.0.1:1080"
+
+/* Runs cli_parse over "tun2socks" + the NULL-terminated arguments, on fresh defaults. */
+static int
+parse_va(struct t2s_config *cfg, char *msg, size_t msglen, va_list ap)
+{
+	char *argv[MAX_ARGS + 2];
+	int argc = 0;
+	const char *a;
+
+	argv[argc++] = (char *)"tun2socks";
+	while ((a = va_arg(ap, const char *)) != NULL) {
+		assert_true(argc <= MAX_ARGS);
+		argv[argc++] = (char *)a;
+	}
+	argv[argc] = NULL;
+	config_defaults(cfg);
+	if (msglen)
+		msg[0] = '\0';
+	return cli_parse(argc, argv, cfg, msg, msglen);
+}
+
+static int
+parse(struct t2s_config *cfg, char *msg, size_t msglen, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, msglen);
+	r = parse_va(cfg, msg, msglen, ap);
+	va_end(ap);
+	return r;
+}
+
+/* Expects CLI_RUN. */
+static void
+ok(struct t2s_config *cfg, ...)
+{
+	char msg[256];
+	va_list ap;
+	int r;
+
+	va_start(ap, cfg);
+	r = parse_va(cfg, msg, sizeof(msg), ap);
+	va_end(ap);
+	if (r != CLI_RUN)
+		fail_msg("rejected (%d): %s", r, msg);
+}
+
+/* Expects -EINVAL with a message containing each of the two fragments (want2 may be NULL). */
+static void
+bad(const char *want1, const char *want2, ...)
+{
+	struct t2s_config cfg;
+	char msg[256];
+	va_list ap;
+	int r;
+
+	va_start(ap, want2);
+	r = parse_va(&cfg, msg, sizeof(msg), ap);
+	va_end(ap);
+	if (r != -EINVAL)
+		fail_msg("accepted (%d), wanted an error about %s", r, want1);
+	if (strchr(msg, '\n') != NULL)
+		fail_msg("message is not one line: \"%s\"", msg);
+	if (strstr(msg, want1) == NULL)
+		fail_msg("message \"%s\" lacks \"%s\"", msg, want1);
+	if (want2 != NULL && strstr(msg, want2) == NULL)
+		fail_msg("message \"%s\" lacks \"%s\"", msg, want2);
+}
+
+static void
+assert_defaults_except_proxy(const struct t2s_config *cfg)
+{
+	assert_string_equal(cfg->tun_name, CONFIG_DEFAULT_TUN);
+	assert_int_equal(cfg->tun_fd, -1);
+	assert_int_equal(cfg->mtu, CONFIG_DEFAULT_MTU);
+	assert_false(cfg->has_address4);
+	assert_false(cfg->has_address6);
+	assert_int_equal(cfg->prefix4, 0);
+	assert_int_equal(cfg->prefix6, 0);
+	assert_true(cfg->connect_timeout == CONFIG_DEFAULT_CONNECT_TIMEOUT);
+	assert_true(cfg->idle_timeout == CONFIG_DEFAULT_IDLE_TIMEOUT);
+	assert_int_equal(cfg->max_flows, CONFIG_DEFAULT_MAX_FLOWS);
+	assert_int_equal(cfg->fwmark, 0);
+	assert_int_equal(cfg->log_level, LOG_LEVEL_INFO);
+	assert_null(cfg->auth_file);
+}
+
+static void
+assert_server(const struct t2s_config *cfg, const char *want)
+{
+	char buf[T2S_ENDPOINT_STRLEN];
+
+	endpoint_format(&cfg->proxy.server, buf, sizeof(buf));
+	assert_string_equal(buf, want);
+}
+
+/* ---- defaults, help, version ---- */
+
+static void
+test_defaults(void **state)
+{
+	struct t2s_config cfg;
+	static const uint8_t zero16[16];
+
+	(void)state;
+	memset(&cfg, 0xa5, sizeof(cfg));
+	config_defaults(&cfg);
+	assert_defaults_except_proxy(&cfg);
+	assert_int_equal(cfg.mtu, 16384);
+	assert_string_equal(cfg.tun_name, "tun2socks0");
+	assert_true(cfg.connect_timeout == 10.0);
+	assert_true(cfg.idle_timeout == 7440.0);
+	assert_int_equal(cfg.max_flows, 16384);
+	assert_int_equal(cfg.proxy.server.type, T2S_ENDPOINT_NONE);
+	assert_int_equal(cfg.proxy.has_credentials, 0);
+	assert_string_equal(cfg.proxy.user, "");
+	assert_string_equal(cfg.proxy.pass, "");
+	assert_int_equal(cfg.address4.s_addr, 0);
+	assert_memory_equal(&cfg.address6, zero16, 16);
+}
+
+static void
+test_proxy_only(void **state)
+{
+	struct t2s_config cfg;
+
+	(void)state;
+	ok(&cfg, "--proxy", PROXY, NULL);
+	assert_defaults_except_proxy(&cfg);
+	assert_int_equal(cfg.proxy.server.type, T2S_ENDPOINT_IPV4);
+	assert_server(&cfg, "127.0.0.1:1080");
+	assert_int_equal(cfg.proxy.has_credentials, 0);
+
+	ok(&cfg, "-p", "socks5://[::1]:9050", NULL);
+	assert_server(&cfg, "[::1]:9050");
+	ok(&cfg, "--proxy=socks5://proxy.example:1081", NULL);
+	assert_int_equal(cfg.proxy.server.type, T2S_ENDPOINT_DOMAIN);
+	assert_server(&cfg, "proxy.example:1081");
+	ok(&cfg, "--proxy", "socks5://10.1.2.3", NULL);
+	assert_server(&cfg, "10.1.2.3:1080");
+	ok(&cfg, "--proxy", "socks5://alice:s3cret@10.1.2.3:1", NULL);
+	assert_int_equal(cfg.proxy.has_credentials, 1);
+	assert_string_equal(cfg.proxy.user, "alice");
+	assert_string_equal(cfg.proxy.pass, "s3cret");
+	/* the last occurrence wins */
+	ok(&cfg, "--proxy", "socks5://10.0.0.1:1", "--proxy", "socks5://10.0.0.2:2", NULL);
+	assert_server(&cfg, "10.0.0.2:2");
+}
+
+static void
+test_proxy_invalid(void **state)
+{
+	(void)state;
+	bad("--proxy", NULL, "--proxy", "http://127.0.0.1:3128", NULL);
+	bad("--proxy", NULL, "--proxy", "", NULL);
+	bad("--proxy", NULL, "--proxy", "socks5://", NULL);
+	bad("--proxy", NULL, "--proxy", "socks5://127.0.0.1:0", NULL);
+	bad("--proxy", NULL, "--proxy", "socks5://127.0.0.1:65536", NULL);
+	bad("--proxy", NULL, "-p", "127.0.0.1:1080", NULL);
+	/* a bad proxy is reported even when a good one came first */
+	bad("--proxy", NULL, "--proxy", PROXY, "--proxy", "socks4://x", NULL);
+}
+
+static void
+test_help_version(void **state)
+{
+	struct t2s_config cfg;
+	char msg[64];
+
+	(void)state;
+	assert_int_equal(parse(&cfg, msg, sizeof(msg), "--help", NULL), CLI_HELP);
+	assert_int_equal(parse(&cfg, msg, sizeof(msg), "-h", NULL), CLI_HELP);
+	assert_int_equal(parse(&cfg, msg, sizeof(msg), "--version", NULL), CLI_VERSION);
+	assert_int_equal(parse(&cfg, msg, sizeof(msg), "-V", NULL), CLI_VERSION);
+	/* neither needs --proxy, and they win over whatever follows them */
+	assert_int_equal(parse(&cfg, msg, sizeof(msg), "--proxy", PROXY, "-h", "--mtu", "1", "junk", NULL), CLI_HELP);
+	assert_int_equal(parse(&cfg, msg, sizeof(msg), "-V", "-h", NULL), CLI_VERSION);
+	/* an error before them is still an error */
+	assert_int_equal(parse(&cfg, msg, sizeof(msg), "--mtu", "1", "--help", NULL), -EINVAL);
+	assert_non_null(strstr(msg, "--mtu"));
+}
+
+static void
+test_usage_lists_every_option(void **state)
+{
+	static const char *const names[] = {
+		"--proxy",    "--proxy-auth-file", "--tun",          "--tun-fd",    "--mtu",
+		"--address",  "--address6",        "--connect-timeout", "--idle-timeout", "--max-flows",
+		"--fwmark",   "--log-level",       "--help",         "--version",   "-p,",
+		"-t,",        "-m,",               "-a,",            "-6,",         "-l,",
+		"-h,",        "-V,",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strstr(cli_usage, names[i]) == NULL)
+			fail_msg("usage does not mention %s", names[i]);
+	assert_int_equal(cli_usage[strlen(cli_usage) - 1], '\n');
+}
+
+/* ---- generic argument errors ---- */
+
+static void
+test_missing_proxy(void **state)
+{
+	(void)state;
+	bad("--proxy", "required", NULL);
+	bad("--proxy", "required", "--mtu", "1500", "--tun", "tun7", NULL);
+	bad("--proxy", "required", "--proxy-auth-file", "/etc/auth", NULL);
+}
+
+static void
+test_unknown_option(void **state)
+{
+	(void)state;
+	bad("unknown option", "--bogus", "--proxy", PROXY, "--bogus", NULL);
+	bad("unknown option", "--bogus=1", "--bogus=1", "--proxy", PROXY, NULL);
+	bad("unknown option", "-x", "--proxy", PROXY, "-x", NULL);
+	bad("unknown option", "-?", "-?", NULL);
+}
+
+static void
+test_unknown_in_cluster(void **state)
+{
+	struct t2s_config cfg;
+	char msg[128];
+
+	(void)state;
+	assert_int_equal(parse(&cfg, msg, sizeof(msg), "--proxy", PROXY, "-xh", NULL), -EINVAL);
+	if (strstr(msg, "'-x'") == NULL)
+		fail_msg("message \"%s\" does not name -x", msg);
+	/* a no-argument long option given a value is named as written */
+	assert_int_equal(parse(&cfg, msg, sizeof(msg), "--proxy", PROXY, "--help=yes", NULL), -EINVAL);
+	assert_non_null(strstr(msg, "--help=yes"));
+}
+
+static void
+test_missing_value(void **state)
+{
+	static const char *const opts[] = {
+		"--proxy", "--proxy-auth-file", "--tun", "--tun-fd", "--mtu", "--address",
+		"--address6", "--connect-timeout", "--idle-timeout", "--max-flows", "--fwmark", "--log-level",
+		"-p", "-t", "-m", "-a", "-6", "-l",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		bad("needs a value", opts[i], "--proxy", PROXY, opts[i], NULL);
+		if (strcmp(opts[i], "--proxy") != 0 && strcmp(opts[i], "-p") != 0)
+			bad("needs a value", opts[i], opts[i], NULL);
+	}
+}
+
+static void
+test_stray_argument(void **state)
+{
+	(void)state;
+	bad("unexpected argument", "'foo'", "--proxy", PROXY, "foo", NULL);
+	/* getopt moves operands to the end; they are still refused */
+	bad("unexpected argument", "'foo'", "foo", "--proxy", PROXY, NULL);
+	bad("unexpected argument", "'foo'", "--mtu", "1500", "foo", "--proxy", PROXY, "bar", NULL);
+	/* after "--" everything is an operand */
+	bad("unexpected argument", "'--mtu'", "--proxy", PROXY, "--", "--mtu", NULL);
+	/* a lone "-" is an operand too */
+	bad("unexpected argument", "'-'", "--proxy", PROXY, "-", NULL);
+}
+
+/* ---- individual options ---- */
+
+static void
+test_tun(void **state)
+{
+	struct t2s_config cfg;
+
+	(void)state;
+	ok(&cfg, "--proxy", PROXY, "--tun", "tun0", NULL);
+	assert_string_equal(cfg.tun_name, "tun0");
+	ok(&cfg, "--proxy", PROXY, "-t", "abcdefghijklmno", NULL); /* 15 bytes: IFNAMSIZ - 1 */
+	assert_string_equal(cfg.tun_name, "abcdefghijklmno");
+	ok(&cfg, "--proxy", PROXY, "--tun=wg-x_1", NULL);
+	assert_string_equal(cfg.tun_name, "wg-x_1");
+
+	bad("--tun", "abcdefghijklmnop", "--proxy", PROXY, "--tun", "abcdefghijklmnop", NULL);
+	bad("--tun", NULL, "--proxy", PROXY, "--tun", "", NULL);
+	bad("--tun", "a/b", "--proxy", PROXY, "--tun", "a/b", NULL);
+	bad("--tun", NULL, "--proxy", PROXY, "-t", "/dev/net/tun", NULL);
+}
+
+static void
+test_tun_fd(void **state)
+{
+	static const char *const bad_values[] = {"-1", "65536", "x", "", "3x", " 3", "+3", "4294967299"};
+	struct t2s_config cfg;
+
+	(void)state;
+	ok(&cfg, "--proxy", PROXY, "--tun-fd", "0", NULL);
+	assert_int_equal(cfg.tun_fd, 0);
+	ok(&cfg, "--proxy", PROXY, "--tun-fd", "3", NULL);
+	assert_int_equal(cfg.tun_fd, 3);
+	ok(&cfg, "--proxy", PROXY, "--tun-fd=65535", NULL);
+	assert_int_equal(cfg.tun_fd, 65535);
+	for (size_t i = 0; i < sizeof(bad_values) / sizeof(bad_values[0]); i++)
+		bad("--tun-fd", NULL, "--proxy", PROXY, "--tun-fd", bad_values[i], NULL);
+}
+
+static void
+test_mtu(void **state)
+{
+	static const char *const bad_values[] = {"1279", "65536", "0",	   "-1500", "+1500", "1500.0",
+						 "",	 "abc",	  "1500k", " 1500", "99999999999999999999999"};
+	struct t2s_config cfg;
+
+	(void)state;
+	ok(&cfg, "--proxy", PROXY, "--mtu", "1280", NULL);
+	assert_int_equal(cfg.mtu, 1280);
+	ok(&cfg, "--proxy", PROXY, "--mtu", "65535", NULL);
+	assert_int_equal(cfg.mtu, 65535);
+	ok(&cfg, "--proxy", PROXY, "-m", "1500", NULL);
+	assert_int_equal(cfg.mtu, 1500);
+	ok(&cfg, "--proxy", PROXY, "-m9000", NULL);
+	assert_int_equal(cfg.mtu, 9000);
+	ok(&cfg, "--mtu=1400", "--proxy", PROXY, "--mtu", "1300", NULL);
+	assert_int_equal(cfg.mtu, 1300);
+	for (size_t i = 0; i < sizeof(bad_values) / sizeof(bad_values[0]); i++) {
+		bad("--mtu", "1280..65535", "--proxy", PROXY, "--mtu", bad_values[i], NULL);
+		bad("--mtu", NULL, "-m", bad_values[i], "--proxy", PROXY, NULL);
+	}
+}
+
+static void
+test_address(void **state)
+{
+	static const char *const bad_values[] = {
+		"10.0.0.1/33", "10.0.0.1/",	  "10.0.0.1/-1",     "10.0.0.1/x",	"10.0.0.1/8/8",
+		"10.0.0.256/8", "10.0.0/8",	  "fd00::1/64",	     "fd00::1",		"",
+		"/8",		"10.0.0.1 /8",	  "10.0.0.1/8 ",     "10.0.0.1/4294967304",
+		"1111111111111111111111111111111111111111111111111111111111111111111111.0.0.1/8",
+	};
+	struct t2s_config cfg;
+	struct in_addr want;
+
+	(void)state;
+	ok(&cfg, "--proxy", PROXY, "--address", "198.18.0.1/15", NULL);
+	assert_true(cfg.has_address4);
+	assert_false(cfg.has_address6);
+	inet_pton(AF_INET, "198.18.0.1", &want);
+	assert_int_equal(cfg.address4.s_addr, want.s_addr);
+	assert_int_equal(cfg.prefix4, 15);
+
+	ok(&cfg, "--proxy", PROXY, "-a", "10.9.8.7", NULL);
+	inet_pton(AF_INET, "10.9.8.7", &want);
+	assert_true(cfg.has_address4);
+	assert_int_equal(cfg.address4.s_addr, want.s_addr);
+	assert_int_equal(cfg.prefix4, 32);
+
+	ok(&cfg, "--proxy", PROXY, "--address", "0.0.0.0/0", NULL);
+	assert_int_equal(cfg.prefix4, 0);
+	ok(&cfg, "--proxy", PROXY, "--address", "255.255.255.255/32", NULL);
+	assert_int_equal(cfg.prefix4, 32);
+	assert_int_equal(cfg.address4.s_addr, 0xffffffffu);
+
+	for (size_t i = 0; i < sizeof(bad_values) / sizeof(bad_values[0]); i++)
+		bad("--address:", "IPv4", "--proxy", PROXY, "--address", bad_values[i], NULL);
+}
+
+static void
+test_address6(void **state)
+{
+	static const char *const bad_values[] = {
+		"fd00::1/129", "fd00::1/", "fd00::1/-1", "fd00::1/x", "fd00::1/64/64", "fd00:::1/64",
+		"10.0.0.1/8", "10.0.0.1", "", "fe80::1%eth0", "/64", "fd00::1/4294967360",
+		"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/64",
+		"ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255:ffff/64/64/64/64/64/64/64/64",
+	};
+	struct t2s_config cfg;
+	struct in6_addr want;
+
+	(void)state;
+	ok(&cfg, "--proxy", PROXY, "--address6", "fd00::1/64", NULL);
+	assert_true(cfg.has_address6);
+	assert_false(cfg.has_address4);
+	inet_pton(AF_INET6, "fd00::1", &want);
+	assert_memory_equal(&cfg.address6, &want, 16);
+	assert_int_equal(cfg.prefix6, 64);
+
+	ok(&cfg, "--proxy", PROXY, "-6", "2001:db8::ffff:1.2.3.4", NULL);
+	inet_pton(AF_INET6, "2001:db8::ffff:1.2.3.4", &want);
+	assert_memory_equal(&cfg.address6, &want, 16);
+	assert_int_equal(cfg.prefix6, 128);
+
+	ok(&cfg, "--proxy", PROXY, "--address6", "::/0", NULL);
+	assert_int_equal(cfg.prefix6, 0);
+	ok(&cfg, "--proxy", PROXY, "--address6", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", NULL);
+	assert_int_equal(cfg.prefix6, 128);
+
+	/* both families together */
+	ok(&cfg, "--proxy", PROXY, "-a", "198.18.0.1/15", "-6", "fd00::1/64", NULL);
+	assert_true(cfg.has_address4);
+	assert_true(cfg.has_address6);
+	assert_int_equal(cfg.prefix4, 15);
+	assert_int_equal(cfg.prefix6, 64);
+
+	for (size_t i = 0; i < sizeof(bad_values) / sizeof(bad_values[0]); i++)
+		bad("--address6:", "IPv6", "--proxy", PROXY, "--address6", bad_values[i], NULL);
+}
+
+static void
+test_timeouts(void **state)
+{
+	static const char *const opts[] = {"--connect-timeout", "--idle-timeout"};
+	static const char *const bad_values[] = {"0",	"-1",  "-0.5", "nan", "inf", "31536001",
+						 "1e10", "",	"5s",  "abc", "0x",  "1,5"};
+	struct t2s_config cfg;
+
+	(void)state;
+	for (size_t o = 0; o < 2; o++) {
+		double *field = o == 0 ? &cfg.connect_timeout : &cfg.idle_timeout;
+
+		ok(&cfg, "--proxy", PROXY, opts[o], "5", NULL);
+		assert_true(*field == 5.0);
+		ok(&cfg, "--proxy", PROXY, opts[o], "0.25", NULL);
+		assert_true(*field == 0.25);
+		ok(&cfg, "--proxy", PROXY, opts[o], "1e3", NULL);
+		assert_true(*field == 1000.0);
+		ok(&cfg, "--proxy", PROXY, opts[o], "31536000", NULL);
+		assert_true(*field == 31536000.0);
+		for (size_t i = 0; i < sizeof(bad_values) / sizeof(bad_values[0]); i++)
+			bad(opts[o], "seconds", "--proxy", PROXY, opts[o], bad_values[i], NULL);
+	}
+	/* each option sets only its own field */
+	ok(&cfg, "--proxy", PROXY, "--connect-timeout", "3", NULL);
+	assert_true(cfg.idle_timeout == CONFIG_DEFAULT_IDLE_TIMEOUT);
+	ok(&cfg, "--proxy", PROXY, "--idle-timeout", "3", NULL);
+	assert_true(cfg.connect_timeout == CONFIG_DEFAULT_CONNECT_TIMEOUT);
+}
+
+static void
+test_max_flows(void **state)
+{
+	static const char *const bad_values[] = {"0", "1000001", "-5", "", "ten", "5 "};
+	struct t2s_config cfg;
+
+	(void)state;
+	ok(&cfg, "--proxy", PROXY, "--max-flows", "1", NULL);
+	assert_int_equal(cfg.max_flows, 1);
+	ok(&cfg, "--proxy", PROXY, "--max-flows", "1000000", NULL);
+	assert_int_equal(cfg.max_flows, 1000000);
+	for (size_t i = 0; i < sizeof(bad_values) / sizeof(bad_values[0]); i++)
+		bad("--max-flows", "1..1000000", "--proxy", PROXY, "--max-flows", bad_values[i], NULL);
+}
+
+static void
+test_fwmark(void **state)
+{
+	static const char *const bad_values[] = {"4294967296", "-1", "", "mark", "0x", "18446744073709551616"};
+	struct t2s_config cfg;
+
+	(void)state;
+	ok(&cfg, "--proxy", PROXY, "--fwmark", "0", NULL);
+	assert_int_equal(cfg.fwmark, 0);
+	ok(&cfg, "--proxy", PROXY, "--fwmark", "51820", NULL);
+	assert_int_equal(cfg.fwmark, 51820);
+	ok(&cfg, "--proxy", PROXY, "--fwmark", "4294967295", NULL);
+	assert_int_equal(cfg.fwmark, 0xffffffffu);
+	ok(&cfg, "--proxy", PROXY, "--fwmark", "0x1f", NULL); /* marks are usually written in hex */
+	assert_int_equal(cfg.fwmark, 0x1f);
+	for (size_t i = 0; i < sizeof(bad_values) / sizeof(bad_values[0]); i++)
+		bad("--fwmark", NULL, "--proxy", PROXY, "--fwmark", bad_values[i], NULL);
+}
+
+static void
+test_log_level(void **state)
+{
+	static const struct {
+		const char *name;
+		enum log_level level;
+	} good[] = {
+		{"error", LOG_LEVEL_ERROR}, {"warn", LOG_LEVEL_WARN},	{"warning", LOG_LEVEL_WARN},
+		{"info", LOG_LEVEL_INFO},   {"debug", LOG_LEVEL_DEBUG},
+	};
+	static const char *const bad_values[] = {"trace", "", "3", "debu", "debugx", "INFO"};
+	struct t2s_config cfg;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ok(&cfg, "--proxy", PROXY, "--log-level", good[i].name, NULL);
+		assert_int_equal(cfg.log_level, good[i].level);
+		ok(&cfg, "--proxy", PROXY, "-l", good[i].name, NULL);
+		assert_int_equal(cfg.log_level, good[i].level);
+	}
+	for (size_t i = 0; i < sizeof(bad_values) / sizeof(bad_values[0]); i++)
+		bad("--log-level", NULL, "--proxy", PROXY, "--log-level", bad_values[i], NULL);
+}
+
+static void
+test_auth_file(void **state)
+{
+	struct t2s_config cfg;
+
+	(void)state;
+	ok(&cfg, "--proxy", PROXY, "--proxy-auth-file", "/run/secrets/proxy", NULL);
+	assert_non_null(cfg.auth_file);
+	assert_string_equal(cfg.auth_file, "/run/secrets/proxy");
+	/* read later by main: the proxy URL keeps no credentials of its own */
+	assert_int_equal(cfg.proxy.has_credentials, 0);
+}
+
+static void
+test_everything(void **state)
+{
+	struct t2s_config cfg;
+	struct in_addr a4;
+
+	(void)state;
+	ok(&cfg, "-p", "socks5://u:p@[2001:db8::1]:1081", "--proxy-auth-file", "/f", "-t", "t2s", "--tun-fd", "7",
+	   "-m", "9000", "-a", "100.64.0.1/10", "-6", "fd01::2/120", "--connect-timeout", "2.5", "--idle-timeout",
+	   "60", "--max-flows", "100", "--fwmark", "0x100", "-l", "debug", NULL);
+	assert_server(&cfg, "[2001:db8::1]:1081");
+	assert_string_equal(cfg.proxy.user, "u");
+	assert_string_equal(cfg.auth_file, "/f");
+	assert_string_equal(cfg.tun_name, "t2s");
+	assert_int_equal(cfg.tun_fd, 7);
+	assert_int_equal(cfg.mtu, 9000);
+	inet_pton(AF_INET, "100.64.0.1", &a4);
+	assert_int_equal(cfg.address4.s_addr, a4.s_addr);
+	assert_int_equal(cfg.prefix4, 10);
+	assert_int_equal(cfg.prefix6, 120);
+	assert_true(cfg.connect_timeout == 2.5);
+	assert_true(cfg.idle_timeout == 60.0);
+	assert_int_equal(cfg.max_flows, 100);
+	assert_int_equal(cfg.fwmark, 256);
+	assert_int_equal(cfg.log_level, LOG_LEVEL_DEBUG);
+}
+
+/* ---- parser state and the message buffer ---- */
+
+static void
+test_repeated_calls(void **state)
+{
+	char cluster[] = "-hV";
+	char *argv1[] = {(char *)"tun2socks", cluster, NULL};
+	char *argv2[] = {(char *)"tun2socks", (char *)"-xh", NULL};
+	struct t2s_config cfg;
+	char msg[128];
+
+	(void)state;
+	/* a parse that stops inside a cluster of short options must leave nothing behind */
+	config_defaults(&cfg);
+	assert_int_equal(cli_parse(2, argv1, &cfg, msg, sizeof(msg)), CLI_HELP);
+	ok(&cfg, "--proxy", PROXY, NULL);
+	config_defaults(&cfg);
+	assert_int_equal(cli_parse(2, argv2, &cfg, msg, sizeof(msg)), -EINVAL);
+	ok(&cfg, "--proxy", PROXY, NULL);
+	assert_int_equal(parse(&cfg, msg, sizeof(msg), "-Vh", NULL), CLI_VERSION);
+	assert_int_equal(parse(&cfg, msg, sizeof(msg), "-hV", NULL), CLI_HELP);
+
+	/* many parses in a row, alternating outcomes */
+	for (int i = 0; i < 50; i++) {
+		ok(&cfg, "--mtu", "1400", "--proxy", PROXY, NULL);
+		assert_int_equal(cfg.mtu, 1400);
+		bad("--mtu", NULL, "--proxy", PROXY, "--mtu", "1", NULL);
+		assert_int_equal(parse(&cfg, msg, sizeof(msg), "-h", NULL), CLI_HELP);
+	}
+}
+
+static void
+test_small_message_buffer(void **state)
+{
+	struct t2s_config cfg;
+	char msg[8];
+
+	(void)state;
+	memset(msg, 'z', sizeof(msg));
+	assert_int_equal(parse(&cfg, msg, sizeof(msg), "--mtu", "1", NULL), -EINVAL);
+	assert_string_equal(msg, "--mtu: ");
+	assert_int_equal(parse(&cfg, msg, 1, "--bogus", NULL), -EINVAL);
+	assert_string_equal(msg, "");
+}
+
+/* ---- config_set_credentials ---- */
+
+static void
+creds_ok(const char *text, const char *user, const char *pass)
+{
+	struct t2s_config cfg;
+	const char *why = NULL;
+	int r;
+
+	config_defaults(&cfg);
+	r = config_set_credentials(&cfg, text, &why);
+	if (r != 0)
+		fail_msg("rejected \"%s\": %s", text, why ? why : "(no reason)");
+	assert_int_equal(cfg.proxy.has_credentials, 1);
+	assert_string_equal(cfg.proxy.user, user);
+	assert_string_equal(cfg.proxy.pass, pass);
+}
+
+static void
+creds_bad(const char *text, const char *why_part)
+{
+	struct t2s_config cfg;
+	const char *why = NULL;
+	int r;
+
+	config_defaults(&cfg);
+	r = config_set_credentials(&cfg, text, &why);
+	if (r != -EINVAL)
+		fail_msg("accepted \"%s\" (%d)", text, r);
+	assert_non_null(why);
+	if (strstr(why, why_part) == NULL)
+		fail_msg("reason \"%s\" lacks \"%s\"", why, why_part);
+	assert_int_equal(cfg.proxy.has_credentials, 0);
+	assert_string_equal(cfg.proxy.user, "");
+	assert_string_equal(cfg.proxy.pass, "");
+}
+
+static void
+test_credentials(void **state)
+{
+	char user[300], pass[300], text[700];
+
+	(void)state;
+	creds_ok("user:pass", "user", "pass");
+	creds_ok("u:p", "u", "p");
+	creds_ok("user:pa:ss:", "user", "pa:ss:");
+	creds_ok("user::", "user", ":");
+	creds_ok("user:pass\n", "user", "pass");
+	creds_ok("user:pass\r\n", "user", "pass");
+	creds_ok("user:pass\n\n", "user", "pass");
+	creds_ok("us er:p a s s ", "us er", "p a s s ");
+	creds_ok("user:\npass", "user", "\npass"); /* only trailing line ends are stripped */
+
+	creds_bad("userpass", "user:password");
+	creds_bad("", "user:password");
+	creds_bad("userpass\n", "user:password");
+	creds_bad(":pass", "1 to 255");
+	creds_bad("user:", "1 to 255");
+	creds_bad("user:\n", "1 to 255");
+	creds_bad("user:\r\n", "1 to 255");
+	creds_bad(":", "1 to 255");
+
+	/* 255 bytes each is the SOCKS5 limit (RFC 1929) */
+	memset(user, 'u', 255);
+	user[255] = '\0';
+	memset(pass, 'p', 255);
+	pass[255] = '\0';
+	snprintf(text, sizeof(text), "%s:%s", user, pass);
+	creds_ok(text, user, pass);
+	snprintf(text, sizeof(text), "%s:%s\n", user, pass);
+	creds_ok(text, user, pass);
+	snprintf(text, sizeof(text), "%su:%s", user, "pw");
+	creds_bad(text, "1 to 255"); /* 256-byte user */
+	snprintf(text, sizeof(text), "%s:%sp", "me", pass);
+	creds_bad(text, "1 to 255"); /* 256-byte password */
+}
+
+static void
+test_credentials_replace_url_ones(void **state)
+{
+	struct t2s_config cfg;
+	const char *why = NULL;
+
+	(void)state;
+	ok(&cfg, "--proxy", "socks5://old:oldpass@127.0.0.1", NULL);
+	assert_string_equal(cfg.proxy.user, "old");
+	assert_int_equal(config_set_credentials(&cfg, "new:x", &why), 0);
+	assert_string_equal(cfg.proxy.user, "new");
+	assert_string_equal(cfg.proxy.pass, "x");
+	assert_server(&cfg, "127.0.0.1:1080");
+	/* a refused value leaves the previous credentials alone */
+	assert_int_equal(config_set_credentials(&cfg, "broken", &why), -EINVAL);
+	assert_string_equal(cfg.proxy.user, "new");
+	assert_string_equal(cfg.proxy.pass, "x");
+	assert_int_equal(cfg.proxy.has_credentials, 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_proxy_only),
+		cmocka_unit_test(test_proxy_invalid),
+		cmocka_unit_test(test_help_version),
+		cmocka_unit_test(test_usage_lists_every_option),
+		cmocka_unit_test(test_missing_proxy),
+		cmocka_unit_test(test_unknown_option),
+		cmocka_unit_test(test_unknown_in_cluster),
+		cmocka_unit_test(test_missing_value),
+		cmocka_unit_test(test_stray_argument),
+		cmocka_unit_test(test_tun),
+		cmocka_unit_test(test_tun_fd),
+		cmocka_unit_test(test_mtu),
+		cmocka_unit_test(test_address),
+		cmocka_unit_test(test_address6),
+		cmocka_unit_test(test_timeouts),
+		cmocka_unit_test(test_max_flows),
+		cmocka_unit_test(test_fwmark),
+		cmocka_unit_test(test_log_level),
+		cmocka_unit_test(test_auth_file),
+		cmocka_unit_test(test_everything),
+		cmocka_unit_test(test_repeated_calls),
+		cmocka_unit_test(test_small_message_buffer),
+		cmocka_unit_test(test_credentials),
+		cmocka_unit_test(test_credentials_replace_url_ones),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
