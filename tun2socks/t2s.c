@@ -16,6 +16,7 @@
 #include <lwip/pbuf.h>
 
 #include "log.h"
+#include "rxpool.h"
 #include "tcp_flow.h"
 #include "tunif.h"
 
@@ -96,7 +97,7 @@ t2s_tun_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		int err;
 
 		if (p == NULL) {
-			p = pbuf_alloc(PBUF_RAW, (u16_t)mtu, PBUF_RAM);
+			p = rxpool_get(t->rxpool);
 			if (p == NULL)
 				break;
 			t->rx_spare = p;
@@ -175,6 +176,9 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 	t->relay_buf = malloc(T2S_RELAY_BUF);
 	if (t->relay_buf == NULL)
 		goto err_table;
+	t->rxpool = rxpool_new((u16_t)cfg->mtu, T2S_RX_BUFFERS_KEPT);
+	if (t->rxpool == NULL)
+		goto err_relay;
 
 	tcfg = (struct tunif_config){
 		.mtu = cfg->mtu,
@@ -186,7 +190,7 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 	t->tunif = tunif_new(&tcfg);
 	if (t->tunif == NULL) {
 		errno = ENOMEM;
-		goto err_relay;
+		goto err_rxpool;
 	}
 
 	ev_io_init(&t->tun_io, t2s_tun_io_cb, t->tun.fd, EV_READ);
@@ -201,6 +205,8 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 	ev_signal_start(loop, &t->sigterm);
 	return t;
 
+err_rxpool:
+	rxpool_free(t->rxpool);
 err_relay:
 	free(t->relay_buf);
 err_table:
@@ -235,6 +241,7 @@ t2s_free(struct t2s *t)
 	tunif_free(t->tunif);
 	if (t->rx_spare != NULL)
 		pbuf_free(t->rx_spare);
+	rxpool_free(t->rxpool);
 	free(t->relay_buf);
 	flow_table_fini(&t->tcp_table);
 	tun_close(&t->tun);

@@ -20,10 +20,13 @@
 
 struct tunif;
 struct pbuf;
+struct rxpool;
 struct tcp_flow;
 
 /* Packets read per TUN wakeup before other watchers get their turn. */
 #define T2S_TUN_BATCH 64
+/* Idle MTU-sized receive buffers kept for reuse (1 MiB at the default MTU). */
+#define T2S_RX_BUFFERS_KEPT 64
 /* Shared buffer for proxy -> lwIP reads: lwIP's tcp_sndbuf() never exceeds 0xffff. */
 #define T2S_RELAY_BUF 65535
 
@@ -49,6 +52,7 @@ struct t2s {
 	struct tcp_flow *service_list;
 	unsigned tcp_flow_count;
 	uint64_t next_flow_id;
+	struct rxpool *rxpool;
 	struct pbuf *rx_spare; /* MTU-sized buffer for the next TUN read */
 	uint8_t *relay_buf;
 	ev_tstamp last_rate_log[4];

@@ -94,6 +94,10 @@
 #define CHECKSUM_CHECK_ICMP 0
 #define CHECKSUM_CHECK_ICMP6 0
 #define LWIP_CHECKSUM_ON_COPY 1
+/* A word-at-a-time checksum (lwip-port/chksum.c) instead of lwIP's 16-bit loop. */
+#include <stdint.h>
+uint16_t lwip_port_chksum(const void *dataptr, int len);
+#define LWIP_CHKSUM lwip_port_chksum
 
 #define LWIP_NETIF_TX_SINGLE_PBUF 0 /* we writev() chains */
 
