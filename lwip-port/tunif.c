@@ -32,6 +32,7 @@ struct tunif {
 	struct raw_pcb *tcp_port_hook;
 	tunif_output_fn output;
 	void *output_ctx;
+	struct iovec prefix;
 };
 
 static int tunif_exists;
@@ -42,6 +43,8 @@ emit(struct tunif *tif, struct pbuf *p)
 	struct iovec iov[MAX_IOV];
 	int n = 0;
 
+	if (tif->prefix.iov_len > 0)
+		iov[n++] = tif->prefix;
 	for (; p != NULL && n < MAX_IOV; p = p->next) {
 		if (p->len == 0)
 			continue;
@@ -168,6 +171,7 @@ tunif_new(const struct tunif_config *cfg)
 		return NULL;
 	tif->output = cfg->output;
 	tif->output_ctx = cfg->output_ctx;
+	tif->prefix = cfg->prefix;
 
 	if (netif_add(&tif->netif, &any4, &any4, &any4, tif, tunif_netif_init_cb, ip_input) == NULL)
 		goto err_free;

@@ -24,6 +24,9 @@ struct tunif_config {
 	unsigned mtu;
 	tunif_output_fn output;
 	void *output_ctx;
+	/* Bytes put before every packet handed to output (e.g. a virtio-net header);
+	 * iov_len 0 for none. The memory must outlive the netif. */
+	struct iovec prefix;
 	/* Called by lwIP for each TCP connection whose handshake completed; accept_arg is
 	 * passed as arg. newpcb->local_ip/local_port hold the original destination. */
 	tcp_accept_fn accept;

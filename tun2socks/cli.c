@@ -32,6 +32,7 @@ const char cli_usage[] =
 	"      --idle-timeout SEC     close TCP connections idle this long (default 7440)\n"
 	"      --max-flows N          cap on concurrent TCP connections (default 16384)\n"
 	"      --fwmark N             SO_MARK for proxy connections (policy routing)\n"
+	"      --no-offload           plain TUN packets: no virtio-net header, no TSO\n"
 	"  -l, --log-level LEVEL      error, warn, info (default) or debug\n"
 	"  -h, --help                 show this text\n"
 	"  -V, --version              show the version\n";
@@ -43,6 +44,7 @@ enum {
 	OPT_IDLE_TIMEOUT,
 	OPT_MAX_FLOWS,
 	OPT_FWMARK,
+	OPT_NO_OFFLOAD,
 };
 
 static const char short_options[] = ":p:t:m:a:6:l:hV";
@@ -59,6 +61,7 @@ static const struct option options[] = {
 	{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
 	{"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
 	{"fwmark", required_argument, NULL, OPT_FWMARK},
+	{"no-offload", no_argument, NULL, OPT_NO_OFFLOAD},
 	{"log-level", required_argument, NULL, 'l'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -216,6 +219,9 @@ cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msgle
 			if (parse_uint_base(optarg, 0, 0, 0xffffffffUL, &v) < 0)
 				return fail(msg, msglen, "--fwmark: '%s' is not a 32-bit number", optarg);
 			cfg->fwmark = (unsigned)v;
+			break;
+		case OPT_NO_OFFLOAD:
+			cfg->offload = false;
 			break;
 		case 'l':
 			lvl = log_level_parse(optarg);

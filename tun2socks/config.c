@@ -16,6 +16,7 @@ config_defaults(struct t2s_config *cfg)
 	cfg->idle_timeout = CONFIG_DEFAULT_IDLE_TIMEOUT;
 	cfg->max_flows = CONFIG_DEFAULT_MAX_FLOWS;
 	cfg->log_level = LOG_LEVEL_INFO;
+	cfg->offload = true;
 }
 
 int

@@ -21,6 +21,9 @@
 #define CONFIG_DEFAULT_CONNECT_TIMEOUT 10.0
 #define CONFIG_DEFAULT_IDLE_TIMEOUT 7440.0 /* RFC 5382 REQ-5: 2 h 4 min for established TCP */
 #define CONFIG_DEFAULT_MAX_FLOWS 16384
+/* Packets the kernel may queue toward us: enough for several 1 MiB windows of small
+ * segments, so bursts are absorbed instead of dropped (the default is 500). */
+#define CONFIG_TUN_TXQUEUELEN 8192
 
 struct t2s_config {
 	struct proxy_url proxy;
@@ -36,6 +39,7 @@ struct t2s_config {
 	double idle_timeout;
 	unsigned max_flows;
 	unsigned fwmark;
+	bool offload; /* virtio-net header with TSO/checksum offload on the TUN */
 	enum log_level log_level;
 	const char *auth_file; /* --proxy-auth-file, read by main */
 };

@@ -109,7 +109,7 @@ setup_tun(const struct t2s_config *cfg, struct tun_device *tun)
 		}
 		/* The owner of the descriptor configured the device; set only what was asked. */
 	} else {
-		err = tun_open(tun, cfg->tun_name);
+		err = tun_open(tun, cfg->tun_name, cfg->offload);
 		if (err < 0) {
 			log_error("cannot open TUN %s: %s%s", cfg->tun_name, strerror(-err),
 				  err == -EPERM || err == -EACCES ? " (needs CAP_NET_ADMIN)" : "");
@@ -131,6 +131,8 @@ setup_tun(const struct t2s_config *cfg, struct tun_device *tun)
 		log_error("cannot set the IPv6 address of %s: %s", tun->name, strerror(-err));
 		goto err_close;
 	}
+	if (cfg->tun_fd < 0 && (err = tun_set_txqueuelen(tun, CONFIG_TUN_TXQUEUELEN)) < 0)
+		log_warn("cannot raise the transmit queue of %s: %s", tun->name, strerror(-err));
 	err = tun_set_up(tun);
 	if (err < 0) {
 		log_error("cannot bring %s up: %s", tun->name, strerror(-err));
@@ -190,7 +192,7 @@ main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	proxy_url_format_redacted(&cfg.proxy, url, sizeof(url));
-	log_info("ready: %s (mtu %u%s) -> %s", t->tun.name, cfg.mtu,
+	log_info("ready: %s (mtu %u%s%s) -> %s", t->tun.name, cfg.mtu, t->tun.vnet_hdr_len ? ", offload" : "",
 		 t->tun.persistent ? ", persistent" : "", url);
 	ev_run(loop, 0);
 

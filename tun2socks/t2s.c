@@ -13,6 +13,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <linux/virtio_net.h>
+
 #include <lwip/pbuf.h>
 
 #include "log.h"
@@ -44,9 +46,15 @@ t2s_tunif_output(void *ctx, const struct iovec *iov, int iovcnt)
 void
 t2s_tun_send(struct t2s *t, const uint8_t *pkt, size_t len)
 {
-	struct iovec iov = {.iov_base = (void *)pkt, .iov_len = len};
+	struct iovec iov[2] = {
+		{.iov_base = t->vnet_tx, .iov_len = t->tun.vnet_hdr_len},
+		{.iov_base = (void *)pkt, .iov_len = len},
+	};
 
-	(void)t2s_tunif_output(t, &iov, 1);
+	if (t->tun.vnet_hdr_len > 0)
+		(void)t2s_tunif_output(t, iov, 2);
+	else
+		(void)t2s_tunif_output(t, iov + 1, 1);
 }
 
 bool
@@ -86,7 +94,8 @@ static void
 t2s_tun_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct t2s *t = container_of(w, struct t2s, tun_io);
-	unsigned mtu = t->cfg->mtu;
+	struct iovec iov[2] = {{.iov_base = t->vnet_rx, .iov_len = t->tun.vnet_hdr_len}};
+	int first = t->tun.vnet_hdr_len > 0 ? 0 : 1;
 
 	(void)loop;
 	(void)revents;
@@ -102,11 +111,21 @@ t2s_tun_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 				break;
 			t->rx_spare = p;
 		}
-		n = read(t->tun.fd, p->payload, mtu);
+		iov[1].iov_base = p->payload;
+		iov[1].iov_len = t->rx_bufsize;
+		n = readv(t->tun.fd, iov + first, 2 - first);
 		if (n <= 0) {
 			if (n < 0 && errno != EAGAIN && errno != EINTR && t2s_rate_ok(t, 2, 5.0))
 				log_warn("reading %s: %s", t->tun.name, strerror(errno));
 			break;
+		}
+		/* The virtio-net header only says how the kernel would have segmented or
+		 * checksummed the packet; lwIP takes segments of any size and we do not
+		 * verify transport checksums, so it is skipped. */
+		n -= (ssize_t)t->tun.vnet_hdr_len;
+		if (n <= 0) {
+			t->stats.malformed++;
+			continue;
 		}
 		t->stats.tun_packets_in++;
 		t->stats.tun_bytes_in += (uint64_t)n;
@@ -176,7 +195,13 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 	t->relay_buf = malloc(T2S_RELAY_BUF);
 	if (t->relay_buf == NULL)
 		goto err_table;
-	t->rxpool = rxpool_new((u16_t)cfg->mtu, T2S_RX_BUFFERS_KEPT);
+	if (t->tun.vnet_hdr_len > sizeof(t->vnet_tx)) {
+		errno = EPROTOTYPE;
+		goto err_relay;
+	}
+	t->rx_bufsize = t->tun.vnet_hdr_len > 0 ? TUN_MAX_PACKET : cfg->mtu;
+	((struct virtio_net_hdr *)t->vnet_tx)->flags = VIRTIO_NET_HDR_F_DATA_VALID;
+	t->rxpool = rxpool_new((u16_t)t->rx_bufsize, T2S_RX_BUFFERS_KEPT);
 	if (t->rxpool == NULL)
 		goto err_relay;
 
@@ -184,6 +209,7 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 		.mtu = cfg->mtu,
 		.output = t2s_tunif_output,
 		.output_ctx = t,
+		.prefix = {.iov_base = t->vnet_tx, .iov_len = t->tun.vnet_hdr_len},
 		.accept = tcp_flow_accept_cb,
 		.accept_arg = t,
 	};

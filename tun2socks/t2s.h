@@ -25,8 +25,8 @@ struct tcp_flow;
 
 /* Packets read per TUN wakeup before other watchers get their turn. */
 #define T2S_TUN_BATCH 64
-/* Idle MTU-sized receive buffers kept for reuse (1 MiB at the default MTU). */
-#define T2S_RX_BUFFERS_KEPT 64
+/* Idle receive buffers kept for reuse (at most 2 MiB with 64 KiB buffers). */
+#define T2S_RX_BUFFERS_KEPT 32
 /* Shared buffer for proxy -> lwIP reads: lwIP's tcp_sndbuf() never exceeds 0xffff. */
 #define T2S_RELAY_BUF 65535
 
@@ -53,6 +53,9 @@ struct t2s {
 	unsigned tcp_flow_count;
 	uint64_t next_flow_id;
 	struct rxpool *rxpool;
+	unsigned rx_bufsize;  /* MTU, or 64 KiB when the TUN delivers TSO segments */
+	uint8_t vnet_rx[64];  /* virtio-net header of the packet just read (ignored) */
+	uint8_t vnet_tx[64];  /* header sent with every packet: "checksum verified" */
 	struct pbuf *rx_spare; /* MTU-sized buffer for the next TUN read */
 	uint8_t *relay_buf;
 	ev_tstamp last_rate_log[4];

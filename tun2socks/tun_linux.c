@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -50,29 +51,63 @@ link_exists(const char *name)
 	return stat(path, &st) == 0;
 }
 
-int
-tun_open(struct tun_device *tun, const char *name)
+/* Turns on the virtio-net header and TSO/checksum offload; 0 on success. */
+static int
+enable_offload(int fd)
 {
-	struct ifreq ifr;
-	unsigned int flags = 0;
-	bool existed;
+	int hdr = (int)sizeof(struct virtio_net_hdr);
+	unsigned int features = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+
+	if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0 || ioctl(fd, TUNSETOFFLOAD, features) < 0)
+		return -errno;
+	return 0;
+}
+
+static int
+attach(const char *name, unsigned short flags, struct ifreq *ifr)
+{
 	int fd, err;
 
-	if (strlen(name) >= IFNAMSIZ)
-		return -ENAMETOOLONG;
-	existed = name[0] != '\0' && link_exists(name);
 	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+	memset(ifr, 0, sizeof(*ifr));
+	ifr->ifr_flags = (short)flags;
+	snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", name);
+	if (ioctl(fd, TUNSETIFF, ifr) < 0) {
 		err = -errno;
 		close(fd);
 		return err;
 	}
+	return fd;
+}
+
+int
+tun_open(struct tun_device *tun, const char *name, bool offload)
+{
+	struct ifreq ifr;
+	unsigned int flags = 0;
+	bool existed;
+	int fd;
+
+	if (strlen(name) >= IFNAMSIZ)
+		return -ENAMETOOLONG;
+	existed = name[0] != '\0' && link_exists(name);
+	fd = attach(name, IFF_TUN | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0), &ifr);
+	if (fd < 0)
+		return fd;
 	memset(tun, 0, sizeof(*tun));
+	if (offload) {
+		if (enable_offload(fd) == 0) {
+			tun->vnet_hdr_len = sizeof(struct virtio_net_hdr);
+		} else {
+			/* The header flag cannot be dropped on an open queue: start over. */
+			close(fd);
+			fd = attach(name, IFF_TUN | IFF_NO_PI, &ifr);
+			if (fd < 0)
+				return fd;
+		}
+	}
 	tun->fd = fd;
 	snprintf(tun->name, sizeof(tun->name), "%s", ifr.ifr_name);
 	tun->created = !existed;
@@ -93,11 +128,18 @@ tun_adopt_fd(struct tun_device *tun, int fd)
 		return -errno;
 	if ((ifr.ifr_flags & IFF_TUN) == 0 || (ifr.ifr_flags & IFF_NO_PI) == 0)
 		return -EPROTOTYPE;
+	memset(tun, 0, sizeof(*tun));
+	if (ifr.ifr_flags & IFF_VNET_HDR) {
+		int hdr = 0;
+
+		if (ioctl(fd, TUNGETVNETHDRSZ, &hdr) < 0 || hdr < (int)sizeof(struct virtio_net_hdr) || hdr > 64)
+			return -EPROTOTYPE;
+		tun->vnet_hdr_len = (unsigned)hdr;
+	}
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return -errno;
 	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-	memset(tun, 0, sizeof(*tun));
 	tun->fd = fd;
 	snprintf(tun->name, sizeof(tun->name), "%s", ifr.ifr_name);
 	tun->persistent = (ifr.ifr_flags & IFF_PERSIST) != 0;
@@ -165,6 +207,20 @@ tun_add_address6(const struct tun_device *tun, const struct in6_addr *addr, unsi
 		err = -errno;
 	close(fd);
 	return err;
+}
+
+int
+tun_set_txqueuelen(const struct tun_device *tun, unsigned qlen)
+{
+	struct ifreq ifr;
+	int err;
+
+	ifr_for(tun, &ifr);
+	err = ifreq_ioctl(AF_INET, SIOCGIFTXQLEN, &ifr);
+	if (err < 0 || (unsigned)ifr.ifr_qlen >= qlen)
+		return err;
+	ifr.ifr_qlen = (int)qlen;
+	return ifreq_ioctl(AF_INET, SIOCSIFTXQLEN, &ifr);
 }
 
 int

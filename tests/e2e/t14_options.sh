@@ -38,3 +38,11 @@ client "$CLI" concurrent --host "$TGT4" --port "$ECHO_PORT" -n 20 --size 262144 
     || fail "bulk traffic over --tun-fd"
 t2s_stop TERM
 [ "$T2S_STATUS" = 0 ] || fail "exit status $T2S_STATUS with --tun-fd"
+
+# 5. --no-offload: plain TUN packets (no virtio-net header, no TSO) carry bulk data too.
+T2S_EXTRA="--no-offload" t2s_start
+client "$CLI" concurrent --host "$TGT4" --port "$ECHO_PORT" -n 8 --size 4194304 --timeout 60 \
+    || fail "bulk traffic with --no-offload"
+client "$CLI" halfclose --host "$TGT4" --port "$HALF_PORT" --timeout 60 || fail "half-close with --no-offload"
+t2s_stop TERM
+[ "$T2S_STATUS" = 0 ] || fail "exit status $T2S_STATUS with --no-offload"
