@@ -129,7 +129,8 @@ test_defaults(void **state)
 	memset(&cfg, 0xa5, sizeof(cfg));
 	config_defaults(&cfg);
 	assert_defaults_except_proxy(&cfg);
-	assert_int_equal(cfg.mtu, 16384);
+	assert_int_equal(cfg.mtu, 65535);
+	assert_true(cfg.offload);
 	assert_string_equal(cfg.tun_name, "tun2socks0");
 	assert_true(cfg.connect_timeout == 10.0);
 	assert_true(cfg.idle_timeout == 7440.0);

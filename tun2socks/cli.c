@@ -25,7 +25,7 @@ const char cli_usage[] =
 	"  -t, --tun NAME             TUN device to create, or persistent one to attach to\n"
 	"                             (default " CONFIG_DEFAULT_TUN ")\n"
 	"      --tun-fd N             use an already-open TUN file descriptor instead\n"
-	"  -m, --mtu N                TUN MTU, 1280..65535 (default 16384)\n"
+	"  -m, --mtu N                TUN MTU, 1280..65535 (default 65535)\n"
 	"  -a, --address CIDR         IPv4 address for the TUN, e.g. 198.18.0.1/15\n"
 	"  -6, --address6 CIDR        IPv6 address for the TUN, e.g. fd00::1/64\n"
 	"      --connect-timeout SEC  give up connecting through the proxy (default 10)\n"

@@ -10,11 +10,12 @@
 #include "proxy_url.h"
 
 /*
- * 16384: large enough that the kernel hands over ~16 KiB TCP segments (a tenth of the
- * per-packet work of 1500), the largest lwIP's TCP accepts (MSS <= 16382), and small
- * enough that a read buffer per packet stays cheap. See docs/ARCHITECTURE.md.
+ * 65535: the kernel then hands over (and takes) TCP segments of up to 64 KiB, a
+ * fortieth of the per-packet work of 1500 for lwIP, for our syscalls and for the
+ * kernel's own TCP processing on the TUN side. Forwarded traffic is unaffected: TCP
+ * peers behind a smaller MTU announce a smaller MSS. See docs/ARCHITECTURE.md.
  */
-#define CONFIG_DEFAULT_MTU 16384
+#define CONFIG_DEFAULT_MTU 65535
 #define CONFIG_MIN_MTU 1280
 #define CONFIG_MAX_MTU 65535
 #define CONFIG_DEFAULT_TUN "tun2socks0"

@@ -63,17 +63,22 @@
 
 /*
  * TCP sizing. TCP_MSS is the compile-time cap; the MSS of a flow is derived from the
- * netif MTU (--mtu). 16324 = 16384 - 40 (IPv6) - 20 (TCP): lwIP requires MSS <= 16382.
+ * netif MTU (--mtu, default 65535) and the peer's MSS option. 65435 = 65535 - 60 (IPv6
+ * + TCP headers) - 40 (TCP options), so a full segment and its headers still fit the
+ * 16-bit pbuf and IP length fields. lwIP's sanity checks assume MSS <= 16382 only
+ * because of the socket API's default TCP_SNDLOWAT (which we set and do not use), so
+ * they are disabled; the remaining checks are restated below at compile time.
  * The window (1 MiB, scale 5) covers the bandwidth-delay product of a local hop at
  * tens of Gbit/s; memory is spent only when data is actually queued.
  */
-#define TCP_MSS 16324
+#define TCP_MSS 65435
+#define LWIP_DISABLE_TCP_SANITY_CHECKS 1
 #define LWIP_WND_SCALE 1
 #define TCP_RCV_SCALE 5
 #define TCP_WND (1024 * 1024)
 #define TCP_SND_BUF (1024 * 1024)
 #define TCP_SND_QUEUELEN 4096
-#define TCP_SNDLOWAT 128 /* only used by the socket API; must stay below 0xffff - 4*MSS */
+#define TCP_SNDLOWAT 128 /* only used by the socket API */
 #define TCP_OVERSIZE TCP_MSS
 #define TCP_QUEUE_OOSEQ 1
 #define LWIP_TCP_SACK_OUT 1
@@ -84,6 +89,10 @@
 #define TCP_SYNMAXRTX 4
 #define TCP_MAXRTX 8
 #define LWIP_TCP_PCB_NUM_EXT_ARGS 0
+#if TCP_SND_BUF < 2 * TCP_MSS || TCP_WND < TCP_MSS || TCP_SND_QUEUELEN < 2 * (TCP_SND_BUF / TCP_MSS) || \
+	TCP_MSS + 60 + 40 > 0xffff
+#error "TCP sizing no longer satisfies lwIP's own sanity rules"
+#endif
 
 /* Checksums: packets from the TUN are built by the local kernel; verifying TCP/UDP sums
  * costs a pass over every byte and protects nothing (a local process could write any

@@ -1,0 +1,655 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A SOCKS5 UDP ASSOCIATE: the control connection runs the same handshake state machine
+ * as socks5_tcp and is then watched for its end; a connected UDP socket carries the
+ * datagrams. User callbacks are bracketed by a refs/closing pair so that a callback
+ * may free its session, even in the middle of a receive batch.
+ */
+#include "socks5_udp.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "sock.h"
+#include "socks5_proto.h"
+
+enum step {
+	STEP_CONNECTING,
+	STEP_METHOD,
+	STEP_AUTH,
+	STEP_REQUEST,
+	STEP_READY, /* associated: datagrams flow, the control connection is watched */
+	STEP_DEAD,  /* setup failed or the association ended: sockets closed */
+};
+
+struct socks5_udp {
+	struct ev_loop *loop;
+	ev_io ctrl_io;
+	ev_io relay_io;
+	int ctrl_fd;
+	int relay_fd;
+	enum step step;
+	unsigned refs; /* user callbacks currently running */
+	int closing;   /* socks5_udp_free was called while refs > 0 */
+	const struct socks5_server *server;
+	struct socks5_udp_config cfg;
+	struct socks5_udp_callbacks cb;
+	void *arg;
+	uint8_t method;
+	struct t2s_endpoint bnd;
+	struct sockaddr_storage relay;
+	socklen_t relay_len;
+	struct socks5_udp_counters counters;
+	/* Control connection: outgoing request [out_off, out_len), then reply [0, in_len). */
+	size_t out_off, out_len, in_len;
+	uint8_t out[SOCKS5_MAX_REQUEST];
+	uint8_t in[SOCKS5_MAX_REPLY];
+	/* One datagram at a time; any UDP payload (at most 65535 - 8 bytes) fits whole. */
+	uint8_t rbuf[65536 + SOCKS5_MAX_UDP_HEADER];
+};
+
+/* Stops both watchers and closes both sockets; idempotent. */
+static void
+shut(struct socks5_udp *s)
+{
+	ev_io_stop(s->loop, &s->ctrl_io);
+	ev_io_stop(s->loop, &s->relay_io);
+	if (s->ctrl_fd >= 0) {
+		close(s->ctrl_fd);
+		s->ctrl_fd = -1;
+	}
+	if (s->relay_fd >= 0) {
+		close(s->relay_fd);
+		s->relay_fd = -1;
+	}
+}
+
+/* Brackets a user callback. leave() returns -1 when the callback freed the session:
+ * the caller must then return without touching it. */
+static void
+enter(struct socks5_udp *s)
+{
+	s->refs++;
+}
+
+static int
+leave(struct socks5_udp *s)
+{
+	assert(s->refs > 0 && "leave without enter");
+	s->refs--;
+	if (s->refs == 0 && s->closing) {
+		free(s);
+		return -1;
+	}
+	return 0;
+}
+
+/* Ends the setup with a failure. The session may be gone afterwards. */
+static void
+fail(struct socks5_udp *s, enum socks5_udp_failure failure, int err, uint8_t rep)
+{
+	struct socks5_udp_result res = {
+		.failure = failure, .err = err, .rep = rep, .method = s->method, .bnd = s->bnd};
+
+	shut(s);
+	s->step = STEP_DEAD;
+	enter(s);
+	s->cb.on_ready(s->arg, &res);
+	(void)leave(s);
+}
+
+/* The association ended after setup. The session may be gone afterwards. */
+static void
+die(struct socks5_udp *s, int err)
+{
+	shut(s);
+	s->step = STEP_DEAD;
+	if (s->cb.on_closed == NULL)
+		return;
+	enter(s);
+	s->cb.on_closed(s->arg, err);
+	(void)leave(s);
+}
+
+static int
+is_local_v4(const uint8_t *a)
+{
+	return a[0] == 10 || a[0] == 127 || (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168) ||
+	       (a[0] == 169 && a[1] == 254) || (a[0] == 100 && (a[1] & 0xc0) == 64);
+}
+
+static int
+is_v4_mapped(const uint8_t *a)
+{
+	static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	return memcmp(a, prefix, sizeof(prefix)) == 0;
+}
+
+/* Private, shared (CGNAT), loopback or link-local: not reachable from another site. */
+static int
+is_local_scope(const struct t2s_endpoint *ep)
+{
+	static const uint8_t loopback6[16] = {[15] = 1};
+	const uint8_t *a = ep->u.ipv6;
+
+	if (ep->type == T2S_ENDPOINT_IPV4)
+		return is_local_v4(ep->u.ipv4);
+	if (ep->type != T2S_ENDPOINT_IPV6)
+		return 0;
+	if (is_v4_mapped(a))
+		return is_local_v4(a + 12);
+	return (a[0] & 0xfe) == 0xfc || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) || memcmp(a, loopback6, 16) == 0;
+}
+
+static int
+is_unspecified(const struct t2s_endpoint *ep)
+{
+	static const uint8_t zero[16];
+
+	if (ep->type == T2S_ENDPOINT_IPV4)
+		return memcmp(ep->u.ipv4, zero, 4) == 0;
+	if (ep->type != T2S_ENDPOINT_IPV6)
+		return 0;
+	if (is_v4_mapped(ep->u.ipv6))
+		return memcmp(ep->u.ipv6 + 12, zero, 4) == 0;
+	return memcmp(ep->u.ipv6, zero, 16) == 0;
+}
+
+static int
+sockaddr_len(const struct sockaddr_storage *ss, socklen_t *len)
+{
+	if (ss->ss_family == AF_INET)
+		*len = sizeof(struct sockaddr_in);
+	else if (ss->ss_family == AF_INET6)
+		*len = sizeof(struct sockaddr_in6);
+	else
+		return -EAFNOSUPPORT;
+	return 0;
+}
+
+int
+socks5_udp_relay_addr(const struct sockaddr_storage *proxy, const struct t2s_endpoint *bnd,
+		      const struct socks5_udp_config *cfg, struct sockaddr_storage *relay, socklen_t *relay_len)
+{
+	struct t2s_endpoint proxy_ep;
+	int keep_private = cfg != NULL && cfg->keep_private_bnd;
+	int err;
+
+	if (cfg != NULL && cfg->relay_override.ss_family != AF_UNSPEC) {
+		*relay = cfg->relay_override;
+		return sockaddr_len(relay, relay_len);
+	}
+	err = endpoint_from_sockaddr(&proxy_ep, (const struct sockaddr *)proxy);
+	if (err < 0)
+		return err;
+	if (bnd->type == T2S_ENDPOINT_NONE || bnd->port == 0)
+		return -EPROTO;
+	if (bnd->type == T2S_ENDPOINT_DOMAIN || is_unspecified(bnd) ||
+	    (!keep_private && is_local_scope(bnd) && !is_local_scope(&proxy_ep))) {
+		/* Copy the sockaddr rather than rebuild it, to keep an IPv6 scope id. */
+		*relay = *proxy;
+		if (relay->ss_family == AF_INET)
+			((struct sockaddr_in *)relay)->sin_port = htons(bnd->port);
+		else
+			((struct sockaddr_in6 *)relay)->sin6_port = htons(bnd->port);
+		return sockaddr_len(relay, relay_len);
+	}
+	err = endpoint_to_sockaddr(bnd, relay, relay_len);
+	if (err < 0)
+		return err;
+	/* A link-local relay is only meaningful on the link we reach the proxy through. */
+	if (relay->ss_family == AF_INET6 && proxy->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)relay)->sin6_scope_id = ((const struct sockaddr_in6 *)proxy)->sin6_scope_id;
+	return 0;
+}
+
+/*
+ * The UDP socket: same family as the relay, connect()ed to it so that the kernel
+ * delivers only the relay's datagrams and send() needs no address. The source address
+ * is left to routing. Its port must never change during the association: given DST
+ * 0.0.0.0:0, dante accepts datagrams only from the source of the first one.
+ */
+static int
+open_relay_socket(const struct sockaddr_storage *relay, socklen_t relay_len, unsigned fwmark)
+{
+	int fd, err;
+
+	fd = socket(relay->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+	if (fd < 0)
+		return -errno;
+	if (fwmark != 0 && setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)) < 0)
+		goto err_close;
+	if (connect(fd, (const struct sockaddr *)relay, relay_len) < 0)
+		goto err_close;
+	return fd;
+
+err_close:
+	err = -errno;
+	close(fd);
+	return err;
+}
+
+static void
+watch(struct socks5_udp *s, int events)
+{
+	if ((s->ctrl_io.events & (EV_READ | EV_WRITE)) == events)
+		return;
+	ev_io_stop(s->loop, &s->ctrl_io);
+	ev_io_modify(&s->ctrl_io, events);
+	ev_io_start(s->loop, &s->ctrl_io);
+}
+
+/* Queues the request for the current step; the caller then waits for writability. */
+static int
+prepare_request(struct socks5_udp *s)
+{
+	/* RFC 1928: DST is the address the client will send from; all zeros says "not
+	 * known yet", in the family of the proxy. */
+	struct t2s_endpoint any = {.type = s->server->addr.ss_family == AF_INET6 ? T2S_ENDPOINT_IPV6
+										    : T2S_ENDPOINT_IPV4};
+	int n;
+
+	switch (s->step) {
+	case STEP_METHOD:
+		n = socks5_proto_encode_greeting(s->out, sizeof(s->out), s->server->user != NULL);
+		break;
+	case STEP_AUTH:
+		n = socks5_proto_encode_userpass(s->out, sizeof(s->out), s->server->user, s->server->pass);
+		break;
+	case STEP_REQUEST:
+		n = socks5_proto_encode_request(s->out, sizeof(s->out), SOCKS5_CMD_UDP_ASSOCIATE, &any);
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (n < 0)
+		return n;
+	s->out_off = 0;
+	s->out_len = (size_t)n;
+	s->in_len = 0;
+	return 0;
+}
+
+/* Moves to the next handshake step; on failure the session may be gone. */
+static void
+advance(struct socks5_udp *s, enum step next)
+{
+	int err;
+
+	s->step = next;
+	err = prepare_request(s);
+	if (err < 0) {
+		fail(s, SOCKS5_UDP_PROXY_PROTOCOL, err, 0);
+		return;
+	}
+	watch(s, EV_WRITE);
+}
+
+/* The proxy accepted UDP ASSOCIATE: pick the relay, open the UDP socket, report. */
+static void
+associate(struct socks5_udp *s)
+{
+	struct socks5_udp_result res;
+	int fd, err;
+
+	err = socks5_udp_relay_addr(&s->server->addr, &s->bnd, &s->cfg, &s->relay, &s->relay_len);
+	if (err < 0) {
+		fail(s, SOCKS5_UDP_PROXY_PROTOCOL, err, 0);
+		return;
+	}
+	fd = open_relay_socket(&s->relay, s->relay_len, s->server->fwmark);
+	if (fd < 0) {
+		fail(s, SOCKS5_UDP_RELAY, fd, 0);
+		return;
+	}
+	s->relay_fd = fd;
+	ev_io_set(&s->relay_io, fd, EV_READ);
+	ev_io_start(s->loop, &s->relay_io);
+	s->step = STEP_READY;
+	watch(s, EV_READ);
+	memset(&res, 0, sizeof(res));
+	res.failure = SOCKS5_UDP_OK;
+	res.method = s->method;
+	res.bnd = s->bnd;
+	res.relay = s->relay;
+	res.relay_len = s->relay_len;
+	enter(s);
+	s->cb.on_ready(s->arg, &res);
+	(void)leave(s);
+}
+
+/* Consumes one whole reply for the current step. */
+static void
+handle_reply(struct socks5_udp *s)
+{
+	uint8_t status;
+	int n;
+
+	switch (s->step) {
+	case STEP_METHOD:
+		n = socks5_proto_decode_method(s->in, s->in_len, &s->method);
+		if (n == SOCKS5_NEED_MORE)
+			return;
+		if (n < 0)
+			fail(s, SOCKS5_UDP_PROXY_PROTOCOL, n, 0);
+		else if (s->method == SOCKS5_METHOD_USERPASS && s->server->user != NULL)
+			advance(s, STEP_AUTH);
+		else if (s->method == SOCKS5_METHOD_NONE)
+			advance(s, STEP_REQUEST);
+		else
+			fail(s, SOCKS5_UDP_PROXY_AUTH, -EACCES, 0);
+		return;
+	case STEP_AUTH:
+		n = socks5_proto_decode_userpass_reply(s->in, s->in_len, &status);
+		if (n == SOCKS5_NEED_MORE)
+			return;
+		if (n < 0)
+			fail(s, SOCKS5_UDP_PROXY_PROTOCOL, n, 0);
+		else if (status != 0)
+			fail(s, SOCKS5_UDP_PROXY_AUTH, -EACCES, 0);
+		else
+			advance(s, STEP_REQUEST);
+		return;
+	case STEP_REQUEST:
+		n = socks5_proto_decode_reply(s->in, s->in_len, &status, &s->bnd);
+		if (n == SOCKS5_NEED_MORE)
+			return;
+		if (n < 0)
+			fail(s, SOCKS5_UDP_PROXY_PROTOCOL, n, 0);
+		else if (status == SOCKS5_REP_CMD_UNSUPPORTED)
+			fail(s, SOCKS5_UDP_UNSUPPORTED, -socks5_proto_rep_errno(status), status);
+		else if (status != SOCKS5_REP_SUCCEEDED)
+			fail(s, SOCKS5_UDP_REJECTED, -socks5_proto_rep_errno(status), status);
+		else
+			associate(s);
+		return;
+	default:
+		return;
+	}
+}
+
+static void
+on_writable(struct socks5_udp *s)
+{
+	ssize_t n;
+	int err;
+
+	if (s->step == STEP_CONNECTING) {
+		err = sock_error(s->ctrl_fd);
+		if (err < 0) {
+			fail(s, SOCKS5_UDP_PROXY_UNREACHABLE, err, 0);
+			return;
+		}
+		advance(s, STEP_METHOD);
+		return;
+	}
+	n = send(s->ctrl_fd, s->out + s->out_off, s->out_len - s->out_off, MSG_NOSIGNAL);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		fail(s, SOCKS5_UDP_PROXY_PROTOCOL, -errno, 0);
+		return;
+	}
+	s->out_off += (size_t)n;
+	if (s->out_off == s->out_len)
+		watch(s, EV_READ);
+}
+
+/* How many more bytes the current reply needs, judged from what has arrived. Reading no
+ * further than that keeps a reply and an early EOF behind it in separate reads. */
+static size_t
+reply_bytes_missing(const struct socks5_udp *s)
+{
+	size_t total;
+
+	if (s->step != STEP_REQUEST)
+		return 2 - s->in_len; /* VER METHOD, or VER STATUS */
+	if (s->in_len < 5)
+		return 5 - s->in_len; /* VER REP RSV ATYP and the first address byte */
+	switch (s->in[3]) {
+	case SOCKS5_ATYP_IPV4:
+		total = 4 + 4 + 2;
+		break;
+	case SOCKS5_ATYP_IPV6:
+		total = 4 + 16 + 2;
+		break;
+	case SOCKS5_ATYP_DOMAIN:
+		total = 4 + 1 + (size_t)s->in[4] + 2;
+		break;
+	default:
+		total = s->in_len + 1; /* the decoder rejects it on the next byte */
+		break;
+	}
+	return total > s->in_len ? total - s->in_len : 1;
+}
+
+static void
+on_readable(struct socks5_udp *s)
+{
+	ssize_t n;
+
+	n = recv(s->ctrl_fd, s->in + s->in_len, reply_bytes_missing(s), 0);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		fail(s, SOCKS5_UDP_PROXY_PROTOCOL, -errno, 0);
+		return;
+	}
+	if (n == 0) {
+		fail(s, SOCKS5_UDP_PROXY_PROTOCOL, -ECONNRESET, 0);
+		return;
+	}
+	s->in_len += (size_t)n;
+	handle_reply(s);
+}
+
+/*
+ * Reads up to one batch of datagrams from the relay and passes the good ones on.
+ * Returns -1 when a callback freed the session (do not touch it), else 0.
+ */
+static int
+drain_relay(struct socks5_udp *s)
+{
+	struct t2s_endpoint src;
+	uint8_t frag;
+	ssize_t n;
+	int hlen;
+
+	for (int i = 0; i < SOCKS5_UDP_RECV_BATCH; i++) {
+		/* MSG_TRUNC: the real length, so a datagram too big for rbuf is seen as such. */
+		n = recv(s->relay_fd, s->rbuf, sizeof(s->rbuf), MSG_TRUNC);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				return 0;
+			/* A pending ICMP error, reported once; the association may still work. */
+			s->counters.icmp_errors++;
+			return 0;
+		}
+		if ((size_t)n > sizeof(s->rbuf)) {
+			s->counters.dropped_malformed++;
+			continue;
+		}
+		hlen = socks5_proto_decode_udp_header(s->rbuf, (size_t)n, &frag, &src);
+		if (hlen < 0) {
+			s->counters.dropped_malformed++;
+			continue;
+		}
+		if (frag != 0) {
+			s->counters.dropped_frag++;
+			continue;
+		}
+		s->counters.received++;
+		s->counters.received_bytes += (size_t)n - (size_t)hlen;
+		if (s->cb.on_datagram == NULL)
+			continue;
+		enter(s);
+		s->cb.on_datagram(s->arg, &src, s->rbuf + hlen, (size_t)n - (size_t)hlen);
+		if (leave(s) < 0)
+			return -1;
+		if (s->step != STEP_READY)
+			return 0;
+	}
+	return 0;
+}
+
+/*
+ * After setup the proxy has nothing more to say on the control connection; any bytes
+ * are discarded, and its end is the end of the association. Datagrams the relay sent
+ * before that are already queued on our socket: they are delivered first (one batch).
+ */
+static void
+on_ctrl_readable_associated(struct socks5_udp *s)
+{
+	ssize_t n;
+	int err;
+
+	n = recv(s->ctrl_fd, s->in, sizeof(s->in), 0);
+	if (n > 0)
+		return;
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	err = n == 0 ? 0 : -errno;
+	if (drain_relay(s) < 0 || s->step != STEP_READY)
+		return;
+	die(s, err);
+}
+
+static void
+socks5_udp_ctrl_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct socks5_udp *s = (struct socks5_udp *)((char *)w - offsetof(struct socks5_udp, ctrl_io));
+
+	(void)loop;
+	assert(s->step != STEP_DEAD && s->ctrl_fd >= 0 && "control watcher fired on a dead session");
+	if (s->step == STEP_READY)
+		on_ctrl_readable_associated(s);
+	else if (revents & EV_WRITE)
+		on_writable(s);
+	else if (revents & EV_READ)
+		on_readable(s);
+}
+
+static void
+socks5_udp_relay_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct socks5_udp *s = (struct socks5_udp *)((char *)w - offsetof(struct socks5_udp, relay_io));
+
+	(void)loop;
+	(void)revents;
+	assert(s->step == STEP_READY && s->relay_fd >= 0 && "relay watcher fired outside the association");
+	(void)drain_relay(s);
+}
+
+struct socks5_udp *
+socks5_udp_new(struct ev_loop *loop, const struct socks5_server *server, const struct socks5_udp_config *cfg,
+	       const struct socks5_udp_callbacks *cb, void *arg)
+{
+	struct socks5_udp *s;
+	int fd;
+
+	if (cb == NULL || cb->on_ready == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	fd = sock_connect_nb((const struct sockaddr *)&server->addr, server->addrlen, server->fwmark);
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		close(fd);
+		errno = ENOMEM;
+		return NULL;
+	}
+	s->loop = loop;
+	s->ctrl_fd = fd;
+	s->relay_fd = -1;
+	s->step = STEP_CONNECTING;
+	s->server = server;
+	if (cfg != NULL)
+		s->cfg = *cfg;
+	s->cb = *cb;
+	s->arg = arg;
+	s->method = SOCKS5_METHOD_UNACCEPTABLE;
+	ev_io_init(&s->relay_io, socks5_udp_relay_io_cb, -1, EV_READ);
+	ev_io_init(&s->ctrl_io, socks5_udp_ctrl_io_cb, fd, EV_WRITE);
+	ev_io_start(loop, &s->ctrl_io);
+	return s;
+}
+
+/* Errors that a UDP socket may hold from an ICMP message (they can also be immediate,
+ * e.g. no route: then the second try fails the same way). */
+static int
+is_icmp_errno(int err)
+{
+	return err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH || err == EHOSTDOWN;
+}
+
+int
+socks5_udp_send(struct socks5_udp *s, const struct t2s_endpoint *dst, const uint8_t *payload, size_t len)
+{
+	uint8_t hdr[SOCKS5_MAX_UDP_HEADER];
+	struct iovec iov[2];
+	struct msghdr msg;
+	ssize_t n;
+	int hlen, err;
+
+	if (s->step != STEP_READY)
+		return -ENOTCONN;
+	hlen = socks5_proto_encode_udp_header(hdr, sizeof(hdr), dst);
+	if (hlen < 0) {
+		s->counters.send_errors++;
+		return hlen;
+	}
+	iov[0].iov_base = hdr;
+	iov[0].iov_len = (size_t)hlen;
+	iov[1].iov_base = (void *)payload;
+	iov[1].iov_len = len;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = len > 0 ? 2 : 1;
+	n = sendmsg(s->relay_fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n < 0 && is_icmp_errno(errno)) {
+		/* A connected UDP socket fails the next call with an ICMP error that arrived
+		 * for an earlier datagram, maybe to another target; the failed call has
+		 * consumed it, so this datagram gets its own try. */
+		s->counters.icmp_errors++;
+		n = sendmsg(s->relay_fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+	}
+	if (n < 0) {
+		err = errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		s->counters.send_errors++;
+		return err;
+	}
+	s->counters.sent++;
+	s->counters.sent_bytes += len;
+	return 0;
+}
+
+const struct socks5_udp_counters *
+socks5_udp_get_counters(const struct socks5_udp *s)
+{
+	return &s->counters;
+}
+
+void
+socks5_udp_free(struct socks5_udp *s)
+{
+	if (s == NULL)
+		return;
+	shut(s);
+	s->step = STEP_DEAD;
+	if (s->refs > 0) {
+		/* Called from one of our callbacks: the frame that called it frees on unwind. */
+		s->closing = 1;
+		return;
+	}
+	free(s);
+}
