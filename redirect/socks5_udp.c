@@ -9,6 +9,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,9 +50,19 @@ struct socks5_udp {
 	size_t out_off, out_len, in_len;
 	uint8_t out[SOCKS5_MAX_REQUEST];
 	uint8_t in[SOCKS5_MAX_REPLY];
-	/* One datagram at a time; any UDP payload (at most 65535 - 8 bytes) fits whole. */
-	uint8_t rbuf[65536 + SOCKS5_MAX_UDP_HEADER];
+	/* One datagram at a time; any UDP payload (at most 65535 - 8 bytes) fits whole.
+	 * Either the caller's shared buffer (cfg.recv_buf) or rbuf_own. */
+	uint8_t *rbuf;
+	size_t rbuf_len;
+	uint8_t rbuf_own[];
 };
+
+/* Frees the session (the flexible own buffer goes with it). */
+static void
+destroy(struct socks5_udp *s)
+{
+	free(s);
+}
 
 /* Stops both watchers and closes both sockets; idempotent. */
 static void
@@ -83,7 +94,7 @@ leave(struct socks5_udp *s)
 	assert(s->refs > 0 && "leave without enter");
 	s->refs--;
 	if (s->refs == 0 && s->closing) {
-		free(s);
+		destroy(s);
 		return -1;
 	}
 	return 0;
@@ -463,7 +474,7 @@ drain_relay(struct socks5_udp *s)
 
 	for (int i = 0; i < SOCKS5_UDP_RECV_BATCH; i++) {
 		/* MSG_TRUNC: the real length, so a datagram too big for rbuf is seen as such. */
-		n = recv(s->relay_fd, s->rbuf, sizeof(s->rbuf), MSG_TRUNC);
+		n = recv(s->relay_fd, s->rbuf, s->rbuf_len, MSG_TRUNC);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				return 0;
@@ -471,7 +482,7 @@ drain_relay(struct socks5_udp *s)
 			s->counters.icmp_errors++;
 			return 0;
 		}
-		if ((size_t)n > sizeof(s->rbuf)) {
+		if ((size_t)n > s->rbuf_len) {
 			s->counters.dropped_malformed++;
 			continue;
 		}
@@ -551,6 +562,7 @@ socks5_udp_new(struct ev_loop *loop, const struct socks5_server *server, const s
 	       const struct socks5_udp_callbacks *cb, void *arg)
 {
 	struct socks5_udp *s;
+	bool shared;
 	int fd;
 
 	if (cb == NULL || cb->on_ready == NULL) {
@@ -562,12 +574,15 @@ socks5_udp_new(struct ev_loop *loop, const struct socks5_server *server, const s
 		errno = -fd;
 		return NULL;
 	}
-	s = calloc(1, sizeof(*s));
+	shared = cfg != NULL && cfg->recv_buf != NULL && cfg->recv_buf_len >= SOCKS5_UDP_RECV_BUF;
+	s = calloc(1, sizeof(*s) + (shared ? 0 : SOCKS5_UDP_RECV_BUF));
 	if (s == NULL) {
 		close(fd);
 		errno = ENOMEM;
 		return NULL;
 	}
+	s->rbuf = shared ? cfg->recv_buf : s->rbuf_own;
+	s->rbuf_len = shared ? cfg->recv_buf_len : SOCKS5_UDP_RECV_BUF;
 	s->loop = loop;
 	s->ctrl_fd = fd;
 	s->relay_fd = -1;
@@ -651,5 +666,5 @@ socks5_udp_free(struct socks5_udp *s)
 		s->closing = 1;
 		return;
 	}
-	free(s);
+	destroy(s);
 }

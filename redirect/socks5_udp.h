@@ -15,11 +15,14 @@
 #include <ev.h>
 
 #include "endpoint.h"
+#include "socks5_proto.h"
 #include "socks5_tcp.h"
 
 /* Datagrams received per wakeup of the UDP socket, so one busy association cannot
  * starve the rest of the loop. */
 #define SOCKS5_UDP_RECV_BATCH 64
+/* Receive buffer size: any UDP payload (at most 65535 - 8 bytes) plus a SOCKS header. */
+#define SOCKS5_UDP_RECV_BUF (65536 + SOCKS5_MAX_UDP_HEADER)
 
 /*
  * Options. A zero-initialised struct (or NULL) gives the defaults, which is why the
@@ -35,6 +38,14 @@ struct socks5_udp_config {
 	 * Non-zero: use such a BND.ADDR as given.
 	 */
 	int keep_private_bnd;
+	/*
+	 * A receive buffer of at least SOCKS5_UDP_RECV_BUF bytes shared by many sessions of
+	 * one loop (datagrams are handled one at a time, and on_datagram's pointers are
+	 * only valid during the call anyway), so that a session costs ~1 KiB instead of
+	 * 64 KiB. Owned by the caller; must outlive the sessions. NULL: a private buffer.
+	 */
+	uint8_t *recv_buf;
+	size_t recv_buf_len;
 };
 
 /* Failure classes of the setup, so the caller can log and react in kind. */

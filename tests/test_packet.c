@@ -1270,6 +1270,40 @@ test_unreachable_enospc(void **state)
 	}
 }
 
+/* A reply datagram built from separate header and payload parses back and checks out. */
+static void
+test_udp_header_builder(void **state)
+{
+	static const uint8_t src4[4] = {198, 19, 0, 10}, dst4[4] = {198, 18, 128, 1};
+	static const uint8_t src6[16] = {0x20, 0x01, 0, 2, 0, 0, 0, 2, [15] = 0x10};
+	static const uint8_t dst6[16] = {0x20, 0x01, 0, 2, 0, 0, 0, 0xff, [15] = 1};
+	uint8_t pkt[2048], payload[1001];
+	struct packet_info info;
+	int hl;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)(i * 7 + 3);
+	for (int family = 4; family <= 6; family += 2) {
+		hl = packet_build_udp_header(family, family == 4 ? src4 : src6, 53, family == 4 ? dst4 : dst6, 40000,
+					     payload, sizeof(payload), pkt, sizeof(pkt));
+		assert_int_equal(hl, family == 4 ? 28 : 48);
+		memcpy(pkt + hl, payload, sizeof(payload));
+		assert_int_equal(packet_parse(pkt, (size_t)hl + sizeof(payload), &info), 0);
+		assert_int_equal(info.proto, PACKET_PROTO_UDP);
+		assert_int_equal(info.sport, 53);
+		assert_int_equal(info.dport, 40000);
+		assert_int_equal(info.udp_payload_len, sizeof(payload));
+		assert_memory_equal(info.src, family == 4 ? src4 : src6, alen(family));
+		if (family == 4)
+			assert_ipv4_header_sum_ok(pkt);
+		assert_l4_sum_ok(pkt, &info);
+	}
+	assert_int_equal(packet_build_udp_header(4, src4, 1, dst4, 2, payload, 10, pkt, 27), -ENOSPC);
+	assert_int_equal(packet_build_udp_header(4, src4, 1, dst4, 2, payload, 65535 - 28 + 1, pkt, sizeof(pkt)),
+			 -EMSGSIZE);
+}
+
 int
 main(void)
 {
@@ -1302,6 +1336,7 @@ main(void)
 		cmocka_unit_test(test_unreachable_codes),
 		cmocka_unit_test(test_unreachable_quote_cap),
 		cmocka_unit_test(test_unreachable_enospc),
+		cmocka_unit_test(test_udp_header_builder),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

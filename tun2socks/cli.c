@@ -15,7 +15,7 @@ const char cli_usage[] =
 	"Usage: tun2socks --proxy URL [options]\n"
 	"\n"
 	"Captures the IP traffic of a TUN device and sends every TCP connection through a\n"
-	"SOCKS5 proxy (CONNECT).\n"
+	"SOCKS5 proxy (CONNECT), and every UDP datagram through a UDP ASSOCIATE.\n"
 	"\n"
 	"  -p, --proxy URL            socks5://[user[:pass]@]host[:port] (port 1080 by default);\n"
 	"                             host is an IPv4 address, [IPv6 address] or name\n"
@@ -30,7 +30,9 @@ const char cli_usage[] =
 	"  -6, --address6 CIDR        IPv6 address for the TUN, e.g. fd00::1/64\n"
 	"      --connect-timeout SEC  give up connecting through the proxy (default 10)\n"
 	"      --idle-timeout SEC     close TCP connections idle this long (default 7440)\n"
-	"      --max-flows N          cap on concurrent TCP connections (default 16384)\n"
+	"      --max-flows N          cap on concurrent TCP connections, and on UDP mappings\n"
+	"                             (default 16384; the least recently used UDP one goes)\n"
+	"      --udp-timeout SEC      end a UDP mapping idle this long (default 60)\n"
 	"      --fwmark N             SO_MARK for proxy connections (policy routing)\n"
 	"      --no-offload           plain TUN packets: no virtio-net header, no TSO\n"
 	"  -l, --log-level LEVEL      error, warn, info (default) or debug\n"
@@ -45,6 +47,7 @@ enum {
 	OPT_MAX_FLOWS,
 	OPT_FWMARK,
 	OPT_NO_OFFLOAD,
+	OPT_UDP_TIMEOUT,
 };
 
 static const char short_options[] = ":p:t:m:a:6:l:hV";
@@ -60,6 +63,7 @@ static const struct option options[] = {
 	{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
 	{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
 	{"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
+	{"udp-timeout", required_argument, NULL, OPT_UDP_TIMEOUT},
 	{"fwmark", required_argument, NULL, OPT_FWMARK},
 	{"no-offload", no_argument, NULL, OPT_NO_OFFLOAD},
 	{"log-level", required_argument, NULL, 'l'},
@@ -208,6 +212,11 @@ cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msgle
 		case OPT_IDLE_TIMEOUT:
 			if (parse_seconds(optarg, &cfg->idle_timeout) < 0)
 				return fail(msg, msglen, "--idle-timeout: '%s' is not a positive number of seconds",
+					    optarg);
+			break;
+		case OPT_UDP_TIMEOUT:
+			if (parse_seconds(optarg, &cfg->udp_timeout) < 0)
+				return fail(msg, msglen, "--udp-timeout: '%s' is not a positive number of seconds",
 					    optarg);
 			break;
 		case OPT_MAX_FLOWS:

@@ -14,6 +14,7 @@ config_defaults(struct t2s_config *cfg)
 	cfg->mtu = CONFIG_DEFAULT_MTU;
 	cfg->connect_timeout = CONFIG_DEFAULT_CONNECT_TIMEOUT;
 	cfg->idle_timeout = CONFIG_DEFAULT_IDLE_TIMEOUT;
+	cfg->udp_timeout = CONFIG_DEFAULT_UDP_TIMEOUT;
 	cfg->max_flows = CONFIG_DEFAULT_MAX_FLOWS;
 	cfg->log_level = LOG_LEVEL_INFO;
 	cfg->offload = true;

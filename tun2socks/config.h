@@ -22,6 +22,7 @@
 #define CONFIG_DEFAULT_CONNECT_TIMEOUT 10.0
 #define CONFIG_DEFAULT_IDLE_TIMEOUT 7440.0 /* RFC 5382 REQ-5: 2 h 4 min for established TCP */
 #define CONFIG_DEFAULT_MAX_FLOWS 16384
+#define CONFIG_DEFAULT_UDP_TIMEOUT 60.0
 /* Packets the kernel may queue toward us: enough for several 1 MiB windows of small
  * segments, so bursts are absorbed instead of dropped (the default is 500). */
 #define CONFIG_TUN_TXQUEUELEN 8192
@@ -38,6 +39,7 @@ struct t2s_config {
 	unsigned prefix6;
 	double connect_timeout;
 	double idle_timeout;
+	double udp_timeout; /* idle time after which a UDP mapping and its association end */
 	unsigned max_flows;
 	unsigned fwmark;
 	bool offload; /* virtio-net header with TSO/checksum offload on the TUN */

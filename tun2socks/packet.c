@@ -154,6 +154,7 @@ parse_transport(const uint8_t *buf, struct packet_info *info)
 			return PACKET_ERR_UDP_HEADER;
 		info->sport = rd16(l4);
 		info->dport = rd16(l4 + 2);
+		info->udp_payload_len = (uint16_t)(ulen - UDP_HLEN);
 		return 0;
 	}
 	default:
@@ -382,4 +383,29 @@ packet_build_unreachable(const uint8_t *orig, const struct packet_info *info, en
 				: pseudo_header_sum(6, info->dst, info->src, PACKET_PROTO_ICMPV6, ICMP_HLEN + quote);
 	wr16(icmp + 2, packet_fold(packet_sum(acc, icmp, ICMP_HLEN + quote)));
 	return (int)(hl + ICMP_HLEN + quote);
+}
+
+int
+packet_build_udp_header(int family, const uint8_t *src, uint16_t sport, const uint8_t *dst, uint16_t dport,
+			const uint8_t *payload, size_t len, uint8_t *out, size_t cap)
+{
+	size_t hl = family == 4 ? IPV4_HLEN : IPV6_HLEN;
+	uint8_t *udp = out + hl;
+	uint16_t sum;
+
+	if (cap < hl + UDP_HLEN)
+		return -ENOSPC;
+	if (UDP_HLEN + len > 0xffff || (family == 4 && IPV4_HLEN + UDP_HLEN + len > 0xffff))
+		return -EMSGSIZE;
+	put_ip_header(out, family, src, dst, PACKET_PROTO_UDP, UDP_HLEN + len);
+	wr16(udp, sport);
+	wr16(udp + 2, dport);
+	wr16(udp + 4, (uint16_t)(UDP_HLEN + len));
+	wr16(udp + 6, 0);
+	sum = packet_fold(packet_sum(packet_sum(pseudo_header_sum(family, src, dst, PACKET_PROTO_UDP, UDP_HLEN + len),
+						udp, UDP_HLEN),
+				     payload, len));
+	/* RFC 768: a computed zero is sent as all ones (zero means "no checksum"). */
+	wr16(udp + 6, sum == 0 ? 0xffff : sum);
+	return (int)(hl + UDP_HLEN);
 }

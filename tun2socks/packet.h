@@ -49,6 +49,7 @@ struct packet_info {
 	uint8_t tcp_flags;
 	uint32_t tcp_seq, tcp_ack;
 	uint16_t tcp_payload_len;
+	uint16_t udp_payload_len; /* from the UDP length field (IP padding excluded) */
 };
 
 /* Validates buf[0..len) and fills info. Returns 0 or a packet_error. */
@@ -78,6 +79,15 @@ enum packet_unreach {
  */
 int packet_build_unreachable(const uint8_t *orig, const struct packet_info *info, enum packet_unreach why,
 			     uint8_t *out, size_t cap);
+
+/*
+ * Writes the IPv4/IPv6 and UDP headers of a datagram from src:sport to dst:dport whose
+ * payload is given separately (so it is never copied), checksum included. family is 4
+ * or 6; addresses are 4 or 16 bytes. Returns the header length (28 or 48), -ENOSPC, or
+ * -EMSGSIZE when the datagram cannot be expressed in one IP packet.
+ */
+int packet_build_udp_header(int family, const uint8_t *src, uint16_t sport, const uint8_t *dst, uint16_t dport,
+			    const uint8_t *payload, size_t len, uint8_t *out, size_t cap);
 
 /* Internet checksum helpers (RFC 1071), exposed for tests. */
 uint32_t packet_sum(uint32_t acc, const void *data, size_t len);

@@ -20,6 +20,8 @@
 #include "log.h"
 #include "rxpool.h"
 #include "tcp_flow.h"
+#include "socks5_udp.h"
+#include "udp_flow.h"
 #include "tunif.h"
 
 /* Packets up to this size are copied into an exact-size pbuf so the MTU-sized read
@@ -44,17 +46,23 @@ t2s_tunif_output(void *ctx, const struct iovec *iov, int iovcnt)
 }
 
 void
+t2s_tun_sendv(struct t2s *t, const struct iovec *iov, int iovcnt)
+{
+	struct iovec all[5] = {{.iov_base = t->vnet_tx, .iov_len = t->tun.vnet_hdr_len}};
+	int first = t->tun.vnet_hdr_len > 0 ? 0 : 1;
+
+	if (iovcnt > 4)
+		return;
+	memcpy(all + 1, iov, (size_t)iovcnt * sizeof(*iov));
+	(void)t2s_tunif_output(t, all + first, iovcnt + 1 - first);
+}
+
+void
 t2s_tun_send(struct t2s *t, const uint8_t *pkt, size_t len)
 {
-	struct iovec iov[2] = {
-		{.iov_base = t->vnet_tx, .iov_len = t->tun.vnet_hdr_len},
-		{.iov_base = (void *)pkt, .iov_len = len},
-	};
+	struct iovec iov = {.iov_base = (void *)pkt, .iov_len = len};
 
-	if (t->tun.vnet_hdr_len > 0)
-		(void)t2s_tunif_output(t, iov, 2);
-	else
-		(void)t2s_tunif_output(t, iov + 1, 1);
+	t2s_tun_sendv(t, &iov, 1);
 }
 
 bool
@@ -80,9 +88,12 @@ dispatch(struct t2s *t, const uint8_t *pkt, const struct packet_info *info)
 			return !tcp_flow_handle_syn(t, pkt, info);
 		return true;
 	case PACKET_PROTO_UDP:
-		/* No UDP relay in this build: lwIP answers with ICMP port unreachable, so
-		 * applications fail fast instead of waiting for timeouts. */
-		return true;
+		/* Fragments go to lwIP, which reassembles them; having no UDP pcb, it then
+		 * answers ICMP port unreachable (relaying reassembled datagrams is to come). */
+		if (info->fragment)
+			return true;
+		udp_flow_handle(t, pkt, info);
+		return false;
 	default:
 		/* ICMP cannot cross a SOCKS proxy; we do not fake echo replies. */
 		t->stats.ignored++;
@@ -192,9 +203,14 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 		seed = (uint64_t)(uintptr_t)t ^ (uint64_t)ev_time();
 	if (flow_table_init(&t->tcp_table, seed) < 0)
 		goto err_free;
+	if (flow_table_init(&t->udp_table, seed ^ 0x5bd1e995u) < 0) {
+		flow_table_fini(&t->tcp_table);
+		goto err_free;
+	}
 	t->relay_buf = malloc(T2S_RELAY_BUF);
-	if (t->relay_buf == NULL)
-		goto err_table;
+	t->udp_recv_buf = malloc(SOCKS5_UDP_RECV_BUF);
+	if (t->relay_buf == NULL || t->udp_recv_buf == NULL)
+		goto err_relay;
 	if (t->tun.vnet_hdr_len > sizeof(t->vnet_tx)) {
 		errno = EPROTOTYPE;
 		goto err_relay;
@@ -234,8 +250,9 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 err_rxpool:
 	rxpool_free(t->rxpool);
 err_relay:
+	free(t->udp_recv_buf);
 	free(t->relay_buf);
-err_table:
+	flow_table_fini(&t->udp_table);
 	flow_table_fini(&t->tcp_table);
 err_free:
 	tun_close(&t->tun);
@@ -250,6 +267,7 @@ t2s_stop(struct t2s *t)
 		return;
 	t->stopping = true;
 	tcp_flow_abort_all(t);
+	udp_flow_close_all(t);
 	ev_io_stop(t->loop, &t->tun_io);
 	ev_signal_stop(t->loop, &t->sigint);
 	ev_signal_stop(t->loop, &t->sigterm);
@@ -269,6 +287,8 @@ t2s_free(struct t2s *t)
 		pbuf_free(t->rx_spare);
 	rxpool_free(t->rxpool);
 	free(t->relay_buf);
+	free(t->udp_recv_buf);
+	flow_table_fini(&t->udp_table);
 	flow_table_fini(&t->tcp_table);
 	tun_close(&t->tun);
 	free(t);

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include <ev.h>
 
@@ -22,6 +23,7 @@ struct tunif;
 struct pbuf;
 struct rxpool;
 struct tcp_flow;
+struct udp_flow;
 
 /* Packets read per TUN wakeup before other watchers get their turn. */
 #define T2S_TUN_BATCH 64
@@ -36,6 +38,8 @@ struct t2s_stats {
 	uint64_t malformed, ignored; /* refused by packet_parse; not for us (ICMP, other protocols) */
 	uint64_t syn_absorbed;       /* SYN retransmissions held while the proxy connects */
 	uint64_t tcp_flows_opened, tcp_flows_failed, tcp_flows_refused_cap;
+	uint64_t udp_flows_opened, udp_assoc_failed, udp_evictions;
+	uint64_t udp_datagrams_out, udp_datagrams_in, udp_send_errors, udp_reply_drops;
 };
 
 struct t2s {
@@ -52,6 +56,11 @@ struct t2s {
 	struct tcp_flow *service_list;
 	unsigned tcp_flow_count;
 	uint64_t next_flow_id;
+	struct flow_table udp_table;
+	struct udp_flow *udp_lru_head, *udp_lru_tail;
+	unsigned udp_flow_count;
+	ev_tstamp udp_unsupported_until;
+	uint8_t *udp_recv_buf; /* shared by every association (SOCKS5_UDP_RECV_BUF bytes) */
 	struct rxpool *rxpool;
 	unsigned rx_bufsize;  /* MTU, or 64 KiB when the TUN delivers TSO segments */
 	uint8_t vnet_rx[64];  /* virtio-net header of the packet just read (ignored) */
@@ -78,6 +87,8 @@ void t2s_free(struct t2s *t);
 
 /* Writes one packet we built ourselves (RST, ICMP) to the TUN. */
 void t2s_tun_send(struct t2s *t, const uint8_t *pkt, size_t len);
+/* The same for a packet given in pieces (iovcnt <= 4). */
+void t2s_tun_sendv(struct t2s *t, const struct iovec *iov, int iovcnt);
 
 /* True at most once per interval seconds for the given slot: keeps noisy logs bounded. */
 bool t2s_rate_ok(struct t2s *t, unsigned slot, double interval);

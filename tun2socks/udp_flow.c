@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * UDP mappings: lookup by application endpoint, a bounded queue of datagrams while the
+ * association is being set up, replies written to the TUN as IP packets we build
+ * ourselves (headers only; the payload is never copied), idle expiry and LRU eviction.
+ */
+#include "udp_flow.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "log.h"
+#include "socks5_udp.h"
+
+/* Datagrams (and bytes) held per mapping while its association is set up. */
+#define PENDING_MAX 32
+#define PENDING_BYTES_MAX (256 * 1024)
+/* After a proxy said it cannot do UDP (REP 7), do not ask again for this long. */
+#define UNSUPPORTED_BACKOFF 10.0
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+struct pending_dgram {
+	struct pending_dgram *next;
+	struct t2s_endpoint dst;
+	uint16_t pkt_len, payload_off, payload_len;
+	uint8_t pkt[]; /* the whole IP packet: quoted if we must answer with ICMP */
+};
+
+struct udp_flow {
+	struct t2s *t2s;
+	struct flow_table_node node;
+	struct udp_flow *lru_prev, *lru_next; /* t2s->udp_lru_head is the most recent */
+	struct socks5_udp *assoc;
+	bool ready;
+	ev_timer timer;
+	ev_tstamp last_active;
+	struct pending_dgram *pending_head, *pending_tail;
+	unsigned pending_count;
+	size_t pending_bytes;
+	uint64_t id;
+};
+
+static const char *
+flow_name(const struct udp_flow *f, char *buf, size_t cap)
+{
+	char a[INET6_ADDRSTRLEN];
+	int v4 = f->node.key.family == 4;
+
+	inet_ntop(v4 ? AF_INET : AF_INET6, f->node.key.app_addr, a, sizeof(a));
+	snprintf(buf, cap, v4 ? "%s:%u" : "[%s]:%u", a, f->node.key.app_port);
+	return buf;
+}
+
+static void
+lru_unlink(struct t2s *t, struct udp_flow *f)
+{
+	if (f->lru_prev != NULL)
+		f->lru_prev->lru_next = f->lru_next;
+	else
+		t->udp_lru_head = f->lru_next;
+	if (f->lru_next != NULL)
+		f->lru_next->lru_prev = f->lru_prev;
+	else
+		t->udp_lru_tail = f->lru_prev;
+	f->lru_prev = f->lru_next = NULL;
+}
+
+static void
+lru_push_front(struct t2s *t, struct udp_flow *f)
+{
+	f->lru_next = t->udp_lru_head;
+	f->lru_prev = NULL;
+	if (t->udp_lru_head != NULL)
+		t->udp_lru_head->lru_prev = f;
+	t->udp_lru_head = f;
+	if (t->udp_lru_tail == NULL)
+		t->udp_lru_tail = f;
+}
+
+static void
+touch(struct udp_flow *f)
+{
+	struct t2s *t = f->t2s;
+
+	f->last_active = ev_now(t->loop);
+	if (t->udp_lru_head != f) {
+		lru_unlink(t, f);
+		lru_push_front(t, f);
+	}
+}
+
+static void
+answer_unreachable(struct t2s *t, const uint8_t *pkt, size_t len)
+{
+	struct packet_info info;
+	uint8_t out[1400];
+	int n;
+
+	if (packet_parse(pkt, len, &info) < 0)
+		return;
+	n = packet_build_unreachable(pkt, &info, PACKET_UNREACH_PORT, out, sizeof(out));
+	if (n > 0)
+		t2s_tun_send(t, out, (size_t)n);
+}
+
+/* Frees the mapping; with refuse, queued datagrams are answered with ICMP. */
+static void
+flow_free(struct udp_flow *f, bool refuse)
+{
+	struct t2s *t = f->t2s;
+	struct pending_dgram *d, *next;
+
+	flow_table_remove(&t->udp_table, &f->node);
+	lru_unlink(t, f);
+	t->udp_flow_count--;
+	ev_timer_stop(t->loop, &f->timer);
+	socks5_udp_free(f->assoc);
+	for (d = f->pending_head; d != NULL; d = next) {
+		next = d->next;
+		if (refuse)
+			answer_unreachable(t, d->pkt, d->pkt_len);
+		free(d);
+	}
+	free(f);
+}
+
+static void
+send_one(struct udp_flow *f, const struct t2s_endpoint *dst, const uint8_t *payload, size_t len)
+{
+	int err = socks5_udp_send(f->assoc, dst, payload, len);
+
+	if (err < 0) {
+		f->t2s->stats.udp_send_errors++;
+		log_debug("udp %llu: send failed: %s", (unsigned long long)f->id, strerror(-err));
+		return;
+	}
+	f->t2s->stats.udp_datagrams_out++;
+}
+
+static void
+udp_flow_assoc_ready_cb(void *arg, const struct socks5_udp_result *res)
+{
+	struct udp_flow *f = arg;
+	struct t2s *t = f->t2s;
+	struct pending_dgram *d, *next;
+	char name[INET6_ADDRSTRLEN + 8];
+
+	if (res->failure != SOCKS5_UDP_OK) {
+		if (res->failure == SOCKS5_UDP_UNSUPPORTED) {
+			t->udp_unsupported_until = ev_now(t->loop) + UNSUPPORTED_BACKOFF;
+			if (t2s_rate_ok(t, 4, 30.0))
+				log_warn("the proxy does not support UDP ASSOCIATE: UDP is answered with ICMP "
+					 "port unreachable");
+		} else if (t2s_rate_ok(t, 5, 5.0)) {
+			log_warn("udp %s: no UDP association: %s (%s)", flow_name(f, name, sizeof(name)),
+				 res->failure == SOCKS5_UDP_REJECTED ? "refused by the proxy" : "proxy failed",
+				 res->err < 0 ? strerror(-res->err) : "no reason given");
+		}
+		t->stats.udp_assoc_failed++;
+		flow_free(f, true);
+		return;
+	}
+	f->ready = true;
+	log_debug("udp %llu %s: association ready", (unsigned long long)f->id, flow_name(f, name, sizeof(name)));
+	for (d = f->pending_head; d != NULL; d = next) {
+		next = d->next;
+		send_one(f, &d->dst, d->pkt + d->payload_off, d->payload_len);
+		free(d);
+	}
+	f->pending_head = f->pending_tail = NULL;
+	f->pending_count = 0;
+	f->pending_bytes = 0;
+}
+
+static void
+udp_flow_assoc_datagram_cb(void *arg, const struct t2s_endpoint *src, const uint8_t *payload, size_t len)
+{
+	struct udp_flow *f = arg;
+	struct t2s *t = f->t2s;
+	uint8_t hdr[48];
+	struct iovec iov[2];
+	int family = f->node.key.family, hl;
+	const uint8_t *src_addr;
+
+	if ((family == 4 && src->type != T2S_ENDPOINT_IPV4) || (family == 6 && src->type != T2S_ENDPOINT_IPV6)) {
+		/* A reply the application could not tell apart (other family or a name). */
+		t->stats.udp_reply_drops++;
+		return;
+	}
+	src_addr = family == 4 ? src->u.ipv4 : src->u.ipv6;
+	hl = packet_build_udp_header(family, src_addr, src->port, f->node.key.app_addr, f->node.key.app_port, payload,
+				     len, hdr, sizeof(hdr));
+	if (hl < 0 || (size_t)hl + len > t->cfg->mtu) {
+		t->stats.udp_reply_drops++;
+		return;
+	}
+	iov[0] = (struct iovec){hdr, (size_t)hl};
+	iov[1] = (struct iovec){(void *)payload, len};
+	t2s_tun_sendv(t, iov, 2);
+	t->stats.udp_datagrams_in++;
+	touch(f);
+}
+
+static void
+udp_flow_assoc_closed_cb(void *arg, int err)
+{
+	struct udp_flow *f = arg;
+
+	log_debug("udp %llu: association closed by the proxy (%s)", (unsigned long long)f->id,
+		  err < 0 ? strerror(-err) : "orderly");
+	flow_free(f, false);
+}
+
+static void
+udp_flow_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct udp_flow *f = container_of(w, struct udp_flow, timer);
+	ev_tstamp left = f->last_active + f->t2s->cfg->udp_timeout - ev_now(loop);
+
+	(void)revents;
+	if (left <= 0) {
+		log_debug("udp %llu: idle, closing", (unsigned long long)f->id);
+		flow_free(f, false);
+		return;
+	}
+	ev_timer_set(w, left, 0);
+	ev_timer_start(loop, w);
+}
+
+static const struct socks5_udp_callbacks assoc_callbacks = {
+	.on_ready = udp_flow_assoc_ready_cb,
+	.on_datagram = udp_flow_assoc_datagram_cb,
+	.on_closed = udp_flow_assoc_closed_cb,
+};
+
+static struct udp_flow *
+flow_new(struct t2s *t, const struct flow_key *key)
+{
+	struct socks5_udp_config cfg;
+	struct udp_flow *f;
+
+	if (t->udp_flow_count >= t->cfg->max_flows && t->udp_lru_tail != NULL) {
+		t->stats.udp_evictions++;
+		flow_free(t->udp_lru_tail, false); /* the least recently active mapping */
+	}
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return NULL;
+	f->t2s = t;
+	f->id = ++t->next_flow_id;
+	f->node.key = *key;
+	cfg = (struct socks5_udp_config){.recv_buf = t->udp_recv_buf, .recv_buf_len = SOCKS5_UDP_RECV_BUF};
+
+	f->assoc = socks5_udp_new(t->loop, &t->proxy, &cfg, &assoc_callbacks, f);
+	if (f->assoc == NULL) {
+		free(f);
+		return NULL;
+	}
+	(void)flow_table_insert(&t->udp_table, &f->node);
+	lru_push_front(t, f);
+	t->udp_flow_count++;
+	t->stats.udp_flows_opened++;
+	f->last_active = ev_now(t->loop);
+	ev_timer_init(&f->timer, udp_flow_timer_cb, t->cfg->udp_timeout, 0);
+	ev_timer_start(t->loop, &f->timer);
+	return f;
+}
+
+void
+udp_flow_handle(struct t2s *t, const uint8_t *pkt, const struct packet_info *info)
+{
+	const uint8_t *payload = pkt + info->l4_off + 8;
+	struct t2s_endpoint dst;
+	struct flow_key key;
+	struct flow_table_node *node;
+	struct udp_flow *f;
+	struct pending_dgram *d;
+	static const uint8_t zero[16];
+
+	if (info->dport == 0 || t->stopping) {
+		t->stats.ignored++;
+		return;
+	}
+	memset(&dst, 0, sizeof(dst));
+	dst.type = info->family == 4 ? T2S_ENDPOINT_IPV4 : T2S_ENDPOINT_IPV6;
+	dst.port = info->dport;
+	memcpy(info->family == 4 ? dst.u.ipv4 : dst.u.ipv6, info->dst, info->family == 4 ? 4 : 16);
+
+	flow_key_make(&key, info->family, PACKET_PROTO_UDP, info->src, info->sport, zero, 0);
+	node = flow_table_lookup(&t->udp_table, &key);
+	f = node != NULL ? container_of(node, struct udp_flow, node) : NULL;
+	if (f == NULL) {
+		if (ev_now(t->loop) < t->udp_unsupported_until) {
+			answer_unreachable(t, pkt, info->ip_len);
+			return;
+		}
+		f = flow_new(t, &key);
+		if (f == NULL) {
+			answer_unreachable(t, pkt, info->ip_len);
+			return;
+		}
+	}
+	touch(f);
+	if (f->ready) {
+		send_one(f, &dst, payload, info->udp_payload_len);
+		return;
+	}
+	if (f->pending_count >= PENDING_MAX || f->pending_bytes + info->ip_len > PENDING_BYTES_MAX) {
+		t->stats.udp_send_errors++;
+		return;
+	}
+	d = malloc(sizeof(*d) + info->ip_len);
+	if (d == NULL)
+		return;
+	d->next = NULL;
+	d->dst = dst;
+	d->pkt_len = info->ip_len;
+	d->payload_off = (uint16_t)(info->l4_off + 8);
+	d->payload_len = info->udp_payload_len;
+	memcpy(d->pkt, pkt, info->ip_len);
+	if (f->pending_tail != NULL)
+		f->pending_tail->next = d;
+	else
+		f->pending_head = d;
+	f->pending_tail = d;
+	f->pending_count++;
+	f->pending_bytes += info->ip_len;
+}
+
+void
+udp_flow_close_all(struct t2s *t)
+{
+	while (t->udp_lru_head != NULL)
+		flow_free(t->udp_lru_head, false);
+}
