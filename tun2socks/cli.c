@@ -33,6 +33,12 @@ const char cli_usage[] =
 	"      --max-flows N          cap on concurrent TCP connections, and on UDP mappings\n"
 	"                             (default 16384; the least recently used UDP one goes)\n"
 	"      --udp-timeout SEC      end a UDP mapping idle this long (default 60)\n"
+	"      --dns MODE             udp: queries relayed like any UDP (default);\n"
+	"                             tcp: queries to port 53 sent over TCP through the proxy;\n"
+	"                             fake-ip: A/AAAA answered from a private pool and the\n"
+	"                             names sent to the proxy (it resolves them)\n"
+	"      --fake-ip-range CIDR   IPv4 pool for fake-ip (default " CONFIG_DEFAULT_FAKE_NET4 ")\n"
+	"      --fake-ip-range6 CIDR  IPv6 pool for fake-ip (default " CONFIG_DEFAULT_FAKE_NET6 ")\n"
 	"      --fwmark N             SO_MARK for proxy connections (policy routing)\n"
 	"      --no-offload           plain TUN packets: no virtio-net header, no TSO\n"
 	"  -l, --log-level LEVEL      error, warn, info (default) or debug\n"
@@ -48,6 +54,9 @@ enum {
 	OPT_FWMARK,
 	OPT_NO_OFFLOAD,
 	OPT_UDP_TIMEOUT,
+	OPT_DNS,
+	OPT_FAKE_IP_RANGE,
+	OPT_FAKE_IP_RANGE6,
 };
 
 static const char short_options[] = ":p:t:m:a:6:l:hV";
@@ -64,6 +73,9 @@ static const struct option options[] = {
 	{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
 	{"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
 	{"udp-timeout", required_argument, NULL, OPT_UDP_TIMEOUT},
+	{"dns", required_argument, NULL, OPT_DNS},
+	{"fake-ip-range", required_argument, NULL, OPT_FAKE_IP_RANGE},
+	{"fake-ip-range6", required_argument, NULL, OPT_FAKE_IP_RANGE6},
 	{"fwmark", required_argument, NULL, OPT_FWMARK},
 	{"no-offload", no_argument, NULL, OPT_NO_OFFLOAD},
 	{"log-level", required_argument, NULL, 'l'},
@@ -217,6 +229,27 @@ cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msgle
 		case OPT_UDP_TIMEOUT:
 			if (parse_seconds(optarg, &cfg->udp_timeout) < 0)
 				return fail(msg, msglen, "--udp-timeout: '%s' is not a positive number of seconds",
+					    optarg);
+			break;
+		case OPT_DNS:
+			if (strcmp(optarg, "udp") == 0)
+				cfg->dns_mode = CONFIG_DNS_UDP;
+			else if (strcmp(optarg, "tcp") == 0)
+				cfg->dns_mode = CONFIG_DNS_TCP;
+			else if (strcmp(optarg, "fake-ip") == 0)
+				cfg->dns_mode = CONFIG_DNS_FAKE_IP;
+			else
+				return fail(msg, msglen, "--dns: '%s' is not udp, tcp or fake-ip", optarg);
+			break;
+		case OPT_FAKE_IP_RANGE:
+			if (parse_cidr(optarg, AF_INET, &cfg->fake_net4, &cfg->fake_prefix4) < 0 ||
+			    cfg->fake_prefix4 < 1 || cfg->fake_prefix4 > 30)
+				return fail(msg, msglen, "--fake-ip-range: '%s' is not an IPv4 network /1../30", optarg);
+			break;
+		case OPT_FAKE_IP_RANGE6:
+			if (parse_cidr(optarg, AF_INET6, &cfg->fake_net6, &cfg->fake_prefix6) < 0 ||
+			    cfg->fake_prefix6 < 1 || cfg->fake_prefix6 > 126)
+				return fail(msg, msglen, "--fake-ip-range6: '%s' is not an IPv6 network /1../126",
 					    optarg);
 			break;
 		case OPT_MAX_FLOWS:

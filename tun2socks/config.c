@@ -2,6 +2,7 @@
 /* Defaults and small validated setters for struct t2s_config. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 
@@ -18,6 +19,11 @@ config_defaults(struct t2s_config *cfg)
 	cfg->max_flows = CONFIG_DEFAULT_MAX_FLOWS;
 	cfg->log_level = LOG_LEVEL_INFO;
 	cfg->offload = true;
+	cfg->dns_mode = CONFIG_DNS_UDP;
+	inet_pton(AF_INET, "198.18.0.0", &cfg->fake_net4);
+	cfg->fake_prefix4 = 15;
+	inet_pton(AF_INET6, "fd00:7432:7373::", &cfg->fake_net6);
+	cfg->fake_prefix6 = 64;
 }
 
 int

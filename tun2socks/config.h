@@ -27,6 +27,17 @@
  * segments, so bursts are absorbed instead of dropped (the default is 500). */
 #define CONFIG_TUN_TXQUEUELEN 8192
 
+enum config_dns_mode {
+	CONFIG_DNS_UDP = 0, /* queries are UDP like any other: relayed through the proxy */
+	CONFIG_DNS_TCP,     /* queries to port 53 go over TCP through CONNECT */
+	CONFIG_DNS_FAKE_IP, /* A/AAAA answered locally from a pool; names sent to the proxy */
+};
+
+/* The fake-IP pools: RFC 2544's benchmarking range (rarely used by real networks, and
+ * used the same way by other tools) and a ULA /64 chosen for this program. */
+#define CONFIG_DEFAULT_FAKE_NET4 "198.18.0.0/15"
+#define CONFIG_DEFAULT_FAKE_NET6 "fd00:7432:7373::/64"
+
 struct t2s_config {
 	struct proxy_url proxy;
 	char tun_name[16];
@@ -43,6 +54,11 @@ struct t2s_config {
 	unsigned max_flows;
 	unsigned fwmark;
 	bool offload; /* virtio-net header with TSO/checksum offload on the TUN */
+	enum config_dns_mode dns_mode;
+	struct in_addr fake_net4;
+	unsigned fake_prefix4;
+	struct in6_addr fake_net6;
+	unsigned fake_prefix6;
 	enum log_level log_level;
 	const char *auth_file; /* --proxy-auth-file, read by main */
 };

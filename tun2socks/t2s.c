@@ -17,6 +17,7 @@
 
 #include <lwip/pbuf.h>
 
+#include "fakeip.h"
 #include "log.h"
 #include "rxpool.h"
 #include "tcp_flow.h"
@@ -220,6 +221,29 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 	t->rxpool = rxpool_new((u16_t)t->rx_bufsize, T2S_RX_BUFFERS_KEPT);
 	if (t->rxpool == NULL)
 		goto err_relay;
+	if (cfg->dns_mode == CONFIG_DNS_FAKE_IP) {
+		struct fakeip_config fc = {
+			.net4 = cfg->fake_net4,
+			.prefix4 = cfg->fake_prefix4,
+			.has_net6 = true,
+			.net6 = cfg->fake_net6,
+			.prefix6 = cfg->fake_prefix6,
+			.capacity = 65536,
+			.ttl = 10,
+			.idle_expiry = 3600,
+			.seed = seed * 0x9e3779b97f4a7c15ull,
+		};
+		const char *why;
+
+		if (fakeip_config_check(&fc, &why) < 0) {
+			log_error("fake-ip pool: %s", why);
+			errno = EINVAL;
+			goto err_rxpool;
+		}
+		t->fakeip = fakeip_new(&fc);
+		if (t->fakeip == NULL)
+			goto err_rxpool;
+	}
 
 	tcfg = (struct tunif_config){
 		.mtu = cfg->mtu,
@@ -248,6 +272,7 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 	return t;
 
 err_rxpool:
+	fakeip_free(t->fakeip);
 	rxpool_free(t->rxpool);
 err_relay:
 	free(t->udp_recv_buf);
@@ -286,6 +311,7 @@ t2s_free(struct t2s *t)
 	if (t->rx_spare != NULL)
 		pbuf_free(t->rx_spare);
 	rxpool_free(t->rxpool);
+	fakeip_free(t->fakeip);
 	free(t->relay_buf);
 	free(t->udp_recv_buf);
 	flow_table_fini(&t->udp_table);

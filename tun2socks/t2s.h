@@ -22,6 +22,7 @@
 struct tunif;
 struct pbuf;
 struct rxpool;
+struct fakeip;
 struct tcp_flow;
 struct udp_flow;
 
@@ -40,6 +41,7 @@ struct t2s_stats {
 	uint64_t tcp_flows_opened, tcp_flows_failed, tcp_flows_refused_cap;
 	uint64_t udp_flows_opened, udp_assoc_failed, udp_evictions;
 	uint64_t udp_datagrams_out, udp_datagrams_in, udp_send_errors, udp_reply_drops;
+	uint64_t dns_fake_answers, fake_ip_unmapped;
 };
 
 struct t2s {
@@ -61,6 +63,7 @@ struct t2s {
 	unsigned udp_flow_count;
 	ev_tstamp udp_unsupported_until;
 	uint8_t *udp_recv_buf; /* shared by every association (SOCKS5_UDP_RECV_BUF bytes) */
+	struct fakeip *fakeip; /* --dns fake-ip only */
 	struct rxpool *rxpool;
 	unsigned rx_bufsize;  /* MTU, or 64 KiB when the TUN delivers TSO segments */
 	uint8_t vnet_rx[64];  /* virtio-net header of the packet just read (ignored) */

@@ -24,6 +24,7 @@
 
 #include <lwip/priv/tcp_priv.h>
 
+#include "fake_dns.h"
 #include "log.h"
 #include "lwip_port.h"
 #include "socks5_proto.h"
@@ -705,7 +706,19 @@ tcp_flow_handle_syn(struct t2s *t, const uint8_t *pkt, const struct packet_info 
 	target.type = info->family == 4 ? T2S_ENDPOINT_IPV4 : T2S_ENDPOINT_IPV6;
 	target.port = info->dport;
 	memcpy(info->family == 4 ? target.u.ipv4 : target.u.ipv6, info->dst, info->family == 4 ? 4 : 16);
-	flow_log(f, LOG_LEVEL_DEBUG, "new connection");
+	if (fake_dns_target(t, info->family, info->dst, info->dport, &target) < 0) {
+		/* A fake address whose name is gone (a stale cache): refuse, so the
+		 * application resolves the name again. */
+		struct socks5_tcp_result res = {.failure = SOCKS5_TCP_TARGET, .err = -ECONNREFUSED,
+						.rep = SOCKS5_REP_CONN_REFUSED};
+
+		t->stats.fake_ip_unmapped++;
+		flow_log(f, LOG_LEVEL_INFO, "fake address with no name mapped (stale DNS cache?)");
+		flow_socks_done_cb(f, &res);
+		return true;
+	}
+	flow_log(f, LOG_LEVEL_DEBUG, "new connection%s%s", target.type == T2S_ENDPOINT_DOMAIN ? " to " : "",
+		 target.type == T2S_ENDPOINT_DOMAIN ? target.u.domain.name : "");
 	f->socks = socks5_tcp_new(t->loop, &t->proxy, &target, flow_socks_done_cb, f);
 	if (f->socks == NULL) {
 		struct socks5_tcp_result res = {.failure = SOCKS5_TCP_PROXY_UNREACHABLE, .err = -errno};

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/uio.h>
 
+#include "fake_dns.h"
 #include "log.h"
 #include "socks5_udp.h"
 
@@ -31,6 +32,16 @@ struct pending_dgram {
 	uint8_t pkt[]; /* the whole IP packet: quoted if we must answer with ICMP */
 };
 
+/* The last fake destinations a mapping sent to: replies come back from the real address
+ * the proxy resolved, and must look as if they came from the fake one. */
+#define FAKE_DSTS 4
+
+struct fake_dst {
+	uint16_t port;
+	char name[T2S_ENDPOINT_DOMAIN_MAX + 1];
+	uint8_t addr[16];
+};
+
 struct udp_flow {
 	struct t2s *t2s;
 	struct flow_table_node node;
@@ -43,7 +54,55 @@ struct udp_flow {
 	unsigned pending_count;
 	size_t pending_bytes;
 	uint64_t id;
+	struct fake_dst *fake_dsts; /* FAKE_DSTS entries, allocated on first use */
+	unsigned fake_next;
 };
+
+/* Remembers that dst (a name) stands for the fake address the application used. */
+static void
+note_fake_dst(struct udp_flow *f, const struct t2s_endpoint *dst, const uint8_t *fake_addr)
+{
+	struct fake_dst *e;
+
+	if (f->fake_dsts == NULL) {
+		f->fake_dsts = calloc(FAKE_DSTS, sizeof(*f->fake_dsts));
+		if (f->fake_dsts == NULL)
+			return;
+	}
+	for (unsigned i = 0; i < FAKE_DSTS; i++)
+		if (f->fake_dsts[i].port == dst->port && strcmp(f->fake_dsts[i].name, dst->u.domain.name) == 0)
+			return;
+	e = &f->fake_dsts[f->fake_next++ % FAKE_DSTS];
+	e->port = dst->port;
+	memcpy(e->name, dst->u.domain.name, (size_t)dst->u.domain.len + 1);
+	memcpy(e->addr, fake_addr, f->node.key.family == 4 ? 4 : 16);
+}
+
+/*
+ * The fake address a reply should appear to come from: the entry with that name (a
+ * proxy that answers with the name), else the only entry with that port; NULL when
+ * the reply is from a real destination or cannot be attributed.
+ */
+static const uint8_t *
+fake_source(const struct udp_flow *f, const struct t2s_endpoint *src)
+{
+	const struct fake_dst *match = NULL;
+
+	if (f->fake_dsts == NULL)
+		return NULL;
+	for (unsigned i = 0; i < FAKE_DSTS; i++) {
+		const struct fake_dst *e = &f->fake_dsts[i];
+
+		if (e->port != src->port || e->name[0] == '\0')
+			continue;
+		if (src->type == T2S_ENDPOINT_DOMAIN && strcmp(e->name, src->u.domain.name) == 0)
+			return e->addr;
+		if (match != NULL)
+			return NULL; /* two names on this port: ambiguous */
+		match = e;
+	}
+	return match != NULL ? match->addr : NULL;
+}
 
 static const char *
 flow_name(const struct udp_flow *f, char *buf, size_t cap)
@@ -120,6 +179,7 @@ flow_free(struct udp_flow *f, bool refuse)
 	t->udp_flow_count--;
 	ev_timer_stop(t->loop, &f->timer);
 	socks5_udp_free(f->assoc);
+	free(f->fake_dsts);
 	for (d = f->pending_head; d != NULL; d = next) {
 		next = d->next;
 		if (refuse)
@@ -187,12 +247,15 @@ udp_flow_assoc_datagram_cb(void *arg, const struct t2s_endpoint *src, const uint
 	int family = f->node.key.family, hl;
 	const uint8_t *src_addr;
 
-	if ((family == 4 && src->type != T2S_ENDPOINT_IPV4) || (family == 6 && src->type != T2S_ENDPOINT_IPV6)) {
-		/* A reply the application could not tell apart (other family or a name). */
-		t->stats.udp_reply_drops++;
-		return;
+	src_addr = fake_source(f, src);
+	if (src_addr == NULL) {
+		if ((family == 4 && src->type != T2S_ENDPOINT_IPV4) || (family == 6 && src->type != T2S_ENDPOINT_IPV6)) {
+			/* A reply the application could not tell apart (other family or a name). */
+			t->stats.udp_reply_drops++;
+			return;
+		}
+		src_addr = family == 4 ? src->u.ipv4 : src->u.ipv6;
 	}
-	src_addr = family == 4 ? src->u.ipv4 : src->u.ipv6;
 	hl = packet_build_udp_header(family, src_addr, src->port, f->node.key.app_addr, f->node.key.app_port, payload,
 				     len, hdr, sizeof(hdr));
 	if (hl < 0 || (size_t)hl + len > t->cfg->mtu) {
@@ -286,10 +349,17 @@ udp_flow_handle(struct t2s *t, const uint8_t *pkt, const struct packet_info *inf
 		t->stats.ignored++;
 		return;
 	}
+	if (info->dport == 53 && t->cfg->dns_mode == CONFIG_DNS_FAKE_IP && fake_dns_answer(t, pkt, info))
+		return;
 	memset(&dst, 0, sizeof(dst));
 	dst.type = info->family == 4 ? T2S_ENDPOINT_IPV4 : T2S_ENDPOINT_IPV6;
 	dst.port = info->dport;
 	memcpy(info->family == 4 ? dst.u.ipv4 : dst.u.ipv6, info->dst, info->family == 4 ? 4 : 16);
+	if (fake_dns_target(t, info->family, info->dst, info->dport, &dst) < 0) {
+		t->stats.fake_ip_unmapped++;
+		answer_unreachable(t, pkt, info->ip_len);
+		return;
+	}
 
 	flow_key_make(&key, info->family, PACKET_PROTO_UDP, info->src, info->sport, zero, 0);
 	node = flow_table_lookup(&t->udp_table, &key);
@@ -306,6 +376,8 @@ udp_flow_handle(struct t2s *t, const uint8_t *pkt, const struct packet_info *inf
 		}
 	}
 	touch(f);
+	if (dst.type == T2S_ENDPOINT_DOMAIN)
+		note_fake_dst(f, &dst, info->dst);
 	if (f->ready) {
 		send_one(f, &dst, payload, info->udp_payload_len);
 		return;

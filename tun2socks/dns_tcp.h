@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DNS over TCP through the SOCKS5 proxy: answers DNS query datagrams from the TUN by
+ * relaying each one over its own SOCKS5 CONNECT to the same destination (RFC 1035
+ * 4.2.2 framing) and writing the response back as a UDP datagram. For proxies that
+ * cannot relay UDP (REP 7 to UDP ASSOCIATE: ssh -D, microsocks) or when configured so.
+ */
+#ifndef T2S_TUN2SOCKS_DNS_TCP_H
+#define T2S_TUN2SOCKS_DNS_TCP_H
+
+#include <stdint.h>
+
+#include "packet.h"
+#include "t2s.h"
+
+/* Queries in flight at once; beyond, queries are answered with ICMP port unreachable. */
+#define DNS_TCP_MAX_INFLIGHT 256
+/* Seconds from the datagram's arrival to the response (proxy handshake included). */
+#define DNS_TCP_TIMEOUT 5.0
+
+struct dns_tcp_stats {
+	uint64_t queries;      /* accepted and sent on their way */
+	uint64_t answered;     /* responses written to the TUN */
+	uint64_t truncated;    /* of those: too large for one datagram, sent as TC=1 */
+	uint64_t failed;       /* proxy, timeout or response errors: answered with ICMP */
+	uint64_t refused_cap;  /* DNS_TCP_MAX_INFLIGHT reached, or out of memory: ICMP */
+	uint64_t cancelled;    /* dropped without an answer by dns_tcp_close_all/free */
+};
+
+struct dns_tcp;
+
+/*
+ * Creates the (empty) set of queries in flight for t, which must outlive it. Uses
+ * t->loop, t->proxy, and t2s_tun_sendv for answers. Returns NULL with errno set.
+ */
+struct dns_tcp *dns_tcp_new(struct t2s *t);
+
+/* Cancels every query in flight (no answers) and frees d. NULL is fine. */
+void dns_tcp_free(struct dns_tcp *d);
+
+/*
+ * Answers one DNS query read from the TUN: pkt is the whole IP packet, info its parse
+ * (an unfragmented UDP datagram whose payload is the DNS message). Neither is kept:
+ * what is needed is copied. The query goes over TCP (2-byte length prefix) through a
+ * SOCKS5 CONNECT to the datagram's destination address and port, and the response comes
+ * back as a UDP datagram from that destination to the application. On any failure
+ * (proxy down or refusing, DNS_TCP_TIMEOUT, a response shorter than a DNS header or with
+ * another ID, the cap) the application gets ICMP port unreachable, so its resolver moves
+ * on at once. Ignored after t2s_stop.
+ */
+void dns_tcp_query(struct dns_tcp *d, const uint8_t *pkt, const struct packet_info *info);
+
+/* Cancels every query in flight (no answers); d stays usable. */
+void dns_tcp_close_all(struct dns_tcp *d);
+
+/* Counters since dns_tcp_new; valid as long as d. */
+const struct dns_tcp_stats *dns_tcp_get_stats(const struct dns_tcp *d);
+
+#endif

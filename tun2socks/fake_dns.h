@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * --dns fake-ip: A and AAAA queries are answered here with addresses from the fake-IP
+ * pool, and connections or datagrams to those addresses are sent to the proxy with the
+ * name instead (SOCKS ATYP DOMAINNAME), so names are resolved by the proxy, never
+ * locally. Trade-offs: applications that cache answers longer than the TTL, or that
+ * hold addresses across a restart of tun2socks, reach a pool address with no mapping:
+ * their connection is refused (RST) and they resolve again. Other query types are
+ * relayed to the resolver the application asked, through the proxy, except HTTPS/SVCB,
+ * answered empty because their address hints would bypass the pool.
+ */
+#ifndef T2S_TUN2SOCKS_FAKE_DNS_H
+#define T2S_TUN2SOCKS_FAKE_DNS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "endpoint.h"
+#include "packet.h"
+#include "t2s.h"
+
+/* Answers a DNS query datagram (UDP to port 53) if fake-ip handles it; true if it did
+ * (the datagram is consumed), false if it should be relayed as usual. */
+bool fake_dns_answer(struct t2s *t, const uint8_t *pkt, const struct packet_info *info);
+
+/*
+ * The destination to ask the proxy for: 0 and *ep unchanged when addr is outside the
+ * pool (or fake-ip is off); 1 with *ep = name:port for a mapped pool address; -ENOENT
+ * for a pool address without a mapping (the caller refuses the flow).
+ */
+int fake_dns_target(struct t2s *t, int family, const uint8_t *addr, uint16_t port, struct t2s_endpoint *ep);
+
+#endif
