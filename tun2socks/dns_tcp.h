@@ -19,12 +19,12 @@
 #define DNS_TCP_TIMEOUT 5.0
 
 struct dns_tcp_stats {
-	uint64_t queries;      /* accepted and sent on their way */
-	uint64_t answered;     /* responses written to the TUN */
-	uint64_t truncated;    /* of those: too large for one datagram, sent as TC=1 */
-	uint64_t failed;       /* proxy, timeout or response errors: answered with ICMP */
-	uint64_t refused_cap;  /* DNS_TCP_MAX_INFLIGHT reached, or out of memory: ICMP */
-	uint64_t cancelled;    /* dropped without an answer by dns_tcp_close_all/free */
+	uint64_t queries;   /* accepted and sent on their way */
+	uint64_t answered;  /* responses written to the TUN */
+	uint64_t truncated; /* of those: too large for one datagram, sent as header + question, TC=1 */
+	uint64_t failed;    /* proxy, timeout or response errors: answered with ICMP */
+	uint64_t refused;   /* not started (cap, no memory or socket, not a DNS message): ICMP */
+	uint64_t cancelled; /* dropped without an answer by dns_tcp_close_all/free */
 };
 
 struct dns_tcp;

@@ -17,6 +17,7 @@
 
 #include <lwip/pbuf.h>
 
+#include "dns_tcp.h"
 #include "fakeip.h"
 #include "log.h"
 #include "rxpool.h"
@@ -253,6 +254,9 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 		.accept = tcp_flow_accept_cb,
 		.accept_arg = t,
 	};
+	t->dns_tcp = dns_tcp_new(t);
+	if (t->dns_tcp == NULL)
+		goto err_rxpool;
 	t->tunif = tunif_new(&tcfg);
 	if (t->tunif == NULL) {
 		errno = ENOMEM;
@@ -272,6 +276,7 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 	return t;
 
 err_rxpool:
+	dns_tcp_free(t->dns_tcp);
 	fakeip_free(t->fakeip);
 	rxpool_free(t->rxpool);
 err_relay:
@@ -293,6 +298,7 @@ t2s_stop(struct t2s *t)
 	t->stopping = true;
 	tcp_flow_abort_all(t);
 	udp_flow_close_all(t);
+	dns_tcp_close_all(t->dns_tcp);
 	ev_io_stop(t->loop, &t->tun_io);
 	ev_signal_stop(t->loop, &t->sigint);
 	ev_signal_stop(t->loop, &t->sigterm);
@@ -310,6 +316,7 @@ t2s_free(struct t2s *t)
 	tunif_free(t->tunif);
 	if (t->rx_spare != NULL)
 		pbuf_free(t->rx_spare);
+	dns_tcp_free(t->dns_tcp);
 	rxpool_free(t->rxpool);
 	fakeip_free(t->fakeip);
 	free(t->relay_buf);

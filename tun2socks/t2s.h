@@ -23,6 +23,7 @@ struct tunif;
 struct pbuf;
 struct rxpool;
 struct fakeip;
+struct dns_tcp;
 struct tcp_flow;
 struct udp_flow;
 
@@ -64,13 +65,14 @@ struct t2s {
 	ev_tstamp udp_unsupported_until;
 	uint8_t *udp_recv_buf; /* shared by every association (SOCKS5_UDP_RECV_BUF bytes) */
 	struct fakeip *fakeip; /* --dns fake-ip only */
+	struct dns_tcp *dns_tcp; /* DNS over TCP: --dns tcp, or when the proxy has no UDP */
 	struct rxpool *rxpool;
 	unsigned rx_bufsize;  /* MTU, or 64 KiB when the TUN delivers TSO segments */
 	uint8_t vnet_rx[64];  /* virtio-net header of the packet just read (ignored) */
 	uint8_t vnet_tx[64];  /* header sent with every packet: "checksum verified" */
 	struct pbuf *rx_spare; /* MTU-sized buffer for the next TUN read */
 	uint8_t *relay_buf;
-	ev_tstamp last_rate_log[4];
+	ev_tstamp last_rate_log[8];
 	struct t2s_stats stats;
 	bool stopping;
 };

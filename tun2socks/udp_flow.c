@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/uio.h>
 
+#include "dns_tcp.h"
 #include "fake_dns.h"
 #include "log.h"
 #include "socks5_udp.h"
@@ -202,6 +203,26 @@ send_one(struct udp_flow *f, const struct t2s_endpoint *dst, const uint8_t *payl
 	f->t2s->stats.udp_datagrams_out++;
 }
 
+/* The proxy has no UDP: queued DNS queries go over TCP instead of failing. */
+static void
+reroute_dns(struct udp_flow *f)
+{
+	struct pending_dgram **pp = &f->pending_head, *d;
+	struct packet_info info;
+
+	while ((d = *pp) != NULL) {
+		if (d->dst.port == 53 && packet_parse(d->pkt, d->pkt_len, &info) == 0) {
+			dns_tcp_query(f->t2s->dns_tcp, d->pkt, &info);
+			*pp = d->next;
+			f->pending_count--;
+			f->pending_bytes -= d->pkt_len;
+			free(d);
+			continue;
+		}
+		pp = &d->next;
+	}
+}
+
 static void
 udp_flow_assoc_ready_cb(void *arg, const struct socks5_udp_result *res)
 {
@@ -214,14 +235,16 @@ udp_flow_assoc_ready_cb(void *arg, const struct socks5_udp_result *res)
 		if (res->failure == SOCKS5_UDP_UNSUPPORTED) {
 			t->udp_unsupported_until = ev_now(t->loop) + UNSUPPORTED_BACKOFF;
 			if (t2s_rate_ok(t, 4, 30.0))
-				log_warn("the proxy does not support UDP ASSOCIATE: UDP is answered with ICMP "
-					 "port unreachable");
+				log_warn("the proxy does not support UDP ASSOCIATE: DNS goes over TCP, other UDP "
+					 "is answered with ICMP port unreachable");
 		} else if (t2s_rate_ok(t, 5, 5.0)) {
 			log_warn("udp %s: no UDP association: %s (%s)", flow_name(f, name, sizeof(name)),
 				 res->failure == SOCKS5_UDP_REJECTED ? "refused by the proxy" : "proxy failed",
 				 res->err < 0 ? strerror(-res->err) : "no reason given");
 		}
 		t->stats.udp_assoc_failed++;
+		if (res->failure == SOCKS5_UDP_UNSUPPORTED)
+			reroute_dns(f);
 		flow_free(f, true);
 		return;
 	}
@@ -349,8 +372,16 @@ udp_flow_handle(struct t2s *t, const uint8_t *pkt, const struct packet_info *inf
 		t->stats.ignored++;
 		return;
 	}
-	if (info->dport == 53 && t->cfg->dns_mode == CONFIG_DNS_FAKE_IP && fake_dns_answer(t, pkt, info))
-		return;
+	if (info->dport == 53) {
+		if (t->cfg->dns_mode == CONFIG_DNS_FAKE_IP && fake_dns_answer(t, pkt, info))
+			return;
+		/* DNS over TCP when asked for, or when the proxy cannot relay UDP: any
+		 * SOCKS5 server can CONNECT, so names still resolve through the proxy. */
+		if (t->cfg->dns_mode == CONFIG_DNS_TCP || ev_now(t->loop) < t->udp_unsupported_until) {
+			dns_tcp_query(t->dns_tcp, pkt, info);
+			return;
+		}
+	}
 	memset(&dst, 0, sizeof(dst));
 	dst.type = info->family == 4 ? T2S_ENDPOINT_IPV4 : T2S_ENDPOINT_IPV6;
 	dst.port = info->dport;

@@ -445,3 +445,97 @@ setup_default() {
     "$@"
     t2s_start
 }
+
+# ---------------------------------------------------------------- UDP
+# Helpers for the UDP scenarios (t00_udp_harness, t15_udp, t16_udp_lifecycle).
+UDP_ECHO_PORT=7100      # udp_echo.py: echo; OTHERPORT/OTHERADDR requests (see the file)
+UDP_OTHER_PORT=7199     # udp_echo.py answers OTHERPORT requests from here
+UDP_CLOSED_PORT=9       # no UDP listener
+TGT4_ALT=198.19.0.11    # udp_echo.py answers OTHERADDR requests from here (server ns lo)
+TGT6_ALT=2001:2:0:2::11
+DNS4=198.19.0.53        # dnsmasq (server ns lo)
+DNS6=2001:2:0:2::53
+
+# danted_conf_udp: danted_conf plus what UDP needs: danted must not connect
+# its relay socket to the first destination (udp.connectdst, default yes),
+# or replies from any other address or port (full cone) would be dropped; it
+# also logs the end of every session ("disconnect"), so a closed association
+# shows in danted.log. Call before danted_start.
+danted_conf_udp() {
+    danted_conf
+    # (a global option: it must come before the rules)
+    sed -i -e 's/^\( *log: connect\) error$/\1 disconnect error/' \
+           -e 's/^client pass {$/udp.connectdst: no\n&/' "$WORK/danted.conf"
+}
+
+# danted_udp_sessions: number of UDP associations danted has accepted so far
+# (it logs "pass(1): udp/udpassociate [: CLIENT ..." when one starts).
+danted_udp_sessions() { danted_count 'udp/udpassociate \[:'; }
+# danted_udp_ended: number of UDP associations that have ended (logged as
+# "udp/udpassociate ]: ...: <reason>.  Session duration: Ns" with the
+# disconnect logging of danted_conf_udp).
+danted_udp_ended() { danted_count 'udp/udpassociate \]:'; }
+danted_count() {
+    local n
+    n=$(grep -c "$1" "$LOGDIR/danted.log" 2>/dev/null) || n=0
+    echo "${n:-0}"
+}
+
+# udp_bound NS ADDR PORT: a UDP socket is bound to ADDR:PORT in NS.
+udp_bound() {
+    [ -n "$(ip netns exec "$1" ss -Hlun "src $2 and sport = :$3" 2>/dev/null)" ]
+}
+
+# udp_echo_start: udp_echo.py on the targets (v4 and v6) at $UDP_ECHO_PORT,
+# answering OTHERPORT from $UDP_OTHER_PORT and OTHERADDR from $TGT4_ALT /
+# $TGT6_ALT, which this adds to the server ns lo.
+udp_echo_start() {
+    ip -n "$SRV" addr add "$TGT4_ALT/32" dev lo 2>/dev/null || udp_has_addr "$TGT4_ALT" || fail "addr $TGT4_ALT"
+    ip -n "$SRV" -6 addr add "$TGT6_ALT/128" dev lo nodad 2>/dev/null || udp_has_addr "$TGT6_ALT" || fail "addr $TGT6_ALT"
+    start_bg udp_echo "$SRV" "$PY" -u "$E2E_DIR/udp_echo.py" --bind "$TGT4" --bind "$TGT6" \
+        --port "$UDP_ECHO_PORT" --other-port "$UDP_OTHER_PORT" --other-addr "$TGT4_ALT" --other-addr "$TGT6_ALT"
+    UDP_ECHO_PID=$BG_PID
+    local a
+    for a in "$TGT4:$UDP_ECHO_PORT" "[$TGT6]:$UDP_ECHO_PORT" "$TGT4:$UDP_OTHER_PORT" \
+             "$TGT4_ALT:$UDP_ECHO_PORT" "[$TGT6_ALT]:$UDP_ECHO_PORT"; do
+        wait_until 10 udp_bound "$SRV" "${a%:*}" "${a##*:}" || fail "udp_echo.py did not bind $a"
+    done
+}
+udp_has_addr() { ip -n "$SRV" -o addr show to "$1" | grep -q .; }
+
+# udp_echo_peers [SKIP]: the distinct sender endpoints udp_echo.py has seen,
+# one "ADDR PORT" line each, leaving out the first SKIP.
+udp_echo_peers() { sed -n 's/^PEER //p' "$LOGDIR/udp_echo.log" 2>/dev/null | tail -n +"$((${1:-0} + 1))"; }
+udp_echo_npeers() { udp_echo_peers | wc -l; }
+
+# check_udp_peers [SKIP]: every datagram udp_echo.py received (after its first
+# SKIP peers) came from danted.
+check_udp_peers() {
+    local bad
+    bad=$(udp_echo_peers "${1:-0}" | grep -v -e "^$SRV_IP4 " -e "^$SRV_IP6 " | head -3 | tr '\n' ' ')
+    [ -z "$bad" ] || fail "udp_echo.py got datagrams from non-proxy peers: $bad"
+}
+
+# udp_client NS ARGS...: run tests/e2e/udp_client.py in NS with a hard time bound.
+udp_client() {
+    local ns=$1; shift
+    timeout -k 5 "${CLIENT_TIMEOUT:-150}" ip netns exec "$ns" "$PY" "$E2E_DIR/udp_client.py" "$@"
+}
+
+# dnsmasq_start: an authoritative-only dnsmasq on $DNS4 and $DNS6 port 53 in
+# the server ns (no resolv.conf, no hosts file, no upstream), answering
+# *.e2e.test with $TGT4 (A) and $TGT6 (AAAA). Returns 1 if dnsmasq is not
+# installed.
+dnsmasq_start() {
+    command -v dnsmasq >/dev/null || return 1
+    ip -n "$SRV" addr add "$DNS4/32" dev lo 2>/dev/null || udp_has_addr "$DNS4" || fail "addr $DNS4"
+    ip -n "$SRV" -6 addr add "$DNS6/128" dev lo nodad 2>/dev/null || udp_has_addr "$DNS6" || fail "addr $DNS6"
+    start_bg dnsmasq "$SRV" dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts \
+        --port 53 --listen-address="$DNS4" --listen-address="$DNS6" --bind-interfaces \
+        --address="/e2e.test/$TGT4" --address="/e2e.test/$TGT6" \
+        --user=root --group=root --pid-file="$WORK/dnsmasq.pid" --log-queries --log-facility=-
+    DNSMASQ_PID=$BG_PID
+    wait_until 10 udp_bound "$SRV" "$DNS4" 53 || fail "dnsmasq did not bind $DNS4:53"
+    wait_until 5 udp_bound "$SRV" "[$DNS6]" 53 || fail "dnsmasq did not bind [$DNS6]:53"
+    info "dnsmasq up (pid $DNSMASQ_PID)"
+}

@@ -1,0 +1,427 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DNS queries in flight over TCP: each one owns a SOCKS5 CONNECT, then the connected
+ * socket on which it writes the framed query and reads the framed response, and a
+ * timer; one teardown frees all of it. Answers are built as IP packets and written to
+ * the TUN.
+ *
+ * One TCP connection per query keeps this simple and obviously correct (no matching of
+ * out-of-order responses, no idle connections to expire). Reusing connections and
+ * pipelining queries on them (RFC 7766 6.2) would save a handshake with the proxy and
+ * the target per query, and the TIME_WAIT socket every closed connection leaves behind.
+ */
+#include "dns_tcp.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "dns_msg.h"
+#include "endpoint.h"
+#include "log.h"
+#include "socks5_tcp.h"
+
+/* Bytes of the original packet kept for the ICMP quote: the most an ICMPv6 error may
+ * quote (1280 - IPv6 header - ICMPv6 header); ICMP for IPv4 quotes less. */
+#define QUOTE_MAX (1280 - 40 - 8)
+/* Seconds between warnings about failed queries. */
+#define WARN_INTERVAL 5.0
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+struct dns_tcp {
+	struct t2s *t2s;
+	struct query *head; /* every query in flight (doubly linked) */
+	unsigned count;
+	ev_tstamp last_warn;
+	struct dns_tcp_stats stats;
+};
+
+struct query {
+	struct dns_tcp *owner;
+	struct query *prev, *next;
+	struct packet_info info; /* of the query datagram; ip_len cut to the bytes in quote */
+	struct socks5_tcp *socks; /* during the handshake */
+	int fd;			  /* after it, -1 before */
+	ev_io io;
+	ev_timer timer;
+	size_t out_off, out_len; /* framed query: out[0..out_len), sent up to out_off */
+	uint8_t len_buf[2];	 /* the response's length prefix */
+	size_t len_got;
+	uint8_t *resp; /* allocated once the prefix has announced resp_len bytes */
+	size_t resp_len, resp_got;
+	uint8_t quote[QUOTE_MAX];
+	uint8_t out[]; /* 2-byte big-endian length, then the query as the application sent it */
+};
+
+static void
+make_dst(const struct packet_info *info, struct t2s_endpoint *ep)
+{
+	memset(ep, 0, sizeof(*ep));
+	ep->type = info->family == 4 ? T2S_ENDPOINT_IPV4 : T2S_ENDPOINT_IPV6;
+	ep->port = info->dport;
+	memcpy(info->family == 4 ? ep->u.ipv4 : ep->u.ipv6, info->dst, info->family == 4 ? 4 : 16);
+}
+
+static void
+send_unreachable(struct t2s *t, const uint8_t *orig, const struct packet_info *info)
+{
+	uint8_t out[1280];
+	int n = packet_build_unreachable(orig, info, PACKET_UNREACH_PORT, out, sizeof(out));
+
+	if (n > 0)
+		t2s_tun_send(t, out, (size_t)n);
+}
+
+/* The only place a query is freed. */
+static void
+query_free(struct query *q)
+{
+	struct dns_tcp *d = q->owner;
+
+	if (q->prev != NULL)
+		q->prev->next = q->next;
+	else
+		d->head = q->next;
+	if (q->next != NULL)
+		q->next->prev = q->prev;
+	d->count--;
+	ev_timer_stop(d->t2s->loop, &q->timer);
+	socks5_tcp_free(q->socks);
+	if (q->fd >= 0) {
+		ev_io_stop(d->t2s->loop, &q->io);
+		close(q->fd);
+	}
+	free(q->resp);
+	free(q);
+}
+
+/* Failures come in bursts (every query while the proxy is down): warn about one in so many. */
+static bool
+warn_ok(struct dns_tcp *d)
+{
+	ev_tstamp now = ev_now(d->t2s->loop);
+
+	if (d->last_warn != 0 && now - d->last_warn < WARN_INTERVAL)
+		return false;
+	d->last_warn = now;
+	return true;
+}
+
+/* Ends q with ICMP port unreachable to the application; err is a negative errno. */
+static void
+query_fail(struct query *q, int err, const char *what)
+{
+	struct dns_tcp *d = q->owner;
+	struct t2s *t = d->t2s;
+	struct t2s_endpoint dst;
+	char name[T2S_ENDPOINT_STRLEN];
+
+	d->stats.failed++;
+	if (warn_ok(d)) {
+		make_dst(&q->info, &dst);
+		log_warn("dns over tcp to %s: %s (%s)", endpoint_format(&dst, name, sizeof(name)), what,
+			 strerror(-err));
+	}
+	send_unreachable(t, q->quote, &q->info);
+	query_free(q);
+}
+
+/*
+ * Answers with the query's header and question, QR and TC set: for a response that
+ * cannot be one UDP datagram (over 65507 bytes for IPv4), so the application asks
+ * again over TCP (through the TUN, where it is relayed like any connection).
+ */
+static int
+send_truncated(struct query *q)
+{
+	struct t2s *t = q->owner->t2s;
+	const uint8_t *msg = q->out + 2;
+	struct dns_query dq;
+	uint8_t buf[DNS_MSG_HEADER_LEN + 255 + 4], hdr[48];
+	struct iovec iov[2];
+	size_t len;
+	int hl;
+
+	if (dns_msg_parse_query(msg, q->out_len - 2, &dq) < 0 || dq.question_len > sizeof(buf) - DNS_MSG_HEADER_LEN)
+		return -EMSGSIZE;
+	len = DNS_MSG_HEADER_LEN + dq.question_len;
+	memcpy(buf, msg, len);
+	/* QR, the query's opcode and RD, the response's AA, TC; the response's RA and rcode. */
+	buf[2] = (uint8_t)(0x80 | (msg[2] & 0x79) | (q->resp[2] & 0x04) | 0x02);
+	buf[3] = q->resp[3] & 0x8f;
+	memset(buf + 4, 0, 8);
+	buf[5] = 1;
+	hl = packet_build_udp_header(q->info.family, q->info.dst, q->info.dport, q->info.src, q->info.sport, buf, len,
+				     hdr, sizeof(hdr));
+	if (hl < 0)
+		return hl;
+	iov[0] = (struct iovec){hdr, (size_t)hl};
+	iov[1] = (struct iovec){buf, len};
+	t2s_tun_sendv(t, iov, 2);
+	return 0;
+}
+
+/* The whole response is in q->resp: writes it to the TUN (or fails) and frees q. */
+static void
+deliver(struct query *q)
+{
+	struct dns_tcp *d = q->owner;
+	uint8_t hdr[48];
+	struct iovec iov[2];
+	int hl;
+
+	if (memcmp(q->resp, q->out + 2, 2) != 0) {
+		query_fail(q, -EBADMSG, "response with another ID");
+		return;
+	}
+	/*
+	 * Sent whatever its size. It may exceed the UDP size the application's EDNS record
+	 * announced (over TCP the server does not truncate): resolvers that size their read
+	 * buffer to the datagram (glibc, systemd-resolved) take it. It may exceed the TUN MTU
+	 * (default 65535): Linux's TUN driver takes it and local delivery works, but a router
+	 * between us and a remote application would drop it (we set DF, and IPv6 routers do
+	 * not fragment). Only a response that cannot be one datagram at all is truncated.
+	 */
+	hl = packet_build_udp_header(q->info.family, q->info.dst, q->info.dport, q->info.src, q->info.sport, q->resp,
+				     q->resp_len, hdr, sizeof(hdr));
+	if (hl == -EMSGSIZE) {
+		hl = send_truncated(q);
+		if (hl < 0) {
+			query_fail(q, hl, "response too large for a datagram");
+			return;
+		}
+		d->stats.truncated++;
+	} else if (hl < 0) {
+		query_fail(q, hl, "building the answer");
+		return;
+	} else {
+		iov[0] = (struct iovec){hdr, (size_t)hl};
+		iov[1] = (struct iovec){q->resp, q->resp_len};
+		t2s_tun_sendv(d->t2s, iov, 2);
+	}
+	d->stats.answered++;
+	query_free(q);
+}
+
+static void
+on_writable(struct query *q)
+{
+	struct ev_loop *loop = q->owner->t2s->loop;
+	ssize_t n = send(q->fd, q->out + q->out_off, q->out_len - q->out_off, MSG_NOSIGNAL);
+
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		query_fail(q, -errno, "sending the query");
+		return;
+	}
+	q->out_off += (size_t)n;
+	if (q->out_off < q->out_len)
+		return;
+	/* No shutdown(SHUT_WR): some servers take a half-close for the end of the
+	 * connection and drop the answer (RFC 7766 6.2.1 asks clients not to). */
+	ev_io_stop(loop, &q->io);
+	ev_io_set(&q->io, q->fd, EV_READ);
+	ev_io_start(loop, &q->io);
+}
+
+static void
+on_readable(struct query *q)
+{
+	for (;;) {
+		bool in_prefix = q->len_got < 2;
+		uint8_t *dst = in_prefix ? q->len_buf + q->len_got : q->resp + q->resp_got;
+		size_t want = in_prefix ? 2 - q->len_got : q->resp_len - q->resp_got;
+		/* Exactly up to the end of the response: anything behind it is not ours. */
+		ssize_t n = recv(q->fd, dst, want, 0);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			query_fail(q, -errno, "reading the response");
+			return;
+		}
+		if (n == 0) {
+			query_fail(q, -ECONNRESET, "closed before the whole response");
+			return;
+		}
+		if (!in_prefix) {
+			q->resp_got += (size_t)n;
+			if (q->resp_got == q->resp_len) {
+				deliver(q);
+				return;
+			}
+			continue;
+		}
+		q->len_got += (size_t)n;
+		if (q->len_got < 2)
+			continue;
+		q->resp_len = (size_t)q->len_buf[0] << 8 | q->len_buf[1];
+		if (q->resp_len < DNS_MSG_HEADER_LEN) {
+			query_fail(q, -EBADMSG, "response shorter than a DNS header");
+			return;
+		}
+		q->resp = malloc(q->resp_len);
+		if (q->resp == NULL) {
+			query_fail(q, -ENOMEM, "no memory for the response");
+			return;
+		}
+	}
+}
+
+static void
+dns_tcp_sock_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct query *q = container_of(w, struct query, io);
+
+	(void)loop;
+	assert(q->fd >= 0 && q->socks == NULL && "socket watcher fired before the handshake ended");
+	assert(q->len_got <= 2 && q->resp_got <= q->resp_len && "response bookkeeping out of bounds");
+	if (revents & EV_WRITE)
+		on_writable(q);
+	else if (revents & EV_READ)
+		on_readable(q);
+}
+
+static const char *
+socks_failure_str(enum socks5_tcp_failure failure)
+{
+	switch (failure) {
+	case SOCKS5_TCP_PROXY_UNREACHABLE:
+		return "proxy unreachable";
+	case SOCKS5_TCP_PROXY_PROTOCOL:
+		return "proxy protocol error";
+	case SOCKS5_TCP_PROXY_AUTH:
+		return "proxy authentication failed";
+	case SOCKS5_TCP_TARGET:
+		return "the proxy could not connect";
+	default:
+		return "proxy failed";
+	}
+}
+
+static void
+dns_tcp_socks_done_cb(void *arg, const struct socks5_tcp_result *res)
+{
+	struct query *q = arg;
+	struct ev_loop *loop = q->owner->t2s->loop;
+
+	assert(q->socks != NULL && q->fd < 0 && "handshake finished twice");
+	if (res->failure != SOCKS5_TCP_OK) {
+		query_fail(q, res->err < 0 ? res->err : -EPROTO, socks_failure_str(res->failure));
+		return;
+	}
+	q->fd = socks5_tcp_take_fd(q->socks);
+	socks5_tcp_free(q->socks);
+	q->socks = NULL;
+	ev_io_init(&q->io, dns_tcp_sock_io_cb, q->fd, EV_WRITE);
+	ev_io_start(loop, &q->io);
+}
+
+static void
+dns_tcp_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct query *q = container_of(w, struct query, timer);
+
+	(void)loop;
+	(void)revents;
+	assert((q->socks != NULL) != (q->fd >= 0) && "query neither in its handshake nor connected");
+	query_fail(q, -ETIMEDOUT, "no response in time");
+}
+
+struct dns_tcp *
+dns_tcp_new(struct t2s *t)
+{
+	struct dns_tcp *d = calloc(1, sizeof(*d));
+
+	if (d == NULL)
+		return NULL;
+	d->t2s = t;
+	return d;
+}
+
+void
+dns_tcp_free(struct dns_tcp *d)
+{
+	if (d == NULL)
+		return;
+	dns_tcp_close_all(d);
+	free(d);
+}
+
+void
+dns_tcp_query(struct dns_tcp *d, const uint8_t *pkt, const struct packet_info *info)
+{
+	struct t2s *t = d->t2s;
+	const uint8_t *msg = pkt + info->l4_off + 8;
+	size_t len = info->udp_payload_len;
+	struct t2s_endpoint dst;
+	struct query *q;
+	int err;
+
+	if (t->stopping || info->proto != PACKET_PROTO_UDP || info->fragment || info->dport == 0) {
+		t->stats.ignored++;
+		return;
+	}
+	if (len < DNS_MSG_HEADER_LEN || d->count >= DNS_TCP_MAX_INFLIGHT) {
+		d->stats.refused++;
+		send_unreachable(t, pkt, info);
+		return;
+	}
+	q = malloc(sizeof(*q) + 2 + len);
+	if (q == NULL) {
+		d->stats.refused++;
+		send_unreachable(t, pkt, info);
+		return;
+	}
+	memset(q, 0, sizeof(*q));
+	q->owner = d;
+	q->fd = -1;
+	q->info = *info;
+	if (q->info.ip_len > QUOTE_MAX)
+		q->info.ip_len = QUOTE_MAX;
+	memcpy(q->quote, pkt, q->info.ip_len);
+	q->out[0] = (uint8_t)(len >> 8);
+	q->out[1] = (uint8_t)len;
+	memcpy(q->out + 2, msg, len);
+	q->out_len = 2 + len;
+	make_dst(info, &dst);
+	q->socks = socks5_tcp_new(t->loop, &t->proxy, &dst, dns_tcp_socks_done_cb, q);
+	if (q->socks == NULL) {
+		err = -errno;
+		d->stats.refused++;
+		if (warn_ok(d))
+			log_warn("dns over tcp: cannot reach the proxy: %s", strerror(-err));
+		send_unreachable(t, q->quote, &q->info);
+		free(q);
+		return;
+	}
+	ev_timer_init(&q->timer, dns_tcp_timer_cb, DNS_TCP_TIMEOUT, 0);
+	ev_timer_start(t->loop, &q->timer);
+	q->next = d->head;
+	if (d->head != NULL)
+		d->head->prev = q;
+	d->head = q;
+	d->count++;
+	d->stats.queries++;
+}
+
+void
+dns_tcp_close_all(struct dns_tcp *d)
+{
+	while (d->head != NULL) {
+		d->stats.cancelled++;
+		query_free(d->head);
+	}
+}
+
+const struct dns_tcp_stats *
+dns_tcp_get_stats(const struct dns_tcp *d)
+{
+	return &d->stats;
+}
