@@ -193,7 +193,17 @@ socks5_udp_relay_addr(const struct sockaddr_storage *proxy, const struct t2s_end
 	int err;
 
 	if (cfg != NULL && cfg->relay_override.ss_family != AF_UNSPEC) {
+		in_port_t *port;
+
 		*relay = cfg->relay_override;
+		port = relay->ss_family == AF_INET ? &((struct sockaddr_in *)relay)->sin_port
+						   : &((struct sockaddr_in6 *)relay)->sin6_port;
+		if (*port == 0) {
+			/* Only the address is overridden: the port is the proxy's choice. */
+			if (bnd->type == T2S_ENDPOINT_NONE || bnd->port == 0)
+				return -EPROTO;
+			*port = htons(bnd->port);
+		}
 		return sockaddr_len(relay, relay_len);
 	}
 	err = endpoint_from_sockaddr(&proxy_ep, (const struct sockaddr *)proxy);

@@ -29,7 +29,8 @@
  * flag below is phrased as the exception.
  */
 struct socks5_udp_config {
-	/* ss_family != AF_UNSPEC: send to this address and ignore BND.ADDR/BND.PORT. */
+	/* ss_family != AF_UNSPEC: send to this address and ignore BND.ADDR; its port too,
+	 * unless it is 0 (then BND.PORT is used with this address). */
 	struct sockaddr_storage relay_override;
 	/*
 	 * Default 0: a private, loopback or link-local BND.ADDR from a proxy whose own

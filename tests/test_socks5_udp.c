@@ -1050,6 +1050,10 @@ test_relay_addr_choice(void **state)
 	((struct sockaddr_in6 *)&over.relay_override)->sin6_port = htons(5000);
 	assert_string_equal(relay_for("203.0.113.5:1080", "198.51.100.9:4000", &over, &err), "[::1]:5000");
 	assert_int_equal(err, 0);
+	/* An override without a port replaces only the address (--udp-relay ADDR). */
+	((struct sockaddr_in6 *)&over.relay_override)->sin6_port = 0;
+	assert_string_equal(relay_for("203.0.113.5:1080", "198.51.100.9:4000", &over, &err), "[::1]:4000");
+	assert_int_equal(err, 0);
 }
 
 int

@@ -33,6 +33,8 @@ const char cli_usage[] =
 	"      --max-flows N          cap on concurrent TCP connections, and on UDP mappings\n"
 	"                             (default 16384; the least recently used UDP one goes)\n"
 	"      --udp-timeout SEC      end a UDP mapping idle this long (default 60)\n"
+	"      --udp-relay ADDR[:PORT] send UDP to this relay address (and port) instead of\n"
+	"                             the proxy's BND.ADDR, e.g. for a proxy behind NAT\n"
 	"      --dns MODE             udp: queries relayed like any UDP (default; over TCP\n"
 	"                             when the proxy has no UDP);\n"
 	"                             tcp: queries to port 53 always sent over TCP;\n"
@@ -56,6 +58,7 @@ enum {
 	OPT_NO_OFFLOAD,
 	OPT_UDP_TIMEOUT,
 	OPT_DNS,
+	OPT_UDP_RELAY,
 	OPT_FAKE_IP_RANGE,
 	OPT_FAKE_IP_RANGE6,
 };
@@ -75,6 +78,7 @@ static const struct option options[] = {
 	{"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
 	{"udp-timeout", required_argument, NULL, OPT_UDP_TIMEOUT},
 	{"dns", required_argument, NULL, OPT_DNS},
+	{"udp-relay", required_argument, NULL, OPT_UDP_RELAY},
 	{"fake-ip-range", required_argument, NULL, OPT_FAKE_IP_RANGE},
 	{"fake-ip-range6", required_argument, NULL, OPT_FAKE_IP_RANGE6},
 	{"fwmark", required_argument, NULL, OPT_FWMARK},
@@ -242,6 +246,15 @@ cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msgle
 			else
 				return fail(msg, msglen, "--dns: '%s' is not udp, tcp or fake-ip", optarg);
 			break;
+		case OPT_UDP_RELAY: {
+			struct t2s_endpoint ep;
+			socklen_t len;
+
+			if (endpoint_parse(&ep, optarg, 0) < 0 || ep.type == T2S_ENDPOINT_DOMAIN ||
+			    endpoint_to_sockaddr(&ep, &cfg->udp_relay, &len) < 0)
+				return fail(msg, msglen, "--udp-relay: '%s' is not an IP address[:port]", optarg);
+			break;
+		}
 		case OPT_FAKE_IP_RANGE:
 			if (parse_cidr(optarg, AF_INET, &cfg->fake_net4, &cfg->fake_prefix4) < 0 ||
 			    cfg->fake_prefix4 < 1 || cfg->fake_prefix4 > 30)

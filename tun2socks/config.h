@@ -4,6 +4,7 @@
 #define T2S_TUN2SOCKS_CONFIG_H
 
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 
 #include "log.h"
@@ -55,6 +56,7 @@ struct t2s_config {
 	unsigned fwmark;
 	bool offload; /* virtio-net header with TSO/checksum offload on the TUN */
 	enum config_dns_mode dns_mode;
+	struct sockaddr_storage udp_relay; /* --udp-relay; ss_family AF_UNSPEC when unset */
 	struct in_addr fake_net4;
 	unsigned fake_prefix4;
 	struct in6_addr fake_net6;

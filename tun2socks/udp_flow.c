@@ -340,7 +340,11 @@ flow_new(struct t2s *t, const struct flow_key *key)
 	f->t2s = t;
 	f->id = ++t->next_flow_id;
 	f->node.key = *key;
-	cfg = (struct socks5_udp_config){.recv_buf = t->udp_recv_buf, .recv_buf_len = SOCKS5_UDP_RECV_BUF};
+	cfg = (struct socks5_udp_config){
+		.relay_override = t->cfg->udp_relay,
+		.recv_buf = t->udp_recv_buf,
+		.recv_buf_len = SOCKS5_UDP_RECV_BUF,
+	};
 
 	f->assoc = socks5_udp_new(t->loop, &t->proxy, &cfg, &assoc_callbacks, f);
 	if (f->assoc == NULL) {
