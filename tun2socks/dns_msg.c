@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "wire.h"
+
 #define FLAG_QR 0x8000
 #define FLAG_AA 0x0400
 #define FLAG_TC 0x0200
@@ -34,34 +36,6 @@ struct name {
 	bool compressed;
 	bool odd; /* a label byte cannot be part of a SOCKS5 domain name */
 };
-
-static uint16_t
-rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t
-rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void
-wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void
-wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 /*
  * Decodes the name at msg[off], reading only msg[0..end). Returns the offset just past
@@ -140,7 +114,7 @@ opt_options_valid(const uint8_t *p, size_t len)
 
 		if (len < 4)
 			return false;
-		olen = rd16(p + 2);
+		olen = wire_rd16(p + 2);
 		if (olen > len - 4)
 			return false;
 		p += 4 + olen;
@@ -170,8 +144,8 @@ rr_walk(const uint8_t *msg, size_t len, size_t off, struct rr *rr)
 	if (len - off < RR_FIXED_LEN)
 		return -EBADMSG;
 	rr->fixed = msg + off;
-	rr->type = rd16(rr->fixed);
-	rr->rdlen = rd16(rr->fixed + 8);
+	rr->type = wire_rd16(rr->fixed);
+	rr->rdlen = wire_rd16(rr->fixed + 8);
 	rr->rdata_off = off + RR_FIXED_LEN;
 	if (len - rr->rdata_off < rr->rdlen)
 		return -EBADMSG;
@@ -182,8 +156,8 @@ rr_walk(const uint8_t *msg, size_t len, size_t off, struct rr *rr)
 static int
 opt_decode(const uint8_t *msg, const struct rr *rr, struct opt *opt)
 {
-	uint32_t ttl = rd32(rr->fixed + 4);
-	uint16_t udp_size = rd16(rr->fixed + 2);
+	uint32_t ttl = wire_rd32(rr->fixed + 4);
+	uint16_t udp_size = wire_rd16(rr->fixed + 2);
 
 	if (rr->owner.wire_len != 1 || !opt_options_valid(msg + rr->rdata_off, rr->rdlen))
 		return -EBADMSG;
@@ -206,12 +180,12 @@ dns_msg_parse_query(const uint8_t *msg, size_t len, struct dns_query *q)
 
 	if (len < DNS_MSG_HEADER_LEN || len > UINT16_MAX)
 		return -EBADMSG;
-	flags = rd16(msg + 2);
+	flags = wire_rd16(msg + 2);
 	if (flags & FLAG_QR)
 		return -EBADMSG;
 	if ((flags & OPCODE_MASK) >> OPCODE_SHIFT != OPCODE_QUERY)
 		return -ENOTSUP;
-	if (rd16(msg + 4) != 1 || rd16(msg + 6) != 0 || rd16(msg + 8) != 0 || rd16(msg + 10) > 1)
+	if (wire_rd16(msg + 4) != 1 || wire_rd16(msg + 6) != 0 || wire_rd16(msg + 8) != 0 || wire_rd16(msg + 10) > 1)
 		return -ENOTSUP;
 
 	r = name_walk(msg, len, DNS_MSG_HEADER_LEN, &qname);
@@ -223,7 +197,7 @@ dns_msg_parse_query(const uint8_t *msg, size_t len, struct dns_query *q)
 	qend = off + 4;
 	off = qend;
 
-	if (rd16(msg + 10) == 1) {
+	if (wire_rd16(msg + 10) == 1) {
 		struct rr rr;
 
 		r = rr_walk(msg, len, off, &rr);
@@ -244,9 +218,9 @@ dns_msg_parse_query(const uint8_t *msg, size_t len, struct dns_query *q)
 	if (qname.odd || (edns && opt.version != 0))
 		return -ENOTSUP;
 
-	q->id = rd16(msg);
-	q->qtype = rd16(msg + qend - 4);
-	q->qclass = rd16(msg + qend - 2);
+	q->id = wire_rd16(msg);
+	q->qtype = wire_rd16(msg + qend - 4);
+	q->qclass = wire_rd16(msg + qend - 2);
 	q->rd = (flags & FLAG_RD) != 0;
 	q->cd = (flags & FLAG_CD) != 0;
 	q->edns = edns;
@@ -279,7 +253,7 @@ answer_begin(const struct dns_query *q, const uint8_t *query_msg, int rcode, uin
 	 * point into our header, whose bytes differ. */
 	r = name_walk(query_msg, qend, q->question_off, &n);
 	if (r < 0 || (size_t)r != qend - 4 || strcmp(n.text, q->name) != 0 ||
-	    rd16(query_msg + qend - 4) != q->qtype || rd16(query_msg + qend - 2) != q->qclass)
+	    wire_rd16(query_msg + qend - 4) != q->qtype || wire_rd16(query_msg + qend - 2) != q->qclass)
 		return -EINVAL;
 	if (DNS_MSG_HEADER_LEN + n.wire_len + 4 + rr_len + (q->edns ? OPT_LEN : 0) > cap)
 		return -ENOSPC;
@@ -288,12 +262,12 @@ answer_begin(const struct dns_query *q, const uint8_t *query_msg, int rcode, uin
 		flags |= FLAG_RD;
 	if (q->cd)
 		flags |= FLAG_CD;
-	wr16(out, q->id);
-	wr16(out + 2, flags);
-	wr16(out + 4, 1);
-	wr16(out + 6, ancount);
-	wr16(out + 8, 0);
-	wr16(out + 10, q->edns ? 1 : 0);
+	wire_wr16(out, q->id);
+	wire_wr16(out + 2, flags);
+	wire_wr16(out + 4, 1);
+	wire_wr16(out + 6, ancount);
+	wire_wr16(out + 8, 0);
+	wire_wr16(out + 10, q->edns ? 1 : 0);
 	pos = DNS_MSG_HEADER_LEN;
 	memcpy(out + pos, n.wire, n.wire_len);
 	pos += n.wire_len;
@@ -306,10 +280,10 @@ static size_t
 put_opt(const struct dns_query *q, uint8_t *p)
 {
 	p[0] = 0;
-	wr16(p + 1, DNS_MSG_TYPE_OPT);
-	wr16(p + 3, DNS_MSG_EDNS_UDP_SIZE);
-	wr32(p + 5, q->edns_do ? EDNS_DO : 0);
-	wr16(p + 9, 0);
+	wire_wr16(p + 1, DNS_MSG_TYPE_OPT);
+	wire_wr16(p + 3, DNS_MSG_EDNS_UDP_SIZE);
+	wire_wr32(p + 5, q->edns_do ? EDNS_DO : 0);
+	wire_wr16(p + 9, 0);
 	return OPT_LEN;
 }
 
@@ -335,11 +309,11 @@ dns_msg_build_answer(const struct dns_query *q, const uint8_t *query_msg, const 
 		return r;
 	pos = (size_t)r;
 	if (addr != NULL) {
-		wr16(out + pos, QUESTION_PTR);
-		wr16(out + pos + 2, q->qtype);
-		wr16(out + pos + 4, DNS_MSG_CLASS_IN);
-		wr32(out + pos + 6, ttl > TTL_MAX ? TTL_MAX : ttl);
-		wr16(out + pos + 10, (uint16_t)alen);
+		wire_wr16(out + pos, QUESTION_PTR);
+		wire_wr16(out + pos + 2, q->qtype);
+		wire_wr16(out + pos + 4, DNS_MSG_CLASS_IN);
+		wire_wr32(out + pos + 6, ttl > TTL_MAX ? TTL_MAX : ttl);
+		wire_wr16(out + pos + 10, (uint16_t)alen);
 		memcpy(out + pos + 12, addr, alen);
 		pos += 12 + alen;
 	}
@@ -370,15 +344,15 @@ dns_msg_build_error_header(const uint8_t *msg, size_t len, int rcode, uint8_t *o
 {
 	uint16_t flags;
 
-	if (len < DNS_MSG_HEADER_LEN || (rd16(msg + 2) & FLAG_QR))
+	if (len < DNS_MSG_HEADER_LEN || (wire_rd16(msg + 2) & FLAG_QR))
 		return -EBADMSG;
 	if (rcode < 1 || rcode > RCODE_MASK)
 		return -EINVAL;
 	if (cap < DNS_MSG_HEADER_LEN)
 		return -ENOSPC;
-	flags = FLAG_QR | FLAG_RA | (rd16(msg + 2) & (OPCODE_MASK | FLAG_RD)) | (uint16_t)rcode;
+	flags = FLAG_QR | FLAG_RA | (wire_rd16(msg + 2) & (OPCODE_MASK | FLAG_RD)) | (uint16_t)rcode;
 	memcpy(out, msg, 2);
-	wr16(out + 2, flags);
+	wire_wr16(out + 2, flags);
 	memset(out + 4, 0, DNS_MSG_HEADER_LEN - 4);
 	return DNS_MSG_HEADER_LEN;
 }
@@ -395,21 +369,21 @@ dns_msg_parse_response(const uint8_t *msg, size_t len, struct dns_response *r)
 
 	if (len < DNS_MSG_HEADER_LEN || len > UINT16_MAX)
 		return -EBADMSG;
-	flags = rd16(msg + 2);
+	flags = wire_rd16(msg + 2);
 	if (!(flags & FLAG_QR))
 		return -EBADMSG;
 	memset(r, 0, sizeof(*r));
-	r->id = rd16(msg);
+	r->id = wire_rd16(msg);
 	r->rcode = flags & RCODE_MASK;
 	r->aa = (flags & FLAG_AA) != 0;
 	r->tc = (flags & FLAG_TC) != 0;
 	r->rd = (flags & FLAG_RD) != 0;
 	r->ra = (flags & FLAG_RA) != 0;
 	r->cd = (flags & FLAG_CD) != 0;
-	r->qdcount = rd16(msg + 4);
-	r->ancount = rd16(msg + 6);
-	r->nscount = rd16(msg + 8);
-	r->arcount = rd16(msg + 10);
+	r->qdcount = wire_rd16(msg + 4);
+	r->ancount = wire_rd16(msg + 6);
+	r->nscount = wire_rd16(msg + 8);
+	r->arcount = wire_rd16(msg + 10);
 	r->udp_size = 512;
 	if (r->qdcount > 1)
 		return -EBADMSG;
@@ -422,8 +396,8 @@ dns_msg_parse_response(const uint8_t *msg, size_t len, struct dns_response *r)
 		off = (size_t)ret;
 		if (len - off < 4)
 			return -EBADMSG;
-		r->qtype = rd16(msg + off);
-		r->qclass = rd16(msg + off + 2);
+		r->qtype = wire_rd16(msg + off);
+		r->qclass = wire_rd16(msg + off + 2);
 		off += 4;
 		memcpy(r->name, n.text, strlen(n.text) + 1);
 		odd = n.odd;
@@ -438,7 +412,7 @@ dns_msg_parse_response(const uint8_t *msg, size_t len, struct dns_response *r)
 		if (ret < 0)
 			return ret;
 		off = (size_t)ret;
-		rclass = rd16(rr.fixed + 2);
+		rclass = wire_rd16(rr.fixed + 2);
 		if (rr.type == DNS_MSG_TYPE_OPT) {
 			if (!additional || r->edns || opt_decode(msg, &rr, &opt) < 0)
 				return -EBADMSG;
@@ -454,7 +428,7 @@ dns_msg_parse_response(const uint8_t *msg, size_t len, struct dns_response *r)
 		if (answer && r->addr_family == 0) {
 			r->addr_family = rr.type == DNS_MSG_TYPE_A ? 4 : 6;
 			memcpy(r->addr, msg + rr.rdata_off, rr.rdlen);
-			r->addr_ttl = rd32(rr.fixed + 4);
+			r->addr_ttl = wire_rd32(rr.fixed + 4);
 		}
 	}
 	if (off != len)

@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "wire.h"
+
 #define IPV4_HLEN 20
 #define IPV6_HLEN 40
 #define TCP_HLEN 20
@@ -16,41 +18,13 @@
 #define ICMP_HLEN 8
 #define MAX_EXT_HEADERS 8
 
-static uint16_t
-rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t
-rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void
-wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void
-wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 uint32_t
 packet_sum(uint32_t acc, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 
 	for (; len >= 2; p += 2, len -= 2)
-		acc += rd16(p);
+		acc += wire_rd16(p);
 	if (len)
 		acc += (uint32_t)p[0] << 8;
 	return acc;
@@ -136,10 +110,10 @@ parse_transport(const uint8_t *buf, struct packet_info *info)
 			return PACKET_ERR_TCP_HEADER;
 		if (!tcp_options_valid(l4 + TCP_HLEN, doff - TCP_HLEN))
 			return PACKET_ERR_TCP_HEADER;
-		info->sport = rd16(l4);
-		info->dport = rd16(l4 + 2);
-		info->tcp_seq = rd32(l4 + 4);
-		info->tcp_ack = rd32(l4 + 8);
+		info->sport = wire_rd16(l4);
+		info->dport = wire_rd16(l4 + 2);
+		info->tcp_seq = wire_rd32(l4 + 4);
+		info->tcp_ack = wire_rd32(l4 + 8);
 		info->tcp_flags = l4[13] & 0x3f;
 		info->tcp_payload_len = (uint16_t)(l4_len - doff);
 		return 0;
@@ -149,11 +123,11 @@ parse_transport(const uint8_t *buf, struct packet_info *info)
 
 		if (l4_len < UDP_HLEN)
 			return PACKET_ERR_TRUNCATED;
-		ulen = rd16(l4 + 4);
+		ulen = wire_rd16(l4 + 4);
 		if (ulen < UDP_HLEN || ulen > l4_len)
 			return PACKET_ERR_UDP_HEADER;
-		info->sport = rd16(l4);
-		info->dport = rd16(l4 + 2);
+		info->sport = wire_rd16(l4);
+		info->dport = wire_rd16(l4 + 2);
 		info->udp_payload_len = (uint16_t)(ulen - UDP_HLEN);
 		return 0;
 	}
@@ -171,14 +145,14 @@ parse_ipv4(const uint8_t *buf, size_t len, struct packet_info *info)
 	if (len < IPV4_HLEN)
 		return PACKET_ERR_TRUNCATED;
 	ihl = (size_t)(buf[0] & 0x0f) * 4;
-	tot = rd16(buf + 2);
+	tot = wire_rd16(buf + 2);
 	if (ihl < IPV4_HLEN || ihl > tot)
 		return PACKET_ERR_IP_HEADER;
 	if (tot > len)
 		return PACKET_ERR_TRUNCATED;
 	if (packet_fold(packet_sum(0, buf, ihl)) != 0)
 		return PACKET_ERR_IP_HEADER;
-	frag = rd16(buf + 6);
+	frag = wire_rd16(buf + 6);
 	info->family = 4;
 	info->proto = buf[9];
 	info->fragment = (frag & 0x3fff) != 0; /* MF or a non-zero offset */
@@ -197,7 +171,7 @@ parse_ipv6(const uint8_t *buf, size_t len, struct packet_info *info)
 
 	if (len < IPV6_HLEN)
 		return PACKET_ERR_TRUNCATED;
-	tot = IPV6_HLEN + (size_t)rd16(buf + 4);
+	tot = IPV6_HLEN + (size_t)wire_rd16(buf + 4);
 	if (tot > UINT16_MAX)
 		return PACKET_ERR_IP_HEADER; /* info->ip_len is 16 bits; no TUN MTU allows more */
 	if (tot > len)
@@ -220,7 +194,7 @@ parse_ipv6(const uint8_t *buf, size_t len, struct packet_info *info)
 		if (next == 0 && off != IPV6_HLEN)
 			return PACKET_ERR_EXT_HEADER; /* hop-by-hop must come first */
 		if (next == 44) {
-			uint16_t fo = rd16(buf + off + 2);
+			uint16_t fo = wire_rd16(buf + off + 2);
 
 			info->fragment = true;
 			next = buf[off];
@@ -294,18 +268,18 @@ put_ip_header(uint8_t *out, int family, const uint8_t *src, const uint8_t *dst, 
 	if (family == 4) {
 		memset(out, 0, IPV4_HLEN);
 		out[0] = 0x45;
-		wr16(out + 2, (uint16_t)(IPV4_HLEN + l4_len));
+		wire_wr16(out + 2, (uint16_t)(IPV4_HLEN + l4_len));
 		out[6] = 0x40; /* DF */
 		out[8] = 64;
 		out[9] = proto;
 		memcpy(out + 12, src, 4);
 		memcpy(out + 16, dst, 4);
-		wr16(out + 10, packet_fold(packet_sum(0, out, IPV4_HLEN)));
+		wire_wr16(out + 10, packet_fold(packet_sum(0, out, IPV4_HLEN)));
 		return IPV4_HLEN;
 	}
 	memset(out, 0, IPV6_HLEN);
 	out[0] = 0x60;
-	wr16(out + 4, (uint16_t)l4_len);
+	wire_wr16(out + 4, (uint16_t)l4_len);
 	out[6] = proto;
 	out[7] = 64;
 	memcpy(out + 8, src, 16);
@@ -338,18 +312,18 @@ packet_build_tcp_rst(const struct packet_info *seg, uint8_t *out, size_t cap)
 	if (seg->tcp_flags & PACKET_TCP_FIN)
 		seglen++;
 	memset(tcp, 0, TCP_HLEN);
-	wr16(tcp, seg->dport);
-	wr16(tcp + 2, seg->sport);
+	wire_wr16(tcp, seg->dport);
+	wire_wr16(tcp + 2, seg->sport);
 	if (seg->tcp_flags & PACKET_TCP_ACK) {
 		/* RFC 9293 3.10.7.1: a RST answering an ACK takes its sequence from it. */
-		wr32(tcp + 4, seg->tcp_ack);
+		wire_wr32(tcp + 4, seg->tcp_ack);
 		tcp[13] = PACKET_TCP_RST;
 	} else {
-		wr32(tcp + 8, seg->tcp_seq + seglen);
+		wire_wr32(tcp + 8, seg->tcp_seq + seglen);
 		tcp[13] = PACKET_TCP_RST | PACKET_TCP_ACK;
 	}
 	tcp[12] = 5 << 4;
-	wr16(tcp + 16, packet_fold(packet_sum(pseudo_header_sum(seg->family, seg->dst, seg->src, PACKET_PROTO_TCP,
+	wire_wr16(tcp + 16, packet_fold(packet_sum(pseudo_header_sum(seg->family, seg->dst, seg->src, PACKET_PROTO_TCP,
 								 TCP_HLEN),
 					      tcp, TCP_HLEN)));
 	return (int)(hl + TCP_HLEN);
@@ -381,7 +355,7 @@ packet_build_unreachable(const uint8_t *orig, const struct packet_info *info, en
 	memcpy(icmp + ICMP_HLEN, orig, quote);
 	acc = info->family == 4 ? 0
 				: pseudo_header_sum(6, info->dst, info->src, PACKET_PROTO_ICMPV6, ICMP_HLEN + quote);
-	wr16(icmp + 2, packet_fold(packet_sum(acc, icmp, ICMP_HLEN + quote)));
+	wire_wr16(icmp + 2, packet_fold(packet_sum(acc, icmp, ICMP_HLEN + quote)));
 	return (int)(hl + ICMP_HLEN + quote);
 }
 
@@ -398,14 +372,14 @@ packet_build_udp_header(int family, const uint8_t *src, uint16_t sport, const ui
 	if (UDP_HLEN + len > 0xffff || (family == 4 && IPV4_HLEN + UDP_HLEN + len > 0xffff))
 		return -EMSGSIZE;
 	put_ip_header(out, family, src, dst, PACKET_PROTO_UDP, UDP_HLEN + len);
-	wr16(udp, sport);
-	wr16(udp + 2, dport);
-	wr16(udp + 4, (uint16_t)(UDP_HLEN + len));
-	wr16(udp + 6, 0);
+	wire_wr16(udp, sport);
+	wire_wr16(udp + 2, dport);
+	wire_wr16(udp + 4, (uint16_t)(UDP_HLEN + len));
+	wire_wr16(udp + 6, 0);
 	sum = packet_fold(packet_sum(packet_sum(pseudo_header_sum(family, src, dst, PACKET_PROTO_UDP, UDP_HLEN + len),
 						udp, UDP_HLEN),
 				     payload, len));
 	/* RFC 768: a computed zero is sent as all ones (zero means "no checksum"). */
-	wr16(udp + 6, sum == 0 ? 0xffff : sum);
+	wire_wr16(udp + 6, sum == 0 ? 0xffff : sum);
 	return (int)(hl + UDP_HLEN);
 }
