@@ -7,26 +7,55 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
+/* A non-blocking, close-on-exec socket carrying fwmark (if non-zero), or -errno. */
+static int
+open_marked(int family, int type, int protocol, unsigned fwmark)
+{
+	int fd, err;
+
+	fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+	if (fd < 0)
+		return -errno;
+	if (fwmark != 0 && setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 int
 sock_connect_nb(const struct sockaddr *addr, socklen_t len, unsigned fwmark)
 {
 	int one = 1;
 	int fd, err;
 
-	fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+	fd = open_marked(addr->sa_family, SOCK_STREAM, IPPROTO_TCP, fwmark);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (fwmark != 0 && setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)) < 0)
-		goto err_close;
-	if (connect(fd, addr, len) < 0 && errno != EINPROGRESS)
-		goto err_close;
+	if (connect(fd, addr, len) < 0 && errno != EINPROGRESS) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
 	return fd;
+}
 
-err_close:
-	err = -errno;
-	close(fd);
-	return err;
+int
+sock_udp_connected(const struct sockaddr *addr, socklen_t len, unsigned fwmark)
+{
+	int fd, err;
+
+	fd = open_marked(addr->sa_family, SOCK_DGRAM, IPPROTO_UDP, fwmark);
+	if (fd < 0)
+		return fd;
+	if (connect(fd, addr, len) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
 }
 
 int

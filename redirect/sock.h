@@ -13,6 +13,13 @@
  */
 int sock_connect_nb(const struct sockaddr *addr, socklen_t len, unsigned fwmark);
 
+/*
+ * A non-blocking, close-on-exec UDP socket connect()ed to addr, so that the kernel
+ * delivers only addr's datagrams and send() needs no address; the source address is
+ * left to routing. fwmark as for sock_connect_nb. Returns the fd or -errno.
+ */
+int sock_udp_connected(const struct sockaddr *addr, socklen_t len, unsigned fwmark);
+
 /* The pending error of a socket (SO_ERROR) as -errno, or 0. */
 int sock_error(int fd);
 

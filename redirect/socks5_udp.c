@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A SOCKS5 UDP ASSOCIATE: the control connection runs the same handshake state machine
- * as socks5_tcp and is then watched for its end; a connected UDP socket carries the
+ * A SOCKS5 UDP ASSOCIATE: the control connection runs socks5_handshake (as socks5_tcp
+ * does) and is then watched for its end; a connected UDP socket carries the
  * datagrams. User callbacks are bracketed by a refs/closing pair so that a callback
  * may free its session, even in the middle of a receive batch.
  */
@@ -17,13 +17,11 @@
 #include <unistd.h>
 
 #include "sock.h"
+#include "socks5_handshake.h"
 #include "socks5_proto.h"
 
 enum step {
-	STEP_CONNECTING,
-	STEP_METHOD,
-	STEP_AUTH,
-	STEP_REQUEST,
+	STEP_HANDSHAKE, /* the control connection runs socks5_handshake */
 	STEP_READY, /* associated: datagrams flow, the control connection is watched */
 	STEP_DEAD,  /* setup failed or the association ended: sockets closed */
 };
@@ -41,15 +39,10 @@ struct socks5_udp {
 	struct socks5_udp_config cfg;
 	struct socks5_udp_callbacks cb;
 	void *arg;
-	uint8_t method;
-	struct t2s_endpoint bnd;
+	struct socks5_handshake hs; /* the control connection's; hs.bnd is BND once replied */
 	struct sockaddr_storage relay;
 	socklen_t relay_len;
 	struct socks5_udp_counters counters;
-	/* Control connection: outgoing request [out_off, out_len), then reply [0, in_len). */
-	size_t out_off, out_len, in_len;
-	uint8_t out[SOCKS5_MAX_REQUEST];
-	uint8_t in[SOCKS5_MAX_REPLY];
 	/* One datagram at a time; any UDP payload (at most 65535 - 8 bytes) fits whole.
 	 * Either the caller's shared buffer (cfg.recv_buf) or rbuf_own. */
 	uint8_t *rbuf;
@@ -105,7 +98,7 @@ static void
 fail(struct socks5_udp *s, enum socks5_udp_failure failure, int err, uint8_t rep)
 {
 	struct socks5_udp_result res = {
-		.failure = failure, .err = err, .rep = rep, .method = s->method, .bnd = s->bnd};
+		.failure = failure, .err = err, .rep = rep, .method = s->hs.method, .bnd = s->hs.bnd};
 
 	shut(s);
 	s->step = STEP_DEAD;
@@ -230,32 +223,6 @@ socks5_udp_relay_addr(const struct sockaddr_storage *proxy, const struct t2s_end
 	return 0;
 }
 
-/*
- * The UDP socket: same family as the relay, connect()ed to it so that the kernel
- * delivers only the relay's datagrams and send() needs no address. The source address
- * is left to routing. Its port must never change during the association: given DST
- * 0.0.0.0:0, dante accepts datagrams only from the source of the first one.
- */
-static int
-open_relay_socket(const struct sockaddr_storage *relay, socklen_t relay_len, unsigned fwmark)
-{
-	int fd, err;
-
-	fd = socket(relay->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
-	if (fd < 0)
-		return -errno;
-	if (fwmark != 0 && setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)) < 0)
-		goto err_close;
-	if (connect(fd, (const struct sockaddr *)relay, relay_len) < 0)
-		goto err_close;
-	return fd;
-
-err_close:
-	err = -errno;
-	close(fd);
-	return err;
-}
-
 static void
 watch(struct socks5_udp *s, int events)
 {
@@ -266,52 +233,6 @@ watch(struct socks5_udp *s, int events)
 	ev_io_start(s->loop, &s->ctrl_io);
 }
 
-/* Queues the request for the current step; the caller then waits for writability. */
-static int
-prepare_request(struct socks5_udp *s)
-{
-	/* RFC 1928: DST is the address the client will send from; all zeros says "not
-	 * known yet", in the family of the proxy. */
-	struct t2s_endpoint any = {.type = s->server->addr.ss_family == AF_INET6 ? T2S_ENDPOINT_IPV6
-										    : T2S_ENDPOINT_IPV4};
-	int n;
-
-	switch (s->step) {
-	case STEP_METHOD:
-		n = socks5_proto_encode_greeting(s->out, sizeof(s->out), s->server->user != NULL);
-		break;
-	case STEP_AUTH:
-		n = socks5_proto_encode_userpass(s->out, sizeof(s->out), s->server->user, s->server->pass);
-		break;
-	case STEP_REQUEST:
-		n = socks5_proto_encode_request(s->out, sizeof(s->out), SOCKS5_CMD_UDP_ASSOCIATE, &any);
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (n < 0)
-		return n;
-	s->out_off = 0;
-	s->out_len = (size_t)n;
-	s->in_len = 0;
-	return 0;
-}
-
-/* Moves to the next handshake step; on failure the session may be gone. */
-static void
-advance(struct socks5_udp *s, enum step next)
-{
-	int err;
-
-	s->step = next;
-	err = prepare_request(s);
-	if (err < 0) {
-		fail(s, SOCKS5_UDP_PROXY_PROTOCOL, err, 0);
-		return;
-	}
-	watch(s, EV_WRITE);
-}
-
 /* The proxy accepted UDP ASSOCIATE: pick the relay, open the UDP socket, report. */
 static void
 associate(struct socks5_udp *s)
@@ -319,12 +240,15 @@ associate(struct socks5_udp *s)
 	struct socks5_udp_result res;
 	int fd, err;
 
-	err = socks5_udp_relay_addr(&s->server->addr, &s->bnd, &s->cfg, &s->relay, &s->relay_len);
+	err = socks5_udp_relay_addr(&s->server->addr, &s->hs.bnd, &s->cfg, &s->relay, &s->relay_len);
 	if (err < 0) {
 		fail(s, SOCKS5_UDP_PROXY_PROTOCOL, err, 0);
 		return;
 	}
-	fd = open_relay_socket(&s->relay, s->relay_len, s->server->fwmark);
+	/* Connected, so only the relay's datagrams arrive. Its port must never change
+	 * during the association: given DST 0.0.0.0:0, dante accepts datagrams only from
+	 * the source of the first one. */
+	fd = sock_udp_connected((const struct sockaddr *)&s->relay, s->relay_len, s->server->fwmark);
 	if (fd < 0) {
 		fail(s, SOCKS5_UDP_RELAY, fd, 0);
 		return;
@@ -336,8 +260,8 @@ associate(struct socks5_udp *s)
 	watch(s, EV_READ);
 	memset(&res, 0, sizeof(res));
 	res.failure = SOCKS5_UDP_OK;
-	res.method = s->method;
-	res.bnd = s->bnd;
+	res.method = s->hs.method;
+	res.bnd = s->hs.bnd;
 	res.relay = s->relay;
 	res.relay_len = s->relay_len;
 	enter(s);
@@ -345,129 +269,49 @@ associate(struct socks5_udp *s)
 	(void)leave(s);
 }
 
-/* Consumes one whole reply for the current step. */
+/* One step of the control handshake; on failure the session may be gone. */
 static void
-handle_reply(struct socks5_udp *s)
+on_ctrl_handshake(struct socks5_udp *s, int revents)
 {
-	uint8_t status;
-	int n;
+	enum socks5_handshake_status st;
 
-	switch (s->step) {
-	case STEP_METHOD:
-		n = socks5_proto_decode_method(s->in, s->in_len, &s->method);
-		if (n == SOCKS5_NEED_MORE)
-			return;
-		if (n < 0)
-			fail(s, SOCKS5_UDP_PROXY_PROTOCOL, n, 0);
-		else if (s->method == SOCKS5_METHOD_USERPASS && s->server->user != NULL)
-			advance(s, STEP_AUTH);
-		else if (s->method == SOCKS5_METHOD_NONE)
-			advance(s, STEP_REQUEST);
-		else
-			fail(s, SOCKS5_UDP_PROXY_AUTH, -EACCES, 0);
+	if (revents & EV_WRITE)
+		st = socks5_handshake_on_writable(&s->hs, s->ctrl_fd);
+	else if (revents & EV_READ)
+		st = socks5_handshake_on_readable(&s->hs, s->ctrl_fd);
+	else
 		return;
-	case STEP_AUTH:
-		n = socks5_proto_decode_userpass_reply(s->in, s->in_len, &status);
-		if (n == SOCKS5_NEED_MORE)
-			return;
-		if (n < 0)
-			fail(s, SOCKS5_UDP_PROXY_PROTOCOL, n, 0);
-		else if (status != 0)
-			fail(s, SOCKS5_UDP_PROXY_AUTH, -EACCES, 0);
-		else
-			advance(s, STEP_REQUEST);
+	switch (st) {
+	case SOCKS5_HANDSHAKE_NEED_WRITE:
+		watch(s, EV_WRITE);
 		return;
-	case STEP_REQUEST:
-		n = socks5_proto_decode_reply(s->in, s->in_len, &status, &s->bnd);
-		if (n == SOCKS5_NEED_MORE)
-			return;
-		if (n < 0)
-			fail(s, SOCKS5_UDP_PROXY_PROTOCOL, n, 0);
-		else if (status == SOCKS5_REP_CMD_UNSUPPORTED)
-			fail(s, SOCKS5_UDP_UNSUPPORTED, -socks5_proto_rep_errno(status), status);
-		else if (status != SOCKS5_REP_SUCCEEDED)
-			fail(s, SOCKS5_UDP_REJECTED, -socks5_proto_rep_errno(status), status);
-		else
-			associate(s);
-		return;
-	default:
-		return;
-	}
-}
-
-static void
-on_writable(struct socks5_udp *s)
-{
-	ssize_t n;
-	int err;
-
-	if (s->step == STEP_CONNECTING) {
-		err = sock_error(s->ctrl_fd);
-		if (err < 0) {
-			fail(s, SOCKS5_UDP_PROXY_UNREACHABLE, err, 0);
-			return;
-		}
-		advance(s, STEP_METHOD);
-		return;
-	}
-	n = send(s->ctrl_fd, s->out + s->out_off, s->out_len - s->out_off, MSG_NOSIGNAL);
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EINTR)
-			return;
-		fail(s, SOCKS5_UDP_PROXY_PROTOCOL, -errno, 0);
-		return;
-	}
-	s->out_off += (size_t)n;
-	if (s->out_off == s->out_len)
+	case SOCKS5_HANDSHAKE_NEED_READ:
 		watch(s, EV_READ);
-}
-
-/* How many more bytes the current reply needs, judged from what has arrived. Reading no
- * further than that keeps a reply and an early EOF behind it in separate reads. */
-static size_t
-reply_bytes_missing(const struct socks5_udp *s)
-{
-	size_t total;
-
-	if (s->step != STEP_REQUEST)
-		return 2 - s->in_len; /* VER METHOD, or VER STATUS */
-	if (s->in_len < 5)
-		return 5 - s->in_len; /* VER REP RSV ATYP and the first address byte */
-	switch (s->in[3]) {
-	case SOCKS5_ATYP_IPV4:
-		total = 4 + 4 + 2;
-		break;
-	case SOCKS5_ATYP_IPV6:
-		total = 4 + 16 + 2;
-		break;
-	case SOCKS5_ATYP_DOMAIN:
-		total = 4 + 1 + (size_t)s->in[4] + 2;
-		break;
-	default:
-		total = s->in_len + 1; /* the decoder rejects it on the next byte */
-		break;
-	}
-	return total > s->in_len ? total - s->in_len : 1;
-}
-
-static void
-on_readable(struct socks5_udp *s)
-{
-	ssize_t n;
-
-	n = recv(s->ctrl_fd, s->in + s->in_len, reply_bytes_missing(s), 0);
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EINTR)
-			return;
-		fail(s, SOCKS5_UDP_PROXY_PROTOCOL, -errno, 0);
 		return;
-	}
-	if (n == 0) {
-		fail(s, SOCKS5_UDP_PROXY_PROTOCOL, -ECONNRESET, 0);
+	case SOCKS5_HANDSHAKE_DONE:
+		associate(s);
 		return;
+	case SOCKS5_HANDSHAKE_FAILED:
+		break;
 	}
-	s->in_len += (size_t)n;
-	handle_reply(s);
+	switch (s->hs.failure) {
+	case SOCKS5_HANDSHAKE_PROXY_UNREACHABLE:
+		fail(s, SOCKS5_UDP_PROXY_UNREACHABLE, s->hs.err, 0);
+		return;
+	case SOCKS5_HANDSHAKE_PROXY_AUTH:
+		fail(s, SOCKS5_UDP_PROXY_AUTH, s->hs.err, 0);
+		return;
+	case SOCKS5_HANDSHAKE_REJECTED:
+		/* REP 7 gets a class of its own: the proxy cannot do UDP at all, which the
+		 * caller may want to remember rather than retry. */
+		fail(s, s->hs.rep == SOCKS5_REP_CMD_UNSUPPORTED ? SOCKS5_UDP_UNSUPPORTED : SOCKS5_UDP_REJECTED,
+		     s->hs.err, s->hs.rep);
+		return;
+	case SOCKS5_HANDSHAKE_OK:
+	case SOCKS5_HANDSHAKE_PROXY_PROTOCOL:
+		break;
+	}
+	fail(s, SOCKS5_UDP_PROXY_PROTOCOL, s->hs.err, 0);
 }
 
 /*
@@ -530,7 +374,7 @@ on_ctrl_readable_associated(struct socks5_udp *s)
 	ssize_t n;
 	int err;
 
-	n = recv(s->ctrl_fd, s->in, sizeof(s->in), 0);
+	n = recv(s->ctrl_fd, s->hs.in, sizeof(s->hs.in), 0);
 	if (n > 0)
 		return;
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -550,10 +394,8 @@ socks5_udp_ctrl_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	assert(s->step != STEP_DEAD && s->ctrl_fd >= 0 && "control watcher fired on a dead session");
 	if (s->step == STEP_READY)
 		on_ctrl_readable_associated(s);
-	else if (revents & EV_WRITE)
-		on_writable(s);
-	else if (revents & EV_READ)
-		on_readable(s);
+	else
+		on_ctrl_handshake(s, revents);
 }
 
 static void
@@ -571,6 +413,10 @@ struct socks5_udp *
 socks5_udp_new(struct ev_loop *loop, const struct socks5_server *server, const struct socks5_udp_config *cfg,
 	       const struct socks5_udp_callbacks *cb, void *arg)
 {
+	/* RFC 1928: DST is the address the client will send from; all zeros says "not
+	 * known yet", in the family of the proxy. */
+	struct t2s_endpoint any = {.type = server->addr.ss_family == AF_INET6 ? T2S_ENDPOINT_IPV6
+									     : T2S_ENDPOINT_IPV4};
 	struct socks5_udp *s;
 	bool shared;
 	int fd;
@@ -596,13 +442,13 @@ socks5_udp_new(struct ev_loop *loop, const struct socks5_server *server, const s
 	s->loop = loop;
 	s->ctrl_fd = fd;
 	s->relay_fd = -1;
-	s->step = STEP_CONNECTING;
+	s->step = STEP_HANDSHAKE;
 	s->server = server;
 	if (cfg != NULL)
 		s->cfg = *cfg;
 	s->cb = *cb;
 	s->arg = arg;
-	s->method = SOCKS5_METHOD_UNACCEPTABLE;
+	socks5_handshake_init(&s->hs, server, SOCKS5_CMD_UDP_ASSOCIATE, &any);
 	ev_io_init(&s->relay_io, socks5_udp_relay_io_cb, -1, EV_READ);
 	ev_io_init(&s->ctrl_io, socks5_udp_ctrl_io_cb, fd, EV_WRITE);
 	ev_io_start(loop, &s->ctrl_io);

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The SOCKS5 handshake as a small state machine over one fd. Each step writes one
+ * request and waits for its whole reply; replies are decoded by socks5_proto from the
+ * bytes accumulated so far, so any split or coalescing by TCP is fine.
+ */
+#include "socks5_handshake.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "sock.h"
+
+void
+socks5_handshake_init(struct socks5_handshake *hs, const struct socks5_server *server, uint8_t cmd,
+		      const struct t2s_endpoint *target)
+{
+	memset(hs, 0, sizeof(*hs));
+	hs->step = SOCKS5_HANDSHAKE_STEP_CONNECTING;
+	hs->server = server;
+	hs->cmd = cmd;
+	hs->target = *target;
+	hs->method = SOCKS5_METHOD_UNACCEPTABLE;
+}
+
+static enum socks5_handshake_status
+finish(struct socks5_handshake *hs, enum socks5_handshake_failure failure, int err, uint8_t rep)
+{
+	hs->step = SOCKS5_HANDSHAKE_STEP_DONE;
+	hs->failure = failure;
+	hs->err = err;
+	hs->rep = rep;
+	return failure == SOCKS5_HANDSHAKE_OK ? SOCKS5_HANDSHAKE_DONE : SOCKS5_HANDSHAKE_FAILED;
+}
+
+/* Queues the request for the current step; the caller then waits for writability. */
+static int
+prepare_request(struct socks5_handshake *hs)
+{
+	int n;
+
+	switch (hs->step) {
+	case SOCKS5_HANDSHAKE_STEP_METHOD:
+		n = socks5_proto_encode_greeting(hs->out, sizeof(hs->out), hs->server->user != NULL);
+		break;
+	case SOCKS5_HANDSHAKE_STEP_AUTH:
+		n = socks5_proto_encode_userpass(hs->out, sizeof(hs->out), hs->server->user, hs->server->pass);
+		break;
+	case SOCKS5_HANDSHAKE_STEP_REQUEST:
+		n = socks5_proto_encode_request(hs->out, sizeof(hs->out), hs->cmd, &hs->target);
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (n < 0)
+		return n;
+	hs->out_off = 0;
+	hs->out_len = (size_t)n;
+	hs->in_len = 0;
+	return 0;
+}
+
+static enum socks5_handshake_status
+advance(struct socks5_handshake *hs, enum socks5_handshake_step next)
+{
+	int err;
+
+	hs->step = next;
+	err = prepare_request(hs);
+	if (err < 0)
+		return finish(hs, SOCKS5_HANDSHAKE_PROXY_PROTOCOL, err, 0);
+	return SOCKS5_HANDSHAKE_NEED_WRITE;
+}
+
+/* Consumes one whole reply for the current step, once it has all arrived. */
+static enum socks5_handshake_status
+handle_reply(struct socks5_handshake *hs)
+{
+	uint8_t status;
+	int n;
+
+	switch (hs->step) {
+	case SOCKS5_HANDSHAKE_STEP_METHOD:
+		n = socks5_proto_decode_method(hs->in, hs->in_len, &hs->method);
+		if (n == SOCKS5_NEED_MORE)
+			return SOCKS5_HANDSHAKE_NEED_READ;
+		if (n < 0)
+			return finish(hs, SOCKS5_HANDSHAKE_PROXY_PROTOCOL, n, 0);
+		if (hs->method == SOCKS5_METHOD_USERPASS && hs->server->user != NULL)
+			return advance(hs, SOCKS5_HANDSHAKE_STEP_AUTH);
+		if (hs->method == SOCKS5_METHOD_NONE)
+			return advance(hs, SOCKS5_HANDSHAKE_STEP_REQUEST);
+		/* 0xff, or a method we did not offer. */
+		return finish(hs, SOCKS5_HANDSHAKE_PROXY_AUTH, -EACCES, 0);
+	case SOCKS5_HANDSHAKE_STEP_AUTH:
+		n = socks5_proto_decode_userpass_reply(hs->in, hs->in_len, &status);
+		if (n == SOCKS5_NEED_MORE)
+			return SOCKS5_HANDSHAKE_NEED_READ;
+		if (n < 0)
+			return finish(hs, SOCKS5_HANDSHAKE_PROXY_PROTOCOL, n, 0);
+		if (status != 0)
+			return finish(hs, SOCKS5_HANDSHAKE_PROXY_AUTH, -EACCES, 0);
+		return advance(hs, SOCKS5_HANDSHAKE_STEP_REQUEST);
+	case SOCKS5_HANDSHAKE_STEP_REQUEST:
+		n = socks5_proto_decode_reply(hs->in, hs->in_len, &status, &hs->bnd);
+		if (n == SOCKS5_NEED_MORE)
+			return SOCKS5_HANDSHAKE_NEED_READ;
+		if (n < 0)
+			return finish(hs, SOCKS5_HANDSHAKE_PROXY_PROTOCOL, n, 0);
+		if (status != SOCKS5_REP_SUCCEEDED)
+			return finish(hs, SOCKS5_HANDSHAKE_REJECTED, -socks5_proto_rep_errno(status), status);
+		return finish(hs, SOCKS5_HANDSHAKE_OK, 0, 0);
+	default:
+		return finish(hs, SOCKS5_HANDSHAKE_PROXY_PROTOCOL, -EINVAL, 0);
+	}
+}
+
+enum socks5_handshake_status
+socks5_handshake_on_writable(struct socks5_handshake *hs, int fd)
+{
+	ssize_t n;
+	int err;
+
+	if (hs->step == SOCKS5_HANDSHAKE_STEP_CONNECTING) {
+		err = sock_error(fd);
+		if (err < 0)
+			return finish(hs, SOCKS5_HANDSHAKE_PROXY_UNREACHABLE, err, 0);
+		return advance(hs, SOCKS5_HANDSHAKE_STEP_METHOD);
+	}
+	n = send(fd, hs->out + hs->out_off, hs->out_len - hs->out_off, MSG_NOSIGNAL);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return SOCKS5_HANDSHAKE_NEED_WRITE;
+		return finish(hs, SOCKS5_HANDSHAKE_PROXY_PROTOCOL, -errno, 0);
+	}
+	hs->out_off += (size_t)n;
+	if (hs->out_off == hs->out_len)
+		return SOCKS5_HANDSHAKE_NEED_READ;
+	return SOCKS5_HANDSHAKE_NEED_WRITE;
+}
+
+/* How many more bytes the current reply needs, judged from what has arrived. */
+static size_t
+reply_bytes_missing(const struct socks5_handshake *hs)
+{
+	size_t total;
+
+	if (hs->step != SOCKS5_HANDSHAKE_STEP_REQUEST)
+		return 2 - hs->in_len; /* VER METHOD, or VER STATUS */
+	if (hs->in_len < 5)
+		return 5 - hs->in_len; /* VER REP RSV ATYP and the first address byte */
+	switch (hs->in[3]) {
+	case SOCKS5_ATYP_IPV4:
+		total = 4 + 4 + 2;
+		break;
+	case SOCKS5_ATYP_IPV6:
+		total = 4 + 16 + 2;
+		break;
+	case SOCKS5_ATYP_DOMAIN:
+		total = 4 + 1 + (size_t)hs->in[4] + 2;
+		break;
+	default:
+		total = hs->in_len + 1; /* the decoder rejects it on the next byte */
+		break;
+	}
+	return total > hs->in_len ? total - hs->in_len : 1;
+}
+
+enum socks5_handshake_status
+socks5_handshake_on_readable(struct socks5_handshake *hs, int fd)
+{
+	ssize_t n;
+
+	/* Read exactly up to the end of the current reply: after CONNECT, a server-first
+	 * protocol (SSH, SMTP) may send its banner right behind the reply, and those bytes
+	 * belong to the relayed stream; after UDP ASSOCIATE, an early EOF stays in a read
+	 * of its own. */
+	n = recv(fd, hs->in + hs->in_len, reply_bytes_missing(hs), 0);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return SOCKS5_HANDSHAKE_NEED_READ;
+		return finish(hs, SOCKS5_HANDSHAKE_PROXY_PROTOCOL, -errno, 0);
+	}
+	if (n == 0)
+		return finish(hs, SOCKS5_HANDSHAKE_PROXY_PROTOCOL, -ECONNRESET, 0);
+	hs->in_len += (size_t)n;
+	return handle_reply(hs);
+}
