@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <ev.h>
 
@@ -96,6 +97,29 @@ resolve_proxy(const struct t2s_config *cfg, struct socks5_server *server)
 	return 0;
 }
 
+/*
+ * Every TCP flow holds one descriptor and every UDP mapping two; the usual soft limit of
+ * 1024 would refuse flows long before --max-flows. Raise it to the hard limit.
+ */
+static void
+raise_fd_limit(const struct t2s_config *cfg)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)cfg->max_flows * 2 + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+		log_warn("open file limit %llu is below what --max-flows %u may need (%llu): flows beyond it "
+			 "are refused",
+			 (unsigned long long)rl.rlim_cur, cfg->max_flows, (unsigned long long)want);
+}
+
 static int
 setup_tun(const struct t2s_config *cfg, struct tun_device *tun)
 {
@@ -174,6 +198,7 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	log_set_level(cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit(&cfg);
 
 	if (resolve_proxy(&cfg, &proxy) < 0)
 		return EXIT_FAILURE;
