@@ -20,8 +20,10 @@
 
 /* lwIP's reassembly timers tick once a second, the TCP timer every 250 ms. */
 #define REASS_TICKS_PER_TCP_TICK (1000 / TCP_TMR_INTERVAL)
-_Static_assert(IP_TMR_INTERVAL == 1000 && TCP_TMR_INTERVAL * REASS_TICKS_PER_TCP_TICK == 1000,
-	       "lwIP timer ratio changed");
+_Static_assert(TCP_TMR_INTERVAL * REASS_TICKS_PER_TCP_TICK == 1000, "lwIP timer ratio changed");
+#if IP_REASSEMBLY
+_Static_assert(IP_TMR_INTERVAL == 1000, "lwIP reassembly timer changed");
+#endif
 
 static struct {
 	struct ev_loop *loop;
@@ -39,8 +41,12 @@ lwip_port_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	tcp_tmr();
 	if (++port.ticks % REASS_TICKS_PER_TCP_TICK == 0) {
+#if IP_REASSEMBLY
 		ip_reass_tmr();
+#endif
+#if LWIP_IPV6_REASS
 		ip6_reass_tmr();
+#endif
 	}
 }
 

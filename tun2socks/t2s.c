@@ -90,10 +90,12 @@ dispatch(struct t2s *t, const uint8_t *pkt, const struct packet_info *info)
 			return !tcp_flow_handle_syn(t, pkt, info);
 		return true;
 	case PACKET_PROTO_UDP:
-		/* Fragments go to lwIP, which reassembles them; having no UDP pcb, it then
-		 * answers ICMP port unreachable (relaying reassembled datagrams is to come). */
-		if (info->fragment)
-			return true;
+		/* Fragments are not relayed (yet): counted and dropped. lwIP's reassembly is
+		 * compiled out (see lwipopts.h). */
+		if (info->fragment) {
+			t->stats.fragments_dropped++;
+			return false;
+		}
 		udp_flow_handle(t, pkt, info);
 		return false;
 	default:

@@ -37,7 +37,7 @@ struct udp_flow;
 struct t2s_stats {
 	uint64_t tun_packets_in, tun_bytes_in;
 	uint64_t tun_packets_out, tun_bytes_out, tun_write_drops;
-	uint64_t malformed, ignored; /* refused by packet_parse; not for us (ICMP, other protocols) */
+	uint64_t malformed, ignored, fragments_dropped; /* refused by packet_parse; not for us (ICMP, other protocols) */
 	uint64_t syn_absorbed;       /* SYN retransmissions held while the proxy connects */
 	uint64_t tcp_flows_opened, tcp_flows_failed, tcp_flows_refused_cap;
 	uint64_t udp_flows_opened, udp_assoc_failed, udp_evictions;

@@ -50,13 +50,14 @@
 #define LWIP_UDP 1
 #define LWIP_TCP 1
 
-/* Reassembly of fragments arriving from the TUN (rare with a large MTU). The pbuf cap
- * is global, shared by every datagram being reassembled. */
-#define IP_REASSEMBLY 1
+/* No reassembly: the flow layer drops fragments before lwIP (none are relayed yet; with
+ * MTU 65535 local applications do not fragment). Fuzzing the input path found a leak in
+ * lwIP 2.2.1's IPv6 reassembly with crafted fragment sequences (reproducer:
+ * tests/fuzz/corpus/fuzz_tun_input/regression_ipv6_frag_leak), so the code is not even
+ * compiled in. Fragmentation of what lwIP sends stays on. */
+#define IP_REASSEMBLY 0
 #define IP_FRAG 1
-#define IP_REASS_MAX_PBUFS 256
-#define IP_REASS_MAXAGE 5
-#define LWIP_IPV6_REASS 1
+#define LWIP_IPV6_REASS 0
 #define LWIP_IPV6_FRAG 1
 #define IPV6_FRAG_COPYHEADER 1
 #define IP_DEFAULT_TTL 64

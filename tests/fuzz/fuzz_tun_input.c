@@ -13,8 +13,6 @@
 
 #include <ev.h>
 
-#include <lwip/ip4_frag.h>
-#include <lwip/ip6_frag.h>
 #include <lwip/priv/tcp_priv.h>
 #include <lwip/tcp.h>
 
@@ -87,10 +85,6 @@ reset_stack(void)
 		tcp_abort(tcp_active_pcbs);
 	while (tcp_tw_pcbs != NULL)
 		tcp_abort(tcp_tw_pcbs);
-	for (int i = 0; i <= IP_REASS_MAXAGE; i++) {
-		ip_reass_tmr();
-		ip6_reass_tmr();
-	}
 }
 
 int
@@ -107,10 +101,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size -= 2;
 		if (len > size)
 			len = size;
-		/* What t2s.c's dispatch lets through to lwIP, and more: every TCP and UDP
-		 * packet (the program keeps SYNs back for a while and relays unfragmented UDP
+		/* What t2s.c's dispatch lets through to lwIP, and more: every unfragmented
+		 * TCP and UDP packet (the program keeps SYNs back for a while and relays UDP
 		 * itself, but lwIP must survive them all). */
-		if (packet_parse(data, len, &info) == 0 &&
+		if (packet_parse(data, len, &info) == 0 && !info.fragment &&
 		    (info.proto == PACKET_PROTO_TCP || info.proto == PACKET_PROTO_UDP)) {
 			p = pbuf_alloc(PBUF_RAW, info.ip_len, PBUF_RAM);
 			if (p != NULL) {
