@@ -99,13 +99,14 @@ resolve_proxy(const struct t2s_config *cfg, struct socks5_server *server)
 
 /*
  * Every TCP flow holds one descriptor and every UDP mapping two; the usual soft limit of
- * 1024 would refuse flows long before --max-flows. Raise it to the hard limit.
+ * 1024 would refuse flows long before --max-flows. Raise it to the hard limit, and warn
+ * when even that cannot hold --max-flows TCP connections.
  */
 static void
 raise_fd_limit(const struct t2s_config *cfg)
 {
 	struct rlimit rl;
-	rlim_t want = (rlim_t)cfg->max_flows * 2 + 64;
+	rlim_t want = (rlim_t)cfg->max_flows + 64;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return;
