@@ -160,15 +160,15 @@ test_proxy_only(void **state)
 	ok(&cfg, "--proxy=socks5://proxy.example:1081", NULL);
 	assert_int_equal(cfg.proxy.server.type, T2S_ENDPOINT_DOMAIN);
 	assert_server(&cfg, "proxy.example:1081");
-	ok(&cfg, "--proxy", "socks5://10.1.2.3", NULL);
-	assert_server(&cfg, "10.1.2.3:1080");
-	ok(&cfg, "--proxy", "socks5://alice:s3cret@10.1.2.3:1", NULL);
+	ok(&cfg, "--proxy", "socks5://198.18.2.3", NULL);
+	assert_server(&cfg, "198.18.2.3:1080");
+	ok(&cfg, "--proxy", "socks5://alice:s3cret@198.18.2.3:1", NULL);
 	assert_int_equal(cfg.proxy.has_credentials, 1);
 	assert_string_equal(cfg.proxy.user, "alice");
 	assert_string_equal(cfg.proxy.pass, "s3cret");
 	/* the last occurrence wins */
-	ok(&cfg, "--proxy", "socks5://10.0.0.1:1", "--proxy", "socks5://10.0.0.2:2", NULL);
-	assert_server(&cfg, "10.0.0.2:2");
+	ok(&cfg, "--proxy", "socks5://198.18.0.1:1", "--proxy", "socks5://198.18.0.2:2", NULL);
+	assert_server(&cfg, "198.18.0.2:2");
 }
 
 static void
@@ -355,9 +355,9 @@ static void
 test_address(void **state)
 {
 	static const char *const bad_values[] = {
-		"10.0.0.1/33", "10.0.0.1/",	  "10.0.0.1/-1",     "10.0.0.1/x",	"10.0.0.1/8/8",
-		"10.0.0.256/8", "10.0.0/8",	  "fd00::1/64",	     "fd00::1",		"",
-		"/8",		"10.0.0.1 /8",	  "10.0.0.1/8 ",     "10.0.0.1/4294967304",
+		"198.18.0.1/33", "198.18.0.1/",	  "198.18.0.1/-1",     "198.18.0.1/x",	"198.18.0.1/8/8",
+		"198.18.0.256/8", "198.18.0/8",	  "fd00::1/64",	     "fd00::1",		"",
+		"/8",		"198.18.0.1 /8",	  "198.18.0.1/8 ",     "198.18.0.1/4294967304",
 		"1111111111111111111111111111111111111111111111111111111111111111111111.0.0.1/8",
 	};
 	struct t2s_config cfg;
@@ -371,8 +371,8 @@ test_address(void **state)
 	assert_int_equal(cfg.address4.s_addr, want.s_addr);
 	assert_int_equal(cfg.prefix4, 15);
 
-	ok(&cfg, "--proxy", PROXY, "-a", "10.9.8.7", NULL);
-	inet_pton(AF_INET, "10.9.8.7", &want);
+	ok(&cfg, "--proxy", PROXY, "-a", "198.19.8.7", NULL);
+	inet_pton(AF_INET, "198.19.8.7", &want);
 	assert_true(cfg.has_address4);
 	assert_int_equal(cfg.address4.s_addr, want.s_addr);
 	assert_int_equal(cfg.prefix4, 32);
@@ -392,7 +392,7 @@ test_address6(void **state)
 {
 	static const char *const bad_values[] = {
 		"fd00::1/129", "fd00::1/", "fd00::1/-1", "fd00::1/x", "fd00::1/64/64", "fd00:::1/64",
-		"10.0.0.1/8", "10.0.0.1", "", "fe80::1%eth0", "/64", "fd00::1/4294967360",
+		"198.18.0.1/8", "198.18.0.1", "", "fe80::1%eth0", "/64", "fd00::1/4294967360",
 		"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/64",
 		"ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255:ffff/64/64/64/64/64/64/64/64",
 	};

@@ -414,7 +414,7 @@ qpkt_make(struct qpkt *q, int family, uint16_t sport, uint16_t id)
 
 	memset(q, 0, sizeof(*q));
 	if (family == 4)
-		pktbuild_ip_init(&q->ip, 4, "10.0.0.2", "10.0.0.53");
+		pktbuild_ip_init(&q->ip, 4, "198.18.0.2", "198.18.0.53");
 	else
 		pktbuild_ip_init(&q->ip, 6, "fd00::2", "fd00::53");
 	q->sport = sport;
@@ -498,7 +498,7 @@ expected_answer(const struct qpkt *q, uint8_t *out)
 static void
 test_answer_ipv4(void **state)
 {
-	static const uint8_t connect_req[] = {5, 1, 0, 1, 10, 0, 0, 53, 0, 53};
+	static const uint8_t connect_req[] = {5, 1, 0, 1, 198, 18, 0, 53, 0, 53};
 	struct fixture *f = *state;
 	struct qpkt q;
 	uint8_t want[128];
@@ -722,7 +722,7 @@ test_short_query_refused(void **state)
 
 	server_start(f, SCRIPT_SILENT, 0);
 	memset(&q, 0, sizeof(q));
-	pktbuild_ip_init(&q.ip, 4, "10.0.0.2", "10.0.0.53");
+	pktbuild_ip_init(&q.ip, 4, "198.18.0.2", "198.18.0.53");
 	q.len = pktbuild_udp(q.pkt, sizeof(q.pkt), &q.ip, &udp);
 	assert_int_equal(packet_parse(q.pkt, q.len, &q.info), 0);
 	dns_tcp_query(f->d, q.pkt, &q.info);

@@ -50,7 +50,7 @@ test_parse_ipv4(void **state)
 	assert_int_equal(ep.port, 65535);
 	assert_int_equal(ep.u.ipv4[3], 255);
 	/* Leading zeros in the port are harmless; the canonical form drops them. */
-	round_trip("10.0.0.1:0080", -1, "10.0.0.1:80", &ep);
+	round_trip("198.18.0.1:0080", -1, "198.18.0.1:80", &ep);
 }
 
 static void

@@ -97,8 +97,8 @@ test_default_port(void **state)
 	struct proxy_url url;
 
 	(void)state;
-	parse_ok("socks5://10.1.2.3", &url);
-	assert_server(&url, "10.1.2.3:1080");
+	parse_ok("socks5://198.18.2.3", &url);
+	assert_server(&url, "198.18.2.3:1080");
 	parse_ok("socks5h://localhost", &url);
 	assert_server(&url, "localhost:1080");
 	parse_ok("socks5://[::1]", &url);
@@ -106,10 +106,10 @@ test_default_port(void **state)
 	parse_ok("socks5://u:p@host.example", &url);
 	assert_server(&url, "host.example:1080");
 	/* A lone trailing slash is an empty path. */
-	parse_ok("socks5://10.1.2.3/", &url);
-	assert_server(&url, "10.1.2.3:1080");
-	parse_ok("socks5://10.1.2.3:1/", &url);
-	assert_server(&url, "10.1.2.3:1");
+	parse_ok("socks5://198.18.2.3/", &url);
+	assert_server(&url, "198.18.2.3:1080");
+	parse_ok("socks5://198.18.2.3:1/", &url);
+	assert_server(&url, "198.18.2.3:1");
 }
 
 static void
@@ -147,11 +147,11 @@ test_credentials(void **state)
 	struct proxy_url url;
 
 	(void)state;
-	parse_ok("socks5://alice:s3cret@10.0.0.1:1081", &url);
+	parse_ok("socks5://alice:s3cret@198.18.0.1:1081", &url);
 	assert_int_equal(url.has_credentials, 1);
 	assert_string_equal(url.user, "alice");
 	assert_string_equal(url.pass, "s3cret");
-	assert_server(&url, "10.0.0.1:1081");
+	assert_server(&url, "198.18.0.1:1081");
 
 	/* The password runs to the last '@' and may hold raw ':' and '@'. */
 	parse_ok("socks5://bob:a:b@c@host:1", &url);
@@ -183,13 +183,13 @@ test_user_without_password(void **state)
 	struct proxy_url url;
 
 	(void)state;
-	parse_ok("socks5://alice@10.0.0.1", &url);
+	parse_ok("socks5://alice@198.18.0.1", &url);
 	assert_int_equal(url.has_credentials, 1);
 	assert_string_equal(url.user, "alice");
 	assert_string_equal(url.pass, "");
-	assert_server(&url, "10.0.0.1:1080");
+	assert_server(&url, "198.18.0.1:1080");
 
-	parse_ok("socks5://alice:@10.0.0.1:2", &url);
+	parse_ok("socks5://alice:@198.18.0.1:2", &url);
 	assert_int_equal(url.has_credentials, 1);
 	assert_string_equal(url.pass, "");
 }
@@ -351,11 +351,11 @@ test_redacted(void **state)
 		const char *in;
 		const char *out;
 	} t[] = {
-		{ "socks5://alice:Sup3rSecret@10.0.0.1:1081", "socks5://alice@10.0.0.1:1081" },
+		{ "socks5://alice:Sup3rSecret@198.18.0.1:1081", "socks5://alice@198.18.0.1:1081" },
 		{ "socks5h://alice:Sup3rSecret@proxy.example", "socks5://alice@proxy.example:1080" },
 		{ "socks5://alice:Sup3rSecret@[2001:db8::1]:7", "socks5://alice@[2001:db8::1]:7" },
-		{ "socks5://alice@10.0.0.1", "socks5://alice@10.0.0.1:1080" },
-		{ "socks5://10.0.0.1:5", "socks5://10.0.0.1:5" },
+		{ "socks5://alice@198.18.0.1", "socks5://alice@198.18.0.1:1080" },
+		{ "socks5://198.18.0.1:5", "socks5://198.18.0.1:5" },
 		{ "socks5://a%40b%3Ac:Sup3rSecret@h", "socks5://a%40b%3Ac@h:1080" },
 		{ "socks5://a%0Ab:Sup3rSecret@h", "socks5://a%0Ab@h:1080" },
 	};

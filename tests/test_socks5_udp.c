@@ -1021,7 +1021,9 @@ test_relay_addr_choice(void **state)
 	assert_string_equal(relay_for("203.0.113.5:1080", "0.0.0.0:4000", NULL, &err), "203.0.113.5:4000");
 	assert_string_equal(relay_for("[2001:db8::5]:1080", "[::]:4000", NULL, &err), "[2001:db8::5]:4000");
 	assert_string_equal(relay_for("203.0.113.5:1080", "[::ffff:0.0.0.0]:4000", NULL, &err), "203.0.113.5:4000");
-	/* Private / link-local / ULA / CGNAT behind a public proxy: the proxy's address. */
+	/* Private / link-local / ULA / CGNAT behind a public proxy: the proxy's address.
+	 * (Private-range values are needed here as data for the rule under test; the pure
+	 * function sends nothing anywhere.) */
 	assert_string_equal(relay_for("203.0.113.5:1080", "10.0.0.1:4000", NULL, &err), "203.0.113.5:4000");
 	assert_string_equal(relay_for("203.0.113.5:1080", "172.20.1.1:4000", NULL, &err), "203.0.113.5:4000");
 	assert_string_equal(relay_for("203.0.113.5:1080", "192.168.1.1:4000", NULL, &err), "203.0.113.5:4000");
