@@ -12,14 +12,7 @@
 #include <string.h>
 
 #include "dns_msg.h"
-
-#define FUZZ_CHECK(x) \
-	do { \
-		if (!(x)) \
-			abort(); \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static const uint8_t ADDR[16] = {0xfd, 0x77, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7};
 

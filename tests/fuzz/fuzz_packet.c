@@ -9,14 +9,7 @@
 #include <string.h>
 
 #include "packet.h"
-
-#define FUZZ_CHECK(x) \
-	do { \
-		if (!(x)) \
-			abort(); \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

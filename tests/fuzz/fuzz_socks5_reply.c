@@ -9,14 +9,7 @@
 #include <string.h>
 
 #include "socks5_proto.h"
-
-#define FUZZ_CHECK(x) \
-	do { \
-		if (!(x)) \
-			abort(); \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 /* A decoder result is NEED_MORE, -EPROTO, or a length within the input. */
 static void

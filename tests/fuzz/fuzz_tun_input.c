@@ -19,8 +19,7 @@
 #include "lwip_port.h"
 #include "packet.h"
 #include "tunif.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static struct tunif *tif;
 
