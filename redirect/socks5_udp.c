@@ -511,6 +511,19 @@ socks5_udp_get_counters(const struct socks5_udp *s)
 }
 
 void
+socks5_udp_rebind(struct socks5_udp *s, const struct socks5_udp_callbacks *cb, void *arg)
+{
+	s->cb = *cb;
+	s->arg = arg;
+}
+
+int
+socks5_udp_is_ready(const struct socks5_udp *s)
+{
+	return s->step == STEP_READY;
+}
+
+void
 socks5_udp_free(struct socks5_udp *s)
 {
 	if (s == NULL)

@@ -137,6 +137,17 @@ int socks5_udp_send(struct socks5_udp *s, const struct t2s_endpoint *dst, const 
 /* The session's counters; valid until socks5_udp_free. */
 const struct socks5_udp_counters *socks5_udp_get_counters(const struct socks5_udp *s);
 
+/*
+ * Hands the session to a new owner: later callbacks go to cb (copied; on_ready is not
+ * called again) with arg. For pools of ready associations, which keep a spare session
+ * and give it to whoever needs one. May be called from one of the session's own
+ * callbacks: the rest of that callback's work (e.g. a receive batch) goes to the new owner.
+ */
+void socks5_udp_rebind(struct socks5_udp *s, const struct socks5_udp_callbacks *cb, void *arg);
+
+/* True between a successful on_ready and the end of the association. */
+int socks5_udp_is_ready(const struct socks5_udp *s);
+
 /* Closes both sockets and frees; never calls a callback. NULL is fine. */
 void socks5_udp_free(struct socks5_udp *s);
 

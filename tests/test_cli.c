@@ -474,6 +474,50 @@ test_max_flows(void **state)
 }
 
 static void
+test_dns_and_udp_modes(void **state)
+{
+	static const struct {
+		const char *arg;
+		enum config_udp_mode mode;
+	} udp[] = {{"auto", CONFIG_UDP_AUTO},
+		   {"associate", CONFIG_UDP_ASSOCIATE},
+		   {"dns-over-tcp", CONFIG_UDP_DNS_OVER_TCP},
+		   {"block", CONFIG_UDP_BLOCK}};
+	struct t2s_config cfg;
+
+	(void)state;
+	ok(&cfg, "--proxy", PROXY, NULL);
+	assert_int_equal(cfg.dns_mode, CONFIG_DNS_UDP);
+	assert_int_equal(cfg.udp_mode, CONFIG_UDP_AUTO);
+	assert_int_equal(cfg.udp_pool, CONFIG_DEFAULT_UDP_POOL);
+	assert_int_equal(cfg.udp_relay.ss_family, AF_UNSPEC);
+	ok(&cfg, "--proxy", PROXY, "--dns", "tcp", NULL);
+	assert_int_equal(cfg.dns_mode, CONFIG_DNS_TCP);
+	ok(&cfg, "--proxy", PROXY, "--dns", "fake-ip", NULL);
+	assert_int_equal(cfg.dns_mode, CONFIG_DNS_FAKE_IP);
+	bad("--dns", "udp, tcp or fake-ip", "--proxy", PROXY, "--dns", "doh", NULL);
+	for (size_t i = 0; i < sizeof(udp) / sizeof(udp[0]); i++) {
+		ok(&cfg, "--proxy", PROXY, "--udp", udp[i].arg, NULL);
+		assert_int_equal(cfg.udp_mode, udp[i].mode);
+	}
+	bad("--udp", "auto, associate, dns-over-tcp or block", "--proxy", PROXY, "--udp", "tcp", NULL);
+	bad("--udp", "auto", "--proxy", PROXY, "--udp", "", NULL);
+	ok(&cfg, "--proxy", PROXY, "--udp-pool", "0", NULL);
+	assert_int_equal(cfg.udp_pool, 0);
+	ok(&cfg, "--proxy", PROXY, "--udp-pool", "64", NULL);
+	assert_int_equal(cfg.udp_pool, 64);
+	bad("--udp-pool", "0..64", "--proxy", PROXY, "--udp-pool", "65", NULL);
+	bad("--udp-pool", "0..64", "--proxy", PROXY, "--udp-pool", "-1", NULL);
+	ok(&cfg, "--proxy", PROXY, "--udp-relay", "198.51.100.7:4000", NULL);
+	assert_int_equal(cfg.udp_relay.ss_family, AF_INET);
+	assert_int_equal(ntohs(((struct sockaddr_in *)&cfg.udp_relay)->sin_port), 4000);
+	ok(&cfg, "--proxy", PROXY, "--udp-relay", "[2001:db8::1]", NULL);
+	assert_int_equal(cfg.udp_relay.ss_family, AF_INET6);
+	assert_int_equal(((struct sockaddr_in6 *)&cfg.udp_relay)->sin6_port, 0);
+	bad("--udp-relay", "IP address", "--proxy", PROXY, "--udp-relay", "relay.example:4000", NULL);
+}
+
+static void
 test_fwmark(void **state)
 {
 	static const char *const bad_values[] = {"4294967296", "-1", "", "mark", "0x", "18446744073709551616"};
@@ -722,6 +766,7 @@ main(void)
 		cmocka_unit_test(test_fwmark),
 		cmocka_unit_test(test_log_level),
 		cmocka_unit_test(test_auth_file),
+		cmocka_unit_test(test_dns_and_udp_modes),
 		cmocka_unit_test(test_everything),
 		cmocka_unit_test(test_repeated_calls),
 		cmocka_unit_test(test_small_message_buffer),

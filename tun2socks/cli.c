@@ -33,10 +33,19 @@ const char cli_usage[] =
 	"      --max-flows N          cap on concurrent TCP connections, and on UDP mappings\n"
 	"                             (default 16384; the least recently used UDP one goes)\n"
 	"      --udp-timeout SEC      end a UDP mapping idle this long (default 60)\n"
+	"      --udp MODE             auto: UDP ASSOCIATE, checked at start; if the proxy\n"
+	"                             cannot (REP 7) or never relays, as dns-over-tcp and\n"
+	"                             checked again every 30 s (default);\n"
+	"                             associate: always UDP ASSOCIATE;\n"
+	"                             dns-over-tcp: DNS over TCP, other UDP refused at once\n"
+	"                             (ICMP port unreachable);\n"
+	"                             block: all UDP refused (DNS only as --dns answers it)\n"
+	"      --udp-pool N           ready UDP associations kept for new mappings, 0..64\n"
+	"                             (default 4; 0: one handshake per new mapping)\n"
 	"      --udp-relay ADDR[:PORT] send UDP to this relay address (and port) instead of\n"
 	"                             the proxy's BND.ADDR, e.g. for a proxy behind NAT\n"
 	"      --dns MODE             udp: queries relayed like any UDP (default; over TCP\n"
-	"                             when the proxy has no UDP);\n"
+	"                             when --udp falls back or says dns-over-tcp);\n"
 	"                             tcp: queries to port 53 always sent over TCP;\n"
 	"                             fake-ip: A/AAAA answered from a private pool and the\n"
 	"                             names sent to the proxy (it resolves them)\n"
@@ -61,6 +70,8 @@ enum {
 	OPT_UDP_RELAY,
 	OPT_FAKE_IP_RANGE,
 	OPT_FAKE_IP_RANGE6,
+	OPT_UDP,
+	OPT_UDP_POOL,
 };
 
 static const char short_options[] = ":p:t:m:a:6:l:hV";
@@ -79,6 +90,8 @@ static const struct option options[] = {
 	{"udp-timeout", required_argument, NULL, OPT_UDP_TIMEOUT},
 	{"dns", required_argument, NULL, OPT_DNS},
 	{"udp-relay", required_argument, NULL, OPT_UDP_RELAY},
+	{"udp", required_argument, NULL, OPT_UDP},
+	{"udp-pool", required_argument, NULL, OPT_UDP_POOL},
 	{"fake-ip-range", required_argument, NULL, OPT_FAKE_IP_RANGE},
 	{"fake-ip-range6", required_argument, NULL, OPT_FAKE_IP_RANGE6},
 	{"fwmark", required_argument, NULL, OPT_FWMARK},
@@ -245,6 +258,24 @@ cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msgle
 				cfg->dns_mode = CONFIG_DNS_FAKE_IP;
 			else
 				return fail(msg, msglen, "--dns: '%s' is not udp, tcp or fake-ip", optarg);
+			break;
+		case OPT_UDP:
+			if (strcmp(optarg, "auto") == 0)
+				cfg->udp_mode = CONFIG_UDP_AUTO;
+			else if (strcmp(optarg, "associate") == 0)
+				cfg->udp_mode = CONFIG_UDP_ASSOCIATE;
+			else if (strcmp(optarg, "dns-over-tcp") == 0)
+				cfg->udp_mode = CONFIG_UDP_DNS_OVER_TCP;
+			else if (strcmp(optarg, "block") == 0)
+				cfg->udp_mode = CONFIG_UDP_BLOCK;
+			else
+				return fail(msg, msglen, "--udp: '%s' is not auto, associate, dns-over-tcp or block",
+					    optarg);
+			break;
+		case OPT_UDP_POOL:
+			if (parse_uint(optarg, 0, CONFIG_MAX_UDP_POOL, &v) < 0)
+				return fail(msg, msglen, "--udp-pool: '%s' is not in 0..%d", optarg, CONFIG_MAX_UDP_POOL);
+			cfg->udp_pool = (unsigned)v;
 			break;
 		case OPT_UDP_RELAY: {
 			struct t2s_endpoint ep;

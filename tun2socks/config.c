@@ -20,6 +20,8 @@ config_defaults(struct t2s_config *cfg)
 	cfg->log_level = LOG_LEVEL_INFO;
 	cfg->offload = true;
 	cfg->dns_mode = CONFIG_DNS_UDP;
+	cfg->udp_mode = CONFIG_UDP_AUTO;
+	cfg->udp_pool = CONFIG_DEFAULT_UDP_POOL;
 	inet_pton(AF_INET, "198.18.0.0", &cfg->fake_net4);
 	cfg->fake_prefix4 = 15;
 	inet_pton(AF_INET6, "fd00:7432:7373::", &cfg->fake_net6);

@@ -34,6 +34,18 @@ enum config_dns_mode {
 	CONFIG_DNS_FAKE_IP, /* A/AAAA answered locally from a pool; names sent to the proxy */
 };
 
+/* What UDP other than locally answered DNS does (--udp). */
+enum config_udp_mode {
+	CONFIG_UDP_AUTO = 0,       /* UDP ASSOCIATE while the proxy relays; else as DNS_OVER_TCP */
+	CONFIG_UDP_ASSOCIATE,      /* always UDP ASSOCIATE, never fall back */
+	CONFIG_UDP_DNS_OVER_TCP,   /* no association: DNS over TCP, other UDP refused (ICMP) */
+	CONFIG_UDP_BLOCK,          /* no association: all UDP refused (ICMP), DNS per --dns only */
+};
+
+/* Ready associations kept for new UDP mappings (--udp-pool). */
+#define CONFIG_DEFAULT_UDP_POOL 4
+#define CONFIG_MAX_UDP_POOL 64
+
 /* The fake-IP pools: RFC 2544's benchmarking range (rarely used by real networks, and
  * used the same way by other tools) and a ULA /64 chosen for this program. */
 #define CONFIG_DEFAULT_FAKE_NET4 "198.18.0.0/15"
@@ -56,6 +68,8 @@ struct t2s_config {
 	unsigned fwmark;
 	bool offload; /* virtio-net header with TSO/checksum offload on the TUN */
 	enum config_dns_mode dns_mode;
+	enum config_udp_mode udp_mode;
+	unsigned udp_pool; /* spare ready associations; 0 disables the pool */
 	struct sockaddr_storage udp_relay; /* --udp-relay; ss_family AF_UNSPEC when unset */
 	struct in_addr fake_net4;
 	unsigned fake_prefix4;

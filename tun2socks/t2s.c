@@ -24,6 +24,8 @@
 #include "tcp_flow.h"
 #include "socks5_udp.h"
 #include "udp_flow.h"
+#include "udp_health.h"
+#include "udp_pool.h"
 #include "tunif.h"
 
 /* Packets up to this size are copied into an exact-size pbuf so the MTU-sized read
@@ -176,6 +178,111 @@ t2s_service_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	tcp_flow_service_scheduled(t);
 }
 
+void
+t2s_udp_config(const struct t2s *t, struct socks5_udp_config *cfg)
+{
+	*cfg = (struct socks5_udp_config){
+		.relay_override = t->cfg->udp_relay,
+		.recv_buf = t->udp_recv_buf,
+		.recv_buf_len = SOCKS5_UDP_RECV_BUF,
+	};
+}
+
+void
+t2s_log_stats(const struct t2s *t)
+{
+	const struct t2s_stats *s = &t->stats;
+	const struct udp_pool_stats *p = udp_pool_get_stats(t->udp_pool);
+	const struct dns_tcp_stats *d = dns_tcp_get_stats(t->dns_tcp);
+
+	log_info("stats: tun_in=%llu/%lluB tun_out=%llu/%lluB tun_write_drops=%llu malformed=%llu "
+		 "ignored=%llu fragments_dropped=%llu syn_absorbed=%llu tcp_flows=%u tcp_opened=%llu "
+		 "tcp_failed=%llu tcp_refused_cap=%llu udp_mappings=%u udp_opened=%llu udp_assoc_failed=%llu "
+		 "udp_evictions=%llu udp_refused=%llu udp_out=%llu udp_in=%llu udp_send_errors=%llu "
+		 "udp_reply_drops=%llu udp_pool_hits=%llu udp_pool_misses=%llu udp_pool_opened=%llu "
+		 "udp_pool_recycled=%llu udp_pool_ready=%u udp_state=%s dns_tcp_queries=%llu "
+		 "dns_tcp_answered=%llu dns_tcp_failed=%llu dns_fake_answers=%llu fake_ip_unmapped=%llu",
+		 (unsigned long long)s->tun_packets_in, (unsigned long long)s->tun_bytes_in,
+		 (unsigned long long)s->tun_packets_out, (unsigned long long)s->tun_bytes_out,
+		 (unsigned long long)s->tun_write_drops, (unsigned long long)s->malformed,
+		 (unsigned long long)s->ignored, (unsigned long long)s->fragments_dropped,
+		 (unsigned long long)s->syn_absorbed, t->tcp_flow_count, (unsigned long long)s->tcp_flows_opened,
+		 (unsigned long long)s->tcp_flows_failed, (unsigned long long)s->tcp_flows_refused_cap,
+		 t->udp_flow_count, (unsigned long long)s->udp_flows_opened, (unsigned long long)s->udp_assoc_failed,
+		 (unsigned long long)s->udp_evictions, (unsigned long long)s->udp_refused,
+		 (unsigned long long)s->udp_datagrams_out, (unsigned long long)s->udp_datagrams_in,
+		 (unsigned long long)s->udp_send_errors, (unsigned long long)s->udp_reply_drops,
+		 (unsigned long long)p->hits, (unsigned long long)p->misses, (unsigned long long)p->opened,
+		 (unsigned long long)p->recycled, udp_pool_ready(t->udp_pool),
+		 udp_health_state_str(udp_health_state(t->udp_health)), (unsigned long long)d->queries,
+		 (unsigned long long)d->answered, (unsigned long long)d->failed,
+		 (unsigned long long)s->dns_fake_answers, (unsigned long long)s->fake_ip_unmapped);
+}
+
+static void
+t2s_sigusr1_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	t2s_log_stats(w->data);
+}
+
+static uint64_t
+health_dns_tcp_answered(void *arg)
+{
+	struct t2s *t = arg;
+
+	return dns_tcp_get_stats(t->dns_tcp)->answered;
+}
+
+static void
+health_adopt(void *arg, struct socks5_udp *s)
+{
+	struct t2s *t = arg;
+
+	udp_pool_give(t->udp_pool, s);
+}
+
+static void
+health_drop_spares(void *arg)
+{
+	struct t2s *t = arg;
+
+	udp_pool_drain(t->udp_pool);
+}
+
+static void
+pool_result(void *arg, const struct socks5_udp_result *res)
+{
+	struct t2s *t = arg;
+
+	udp_health_on_result(t->udp_health, res);
+}
+
+/* The spare pool and the UDP health check, which feed each other. */
+static int
+udp_setup(struct t2s *t)
+{
+	struct socks5_udp_config ucfg;
+	struct udp_health_env env;
+
+	t2s_udp_config(t, &ucfg);
+	t->udp_pool = udp_pool_new(t->loop, &t->proxy, &ucfg, t->cfg->udp_pool, t->cfg->udp_timeout, pool_result, t);
+	if (t->udp_pool == NULL)
+		return -1;
+	env = (struct udp_health_env){
+		.loop = t->loop,
+		.server = &t->proxy,
+		.udp_cfg = ucfg,
+		.dns_tcp_answered = health_dns_tcp_answered,
+		.adopt = health_adopt,
+		.drop_spares = health_drop_spares,
+		.arg = t,
+	};
+	t->udp_health = udp_health_new(t->cfg->udp_mode, &env);
+	return t->udp_health != NULL ? 0 : -1;
+}
+
 static void
 t2s_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -257,7 +364,7 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 		.accept_arg = t,
 	};
 	t->dns_tcp = dns_tcp_new(t);
-	if (t->dns_tcp == NULL)
+	if (t->dns_tcp == NULL || udp_setup(t) < 0)
 		goto err_rxpool;
 	t->tunif = tunif_new(&tcfg);
 	if (t->tunif == NULL) {
@@ -275,9 +382,16 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 	t->sigint.data = t->sigterm.data = t;
 	ev_signal_start(loop, &t->sigint);
 	ev_signal_start(loop, &t->sigterm);
+	ev_signal_init(&t->sigusr1, t2s_sigusr1_cb, SIGUSR1);
+	t->sigusr1.data = t;
+	ev_signal_start(loop, &t->sigusr1);
+	ev_unref(loop); /* a stats request is no reason to keep running */
+	udp_health_start(t->udp_health);
 	return t;
 
 err_rxpool:
+	udp_health_free(t->udp_health);
+	udp_pool_free(t->udp_pool);
 	dns_tcp_free(t->dns_tcp);
 	fakeip_free(t->fakeip);
 	rxpool_free(t->rxpool);
@@ -298,12 +412,16 @@ t2s_stop(struct t2s *t)
 	if (t->stopping)
 		return;
 	t->stopping = true;
+	t2s_log_stats(t);
 	tcp_flow_abort_all(t);
 	udp_flow_close_all(t);
+	udp_pool_drain(t->udp_pool);
 	dns_tcp_close_all(t->dns_tcp);
 	ev_io_stop(t->loop, &t->tun_io);
 	ev_signal_stop(t->loop, &t->sigint);
 	ev_signal_stop(t->loop, &t->sigterm);
+	ev_ref(t->loop);
+	ev_signal_stop(t->loop, &t->sigusr1);
 	ev_break(t->loop, EVBREAK_ALL);
 }
 
@@ -318,6 +436,8 @@ t2s_free(struct t2s *t)
 	tunif_free(t->tunif);
 	if (t->rx_spare != NULL)
 		pbuf_free(t->rx_spare);
+	udp_health_free(t->udp_health);
+	udp_pool_free(t->udp_pool);
 	dns_tcp_free(t->dns_tcp);
 	rxpool_free(t->rxpool);
 	fakeip_free(t->fakeip);

@@ -26,6 +26,9 @@ struct fakeip;
 struct dns_tcp;
 struct tcp_flow;
 struct udp_flow;
+struct udp_pool;
+struct udp_health;
+struct socks5_udp_config;
 
 /* Packets read per TUN wakeup before other watchers get their turn. */
 #define T2S_TUN_BATCH 64
@@ -40,7 +43,7 @@ struct t2s_stats {
 	uint64_t malformed, ignored, fragments_dropped; /* refused by packet_parse; not for us (ICMP, other protocols) */
 	uint64_t syn_absorbed;       /* SYN retransmissions held while the proxy connects */
 	uint64_t tcp_flows_opened, tcp_flows_failed, tcp_flows_refused_cap;
-	uint64_t udp_flows_opened, udp_assoc_failed, udp_evictions;
+	uint64_t udp_flows_opened, udp_assoc_failed, udp_evictions, udp_refused;
 	uint64_t udp_datagrams_out, udp_datagrams_in, udp_send_errors, udp_reply_drops;
 	uint64_t dns_fake_answers, fake_ip_unmapped;
 };
@@ -53,7 +56,7 @@ struct t2s {
 	struct socks5_server proxy;
 	ev_io tun_io;
 	ev_prepare service_prepare; /* runs flow work that lwIP callbacks scheduled */
-	ev_signal sigint, sigterm;
+	ev_signal sigint, sigterm, sigusr1;
 	struct flow_table tcp_table;
 	struct tcp_flow *tcp_flows; /* every live TCP flow (doubly linked) */
 	struct tcp_flow *service_list;
@@ -62,7 +65,8 @@ struct t2s {
 	struct flow_table udp_table;
 	struct udp_flow *udp_lru_head, *udp_lru_tail;
 	unsigned udp_flow_count;
-	ev_tstamp udp_unsupported_until;
+	struct udp_pool *udp_pool;     /* spare ready associations */
+	struct udp_health *udp_health; /* does the proxy relay UDP: where datagrams go */
 	uint8_t *udp_recv_buf; /* shared by every association (SOCKS5_UDP_RECV_BUF bytes) */
 	struct fakeip *fakeip; /* --dns fake-ip only */
 	struct dns_tcp *dns_tcp; /* DNS over TCP: --dns tcp, or when the proxy has no UDP */
@@ -94,6 +98,12 @@ void t2s_free(struct t2s *t);
 void t2s_tun_send(struct t2s *t, const uint8_t *pkt, size_t len);
 /* The same for a packet given in pieces (iovcnt <= 4). */
 void t2s_tun_sendv(struct t2s *t, const struct iovec *iov, int iovcnt);
+
+/* The options for a new UDP association (relay override, shared receive buffer). */
+void t2s_udp_config(const struct t2s *t, struct socks5_udp_config *cfg);
+
+/* Logs every counter on one line (also on SIGUSR1). */
+void t2s_log_stats(const struct t2s *t);
 
 /* True at most once per interval seconds for the given slot: keeps noisy logs bounded. */
 bool t2s_rate_ok(struct t2s *t, unsigned slot, double interval);

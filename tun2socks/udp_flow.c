@@ -17,12 +17,12 @@
 #include "fake_dns.h"
 #include "log.h"
 #include "socks5_udp.h"
+#include "udp_health.h"
+#include "udp_pool.h"
 
 /* Datagrams (and bytes) held per mapping while its association is set up. */
 #define PENDING_MAX 32
 #define PENDING_BYTES_MAX (256 * 1024)
-/* After a proxy said it cannot do UDP (REP 7), do not ask again for this long. */
-#define UNSUPPORTED_BACKOFF 10.0
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
@@ -168,9 +168,12 @@ answer_unreachable(struct t2s *t, const uint8_t *pkt, size_t len)
 		t2s_tun_send(t, out, (size_t)n);
 }
 
-/* Frees the mapping; with refuse, queued datagrams are answered with ICMP. */
+/*
+ * Frees the mapping; with refuse, queued datagrams are answered with ICMP; with
+ * recycle, a live association goes to the pool of spares instead of being closed.
+ */
 static void
-flow_free(struct udp_flow *f, bool refuse)
+flow_release(struct udp_flow *f, bool refuse, bool recycle)
 {
 	struct t2s *t = f->t2s;
 	struct pending_dgram *d, *next;
@@ -179,7 +182,10 @@ flow_free(struct udp_flow *f, bool refuse)
 	lru_unlink(t, f);
 	t->udp_flow_count--;
 	ev_timer_stop(t->loop, &f->timer);
-	socks5_udp_free(f->assoc);
+	if (recycle && f->ready)
+		udp_pool_give(t->udp_pool, f->assoc);
+	else
+		socks5_udp_free(f->assoc);
 	free(f->fake_dsts);
 	for (d = f->pending_head; d != NULL; d = next) {
 		next = d->next;
@@ -188,6 +194,12 @@ flow_free(struct udp_flow *f, bool refuse)
 		free(d);
 	}
 	free(f);
+}
+
+static void
+flow_free(struct udp_flow *f, bool refuse)
+{
+	flow_release(f, refuse, false);
 }
 
 static void
@@ -201,6 +213,9 @@ send_one(struct udp_flow *f, const struct t2s_endpoint *dst, const uint8_t *payl
 		return;
 	}
 	f->t2s->stats.udp_datagrams_out++;
+	if (dst->port == 53 && dst->type != T2S_ENDPOINT_DOMAIN)
+		udp_health_on_dns_sent(f->t2s->udp_health, dst->type == T2S_ENDPOINT_IPV4 ? 4 : 6,
+				       dst->type == T2S_ENDPOINT_IPV4 ? dst->u.ipv4 : dst->u.ipv6, dst->port);
 }
 
 /* The proxy has no UDP: queued DNS queries go over TCP instead of failing. */
@@ -231,19 +246,19 @@ udp_flow_assoc_ready_cb(void *arg, const struct socks5_udp_result *res)
 	struct pending_dgram *d, *next;
 	char name[INET6_ADDRSTRLEN + 8];
 
+	udp_health_on_result(t->udp_health, res);
 	if (res->failure != SOCKS5_UDP_OK) {
 		if (res->failure == SOCKS5_UDP_UNSUPPORTED) {
-			t->udp_unsupported_until = ev_now(t->loop) + UNSUPPORTED_BACKOFF;
-			if (t2s_rate_ok(t, 4, 30.0))
-				log_warn("the proxy does not support UDP ASSOCIATE: DNS goes over TCP, other UDP "
-					 "is answered with ICMP port unreachable");
+			if (udp_health_route(t->udp_health, 53) != UDP_ROUTE_DNS_TCP && t2s_rate_ok(t, 4, 30.0))
+				log_warn("udp %s: the proxy does not support UDP ASSOCIATE (REP 7)",
+					 flow_name(f, name, sizeof(name)));
 		} else if (t2s_rate_ok(t, 5, 5.0)) {
 			log_warn("udp %s: no UDP association: %s (%s)", flow_name(f, name, sizeof(name)),
 				 res->failure == SOCKS5_UDP_REJECTED ? "refused by the proxy" : "proxy failed",
 				 res->err < 0 ? strerror(-res->err) : "no reason given");
 		}
 		t->stats.udp_assoc_failed++;
-		if (res->failure == SOCKS5_UDP_UNSUPPORTED)
+		if (udp_health_route(t->udp_health, 53) == UDP_ROUTE_DNS_TCP)
 			reroute_dns(f);
 		flow_free(f, true);
 		return;
@@ -289,6 +304,7 @@ udp_flow_assoc_datagram_cb(void *arg, const struct t2s_endpoint *src, const uint
 	iov[1] = (struct iovec){(void *)payload, len};
 	t2s_tun_sendv(t, iov, 2);
 	t->stats.udp_datagrams_in++;
+	udp_health_on_datagram(t->udp_health);
 	touch(f);
 }
 
@@ -310,8 +326,10 @@ udp_flow_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)revents;
 	if (left <= 0) {
+		/* Idle this long, replies to it are no longer in flight: its association can
+		 * serve the next new mapping without a handshake. */
 		log_debug("udp %llu: idle, closing", (unsigned long long)f->id);
-		flow_free(f, false);
+		flow_release(f, false, true);
 		return;
 	}
 	ev_timer_set(w, left, 0);
@@ -340,16 +358,16 @@ flow_new(struct t2s *t, const struct flow_key *key)
 	f->t2s = t;
 	f->id = ++t->next_flow_id;
 	f->node.key = *key;
-	cfg = (struct socks5_udp_config){
-		.relay_override = t->cfg->udp_relay,
-		.recv_buf = t->udp_recv_buf,
-		.recv_buf_len = SOCKS5_UDP_RECV_BUF,
-	};
-
-	f->assoc = socks5_udp_new(t->loop, &t->proxy, &cfg, &assoc_callbacks, f);
-	if (f->assoc == NULL) {
-		free(f);
-		return NULL;
+	t2s_udp_config(t, &cfg);
+	f->assoc = udp_pool_take(t->udp_pool, &assoc_callbacks, f);
+	if (f->assoc != NULL) {
+		f->ready = true;
+	} else {
+		f->assoc = socks5_udp_new(t->loop, &t->proxy, &cfg, &assoc_callbacks, f);
+		if (f->assoc == NULL) {
+			free(f);
+			return NULL;
+		}
 	}
 	(void)flow_table_insert(&t->udp_table, &f->node);
 	lru_push_front(t, f);
@@ -370,21 +388,29 @@ udp_flow_handle(struct t2s *t, const uint8_t *pkt, const struct packet_info *inf
 	struct flow_table_node *node;
 	struct udp_flow *f;
 	struct pending_dgram *d;
+	enum udp_route route;
 	static const uint8_t zero[16];
 
 	if (info->dport == 0 || t->stopping) {
 		t->stats.ignored++;
 		return;
 	}
+	route = udp_health_route(t->udp_health, info->dport);
 	if (info->dport == 53) {
 		if (t->cfg->dns_mode == CONFIG_DNS_FAKE_IP && fake_dns_answer(t, pkt, info))
 			return;
+		udp_health_note_dns_server(t->udp_health, info->family, info->dst, info->dport);
 		/* DNS over TCP when asked for, or when the proxy cannot relay UDP: any
 		 * SOCKS5 server can CONNECT, so names still resolve through the proxy. */
-		if (t->cfg->dns_mode == CONFIG_DNS_TCP || ev_now(t->loop) < t->udp_unsupported_until) {
+		if (t->cfg->dns_mode == CONFIG_DNS_TCP || route == UDP_ROUTE_DNS_TCP) {
 			dns_tcp_query(t->dns_tcp, pkt, info);
 			return;
 		}
+	}
+	if (route == UDP_ROUTE_REFUSE) {
+		t->stats.udp_refused++;
+		answer_unreachable(t, pkt, info->ip_len);
+		return;
 	}
 	memset(&dst, 0, sizeof(dst));
 	dst.type = info->family == 4 ? T2S_ENDPOINT_IPV4 : T2S_ENDPOINT_IPV6;
@@ -400,10 +426,6 @@ udp_flow_handle(struct t2s *t, const uint8_t *pkt, const struct packet_info *inf
 	node = flow_table_lookup(&t->udp_table, &key);
 	f = node != NULL ? container_of(node, struct udp_flow, node) : NULL;
 	if (f == NULL) {
-		if (ev_now(t->loop) < t->udp_unsupported_until) {
-			answer_unreachable(t, pkt, info->ip_len);
-			return;
-		}
 		f = flow_new(t, &key);
 		if (f == NULL) {
 			answer_unreachable(t, pkt, info->ip_len);

@@ -8,6 +8,8 @@
   badreply    answer CONNECT with VER 4
   rep:N       answer CONNECT with REP N (a well-formed failure)
   slowreply   answer CONNECT with success one byte per 200 ms, then echo
+  udpsilent   a working CONNECT (relays to the real target), and a UDP
+              ASSOCIATE that succeeds but whose relay swallows every datagram
 """
 import argparse
 import socket
@@ -40,8 +42,71 @@ def read_connect(c):
     recv_exact(c, n + 2)
 
 
+def read_request_full(c):
+    """CMD and (host, port) of a SOCKS5 request."""
+    ver, cmd, _, atyp = recv_exact(c, 4)
+    if atyp == 1:
+        host = socket.inet_ntop(socket.AF_INET, recv_exact(c, 4))
+    elif atyp == 4:
+        host = socket.inet_ntop(socket.AF_INET6, recv_exact(c, 16))
+    else:
+        host = recv_exact(c, recv_exact(c, 1)[0]).decode()
+    port = int.from_bytes(recv_exact(c, 2), "big")
+    return cmd, host, port
+
+
+def reply(c, sockname):
+    fam = 4 if ":" in sockname[0] else 1
+    addr = socket.inet_pton(socket.AF_INET6 if fam == 4 else socket.AF_INET, sockname[0])
+    c.sendall(bytes([5, 0, 0, fam]) + addr + sockname[1].to_bytes(2, "big"))
+
+
+def pump(a, b):
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d:
+                b.shutdown(socket.SHUT_WR)
+                return
+            b.sendall(d)
+    except OSError:
+        pass
+
+
+def serve_udpsilent(c):
+    cmd, host, port = read_request_full(c)
+    if cmd == 1:
+        t = socket.create_connection((host, port), timeout=5)
+        t.settimeout(None)
+        reply(c, t.getsockname())
+        th = threading.Thread(target=pump, args=(t, c), daemon=True)
+        th.start()
+        pump(c, t)
+        th.join(30)
+        t.close()
+        return
+    if cmd != 3:
+        c.sendall(b"\x05\x07\x00\x01\x00\x00\x00\x00\x00\x00")
+        return
+    here = c.getsockname()[0]
+    u = socket.socket(socket.AF_INET6 if ":" in here else socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind((here, 0))
+    reply(c, u.getsockname())
+    u.setblocking(False)
+    try:
+        while c.recv(4096):
+            pass
+    finally:
+        u.close()
+
+
 def serve(c, mode):
     try:
+        if mode == "udpsilent":
+            read_request(c)
+            c.sendall(b"\x05\x00")
+            serve_udpsilent(c)
+            return
         if mode == "silent":
             while c.recv(4096):
                 pass

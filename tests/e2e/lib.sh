@@ -539,3 +539,15 @@ dnsmasq_start() {
     wait_until 5 udp_bound "$SRV" "[$DNS6]" 53 || fail "dnsmasq did not bind [$DNS6]:53"
     info "dnsmasq up (pid $DNSMASQ_PID)"
 }
+
+# t2s_stat NAME: the counter NAME from a fresh "stats:" line, which tun2socks
+# logs on SIGUSR1 (e.g. t2s_stat udp_pool_hits).
+stats_lines() { grep -c ' stats: ' "$T2S_LOG"; }
+stats_lines_gt() { [ "$(stats_lines)" -gt "$1" ]; }
+t2s_stat() {
+    local n0
+    n0=$(stats_lines)
+    kill -USR1 "$T2S_PID" || fail "SIGUSR1 to tun2socks"
+    wait_until 5 stats_lines_gt "$n0" || fail "tun2socks logged no stats line after SIGUSR1"
+    grep ' stats: ' "$T2S_LOG" | tail -1 | tr ' ' '\n' | sed -n "s/^$1=//p" | sed 's,/.*,,'
+}

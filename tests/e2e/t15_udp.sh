@@ -22,7 +22,7 @@ udp_echo_start
 iperf_start
 have_dns=0
 command -v dig >/dev/null && dnsmasq_start && have_dns=1
-t2s_start
+T2S_EXTRA="--udp associate --udp-pool 0" t2s_start
 
 # sessions_ge N: danted has logged at least N UDP associations.
 sessions_ge() { [ "$(danted_udp_sessions)" -ge "$1" ]; }

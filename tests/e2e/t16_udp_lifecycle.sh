@@ -16,7 +16,7 @@ danted_conf_udp
 danted_start
 microsocks_start
 udp_echo_start
-T2S_EXTRA="--udp-timeout 1" t2s_start
+T2S_EXTRA="--udp-timeout 1 --udp associate --udp-pool 0" t2s_start
 base_fds=$(t2s_fds)
 
 sessions_ge() { [ "$(danted_udp_sessions)" -ge "$1" ]; }

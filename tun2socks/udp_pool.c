@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The spares are a short list (at most CONFIG_MAX_UDP_POOL), each entry the callback
+ * argument of its association while the pool holds it. Ownership moves with
+ * socks5_udp_rebind: to the taker on take, to the pool on give.
+ */
+#include "udp_pool.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "log.h"
+
+/* After an association the pool opened failed, it opens no more for this long: a proxy
+ * that is down must not get a burst of connection attempts per new mapping. */
+#define FILL_BACKOFF 1.0
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+struct spare {
+	struct udp_pool *pool;
+	struct socks5_udp *assoc;
+	struct spare *prev, *next;
+	bool ready;
+};
+
+struct udp_pool {
+	struct ev_loop *loop;
+	const struct socks5_server *server;
+	struct socks5_udp_config cfg;
+	unsigned size;
+	double idle;
+	udp_pool_result_fn on_result;
+	void *arg;
+	struct spare *head;
+	unsigned count, ready;
+	ev_tstamp last_take;
+	ev_tstamp no_fill_until;
+	ev_timer idle_timer;
+	struct udp_pool_stats stats;
+};
+
+static void spare_ready_cb(void *arg, const struct socks5_udp_result *res);
+static void spare_datagram_cb(void *arg, const struct t2s_endpoint *src, const uint8_t *payload, size_t len);
+static void spare_closed_cb(void *arg, int err);
+
+static const struct socks5_udp_callbacks spare_callbacks = {
+	.on_ready = spare_ready_cb,
+	.on_datagram = spare_datagram_cb,
+	.on_closed = spare_closed_cb,
+};
+
+static void
+unlink_spare(struct udp_pool *p, struct spare *sp)
+{
+	if (sp->prev != NULL)
+		sp->prev->next = sp->next;
+	else
+		p->head = sp->next;
+	if (sp->next != NULL)
+		sp->next->prev = sp->prev;
+	p->count--;
+	if (sp->ready)
+		p->ready--;
+}
+
+static void
+link_spare(struct udp_pool *p, struct spare *sp)
+{
+	sp->prev = NULL;
+	sp->next = p->head;
+	if (p->head != NULL)
+		p->head->prev = sp;
+	p->head = sp;
+	p->count++;
+	if (sp->ready)
+		p->ready++;
+}
+
+/* Removes the spare and closes its association (safe from inside its callbacks). */
+static void
+close_spare(struct udp_pool *p, struct spare *sp)
+{
+	unlink_spare(p, sp);
+	socks5_udp_free(sp->assoc);
+	free(sp);
+	p->stats.closed++;
+}
+
+static void
+arm_idle_timer(struct udp_pool *p)
+{
+	if (p->count == 0 || ev_is_active(&p->idle_timer))
+		return;
+	ev_timer_set(&p->idle_timer, p->idle, 0);
+	ev_timer_start(p->loop, &p->idle_timer);
+}
+
+static void
+udp_pool_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct udp_pool *p = container_of(w, struct udp_pool, idle_timer);
+	ev_tstamp left = p->last_take + p->idle - ev_now(loop);
+
+	(void)revents;
+	if (left > 0) {
+		ev_timer_set(w, left, 0);
+		ev_timer_start(loop, w);
+		return;
+	}
+	if (p->count > 0)
+		log_debug("udp pool: no new UDP mapping for %.0f s, closing %u spare associations", p->idle, p->count);
+	udp_pool_drain(p);
+}
+
+static void
+spare_ready_cb(void *arg, const struct socks5_udp_result *res)
+{
+	struct spare *sp = arg;
+	struct udp_pool *p = sp->pool;
+
+	if (res->failure != SOCKS5_UDP_OK) {
+		p->stats.failed++;
+		p->no_fill_until = ev_now(p->loop) + FILL_BACKOFF;
+		close_spare(p, sp);
+	} else {
+		sp->ready = true;
+		p->ready++;
+	}
+	/* Last: the callee may drain the pool, this spare included. */
+	if (p->on_result != NULL)
+		p->on_result(p->arg, res);
+}
+
+static void
+spare_datagram_cb(void *arg, const struct t2s_endpoint *src, const uint8_t *payload, size_t len)
+{
+	struct spare *sp = arg;
+
+	(void)src;
+	(void)payload;
+	(void)len;
+	sp->pool->stats.stray_datagrams++;
+}
+
+static void
+spare_closed_cb(void *arg, int err)
+{
+	struct spare *sp = arg;
+
+	(void)err;
+	close_spare(sp->pool, sp);
+}
+
+struct udp_pool *
+udp_pool_new(struct ev_loop *loop, const struct socks5_server *server, const struct socks5_udp_config *cfg,
+	     unsigned size, double idle, udp_pool_result_fn on_result, void *arg)
+{
+	struct udp_pool *p;
+
+	if (idle <= 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return NULL;
+	p->loop = loop;
+	p->server = server;
+	if (cfg != NULL)
+		p->cfg = *cfg;
+	p->size = size;
+	p->idle = idle;
+	p->on_result = on_result;
+	p->arg = arg;
+	p->last_take = ev_now(loop);
+	ev_timer_init(&p->idle_timer, udp_pool_idle_cb, idle, 0);
+	return p;
+}
+
+void
+udp_pool_drain(struct udp_pool *p)
+{
+	while (p->head != NULL)
+		close_spare(p, p->head);
+	ev_timer_stop(p->loop, &p->idle_timer);
+}
+
+void
+udp_pool_free(struct udp_pool *p)
+{
+	if (p == NULL)
+		return;
+	udp_pool_drain(p);
+	free(p);
+}
+
+void
+udp_pool_fill(struct udp_pool *p)
+{
+	if (ev_now(p->loop) < p->no_fill_until)
+		return;
+	while (p->count < p->size) {
+		struct spare *sp = calloc(1, sizeof(*sp));
+
+		if (sp == NULL)
+			break;
+		sp->pool = p;
+		sp->assoc = socks5_udp_new(p->loop, p->server, &p->cfg, &spare_callbacks, sp);
+		if (sp->assoc == NULL) {
+			if (errno == EMFILE || errno == ENFILE)
+				log_debug("udp pool: no descriptor for a spare association");
+			free(sp);
+			p->stats.failed++;
+			p->no_fill_until = ev_now(p->loop) + FILL_BACKOFF;
+			break;
+		}
+		link_spare(p, sp);
+		p->stats.opened++;
+	}
+	arm_idle_timer(p);
+}
+
+struct socks5_udp *
+udp_pool_take(struct udp_pool *p, const struct socks5_udp_callbacks *cb, void *arg)
+{
+	struct socks5_udp *s = NULL;
+	struct spare *sp;
+
+	p->last_take = ev_now(p->loop);
+	for (sp = p->head; sp != NULL; sp = sp->next) {
+		if (!sp->ready)
+			continue;
+		unlink_spare(p, sp);
+		s = sp->assoc;
+		free(sp);
+		socks5_udp_rebind(s, cb, arg);
+		break;
+	}
+	if (s != NULL)
+		p->stats.hits++;
+	else
+		p->stats.misses++;
+	udp_pool_fill(p);
+	return s;
+}
+
+void
+udp_pool_give(struct udp_pool *p, struct socks5_udp *s)
+{
+	struct spare *sp;
+
+	if (p->count >= p->size || !socks5_udp_is_ready(s) || (sp = calloc(1, sizeof(*sp))) == NULL) {
+		socks5_udp_free(s);
+		return;
+	}
+	sp->pool = p;
+	sp->assoc = s;
+	sp->ready = true;
+	socks5_udp_rebind(s, &spare_callbacks, sp);
+	link_spare(p, sp);
+	p->stats.recycled++;
+	arm_idle_timer(p);
+}
+
+unsigned
+udp_pool_ready(const struct udp_pool *p)
+{
+	return p->ready;
+}
+
+const struct udp_pool_stats *
+udp_pool_get_stats(const struct udp_pool *p)
+{
+	return &p->stats;
+}
