@@ -33,16 +33,66 @@ struct tunif {
 	tunif_output_fn output;
 	void *output_ctx;
 	struct iovec prefix;
+	int tcp_csum_partial;
 };
 
 static int tunif_exists;
+
+static u32_t
+sum16(const u8_t *b, unsigned len, u32_t acc)
+{
+	for (unsigned i = 0; i + 1 < len; i += 2)
+		acc += (u32_t)(b[i] << 8 | b[i + 1]);
+	return acc;
+}
+
+/*
+ * For a TCP packet lwIP left unsummed: puts the pseudo-header sum in its checksum field
+ * and says where the rest goes. lwIP builds the IP and TCP headers of a segment in its
+ * first pbuf, and never adds IPv6 extension headers to TCP. Returns NULL for anything
+ * else (complete as it is).
+ */
+static const struct tunif_partial_csum *
+prepare_partial(struct pbuf *p, struct tunif_partial_csum *pc)
+{
+	u8_t *b = p->payload;
+	unsigned hl, len;
+	u32_t acc;
+
+	if (p->len < 1)
+		return NULL;
+	if (b[0] >> 4 == 4) {
+		hl = (unsigned)(b[0] & 0x0f) * 4;
+		if (p->len < hl + 20 || b[9] != IP_PROTO_TCP)
+			return NULL;
+		len = (unsigned)(b[2] << 8 | b[3]) - hl;
+		acc = sum16(b + 12, 8, IP_PROTO_TCP + len);
+	} else {
+		hl = IP6_HLEN;
+		if (p->len < hl + 20 || b[6] != IP6_NEXTH_TCP)
+			return NULL;
+		len = (unsigned)(b[4] << 8 | b[5]);
+		acc = sum16(b + 8, 32, IP_PROTO_TCP + len);
+	}
+	acc = (acc & 0xffff) + (acc >> 16);
+	acc = (acc & 0xffff) + (acc >> 16);
+	b[hl + 16] = (u8_t)(acc >> 8);
+	b[hl + 17] = (u8_t)acc;
+	pc->start = hl;
+	pc->offset = 16;
+	return pc;
+}
 
 static err_t
 emit(struct tunif *tif, struct pbuf *p)
 {
 	struct iovec iov[MAX_IOV];
+	struct tunif_partial_csum pc;
+	const struct tunif_partial_csum *partial = NULL;
 	int n = 0;
 
+	if (tif->tcp_csum_partial)
+		partial = prepare_partial(p, &pc);
 	if (tif->prefix.iov_len > 0)
 		iov[n++] = tif->prefix;
 	for (; p != NULL && n < MAX_IOV; p = p->next) {
@@ -54,7 +104,7 @@ emit(struct tunif *tif, struct pbuf *p)
 	}
 	if (p != NULL)
 		return ERR_BUF;
-	return tif->output(tif->output_ctx, iov, n) == 0 ? ERR_OK : ERR_IF;
+	return tif->output(tif->output_ctx, iov, n, partial) == 0 ? ERR_OK : ERR_IF;
 }
 
 static err_t
@@ -172,11 +222,14 @@ tunif_new(const struct tunif_config *cfg)
 	tif->output = cfg->output;
 	tif->output_ctx = cfg->output_ctx;
 	tif->prefix = cfg->prefix;
+	tif->tcp_csum_partial = cfg->tcp_csum_partial;
 
 	if (netif_add(&tif->netif, &any4, &any4, &any4, tif, tunif_netif_init_cb, ip_input) == NULL)
 		goto err_free;
 	tif->netif.mtu = (u16_t)cfg->mtu;
 	tif->netif.mtu6 = (u16_t)cfg->mtu;
+	if (cfg->tcp_csum_partial)
+		NETIF_SET_CHECKSUM_CTRL(&tif->netif, NETIF_CHECKSUM_ENABLE_ALL & ~NETIF_CHECKSUM_GEN_TCP);
 	netif_set_default(&tif->netif);
 	netif_set_up(&tif->netif);
 

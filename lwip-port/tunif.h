@@ -16,9 +16,23 @@
 
 struct tunif;
 
-/* Writes one IP packet given as iov[0..iovcnt). Returns 0 or -errno (the packet is
- * then dropped; TCP retransmits). Must not call back into lwIP. */
-typedef int (*tunif_output_fn)(void *ctx, const struct iovec *iov, int iovcnt);
+/*
+ * A TCP packet whose checksum the receiver (the kernel) completes: the checksum field
+ * holds the pseudo-header sum, and the one's complement sum of the bytes from start to
+ * the end of the packet goes to start + offset (virtio-net's NEEDS_CSUM).
+ */
+struct tunif_partial_csum {
+	unsigned start;  /* offset of the TCP header in the packet */
+	unsigned offset; /* of the checksum field within it */
+};
+
+/*
+ * Writes one IP packet given as iov[0..iovcnt). With a prefix configured, iov[0] is the
+ * prefix and the callee may point it elsewhere (e.g. a per-packet header). partial is
+ * NULL when the packet is complete. Returns 0 or -errno (the packet is then dropped;
+ * TCP retransmits). Must not call back into lwIP.
+ */
+typedef int (*tunif_output_fn)(void *ctx, struct iovec *iov, int iovcnt, const struct tunif_partial_csum *partial);
 
 struct tunif_config {
 	unsigned mtu;
@@ -27,6 +41,12 @@ struct tunif_config {
 	/* Bytes put before every packet handed to output (e.g. a virtio-net header);
 	 * iov_len 0 for none. The memory must outlive the netif. */
 	struct iovec prefix;
+	/*
+	 * Leave TCP checksums to the receiver (see struct tunif_partial_csum): lwIP then
+	 * neither copies-and-sums nor sums what it sends, a pass over every byte saved.
+	 * Only with a receiver that completes them, such as a TUN with a virtio-net header.
+	 */
+	int tcp_csum_partial;
 	/* Called by lwIP for each TCP connection whose handshake completed; accept_arg is
 	 * passed as arg. newpcb->local_ip/local_port hold the original destination. */
 	tcp_accept_fn accept;

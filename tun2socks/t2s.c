@@ -35,9 +35,8 @@
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 static int
-t2s_tunif_output(void *ctx, const struct iovec *iov, int iovcnt)
+tun_write(struct t2s *t, const struct iovec *iov, int iovcnt)
 {
-	struct t2s *t = ctx;
 	ssize_t n = writev(t->tun.fd, iov, iovcnt);
 
 	if (n < 0) {
@@ -49,6 +48,24 @@ t2s_tunif_output(void *ctx, const struct iovec *iov, int iovcnt)
 	return 0;
 }
 
+/* lwIP's packets; iov[0] is the virtio-net header slot when the TUN has one. */
+static int
+t2s_tunif_output(void *ctx, struct iovec *iov, int iovcnt, const struct tunif_partial_csum *partial)
+{
+	struct t2s *t = ctx;
+	struct virtio_net_hdr *h = (struct virtio_net_hdr *)t->vnet_csum;
+
+	if (partial != NULL) {
+		/* The kernel completes the TCP checksum (for local delivery it need not even
+		 * compute it; forwarded packets get it in software or from the NIC). */
+		h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		h->csum_start = (uint16_t)partial->start;
+		h->csum_offset = (uint16_t)partial->offset;
+		iov[0].iov_base = h;
+	}
+	return tun_write(t, iov, iovcnt);
+}
+
 void
 t2s_tun_sendv(struct t2s *t, const struct iovec *iov, int iovcnt)
 {
@@ -58,7 +75,7 @@ t2s_tun_sendv(struct t2s *t, const struct iovec *iov, int iovcnt)
 	if (iovcnt > 4)
 		return;
 	memcpy(all + 1, iov, (size_t)iovcnt * sizeof(*iov));
-	(void)t2s_tunif_output(t, all + first, iovcnt + 1 - first);
+	(void)tun_write(t, all + first, iovcnt + 1 - first);
 }
 
 void
@@ -360,6 +377,7 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 		.output = t2s_tunif_output,
 		.output_ctx = t,
 		.prefix = {.iov_base = t->vnet_tx, .iov_len = t->tun.vnet_hdr_len},
+		.tcp_csum_partial = t->tun.vnet_hdr_len > 0,
 		.accept = tcp_flow_accept_cb,
 		.accept_arg = t,
 	};

@@ -73,7 +73,8 @@ struct t2s {
 	struct rxpool *rxpool;
 	unsigned rx_bufsize;  /* MTU, or 64 KiB when the TUN delivers TSO segments */
 	uint8_t vnet_rx[64];  /* virtio-net header of the packet just read (ignored) */
-	uint8_t vnet_tx[64];  /* header sent with every packet: "checksum verified" */
+	uint8_t vnet_tx[64];  /* header sent with our own packets: "checksum verified" */
+	uint8_t vnet_csum[64]; /* header for lwIP's TCP packets: "checksum needed" */
 	struct pbuf *rx_spare; /* MTU-sized buffer for the next TUN read */
 	uint8_t *relay_buf;
 	ev_tstamp last_rate_log[8];

@@ -103,7 +103,11 @@
 #define CHECKSUM_CHECK_UDP 0
 #define CHECKSUM_CHECK_ICMP 0
 #define CHECKSUM_CHECK_ICMP6 0
-#define LWIP_CHECKSUM_ON_COPY 1
+/* Per netif, so that TCP checksums can be left to the kernel (tunif_config). Without
+ * checksum-on-copy, tcp_write's copy is a plain memcpy: the sum over the data is made
+ * at output only where it is needed (--no-offload). */
+#define LWIP_CHECKSUM_CTRL_PER_NETIF 1
+#define LWIP_CHECKSUM_ON_COPY 0
 /* A word-at-a-time checksum (lwip-port/chksum.c) instead of lwIP's 16-bit loop. */
 #include <stdint.h>
 uint16_t lwip_port_chksum(const void *dataptr, int len);

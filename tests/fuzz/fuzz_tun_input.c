@@ -24,11 +24,12 @@
 static struct tunif *tif;
 
 static int
-sink_output(void *ctx, const struct iovec *iov, int iovcnt)
+sink_output(void *ctx, struct iovec *iov, int iovcnt, const struct tunif_partial_csum *partial)
 {
 	(void)ctx;
 	(void)iov;
 	(void)iovcnt;
+	(void)partial;
 	return 0;
 }
 
@@ -68,6 +69,7 @@ init_once(void)
 	struct tunif_config cfg = {
 		.mtu = 65535,
 		.output = sink_output,
+		.tcp_csum_partial = 1,
 		.accept = app_accept_cb,
 	};
 
