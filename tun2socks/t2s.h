@@ -18,6 +18,7 @@
 #include "packet.h"
 #include "socks5_tcp.h"
 #include "tun.h"
+#include "txbuf.h"
 
 struct tunif;
 struct pbuf;
@@ -32,10 +33,10 @@ struct socks5_udp_config;
 
 /* Packets read per TUN wakeup before other watchers get their turn. */
 #define T2S_TUN_BATCH 64
+/* Idle transmit chunks kept for reuse (at most 2 MiB). */
+#define T2S_TX_CHUNKS_KEPT 32
 /* Idle receive buffers kept for reuse (at most 2 MiB with 64 KiB buffers). */
 #define T2S_RX_BUFFERS_KEPT 32
-/* Shared buffer for proxy -> lwIP reads: lwIP's tcp_sndbuf() never exceeds 0xffff. */
-#define T2S_RELAY_BUF 65535
 
 struct t2s_stats {
 	uint64_t tun_packets_in, tun_bytes_in;
@@ -76,7 +77,7 @@ struct t2s {
 	uint8_t vnet_tx[64];  /* header sent with our own packets: "checksum verified" */
 	uint8_t vnet_csum[64]; /* header for lwIP's TCP packets: "checksum needed" */
 	struct pbuf *rx_spare; /* MTU-sized buffer for the next TUN read */
-	uint8_t *relay_buf;
+	struct txpool txpool; /* chunks for the proxy -> app bytes of TCP flows */
 	ev_tstamp last_rate_log[8];
 	struct t2s_stats stats;
 	bool stopping;

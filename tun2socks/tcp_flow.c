@@ -7,9 +7,12 @@
  *   return ERR_ABRT and no pcb is freed under lwIP's feet.
  * - app -> proxy: pbufs lwIP delivers are queued and written with writev; tcp_recved
  *   only for bytes the socket took, so the advertised window is the backpressure.
- * - proxy -> app: the socket is read only while lwIP has send buffer room, into one
- *   shared buffer that tcp_write copies from; reading stops when lwIP is full and
- *   resumes from the sent callback.
+ * - proxy -> app: the socket is read only while lwIP has send buffer room, straight
+ *   into the flow's txbuf, which tcp_write references without copying; reading stops
+ *   when lwIP is full and resumes from the sent callback, which also tells when the
+ *   bytes may be reused. A flow whose pcb lives on must therefore not end before all
+ *   its bytes are acknowledged (finished() waits for it); aborting the pcb drops
+ *   lwIP's references at once.
  */
 #include "tcp_flow.h"
 
@@ -30,6 +33,7 @@
 #include "socks5_proto.h"
 #include "sock.h"
 #include "tunif.h"
+#include "txbuf.h"
 
 #define MAX_IOV 64
 #define READS_PER_WAKEUP 16
@@ -67,8 +71,7 @@ struct tcp_flow {
 	struct pbuf *syn;
 	struct pbuf *rxq_head, *rxq_tail; /* app -> proxy, single pbufs linked by ->next */
 	size_t rxq_off;
-	uint8_t *stash; /* proxy bytes lwIP could not queue (tcp_write ERR_MEM) */
-	uint32_t stash_len;
+	struct txbuf tx; /* proxy -> app bytes until the application acknowledges them */
 	ev_io io;
 	ev_timer timer;
 	ev_tstamp last_active;
@@ -243,21 +246,26 @@ lwip_has_room(const struct tcp_flow *f, size_t need)
 	return tcp_sndbuf(f->pcb) >= need && tcp_sndqueuelen(f->pcb) + QUEUE_HEADROOM < TCP_SND_QUEUELEN;
 }
 
-/* Queues data into lwIP; keeps what it cannot take in the stash. Returns 0 or -ENOMEM. */
+/*
+ * Gives lwIP the bytes read but not yet queued (no copy: lwIP points into the txbuf).
+ * Returns 1 when all are queued, 0 when lwIP is full (reading pauses), -EIO on error.
+ */
 static int
-queue_to_app(struct tcp_flow *f, const uint8_t *data, size_t len)
+queue_to_app(struct tcp_flow *f)
 {
-	err_t e = tcp_write(f->pcb, data, (u16_t)len, TCP_WRITE_FLAG_COPY);
+	size_t len;
+	const uint8_t *data = txbuf_unqueued(&f->tx, &len);
+	err_t e;
 
-	if (e == ERR_OK)
-		return 0;
+	if (data == NULL)
+		return 1;
+	e = tcp_write(f->pcb, data, (u16_t)len, 0);
+	if (e == ERR_OK) {
+		txbuf_queued(&f->tx, len);
+		return 1;
+	}
 	if (e != ERR_MEM)
 		return -EIO;
-	f->stash = malloc(len);
-	if (f->stash == NULL)
-		return -ENOMEM;
-	memcpy(f->stash, data, len);
-	f->stash_len = (uint32_t)len;
 	f->read_paused = true;
 	return 0;
 }
@@ -266,20 +274,23 @@ queue_to_app(struct tcp_flow *f, const uint8_t *data, size_t len)
 static int
 pump_from_proxy(struct tcp_flow *f)
 {
-	uint8_t *buf = f->t2s->relay_buf;
+	struct txpool *pool = &f->t2s->txpool;
 	bool queued = false;
+	int r;
 
 	for (int i = 0; i < READS_PER_WAKEUP && !f->proxy_eof; i++) {
-		size_t room = tcp_sndbuf(f->pcb);
+		size_t room = tcp_sndbuf(f->pcb), len;
+		uint8_t *buf;
 		ssize_t n;
 
 		if (room == 0 || !lwip_has_room(f, 1)) {
 			f->read_paused = true;
 			break;
 		}
-		if (room > T2S_RELAY_BUF)
-			room = T2S_RELAY_BUF;
-		n = recv(f->fd, buf, room, 0);
+		buf = txbuf_space(&f->tx, pool, room, &len);
+		if (buf == NULL)
+			return -ENOMEM;
+		n = recv(f->fd, buf, len, 0);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
@@ -292,11 +303,13 @@ pump_from_proxy(struct tcp_flow *f)
 			queued = true;
 			break;
 		}
-		if (queue_to_app(f, buf, (size_t)n) < 0)
-			return -ENOMEM;
+		txbuf_filled(&f->tx, (size_t)n);
+		r = queue_to_app(f);
+		if (r < 0)
+			return r;
 		queued = true;
 		f->last_active = ev_now(f->t2s->loop);
-		if (f->stash != NULL || (size_t)n < room)
+		if (r == 0 || (size_t)n < len)
 			break;
 	}
 	if (queued)
@@ -304,20 +317,17 @@ pump_from_proxy(struct tcp_flow *f)
 	return 0;
 }
 
-/* Retries the stash and resumes reading when lwIP has room again. */
+/* Queues what lwIP refused earlier, and resumes reading when lwIP has room again. */
 static void
 maybe_resume_reading(struct tcp_flow *f)
 {
+	size_t pending;
+
 	if (!f->read_paused || f->pcb == NULL)
 		return;
-	if (f->stash != NULL) {
-		if (!lwip_has_room(f, f->stash_len))
+	if (txbuf_unqueued(&f->tx, &pending) != NULL) {
+		if (!lwip_has_room(f, pending) || queue_to_app(f) != 1)
 			return;
-		if (tcp_write(f->pcb, f->stash, (u16_t)f->stash_len, TCP_WRITE_FLAG_COPY) != ERR_OK)
-			return;
-		free(f->stash);
-		f->stash = NULL;
-		f->stash_len = 0;
 		tcp_output(f->pcb);
 	}
 	if (lwip_has_room(f, RESUME_SNDBUF < TCP_SND_BUF / 2 ? RESUME_SNDBUF : TCP_SND_BUF / 2))
@@ -330,8 +340,11 @@ tcp_flow_pcb_sent_cb(void *arg, struct tcp_pcb *pcb, u16_t len)
 	struct tcp_flow *f = arg;
 
 	(void)pcb;
-	(void)len;
-	if (f != NULL && f->read_paused)
+	if (f == NULL)
+		return ERR_OK;
+	txbuf_acked(&f->tx, &f->t2s->txpool, len);
+	/* Paused reads may resume; a flow waiting for its last bytes to be acked may end. */
+	if (f->read_paused || (f->proxy_eof && txbuf_empty(&f->tx)))
 		schedule(f);
 	return ERR_OK;
 }
@@ -355,7 +368,8 @@ tcp_flow_pcb_err_cb(void *arg, err_t err)
 static bool
 finished(const struct tcp_flow *f)
 {
-	return f->app_eof_relayed && f->proxy_eof && f->stash == NULL;
+	/* Both FINs relayed, and lwIP points into no byte of ours any more. */
+	return f->app_eof_relayed && f->proxy_eof && txbuf_empty(&f->tx);
 }
 
 /* One step of relay work outside lwIP; may close the flow. */
@@ -463,9 +477,12 @@ flow_close(struct tcp_flow *f, enum close_how how)
 		pbuf_free(f->syn);
 	if (f->pcb != NULL) {
 		detach_pcb(f->pcb);
-		if (how == CLOSE_ABORT || tcp_close(f->pcb) != ERR_OK)
+		/* A graceful close leaves the pcb to lwIP, which may still retransmit: only
+		 * when no queued byte is unacknowledged (else abort, dropping its references). */
+		if (how == CLOSE_ABORT || !txbuf_empty(&f->tx) || tcp_close(f->pcb) != ERR_OK)
 			tcp_abort(f->pcb);
 	}
+	txbuf_release(&f->tx, &t->txpool);
 	if (f->fd >= 0) {
 		if (how == CLOSE_ABORT)
 			sock_set_abortive_close(f->fd);
@@ -478,7 +495,6 @@ flow_close(struct tcp_flow *f, enum close_how how)
 		q->next = NULL;
 		pbuf_free(q);
 	}
-	free(f->stash);
 	flow_log(f, LOG_LEVEL_DEBUG, "closed (%s)", how == CLOSE_GRACEFUL ? "done" : "aborted");
 	free(f);
 }
