@@ -75,6 +75,9 @@ test_marks_and_order(void **state)
 	assert_int_equal(pool.allocated, 1);
 	assert_int_equal(pool.free_count, 0);
 	txbuf_queued(&b, 10);
+	/* Nothing to trim while bytes are unacknowledged. */
+	txbuf_trim(&b, &pool);
+	assert_non_null(b.head);
 	txbuf_acked(&b, &pool, 10);
 	assert_true(txbuf_empty(&b));
 	txpool_fini(&pool);
@@ -117,7 +120,30 @@ test_chunks_span(void **state)
 		assert_int_equal(pool.free_count, freed_before + 1);
 		txbuf_acked(&b, &pool, total - TXBUF_CHUNK);
 		assert_true(txbuf_empty(&b));
+		/* The chunk started for the last txbuf_space, never filled, went too. */
+		assert_null(b.head);
+		assert_null(b.tail);
 	}
+	txpool_fini(&pool);
+}
+
+static void
+test_trim_space_never_filled(void **state)
+{
+	struct txpool pool;
+	struct txbuf b;
+	size_t len;
+
+	(void)state;
+	txpool_init(&pool, 2);
+	txbuf_init(&b);
+	/* A read that found nothing: the chunk must not stay with an idle flow. */
+	assert_non_null(txbuf_space(&b, &pool, 4096, &len));
+	assert_non_null(b.head);
+	txbuf_trim(&b, &pool);
+	assert_null(b.head);
+	assert_null(b.tail);
+	assert_int_equal(pool.free_count, 1);
 	txpool_fini(&pool);
 }
 
@@ -175,6 +201,7 @@ main(void)
 		cmocka_unit_test(test_marks_and_order),
 		cmocka_unit_test(test_chunks_span),
 		cmocka_unit_test(test_ack_beyond_queued_is_clamped),
+		cmocka_unit_test(test_trim_space_never_filled),
 		cmocka_unit_test(test_pool_bound_and_release),
 	};
 

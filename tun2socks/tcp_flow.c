@@ -312,6 +312,7 @@ pump_from_proxy(struct tcp_flow *f)
 		if (r == 0 || (size_t)n < len)
 			break;
 	}
+	txbuf_trim(&f->tx, pool);
 	if (queued)
 		tcp_output(f->pcb);
 	return 0;

@@ -114,10 +114,24 @@ txbuf_queued(struct txbuf *b, size_t n)
 }
 
 void
+txbuf_trim(struct txbuf *b, struct txpool *pool)
+{
+	/* Every byte of such a chunk is acknowledged (or it never got any): lwIP no
+	 * longer points into it. */
+	while (b->head != NULL && b->head->acked == b->head->filled) {
+		struct txchunk *c = b->head;
+
+		b->head = c->next;
+		if (b->head == NULL)
+			b->tail = NULL;
+		chunk_put(pool, c);
+	}
+}
+
+void
 txbuf_acked(struct txbuf *b, struct txpool *pool, size_t n)
 {
-	while (n > 0 && b->head != NULL) {
-		struct txchunk *c = b->head;
+	for (struct txchunk *c = b->head; c != NULL && n > 0; c = c->next) {
 		size_t take = c->queued - c->acked;
 
 		if (take > n)
@@ -127,12 +141,8 @@ txbuf_acked(struct txbuf *b, struct txpool *pool, size_t n)
 		n -= take;
 		if (c->acked < c->filled)
 			break;
-		/* Every byte of it acknowledged: lwIP no longer points into it. */
-		b->head = c->next;
-		if (b->head == NULL)
-			b->tail = NULL;
-		chunk_put(pool, c);
 	}
+	txbuf_trim(b, pool);
 }
 
 void

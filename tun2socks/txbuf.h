@@ -68,6 +68,10 @@ void txbuf_queued(struct txbuf *b, size_t n);
  * pool. n beyond what was queued is a caller bug and is clamped. */
 void txbuf_acked(struct txbuf *b, struct txpool *pool, size_t n);
 
+/* Returns chunks with nothing unacknowledged in them, e.g. one txbuf_space started for
+ * a read that found no data: an idle flow holds no chunk. */
+void txbuf_trim(struct txbuf *b, struct txpool *pool);
+
 /* Nothing filled is left unacknowledged: lwIP references no chunk. */
 static inline bool
 txbuf_empty(const struct txbuf *b)
