@@ -24,7 +24,7 @@ ip_frag_split(const uint8_t *hdr, size_t hdr_len, const uint8_t *payload, size_t
 	uint8_t fh[IPV6_HLEN + FRAG_HLEN];
 	struct iovec iov[IP_FRAG_IOV_MAX];
 	const uint8_t *rest;
-	size_t ip_hlen, rest_len, data_len, chunk, off;
+	size_t ip_hlen, frag_hlen, rest_len, data_len, chunk, off;
 	int family, n = 0, err;
 
 	if (hdr_len < IPV4_HLEN)
@@ -46,10 +46,10 @@ ip_frag_split(const uint8_t *hdr, size_t hdr_len, const uint8_t *payload, size_t
 		return err < 0 ? err : 1;
 	}
 	/* Every fragment but the last carries a multiple of 8 bytes (offsets count 8s). */
-	chunk = family == 4 ? mtu - IPV4_HLEN : mtu - IPV6_HLEN - FRAG_HLEN;
-	chunk &= ~(size_t)7;
-	if (mtu < IPV6_HLEN + FRAG_HLEN + 8 || chunk == 0)
+	frag_hlen = family == 4 ? IPV4_HLEN : IPV6_HLEN + FRAG_HLEN;
+	if (mtu < frag_hlen + 8)
 		return -EMSGSIZE;
+	chunk = (mtu - frag_hlen) & ~(size_t)7;
 	if (data_len > 65535 || (family == 4 && IPV4_HLEN + data_len > 65535))
 		return -EMSGSIZE;
 	for (off = 0; off < data_len; off += chunk) {
