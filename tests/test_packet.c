@@ -747,7 +747,13 @@ test_ipv6_ext_chain(void **state)
 	assert_true(info.fragment);
 	assert_int_equal(info.proto, PACKET_PROTO_UDP);
 	assert_int_equal(info.l4_off, 72);
+	assert_int_equal(info.frag_hdr_off, 64);
 	assert_int_equal(info.ip_len, 72 + 8 + 40);
+
+	/* two Fragment headers: refused */
+	frag_push(&ip, 0, true);
+	n = build_udp(buf, sizeof(buf), &ip, 8 + 3000, 40);
+	expect_parse(buf, n, PACKET_ERR_EXT_HEADER, "two IPv6 Fragment headers");
 
 	/* a later fragment after hop-by-hop: the transport header is elsewhere */
 	ip_default(&ip, 6);
@@ -758,6 +764,7 @@ test_ipv6_ext_chain(void **state)
 	assert_true(info.fragment);
 	assert_int_equal(info.proto, PACKET_PROTO_UDP);
 	assert_int_equal(info.l4_off, 56);
+	assert_int_equal(info.frag_hdr_off, 48);
 	assert_int_equal(info.sport, 0);
 
 	/* hop-by-hop + routing + destination options (big) + TCP, unfragmented */

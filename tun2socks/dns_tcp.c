@@ -171,8 +171,6 @@ static void
 deliver(struct query *q)
 {
 	struct dns_tcp *d = q->owner;
-	uint8_t hdr[48];
-	struct iovec iov[2];
 	int hl;
 
 	if (memcmp(q->resp, q->out + 2, 2) != 0) {
@@ -183,12 +181,11 @@ deliver(struct query *q)
 	 * Sent whatever its size. It may exceed the UDP size the application's EDNS record
 	 * announced (over TCP the server does not truncate): resolvers that size their read
 	 * buffer to the datagram (glibc, systemd-resolved) take it. It may exceed the TUN MTU
-	 * (default 65535): Linux's TUN driver takes it and local delivery works, but a router
-	 * between us and a remote application would drop it (we set DF, and IPv6 routers do
-	 * not fragment). Only a response that cannot be one datagram at all is truncated.
+	 * (then it goes as IP fragments). Only a response that cannot be one datagram at all
+	 * is truncated.
 	 */
-	hl = packet_build_udp_header(q->info.family, q->info.dst, q->info.dport, q->info.src, q->info.sport, q->resp,
-				     q->resp_len, hdr, sizeof(hdr));
+	hl = t2s_tun_send_udp(d->t2s, q->info.family, q->info.dst, q->info.dport, q->info.src, q->info.sport, q->resp,
+			      q->resp_len);
 	if (hl == -EMSGSIZE) {
 		hl = send_truncated(q);
 		if (hl < 0) {
@@ -197,12 +194,10 @@ deliver(struct query *q)
 		}
 		d->stats.truncated++;
 	} else if (hl < 0) {
-		query_fail(q, hl, "building the answer");
+		/* The TUN write failed (counted there): the application will ask again. */
+		d->stats.failed++;
+		query_free(q);
 		return;
-	} else {
-		iov[0] = (struct iovec){hdr, (size_t)hl};
-		iov[1] = (struct iovec){q->resp, q->resp_len};
-		t2s_tun_sendv(d->t2s, iov, 2);
 	}
 	d->stats.answered++;
 	query_free(q);

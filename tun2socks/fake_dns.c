@@ -20,16 +20,7 @@ now_s(struct t2s *t)
 static void
 reply(struct t2s *t, const struct packet_info *info, const uint8_t *msg, size_t len)
 {
-	uint8_t hdr[48];
-	struct iovec iov[2];
-	int hl = packet_build_udp_header(info->family, info->dst, info->dport, info->src, info->sport, msg, len, hdr,
-					 sizeof(hdr));
-
-	if (hl < 0)
-		return;
-	iov[0] = (struct iovec){hdr, (size_t)hl};
-	iov[1] = (struct iovec){(void *)msg, len};
-	t2s_tun_sendv(t, iov, 2);
+	(void)t2s_tun_send_udp(t, info->family, info->dst, info->dport, info->src, info->sport, msg, len);
 }
 
 bool

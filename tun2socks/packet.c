@@ -97,7 +97,7 @@ parse_transport(const uint8_t *buf, struct packet_info *info)
 	if (info->fragment) {
 		if (info->proto == PACKET_PROTO_TCP)
 			return PACKET_ERR_TCP_FRAGMENT;
-		return 0; /* lwIP reassembles; validation happens on the whole datagram's header */
+		return 0; /* ip_reass reassembles; the whole datagram is parsed again */
 	}
 	switch (info->proto) {
 	case PACKET_PROTO_TCP: {
@@ -196,7 +196,10 @@ parse_ipv6(const uint8_t *buf, size_t len, struct packet_info *info)
 		if (next == 44) {
 			uint16_t fo = wire_rd16(buf + off + 2);
 
+			if (info->fragment)
+				return PACKET_ERR_EXT_HEADER; /* a second Fragment header */
 			info->fragment = true;
+			info->frag_hdr_off = (uint16_t)off;
 			next = buf[off];
 			off += 8;
 			if ((fo & 0xfff8) != 0) {

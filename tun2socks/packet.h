@@ -41,10 +41,11 @@ enum packet_error {
 struct packet_info {
 	uint8_t family; /* 4 or 6 */
 	uint8_t proto;  /* transport protocol after IPv6 extension headers */
-	bool fragment;  /* part of a fragmented datagram: ports are not parsed (lwIP reassembles) */
+	bool fragment;  /* part of a fragmented datagram: ports are not parsed (ip_reass reassembles) */
 	uint8_t src[16], dst[16]; /* IPv4 uses the first 4 bytes */
 	uint16_t ip_len;   /* bytes of the packet proper (trailing padding excluded) */
-	uint16_t l4_off;   /* offset of the transport header */
+	uint16_t l4_off;   /* offset of the transport header (IPv4 fragments: of the fragment's data) */
+	uint16_t frag_hdr_off; /* IPv6 fragments: offset of the Fragment header; 0 otherwise */
 	uint16_t sport, dport; /* TCP/UDP, host order; 0 otherwise */
 	uint8_t tcp_flags;
 	uint32_t tcp_seq, tcp_ack;

@@ -19,6 +19,8 @@
 
 #include "dns_tcp.h"
 #include "fakeip.h"
+#include "ip_frag.h"
+#include "ip_reass.h"
 #include "log.h"
 #include "rxpool.h"
 #include "tcp_flow.h"
@@ -27,6 +29,15 @@
 #include "udp_health.h"
 #include "udp_pool.h"
 #include "tunif.h"
+
+/*
+ * Reassembly bounds. Fragments come from the local kernel back to back, so a datagram
+ * still incomplete after a few seconds never will be: far shorter than the RFCs' 60 s
+ * (which allow for slow paths), so memory comes back soon.
+ */
+#define REASS_DATAGRAMS 64
+#define REASS_BYTES (1024 * 1024)
+#define REASS_TIMEOUT 10.0
 
 /* Packets up to this size are copied into an exact-size pbuf so the MTU-sized read
  * buffer can be reused; larger ones are handed to lwIP as they are (no copy). */
@@ -66,16 +77,42 @@ t2s_tunif_output(void *ctx, struct iovec *iov, int iovcnt, const struct tunif_pa
 	return tun_write(t, iov, iovcnt);
 }
 
-void
+int
 t2s_tun_sendv(struct t2s *t, const struct iovec *iov, int iovcnt)
 {
 	struct iovec all[5] = {{.iov_base = t->vnet_tx, .iov_len = t->tun.vnet_hdr_len}};
 	int first = t->tun.vnet_hdr_len > 0 ? 0 : 1;
 
 	if (iovcnt > 4)
-		return;
+		return -EINVAL;
 	memcpy(all + 1, iov, (size_t)iovcnt * sizeof(*iov));
-	(void)tun_write(t, all + first, iovcnt + 1 - first);
+	return tun_write(t, all + first, iovcnt + 1 - first);
+}
+
+static int
+emit_fragment(void *ctx, const struct iovec *iov, int iovcnt)
+{
+	return t2s_tun_sendv(ctx, iov, iovcnt);
+}
+
+int
+t2s_tun_send_udp(struct t2s *t, int family, const uint8_t *src, uint16_t sport, const uint8_t *dst, uint16_t dport,
+		 const uint8_t *payload, size_t len)
+{
+	uint8_t hdr[48];
+	int hl, n;
+
+	hl = packet_build_udp_header(family, src, sport, dst, dport, payload, len, hdr, sizeof(hdr));
+	if (hl < 0)
+		return hl;
+	if ((size_t)hl + len > t->cfg->mtu)
+		t->frag_id++;
+	n = ip_frag_split(hdr, (size_t)hl, payload, len, t->cfg->mtu, t->frag_id, emit_fragment, t);
+	if (n < 0)
+		return n;
+	if (n > 1)
+		t->stats.tun_fragmented++;
+	return 0;
 }
 
 void
@@ -99,23 +136,73 @@ t2s_rate_ok(struct t2s *t, unsigned slot, double interval)
 	return true;
 }
 
+static void
+t2s_reass_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct t2s *t = container_of(w, struct t2s, reass_timer);
+	double next;
+
+	(void)revents;
+	ip_reass_expire(t->reass, ev_now(loop));
+	next = ip_reass_next_deadline(t->reass);
+	if (next > 0) {
+		ev_timer_set(w, next - ev_now(loop), 0);
+		ev_timer_start(loop, w);
+	}
+}
+
+/* A UDP fragment: once its datagram is complete, that goes on like an unfragmented one. */
+static void
+reassemble(struct t2s *t, const uint8_t *pkt, const struct packet_info *info)
+{
+	struct packet_info whole_info;
+	const uint8_t *whole;
+	size_t len;
+	int r, err;
+
+	r = ip_reass_add(t->reass, pkt, info, ev_now(t->loop), &whole, &len);
+	if (!ev_is_active(&t->reass_timer) && ip_reass_pending(t->reass) > 0) {
+		ev_timer_set(&t->reass_timer, ip_reass_next_deadline(t->reass) - ev_now(t->loop), 0);
+		ev_timer_start(t->loop, &t->reass_timer);
+	}
+	if (r < 0) {
+		if (t2s_rate_ok(t, 6, 5.0))
+			log_debug("dropped an IPv%u UDP fragment: %s", info->family, strerror(-r));
+		return;
+	}
+	if (r != IP_REASS_DONE)
+		return;
+	/* The rebuilt packet is checked like any other (UDP length against the whole). */
+	err = packet_parse(whole, len, &whole_info);
+	if (err < 0 || whole_info.fragment || whole_info.proto != PACKET_PROTO_UDP) {
+		t->stats.malformed++;
+		log_debug("dropped a reassembled datagram: %s", err < 0 ? packet_error_str(err) : "not UDP");
+		return;
+	}
+	udp_flow_handle(t, whole, &whole_info);
+}
+
 /* Decides what happens to one valid packet; returns true if lwIP should see it. */
 static bool
 dispatch(struct t2s *t, const uint8_t *pkt, const struct packet_info *info)
 {
+	if (info->fragment && info->proto != PACKET_PROTO_UDP) {
+		/* TCP never fragments with our MSS (packet_parse refuses it); ICMP and other
+		 * protocols are not relayed whole either. */
+		t->stats.fragments_dropped++;
+		return false;
+	}
 	switch (info->proto) {
 	case PACKET_PROTO_TCP:
 		if ((info->tcp_flags & (PACKET_TCP_SYN | PACKET_TCP_ACK | PACKET_TCP_RST)) == PACKET_TCP_SYN)
 			return !tcp_flow_handle_syn(t, pkt, info);
 		return true;
 	case PACKET_PROTO_UDP:
-		/* Fragments are not relayed (yet): counted and dropped. lwIP's reassembly is
-		 * compiled out (see lwipopts.h). */
-		if (info->fragment) {
-			t->stats.fragments_dropped++;
-			return false;
-		}
-		udp_flow_handle(t, pkt, info);
+		/* Reassembled by us: lwIP's reassembly is compiled out (see lwipopts.h). */
+		if (info->fragment)
+			reassemble(t, pkt, info);
+		else
+			udp_flow_handle(t, pkt, info);
 		return false;
 	default:
 		/* ICMP cannot cross a SOCKS proxy; we do not fake echo replies. */
@@ -348,6 +435,16 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 	t->rxpool = rxpool_new((u16_t)t->rx_bufsize, T2S_RX_BUFFERS_KEPT);
 	if (t->rxpool == NULL)
 		goto err_relay;
+	t->reass = ip_reass_new(&(struct ip_reass_config){
+		.max_datagrams = REASS_DATAGRAMS,
+		.max_bytes = REASS_BYTES,
+		.timeout4 = REASS_TIMEOUT,
+		.timeout6 = REASS_TIMEOUT,
+	});
+	if (t->reass == NULL)
+		goto err_rxpool;
+	t->frag_id = (uint32_t)seed;
+	ev_timer_init(&t->reass_timer, t2s_reass_timer_cb, 0, 0);
 	if (cfg->dns_mode == CONFIG_DNS_FAKE_IP) {
 		struct fakeip_config fc = {
 			.net4 = cfg->fake_net4,
@@ -410,6 +507,7 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 err_rxpool:
 	udp_health_free(t->udp_health);
 	udp_pool_free(t->udp_pool);
+	ip_reass_free(t->reass);
 	dns_tcp_free(t->dns_tcp);
 	fakeip_free(t->fakeip);
 	rxpool_free(t->rxpool);
@@ -435,11 +533,30 @@ t2s_stop(struct t2s *t)
 	udp_pool_drain(t->udp_pool);
 	dns_tcp_close_all(t->dns_tcp);
 	ev_io_stop(t->loop, &t->tun_io);
+	ev_timer_stop(t->loop, &t->reass_timer);
 	ev_signal_stop(t->loop, &t->sigint);
 	ev_signal_stop(t->loop, &t->sigterm);
 	ev_ref(t->loop);
 	ev_signal_stop(t->loop, &t->sigusr1);
 	ev_break(t->loop, EVBREAK_ALL);
+}
+
+/* One line at exit when fragments were seen or sent: what became of them. */
+static void
+log_fragment_stats(const struct t2s *t)
+{
+	const struct ip_reass_stats *st = ip_reass_stats(t->reass);
+
+	if (st->fragments + st->malformed + st->too_big + t->stats.fragments_dropped + t->stats.tun_fragmented == 0)
+		return;
+	log_info("fragments: %llu UDP datagrams reassembled from %llu fragments (%llu duplicates); dropped: %llu "
+		 "timed out, %llu overlapping, %llu too big, %llu for want of room, %llu malformed, %llu not UDP; "
+		 "%llu datagrams sent fragmented",
+		 (unsigned long long)st->reassembled, (unsigned long long)st->fragments,
+		 (unsigned long long)st->duplicates, (unsigned long long)st->timed_out,
+		 (unsigned long long)st->overlaps, (unsigned long long)st->too_big, (unsigned long long)st->no_room,
+		 (unsigned long long)st->malformed, (unsigned long long)t->stats.fragments_dropped,
+		 (unsigned long long)t->stats.tun_fragmented);
 }
 
 void
@@ -455,6 +572,8 @@ t2s_free(struct t2s *t)
 		pbuf_free(t->rx_spare);
 	udp_health_free(t->udp_health);
 	udp_pool_free(t->udp_pool);
+	log_fragment_stats(t);
+	ip_reass_free(t->reass);
 	dns_tcp_free(t->dns_tcp);
 	rxpool_free(t->rxpool);
 	fakeip_free(t->fakeip);

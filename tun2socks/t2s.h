@@ -30,6 +30,7 @@ struct udp_flow;
 struct udp_pool;
 struct udp_health;
 struct socks5_udp_config;
+struct ip_reass;
 
 /* Packets read per TUN wakeup before other watchers get their turn. */
 #define T2S_TUN_BATCH 64
@@ -41,7 +42,9 @@ struct socks5_udp_config;
 struct t2s_stats {
 	uint64_t tun_packets_in, tun_bytes_in;
 	uint64_t tun_packets_out, tun_bytes_out, tun_write_drops;
-	uint64_t malformed, ignored, fragments_dropped; /* refused by packet_parse; not for us (ICMP, other protocols) */
+	uint64_t malformed, ignored; /* refused by packet_parse; not for us (ICMP, other protocols) */
+	uint64_t fragments_dropped;  /* fragments of anything but UDP (ip_reass counts the rest) */
+	uint64_t tun_fragmented;     /* datagrams we wrote as fragments (larger than the MTU) */
 	uint64_t syn_absorbed;       /* SYN retransmissions held while the proxy connects */
 	uint64_t tcp_flows_opened, tcp_flows_failed, tcp_flows_refused_cap;
 	uint64_t udp_flows_opened, udp_assoc_failed, udp_evictions, udp_refused;
@@ -71,6 +74,9 @@ struct t2s {
 	uint8_t *udp_recv_buf; /* shared by every association (SOCKS5_UDP_RECV_BUF bytes) */
 	struct fakeip *fakeip; /* --dns fake-ip only */
 	struct dns_tcp *dns_tcp; /* DNS over TCP: --dns tcp, or when the proxy has no UDP */
+	struct ip_reass *reass; /* UDP fragments from the TUN */
+	ev_timer reass_timer;   /* armed while a reassembly is in progress */
+	uint32_t frag_id;       /* identification of the next datagram we fragment */
 	struct rxpool *rxpool;
 	unsigned rx_bufsize;  /* MTU, or 64 KiB when the TUN delivers TSO segments */
 	uint8_t vnet_rx[64];  /* virtio-net header of the packet just read (ignored) */
@@ -98,8 +104,17 @@ void t2s_free(struct t2s *t);
 
 /* Writes one packet we built ourselves (RST, ICMP) to the TUN. */
 void t2s_tun_send(struct t2s *t, const uint8_t *pkt, size_t len);
-/* The same for a packet given in pieces (iovcnt <= 4). */
-void t2s_tun_sendv(struct t2s *t, const struct iovec *iov, int iovcnt);
+/* The same for a packet given in pieces (iovcnt <= 4). Returns 0 or -errno. */
+int t2s_tun_sendv(struct t2s *t, const struct iovec *iov, int iovcnt);
+
+/*
+ * Writes a UDP datagram from src:sport to dst:dport (family 4 or 6) to the TUN, as
+ * IP fragments if it exceeds the MTU; payload is not copied. Returns 0; -EMSGSIZE if
+ * it cannot be one datagram (nothing sent); or the TUN write error (the datagram is
+ * lost).
+ */
+int t2s_tun_send_udp(struct t2s *t, int family, const uint8_t *src, uint16_t sport, const uint8_t *dst,
+		     uint16_t dport, const uint8_t *payload, size_t len);
 
 /* The options for a new UDP association (relay override, shared receive buffer). */
 void t2s_udp_config(const struct t2s *t, struct socks5_udp_config *cfg);

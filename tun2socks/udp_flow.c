@@ -2,7 +2,8 @@
 /*
  * UDP mappings: lookup by application endpoint, a bounded queue of datagrams while the
  * association is being set up, replies written to the TUN as IP packets we build
- * ourselves (headers only; the payload is never copied), idle expiry and LRU eviction.
+ * ourselves (headers only; the payload is never copied; fragmented beyond the MTU), idle
+ * expiry and LRU eviction.
  */
 #include "udp_flow.h"
 
@@ -280,11 +281,10 @@ udp_flow_assoc_datagram_cb(void *arg, const struct t2s_endpoint *src, const uint
 {
 	struct udp_flow *f = arg;
 	struct t2s *t = f->t2s;
-	uint8_t hdr[48];
-	struct iovec iov[2];
-	int family = f->node.key.family, hl;
+	int family = f->node.key.family, err;
 	const uint8_t *src_addr;
 
+	udp_health_on_datagram(t->udp_health); /* the proxy relays, whatever becomes of it */
 	src_addr = fake_source(f, src);
 	if (src_addr == NULL) {
 		if ((family == 4 && src->type != T2S_ENDPOINT_IPV4) || (family == 6 && src->type != T2S_ENDPOINT_IPV6)) {
@@ -294,17 +294,14 @@ udp_flow_assoc_datagram_cb(void *arg, const struct t2s_endpoint *src, const uint
 		}
 		src_addr = family == 4 ? src->u.ipv4 : src->u.ipv6;
 	}
-	hl = packet_build_udp_header(family, src_addr, src->port, f->node.key.app_addr, f->node.key.app_port, payload,
-				     len, hdr, sizeof(hdr));
-	if (hl < 0 || (size_t)hl + len > t->cfg->mtu) {
+	/* Larger than the MTU: sent as fragments, which the application's kernel reassembles. */
+	err = t2s_tun_send_udp(t, family, src_addr, src->port, f->node.key.app_addr, f->node.key.app_port, payload,
+			       len);
+	if (err < 0) {
 		t->stats.udp_reply_drops++;
 		return;
 	}
-	iov[0] = (struct iovec){hdr, (size_t)hl};
-	iov[1] = (struct iovec){(void *)payload, len};
-	t2s_tun_sendv(t, iov, 2);
 	t->stats.udp_datagrams_in++;
-	udp_health_on_datagram(t->udp_health);
 	touch(f);
 }
 

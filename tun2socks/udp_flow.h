@@ -15,7 +15,8 @@
 #include "packet.h"
 #include "t2s.h"
 
-/* Relays one unfragmented UDP datagram read from the TUN (pkt is the IP packet). */
+/* Relays one UDP datagram read from the TUN (pkt is the IP packet: unfragmented, or
+ * rebuilt by ip_reass). */
 void udp_flow_handle(struct t2s *t, const uint8_t *pkt, const struct packet_info *info);
 
 /* Closes every mapping and its association. */
