@@ -539,3 +539,63 @@ dnsmasq_start() {
     wait_until 5 udp_bound "$SRV" "[$DNS6]" 53 || fail "dnsmasq did not bind [$DNS6]:53"
     info "dnsmasq up (pid $DNSMASQ_PID)"
 }
+
+# ---------------------------------------------------------------- capture modes
+# Helpers for the capture-mode scenarios (t20..t23): tun2socks sets up its own
+# routes there, so it is started with cap_start instead of t2s_start.
+
+# wan_default_routes NS: default routes (v4, v6) from NS over the veth to the
+# server ns, so that anything not captured WOULD reach the targets directly.
+wan_default_routes() {
+    ip -n "$1" route add default via "$SRV_IP4" || fail "default route via $SRV_IP4 in $1"
+    ip -n "$1" -6 route add default via "$SRV_IP6" || fail "default route via $SRV_IP6 in $1"
+}
+
+# sniff_start: count packets to the target ranges crossing the server's end of
+# the veth (danted reaches the targets inside the server ns, so only a packet
+# that bypassed the proxy is counted). sniff_count prints the count so far.
+SNIFF_OUT=
+sniff_start() {
+    SNIFF_OUT=$WORK/sniff.count
+    start_bg sniff "$SRV" "$PY" "$E2E_DIR/sniff.py" --iface veth-s --net 198.19.0.0/16 \
+        --net 2001:2:0:2::/64 --out "$SNIFF_OUT"
+    wait_until 10 test -s "$SNIFF_OUT" || fail "sniff.py did not start"
+}
+sniff_count() { cat "$SNIFF_OUT"; }
+
+# routing_snapshot NS: every rule and route of both families in NS.
+routing_snapshot() {
+    {
+        ip -n "$1" -4 rule show
+        ip -n "$1" -6 rule show
+        ip -n "$1" -4 route show table all
+        ip -n "$1" -6 route show table all
+    } 2>&1
+}
+
+# cap_start NS ARGS...: start tun2socks in NS with ARGS (no default options),
+# wait for its "ready" line. Sets T2S_PID.
+cap_start() {
+    local ns=$1; shift
+    need_bin
+    local n0
+    n0=$(grep -c ' ready: ' "$T2S_LOG" 2>/dev/null) || n0=0
+    echo "=== $(date +%T.%3N) start in $ns: $T2S_BIN $*" >>"$T2S_LOG"
+    ip netns exec "$ns" env --default-signal=INT,QUIT "$T2S_BIN" "$@" >>"$T2S_LOG" 2>&1 &
+    T2S_PID=$!
+    if ! wait_until 10 ready_after "$n0"; then
+        t2s_alive || fail "tun2socks exited before it was ready: $(tail -3 "$T2S_LOG")"
+        fail "tun2socks not ready within 10 s"
+    fi
+    info "tun2socks up (pid $T2S_PID): $*"
+}
+ready_after() { [ "$(grep -c ' ready: ' "$T2S_LOG")" -gt "$1" ]; }
+
+# cap_kill9: SIGKILL tun2socks and reap it (simulates a crash).
+cap_kill9() {
+    kill -KILL "$T2S_PID" 2>/dev/null
+    wait_until 5 proc_done "$T2S_PID" || fail "tun2socks survived SIGKILL"
+    wait "$T2S_PID" 2>/dev/null
+    echo "=== $(date +%T.%3N) killed with SIGKILL" >>"$T2S_LOG"
+    T2S_PID=
+}
