@@ -546,9 +546,17 @@ dnsmasq_start() {
 
 # wan_default_routes NS: default routes (v4, v6) from NS over the veth to the
 # server ns, so that anything not captured WOULD reach the targets directly.
+# Also waits until the veth's IPv6 link-local address has passed DAD, so that
+# its local route does not appear in the middle of a before/after comparison.
 wan_default_routes() {
     ip -n "$1" route add default via "$SRV_IP4" || fail "default route via $SRV_IP4 in $1"
     ip -n "$1" -6 route add default via "$SRV_IP6" || fail "default route via $SRV_IP6 in $1"
+    wait_until 10 linklocal_settled "$1" veth-c || fail "no settled link-local address on veth-c in $1"
+}
+linklocal_settled() {
+    local a
+    a=$(ip -n "$1" -6 addr show dev "$2" scope link 2>/dev/null)
+    [[ $a == *inet6* && $a != *tentative* ]] && ip -n "$1" -6 route show table local | grep -q "^local fe80::"
 }
 
 # sniff_start: count packets to the target ranges crossing the server's end of
