@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """Leak counter for the capture-mode scenarios: counts the IPv4/IPv6 packets seen
-on --iface (both directions, AF_PACKET) whose destination is inside one of the
+on the --iface interfaces (repeatable; both directions, AF_PACKET) whose
+destination is inside one of the
 --net prefixes, and rewrites --out with the count after every match (so a test
 can read it at any time). Creates --out (count 0) once the socket is bound.
 Runs until killed.
@@ -16,13 +17,12 @@ ETH_P_ALL = 0x0003
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--iface", required=True)
+    ap.add_argument("--iface", action="append", required=True)
     ap.add_argument("--net", action="append", required=True)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     nets = [ipaddress.ip_network(n) for n in a.net]
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-    s.bind((a.iface, 0))
 
     def publish(n):
         tmp = a.out + ".tmp"
@@ -33,7 +33,9 @@ def main():
     count = 0
     publish(count)
     while True:
-        pkt = s.recv(65535)
+        pkt, addr = s.recvfrom(65535)
+        if addr[0] not in a.iface:
+            continue
         if len(pkt) < 14:
             continue
         etype = int.from_bytes(pkt[12:14], "big")

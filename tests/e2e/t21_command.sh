@@ -25,6 +25,7 @@ PROXY=socks5://$SRV_IP4:$DANTE_PORT
 before=$(routing_snapshot "$CLI")
 resolv_before=$(cat /etc/resolv.conf)
 sniff_start
+sniff_selftest "$CLI"
 head -c 4M /dev/urandom >"$WORK/www/f.bin" || fail "test file"
 want=$(sha256sum <"$WORK/www/f.bin" | cut -d' ' -f1)
 
