@@ -632,15 +632,17 @@ cap_kill9() {
 # and v6 (all datagrams from danted); dig @$DNS4 when $CAP_DNS = 1.
 CAP_WANT=
 CAP_DNS=0
+CAP_V6=1    # 0: IPv4 only
 cap_traffic() {
-    local ns=$1 what=$2 u h got peer
-    for u in "http://$TGT4:$HTTP_PORT" "http://[$TGT6]:$HTTP_PORT"; do
+    local ns=$1 what=$2 u h got peer urls=("http://$TGT4:$HTTP_PORT") hosts=("$TGT4")
+    [ "$CAP_V6" = 1 ] && urls+=("http://[$TGT6]:$HTTP_PORT") hosts+=("$TGT6")
+    for u in "${urls[@]}"; do
         got=$(ip netns exec "$ns" curl -q --noproxy '*' -sS --fail --max-time 30 -g "$u/f.bin" | sha256sum | cut -d' ' -f1)
         [ "$got" = "$CAP_WANT" ] || fail "$what: GET $u/f.bin: sha256 mismatch"
         peer=$(ip netns exec "$ns" curl -q --noproxy '*' -sS --fail --max-time 10 -g "$u/peer") || fail "$what: GET $u/peer"
         [ "$peer" = "$SRV_IP4" ] || [ "$peer" = "$SRV_IP6" ] || fail "$what: $u saw the connection from '$peer', not danted"
     done
-    for h in "$TGT4" "$TGT6"; do
+    for h in "${hosts[@]}"; do
         udp_client "$ns" echo --host "$h" --port "$UDP_ECHO_PORT" -n 5 --count 3 --size 1200 \
             || fail "$what: UDP echo with $h"
     done
@@ -651,7 +653,7 @@ cap_traffic() {
     fi
     local dns=""
     [ "$CAP_DNS" = 1 ] && dns=", DNS"
-    info "$what: HTTP v4+v6 (sha256), UDP v4+v6$dns through the proxy"
+    info "$what: HTTP (sha256) and UDP to ${hosts[*]}$dns through the proxy"
 }
 
 # cap_no_leak_since N WHAT: the leak counter still shows N.
