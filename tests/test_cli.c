@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "capture.h"
 #include "cli.h"
 #include "config.h"
 
@@ -212,7 +213,8 @@ test_usage_lists_every_option(void **state)
 		"--address",  "--address6",        "--connect-timeout", "--idle-timeout", "--max-flows",
 		"--fwmark",   "--log-level",       "--help",         "--version",   "-p,",
 		"-t,",        "-m,",               "-a,",            "-6,",         "-l,",
-		"-h,",        "-V,",
+		"-h,",        "-V,",               "--auto-route",   "--exclude",   "--kill-switch",
+		"--share-from", "--netns",         "--dns-server",   "-- COMMAND",  "tun2socks down",
 	};
 
 	(void)state;
@@ -283,8 +285,8 @@ test_stray_argument(void **state)
 	/* getopt moves operands to the end; they are still refused */
 	bad("unexpected argument", "'foo'", "foo", "--proxy", PROXY, NULL);
 	bad("unexpected argument", "'foo'", "--mtu", "1500", "foo", "--proxy", PROXY, "bar", NULL);
-	/* after "--" everything is an operand */
-	bad("unexpected argument", "'--mtu'", "--proxy", PROXY, "--", "--mtu", NULL);
+	/* "down" is a subcommand only on its own */
+	bad("unexpected argument", "'down'", "--proxy", PROXY, "down", "now", NULL);
 	/* a lone "-" is an operand too */
 	bad("unexpected argument", "'-'", "--proxy", PROXY, "-", NULL);
 }
@@ -742,6 +744,94 @@ test_credentials_replace_url_ones(void **state)
 	assert_int_equal(cfg.proxy.has_credentials, 1);
 }
 
+
+static void
+test_command(void **state)
+{
+	struct t2s_config cfg;
+
+	(void)state;
+	ok(&cfg, "--proxy", PROXY, NULL);
+	assert_null(cfg.command);
+	/* after "--" everything belongs to the command, options included */
+	ok(&cfg, "--proxy", PROXY, "--mtu", "1500", "--", "curl", "--mtu", "-s", NULL);
+	assert_non_null(cfg.command);
+	assert_string_equal(cfg.command[0], "curl");
+	assert_string_equal(cfg.command[1], "--mtu");
+	assert_string_equal(cfg.command[2], "-s");
+	assert_null(cfg.command[3]);
+	assert_int_equal(cfg.mtu, 1500);
+	assert_int_equal(cfg.fwmark, 0); /* proxy sockets stay in our namespace: no mark */
+	ok(&cfg, "--proxy", PROXY, "--dns-server", "198.18.0.53", "--", "down", NULL);
+	assert_string_equal(cfg.command[0], "down");
+	assert_int_equal(cfg.dns_server.family, AF_INET);
+	bad("must be followed by a command", NULL, "--proxy", PROXY, "--", NULL);
+	bad("--proxy is required", NULL, "--", "true", NULL);
+	bad("-- COMMAND", "--auto-route", "--proxy", PROXY, "--auto-route", "--", "true", NULL);
+	bad("-- COMMAND", "--netns", "--proxy", PROXY, "--netns", "x", "--", "true", NULL);
+	bad("-- COMMAND", "--share-from", "--proxy", PROXY, "--share-from", "eth0", "--", "true", NULL);
+	bad("--kill-switch", NULL, "--proxy", PROXY, "--kill-switch", "--", "true", NULL);
+	bad("--dns-server", "not an IP", "--proxy", PROXY, "--dns-server", "1.2.3.0/24", "--", "true", NULL);
+	bad("--dns-server", "COMMAND", "--proxy", PROXY, "--dns-server", "1.2.3.4", NULL);
+}
+
+static void
+test_down(void **state)
+{
+	struct t2s_config cfg;
+	char msg[256];
+
+	(void)state;
+	/* no proxy needed to lift a capture */
+	config_defaults(&cfg);
+	assert_int_equal(parse(&cfg, msg, sizeof(msg), "down", NULL), CLI_DOWN);
+	assert_false(cfg.tun_named);
+	assert_int_equal(parse(&cfg, msg, sizeof(msg), "down", "--tun", "tunx", "--netns", "ctr", NULL), CLI_DOWN);
+	assert_true(cfg.tun_named);
+	assert_string_equal(cfg.tun_name, "tunx");
+	assert_string_equal(cfg.netns, "ctr");
+	assert_int_equal(parse(&cfg, msg, sizeof(msg), "--tun", "tuny", "down", NULL), CLI_DOWN);
+	assert_string_equal(cfg.tun_name, "tuny");
+}
+
+static void
+test_capture_options(void **state)
+{
+	struct t2s_config cfg;
+	char buf[64];
+
+	(void)state;
+	ok(&cfg, "--proxy", PROXY, "--auto-route", NULL);
+	assert_true(cfg.auto_route);
+	assert_false(cfg.kill_switch);
+	/* auto-route needs our own connections marked: a default mark unless one is given */
+	assert_int_equal(cfg.fwmark, CAPTURE_DEFAULT_FWMARK);
+	ok(&cfg, "--proxy", PROXY, "--auto-route", "--fwmark", "0x100", "--kill-switch", NULL);
+	assert_int_equal(cfg.fwmark, 0x100);
+	assert_true(cfg.kill_switch);
+	ok(&cfg, "--proxy", PROXY, "--auto-route", "--exclude", "198.51.100.7/24", "--exclude", "2001:db8::1",
+	   "--exclude", "203.0.113.9", NULL);
+	assert_int_equal(cfg.n_exclude, 3);
+	capture_prefix_format(&cfg.exclude[0], buf, sizeof(buf));
+	assert_string_equal(buf, "198.51.100.0/24");
+	capture_prefix_format(&cfg.exclude[1], buf, sizeof(buf));
+	assert_string_equal(buf, "2001:db8::1/128");
+	capture_prefix_format(&cfg.exclude[2], buf, sizeof(buf));
+	assert_string_equal(buf, "203.0.113.9/32");
+	bad("--exclude", "'10.0.0.0/33'", "--proxy", PROXY, "--auto-route", "--exclude", "10.0.0.0/33", NULL);
+	bad("--exclude", "'example.com'", "--proxy", PROXY, "--auto-route", "--exclude", "example.com", NULL);
+	bad("--exclude", "needs --auto-route", "--proxy", PROXY, "--exclude", "10.0.0.0/8", NULL);
+	bad("--kill-switch", "needs --auto-route", "--proxy", PROXY, "--kill-switch", NULL);
+	ok(&cfg, "--proxy", PROXY, "--share-from", "lan0", "--kill-switch", NULL);
+	assert_string_equal(cfg.share_from, "lan0");
+	assert_int_equal(cfg.fwmark, 0); /* forwarded traffic only: our own sockets are not captured */
+	bad("--share-from", "valid interface name", "--proxy", PROXY, "--share-from", "a/b", NULL);
+	ok(&cfg, "--proxy", PROXY, "--netns", "/proc/1/ns/net", "--kill-switch", NULL);
+	assert_string_equal(cfg.netns, "/proc/1/ns/net");
+	bad("--netns", "--auto-route", "--proxy", PROXY, "--netns", "x", "--auto-route", NULL);
+	bad("--netns", "needs a path", "--proxy", PROXY, "--netns", "", NULL);
+}
+
 int
 main(void)
 {
@@ -772,6 +862,9 @@ main(void)
 		cmocka_unit_test(test_small_message_buffer),
 		cmocka_unit_test(test_credentials),
 		cmocka_unit_test(test_credentials_replace_url_ones),
+		cmocka_unit_test(test_command),
+		cmocka_unit_test(test_down),
+		cmocka_unit_test(test_capture_options),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

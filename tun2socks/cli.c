@@ -11,11 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture.h"
+
 const char cli_usage[] =
 	"Usage: tun2socks --proxy URL [options]\n"
+	"       tun2socks --proxy URL [options] -- COMMAND [ARGS...]\n"
+	"       tun2socks down [--tun NAME] [--netns PATH|NAME]\n"
 	"\n"
 	"Captures the IP traffic of a TUN device and sends every TCP connection through a\n"
 	"SOCKS5 proxy (CONNECT), and every UDP datagram through a UDP ASSOCIATE.\n"
+	"With -- COMMAND, runs COMMAND in a network namespace of its own whose only route\n"
+	"is the TUN, and exits with its status. 'down' removes routes, rules and the kill\n"
+	"switch that a run which did not stop cleanly left behind.\n"
 	"\n"
 	"  -p, --proxy URL            socks5://[user[:pass]@]host[:port] (port 1080 by default);\n"
 	"                             host is an IPv4 address, [IPv6 address] or name\n"
@@ -53,6 +60,23 @@ const char cli_usage[] =
 	"      --fake-ip-range6 CIDR  IPv6 pool for fake-ip (default " CONFIG_DEFAULT_FAKE_NET6 ")\n"
 	"      --fwmark N             SO_MARK for proxy connections (policy routing)\n"
 	"      --no-offload           plain TUN packets: no virtio-net header, no TSO\n"
+	"\n"
+	"Capture modes:\n"
+	"      --auto-route           send all IPv4 and IPv6 traffic of the host into the TUN,\n"
+	"                             except the proxy connections (marked with --fwmark,\n"
+	"                             0x7432 by default) and excluded destinations\n"
+	"      --exclude CIDR         keep this destination out of the TUN (repeatable;\n"
+	"                             loopback, link-local and multicast always are)\n"
+	"      --kill-switch          refuse traffic that would bypass the TUN, also after\n"
+	"                             tun2socks dies, until 'tun2socks down' or the next start\n"
+	"      --share-from IFACE     send traffic forwarded from IFACE's clients (a LAN or\n"
+	"                             hotspot) into the TUN\n"
+	"      --netns PATH|NAME      create the TUN in that network namespace (/proc/PID/ns/net\n"
+	"                             or /run/netns/NAME) with all its traffic going into it;\n"
+	"                             proxy connections stay in ours\n"
+	"      --dns-server ADDR      nameserver for COMMAND's resolv.conf (default: the\n"
+	"                             host's, unless they are on loopback)\n"
+	"\n"
 	"  -l, --log-level LEVEL      error, warn, info (default) or debug\n"
 	"  -h, --help                 show this text\n"
 	"  -V, --version              show the version\n";
@@ -72,6 +96,12 @@ enum {
 	OPT_FAKE_IP_RANGE6,
 	OPT_UDP,
 	OPT_UDP_POOL,
+	OPT_AUTO_ROUTE,
+	OPT_EXCLUDE,
+	OPT_KILL_SWITCH,
+	OPT_SHARE_FROM,
+	OPT_NETNS,
+	OPT_DNS_SERVER,
 };
 
 static const char short_options[] = ":p:t:m:a:6:l:hV";
@@ -96,6 +126,12 @@ static const struct option options[] = {
 	{"fake-ip-range6", required_argument, NULL, OPT_FAKE_IP_RANGE6},
 	{"fwmark", required_argument, NULL, OPT_FWMARK},
 	{"no-offload", no_argument, NULL, OPT_NO_OFFLOAD},
+	{"auto-route", no_argument, NULL, OPT_AUTO_ROUTE},
+	{"exclude", required_argument, NULL, OPT_EXCLUDE},
+	{"kill-switch", no_argument, NULL, OPT_KILL_SWITCH},
+	{"share-from", required_argument, NULL, OPT_SHARE_FROM},
+	{"netns", required_argument, NULL, OPT_NETNS},
+	{"dns-server", required_argument, NULL, OPT_DNS_SERVER},
 	{"log-level", required_argument, NULL, 'l'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -186,6 +222,34 @@ parse_cidr(const char *s, int family, void *addr, unsigned *prefix)
 	return 0;
 }
 
+/* Which capture options go together. */
+static int
+check_modes(struct t2s_config *cfg, char *msg, size_t msglen)
+{
+	bool lan = cfg->share_from[0] != '\0';
+
+	if (cfg->command != NULL) {
+		if (cfg->auto_route || cfg->netns != NULL || lan || cfg->tun_fd >= 0)
+			return fail(msg, msglen, "-- COMMAND runs in a namespace of its own: it does not go with "
+						 "--auto-route, --netns, --share-from or --tun-fd");
+		if (cfg->kill_switch)
+			return fail(msg, msglen, "--kill-switch: a command's namespace has no route but the TUN "
+						 "already");
+	} else if (cfg->dns_server.family != 0) {
+		return fail(msg, msglen, "--dns-server is for -- COMMAND");
+	}
+	if (cfg->netns != NULL && (cfg->auto_route || lan || cfg->tun_fd >= 0))
+		return fail(msg, msglen, "--netns captures that whole namespace: it does not go with --auto-route, "
+					 "--share-from or --tun-fd");
+	if ((cfg->kill_switch || cfg->n_exclude > 0) && !cfg->auto_route && cfg->netns == NULL && !lan)
+		return fail(msg, msglen, "%s needs --auto-route, --netns or --share-from",
+			    cfg->kill_switch ? "--kill-switch" : "--exclude");
+	/* Our own proxy connections must be told apart from the traffic we capture. */
+	if (cfg->auto_route && cfg->fwmark == 0)
+		cfg->fwmark = CAPTURE_DEFAULT_FWMARK;
+	return CLI_RUN;
+}
+
 int
 cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen)
 {
@@ -212,6 +276,7 @@ cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msgle
 			if (!valid_ifname(optarg))
 				return fail(msg, msglen, "--tun: '%s' is not a valid interface name", optarg);
 			strcpy(cfg->tun_name, optarg);
+			cfg->tun_named = true;
 			break;
 		case OPT_TUN_FD:
 			if (parse_uint(optarg, 0, 65535, &v) < 0)
@@ -310,6 +375,33 @@ cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msgle
 		case OPT_NO_OFFLOAD:
 			cfg->offload = false;
 			break;
+		case OPT_AUTO_ROUTE:
+			cfg->auto_route = true;
+			break;
+		case OPT_EXCLUDE:
+			if (cfg->n_exclude == CONFIG_MAX_EXCLUDE)
+				return fail(msg, msglen, "--exclude: at most %u", CONFIG_MAX_EXCLUDE);
+			if (capture_prefix_parse(optarg, &cfg->exclude[cfg->n_exclude]) < 0)
+				return fail(msg, msglen, "--exclude: '%s' is not an IPv4 or IPv6 address[/prefix]", optarg);
+			cfg->n_exclude++;
+			break;
+		case OPT_KILL_SWITCH:
+			cfg->kill_switch = true;
+			break;
+		case OPT_SHARE_FROM:
+			if (!valid_ifname(optarg))
+				return fail(msg, msglen, "--share-from: '%s' is not a valid interface name", optarg);
+			strcpy(cfg->share_from, optarg);
+			break;
+		case OPT_NETNS:
+			if (optarg[0] == '\0')
+				return fail(msg, msglen, "--netns: needs a path or a name");
+			cfg->netns = optarg;
+			break;
+		case OPT_DNS_SERVER:
+			if (capture_prefix_parse(optarg, &cfg->dns_server) < 0 || strchr(optarg, '/') != NULL)
+				return fail(msg, msglen, "--dns-server: '%s' is not an IP address", optarg);
+			break;
 		case 'l':
 			lvl = log_level_parse(optarg);
 			if (lvl < 0)
@@ -330,9 +422,16 @@ cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msgle
 			return fail(msg, msglen, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
-	if (optind < argc)
-		return fail(msg, msglen, "unexpected argument '%s'", argv[optind]);
+	if (optind > 1 && optind <= argc && strcmp(argv[optind - 1], "--") == 0) {
+		if (optind == argc)
+			return fail(msg, msglen, "'--' must be followed by a command");
+		cfg->command = argv + optind;
+	} else if (optind + 1 == argc && strcmp(argv[optind], "down") == 0) {
+		return CLI_DOWN;
+	} else if (optind < argc) {
+		return fail(msg, msglen, "unexpected argument '%s' (a command goes after '--')", argv[optind]);
+	}
 	if (!have_proxy)
 		return fail(msg, msglen, "--proxy is required (e.g. --proxy socks5://127.0.0.1:1080)");
-	return CLI_RUN;
+	return check_modes(cfg, msg, msglen);
 }

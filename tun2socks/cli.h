@@ -12,6 +12,7 @@ enum cli_result {
 	CLI_RUN = 0,
 	CLI_HELP = 1,
 	CLI_VERSION = 2,
+	CLI_DOWN = 3, /* `tun2socks down`: lift what capture modes left in place */
 };
 
 /*

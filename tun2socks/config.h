@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "log.h"
+#include "netlink.h"
 #include "proxy_url.h"
 
 /*
@@ -51,9 +52,17 @@ enum config_udp_mode {
 #define CONFIG_DEFAULT_FAKE_NET4 "198.18.0.0/15"
 #define CONFIG_DEFAULT_FAKE_NET6 "fd00:7432:7373::/64"
 
+/* User exclusions from capture (--exclude). */
+#define CONFIG_MAX_EXCLUDE 32
+/* The TUN's addresses in the capture modes when --address/--address6 are not given:
+ * TEST-NET-1 and a ULA next to the fake-ip pool, never the address of anything real. */
+#define CONFIG_CAPTURE_ADDR4 "192.0.2.1"
+#define CONFIG_CAPTURE_ADDR6 "fd00:7432:7374::1"
+
 struct t2s_config {
 	struct proxy_url proxy;
 	char tun_name[16];
+	bool tun_named; /* --tun was given */
 	int tun_fd; /* -1: open tun_name */
 	unsigned mtu;
 	bool has_address4, has_address6;
@@ -77,6 +86,16 @@ struct t2s_config {
 	unsigned fake_prefix6;
 	enum log_level log_level;
 	const char *auth_file; /* --proxy-auth-file, read by main */
+
+	/* Capture modes (capture.h, netns.h). */
+	bool auto_route;   /* whole host: policy routing into the TUN */
+	bool kill_switch;  /* what bypasses the TUN is refused, even after we die */
+	struct netlink_prefix exclude[CONFIG_MAX_EXCLUDE];
+	unsigned n_exclude;
+	char share_from[16]; /* LAN interface whose forwarded traffic is captured; "" for none */
+	const char *netns;   /* --netns PATH|NAME: the TUN lives there */
+	char **command;      /* after "--": run in a namespace of its own (NULL-terminated) */
+	struct netlink_prefix dns_server; /* nameserver for the command's resolv.conf; family 0: the host's */
 };
 
 void config_defaults(struct t2s_config *cfg);

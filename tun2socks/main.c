@@ -3,22 +3,31 @@
  * tun2socks: parse the command line, resolve the proxy, open and configure the TUN,
  * build the data path, run the loop, tear down in reverse. The only exit() is here.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <ev.h>
 
+#include "capture.h"
 #include "cli.h"
 #include "config.h"
 #include "log.h"
 #include "lwip_port.h"
+#include "netns.h"
 #include "t2s.h"
 #include "tun.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 enum {
 	EXIT_USAGE = 2,
@@ -170,12 +179,285 @@ err_close:
 	return err;
 }
 
+/* Everything a run changes outside its own process, and what undoes it. */
+struct host_setup {
+	struct capture *capture;
+	int netns_fd;             /* --netns: the namespace the capture lives in, else -1 */
+	struct netns_cmd *cmd;    /* -- COMMAND */
+	ev_child child;
+	ev_signal fwd_int, fwd_term, fwd_hup;
+	struct t2s *t;
+	int exit_status;
+};
+
+/* The capture modes give the TUN addresses of their own unless the user chose some. */
+static void
+default_capture_addresses(struct t2s_config *cfg)
+{
+	if (!cfg->auto_route && cfg->netns == NULL && cfg->command == NULL)
+		return;
+	if (!cfg->has_address4) {
+		inet_pton(AF_INET, CONFIG_CAPTURE_ADDR4, &cfg->address4);
+		cfg->prefix4 = 32;
+		cfg->has_address4 = true;
+	}
+	if (!cfg->has_address6 && capture_have_ipv6()) {
+		inet_pton(AF_INET6, CONFIG_CAPTURE_ADDR6, &cfg->address6);
+		cfg->prefix6 = 128;
+		cfg->has_address6 = true;
+	}
+}
+
+static struct capture *
+start_capture(const struct t2s_config *cfg, const char *tun, bool whole_host, uint32_t fwmark)
+{
+	struct capture_params p = {
+		.tun = tun,
+		.whole_host = whole_host,
+		.kill_switch = cfg->kill_switch,
+		.fwmark = fwmark,
+		.share_from = cfg->share_from[0] != '\0' ? cfg->share_from : NULL,
+		.exclude = cfg->exclude,
+		.n_exclude = cfg->n_exclude,
+		.ipv6 = capture_have_ipv6(),
+	};
+	struct capture *c;
+
+	if (p.share_from != NULL && if_nametoindex(p.share_from) == 0) {
+		log_error("--share-from %s: no such interface", p.share_from);
+		return NULL;
+	}
+	c = capture_start(&p);
+	if (c == NULL)
+		log_error("cannot set up the capture routes and rules: %s%s", strerror(errno),
+			  errno == EPERM || errno == EACCES ? " (needs CAP_NET_ADMIN)" : "");
+	else
+		log_info("capturing %s%s%s%s through %s", whole_host ? "all traffic" : "",
+			 whole_host && p.share_from != NULL ? " and " : "",
+			 p.share_from != NULL ? "traffic forwarded from " : "", p.share_from != NULL ? p.share_from : "",
+			 tun);
+	return c;
+}
+
+/* Runs in the command's child, inside its new namespaces. */
+static int
+command_ns_setup(void *arg)
+{
+	const struct t2s_config *cfg = arg;
+	struct tun_device tun;
+	int err;
+
+	if ((err = setup_tun(cfg, &tun)) < 0)
+		return err;
+	err = capture_private_ns(tun.name, cfg->has_address6);
+	if (err < 0) {
+		log_error("cannot route the command's namespace into %s: %s", tun.name, strerror(-err));
+		tun_close(&tun);
+		return err;
+	}
+	return tun.fd;
+}
+
+static const char *
+command_resolv_conf(const struct t2s_config *cfg, char *out, size_t len)
+{
+	static char host[8192];
+	FILE *fp = fopen("/etc/resolv.conf", "re");
+	size_t n = 0;
+	int rc;
+
+	if (fp != NULL) {
+		n = fread(host, 1, sizeof(host) - 1, fp);
+		fclose(fp);
+	}
+	host[n] = '\0';
+	rc = capture_resolv_conf(host, &cfg->dns_server, out, len);
+	if (rc == -ENOENT)
+		log_warn("the host's nameservers are on loopback, which the command's namespace cannot reach: "
+			 "give one with --dns-server");
+	return rc == 1 ? out : NULL;
+}
+
+static int
+open_tun(struct t2s_config *cfg, struct tun_device *tun, struct host_setup *hs)
+{
+	static char resolv[8192];
+	int saved, err, fd;
+
+	if (cfg->command != NULL) {
+		struct netns_cmd_params p = {
+			.argv = cfg->command,
+			.resolv_conf = command_resolv_conf(cfg, resolv, sizeof(resolv)),
+			.setup = command_ns_setup,
+			.setup_arg = cfg,
+		};
+
+		hs->cmd = netns_cmd_spawn(&p, &fd);
+		if (hs->cmd == NULL)
+			return -errno;
+		err = tun_adopt_fd(tun, fd);
+		if (err < 0) {
+			close(fd);
+			log_error("the command's TUN is not usable: %s", strerror(-err));
+		}
+		return err;
+	}
+	if (cfg->netns != NULL) {
+		hs->netns_fd = netns_open(cfg->netns);
+		if (hs->netns_fd < 0) {
+			log_error("--netns %s: %s", cfg->netns, strerror(-hs->netns_fd));
+			return hs->netns_fd;
+		}
+		if ((err = netns_enter(hs->netns_fd, &saved)) < 0) {
+			log_error("cannot enter the network namespace %s: %s", cfg->netns, strerror(-err));
+			return err;
+		}
+		/* The TUN and its routes live there; our proxy sockets, opened later, stay here. */
+		err = setup_tun(cfg, tun);
+		if (err == 0) {
+			hs->capture = start_capture(cfg, tun->name, true, 0);
+			if (hs->capture == NULL) {
+				err = -errno;
+				tun_close(tun);
+			}
+		}
+		if (netns_return(saved) < 0) {
+			/* Proxy sockets opened in there would loop into the TUN: give up. */
+			log_error("cannot return to our own network namespace: %s", strerror(errno));
+			return -EINVAL;
+		}
+		return err;
+	}
+	if ((err = setup_tun(cfg, tun)) < 0)
+		return err;
+	if (cfg->auto_route || cfg->share_from[0] != '\0') {
+		hs->capture = start_capture(cfg, tun->name, cfg->auto_route, cfg->fwmark);
+		if (hs->capture == NULL) {
+			err = -errno;
+			tun_close(tun);
+			return err;
+		}
+	}
+	return 0;
+}
+
+static void
+stop_capture(struct host_setup *hs)
+{
+	int saved;
+
+	if (hs->capture == NULL)
+		return;
+	if (hs->netns_fd >= 0) {
+		if (netns_enter(hs->netns_fd, &saved) < 0) {
+			log_warn("cannot enter the namespace again to remove the capture: run tun2socks down --netns");
+			return;
+		}
+		capture_stop(hs->capture);
+		if (netns_return(saved) < 0)
+			log_warn("cannot return to our own network namespace");
+	} else {
+		capture_stop(hs->capture);
+	}
+	hs->capture = NULL;
+}
+
+static void
+command_child_cb(struct ev_loop *loop, ev_child *w, int revents)
+{
+	struct host_setup *hs = container_of(w, struct host_setup, child);
+
+	(void)revents;
+	ev_child_stop(loop, w);
+	hs->exit_status = netns_exit_status(w->rstatus);
+	log_info("command exited with status %d", hs->exit_status);
+	t2s_stop(hs->t);
+}
+
+/* The command decides when we stop: signals go to it, and its exit ends the loop. */
+static void
+command_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct host_setup *hs = w->data;
+
+	(void)loop;
+	(void)revents;
+	kill(netns_cmd_pid(hs->cmd), w->signum);
+}
+
+static void
+command_watch(struct ev_loop *loop, struct host_setup *hs)
+{
+	struct t2s *t = hs->t;
+
+	ev_signal_stop(loop, &t->sigint);
+	ev_signal_stop(loop, &t->sigterm);
+	ev_child_init(&hs->child, command_child_cb, netns_cmd_pid(hs->cmd), 0);
+	ev_child_start(loop, &hs->child);
+	ev_signal_init(&hs->fwd_int, command_signal_cb, SIGINT);
+	ev_signal_init(&hs->fwd_term, command_signal_cb, SIGTERM);
+	ev_signal_init(&hs->fwd_hup, command_signal_cb, SIGHUP);
+	hs->fwd_int.data = hs->fwd_term.data = hs->fwd_hup.data = hs;
+	ev_signal_start(loop, &hs->fwd_int);
+	ev_signal_start(loop, &hs->fwd_term);
+	ev_signal_start(loop, &hs->fwd_hup);
+}
+
+static void
+command_unwatch(struct ev_loop *loop, struct host_setup *hs)
+{
+	ev_child_stop(loop, &hs->child);
+	ev_signal_stop(loop, &hs->fwd_int);
+	ev_signal_stop(loop, &hs->fwd_term);
+	ev_signal_stop(loop, &hs->fwd_hup);
+}
+
+/* Reaps the command when we give up before it could run (it exits once our end closes). */
+static void
+command_abandon(struct host_setup *hs)
+{
+	int status;
+
+	if (hs->cmd == NULL)
+		return;
+	netns_cmd_free(hs->cmd);
+	while (waitpid(netns_cmd_pid(hs->cmd), &status, 0) < 0 && errno == EINTR)
+		;
+	hs->cmd = NULL;
+}
+
+static int
+run_down(const struct t2s_config *cfg)
+{
+	int fd, saved = -1, n;
+
+	if (cfg->netns != NULL) {
+		fd = netns_open(cfg->netns);
+		if (fd < 0 || (n = netns_enter(fd, &saved)) < 0) {
+			log_error("--netns %s: %s", cfg->netns, strerror(fd < 0 ? -fd : -n));
+			return EXIT_FAILURE;
+		}
+		close(fd);
+	}
+	n = capture_down(cfg->tun_named ? cfg->tun_name : NULL);
+	if (saved >= 0)
+		(void)netns_return(saved);
+	if (n < 0) {
+		log_error("down: %s%s", strerror(-n), n == -EPERM || n == -EACCES ? " (needs CAP_NET_ADMIN)" : "");
+		return EXIT_FAILURE;
+	}
+	if (n == 0)
+		log_info("down: nothing to lift");
+	return EXIT_SUCCESS;
+}
+
 int
 main(int argc, char **argv)
 {
 	static struct t2s_config cfg;
 	struct socks5_server proxy;
 	struct tun_device tun;
+	struct host_setup hs = {.netns_fd = -1, .exit_status = EXIT_SUCCESS};
 	struct ev_loop *loop;
 	struct t2s *t;
 	char msg[256], url[T2S_ENDPOINT_STRLEN + PROXY_URL_CRED_MAX + 16];
@@ -195,6 +477,10 @@ main(int argc, char **argv)
 		printf("tun2socks %s (lwIP 2.2.1)\n", T2S_VERSION);
 		return EXIT_SUCCESS;
 	}
+	if (rc == CLI_DOWN) {
+		log_set_level(cfg.log_level);
+		return run_down(&cfg);
+	}
 	if (load_credentials(&cfg) < 0)
 		return EXIT_USAGE;
 	log_set_level(cfg.log_level);
@@ -208,22 +494,41 @@ main(int argc, char **argv)
 		log_error("cannot create the event loop");
 		return EXIT_FAILURE;
 	}
-	if (setup_tun(&cfg, &tun) < 0)
+	default_capture_addresses(&cfg);
+	if (open_tun(&cfg, &tun, &hs) < 0) {
+		command_abandon(&hs);
 		return EXIT_FAILURE;
+	}
 	lwip_port_init(loop, lwip_diag);
 	t = t2s_new(loop, &cfg, &proxy, &tun);
 	if (t == NULL) {
 		log_error("cannot start: %s", strerror(errno));
 		tun_close(&tun);
+		stop_capture(&hs);
+		command_abandon(&hs);
 		return EXIT_FAILURE;
+	}
+	hs.t = t;
+	if (hs.cmd != NULL) {
+		command_watch(loop, &hs);
+		if (netns_cmd_go(hs.cmd) < 0)
+			log_warn("the command did not wait for us: %s", strerror(errno));
 	}
 	proxy_url_format_redacted(&cfg.proxy, url, sizeof(url));
 	log_info("ready: %s (mtu %u%s%s) -> %s", t->tun.name, cfg.mtu, t->tun.vnet_hdr_len ? ", offload" : "",
 		 t->tun.persistent ? ", persistent" : "", url);
 	ev_run(loop, 0);
 
+	/* Capture first: with it gone nothing new enters the TUN while the flows close. */
+	stop_capture(&hs);
+	if (hs.cmd != NULL) {
+		command_unwatch(loop, &hs);
+		netns_cmd_free(hs.cmd);
+	}
+	if (hs.netns_fd >= 0)
+		close(hs.netns_fd);
 	t2s_free(t);
 	lwip_port_fini();
 	log_info("stopped");
-	return EXIT_SUCCESS;
+	return hs.exit_status;
 }

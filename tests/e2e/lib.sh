@@ -551,3 +551,145 @@ t2s_stat() {
     wait_until 5 stats_lines_gt "$n0" || fail "tun2socks logged no stats line after SIGUSR1"
     grep ' stats: ' "$T2S_LOG" | tail -1 | tr ' ' '\n' | sed -n "s/^$1=//p" | sed 's,/.*,,'
 }
+
+# ---------------------------------------------------------------- capture modes
+# Helpers for the capture-mode scenarios (t20-t22, t24): tun2socks sets up its own
+# routes there, so it is started with cap_start instead of t2s_start.
+
+# wan_default_routes NS: default routes (v4, v6) from NS over the veth to the
+# server ns, so that anything not captured WOULD reach the targets directly.
+# Also waits until the veth's IPv6 link-local address has passed DAD, so that
+# its local route does not appear in the middle of a before/after comparison.
+wan_default_routes() {
+    ip -n "$1" route add default via "$SRV_IP4" || fail "default route via $SRV_IP4 in $1"
+    ip -n "$1" -6 route add default via "$SRV_IP6" || fail "default route via $SRV_IP6 in $1"
+    wait_until 10 linklocal_settled "$1" veth-c || fail "no settled link-local address on veth-c in $1"
+}
+linklocal_settled() {
+    local a
+    a=$(ip -n "$1" -6 addr show dev "$2" scope link 2>/dev/null)
+    [[ $a == *inet6* && $a != *tentative* ]] && ip -n "$1" -6 route show table local | grep -q "^local fe80::"
+}
+
+# sniff_start [IFACE...]: count packets to the target ranges crossing the
+# server's end of the veth (and of the other IFACEs of the server ns; danted
+# reaches the targets inside the server ns, so only a packet that bypassed the
+# proxy is counted). sniff_count prints the count so far.
+SNIFF_OUT=
+sniff_start() {
+    local i ifs=(--iface veth-s)
+    for i in "$@"; do ifs+=(--iface "$i"); done
+    SNIFF_OUT=$WORK/sniff.count
+    start_bg sniff "$SRV" "$PY" "$E2E_DIR/sniff.py" "${ifs[@]}" --net 198.19.0.0/16 \
+        --net 2001:2:0:2::/64 --out "$SNIFF_OUT"
+    wait_until 10 test -s "$SNIFF_OUT" || fail "sniff.py did not start"
+}
+sniff_count() { cat "$SNIFF_OUT"; }
+
+# sniff_selftest NS: the counter must see exactly the two datagrams (v4, v6)
+# NS sends straight to the targets' discard port (nothing answers toward the
+# targets, so nothing else can be counted late). Run it before capturing.
+sniff_selftest() {
+    local n0
+    n0=$(sniff_count)
+    ip netns exec "$1" "$PY" -c "
+import socket
+for fam, a in ((socket.AF_INET, '$TGT4'), (socket.AF_INET6, '$TGT6')):
+    socket.socket(fam, socket.SOCK_DGRAM).sendto(b'probe', (a, 9))
+" || fail "sniff self-test: cannot send from $1"
+    wait_until 5 test "$(sniff_count)" -ge "$((n0 + 2))" || fail "sniff.py did not count 2 direct datagrams from $1"
+    [ "$(sniff_count)" = "$((n0 + 2))" ] || fail "sniff.py counted $(($(sniff_count) - n0)) packets for 2 datagrams"
+    info "leak counter works: 2 direct datagrams from $1 counted"
+}
+
+# routing_snapshot NS: every rule and route of both families in NS.
+routing_snapshot() {
+    {
+        ip -n "$1" -4 rule show
+        ip -n "$1" -6 rule show
+        ip -n "$1" -4 route show table all
+        ip -n "$1" -6 route show table all
+    } 2>&1
+}
+
+# cap_start NS ARGS...: start tun2socks in NS with ARGS (no default options),
+# wait for its "ready" line. Sets T2S_PID.
+cap_start() {
+    local ns=$1; shift
+    need_bin
+    local n0
+    n0=$(grep -c ' ready: ' "$T2S_LOG" 2>/dev/null) || n0=0
+    echo "=== $(date +%T.%3N) start in $ns: $T2S_BIN $*" >>"$T2S_LOG"
+    ip netns exec "$ns" env --default-signal=INT,QUIT "$T2S_BIN" "$@" >>"$T2S_LOG" 2>&1 &
+    T2S_PID=$!
+    if ! wait_until 10 ready_after "$n0"; then
+        t2s_alive || fail "tun2socks exited before it was ready: $(tail -3 "$T2S_LOG")"
+        fail "tun2socks not ready within 10 s"
+    fi
+    info "tun2socks up (pid $T2S_PID): $*"
+}
+ready_after() { [ "$(grep -c ' ready: ' "$T2S_LOG")" -gt "$1" ]; }
+
+# cap_kill9: SIGKILL tun2socks and reap it (simulates a crash).
+cap_kill9() {
+    kill -KILL "$T2S_PID" 2>/dev/null
+    wait_until 5 proc_done "$T2S_PID" || fail "tun2socks survived SIGKILL"
+    wait "$T2S_PID" 2>/dev/null
+    echo "=== $(date +%T.%3N) killed with SIGKILL" >>"$T2S_LOG"
+    T2S_PID=
+}
+
+# cap_traffic NS WHAT: from NS, HTTP GET of $WORK/www/f.bin (sha256 $CAP_WANT)
+# over v4 and v6, both seen by the target as coming from danted; UDP echo v4
+# and v6 (all datagrams from danted); dig @$DNS4 when $CAP_DNS = 1.
+CAP_WANT=
+CAP_DNS=0
+CAP_V6=1    # 0: IPv4 only
+cap_traffic() {
+    local ns=$1 what=$2 u h got peer urls=("http://$TGT4:$HTTP_PORT") hosts=("$TGT4")
+    [ "$CAP_V6" = 1 ] && urls+=("http://[$TGT6]:$HTTP_PORT") hosts+=("$TGT6")
+    for u in "${urls[@]}"; do
+        got=$(ip netns exec "$ns" curl -q --noproxy '*' -sS --fail --max-time 30 -g "$u/f.bin" | sha256sum | cut -d' ' -f1)
+        [ "$got" = "$CAP_WANT" ] || fail "$what: GET $u/f.bin: sha256 mismatch"
+        peer=$(ip netns exec "$ns" curl -q --noproxy '*' -sS --fail --max-time 10 -g "$u/peer") || fail "$what: GET $u/peer"
+        [ "$peer" = "$SRV_IP4" ] || [ "$peer" = "$SRV_IP6" ] || fail "$what: $u saw the connection from '$peer', not danted"
+    done
+    for h in "${hosts[@]}"; do
+        udp_client "$ns" echo --host "$h" --port "$UDP_ECHO_PORT" -n 5 --count 3 --size 1200 \
+            || fail "$what: UDP echo with $h"
+    done
+    check_udp_peers
+    if [ "$CAP_DNS" = 1 ]; then
+        got=$(ip netns exec "$ns" timeout 10 dig +short +time=3 +tries=1 @"$DNS4" www.e2e.test A 2>&1) || fail "$what: dig: $got"
+        [ "$got" = "$TGT4" ] || fail "$what: dig answered '$got'"
+    fi
+    local dns=""
+    [ "$CAP_DNS" = 1 ] && dns=", DNS"
+    info "$what: HTTP (sha256) and UDP to ${hosts[*]}$dns through the proxy"
+}
+
+# cap_no_leak_since N WHAT: the leak counter still shows N.
+cap_no_leak_since() {
+    [ "$(sniff_count)" = "$1" ] || fail "$2: $(($(sniff_count) - $1)) packets to the targets leaked around the proxy"
+}
+
+# cap_blocked NS WHAT: TCP (v4, v6) and UDP from NS to a target fail, and not
+# one packet reaches the server ns.
+cap_blocked() {
+    local ns=$1 n0 out
+    n0=$(sniff_count)
+    out=$(ip netns exec "$ns" curl -q --noproxy '*' -sS --fail --max-time 3 "http://$TGT4:$HTTP_PORT/peer" 2>&1) \
+        && fail "$2: a request to $TGT4 got through: $out"
+    out=$(ip netns exec "$ns" curl -q --noproxy '*' -sS --fail --max-time 3 -g "http://[$TGT6]:$HTTP_PORT/peer" 2>&1) \
+        && fail "$2: a request to $TGT6 got through: $out"
+    ip netns exec "$ns" "$PY" -c "
+import socket
+for fam, a in ((socket.AF_INET, '$TGT4'), (socket.AF_INET6, '$TGT6')):
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    try:
+        s.sendto(b'leak?', (a, $UDP_ECHO_PORT))
+    except OSError:
+        pass
+" || fail "$2: UDP probe"
+    cap_no_leak_since "$n0" "$2"
+}

@@ -1,0 +1,87 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# LAN sharing (--share-from IFACE): a "LAN client" namespace behind the client
+# ns (the "host", which has default routes over its WAN veth to the server ns;
+# the leak counter watches that veth). The LAN client's traffic, forwarded by
+# the host, goes through the TUN and danted (HTTP sha256, UDP echo, dig; IPv6
+# too where the kernel forwards per interface, net.ipv6.conf.*.force_forwarding),
+# nothing leaks, the host's own traffic is left alone, forwarding is enabled on
+# the LAN interface only; with --kill-switch, after kill -9 the LAN client is
+# blocked until `tun2socks down`, which restores rules, routes and sysctls.
+. "$(dirname "$0")/lib.sh"
+
+need_root
+need_bin
+topo_up
+danted_conf_udp
+danted_start
+httpd_start
+udp_echo_start
+command -v dig >/dev/null && dnsmasq_start && CAP_DNS=1
+wan_default_routes "$CLI"
+[ -e /proc/sys/net/ipv6/conf/all/force_forwarding ] || { CAP_V6=0; info "no per-interface IPv6 forwarding in this kernel: IPv4 only"; }
+
+LAN=t2s$$l
+ip netns add "$LAN" || fail "ip netns add $LAN"
+NS_CREATED+=("$LAN")
+ip -n "$LAN" link set lo up
+ip -n "$CLI" link add lan-h type veth peer name lan-c netns "$LAN" || fail "LAN veth"
+ip -n "$CLI" addr add 198.18.2.1/24 dev lan-h && ip -n "$CLI" -6 addr add 2001:2:0:4::1/64 dev lan-h nodad \
+    || fail "host LAN addresses"
+ip -n "$LAN" addr add 198.18.2.2/24 dev lan-c && ip -n "$LAN" -6 addr add 2001:2:0:4::2/64 dev lan-c nodad \
+    || fail "LAN client addresses"
+ip -n "$CLI" link set lan-h up && ip -n "$LAN" link set lan-c up || fail "LAN veth up"
+ip -n "$LAN" route add default via 198.18.2.1 && ip -n "$LAN" -6 route add default via 2001:2:0:4::1 \
+    || fail "LAN client default routes"
+wait_until 10 linklocal_settled "$CLI" lan-h || fail "host LAN link-local address"
+wait_until 10 linklocal_settled "$LAN" lan-c || fail "LAN client link-local address"
+ino=$(ip netns exec "$CLI" stat -L -c %i /proc/self/ns/net) || fail "netns inode"
+STATE=/run/tun2socks/net$ino-tun2socks0.state
+CLEANUP_PATHS+=("$STATE" "$STATE.tmp")
+PROXY=socks5://$SRV_IP4:$DANTE_PORT
+
+sysctls() {
+    ip netns exec "$CLI" sysctl net.ipv4.conf.all.forwarding net.ipv4.conf.lan-h.forwarding \
+        net.ipv4.conf.veth-c.forwarding net.ipv4.conf.lan-h.rp_filter net.ipv6.conf.all.forwarding \
+        net.ipv6.conf.lan-h.forwarding 2>&1
+    [ "$CAP_V6" = 1 ] && ip netns exec "$CLI" sysctl net.ipv6.conf.lan-h.force_forwarding
+}
+before=$(routing_snapshot "$CLI")
+sys_before=$(sysctls)
+sniff_start
+sniff_selftest "$CLI"
+head -c 4M /dev/urandom >"$WORK/www/f.bin" || fail "test file"
+CAP_WANT=$(sha256sum <"$WORK/www/f.bin" | cut -d' ' -f1)
+
+# 1. Sharing, clean exit.
+cap_start "$CLI" --proxy "$PROXY" --share-from lan-h
+n0=$(sniff_count)
+cap_traffic "$LAN" "LAN client"
+cap_no_leak_since "$n0" "LAN client"
+v=$(ip netns exec "$CLI" sysctl -n net.ipv4.conf.lan-h.forwarding net.ipv4.conf.all.forwarding net.ipv4.conf.veth-c.forwarding | tr '\n' ' ')
+[ "$v" = "1 0 0 " ] || fail "forwarding should be on for lan-h only (lan-h, all, veth-c): $v"
+# The host's own traffic is not captured in this mode (it goes straight out: counted).
+peer=$(cli_curl "http://$TGT4:$HTTP_PORT/peer") || fail "host's own request"
+[ "$peer" = "$CLI_IP4" ] || fail "the host's own request was captured: target saw '$peer'"
+t2s_stop TERM
+[ "$T2S_STATUS" = 0 ] || fail "exit status $T2S_STATUS after SIGTERM"
+after=$(routing_snapshot "$CLI")
+[ "$after" = "$before" ] || fail "rules/routes differ after SIGTERM: $(diff <(echo "$before") <(echo "$after"))"
+sys_after=$(sysctls)
+[ "$sys_after" = "$sys_before" ] || fail "sysctls differ after SIGTERM: $(diff <(echo "$sys_before") <(echo "$sys_after"))"
+info "LAN sharing: teardown restored rules, routes and sysctls exactly"
+
+# 2. Kill switch: kill -9, the LAN stays blocked until down.
+cap_start "$CLI" --proxy "$PROXY" --share-from lan-h --kill-switch
+n0=$(sniff_count)
+cap_traffic "$LAN" "LAN client, kill switch"
+cap_kill9
+cap_blocked "$LAN" "LAN kill switch after kill -9"
+cap_no_leak_since "$n0" "LAN kill switch"
+out=$(ip netns exec "$CLI" "$T2S_BIN" down --tun tun2socks0 2>&1) || fail "down failed: $out"
+after=$(routing_snapshot "$CLI")
+[ "$after" = "$before" ] || fail "rules/routes differ after down: $(diff <(echo "$before") <(echo "$after"))"
+sys_after=$(sysctls)
+[ "$sys_after" = "$sys_before" ] || fail "sysctls differ after down: $(diff <(echo "$sys_before") <(echo "$sys_after"))"
+[ ! -e "$STATE" ] || fail "state record left after down"
+info "LAN kill switch: nothing leaked after kill -9; down restored everything"

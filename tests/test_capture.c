@@ -1,0 +1,339 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for the pure half of capture.c: --exclude prefixes, the plan of rules,
+ * routes and sysctls for each mode, the state record (round trip, damaged records),
+ * and the resolv.conf given to a command's namespace.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "capture.h"
+
+static struct capture_plan plan, plan2;
+
+/* The plan as record lines, one string, for whole-plan comparisons. */
+static const char *
+lines(const struct capture_plan *p)
+{
+	static char buf[32768];
+	size_t pos = 0;
+	unsigned i;
+
+	buf[0] = '\0';
+	for (i = 0; i < p->n; i++) {
+		assert_int_equal(capture_op_format(&p->op[i], buf + pos, sizeof(buf) - pos - 1), 0);
+		pos += strlen(buf + pos);
+		buf[pos++] = '\n';
+		buf[pos] = '\0';
+	}
+	return buf;
+}
+
+static void
+test_prefix_parse(void **state)
+{
+	struct netlink_prefix p;
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(capture_prefix_parse("10.1.2.3/8", &p), 0);
+	assert_int_equal(p.family, AF_INET);
+	assert_int_equal(p.len, 8);
+	capture_prefix_format(&p, buf, sizeof(buf));
+	assert_string_equal(buf, "10.0.0.0/8"); /* host bits cleared */
+	assert_int_equal(capture_prefix_parse("192.0.2.77", &p), 0);
+	assert_int_equal(p.len, 32);
+	assert_int_equal(capture_prefix_parse("2001:db8:1:2::ff/33", &p), 0);
+	capture_prefix_format(&p, buf, sizeof(buf));
+	assert_string_equal(buf, "2001:db8::/33");
+	assert_int_equal(capture_prefix_parse("0.0.0.0/0", &p), 0);
+	assert_int_equal(p.len, 0);
+	assert_int_equal(capture_prefix_parse("::/0", &p), 0);
+	assert_int_equal(capture_prefix_parse("fe80::1/129", &p), -EINVAL);
+	assert_int_equal(capture_prefix_parse("10.0.0.0/33", &p), -EINVAL);
+	assert_int_equal(capture_prefix_parse("10.0.0.0/", &p), -EINVAL);
+	assert_int_equal(capture_prefix_parse("10.0.0.0/-1", &p), -EINVAL);
+	assert_int_equal(capture_prefix_parse("10.0.0.0/8x", &p), -EINVAL);
+	assert_int_equal(capture_prefix_parse("10.0.0/8", &p), -EINVAL);
+	assert_int_equal(capture_prefix_parse("host.example", &p), -EINVAL);
+	assert_int_equal(capture_prefix_parse("", &p), -EINVAL);
+	assert_int_equal(capture_prefix_parse("1111:2222:3333:4444:5555:6666:7777:8888/128xxxxxxxxxxxxxxxxx", &p),
+			 -EINVAL);
+}
+
+static void
+test_plan_none(void **state)
+{
+	struct capture_params p = {.tun = "tun0", .ipv6 = true};
+
+	(void)state;
+	assert_int_equal(capture_plan_build(&p, &plan), 0);
+	assert_int_equal(plan.n, 0);
+}
+
+static void
+test_plan_whole_host(void **state)
+{
+	struct netlink_prefix ex[2];
+	struct capture_params p = {
+		.tun = "tun0", .whole_host = true, .fwmark = 0x7432, .exclude = ex, .n_exclude = 2, .ipv6 = true,
+	};
+
+	(void)state;
+	assert_int_equal(capture_prefix_parse("198.51.100.0/24", &ex[0]), 0);
+	assert_int_equal(capture_prefix_parse("2001:db8::/32", &ex[1]), 0);
+	assert_int_equal(capture_plan_build(&p, &plan), 0);
+	assert_string_equal(lines(&plan), "route 4 7432 unicast default dev tun0\n"
+					  "rule 4 7430 to 127.0.0.0/8 lookup 254\n"
+					  "rule 4 7430 to 169.254.0.0/16 lookup 254\n"
+					  "rule 4 7430 to 224.0.0.0/4 lookup 254\n"
+					  "rule 4 7430 to 255.255.255.255/32 lookup 254\n"
+					  "rule 4 7430 to 198.51.100.0/24 lookup 254\n"
+					  "rule 4 7431 fwmark 0x7432/0x7432 lookup 254\n"
+					  "rule 4 7432 fwmark 0x7432/0x7432 unreachable\n"
+					  "rule 4 7434 lookup 7432\n"
+					  "route 6 7432 unicast default dev tun0\n"
+					  "rule 6 7430 to ::1/128 lookup 254\n"
+					  "rule 6 7430 to fe80::/10 lookup 254\n"
+					  "rule 6 7430 to ff00::/8 lookup 254\n"
+					  "rule 6 7430 to 2001:db8::/32 lookup 254\n"
+					  "rule 6 7431 fwmark 0x7432/0x7432 lookup 254\n"
+					  "rule 6 7432 fwmark 0x7432/0x7432 unreachable\n"
+					  "rule 6 7434 lookup 7432\n");
+
+	/* Kill switch: a prohibit rule after the lookup, per family; no IPv6 when the host has none. */
+	p.kill_switch = true;
+	p.ipv6 = false;
+	p.n_exclude = 0;
+	assert_int_equal(capture_plan_build(&p, &plan), 0);
+	assert_string_equal(lines(&plan), "route 4 7432 unicast default dev tun0\n"
+					  "rule 4 7430 to 127.0.0.0/8 lookup 254\n"
+					  "rule 4 7430 to 169.254.0.0/16 lookup 254\n"
+					  "rule 4 7430 to 224.0.0.0/4 lookup 254\n"
+					  "rule 4 7430 to 255.255.255.255/32 lookup 254\n"
+					  "rule 4 7431 fwmark 0x7432/0x7432 lookup 254\n"
+					  "rule 4 7432 fwmark 0x7432/0x7432 unreachable\n"
+					  "rule 4 7434 lookup 7432\n"
+					  "rule 4 7435 prohibit\n");
+
+	/* A namespace whose proxy sockets live elsewhere (--netns): no mark rules. */
+	p.fwmark = 0;
+	assert_int_equal(capture_plan_build(&p, &plan), 0);
+	assert_null(strstr(lines(&plan), "fwmark"));
+	assert_non_null(strstr(lines(&plan), "rule 4 7435 prohibit\n"));
+}
+
+static void
+test_plan_lan(void **state)
+{
+	struct capture_params p = {.tun = "tun0", .share_from = "lan0", .kill_switch = true, .ipv6 = true};
+
+	(void)state;
+	assert_int_equal(capture_plan_build(&p, &plan), 0);
+	/* Only what lan0 forwards is concerned: every rule names it; sysctls for both ends. */
+	assert_string_equal(lines(&plan), "route 4 7432 unicast default dev tun0\n"
+					  "rule 4 7430 iif lan0 to 127.0.0.0/8 lookup 254\n"
+					  "rule 4 7430 iif lan0 to 169.254.0.0/16 lookup 254\n"
+					  "rule 4 7430 iif lan0 to 224.0.0.0/4 lookup 254\n"
+					  "rule 4 7430 iif lan0 to 255.255.255.255/32 lookup 254\n"
+					  "rule 4 7433 iif lan0 lookup 7432\n"
+					  "rule 4 7435 iif lan0 prohibit\n"
+					  "route 6 7432 unicast default dev tun0\n"
+					  "rule 6 7430 iif lan0 to ::1/128 lookup 254\n"
+					  "rule 6 7430 iif lan0 to fe80::/10 lookup 254\n"
+					  "rule 6 7430 iif lan0 to ff00::/8 lookup 254\n"
+					  "rule 6 7433 iif lan0 lookup 7432\n"
+					  "rule 6 7435 iif lan0 prohibit\n"
+					  "sysctl net/ipv4/conf/lan0/forwarding 1 -\n"
+					  "sysctl net/ipv4/conf/lan0/rp_filter 2 -\n"
+					  "sysctl net/ipv4/conf/tun0/forwarding 1 -\n"
+					  "sysctl net/ipv4/conf/tun0/rp_filter 2 -\n"
+					  "sysctl net/ipv6/conf/lan0/force_forwarding 1 - optional\n"
+					  "sysctl net/ipv6/conf/tun0/force_forwarding 1 - optional\n");
+
+	/* With the whole host captured too, the host-wide rules cover the LAN. */
+	p.whole_host = true;
+	p.fwmark = 1;
+	assert_int_equal(capture_plan_build(&p, &plan), 0);
+	assert_null(strstr(lines(&plan), "iif"));
+	assert_non_null(strstr(lines(&plan), "sysctl net/ipv4/conf/lan0/forwarding 1 -\n"));
+}
+
+static void
+test_plan_too_big(void **state)
+{
+	static struct netlink_prefix ex[CAPTURE_MAX_OPS];
+	struct capture_params p = {.tun = "t", .whole_host = true, .exclude = ex, .n_exclude = CAPTURE_MAX_OPS};
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < CAPTURE_MAX_OPS; i++)
+		assert_int_equal(capture_prefix_parse("10.0.0.0/8", &ex[i]), 0);
+	assert_int_equal(capture_plan_build(&p, &plan), -E2BIG);
+}
+
+static void
+test_op_round_trip(void **state)
+{
+	static const char *const good[] = {
+		"rule 4 7430 to 10.0.0.0/8 lookup 254",
+		"rule 6 7431 fwmark 0x1/0xffffffff lookup 254",
+		"rule 4 7432 fwmark 0x7432/0x7432 unreachable",
+		"rule 6 7433 iif wlan0 lookup 7432",
+		"rule 4 7435 iif lan0 prohibit",
+		"rule 4 100 prohibit",
+		"route 4 7432 unicast default dev tun0",
+		"route 6 254 unicast 2001:db8::/32 dev t",
+		"route 4 7432 unreachable default",
+		"sysctl net/ipv4/conf/eth0/rp_filter 2 1",
+		"sysctl net/ipv6/conf/eth0/force_forwarding 1 - optional",
+	};
+	struct capture_op op;
+	char buf[256];
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		if (capture_op_parse(good[i], &op) != 0)
+			fail_msg("rejected: %s", good[i]);
+		assert_int_equal(capture_op_format(&op, buf, sizeof(buf)), 0);
+		assert_string_equal(buf, good[i]);
+	}
+	assert_int_equal(capture_op_format(&op, buf, 10), -ENOSPC);
+}
+
+static void
+test_op_parse_bad(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"rule",
+		"rule 5 7430 prohibit",
+		"rule 4 x prohibit",
+		"rule 4 7430",                     /* no action */
+		"rule 4 7430 prohibit lookup 254", /* two actions */
+		"rule 4 7430 lookup",
+		"rule 4 7430 to 2001:db8::/32 lookup 254", /* wrong family */
+		"rule 4 7430 fwmark 1 lookup 254",         /* no mask */
+		"rule 4 7430 fwmark 1/0 lookup 254",
+		"rule 4 7430 iif abcdefghijklmnopq prohibit",
+		"rule 4 7430 bogus 1 prohibit",
+		"route 4 7432 multicast default",
+		"route 4 7432 unicast",
+		"route 4 7432 unicast default dev",
+		"route 4 7432 unicast default via tun0",
+		"route 4 7432 unicast default dev tun0 extra",
+		"route 6 7432 unicast 10.0.0.0/8",
+		"sysctl net/ipv4/conf/eth0/rp_filter 2",
+		"sysctl kernel/core_pattern x -",       /* only under net/ */
+		"sysctl net/../../etc/passwd 1 -",      /* never climbs out */
+		"sysctl net/ipv4/ip_forward 1 0 please",
+		"swap 1 2",
+	};
+	struct capture_op op;
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (capture_op_parse(bad[i], &op) != -EINVAL)
+			fail_msg("accepted: '%s'", bad[i]);
+}
+
+static void
+test_record_round_trip(void **state)
+{
+	static char text[CAPTURE_MAX_OPS * 160];
+	struct capture_params p = {
+		.tun = "tun0", .whole_host = true, .kill_switch = true, .fwmark = 9, .share_from = "lan0", .ipv6 = true,
+	};
+	long pid;
+	int len;
+
+	(void)state;
+	assert_int_equal(capture_plan_build(&p, &plan), 0);
+	strcpy(plan.op[plan.n - 1].u.sysctl.old, "0"); /* as capture_start records it */
+	len = capture_record_format(&plan, 4242, text, sizeof(text));
+	assert_true(len > 0);
+	assert_int_equal((size_t)len, strlen(text));
+	assert_memory_equal(text, "tun2socks-capture 1\npid 4242\n", 29);
+	assert_int_equal(capture_record_parse(text, &plan2, &pid), 0);
+	assert_int_equal(pid, 4242);
+	assert_int_equal(plan2.n, plan.n);
+	assert_string_equal(lines(&plan2), lines(&plan));
+	/* A parsed rule is the same value as a planned one: what lifting and adopting compare. */
+	assert_memory_equal(&plan2.op[1], &plan.op[1], sizeof(plan.op[1]));
+	assert_int_equal(capture_record_format(&plan, 1, text, 40), -ENOSPC);
+}
+
+static void
+test_record_parse_bad(void **state)
+{
+	long pid;
+
+	(void)state;
+	assert_int_equal(capture_record_parse("tun2socks-capture 1\npid 7\n", &plan, &pid), 0);
+	assert_int_equal(plan.n, 0);
+	assert_int_equal(capture_record_parse("", &plan, &pid), -EINVAL);
+	assert_int_equal(capture_record_parse("tun2socks-capture 2\npid 7\n", &plan, &pid), -EINVAL);
+	assert_int_equal(capture_record_parse("tun2socks-capture 1\npid x\n", &plan, &pid), -EINVAL);
+	assert_int_equal(capture_record_parse("tun2socks-capture 1\npid 0\n", &plan, &pid), -EINVAL);
+	assert_int_equal(capture_record_parse("tun2socks-capture 1\n", &plan, &pid), -EINVAL);
+	/* a record cut short in its last line is refused, not half applied */
+	assert_int_equal(capture_record_parse("tun2socks-capture 1\npid 7\nrule 4 7435 prohibit", &plan, &pid),
+			 -EINVAL);
+	assert_int_equal(capture_record_parse("tun2socks-capture 1\npid 7\nrule 4 7435 pro\n", &plan, &pid),
+			 -EINVAL);
+}
+
+static void
+test_resolv_conf(void **state)
+{
+	struct netlink_prefix server = {0};
+	char out[512];
+
+	(void)state;
+	/* the host's file is fine as it is */
+	assert_int_equal(capture_resolv_conf("nameserver 192.0.2.53\nsearch example\n", &server, out, sizeof(out)), 0);
+	/* loopback nameservers are dropped, the rest kept */
+	assert_int_equal(capture_resolv_conf("nameserver 127.0.0.53\nnameserver 192.0.2.53\noptions edns0\n", &server,
+					     out, sizeof(out)),
+			 1);
+	assert_null(strstr(out, "127.0.0.53"));
+	assert_non_null(strstr(out, "\nnameserver 192.0.2.53\noptions edns0\n"));
+	/* nothing usable left */
+	assert_int_equal(capture_resolv_conf("nameserver 127.0.0.53\nnameserver ::1\n", &server, out, sizeof(out)),
+			 -ENOENT);
+	assert_int_equal(capture_resolv_conf(NULL, &server, out, sizeof(out)), -ENOENT);
+	/* --dns-server wins */
+	assert_int_equal(capture_prefix_parse("2001:db8::53", &server), 0);
+	assert_int_equal(capture_resolv_conf("nameserver 127.0.0.53\n", &server, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "\nnameserver 2001:db8::53\n"));
+	assert_int_equal(capture_resolv_conf(NULL, &server, out, 20), -ENOSPC);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_prefix_parse),
+		cmocka_unit_test(test_plan_none),
+		cmocka_unit_test(test_plan_whole_host),
+		cmocka_unit_test(test_plan_lan),
+		cmocka_unit_test(test_plan_too_big),
+		cmocka_unit_test(test_op_round_trip),
+		cmocka_unit_test(test_op_parse_bad),
+		cmocka_unit_test(test_record_round_trip),
+		cmocka_unit_test(test_record_parse_bad),
+		cmocka_unit_test(test_resolv_conf),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1021 @@
+/* SPDX-License-Identifier: MIT */
+/* Capture plans, their state record, and applying/undoing them; see capture.h. */
+#include "capture.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define RECORD_MAGIC "tun2socks-capture 1"
+
+/* ------------------------------------------------------------------ prefixes */
+
+static void
+mask_prefix(struct netlink_prefix *p)
+{
+	uint8_t *b = (uint8_t *)&p->addr;
+	unsigned bytes = p->family == AF_INET ? 4 : 16, i;
+
+	for (i = 0; i < bytes; i++) {
+		unsigned keep = p->len > i * 8 ? p->len - i * 8 : 0;
+
+		if (keep < 8)
+			b[i] &= (uint8_t)(0xff00u >> keep);
+	}
+}
+
+int
+capture_prefix_parse(const char *s, struct netlink_prefix *out)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
+	unsigned long len;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	memset(out, 0, sizeof(*out));
+	slash = strchr(buf, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	if (inet_pton(AF_INET, buf, &out->addr.v4) == 1)
+		out->family = AF_INET;
+	else if (inet_pton(AF_INET6, buf, &out->addr.v6) == 1)
+		out->family = AF_INET6;
+	else
+		return -EINVAL;
+	len = out->family == AF_INET ? 32 : 128;
+	if (slash != NULL) {
+		unsigned long max = len;
+
+		if (slash[1] < '0' || slash[1] > '9')
+			return -EINVAL;
+		errno = 0;
+		len = strtoul(slash + 1, &end, 10);
+		if (errno != 0 || *end != '\0' || len > max)
+			return -EINVAL;
+	}
+	out->len = (unsigned)len;
+	mask_prefix(out);
+	return 0;
+}
+
+void
+capture_prefix_format(const struct netlink_prefix *p, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(p->family, &p->addr, a, sizeof(a));
+	snprintf(buf, len, "%s/%u", a, p->len);
+}
+
+/* ------------------------------------------------------------------ plan */
+
+static const char *const default_exclusions[] = {
+	"127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "255.255.255.255/32", /* IPv4 */
+	"::1/128",     "fe80::/10",      "ff00::/8",                          /* IPv6 */
+};
+
+static struct capture_op *
+next_op(struct capture_plan *plan, enum capture_op_kind kind)
+{
+	struct capture_op *op;
+
+	if (plan->n == CAPTURE_MAX_OPS)
+		return NULL;
+	op = &plan->op[plan->n++];
+	memset(op, 0, sizeof(*op));
+	op->kind = kind;
+	return op;
+}
+
+static struct netlink_rule *
+add_rule(struct capture_plan *plan, int family, unsigned prio_off, enum netlink_rule_action action)
+{
+	struct capture_op *op = next_op(plan, CAPTURE_OP_RULE);
+
+	if (op == NULL)
+		return NULL;
+	op->u.rule.family = family;
+	op->u.rule.priority = CAPTURE_PRIO + prio_off;
+	op->u.rule.action = action;
+	if (action == NETLINK_RULE_LOOKUP)
+		op->u.rule.table = CAPTURE_TABLE;
+	return &op->u.rule;
+}
+
+static int
+add_sysctl(struct capture_plan *plan, const char *proto, const char *dev, const char *name, const char *value,
+	   bool optional)
+{
+	struct capture_op *op = next_op(plan, CAPTURE_OP_SYSCTL);
+
+	if (op == NULL)
+		return -E2BIG;
+	snprintf(op->u.sysctl.key, sizeof(op->u.sysctl.key), "net/%s/conf/%s/%s", proto, dev, name);
+	snprintf(op->u.sysctl.value, sizeof(op->u.sysctl.value), "%s", value);
+	op->u.sysctl.optional = optional;
+	return 0;
+}
+
+static int
+plan_family(const struct capture_params *p, struct capture_plan *plan, int family)
+{
+	/* Without whole-host capture the rules only concern what the LAN interface forwards. */
+	const char *iif = p->whole_host ? "" : p->share_from;
+	struct netlink_route *rt;
+	struct netlink_rule *r;
+	struct capture_op *op;
+	unsigned i;
+
+	op = next_op(plan, CAPTURE_OP_ROUTE);
+	if (op == NULL)
+		return -E2BIG;
+	rt = &op->u.route;
+	rt->family = family;
+	rt->table = CAPTURE_TABLE;
+	rt->type = NETLINK_ROUTE_UNICAST;
+	rt->dst.family = family;
+	snprintf(rt->oif, sizeof(rt->oif), "%s", p->tun);
+
+	for (i = 0; i < sizeof(default_exclusions) / sizeof(default_exclusions[0]) + p->n_exclude; i++) {
+		struct netlink_prefix x;
+
+		if (i < sizeof(default_exclusions) / sizeof(default_exclusions[0]))
+			(void)capture_prefix_parse(default_exclusions[i], &x);
+		else
+			x = p->exclude[i - sizeof(default_exclusions) / sizeof(default_exclusions[0])];
+		if (x.family != family)
+			continue;
+		if ((r = add_rule(plan, family, 0, NETLINK_RULE_LOOKUP)) == NULL)
+			return -E2BIG;
+		r->table = NETLINK_TABLE_MAIN;
+		r->to = x;
+		snprintf(r->iif, sizeof(r->iif), "%s", iif);
+	}
+	if (p->whole_host && p->fwmark != 0) {
+		if ((r = add_rule(plan, family, 1, NETLINK_RULE_LOOKUP)) == NULL)
+			return -E2BIG;
+		r->table = NETLINK_TABLE_MAIN;
+		r->fwmark = r->fwmask = p->fwmark;
+		if ((r = add_rule(plan, family, 2, NETLINK_RULE_UNREACHABLE)) == NULL)
+			return -E2BIG;
+		r->fwmark = r->fwmask = p->fwmark;
+	}
+	if (!p->whole_host) {
+		if ((r = add_rule(plan, family, 3, NETLINK_RULE_LOOKUP)) == NULL)
+			return -E2BIG;
+		snprintf(r->iif, sizeof(r->iif), "%s", iif);
+	} else if (add_rule(plan, family, 4, NETLINK_RULE_LOOKUP) == NULL) {
+		return -E2BIG;
+	}
+	if (p->kill_switch) {
+		if ((r = add_rule(plan, family, 5, NETLINK_RULE_PROHIBIT)) == NULL)
+			return -E2BIG;
+		snprintf(r->iif, sizeof(r->iif), "%s", iif);
+	}
+	return 0;
+}
+
+int
+capture_plan_build(const struct capture_params *p, struct capture_plan *plan)
+{
+	bool lan = p->share_from != NULL && p->share_from[0] != '\0';
+	int err;
+
+	plan->n = 0;
+	if (!p->whole_host && !lan)
+		return 0;
+	if ((err = plan_family(p, plan, AF_INET)) < 0)
+		return err;
+	if (p->ipv6 && (err = plan_family(p, plan, AF_INET6)) < 0)
+		return err;
+	if (!lan)
+		return 0;
+	/*
+	 * Forwarding for the LAN interface (its clients' packets) and for the TUN (the
+	 * replies) only; IPv4 decides by the input device. Loose reverse-path filtering,
+	 * since the replies arrive on the TUN from addresses the main table sends elsewhere.
+	 * IPv6 forwards per device only with force_forwarding (Linux 6.17).
+	 */
+	if ((err = add_sysctl(plan, "ipv4", p->share_from, "forwarding", "1", false)) < 0 ||
+	    (err = add_sysctl(plan, "ipv4", p->share_from, "rp_filter", "2", false)) < 0 ||
+	    (err = add_sysctl(plan, "ipv4", p->tun, "forwarding", "1", false)) < 0 ||
+	    (err = add_sysctl(plan, "ipv4", p->tun, "rp_filter", "2", false)) < 0)
+		return err;
+	if (p->ipv6 && ((err = add_sysctl(plan, "ipv6", p->share_from, "force_forwarding", "1", true)) < 0 ||
+			(err = add_sysctl(plan, "ipv6", p->tun, "force_forwarding", "1", true)) < 0))
+		return err;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ record format */
+
+struct out {
+	char *buf;
+	size_t len, pos;
+	bool overflow;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(o->buf + o->pos, o->len - o->pos, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= o->len - o->pos) {
+		o->overflow = true;
+		return;
+	}
+	o->pos += (size_t)n;
+}
+
+static int
+family_digit(int family)
+{
+	return family == AF_INET ? 4 : 6;
+}
+
+int
+capture_op_format(const struct capture_op *op, char *buf, size_t len)
+{
+	struct out o = {buf, len, 0, false};
+	char pfx[64];
+
+	if (len == 0)
+		return -ENOSPC;
+	buf[0] = '\0';
+	switch (op->kind) {
+	case CAPTURE_OP_RULE: {
+		const struct netlink_rule *r = &op->u.rule;
+
+		put(&o, "rule %d %u", family_digit(r->family), (unsigned)r->priority);
+		if (r->fwmask != 0)
+			put(&o, " fwmark 0x%x/0x%x", (unsigned)r->fwmark, (unsigned)r->fwmask);
+		if (r->iif[0] != '\0')
+			put(&o, " iif %s", r->iif);
+		if (r->to.family != 0) {
+			capture_prefix_format(&r->to, pfx, sizeof(pfx));
+			put(&o, " to %s", pfx);
+		}
+		if (r->action == NETLINK_RULE_LOOKUP)
+			put(&o, " lookup %u", (unsigned)r->table);
+		else
+			put(&o, " %s", r->action == NETLINK_RULE_PROHIBIT ? "prohibit" : "unreachable");
+		break;
+	}
+	case CAPTURE_OP_ROUTE: {
+		const struct netlink_route *rt = &op->u.route;
+
+		if (rt->dst.len == 0)
+			strcpy(pfx, "default");
+		else
+			capture_prefix_format(&rt->dst, pfx, sizeof(pfx));
+		put(&o, "route %d %u %s %s", family_digit(rt->family), (unsigned)rt->table,
+		    rt->type == NETLINK_ROUTE_UNREACHABLE ? "unreachable" : "unicast", pfx);
+		if (rt->oif[0] != '\0')
+			put(&o, " dev %s", rt->oif);
+		break;
+	}
+	case CAPTURE_OP_SYSCTL:
+		put(&o, "sysctl %s %s %s%s", op->u.sysctl.key, op->u.sysctl.value,
+		    op->u.sysctl.old[0] != '\0' ? op->u.sysctl.old : "-", op->u.sysctl.optional ? " optional" : "");
+		break;
+	}
+	return o.overflow ? -ENOSPC : 0;
+}
+
+/* Copies the next space-separated token into tok (of size len); NULL at the end or if too long. */
+static const char *
+token(const char *s, char *tok, size_t len)
+{
+	size_t n = 0;
+
+	while (*s == ' ')
+		s++;
+	if (*s == '\0')
+		return NULL;
+	while (s[n] != '\0' && s[n] != ' ')
+		n++;
+	if (n >= len)
+		return NULL;
+	memcpy(tok, s, n);
+	tok[n] = '\0';
+	return s + n;
+}
+
+static int
+parse_family(const char *tok)
+{
+	if (strcmp(tok, "4") == 0)
+		return AF_INET;
+	if (strcmp(tok, "6") == 0)
+		return AF_INET6;
+	return 0;
+}
+
+static int
+parse_u32(const char *tok, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*tok < '0' || *tok > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(tok, &end, 0);
+	if (errno != 0 || *end != '\0' || v > 0xffffffffUL)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static bool
+valid_name(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n < max;
+}
+
+static int
+parse_rule(const char *s, struct netlink_rule *r)
+{
+	char tok[96];
+	bool have_action = false;
+
+	if ((s = token(s, tok, sizeof(tok))) == NULL || (r->family = parse_family(tok)) == 0)
+		return -EINVAL;
+	if ((s = token(s, tok, sizeof(tok))) == NULL || parse_u32(tok, &r->priority) < 0)
+		return -EINVAL;
+	while ((s = token(s, tok, sizeof(tok))) != NULL) {
+		if (have_action)
+			return -EINVAL;
+		if (strcmp(tok, "fwmark") == 0) {
+			char *slash;
+
+			if ((s = token(s, tok, sizeof(tok))) == NULL || (slash = strchr(tok, '/')) == NULL)
+				return -EINVAL;
+			*slash = '\0';
+			if (parse_u32(tok, &r->fwmark) < 0 || parse_u32(slash + 1, &r->fwmask) < 0 || r->fwmask == 0)
+				return -EINVAL;
+		} else if (strcmp(tok, "iif") == 0) {
+			if ((s = token(s, tok, sizeof(tok))) == NULL || !valid_name(tok, sizeof(r->iif)))
+				return -EINVAL;
+			strcpy(r->iif, tok);
+		} else if (strcmp(tok, "to") == 0) {
+			if ((s = token(s, tok, sizeof(tok))) == NULL || capture_prefix_parse(tok, &r->to) < 0 ||
+			    r->to.family != r->family)
+				return -EINVAL;
+		} else if (strcmp(tok, "lookup") == 0) {
+			if ((s = token(s, tok, sizeof(tok))) == NULL || parse_u32(tok, &r->table) < 0)
+				return -EINVAL;
+			r->action = NETLINK_RULE_LOOKUP;
+			have_action = true;
+		} else if (strcmp(tok, "prohibit") == 0) {
+			r->action = NETLINK_RULE_PROHIBIT;
+			have_action = true;
+		} else if (strcmp(tok, "unreachable") == 0) {
+			r->action = NETLINK_RULE_UNREACHABLE;
+			have_action = true;
+		} else {
+			return -EINVAL;
+		}
+	}
+	return have_action ? 0 : -EINVAL;
+}
+
+static int
+parse_route(const char *s, struct netlink_route *rt)
+{
+	char tok[96];
+
+	if ((s = token(s, tok, sizeof(tok))) == NULL || (rt->family = parse_family(tok)) == 0)
+		return -EINVAL;
+	if ((s = token(s, tok, sizeof(tok))) == NULL || parse_u32(tok, &rt->table) < 0)
+		return -EINVAL;
+	if ((s = token(s, tok, sizeof(tok))) == NULL)
+		return -EINVAL;
+	if (strcmp(tok, "unicast") == 0)
+		rt->type = NETLINK_ROUTE_UNICAST;
+	else if (strcmp(tok, "unreachable") == 0)
+		rt->type = NETLINK_ROUTE_UNREACHABLE;
+	else
+		return -EINVAL;
+	if ((s = token(s, tok, sizeof(tok))) == NULL)
+		return -EINVAL;
+	if (strcmp(tok, "default") == 0)
+		rt->dst.family = rt->family;
+	else if (capture_prefix_parse(tok, &rt->dst) < 0 || rt->dst.family != rt->family)
+		return -EINVAL;
+	if ((s = token(s, tok, sizeof(tok))) != NULL) {
+		if (strcmp(tok, "dev") != 0 || (s = token(s, tok, sizeof(tok))) == NULL ||
+		    !valid_name(tok, sizeof(rt->oif)))
+			return -EINVAL;
+		strcpy(rt->oif, tok);
+		if (token(s, tok, sizeof(tok)) != NULL)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* Values are short numbers; keys are paths under /proc/sys that must not climb out. */
+static int
+parse_sysctl(const char *s, struct capture_sysctl *sc)
+{
+	char tok[96];
+
+	if ((s = token(s, sc->key, sizeof(sc->key))) == NULL || strstr(sc->key, "..") != NULL ||
+	    strncmp(sc->key, "net/", 4) != 0)
+		return -EINVAL;
+	if ((s = token(s, sc->value, sizeof(sc->value))) == NULL)
+		return -EINVAL;
+	if ((s = token(s, sc->old, sizeof(sc->old))) == NULL)
+		return -EINVAL;
+	if (strcmp(sc->old, "-") == 0)
+		sc->old[0] = '\0';
+	if ((s = token(s, tok, sizeof(tok))) != NULL) {
+		if (strcmp(tok, "optional") != 0 || token(s, tok, sizeof(tok)) != NULL)
+			return -EINVAL;
+		sc->optional = true;
+	}
+	return 0;
+}
+
+int
+capture_op_parse(const char *line, struct capture_op *op)
+{
+	char tok[16];
+	const char *s;
+
+	memset(op, 0, sizeof(*op));
+	if ((s = token(line, tok, sizeof(tok))) == NULL)
+		return -EINVAL;
+	if (strcmp(tok, "rule") == 0) {
+		op->kind = CAPTURE_OP_RULE;
+		return parse_rule(s, &op->u.rule);
+	}
+	if (strcmp(tok, "route") == 0) {
+		op->kind = CAPTURE_OP_ROUTE;
+		return parse_route(s, &op->u.route);
+	}
+	if (strcmp(tok, "sysctl") == 0) {
+		op->kind = CAPTURE_OP_SYSCTL;
+		return parse_sysctl(s, &op->u.sysctl);
+	}
+	return -EINVAL;
+}
+
+int
+capture_record_format(const struct capture_plan *plan, long pid, char *buf, size_t len)
+{
+	struct out o = {buf, len, 0, false};
+	char line[256];
+	unsigned i;
+
+	if (len == 0)
+		return -ENOSPC;
+	put(&o, RECORD_MAGIC "\npid %ld\n", pid);
+	for (i = 0; i < plan->n; i++) {
+		if (capture_op_format(&plan->op[i], line, sizeof(line)) < 0)
+			return -ENOSPC;
+		put(&o, "%s\n", line);
+	}
+	return o.overflow ? -ENOSPC : (int)o.pos;
+}
+
+int
+capture_record_parse(const char *text, struct capture_plan *plan, long *pid)
+{
+	char line[256];
+	const char *nl;
+	size_t n;
+	unsigned lineno = 0;
+
+	plan->n = 0;
+	*pid = 0;
+	for (; *text != '\0'; text = nl + 1) {
+		nl = strchr(text, '\n');
+		if (nl == NULL)
+			return -EINVAL; /* truncated: the last line must be complete */
+		n = (size_t)(nl - text);
+		if (n >= sizeof(line))
+			return -EINVAL;
+		memcpy(line, text, n);
+		line[n] = '\0';
+		lineno++;
+		if (lineno == 1) {
+			if (strcmp(line, RECORD_MAGIC) != 0)
+				return -EINVAL;
+		} else if (lineno == 2) {
+			char *end;
+
+			if (strncmp(line, "pid ", 4) != 0)
+				return -EINVAL;
+			errno = 0;
+			*pid = strtol(line + 4, &end, 10);
+			if (errno != 0 || *end != '\0' || *pid <= 0)
+				return -EINVAL;
+		} else {
+			if (plan->n == CAPTURE_MAX_OPS || capture_op_parse(line, &plan->op[plan->n]) < 0)
+				return -EINVAL;
+			plan->n++;
+		}
+	}
+	return lineno >= 2 ? 0 : -EINVAL;
+}
+
+/* ------------------------------------------------------------------ applying */
+
+struct capture {
+	struct netlink *nl;
+	struct capture_plan plan;
+	unsigned applied; /* ops [0, applied) are in place */
+	char path[256];
+};
+
+bool
+capture_have_ipv6(void)
+{
+	return access("/proc/sys/net/ipv6/conf/all/forwarding", F_OK) == 0;
+}
+
+static int
+sysctl_read(const char *key, char *buf, size_t len)
+{
+	char path[160];
+	ssize_t n;
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "/proc/sys/%s", key);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	if (n < 0)
+		err = -errno;
+	close(fd);
+	if (err < 0)
+		return err;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		n--;
+	buf[n] = '\0';
+	return 0;
+}
+
+static int
+sysctl_write(const char *key, const char *value)
+{
+	char path[160];
+	size_t len = strlen(value);
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "/proc/sys/%s", key);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, value, len) != (ssize_t)len)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+static bool
+op_equal(const struct capture_op *a, const struct capture_op *b)
+{
+	if (a->kind != b->kind)
+		return false;
+	switch (a->kind) {
+	case CAPTURE_OP_RULE:
+		return memcmp(&a->u.rule, &b->u.rule, sizeof(a->u.rule)) == 0;
+	case CAPTURE_OP_ROUTE:
+		return memcmp(&a->u.route, &b->u.route, sizeof(a->u.route)) == 0;
+	case CAPTURE_OP_SYSCTL:
+		return strcmp(a->u.sysctl.key, b->u.sysctl.key) == 0;
+	}
+	return false;
+}
+
+static const struct capture_op *
+plan_find(const struct capture_plan *plan, const struct capture_op *op)
+{
+	unsigned i;
+
+	for (i = 0; i < plan->n; i++)
+		if (op_equal(&plan->op[i], op))
+			return &plan->op[i];
+	return NULL;
+}
+
+static void
+op_describe(const struct capture_op *op, char *buf, size_t len)
+{
+	if (capture_op_format(op, buf, len) < 0)
+		snprintf(buf, len, "(op)");
+}
+
+static int
+op_apply(struct netlink *nl, const struct capture_op *op)
+{
+	int err = 0;
+
+	switch (op->kind) {
+	case CAPTURE_OP_RULE:
+		err = netlink_rule_add(nl, &op->u.rule);
+		break;
+	case CAPTURE_OP_ROUTE:
+		err = netlink_route_add(nl, &op->u.route);
+		break;
+	case CAPTURE_OP_SYSCTL:
+		if (op->u.sysctl.old[0] == '\0')
+			return 0; /* an optional key this kernel lacks */
+		err = sysctl_write(op->u.sysctl.key, op->u.sysctl.value);
+		break;
+	}
+	/* Left by an earlier run and adopted: ours, so undone with the rest. */
+	return err == -EEXIST ? 0 : err;
+}
+
+static void
+op_undo(struct netlink *nl, const struct capture_op *op)
+{
+	char what[256];
+	int err = 0;
+
+	switch (op->kind) {
+	case CAPTURE_OP_RULE:
+		err = netlink_rule_del(nl, &op->u.rule);
+		break;
+	case CAPTURE_OP_ROUTE:
+		err = netlink_route_del(nl, &op->u.route);
+		/* The kernel drops a device's routes with the device. */
+		if (err == -ENODEV)
+			err = 0;
+		break;
+	case CAPTURE_OP_SYSCTL:
+		if (op->u.sysctl.old[0] != '\0')
+			err = sysctl_write(op->u.sysctl.key, op->u.sysctl.old);
+		/* A TUN's own settings go with the TUN. */
+		if (err == -ENOENT)
+			err = 0;
+		break;
+	}
+	if (err < 0 && err != -ENOENT && err != -ESRCH) {
+		op_describe(op, what, sizeof(what));
+		log_warn("cannot undo '%s': %s", what, strerror(-err));
+	}
+}
+
+static void
+plan_undo(struct netlink *nl, const struct capture_plan *plan, unsigned n, const struct capture_plan *keep)
+{
+	while (n-- > 0)
+		if (keep == NULL || plan_find(keep, &plan->op[n]) == NULL)
+			op_undo(nl, &plan->op[n]);
+}
+
+static int
+netns_inode(unsigned long *ino)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/net", &st) < 0)
+		return -errno;
+	*ino = (unsigned long)st.st_ino;
+	return 0;
+}
+
+/* One record per network namespace and TUN: net<inode>-<tun>.state. */
+static int
+record_path(const char *tun, char *buf, size_t len)
+{
+	unsigned long ino = 0;
+	int err = netns_inode(&ino);
+
+	if (err < 0)
+		return err;
+	snprintf(buf, len, "%s/net%lu-%s.state", CAPTURE_STATE_DIR, ino, tun);
+	return 0;
+}
+
+static int
+record_read(const char *path, struct capture_plan *plan, long *pid)
+{
+	static char text[CAPTURE_MAX_OPS * 160 + 64];
+	ssize_t n;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, text, sizeof(text) - 1);
+	err = n < 0 ? -errno : 0;
+	close(fd);
+	if (err < 0)
+		return err;
+	text[n] = '\0';
+	return capture_record_parse(text, plan, pid);
+}
+
+/* Written whole to a temporary name and renamed, so a crash never leaves half a record. */
+static int
+record_write(const char *path, const struct capture_plan *plan)
+{
+	static char text[CAPTURE_MAX_OPS * 160 + 64];
+	char tmp[300];
+	int fd, len, err = 0;
+
+	len = capture_record_format(plan, (long)getpid(), text, sizeof(text));
+	if (len < 0)
+		return len;
+	if (mkdir(CAPTURE_STATE_DIR, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, (size_t)len) != len || fsync(fd) < 0)
+		err = errno != 0 ? -errno : -EIO;
+	close(fd);
+	if (err == 0 && rename(tmp, path) < 0)
+		err = -errno;
+	if (err < 0)
+		unlink(tmp);
+	return err;
+}
+
+/* A zombie is dead too: a killed run whose parent has not reaped it yet. */
+static bool
+pid_alive(long pid)
+{
+	char path[64], stat[512], *paren;
+	ssize_t n;
+	int fd;
+
+	if (pid == (long)getpid())
+		return false;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, stat, sizeof(stat) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	stat[n] = '\0';
+	paren = strrchr(stat, ')');
+	return paren == NULL || paren[1] != ' ' || (paren[2] != 'Z' && paren[2] != 'X');
+}
+
+struct capture *
+capture_start(const struct capture_params *p)
+{
+	struct capture_plan *stale = NULL;
+	struct capture *c;
+	long pid = 0;
+	char what[256];
+	unsigned i;
+	int err;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	if ((err = capture_plan_build(p, &c->plan)) < 0 || (err = record_path(p->tun, c->path, sizeof(c->path))) < 0)
+		goto err_free;
+	c->nl = netlink_open();
+	if (c->nl == NULL) {
+		err = -errno;
+		goto err_free;
+	}
+	stale = malloc(sizeof(*stale));
+	if (stale == NULL) {
+		err = -ENOMEM;
+		goto err_close;
+	}
+	err = record_read(c->path, stale, &pid);
+	if (err == 0 && pid_alive(pid)) {
+		log_error("tun2socks (pid %ld) is capturing through %s already; stop it, or run 'tun2socks down' "
+			  "if that process is not tun2socks",
+			  pid, p->tun);
+		err = -EBUSY;
+		goto err_stale;
+	}
+	if (err == 0)
+		log_info("lifting what a previous run (pid %ld) left in place (%u routes, rules and settings)", pid,
+			 stale->n);
+	else if (err != -ENOENT)
+		log_warn("ignoring unreadable state record %s: %s", c->path, strerror(-err));
+	if (err != 0)
+		stale->n = 0;
+
+	/* Remember what every setting was before us: from the old record for those we
+	 * changed already, so that a crash and restart still restore the original. */
+	for (i = 0; i < c->plan.n; i++) {
+		struct capture_sysctl *sc = &c->plan.op[i].u.sysctl;
+		const struct capture_op *prev;
+
+		if (c->plan.op[i].kind != CAPTURE_OP_SYSCTL)
+			continue;
+		prev = plan_find(stale, &c->plan.op[i]);
+		if (prev != NULL && prev->u.sysctl.old[0] != '\0') {
+			strcpy(sc->old, prev->u.sysctl.old);
+			continue;
+		}
+		err = sysctl_read(sc->key, sc->old, sizeof(sc->old));
+		if (err == -ENOENT && sc->optional) {
+			log_warn("no /proc/sys/%s on this kernel: IPv6 is not forwarded for the LAN", sc->key);
+			sc->old[0] = '\0';
+		} else if (err < 0) {
+			log_error("cannot read /proc/sys/%s: %s", sc->key, strerror(-err));
+			goto err_stale;
+		}
+	}
+	if (c->plan.n > 0 && (err = record_write(c->path, &c->plan)) < 0) {
+		log_error("cannot write the state record %s: %s", c->path, strerror(-err));
+		goto err_stale;
+	}
+	for (c->applied = 0; c->applied < c->plan.n; c->applied++) {
+		err = op_apply(c->nl, &c->plan.op[c->applied]);
+		if (err < 0) {
+			op_describe(&c->plan.op[c->applied], what, sizeof(what));
+			log_error("cannot add '%s': %s", what, strerror(-err));
+			goto err_undo;
+		}
+	}
+	/* Only now: what the old run left and we still want has been adopted above. */
+	plan_undo(c->nl, stale, stale->n, &c->plan);
+	if (c->plan.n == 0 && stale->n > 0)
+		unlink(c->path);
+	free(stale);
+	return c;
+
+err_undo:
+	plan_undo(c->nl, &c->plan, c->applied, NULL);
+	plan_undo(c->nl, stale, stale->n, &c->plan);
+	unlink(c->path);
+err_stale:
+	free(stale);
+err_close:
+	netlink_close(c->nl);
+err_free:
+	free(c);
+	errno = -err;
+	return NULL;
+}
+
+void
+capture_stop(struct capture *c)
+{
+	if (c == NULL)
+		return;
+	plan_undo(c->nl, &c->plan, c->applied, NULL);
+	if (c->plan.n > 0)
+		unlink(c->path);
+	netlink_close(c->nl);
+	free(c);
+}
+
+int
+capture_down(const char *tun)
+{
+	char prefix[64], path[300];
+	struct capture_plan *plan;
+	struct netlink *nl;
+	struct dirent *de;
+	unsigned long ino = 0;
+	long pid;
+	DIR *dir;
+	int err, lifted = 0;
+
+	if ((err = netns_inode(&ino)) < 0)
+		return err;
+	snprintf(prefix, sizeof(prefix), "net%lu-", ino);
+	dir = opendir(CAPTURE_STATE_DIR);
+	if (dir == NULL)
+		return errno == ENOENT ? 0 : -errno;
+	plan = malloc(sizeof(*plan));
+	nl = netlink_open();
+	if (plan == NULL || nl == NULL) {
+		err = plan == NULL ? -ENOMEM : -errno;
+		goto out;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0 || len < 6 ||
+		    strcmp(de->d_name + len - 6, ".state") != 0)
+			continue;
+		if (tun != NULL && (len - 6 - strlen(prefix) != strlen(tun) ||
+				    strncmp(de->d_name + strlen(prefix), tun, strlen(tun)) != 0))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", CAPTURE_STATE_DIR, de->d_name);
+		err = record_read(path, plan, &pid);
+		if (err < 0) {
+			log_warn("ignoring unreadable state record %s: %s", path, strerror(-err));
+			continue;
+		}
+		if (pid_alive(pid))
+			log_warn("tun2socks (pid %ld) still runs; lifting its capture anyway", pid);
+		plan_undo(nl, plan, plan->n, NULL);
+		unlink(path);
+		log_info("lifted %s (%u routes, rules and settings)", path, plan->n);
+		lifted++;
+	}
+	err = lifted;
+out:
+	netlink_close(nl);
+	free(plan);
+	closedir(dir);
+	return err;
+}
+
+int
+capture_private_ns(const char *tun, bool ipv6)
+{
+	struct netlink_route rt;
+	struct netlink *nl;
+	int err;
+
+	nl = netlink_open();
+	if (nl == NULL)
+		return -errno;
+	err = netlink_link_up(nl, (int)if_nametoindex("lo"), 0);
+	memset(&rt, 0, sizeof(rt));
+	rt.table = NETLINK_TABLE_MAIN;
+	rt.type = NETLINK_ROUTE_UNICAST;
+	snprintf(rt.oif, sizeof(rt.oif), "%s", tun);
+	rt.family = rt.dst.family = AF_INET;
+	if (err == 0)
+		err = netlink_route_add(nl, &rt);
+	rt.family = rt.dst.family = AF_INET6;
+	if (err == 0 && ipv6)
+		err = netlink_route_add(nl, &rt);
+	netlink_close(nl);
+	return err;
+}
+
+/* ------------------------------------------------------------------ resolv.conf */
+
+static bool
+loopback_nameserver(const char *addr)
+{
+	struct netlink_prefix p;
+
+	if (capture_prefix_parse(addr, &p) < 0)
+		return false; /* e.g. a scoped fe80::1%eth0: not ours to judge */
+	if (p.family == AF_INET)
+		return (ntohl(p.addr.v4.s_addr) >> 24) == 127;
+	return IN6_IS_ADDR_LOOPBACK(&p.addr.v6);
+}
+
+int
+capture_resolv_conf(const char *host_text, const struct netlink_prefix *server, char *out, size_t len)
+{
+	struct out o = {out, len, 0, false};
+	unsigned kept = 0, dropped = 0;
+	const char *line, *end;
+	char addr[INET6_ADDRSTRLEN];
+
+	if (len == 0)
+		return -ENOSPC;
+	out[0] = '\0';
+	if (server != NULL && server->family != 0) {
+		inet_ntop(server->family, &server->addr, addr, sizeof(addr));
+		put(&o, "# written by tun2socks for this namespace\nnameserver %s\n", addr);
+		return o.overflow ? -ENOSPC : 1;
+	}
+	put(&o, "# written by tun2socks for this namespace: the host's without loopback nameservers\n");
+	for (line = host_text != NULL ? host_text : ""; *line != '\0'; line = *end != '\0' ? end + 1 : end) {
+		char word[16], value[64];
+		int n = 0;
+
+		end = strchr(line, '\n');
+		if (end == NULL)
+			end = line + strlen(line);
+		if (sscanf(line, "%15s %63s%n", word, value, &n) == 2 && strcmp(word, "nameserver") == 0 &&
+		    (size_t)n <= (size_t)(end - line)) {
+			if (loopback_nameserver(value)) {
+				dropped++;
+				continue;
+			}
+			kept++;
+		}
+		put(&o, "%.*s\n", (int)(end - line), line);
+	}
+	if (o.overflow)
+		return -ENOSPC;
+	if (kept == 0)
+		return -ENOENT;
+	return dropped > 0 ? 1 : 0;
+}

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Capture policy: which routes, policy rules and sysctls send a host's (or a LAN's, or a
+ * namespace's) traffic into the TUN, and the state record that lets a later run or
+ * `tun2socks down` remove them after a crash. The plan and the record format are pure;
+ * capture_start/capture_stop/capture_down apply and undo them in the current network
+ * namespace.
+ *
+ * Rules use priorities CAPTURE_PRIO..CAPTURE_PRIO+5 and table CAPTURE_TABLE:
+ *   +0  to EXCLUDED lookup main            (loopback, link-local, multicast, --exclude)
+ *   +1  fwmark M/M lookup main             (our own proxy connections)
+ *   +2  fwmark M/M unreachable             (... never fall through into the TUN)
+ *   +3  iif IFACE lookup CAPTURE_TABLE     (--share-from)
+ *   +4  lookup CAPTURE_TABLE               (whole host)
+ *   +5  [iif IFACE] prohibit               (--kill-switch)
+ * CAPTURE_TABLE holds one default route per family through the TUN. When the TUN
+ * disappears (tun2socks dies) the kernel drops those routes, the lookup at +4 finds
+ * nothing, and with the kill switch the packet meets +5 instead of the main table.
+ */
+#ifndef T2S_TUN2SOCKS_CAPTURE_H
+#define T2S_TUN2SOCKS_CAPTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netlink.h"
+
+#define CAPTURE_PRIO 7430
+#define CAPTURE_TABLE 7432
+/* Mark given to proxy connections with --auto-route when --fwmark is not set. */
+#define CAPTURE_DEFAULT_FWMARK 0x7432
+#define CAPTURE_MAX_OPS 192
+#define CAPTURE_STATE_DIR "/run/tun2socks"
+
+enum capture_op_kind {
+	CAPTURE_OP_RULE,
+	CAPTURE_OP_ROUTE,
+	CAPTURE_OP_SYSCTL,
+};
+
+/* A sysctl under /proc/sys/ set to value; old is what it was ("" before apply). */
+struct capture_sysctl {
+	char key[96]; /* e.g. net/ipv4/conf/eth0/forwarding */
+	char value[8];
+	char old[8];
+	bool optional; /* a missing key (older kernel, no IPv6) is not an error */
+};
+
+struct capture_op {
+	enum capture_op_kind kind;
+	union {
+		struct netlink_rule rule;
+		struct netlink_route route;
+		struct capture_sysctl sysctl;
+	} u;
+};
+
+struct capture_plan {
+	unsigned n;
+	struct capture_op op[CAPTURE_MAX_OPS];
+};
+
+struct capture_params {
+	const char *tun;          /* the TUN's name */
+	bool whole_host;          /* every destination of the namespace into the TUN */
+	bool kill_switch;         /* what does not go into the TUN is refused */
+	uint32_t fwmark;          /* mark of our proxy sockets; 0 when they live in another namespace */
+	const char *share_from;   /* forward this interface's clients into the TUN; NULL for none */
+	const struct netlink_prefix *exclude; /* user exclusions (either family) */
+	unsigned n_exclude;
+	bool ipv6;                /* the namespace has IPv6 */
+};
+
+/*
+ * Parses "ADDR[/LEN]" (IPv4 or IPv6; no length means a single address) and clears the
+ * bits past LEN. Returns 0 or -EINVAL.
+ */
+int capture_prefix_parse(const char *s, struct netlink_prefix *out);
+/* "ADDR/LEN" into buf (at least 48 bytes). */
+void capture_prefix_format(const struct netlink_prefix *p, char *buf, size_t len);
+
+/* Computes the ops, in the order they are applied (undo runs backwards). Returns 0 or -E2BIG. */
+int capture_plan_build(const struct capture_params *p, struct capture_plan *plan);
+
+/* One op as one line of the state record (no newline). Returns 0 or -ENOSPC. */
+int capture_op_format(const struct capture_op *op, char *buf, size_t len);
+/* The inverse of capture_op_format. Returns 0 or -EINVAL. */
+int capture_op_parse(const char *line, struct capture_op *op);
+
+/* The whole record: header, pid, one op per line. Returns the length or -ENOSPC. */
+int capture_record_format(const struct capture_plan *plan, long pid, char *buf, size_t len);
+/* Parses a record (NUL-terminated). Returns 0 or -EINVAL. */
+int capture_record_parse(const char *text, struct capture_plan *plan, long *pid);
+
+struct capture;
+
+/*
+ * Applies the plan for p in the current network namespace. A record left by an earlier
+ * run for the same TUN and namespace is lifted first (the ops the new plan shares with it
+ * stay in place, so a kill switch never opens in between); -EBUSY if that run still lives.
+ * The record is written to CAPTURE_STATE_DIR before anything is changed. NULL with errno.
+ */
+struct capture *capture_start(const struct capture_params *p);
+/*
+ * Undoes everything and removes the record; must run in the namespace capture_start ran
+ * in. NULL is allowed.
+ */
+void capture_stop(struct capture *c);
+
+/*
+ * `tun2socks down`: undoes the records of the current namespace (only the one for tun
+ * unless NULL). Returns the number of records lifted, or -errno.
+ */
+int capture_down(const char *tun);
+
+/*
+ * For a namespace of our own (one-command mode): loopback up and default routes of
+ * both families through the TUN in the main table. Returns 0 or -errno.
+ */
+int capture_private_ns(const char *tun, bool ipv6);
+
+/*
+ * The resolv.conf for a namespace of our own, from the host's (host_text, may be NULL):
+ * with server (family != 0) just that nameserver; otherwise the host's nameservers that
+ * are not on loopback (nothing listens on the new namespace's loopback), with its other
+ * lines. Returns 1 when out holds a file to mount, 0 when the host's file serves as it
+ * is, -ENOENT when no usable nameserver is left, -ENOSPC when out is too small.
+ */
+int capture_resolv_conf(const char *host_text, const struct netlink_prefix *server, char *out, size_t len);
+
+/* True when the current network namespace has IPv6. */
+bool capture_have_ipv6(void);
+
+#endif
