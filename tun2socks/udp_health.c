@@ -68,6 +68,12 @@ now(const struct udp_health *h)
 	return ev_now(h->env.loop);
 }
 
+static double
+probe_interval(const struct udp_health *h)
+{
+	return h->env.probe_interval > 0 ? h->env.probe_interval : UDP_HEALTH_PROBE_INTERVAL;
+}
+
 /* Arms the one timer for the earliest thing to check, or stops it. */
 static void
 rearm(struct udp_health *h)
@@ -116,19 +122,19 @@ set_state(struct udp_health *h, enum udp_health_state s)
 	case UDP_HEALTH_UNSUPPORTED:
 		log_warn("UDP: the proxy does not support UDP ASSOCIATE (REP 7): DNS goes over TCP through "
 			 "CONNECT, other UDP is refused (ICMP port unreachable); checking again every %.0f s",
-			 UDP_HEALTH_PROBE_INTERVAL);
+			 probe_interval(h));
 		break;
 	case UDP_HEALTH_SILENT:
 		log_warn("UDP: the proxy accepts UDP ASSOCIATE but relays nothing (DNS answered over TCP, "
 			 "never over UDP): DNS goes over TCP, other UDP is refused (ICMP port unreachable); "
 			 "checking again every %.0f s",
-			 UDP_HEALTH_PROBE_INTERVAL);
+			 probe_interval(h));
 		break;
 	case UDP_HEALTH_UNKNOWN:
 		break;
 	}
 	if (s == UDP_HEALTH_UNSUPPORTED || s == UDP_HEALTH_SILENT) {
-		h->next_probe = now(h) + UDP_HEALTH_PROBE_INTERVAL;
+		h->next_probe = now(h) + probe_interval(h);
 		h->env.drop_spares(h->env.arg);
 	}
 	rearm(h);
@@ -140,7 +146,7 @@ end_probe(struct udp_health *h)
 	socks5_udp_free(h->probe);
 	h->probe = NULL;
 	h->probe_wants_reply = false;
-	h->next_probe = now(h) + UDP_HEALTH_PROBE_INTERVAL;
+	h->next_probe = now(h) + probe_interval(h);
 }
 
 /* A root NS query: every DNS server answers it, if only with REFUSED. */
@@ -242,7 +248,7 @@ start_probe(struct udp_health *h)
 	h->probe = socks5_udp_new(h->env.loop, h->env.server, &h->env.udp_cfg, &probe_callbacks, h);
 	if (h->probe == NULL) {
 		log_debug("UDP: cannot start a probe: %s", strerror(errno));
-		h->next_probe = now(h) + UDP_HEALTH_PROBE_INTERVAL;
+		h->next_probe = now(h) + probe_interval(h);
 	}
 	rearm(h);
 }
