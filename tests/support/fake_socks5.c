@@ -70,6 +70,8 @@ conn_close(struct conn *c)
 
 	if (c->stage == STAGE_FREE)
 		return;
+	if (c->stage == STAGE_HELD)
+		f->stats.held--;
 	ev_io_stop(f->loop, &c->io);
 	close(c->fd);
 	if (c->udp_fd >= 0) {
@@ -141,7 +143,11 @@ advance(struct conn *c)
 		return false;
 	case FAKE_SOCKS5_REPLY_HOLD:
 		c->stage = STAGE_HELD;
+		c->f->stats.held++;
 		break;
+	case FAKE_SOCKS5_REPLY_CLOSE:
+		conn_close(c);
+		return false;
 	}
 	return true;
 }
@@ -292,8 +298,10 @@ void
 fake_socks5_release(struct fake_socks5 *f)
 {
 	for (size_t i = 0; i < FAKE_SOCKS5_MAX_CONNS; i++)
-		if (f->conns[i].stage == STAGE_HELD)
+		if (f->conns[i].stage == STAGE_HELD) {
+			f->stats.held--;
 			answer_ok(&f->conns[i]);
+		}
 }
 
 void

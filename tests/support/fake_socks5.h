@@ -23,6 +23,7 @@ enum fake_socks5_reply {
 	FAKE_SOCKS5_REPLY_OK,          /* REP 0, BND = the association's relay socket */
 	FAKE_SOCKS5_REPLY_UNSUPPORTED, /* REP 7, then the server closes the connection */
 	FAKE_SOCKS5_REPLY_HOLD,        /* no answer until fake_socks5_release */
+	FAKE_SOCKS5_REPLY_CLOSE,       /* closes the connection instead of answering */
 };
 
 /* What the relay does with a datagram (besides recording it). */
@@ -35,6 +36,7 @@ struct fake_socks5_stats {
 	unsigned accepted;   /* control connections accepted */
 	unsigned associated; /* REP 0 replies sent */
 	unsigned live;       /* control connections open now */
+	unsigned held;       /* requests held now (FAKE_SOCKS5_REPLY_HOLD) */
 	unsigned datagrams;  /* datagrams received on relay sockets */
 	/* The last datagram: its SOCKS destination and payload. */
 	struct t2s_endpoint last_dst;
