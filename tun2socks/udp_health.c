@@ -68,6 +68,12 @@ now(const struct udp_health *h)
 	return ev_now(h->env.loop);
 }
 
+static double
+probe_interval(const struct udp_health *h)
+{
+	return h->env.probe_interval > 0 ? h->env.probe_interval : UDP_HEALTH_PROBE_INTERVAL;
+}
+
 /* Arms the one timer for the earliest thing to check, or stops it. */
 static void
 rearm(struct udp_health *h)
@@ -77,7 +83,7 @@ rearm(struct udp_health *h)
 	ev_timer_stop(h->env.loop, &h->timer);
 	if (h->state == UDP_HEALTH_SUSPECT)
 		at = t + SUSPECT_CHECK;
-	else if (h->probe != NULL && h->probe_wants_reply)
+	else if (h->probe != NULL)
 		at = h->probe_deadline;
 	else if (h->probe == NULL && (h->state == UDP_HEALTH_UNSUPPORTED || h->state == UDP_HEALTH_SILENT ||
 				      h->state == UDP_HEALTH_UNKNOWN) && h->next_probe > 0)
@@ -115,20 +121,20 @@ set_state(struct udp_health *h, enum udp_health_state s)
 		break;
 	case UDP_HEALTH_UNSUPPORTED:
 		log_warn("UDP: the proxy does not support UDP ASSOCIATE (REP 7): DNS goes over TCP through "
-			 "CONNECT, other UDP is refused (ICMP port unreachable); checking again every %.0f s",
-			 UDP_HEALTH_PROBE_INTERVAL);
+			 "CONNECT, other UDP is refused (ICMP port unreachable); checking again every %g s",
+			 probe_interval(h));
 		break;
 	case UDP_HEALTH_SILENT:
 		log_warn("UDP: the proxy accepts UDP ASSOCIATE but relays nothing (DNS answered over TCP, "
 			 "never over UDP): DNS goes over TCP, other UDP is refused (ICMP port unreachable); "
-			 "checking again every %.0f s",
-			 UDP_HEALTH_PROBE_INTERVAL);
+			 "checking again every %g s",
+			 probe_interval(h));
 		break;
 	case UDP_HEALTH_UNKNOWN:
 		break;
 	}
 	if (s == UDP_HEALTH_UNSUPPORTED || s == UDP_HEALTH_SILENT) {
-		h->next_probe = now(h) + UDP_HEALTH_PROBE_INTERVAL;
+		h->next_probe = now(h) + probe_interval(h);
 		h->env.drop_spares(h->env.arg);
 	}
 	rearm(h);
@@ -140,7 +146,7 @@ end_probe(struct udp_health *h)
 	socks5_udp_free(h->probe);
 	h->probe = NULL;
 	h->probe_wants_reply = false;
-	h->next_probe = now(h) + UDP_HEALTH_PROBE_INTERVAL;
+	h->next_probe = now(h) + probe_interval(h);
 }
 
 /* A root NS query: every DNS server answers it, if only with REFUSED. */
@@ -173,13 +179,15 @@ probe_ready_cb(void *arg, const struct socks5_udp_result *res)
 		end_probe(h);
 		if (res->failure == SOCKS5_UDP_UNSUPPORTED) {
 			set_state(h, UDP_HEALTH_UNSUPPORTED);
-		} else {
-			if (h->state == UDP_HEALTH_UNKNOWN)
-				log_warn("UDP: cannot check the proxy's UDP support now (%s); checking again "
-					 "when UDP is used",
-					 res->err < 0 ? strerror(-res->err) : "refused");
+		} else if (h->state == UDP_HEALTH_UNKNOWN) {
+			log_warn("UDP: cannot check the proxy's UDP support now (%s); checking again "
+				 "when UDP is used",
+				 res->err < 0 ? strerror(-res->err) : "refused");
 			h->next_probe = 0; /* the next mapping's own handshake tells */
 		}
+		/* Fixed: UNSUPPORTED and SILENT used to get next_probe = 0 here too, but in
+		 * those states no mapping opens associations, so one failed probe (a proxy
+		 * restarting) stopped all checks for good. end_probe scheduled the next one. */
 		rearm(h);
 		return;
 	}
@@ -187,7 +195,10 @@ probe_ready_cb(void *arg, const struct socks5_udp_result *res)
 		/* The handshake is the whole test: REP 7 would have shown. */
 		h->probe = NULL;
 		h->next_probe = 0;
-		set_state(h, UDP_HEALTH_RELAYS);
+		/* Fixed: a start-up probe whose handshake ends only after a suspicion began
+		 * says nothing about relaying, and used to clear the suspicion. */
+		if (h->state != UDP_HEALTH_SUSPECT)
+			set_state(h, UDP_HEALTH_RELAYS);
 		h->env.adopt(h->env.arg, s);
 		return;
 	}
@@ -239,10 +250,13 @@ start_probe(struct udp_health *h)
 		return;
 	h->stats.probes++;
 	h->probe_wants_reply = false;
+	/* Fixed: socks5_udp has no handshake timeout, and a probe that never got its
+	 * reply used to block every later probe (start_probe returns while one runs). */
+	h->probe_deadline = now(h) + UDP_HEALTH_PROBE_REPLY_TIMEOUT;
 	h->probe = socks5_udp_new(h->env.loop, h->env.server, &h->env.udp_cfg, &probe_callbacks, h);
 	if (h->probe == NULL) {
 		log_debug("UDP: cannot start a probe: %s", strerror(errno));
-		h->next_probe = now(h) + UDP_HEALTH_PROBE_INTERVAL;
+		h->next_probe = now(h) + probe_interval(h);
 	}
 	rearm(h);
 }
@@ -262,10 +276,13 @@ udp_health_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		rearm(h);
 		return;
 	}
-	if (h->probe != NULL && h->probe_wants_reply) {
+	if (h->probe != NULL) {
 		if (t >= h->probe_deadline) {
-			log_debug("UDP: probe query got no answer through the proxy");
+			log_debug("UDP: %s", h->probe_wants_reply ? "probe query got no answer through the proxy"
+								  : "probe handshake with the proxy did not finish");
 			end_probe(h);
+			if (h->state == UDP_HEALTH_UNKNOWN)
+				h->next_probe = 0; /* as after a failed start-up probe */
 		}
 		rearm(h);
 		return;

@@ -36,7 +36,7 @@
 /* A suspicion that DNS over TCP neither confirms nor clears within this long is dropped
  * (the DNS servers themselves are down: not the proxy's fault). */
 #define UDP_HEALTH_SUSPECT_MAX 10.0
-/* Time for a probe's DNS query to be answered. */
+/* Time for a probe's handshake to finish, and then for its DNS query to be answered. */
 #define UDP_HEALTH_PROBE_REPLY_TIMEOUT 3.0
 
 enum udp_health_state {
@@ -71,6 +71,9 @@ struct udp_health_env {
 	/* The proxy stopped relaying: associations kept in reserve should be closed. */
 	void (*drop_spares)(void *arg);
 	void *arg;
+	/* Seconds between probes while the proxy does not relay; 0: UDP_HEALTH_PROBE_INTERVAL
+	 * (tests set it short). */
+	double probe_interval;
 };
 
 struct udp_health;

@@ -12,10 +12,6 @@
 
 #include "log.h"
 
-/* After an association the pool opened failed, it opens no more for this long: a proxy
- * that is down must not get a burst of connection attempts per new mapping. */
-#define FILL_BACKOFF 1.0
-
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 struct spare {
@@ -122,7 +118,7 @@ spare_ready_cb(void *arg, const struct socks5_udp_result *res)
 
 	if (res->failure != SOCKS5_UDP_OK) {
 		p->stats.failed++;
-		p->no_fill_until = ev_now(p->loop) + FILL_BACKOFF;
+		p->no_fill_until = ev_now(p->loop) + UDP_POOL_FILL_BACKOFF;
 		close_spare(p, sp);
 	} else {
 		sp->ready = true;
@@ -213,7 +209,7 @@ udp_pool_fill(struct udp_pool *p)
 				log_debug("udp pool: no descriptor for a spare association");
 			free(sp);
 			p->stats.failed++;
-			p->no_fill_until = ev_now(p->loop) + FILL_BACKOFF;
+			p->no_fill_until = ev_now(p->loop) + UDP_POOL_FILL_BACKOFF;
 			break;
 		}
 		link_spare(p, sp);
@@ -253,6 +249,8 @@ udp_pool_give(struct udp_pool *p, struct socks5_udp *s)
 
 	if (p->count >= p->size || !socks5_udp_is_ready(s) || (sp = calloc(1, sizeof(*sp))) == NULL) {
 		socks5_udp_free(s);
+		/* Counted like any other spare the pool closes ("dead, or no room"). */
+		p->stats.closed++;
 		return;
 	}
 	sp->pool = p;

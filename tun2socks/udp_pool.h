@@ -17,6 +17,10 @@
 
 #include "socks5_udp.h"
 
+/* After an association the pool opened failed, it opens no more for this long: a proxy
+ * that is down must not get a burst of connection attempts per new mapping. */
+#define UDP_POOL_FILL_BACKOFF 1.0
+
 struct udp_pool_stats {
 	uint64_t hits;         /* takes that got a ready association */
 	uint64_t misses;       /* takes that found none ready */

@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The fake server is a fixed table of connections, each with its control socket, its
+ * relay socket and the bytes of the handshake read so far. Non-blocking sockets; the
+ * handshake is parsed from accumulated bytes, so split or coalesced reads are fine.
+ */
+#include "fake_socks5.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "socks5_proto.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+enum stage {
+	STAGE_FREE,
+	STAGE_GREETING,
+	STAGE_REQUEST,
+	STAGE_HELD,
+	STAGE_ASSOCIATED,
+};
+
+struct conn {
+	struct fake_socks5 *f;
+	enum stage stage;
+	int fd;
+	ev_io io;
+	int udp_fd;
+	ev_io udp_io;
+	struct sockaddr_in relay;
+	uint8_t buf[600];
+	size_t len;
+};
+
+struct fake_socks5 {
+	struct ev_loop *loop;
+	int listen_fd;
+	ev_io listen_io;
+	struct socks5_server server;
+	enum fake_socks5_reply reply;
+	enum fake_socks5_relay relay;
+	struct fake_socks5_stats stats;
+	struct conn conns[FAKE_SOCKS5_MAX_CONNS];
+};
+
+static struct sockaddr_in
+loopback4(uint16_t port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return sin;
+}
+
+static void
+conn_close(struct conn *c)
+{
+	struct fake_socks5 *f = c->f;
+
+	if (c->stage == STAGE_FREE)
+		return;
+	if (c->stage == STAGE_HELD)
+		f->stats.held--;
+	ev_io_stop(f->loop, &c->io);
+	close(c->fd);
+	if (c->udp_fd >= 0) {
+		ev_io_stop(f->loop, &c->udp_io);
+		close(c->udp_fd);
+	}
+	c->stage = STAGE_FREE;
+	f->stats.live--;
+}
+
+static void
+send_all(int fd, const uint8_t *buf, size_t len)
+{
+	/* Replies are a few bytes on a fresh loopback connection: they always fit. */
+	assert_int_equal(send(fd, buf, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+static void
+answer_ok(struct conn *c)
+{
+	uint8_t rep[10] = {5, 0, 0, SOCKS5_ATYP_IPV4, 127, 0, 0, 1};
+
+	memcpy(rep + 8, &c->relay.sin_port, 2);
+	send_all(c->fd, rep, sizeof(rep));
+	c->stage = STAGE_ASSOCIATED;
+	c->f->stats.associated++;
+}
+
+/* Consumes what the handshake needs from c->buf; returns false if c was closed. */
+static bool
+advance(struct conn *c)
+{
+	static const uint8_t rep7[10] = {5, SOCKS5_REP_CMD_UNSUPPORTED, 0, SOCKS5_ATYP_IPV4};
+	size_t need;
+
+	if (c->stage == STAGE_GREETING) {
+		if (c->len < 2 || c->len < 2u + c->buf[1])
+			return true;
+		need = 2u + c->buf[1];
+		send_all(c->fd, (const uint8_t[]){5, 0}, 2);
+		memmove(c->buf, c->buf + need, c->len - need);
+		c->len -= need;
+		c->stage = STAGE_REQUEST;
+	}
+	if (c->stage != STAGE_REQUEST || c->len < 5)
+		return true;
+	assert_int_equal(c->buf[1], SOCKS5_CMD_UDP_ASSOCIATE);
+	switch (c->buf[3]) {
+	case SOCKS5_ATYP_IPV4:
+		need = 10;
+		break;
+	case SOCKS5_ATYP_IPV6:
+		need = 22;
+		break;
+	default:
+		need = 7u + c->buf[4];
+		break;
+	}
+	if (c->len < need)
+		return true;
+	c->len = 0;
+	switch (c->f->reply) {
+	case FAKE_SOCKS5_REPLY_OK:
+		answer_ok(c);
+		break;
+	case FAKE_SOCKS5_REPLY_UNSUPPORTED:
+		send_all(c->fd, rep7, sizeof(rep7));
+		conn_close(c);
+		return false;
+	case FAKE_SOCKS5_REPLY_HOLD:
+		c->stage = STAGE_HELD;
+		c->f->stats.held++;
+		break;
+	case FAKE_SOCKS5_REPLY_CLOSE:
+		conn_close(c);
+		return false;
+	}
+	return true;
+}
+
+static void
+conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn *c = container_of(w, struct conn, io);
+	ssize_t n;
+
+	(void)loop;
+	(void)revents;
+	assert_true(c->stage != STAGE_FREE);
+	if (c->len == sizeof(c->buf))
+		c->len = 0; /* after the handshake, control bytes are ignored */
+	n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		conn_close(c);
+		return;
+	}
+	c->len += (size_t)n;
+	if (c->stage == STAGE_GREETING || c->stage == STAGE_REQUEST)
+		(void)advance(c);
+	else
+		c->len = 0;
+}
+
+static void
+conn_udp_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn *c = container_of(w, struct conn, udp_io);
+	struct fake_socks5 *f = c->f;
+	struct sockaddr_storage peer;
+	socklen_t peer_len = sizeof(peer);
+	uint8_t buf[2048], out[2048];
+	struct t2s_endpoint dst;
+	uint8_t frag;
+	ssize_t n;
+	int hlen, ohlen;
+
+	(void)loop;
+	(void)revents;
+	n = recvfrom(c->udp_fd, buf, sizeof(buf), 0, (struct sockaddr *)&peer, &peer_len);
+	if (n <= 0)
+		return;
+	hlen = socks5_proto_decode_udp_header(buf, (size_t)n, &frag, &dst);
+	assert_true(hlen > 0);
+	f->stats.datagrams++;
+	f->stats.last_dst = dst;
+	f->stats.last_len = (size_t)n - (size_t)hlen;
+	assert_true(f->stats.last_len <= sizeof(f->stats.last_payload));
+	memcpy(f->stats.last_payload, buf + hlen, f->stats.last_len);
+	if (f->relay == FAKE_SOCKS5_RELAY_SILENT)
+		return;
+	ohlen = socks5_proto_encode_udp_header(out, sizeof(out), &dst);
+	assert_true(ohlen > 0);
+	memcpy(out + ohlen, buf + hlen, f->stats.last_len);
+	(void)sendto(c->udp_fd, out, (size_t)ohlen + f->stats.last_len, 0, (struct sockaddr *)&peer, peer_len);
+}
+
+static void
+listen_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct fake_socks5 *f = container_of(w, struct fake_socks5, listen_io);
+	struct sockaddr_in sin = loopback4(0);
+	socklen_t len = sizeof(sin);
+	struct conn *c = NULL;
+	int fd;
+
+	(void)revents;
+	fd = accept4(f->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	for (size_t i = 0; i < FAKE_SOCKS5_MAX_CONNS && c == NULL; i++)
+		if (f->conns[i].stage == STAGE_FREE)
+			c = &f->conns[i];
+	assert_non_null(c);
+	memset(c, 0, sizeof(*c));
+	c->f = f;
+	c->fd = fd;
+	c->stage = STAGE_GREETING;
+	c->udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	assert_true(c->udp_fd >= 0);
+	assert_int_equal(bind(c->udp_fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(c->udp_fd, (struct sockaddr *)&c->relay, &len), 0);
+	ev_io_init(&c->io, conn_io_cb, fd, EV_READ);
+	ev_io_start(loop, &c->io);
+	ev_io_init(&c->udp_io, conn_udp_cb, c->udp_fd, EV_READ);
+	ev_io_start(loop, &c->udp_io);
+	f->stats.accepted++;
+	f->stats.live++;
+}
+
+struct fake_socks5 *
+fake_socks5_new(struct ev_loop *loop)
+{
+	struct fake_socks5 *f = calloc(1, sizeof(*f));
+	struct sockaddr_in sin = loopback4(0);
+	socklen_t len = sizeof(sin);
+
+	assert_non_null(f);
+	f->loop = loop;
+	f->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	assert_true(f->listen_fd >= 0);
+	assert_int_equal(bind(f->listen_fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(f->listen_fd, FAKE_SOCKS5_MAX_CONNS), 0);
+	assert_int_equal(getsockname(f->listen_fd, (struct sockaddr *)&sin, &len), 0);
+	memcpy(&f->server.addr, &sin, sizeof(sin));
+	f->server.addrlen = sizeof(sin);
+	ev_io_init(&f->listen_io, listen_cb, f->listen_fd, EV_READ);
+	ev_io_start(loop, &f->listen_io);
+	return f;
+}
+
+void
+fake_socks5_free(struct fake_socks5 *f)
+{
+	if (f == NULL)
+		return;
+	for (size_t i = 0; i < FAKE_SOCKS5_MAX_CONNS; i++)
+		conn_close(&f->conns[i]);
+	ev_io_stop(f->loop, &f->listen_io);
+	close(f->listen_fd);
+	free(f);
+}
+
+const struct socks5_server *
+fake_socks5_server(const struct fake_socks5 *f)
+{
+	return &f->server;
+}
+
+void
+fake_socks5_set_reply(struct fake_socks5 *f, enum fake_socks5_reply reply)
+{
+	f->reply = reply;
+}
+
+void
+fake_socks5_set_relay(struct fake_socks5 *f, enum fake_socks5_relay relay)
+{
+	f->relay = relay;
+}
+
+void
+fake_socks5_release(struct fake_socks5 *f)
+{
+	for (size_t i = 0; i < FAKE_SOCKS5_MAX_CONNS; i++)
+		if (f->conns[i].stage == STAGE_HELD) {
+			f->stats.held--;
+			answer_ok(&f->conns[i]);
+		}
+}
+
+void
+fake_socks5_close_all(struct fake_socks5 *f)
+{
+	for (size_t i = 0; i < FAKE_SOCKS5_MAX_CONNS; i++)
+		if (f->conns[i].stage == STAGE_ASSOCIATED)
+			conn_close(&f->conns[i]);
+}
+
+/* The address of our own UDP socket connected to relay, or false if there is none. */
+static bool
+client_of(const struct sockaddr_in *relay, struct sockaddr_in *client)
+{
+	for (int fd = 3; fd < 1024; fd++) {
+		struct sockaddr_in peer;
+		socklen_t plen = sizeof(peer), clen = sizeof(*client);
+		int type;
+		socklen_t tlen = sizeof(type);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 && type == SOCK_DGRAM &&
+		    getpeername(fd, (struct sockaddr *)&peer, &plen) == 0 && peer.sin_family == AF_INET &&
+		    peer.sin_port == relay->sin_port && peer.sin_addr.s_addr == relay->sin_addr.s_addr)
+			return getsockname(fd, (struct sockaddr *)client, &clen) == 0;
+	}
+	return false;
+}
+
+unsigned
+fake_socks5_send_to_clients(struct fake_socks5 *f, const struct t2s_endpoint *src, const uint8_t *payload,
+			    size_t len)
+{
+	unsigned sent = 0;
+	uint8_t out[2048];
+	int hlen = socks5_proto_encode_udp_header(out, sizeof(out), src);
+
+	assert_true(hlen > 0 && (size_t)hlen + len <= sizeof(out));
+	memcpy(out + hlen, payload, len);
+	for (size_t i = 0; i < FAKE_SOCKS5_MAX_CONNS; i++) {
+		struct conn *c = &f->conns[i];
+		struct sockaddr_in client;
+
+		if (c->stage != STAGE_ASSOCIATED || !client_of(&c->relay, &client))
+			continue;
+		if (sendto(c->udp_fd, out, (size_t)hlen + len, 0, (struct sockaddr *)&client, sizeof(client)) ==
+		    (ssize_t)hlen + (ssize_t)len)
+			sent++;
+	}
+	return sent;
+}
+
+const struct fake_socks5_stats *
+fake_socks5_get_stats(const struct fake_socks5 *f)
+{
+	return &f->stats;
+}

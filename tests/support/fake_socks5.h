@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A scripted SOCKS5 server for UDP ASSOCIATE on 127.0.0.1, running on the test's own
+ * libev loop (so tests that need many associations at once, and control over when each
+ * one answers or dies, stay single-threaded and deterministic). No authentication. Each
+ * association gets its own relay socket, like dante, so the test can tell them apart.
+ */
+#ifndef T2S_TESTS_FAKE_SOCKS5_H
+#define T2S_TESTS_FAKE_SOCKS5_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "endpoint.h"
+#include "socks5_tcp.h"
+
+#define FAKE_SOCKS5_MAX_CONNS 32
+
+/* How a UDP ASSOCIATE request is answered (read when the request arrives). */
+enum fake_socks5_reply {
+	FAKE_SOCKS5_REPLY_OK,          /* REP 0, BND = the association's relay socket */
+	FAKE_SOCKS5_REPLY_UNSUPPORTED, /* REP 7, then the server closes the connection */
+	FAKE_SOCKS5_REPLY_HOLD,        /* no answer until fake_socks5_release */
+	FAKE_SOCKS5_REPLY_CLOSE,       /* closes the connection instead of answering */
+};
+
+/* What the relay does with a datagram (besides recording it). */
+enum fake_socks5_relay {
+	FAKE_SOCKS5_RELAY_ECHO,   /* sends it back, the destination as source */
+	FAKE_SOCKS5_RELAY_SILENT, /* drops it */
+};
+
+struct fake_socks5_stats {
+	unsigned accepted;   /* control connections accepted */
+	unsigned associated; /* REP 0 replies sent */
+	unsigned live;       /* control connections open now */
+	unsigned held;       /* requests held now (FAKE_SOCKS5_REPLY_HOLD) */
+	unsigned datagrams;  /* datagrams received on relay sockets */
+	/* The last datagram: its SOCKS destination and payload. */
+	struct t2s_endpoint last_dst;
+	uint8_t last_payload[512];
+	size_t last_len;
+};
+
+struct fake_socks5;
+
+/* Listens on 127.0.0.1 (an ephemeral port); fails the test on error. */
+struct fake_socks5 *fake_socks5_new(struct ev_loop *loop);
+
+/* Closes every connection and socket and frees. NULL is fine. */
+void fake_socks5_free(struct fake_socks5 *f);
+
+/* The server's address, for socks5_udp_new / udp_pool_new / udp_health_new. */
+const struct socks5_server *fake_socks5_server(const struct fake_socks5 *f);
+
+void fake_socks5_set_reply(struct fake_socks5 *f, enum fake_socks5_reply reply);
+void fake_socks5_set_relay(struct fake_socks5 *f, enum fake_socks5_relay relay);
+
+/* Answers every held request with REP 0. */
+void fake_socks5_release(struct fake_socks5 *f);
+
+/* Closes the control connection of every live association (the proxy drops them). */
+void fake_socks5_close_all(struct fake_socks5 *f);
+
+/*
+ * Sends a datagram (SOCKS header from src, then payload) from every live association's
+ * relay socket to the client socket connected to it, found among this process's
+ * descriptors. Returns how many were sent.
+ */
+unsigned fake_socks5_send_to_clients(struct fake_socks5 *f, const struct t2s_endpoint *src,
+				     const uint8_t *payload, size_t len);
+
+const struct fake_socks5_stats *fake_socks5_get_stats(const struct fake_socks5 *f);
+
+#endif

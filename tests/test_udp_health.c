@@ -1,0 +1,620 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * udp_health: routes per --udp mode and state, the start-up probe, REP 7, silent-relay
+ * suspicion and its confirmation or dismissal, and the periodic re-probe (with its DNS
+ * query) against the in-loop fake SOCKS5 server. Loop time is real: the waits for the
+ * module's fixed thresholds (UDP_HEALTH_SUSPECT_SECONDS etc.) are loop deadlines.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <ev.h>
+
+#include "support/fake_socks5.h"
+#include "support/loop.h"
+#include "udp_health.h"
+
+#define WAIT 5.0         /* deadline for anything that should happen at once */
+#define INTERVAL 0.3     /* probe interval for these tests */
+#define SLACK 0.001      /* clock rounding when comparing loop times */
+
+static const uint8_t dns_a[4] = {198, 18, 0, 53};
+static const uint8_t dns_b[4] = {198, 18, 0, 54};
+
+struct hx {
+	struct ev_loop *loop;
+	struct fake_socks5 *srv;
+	struct socks5_server refused; /* a loopback port nobody listens on */
+	struct udp_health *h;
+	uint64_t answered; /* what dns_tcp_answered returns */
+	unsigned adopted, drops;
+	struct socks5_udp *adopted_s;
+	unsigned datagrams; /* echoes through the adopted association */
+};
+
+static uint64_t
+env_answered(void *arg)
+{
+	struct hx *x = arg;
+
+	return x->answered;
+}
+
+static void
+owner_ready_cb(void *arg, const struct socks5_udp_result *res)
+{
+	(void)arg;
+	(void)res;
+	fail_msg("on_ready must not be repeated after adopt");
+}
+
+static void
+owner_datagram_cb(void *arg, const struct t2s_endpoint *src, const uint8_t *payload, size_t len)
+{
+	struct hx *x = arg;
+
+	(void)src;
+	(void)payload;
+	(void)len;
+	x->datagrams++;
+}
+
+static const struct socks5_udp_callbacks owner_callbacks = {
+	.on_ready = owner_ready_cb,
+	.on_datagram = owner_datagram_cb,
+};
+
+/* The callee owns an adopted association: it rebinds it, as udp_pool_give does. */
+static void
+env_adopt(void *arg, struct socks5_udp *s)
+{
+	struct hx *x = arg;
+
+	assert_true(socks5_udp_is_ready(s));
+	socks5_udp_free(x->adopted_s);
+	x->adopted_s = s;
+	socks5_udp_rebind(s, &owner_callbacks, x);
+	x->adopted++;
+}
+
+static void
+env_drop_spares(void *arg)
+{
+	struct hx *x = arg;
+
+	x->drops++;
+}
+
+static int
+setup(void **state)
+{
+	struct hx *x = calloc(1, sizeof(*x));
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sin);
+	int fd;
+
+	assert_non_null(x);
+	x->loop = ev_loop_new(EVFLAG_AUTO);
+	assert_non_null(x->loop);
+	x->srv = fake_socks5_new(x->loop);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	close(fd);
+	memcpy(&x->refused.addr, &sin, sizeof(sin));
+	x->refused.addrlen = sizeof(sin);
+	*state = x;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct hx *x = *state;
+
+	udp_health_free(x->h);
+	socks5_udp_free(x->adopted_s);
+	fake_socks5_free(x->srv);
+	ev_loop_destroy(x->loop);
+	free(x);
+	return 0;
+}
+
+static struct udp_health *
+new_health(struct hx *x, enum config_udp_mode mode, const struct socks5_server *server)
+{
+	struct udp_health_env env = {
+		.loop = x->loop,
+		.server = server,
+		.dns_tcp_answered = env_answered,
+		.adopt = env_adopt,
+		.drop_spares = env_drop_spares,
+		.arg = x,
+		.probe_interval = INTERVAL,
+	};
+
+	x->h = udp_health_new(mode, &env);
+	assert_non_null(x->h);
+	return x->h;
+}
+
+static void
+assert_routes(const struct udp_health *h, enum udp_route dns, enum udp_route other)
+{
+	assert_int_equal(udp_health_route(h, 53), dns);
+	assert_int_equal(udp_health_route(h, 443), other);
+	assert_int_equal(udp_health_route(h, 123), other);
+}
+
+static const struct socks5_udp_result res_ok = {.failure = SOCKS5_UDP_OK};
+static const struct socks5_udp_result res_rep7 = {
+	.failure = SOCKS5_UDP_UNSUPPORTED, .err = -EOPNOTSUPP, .rep = SOCKS5_REP_CMD_UNSUPPORTED};
+static const struct socks5_udp_result res_refused = {.failure = SOCKS5_UDP_PROXY_UNREACHABLE, .err = -ECONNREFUSED};
+
+struct state_want {
+	struct hx *x;
+	enum udp_health_state s;
+};
+
+static bool
+state_is(void *arg)
+{
+	struct state_want *w = arg;
+
+	return udp_health_state(w->x->h) == w->s;
+}
+
+static bool
+wait_state(struct hx *x, enum udp_health_state s, double timeout)
+{
+	struct state_want w = {x, s};
+
+	return loop_run_until(x->loop, state_is, &w, timeout);
+}
+
+struct u64_want {
+	const uint64_t *counter;
+	uint64_t want;
+};
+
+static bool
+u64_reached(void *arg)
+{
+	const struct u64_want *w = arg;
+
+	return *w->counter >= w->want;
+}
+
+static bool
+wait_u64(struct hx *x, const uint64_t *counter, uint64_t want, double timeout)
+{
+	struct u64_want w = {counter, want};
+
+	return loop_run_until(x->loop, u64_reached, &w, timeout);
+}
+
+struct uint_want {
+	const unsigned *counter;
+	unsigned want;
+};
+
+static bool
+uint_reached(void *arg)
+{
+	const struct uint_want *w = arg;
+
+	return *w->counter >= w->want;
+}
+
+static bool
+wait_uint(struct hx *x, const unsigned *counter, unsigned want, double timeout)
+{
+	struct uint_want w = {counter, want};
+
+	return loop_run_until(x->loop, uint_reached, &w, timeout);
+}
+
+static bool
+live_is(void *arg)
+{
+	const struct uint_want *w = arg;
+
+	return *w->counter == w->want;
+}
+
+/* Runs until the fake server has exactly n control connections open. */
+static bool
+wait_live(struct hx *x, unsigned n)
+{
+	struct uint_want w = {&fake_socks5_get_stats(x->srv)->live, n};
+
+	return loop_run_until(x->loop, live_is, &w, WAIT);
+}
+
+/* From RELAYS to SUSPECT: two DNS sends spanning UDP_HEALTH_SUSPECT_SECONDS. */
+static void
+make_suspect(struct hx *x)
+{
+	assert_int_equal(udp_health_state(x->h), UDP_HEALTH_RELAYS);
+	udp_health_on_dns_sent(x->h, 4, dns_a, 53);
+	loop_run_for(x->loop, UDP_HEALTH_SUSPECT_SECONDS);
+	udp_health_on_dns_sent(x->h, 4, dns_a, 53);
+	assert_int_equal(udp_health_state(x->h), UDP_HEALTH_SUSPECT);
+}
+
+static void
+test_new_rejects_missing_hooks(void **state)
+{
+	struct hx *x = *state;
+	struct udp_health_env env = {.loop = x->loop, .server = fake_socks5_server(x->srv)};
+
+	errno = 0;
+	assert_null(udp_health_new(CONFIG_UDP_AUTO, &env));
+	assert_int_equal(errno, EINVAL);
+	assert_null(udp_health_new(CONFIG_UDP_AUTO, NULL));
+}
+
+/* Fixed modes ignore every event: routes never change and nothing is probed. */
+static void
+fixed_mode(struct hx *x, enum config_udp_mode mode, enum udp_route dns, enum udp_route other)
+{
+	struct udp_health *h = new_health(x, mode, fake_socks5_server(x->srv));
+
+	udp_health_start(h);
+	assert_routes(h, dns, other);
+	udp_health_on_result(h, &res_rep7);
+	assert_routes(h, dns, other);
+	udp_health_on_dns_sent(h, 4, dns_a, 53);
+	udp_health_on_dns_sent(h, 4, dns_a, 53);
+	udp_health_on_datagram(h);
+	udp_health_on_result(h, &res_ok);
+	assert_routes(h, dns, other);
+	assert_int_equal(udp_health_get_stats(h)->probes, 0);
+	assert_int_equal(udp_health_get_stats(h)->transitions, 0);
+	assert_int_equal(x->drops, 0);
+	udp_health_free(h);
+	x->h = NULL;
+}
+
+static void
+test_routes_fixed_modes(void **state)
+{
+	struct hx *x = *state;
+
+	fixed_mode(x, CONFIG_UDP_ASSOCIATE, UDP_ROUTE_ASSOCIATE, UDP_ROUTE_ASSOCIATE);
+	fixed_mode(x, CONFIG_UDP_DNS_OVER_TCP, UDP_ROUTE_DNS_TCP, UDP_ROUTE_REFUSE);
+	fixed_mode(x, CONFIG_UDP_BLOCK, UDP_ROUTE_REFUSE, UDP_ROUTE_REFUSE);
+	loop_run_for(x->loop, 0.05);
+	assert_int_equal(fake_socks5_get_stats(x->srv)->accepted, 0);
+}
+
+/* Auto mode in the states reachable from association results alone. */
+static void
+test_routes_auto_from_results(void **state)
+{
+	struct hx *x = *state;
+	struct udp_health *h = new_health(x, CONFIG_UDP_AUTO, fake_socks5_server(x->srv));
+
+	assert_int_equal(udp_health_state(h), UDP_HEALTH_UNKNOWN);
+	assert_routes(h, UDP_ROUTE_ASSOCIATE, UDP_ROUTE_ASSOCIATE);
+	/* A failure other than REP 7 tells nothing. */
+	udp_health_on_result(h, &res_refused);
+	assert_int_equal(udp_health_state(h), UDP_HEALTH_UNKNOWN);
+	udp_health_on_result(h, &res_ok);
+	assert_int_equal(udp_health_state(h), UDP_HEALTH_RELAYS);
+	assert_routes(h, UDP_ROUTE_ASSOCIATE, UDP_ROUTE_ASSOCIATE);
+	/* A mapping's REP 7 (e.g. the proxy was reconfigured). */
+	udp_health_on_result(h, &res_rep7);
+	assert_int_equal(udp_health_state(h), UDP_HEALTH_UNSUPPORTED);
+	assert_int_equal(x->drops, 1);
+	assert_routes(h, UDP_ROUTE_DNS_TCP, UDP_ROUTE_REFUSE);
+	udp_health_on_result(h, &res_rep7);
+	assert_int_equal(x->drops, 1);
+	/* An association that worked after all. */
+	udp_health_on_result(h, &res_ok);
+	assert_int_equal(udp_health_state(h), UDP_HEALTH_RELAYS);
+	assert_int_equal(udp_health_get_stats(h)->transitions, 3);
+	assert_string_equal(udp_health_state_str(UDP_HEALTH_SILENT), "silent");
+}
+
+static void
+test_startup_probe_relays(void **state)
+{
+	struct hx *x = *state;
+	struct udp_health *h = new_health(x, CONFIG_UDP_AUTO, fake_socks5_server(x->srv));
+	static const struct t2s_endpoint dst = {.type = T2S_ENDPOINT_IPV4, .port = 9, .u.ipv4 = {198, 18, 0, 9}};
+
+	udp_health_start(h);
+	assert_int_equal(udp_health_get_stats(h)->probes, 1);
+	assert_int_equal(udp_health_state(h), UDP_HEALTH_UNKNOWN);
+	assert_true(wait_state(x, UDP_HEALTH_RELAYS, WAIT));
+	assert_int_equal(x->adopted, 1);
+	assert_int_equal(x->drops, 0);
+	assert_routes(h, UDP_ROUTE_ASSOCIATE, UDP_ROUTE_ASSOCIATE);
+	/* The adopted association is alive and now the adopter's. */
+	assert_int_equal(fake_socks5_get_stats(x->srv)->live, 1);
+	assert_int_equal(socks5_udp_send(x->adopted_s, &dst, (const uint8_t *)"hi", 2), 0);
+	assert_true(wait_uint(x, &x->datagrams, 1, WAIT));
+	/* No probe runs while the proxy relays. */
+	loop_run_for(x->loop, 2 * INTERVAL);
+	assert_int_equal(udp_health_get_stats(h)->probes, 1);
+	assert_int_equal(fake_socks5_get_stats(x->srv)->accepted, 1);
+}
+
+static void
+test_startup_probe_unreachable(void **state)
+{
+	struct hx *x = *state;
+	struct udp_health *h = new_health(x, CONFIG_UDP_AUTO, &x->refused);
+
+	udp_health_start(h);
+	/* The failed probe is closed; the next mapping's handshake decides. */
+	loop_run_for(x->loop, 3 * INTERVAL);
+	assert_int_equal(udp_health_state(h), UDP_HEALTH_UNKNOWN);
+	assert_int_equal(udp_health_get_stats(h)->probes, 1);
+	assert_routes(h, UDP_ROUTE_ASSOCIATE, UDP_ROUTE_ASSOCIATE);
+	udp_health_on_result(h, &res_ok);
+	assert_int_equal(udp_health_state(h), UDP_HEALTH_RELAYS);
+	assert_int_equal(x->adopted, 0);
+}
+
+static void
+test_rep7_unsupported_then_reprobe(void **state)
+{
+	struct hx *x = *state;
+	struct udp_health *h = new_health(x, CONFIG_UDP_AUTO, fake_socks5_server(x->srv));
+	const struct udp_health_stats *st = udp_health_get_stats(h);
+	ev_tstamp since;
+
+	fake_socks5_set_reply(x->srv, FAKE_SOCKS5_REPLY_UNSUPPORTED);
+	udp_health_start(h);
+	assert_true(wait_state(x, UDP_HEALTH_UNSUPPORTED, WAIT));
+	since = ev_now(x->loop);
+	assert_int_equal(x->drops, 1);
+	assert_int_equal(x->adopted, 0);
+	assert_routes(h, UDP_ROUTE_DNS_TCP, UDP_ROUTE_REFUSE);
+	/* Re-probed every interval, never sooner; still REP 7 changes nothing. */
+	assert_true(wait_u64(x, &st->probes, 2, WAIT));
+	assert_true(ev_now(x->loop) - since >= INTERVAL - SLACK);
+	assert_true(wait_u64(x, &st->probes, 3, WAIT));
+	assert_true(ev_now(x->loop) - since >= 2 * INTERVAL - SLACK);
+	assert_int_equal(udp_health_state(h), UDP_HEALTH_UNSUPPORTED);
+	assert_int_equal(x->drops, 1);
+	/* The proxy learns UDP: the next probe's handshake is enough, and its association
+	 * is handed over. */
+	fake_socks5_set_reply(x->srv, FAKE_SOCKS5_REPLY_OK);
+	assert_true(wait_state(x, UDP_HEALTH_RELAYS, WAIT));
+	assert_int_equal(x->adopted, 1);
+	assert_routes(h, UDP_ROUTE_ASSOCIATE, UDP_ROUTE_ASSOCIATE);
+	assert_int_equal(fake_socks5_get_stats(x->srv)->live, 1);
+}
+
+static void
+test_failed_reprobe_keeps_probing(void **state)
+{
+	struct hx *x = *state;
+	struct udp_health *h = new_health(x, CONFIG_UDP_AUTO, fake_socks5_server(x->srv));
+	const struct udp_health_stats *st = udp_health_get_stats(h);
+
+	fake_socks5_set_reply(x->srv, FAKE_SOCKS5_REPLY_UNSUPPORTED);
+	udp_health_start(h);
+	assert_true(wait_state(x, UDP_HEALTH_UNSUPPORTED, WAIT));
+	/* The proxy restarts: probes fail for another reason than REP 7. In this state no
+	 * mapping opens associations, so only further probes can notice the recovery. */
+	fake_socks5_set_reply(x->srv, FAKE_SOCKS5_REPLY_CLOSE);
+	assert_true(wait_u64(x, &st->probes, 3, WAIT));
+	assert_int_equal(udp_health_state(h), UDP_HEALTH_UNSUPPORTED);
+	fake_socks5_set_reply(x->srv, FAKE_SOCKS5_REPLY_OK);
+	assert_true(wait_state(x, UDP_HEALTH_RELAYS, WAIT));
+	assert_int_equal(x->adopted, 1);
+}
+
+static void
+test_hung_probe_times_out(void **state)
+{
+	struct hx *x = *state;
+	struct udp_health *h = new_health(x, CONFIG_UDP_AUTO, fake_socks5_server(x->srv));
+	const struct udp_health_stats *st = udp_health_get_stats(h);
+	ev_tstamp started;
+
+	fake_socks5_set_reply(x->srv, FAKE_SOCKS5_REPLY_UNSUPPORTED);
+	udp_health_start(h);
+	assert_true(wait_state(x, UDP_HEALTH_UNSUPPORTED, WAIT));
+	/* The next probe's request is never answered. */
+	fake_socks5_set_reply(x->srv, FAKE_SOCKS5_REPLY_HOLD);
+	assert_true(wait_u64(x, &st->probes, 2, WAIT));
+	started = ev_now(x->loop);
+	assert_true(wait_uint(x, &fake_socks5_get_stats(x->srv)->held, 1, WAIT));
+	/* It is given up after UDP_HEALTH_PROBE_REPLY_TIMEOUT, and probing goes on. */
+	fake_socks5_set_reply(x->srv, FAKE_SOCKS5_REPLY_OK);
+	assert_true(wait_u64(x, &st->probes, 3, UDP_HEALTH_PROBE_REPLY_TIMEOUT + WAIT));
+	assert_true(ev_now(x->loop) - started >= UDP_HEALTH_PROBE_REPLY_TIMEOUT - SLACK);
+	assert_true(wait_state(x, UDP_HEALTH_RELAYS, WAIT));
+	assert_int_equal(x->adopted, 1);
+	/* The held connection was closed with the timed-out probe. */
+	assert_true(wait_live(x, 1));
+}
+
+static void
+test_suspect_after_unanswered_dns(void **state)
+{
+	struct hx *x = *state;
+	struct udp_health *h = new_health(x, CONFIG_UDP_AUTO, fake_socks5_server(x->srv));
+
+	udp_health_on_result(h, &res_ok);
+	/* Many queries within less than UDP_HEALTH_SUSPECT_SECONDS: not yet. */
+	for (int i = 0; i < 5; i++)
+		udp_health_on_dns_sent(h, 4, dns_a, 53);
+	assert_int_equal(udp_health_state(h), UDP_HEALTH_RELAYS);
+	/* A datagram back starts the count over. */
+	udp_health_on_datagram(h);
+	udp_health_on_dns_sent(h, 4, dns_a, 53);
+	loop_run_for(x->loop, UDP_HEALTH_SUSPECT_SECONDS);
+	udp_health_on_datagram(h);
+	udp_health_on_dns_sent(h, 4, dns_a, 53);
+	assert_int_equal(udp_health_state(h), UDP_HEALTH_RELAYS);
+	/* UDP_HEALTH_SUSPECT_QUERIES spanning UDP_HEALTH_SUSPECT_SECONDS, nothing back. */
+	loop_run_for(x->loop, UDP_HEALTH_SUSPECT_SECONDS);
+	udp_health_on_dns_sent(h, 4, dns_a, 53);
+	assert_int_equal(udp_health_state(h), UDP_HEALTH_SUSPECT);
+	assert_routes(h, UDP_ROUTE_DNS_TCP, UDP_ROUTE_ASSOCIATE);
+	assert_int_equal(x->drops, 0);
+	/* Any datagram clears it. */
+	udp_health_on_datagram(h);
+	assert_int_equal(udp_health_state(h), UDP_HEALTH_RELAYS);
+	assert_routes(h, UDP_ROUTE_ASSOCIATE, UDP_ROUTE_ASSOCIATE);
+	/* ... and the count starts over from there. */
+	udp_health_on_dns_sent(h, 4, dns_a, 53);
+	assert_int_equal(udp_health_state(h), UDP_HEALTH_RELAYS);
+}
+
+static void
+test_suspect_confirmed_silent(void **state)
+{
+	struct hx *x = *state;
+	struct udp_health *h = new_health(x, CONFIG_UDP_AUTO, fake_socks5_server(x->srv));
+
+	udp_health_on_result(h, &res_ok);
+	/* Answers over TCP from before the suspicion do not count. */
+	x->answered = 7;
+	make_suspect(x);
+	loop_run_for(x->loop, 1.0);
+	assert_int_equal(udp_health_state(h), UDP_HEALTH_SUSPECT);
+	/* The same servers answer over TCP: the proxy does not relay. */
+	x->answered++;
+	assert_true(wait_state(x, UDP_HEALTH_SILENT, WAIT));
+	assert_int_equal(x->drops, 1);
+	assert_routes(h, UDP_ROUTE_DNS_TCP, UDP_ROUTE_REFUSE);
+	/* DNS sends and datagrams from old associations do not leave SILENT. */
+	udp_health_on_dns_sent(h, 4, dns_a, 53);
+	udp_health_on_datagram(h);
+	assert_int_equal(udp_health_state(h), UDP_HEALTH_SILENT);
+}
+
+static void
+test_suspect_dropped_after_max(void **state)
+{
+	struct hx *x = *state;
+	struct udp_health *h = new_health(x, CONFIG_UDP_AUTO, fake_socks5_server(x->srv));
+	ev_tstamp since;
+
+	udp_health_on_result(h, &res_ok);
+	make_suspect(x);
+	since = ev_now(x->loop);
+	assert_true(wait_state(x, UDP_HEALTH_RELAYS, UDP_HEALTH_SUSPECT_MAX + WAIT));
+	assert_true(ev_now(x->loop) - since >= UDP_HEALTH_SUSPECT_MAX - SLACK);
+	assert_int_equal(x->drops, 0);
+	assert_int_equal(udp_health_get_stats(h)->probes, 0);
+}
+
+static void
+test_late_startup_probe_keeps_suspicion(void **state)
+{
+	struct hx *x = *state;
+	struct udp_health *h = new_health(x, CONFIG_UDP_AUTO, fake_socks5_server(x->srv));
+
+	fake_socks5_set_reply(x->srv, FAKE_SOCKS5_REPLY_HOLD);
+	udp_health_start(h);
+	/* A mapping's association came up first, then its DNS went unanswered. */
+	udp_health_on_result(h, &res_ok);
+	make_suspect(x);
+	/* The start-up probe's handshake ends now: it proves nothing about relaying. */
+	fake_socks5_release(x->srv);
+	assert_true(wait_uint(x, &x->adopted, 1, WAIT));
+	assert_int_equal(udp_health_state(h), UDP_HEALTH_SUSPECT);
+	x->answered++;
+	assert_true(wait_state(x, UDP_HEALTH_SILENT, WAIT));
+}
+
+/* The DNS query a silent-relay probe must send: a root NS query, recursion desired. */
+static void
+assert_probe_query(const struct fake_socks5_stats *fs, const uint8_t *addr)
+{
+	static const uint8_t tail[15] = {0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1};
+
+	assert_int_equal(fs->last_dst.type, T2S_ENDPOINT_IPV4);
+	assert_memory_equal(fs->last_dst.u.ipv4, addr, 4);
+	assert_int_equal(fs->last_dst.port, 53);
+	assert_int_equal(fs->last_len, 17);
+	assert_memory_equal(fs->last_payload + 2, tail, sizeof(tail));
+}
+
+static void
+test_silent_reprobe_with_dns_query(void **state)
+{
+	struct hx *x = *state;
+	struct udp_health *h = new_health(x, CONFIG_UDP_AUTO, fake_socks5_server(x->srv));
+	const struct udp_health_stats *st = udp_health_get_stats(h);
+	const struct fake_socks5_stats *fs = fake_socks5_get_stats(x->srv);
+	ev_tstamp sent;
+
+	fake_socks5_set_relay(x->srv, FAKE_SOCKS5_RELAY_SILENT);
+	udp_health_start(h);
+	assert_true(wait_state(x, UDP_HEALTH_RELAYS, WAIT));
+	assert_int_equal(x->adopted, 1);
+	make_suspect(x);
+	x->answered++;
+	assert_true(wait_state(x, UDP_HEALTH_SILENT, WAIT));
+	/* The applications moved to another DNS server: the probe asks that one. */
+	udp_health_note_dns_server(h, 4, dns_b, 53);
+	assert_true(wait_u64(x, &st->probes, 2, WAIT));
+	assert_true(wait_uint(x, &fs->datagrams, 1, WAIT));
+	sent = ev_now(x->loop);
+	assert_probe_query(fs, dns_b);
+	/* A handshake alone does not end SILENT, nor is that association adopted. */
+	assert_int_equal(udp_health_state(h), UDP_HEALTH_SILENT);
+	assert_int_equal(x->adopted, 1);
+	/* Unanswered: given up after UDP_HEALTH_PROBE_REPLY_TIMEOUT, asked again later. */
+	assert_true(wait_uint(x, &fs->datagrams, 2, UDP_HEALTH_PROBE_REPLY_TIMEOUT + WAIT));
+	assert_true(ev_now(x->loop) - sent >= UDP_HEALTH_PROBE_REPLY_TIMEOUT + INTERVAL - SLACK);
+	assert_probe_query(fs, dns_b);
+	assert_int_equal(udp_health_state(h), UDP_HEALTH_SILENT);
+	assert_int_equal(x->drops, 1);
+	/* The relay works again: any datagram back through the probe's association (here
+	 * one from the relay to every client, the adopted association included) will do. */
+	assert_int_equal(fake_socks5_send_to_clients(x->srv, &(struct t2s_endpoint){.type = T2S_ENDPOINT_IPV4,
+											  .port = 53,
+											  .u.ipv4 = {198, 18, 0, 54}},
+						      (const uint8_t *)"answer", 6),
+			 2);
+	assert_true(wait_state(x, UDP_HEALTH_RELAYS, WAIT));
+	assert_true(ev_now(x->loop) - sent < UDP_HEALTH_PROBE_REPLY_TIMEOUT + INTERVAL + UDP_HEALTH_PROBE_REPLY_TIMEOUT);
+	assert_int_equal(fs->datagrams, 2);
+	assert_int_equal(x->adopted, 1);
+	assert_routes(h, UDP_ROUTE_ASSOCIATE, UDP_ROUTE_ASSOCIATE);
+	/* The answered probe's association is closed (only the adopted one is left). */
+	assert_true(wait_live(x, 1));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_new_rejects_missing_hooks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_routes_fixed_modes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_routes_auto_from_results, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_startup_probe_relays, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_startup_probe_unreachable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rep7_unsupported_then_reprobe, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_reprobe_keeps_probing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hung_probe_times_out, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_suspect_after_unanswered_dns, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_suspect_confirmed_silent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_suspect_dropped_after_max, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_startup_probe_keeps_suspicion, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_silent_reprobe_with_dns_query, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
