@@ -104,21 +104,12 @@ static int
 setup(void **state)
 {
 	struct hx *x = calloc(1, sizeof(*x));
-	struct sockaddr_in sin = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sin);
-	int fd;
 
 	assert_non_null(x);
 	x->loop = ev_loop_new(EVFLAG_AUTO);
 	assert_non_null(x->loop);
 	x->srv = fake_socks5_new(x->loop);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	close(fd);
-	memcpy(&x->refused.addr, &sin, sizeof(sin));
-	x->refused.addrlen = sizeof(sin);
+	fake_socks5_refused_server(&x->refused);
 	*state = x;
 	return 0;
 }
@@ -191,63 +182,23 @@ wait_state(struct hx *x, enum udp_health_state s, double timeout)
 	return loop_run_until(x->loop, state_is, &w, timeout);
 }
 
-struct u64_want {
-	const uint64_t *counter;
-	uint64_t want;
-};
-
-static bool
-u64_reached(void *arg)
-{
-	const struct u64_want *w = arg;
-
-	return *w->counter >= w->want;
-}
-
 static bool
 wait_u64(struct hx *x, const uint64_t *counter, uint64_t want, double timeout)
 {
-	struct u64_want w = {counter, want};
-
-	return loop_run_until(x->loop, u64_reached, &w, timeout);
-}
-
-struct uint_want {
-	const unsigned *counter;
-	unsigned want;
-};
-
-static bool
-uint_reached(void *arg)
-{
-	const struct uint_want *w = arg;
-
-	return *w->counter >= w->want;
+	return loop_wait_u64(x->loop, counter, want, timeout);
 }
 
 static bool
 wait_uint(struct hx *x, const unsigned *counter, unsigned want, double timeout)
 {
-	struct uint_want w = {counter, want};
-
-	return loop_run_until(x->loop, uint_reached, &w, timeout);
-}
-
-static bool
-live_is(void *arg)
-{
-	const struct uint_want *w = arg;
-
-	return *w->counter == w->want;
+	return loop_wait_uint(x->loop, counter, want, timeout);
 }
 
 /* Runs until the fake server has exactly n control connections open. */
 static bool
 wait_live(struct hx *x, unsigned n)
 {
-	struct uint_want w = {&fake_socks5_get_stats(x->srv)->live, n};
-
-	return loop_run_until(x->loop, live_is, &w, WAIT);
+	return fake_socks5_wait_live(x->srv, n, WAIT);
 }
 
 /* From RELAYS to SUSPECT: two DNS sends spanning SUSPECT_SECONDS. */
