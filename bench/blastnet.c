@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Addresses, blocking I/O and a blocking SOCKS5 client for the benchmark's UDP and DNS
- * load tools. See blastnet.h.
+ * Addresses, blocking I/O and a blocking SOCKS5 client for the benchmark's load tools.
+ * See blastnet.h.
  */
 #include "blastnet.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Shared by the benchmark's UDP and DNS load tools (udpblast, dnsblast): numeric
+ * Shared by the benchmark's load tools (tcpblast, udpblast, dnsblast): numeric
  * addresses limited to the benchmark's own ranges, blocking I/O with timeouts, and a
  * blocking SOCKS5 client (no authentication) for CONNECT and UDP ASSOCIATE.
  *

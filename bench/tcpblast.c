@@ -23,7 +23,6 @@
  * when the run had no error, 1 when it had some (the result line is printed anyway), 2
  * on usage errors.
  */
-#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +45,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "blastnet.h"
 
 #define CHUNK (256u * 1024u)
 #define PAT_PERIOD 999983u /* prime */
@@ -93,15 +94,6 @@ pat_check(const unsigned char *buf, size_t n, uint64_t off)
 	return -1;
 }
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void
 die_usage(const char *fmt, ...)
 {
@@ -131,233 +123,20 @@ raise_nofile(void)
 	}
 }
 
-/* ------------------------------------------------------------------ addresses */
-
-struct addr {
-	struct sockaddr_storage ss;
-	socklen_t len;
-};
-
-static int
-addr_parse(const char *host, long port, struct addr *a)
-{
-	memset(a, 0, sizeof(*a));
-	if (port < 1 || port > 65535)
-		return -1;
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&a->ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a->ss;
-
-	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		a->len = sizeof(*s4);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		a->len = sizeof(*s6);
-		return 0;
-	}
-	return -1;
-}
-
-/* "1.2.3.4:1080" or "[2001:db8::1]:1080" */
-static int
-addr_parse_hostport(const char *s, struct addr *a)
-{
-	char host[INET6_ADDRSTRLEN + 2];
-	const char *colon = strrchr(s, ':');
-	size_t hl;
-
-	if (colon == NULL)
-		return -1;
-	hl = (size_t)(colon - s);
-	if (s[0] == '[') {
-		if (hl < 2 || s[hl - 1] != ']')
-			return -1;
-		s++;
-		hl -= 2;
-	}
-	if (hl == 0 || hl >= sizeof(host))
-		return -1;
-	memcpy(host, s, hl);
-	host[hl] = '\0';
-	return addr_parse(host, strtol(colon + 1, NULL, 10), a);
-}
-
-/* ------------------------------------------------------------------ blocking I/O */
-
-static void
-set_timeouts(int fd, double secs)
-{
-	struct timeval tv = {.tv_sec = (time_t)secs, .tv_usec = (suseconds_t)((secs - (double)(time_t)secs) * 1e6)};
-
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
-static const char *
-errstr(int e)
-{
-	return (e == EAGAIN || e == EWOULDBLOCK || e == EINPROGRESS) ? "timed out" : strerror(e);
-}
-
-/* 0, or -1 with errno (EPIPE for a premature EOF on read). */
-static int
-write_all(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-
-	while (n > 0) {
-		ssize_t r = send(fd, p, n, MSG_NOSIGNAL);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
-static int
-read_all(int fd, void *buf, size_t n)
-{
-	char *p = buf;
-
-	while (n > 0) {
-		ssize_t r = read(fd, p, n);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (r == 0) {
-			errno = EPIPE;
-			return -1;
-		}
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
+/* ------------------------------------------------------------------ connections */
 
 struct target {
-	struct addr dst;
-	struct addr proxy;
+	struct blastnet_addr dst;
+	struct blastnet_addr proxy;
 	int use_proxy;
 	double timeout; /* connect + handshake, and every later blocking call */
 };
 
-static const char *
-socks_rep_str(int rep)
-{
-	static const char *const s[] = {"succeeded", "general failure", "not allowed by ruleset",
-					"network unreachable", "host unreachable", "connection refused",
-					"TTL expired", "command not supported", "address type not supported"};
-
-	return (rep >= 0 && rep < 9) ? s[rep] : "unknown reply";
-}
-
-/*
- * Connects to the target, through the SOCKS5 proxy (no authentication, CONNECT) if
- * one is set. Returns the fd (blocking, with send/receive timeouts) or -1 with a
- * message in err.
- */
+/* Connects to the target, through the SOCKS5 proxy if one is set: see blastnet_tcp_open. */
 static int
 open_conn(const struct target *t, char *err, size_t errlen)
 {
-	const struct addr *a = t->use_proxy ? &t->proxy : &t->dst;
-	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -1;
-	}
-	set_timeouts(fd, t->timeout);
-	while (connect(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
-		if (errno == EINTR)
-			continue;
-		snprintf(err, errlen, "connect%s: %s", t->use_proxy ? " to proxy" : "", errstr(errno));
-		goto fail;
-	}
-	if (!t->use_proxy)
-		return fd;
-
-	unsigned char req[22], rep[22];
-	size_t rl = 0, more;
-
-	memcpy(req, "\x05\x01\x00", 3);
-	if (write_all(fd, req, 3) < 0 || read_all(fd, rep, 2) < 0) {
-		snprintf(err, errlen, "socks5 greeting: %s", errstr(errno));
-		goto fail;
-	}
-	if (rep[0] != 5 || rep[1] != 0) {
-		snprintf(err, errlen, "socks5 greeting: proxy answered %u %u (wants authentication?)", rep[0], rep[1]);
-		goto fail;
-	}
-	req[rl++] = 5;
-	req[rl++] = 1; /* CONNECT */
-	req[rl++] = 0;
-	if (t->dst.ss.ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&t->dst.ss;
-
-		req[rl++] = 1;
-		memcpy(req + rl, &s4->sin_addr, 4);
-		rl += 4;
-		memcpy(req + rl, &s4->sin_port, 2);
-	} else {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&t->dst.ss;
-
-		req[rl++] = 4;
-		memcpy(req + rl, &s6->sin6_addr, 16);
-		rl += 16;
-		memcpy(req + rl, &s6->sin6_port, 2);
-	}
-	rl += 2;
-	if (write_all(fd, req, rl) < 0 || read_all(fd, rep, 4) < 0) {
-		snprintf(err, errlen, "socks5 connect: %s", errstr(errno));
-		goto fail;
-	}
-	if (rep[0] != 5 || rep[1] != 0) {
-		snprintf(err, errlen, "socks5 connect: %s (%u)", socks_rep_str(rep[1]), rep[1]);
-		goto fail;
-	}
-	switch (rep[3]) {
-	case 1:
-		more = 4 + 2;
-		break;
-	case 4:
-		more = 16 + 2;
-		break;
-	case 3: {
-		unsigned char l;
-
-		if (read_all(fd, &l, 1) < 0) {
-			snprintf(err, errlen, "socks5 connect reply: %s", errstr(errno));
-			goto fail;
-		}
-		more = (size_t)l + 2;
-		break;
-	}
-	default:
-		snprintf(err, errlen, "socks5 connect reply: bad address type %u", rep[3]);
-		goto fail;
-	}
-	unsigned char skip[258];
-
-	if (read_all(fd, skip, more) < 0) {
-		snprintf(err, errlen, "socks5 connect reply: %s", errstr(errno));
-		goto fail;
-	}
-	return fd;
-fail:
-	close(fd);
-	return -1;
+	return blastnet_tcp_open(t->use_proxy ? &t->proxy : NULL, &t->dst, t->timeout, err, errlen);
 }
 
 /* ------------------------------------------------------------------ server */
@@ -610,7 +389,7 @@ run_server(int argc, char **argv)
 	const char *host = NULL;
 	long port = 0, nw = 2;
 	int verify = 1;
-	struct addr a;
+	struct blastnet_addr a;
 
 	for (int i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "-l") && i + 1 < argc)
@@ -624,7 +403,7 @@ run_server(int argc, char **argv)
 		else
 			die_usage("server: unknown option %s", argv[i]);
 	}
-	if (host == NULL || addr_parse(host, port, &a) < 0)
+	if (host == NULL || blastnet_addr_parse(host, port, false, &a) < 0)
 		die_usage("server: need -l ADDR -p PORT (numeric address)");
 	if (nw < 1 || nw > 64)
 		die_usage("server: -w 1..64");
@@ -731,10 +510,10 @@ parse_client_opts(int argc, char **argv, struct copts *o)
 		else
 			die_usage("unknown option %s", a);
 	}
-	if (host == NULL || addr_parse(host, port, &o->t.dst) < 0)
+	if (host == NULL || blastnet_addr_parse(host, port, false, &o->t.dst) < 0)
 		die_usage("need -c ADDR -p PORT (numeric address)");
 	if (proxy != NULL) {
-		if (addr_parse_hostport(proxy, &o->t.proxy) < 0)
+		if (blastnet_addr_parse_hostport(proxy, -1, &o->t.proxy) < 0)
 			die_usage("--socks5 wants ADDR:PORT or [ADDR6]:PORT");
 		o->t.use_proxy = 1;
 	}
@@ -771,11 +550,11 @@ stream_main(void *arg)
 	int hl = snprintf(hdr, sizeof(hdr), "%s 0\n", s->send ? "send" : "recv");
 
 	pthread_barrier_wait(&start_barrier);
-	if (write_all(s->fd, hdr, (size_t)hl) < 0) {
-		snprintf(s->err, sizeof(s->err), "header: %s", errstr(errno));
+	if (blastnet_write_all(s->fd, hdr, (size_t)hl) < 0) {
+		snprintf(s->err, sizeof(s->err), "header: %s", blastnet_errstr(errno));
 		return NULL;
 	}
-	double t = now_s(), last = t; /* gaps: time between two calls that made progress */
+	double t = blastnet_now(), last = t; /* gaps: time between two calls that made progress */
 
 	if (s->send) {
 		while (t < t_deadline) {
@@ -789,7 +568,7 @@ stream_main(void *arg)
 				return NULL;
 			}
 			s->bytes += (uint64_t)n;
-			t = now_s();
+			t = blastnet_now();
 			if (t - last > s->max_gap)
 				s->max_gap = t - last;
 			last = t;
@@ -815,7 +594,7 @@ stream_main(void *arg)
 			if (memchr(line, '\n', l) != NULL)
 				break;
 		}
-		s->t_end = now_s();
+		s->t_end = blastnet_now();
 		line[l] = '\0';
 		unsigned long long got = 0;
 		long long off = -1;
@@ -865,12 +644,12 @@ stream_main(void *arg)
 				snprintf(s->err, sizeof(s->err), "data mismatch at stream offset %" PRId64, s->bad_off);
 		}
 		s->bytes += (uint64_t)n;
-		t = now_s();
+		t = blastnet_now();
 		if (t - last > s->max_gap)
 			s->max_gap = t - last;
 		last = t;
 	}
-	s->t_end = now_s();
+	s->t_end = blastnet_now();
 	free(buf);
 	return NULL;
 }
@@ -901,7 +680,7 @@ run_client(int argc, char **argv)
 			fprintf(stderr, "tcpblast client: stream %ld: %s\n", i, s->err);
 			return 1;
 		}
-		set_timeouts(s->fd, o.stall);
+		blastnet_set_timeouts(s->fd, o.stall);
 	}
 	pthread_barrier_init(&start_barrier, NULL, (unsigned)o.streams + 1);
 	for (long i = 0; i < o.streams; i++) {
@@ -910,7 +689,7 @@ run_client(int argc, char **argv)
 			return 1;
 		}
 	}
-	t_start = now_s();
+	t_start = blastnet_now();
 	t_deadline = t_start + o.secs;
 	pthread_barrier_wait(&start_barrier);
 
@@ -971,15 +750,15 @@ run_rate(int argc, char **argv)
 	double *lat = malloc(cap * sizeof(*lat));
 	long ok = 0, failed = 0, consecutive = 0;
 	char err[160], first_err[160] = "";
-	double t0 = now_s(), deadline = t0 + o.secs, t;
+	double t0 = blastnet_now(), deadline = t0 + o.secs, t;
 
-	while ((t = now_s()) < deadline && ok + failed < o.max) {
+	while ((t = blastnet_now()) < deadline && ok + failed < o.max) {
 		int fd = open_conn(&o.t, err, sizeof(err));
 		char c = 0, extra;
 
 		if (fd >= 0) {
-			if (write_all(fd, "ping\n", 5) < 0 || read_all(fd, &c, 1) < 0) {
-				snprintf(err, sizeof(err), "ping: %s", errstr(errno));
+			if (blastnet_write_all(fd, "ping\n", 5) < 0 || blastnet_read_all(fd, &c, 1) < 0) {
+				snprintf(err, sizeof(err), "ping: %s", blastnet_errstr(errno));
 			} else if (c != '!') {
 				snprintf(err, sizeof(err), "ping: unexpected answer 0x%02x", (unsigned char)c);
 			} else {
@@ -992,7 +771,7 @@ run_rate(int argc, char **argv)
 					err[0] = '\0';
 				else
 					snprintf(err, sizeof(err), "ping: no EOF after the answer (%s)",
-						 n < 0 ? errstr(errno) : "extra data");
+						 n < 0 ? blastnet_errstr(errno) : "extra data");
 			}
 			close(fd);
 		}
@@ -1003,7 +782,7 @@ run_rate(int argc, char **argv)
 				cap *= 2;
 				lat = realloc(lat, cap * sizeof(*lat));
 			}
-			lat[nl++] = now_s() - t;
+			lat[nl++] = blastnet_now() - t;
 		} else {
 			failed++;
 			if (!first_err[0])
@@ -1014,7 +793,7 @@ run_rate(int argc, char **argv)
 			}
 		}
 	}
-	double secs = now_s() - t0;
+	double secs = blastnet_now() - t0;
 	double p50 = 0, p99 = 0, pmax = 0;
 
 	if (nl > 0) {
@@ -1054,8 +833,8 @@ hold_worker(void *arg)
 		char c = 0;
 
 		if (fd >= 0) {
-			if (write_all(fd, "hold\n", 5) < 0 || read_all(fd, &c, 1) < 0 || c != 'H') {
-				snprintf(err, sizeof(err), "hold: %s", c ? "unexpected answer" : errstr(errno));
+			if (blastnet_write_all(fd, "hold\n", 5) < 0 || blastnet_read_all(fd, &c, 1) < 0 || c != 'H') {
+				snprintf(err, sizeof(err), "hold: %s", c ? "unexpected answer" : blastnet_errstr(errno));
 				close(fd);
 				fd = -1;
 			}
@@ -1102,7 +881,7 @@ run_hold(int argc, char **argv)
 
 	h.fds = malloc((size_t)o.n * sizeof(int));
 	pthread_mutex_init(&h.mu, NULL);
-	double t0 = now_s();
+	double t0 = blastnet_now();
 
 	for (long i = 0; i < o.conc; i++)
 		if (pthread_create(&th[i], NULL, hold_worker, &h) != 0) {
@@ -1111,7 +890,7 @@ run_hold(int argc, char **argv)
 		}
 	for (long i = 0; i < o.conc; i++)
 		pthread_join(th[i], NULL);
-	double secs = now_s() - t0;
+	double secs = blastnet_now() - t0;
 	long ok = atomic_load(&h.ok), failed = atomic_load(&h.failed);
 
 	if (failed)

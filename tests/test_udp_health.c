@@ -2,8 +2,9 @@
 /*
  * udp_health: routes per --udp mode and state, the start-up probe, REP 7, silent-relay
  * suspicion and its confirmation or dismissal, and the periodic re-probe (with its DNS
- * query) against the in-loop fake SOCKS5 server. Loop time is real: the waits for the
- * module's fixed thresholds (UDP_HEALTH_SUSPECT_SECONDS etc.) are loop deadlines.
+ * query) against the in-loop fake SOCKS5 server. Loop time is real: the module's
+ * thresholds are set short through udp_health_env (below), and the waits for them are
+ * loop deadlines.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,9 +25,13 @@
 #include "support/loop.h"
 #include "udp_health.h"
 
-#define WAIT 5.0         /* deadline for anything that should happen at once */
-#define INTERVAL 0.3     /* probe interval for these tests */
-#define SLACK 0.001      /* clock rounding when comparing loop times */
+#define WAIT 5.0 /* deadline for anything that should happen at once */
+#define SLACK 0.001 /* clock rounding when comparing loop times */
+/* The thresholds for these tests (udp_health_env overrides of UDP_HEALTH_*). */
+#define INTERVAL 0.3        /* probe_interval */
+#define SUSPECT_SECONDS 0.2 /* suspect_seconds */
+#define SUSPECT_MAX 1.2     /* suspect_max: above the module's 0.5 s suspicion checks */
+#define REPLY_TIMEOUT 0.5   /* probe_reply_timeout */
 
 static const uint8_t dns_a[4] = {198, 18, 0, 53};
 static const uint8_t dns_b[4] = {198, 18, 0, 54};
@@ -99,21 +104,12 @@ static int
 setup(void **state)
 {
 	struct hx *x = calloc(1, sizeof(*x));
-	struct sockaddr_in sin = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sin);
-	int fd;
 
 	assert_non_null(x);
 	x->loop = ev_loop_new(EVFLAG_AUTO);
 	assert_non_null(x->loop);
 	x->srv = fake_socks5_new(x->loop);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	close(fd);
-	memcpy(&x->refused.addr, &sin, sizeof(sin));
-	x->refused.addrlen = sizeof(sin);
+	fake_socks5_refused_server(&x->refused);
 	*state = x;
 	return 0;
 }
@@ -142,6 +138,9 @@ new_health(struct hx *x, enum config_udp_mode mode, const struct socks5_server *
 		.drop_spares = env_drop_spares,
 		.arg = x,
 		.probe_interval = INTERVAL,
+		.suspect_seconds = SUSPECT_SECONDS,
+		.suspect_max = SUSPECT_MAX,
+		.probe_reply_timeout = REPLY_TIMEOUT,
 	};
 
 	x->h = udp_health_new(mode, &env);
@@ -183,72 +182,32 @@ wait_state(struct hx *x, enum udp_health_state s, double timeout)
 	return loop_run_until(x->loop, state_is, &w, timeout);
 }
 
-struct u64_want {
-	const uint64_t *counter;
-	uint64_t want;
-};
-
-static bool
-u64_reached(void *arg)
-{
-	const struct u64_want *w = arg;
-
-	return *w->counter >= w->want;
-}
-
 static bool
 wait_u64(struct hx *x, const uint64_t *counter, uint64_t want, double timeout)
 {
-	struct u64_want w = {counter, want};
-
-	return loop_run_until(x->loop, u64_reached, &w, timeout);
-}
-
-struct uint_want {
-	const unsigned *counter;
-	unsigned want;
-};
-
-static bool
-uint_reached(void *arg)
-{
-	const struct uint_want *w = arg;
-
-	return *w->counter >= w->want;
+	return loop_wait_u64(x->loop, counter, want, timeout);
 }
 
 static bool
 wait_uint(struct hx *x, const unsigned *counter, unsigned want, double timeout)
 {
-	struct uint_want w = {counter, want};
-
-	return loop_run_until(x->loop, uint_reached, &w, timeout);
-}
-
-static bool
-live_is(void *arg)
-{
-	const struct uint_want *w = arg;
-
-	return *w->counter == w->want;
+	return loop_wait_uint(x->loop, counter, want, timeout);
 }
 
 /* Runs until the fake server has exactly n control connections open. */
 static bool
 wait_live(struct hx *x, unsigned n)
 {
-	struct uint_want w = {&fake_socks5_get_stats(x->srv)->live, n};
-
-	return loop_run_until(x->loop, live_is, &w, WAIT);
+	return fake_socks5_wait_live(x->srv, n, WAIT);
 }
 
-/* From RELAYS to SUSPECT: two DNS sends spanning UDP_HEALTH_SUSPECT_SECONDS. */
+/* From RELAYS to SUSPECT: two DNS sends spanning SUSPECT_SECONDS. */
 static void
 make_suspect(struct hx *x)
 {
 	assert_int_equal(udp_health_state(x->h), UDP_HEALTH_RELAYS);
 	udp_health_on_dns_sent(x->h, 4, dns_a, 53);
-	loop_run_for(x->loop, UDP_HEALTH_SUSPECT_SECONDS);
+	loop_run_for(x->loop, SUSPECT_SECONDS);
 	udp_health_on_dns_sent(x->h, 4, dns_a, 53);
 	assert_int_equal(udp_health_state(x->h), UDP_HEALTH_SUSPECT);
 }
@@ -263,6 +222,31 @@ test_new_rejects_missing_hooks(void **state)
 	assert_null(udp_health_new(CONFIG_UDP_AUTO, &env));
 	assert_int_equal(errno, EINVAL);
 	assert_null(udp_health_new(CONFIG_UDP_AUTO, NULL));
+}
+
+/* Overrides left 0 mean the module's constants: two DNS sends SUSPECT_SECONDS apart
+ * are not yet a suspicion under UDP_HEALTH_SUSPECT_SECONDS. */
+static void
+test_zero_overrides_mean_defaults(void **state)
+{
+	struct hx *x = *state;
+	struct udp_health_env env = {
+		.loop = x->loop,
+		.server = fake_socks5_server(x->srv),
+		.dns_tcp_answered = env_answered,
+		.adopt = env_adopt,
+		.drop_spares = env_drop_spares,
+		.arg = x,
+	};
+
+	_Static_assert(SUSPECT_SECONDS < UDP_HEALTH_SUSPECT_SECONDS, "the test needs a shorter override");
+	x->h = udp_health_new(CONFIG_UDP_AUTO, &env);
+	assert_non_null(x->h);
+	udp_health_on_result(x->h, &res_ok);
+	udp_health_on_dns_sent(x->h, 4, dns_a, 53);
+	loop_run_for(x->loop, SUSPECT_SECONDS);
+	udp_health_on_dns_sent(x->h, 4, dns_a, 53);
+	assert_int_equal(udp_health_state(x->h), UDP_HEALTH_RELAYS);
 }
 
 /* Fixed modes ignore every event: routes never change and nothing is probed. */
@@ -436,10 +420,10 @@ test_hung_probe_times_out(void **state)
 	assert_true(wait_u64(x, &st->probes, 2, WAIT));
 	started = ev_now(x->loop);
 	assert_true(wait_uint(x, &fake_socks5_get_stats(x->srv)->held, 1, WAIT));
-	/* It is given up after UDP_HEALTH_PROBE_REPLY_TIMEOUT, and probing goes on. */
+	/* It is given up after REPLY_TIMEOUT, and probing goes on. */
 	fake_socks5_set_reply(x->srv, FAKE_SOCKS5_REPLY_OK);
-	assert_true(wait_u64(x, &st->probes, 3, UDP_HEALTH_PROBE_REPLY_TIMEOUT + WAIT));
-	assert_true(ev_now(x->loop) - started >= UDP_HEALTH_PROBE_REPLY_TIMEOUT - SLACK);
+	assert_true(wait_u64(x, &st->probes, 3, REPLY_TIMEOUT + WAIT));
+	assert_true(ev_now(x->loop) - started >= REPLY_TIMEOUT - SLACK);
 	assert_true(wait_state(x, UDP_HEALTH_RELAYS, WAIT));
 	assert_int_equal(x->adopted, 1);
 	/* The held connection was closed with the timed-out probe. */
@@ -453,19 +437,19 @@ test_suspect_after_unanswered_dns(void **state)
 	struct udp_health *h = new_health(x, CONFIG_UDP_AUTO, fake_socks5_server(x->srv));
 
 	udp_health_on_result(h, &res_ok);
-	/* Many queries within less than UDP_HEALTH_SUSPECT_SECONDS: not yet. */
+	/* Many queries within less than SUSPECT_SECONDS: not yet. */
 	for (int i = 0; i < 5; i++)
 		udp_health_on_dns_sent(h, 4, dns_a, 53);
 	assert_int_equal(udp_health_state(h), UDP_HEALTH_RELAYS);
 	/* A datagram back starts the count over. */
 	udp_health_on_datagram(h);
 	udp_health_on_dns_sent(h, 4, dns_a, 53);
-	loop_run_for(x->loop, UDP_HEALTH_SUSPECT_SECONDS);
+	loop_run_for(x->loop, SUSPECT_SECONDS);
 	udp_health_on_datagram(h);
 	udp_health_on_dns_sent(h, 4, dns_a, 53);
 	assert_int_equal(udp_health_state(h), UDP_HEALTH_RELAYS);
-	/* UDP_HEALTH_SUSPECT_QUERIES spanning UDP_HEALTH_SUSPECT_SECONDS, nothing back. */
-	loop_run_for(x->loop, UDP_HEALTH_SUSPECT_SECONDS);
+	/* UDP_HEALTH_SUSPECT_QUERIES spanning SUSPECT_SECONDS, nothing back. */
+	loop_run_for(x->loop, SUSPECT_SECONDS);
 	udp_health_on_dns_sent(h, 4, dns_a, 53);
 	assert_int_equal(udp_health_state(h), UDP_HEALTH_SUSPECT);
 	assert_routes(h, UDP_ROUTE_DNS_TCP, UDP_ROUTE_ASSOCIATE);
@@ -489,7 +473,7 @@ test_suspect_confirmed_silent(void **state)
 	/* Answers over TCP from before the suspicion do not count. */
 	x->answered = 7;
 	make_suspect(x);
-	loop_run_for(x->loop, 1.0);
+	loop_run_for(x->loop, SUSPECT_MAX / 2);
 	assert_int_equal(udp_health_state(h), UDP_HEALTH_SUSPECT);
 	/* The same servers answer over TCP: the proxy does not relay. */
 	x->answered++;
@@ -512,8 +496,8 @@ test_suspect_dropped_after_max(void **state)
 	udp_health_on_result(h, &res_ok);
 	make_suspect(x);
 	since = ev_now(x->loop);
-	assert_true(wait_state(x, UDP_HEALTH_RELAYS, UDP_HEALTH_SUSPECT_MAX + WAIT));
-	assert_true(ev_now(x->loop) - since >= UDP_HEALTH_SUSPECT_MAX - SLACK);
+	assert_true(wait_state(x, UDP_HEALTH_RELAYS, SUSPECT_MAX + WAIT));
+	assert_true(ev_now(x->loop) - since >= SUSPECT_MAX - SLACK);
 	assert_int_equal(x->drops, 0);
 	assert_int_equal(udp_health_get_stats(h)->probes, 0);
 }
@@ -575,9 +559,9 @@ test_silent_reprobe_with_dns_query(void **state)
 	/* A handshake alone does not end SILENT, nor is that association adopted. */
 	assert_int_equal(udp_health_state(h), UDP_HEALTH_SILENT);
 	assert_int_equal(x->adopted, 1);
-	/* Unanswered: given up after UDP_HEALTH_PROBE_REPLY_TIMEOUT, asked again later. */
-	assert_true(wait_uint(x, &fs->datagrams, 2, UDP_HEALTH_PROBE_REPLY_TIMEOUT + WAIT));
-	assert_true(ev_now(x->loop) - sent >= UDP_HEALTH_PROBE_REPLY_TIMEOUT + INTERVAL - SLACK);
+	/* Unanswered: given up after REPLY_TIMEOUT, asked again later. */
+	assert_true(wait_uint(x, &fs->datagrams, 2, REPLY_TIMEOUT + WAIT));
+	assert_true(ev_now(x->loop) - sent >= REPLY_TIMEOUT + INTERVAL - SLACK);
 	assert_probe_query(fs, dns_b);
 	assert_int_equal(udp_health_state(h), UDP_HEALTH_SILENT);
 	assert_int_equal(x->drops, 1);
@@ -589,7 +573,7 @@ test_silent_reprobe_with_dns_query(void **state)
 						      (const uint8_t *)"answer", 6),
 			 2);
 	assert_true(wait_state(x, UDP_HEALTH_RELAYS, WAIT));
-	assert_true(ev_now(x->loop) - sent < UDP_HEALTH_PROBE_REPLY_TIMEOUT + INTERVAL + UDP_HEALTH_PROBE_REPLY_TIMEOUT);
+	assert_true(ev_now(x->loop) - sent < REPLY_TIMEOUT + INTERVAL + REPLY_TIMEOUT);
 	assert_int_equal(fs->datagrams, 2);
 	assert_int_equal(x->adopted, 1);
 	assert_routes(h, UDP_ROUTE_ASSOCIATE, UDP_ROUTE_ASSOCIATE);
@@ -602,6 +586,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_new_rejects_missing_hooks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_zero_overrides_mean_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_routes_fixed_modes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_routes_auto_from_results, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_startup_probe_relays, setup, teardown),

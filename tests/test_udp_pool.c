@@ -34,7 +34,7 @@ struct fx {
 	enum socks5_udp_failure last_failure;
 	ev_tstamp last_failure_at;
 	/* the owner of taken or hand-made associations */
-	int ready, ready_ok, datagrams, closed;
+	unsigned ready, ready_ok, datagrams, closed;
 	uint8_t payload[64];
 	size_t len;
 };
@@ -94,22 +94,12 @@ static int
 setup(void **state)
 {
 	struct fx *x = calloc(1, sizeof(*x));
-	struct sockaddr_in sin = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sin);
-	int fd;
 
 	assert_non_null(x);
 	x->loop = ev_loop_new(EVFLAG_AUTO);
 	assert_non_null(x->loop);
 	x->srv = fake_socks5_new(x->loop);
-	/* A port that was just free: bind, read the number, close. */
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	close(fd);
-	memcpy(&x->refused.addr, &sin, sizeof(sin));
-	x->refused.addrlen = sizeof(sin);
+	fake_socks5_refused_server(&x->refused);
 	*state = x;
 	return 0;
 }
@@ -156,74 +146,34 @@ wait_ready(struct fx *x, unsigned n)
 }
 
 static bool
-live_is(void *arg)
-{
-	struct ready_want *w = arg;
-
-	return fake_socks5_get_stats(w->x->srv)->live == w->n;
-}
-
-static bool
 wait_live(struct fx *x, unsigned n)
 {
-	struct ready_want w = {x, n};
-
-	return loop_run_until(x->loop, live_is, &w, WAIT);
-}
-
-struct int_want {
-	const int *counter;
-	int want;
-};
-
-static bool
-int_reached(void *arg)
-{
-	const struct int_want *w = arg;
-
-	return *w->counter >= w->want;
+	return fake_socks5_wait_live(x->srv, n, WAIT);
 }
 
 /* Runs until *counter >= want. */
 static bool
-wait_int(struct fx *x, const int *counter, int want)
+wait_uint(struct fx *x, const unsigned *counter, unsigned want)
 {
-	struct int_want w = {counter, want};
-
-	return loop_run_until(x->loop, int_reached, &w, WAIT);
-}
-
-struct u64_want {
-	const uint64_t *counter;
-	uint64_t want;
-};
-
-static bool
-u64_reached(void *arg)
-{
-	const struct u64_want *w = arg;
-
-	return *w->counter >= w->want;
+	return loop_wait_uint(x->loop, counter, want, WAIT);
 }
 
 /* Runs until a pool or server counter reaches want. */
 static bool
 wait_u64(struct fx *x, const uint64_t *counter, uint64_t want)
 {
-	struct u64_want w = {counter, want};
-
-	return loop_run_until(x->loop, u64_reached, &w, WAIT);
+	return loop_wait_u64(x->loop, counter, want, WAIT);
 }
 
 /* An association made by the test itself, up and running. */
 static struct socks5_udp *
 own_association(struct fx *x)
 {
-	int want = x->ready_ok + 1;
+	unsigned want = x->ready_ok + 1;
 	struct socks5_udp *s = socks5_udp_new(x->loop, fake_socks5_server(x->srv), NULL, &owner_callbacks, x);
 
 	assert_non_null(s);
-	assert_true(wait_int(x, &x->ready_ok, want));
+	assert_true(wait_uint(x, &x->ready_ok, want));
 	assert_true(socks5_udp_is_ready(s));
 	return s;
 }
@@ -271,7 +221,7 @@ test_take_miss_fill_hit(void **state)
 	/* The taken association is the caller's now: its echo reaches the new callbacks and
 	 * on_ready is not repeated. */
 	assert_int_equal(socks5_udp_send(s, &dst, (const uint8_t *)"ping", 4), 0);
-	assert_true(wait_int(x, &x->datagrams, 1));
+	assert_true(wait_uint(x, &x->datagrams, 1));
 	assert_int_equal(x->len, 4);
 	assert_memory_equal(x->payload, "ping", 4);
 	assert_int_equal(x->ready, 0);
@@ -313,7 +263,7 @@ test_give_keeps_up_to_size(void **state)
 	assert_true(s == a || s == b);
 	assert_int_equal(st->hits, 1);
 	assert_int_equal(socks5_udp_send(s, &dst, (const uint8_t *)"again", 5), 0);
-	assert_true(wait_int(x, &x->datagrams, 1));
+	assert_true(wait_uint(x, &x->datagrams, 1));
 	assert_memory_equal(x->payload, "again", 5);
 	socks5_udp_free(s);
 }
@@ -329,7 +279,7 @@ test_give_dead_closes(void **state)
 	st = udp_pool_get_stats(x->pool);
 	a = own_association(x);
 	fake_socks5_close_all(x->srv);
-	assert_true(wait_int(x, &x->closed, 1));
+	assert_true(wait_uint(x, &x->closed, 1));
 	assert_false(socks5_udp_is_ready(a));
 	udp_pool_give(x->pool, a);
 	assert_int_equal(udp_pool_ready(x->pool), 0);

@@ -68,10 +68,35 @@ now(const struct udp_health *h)
 	return ev_now(h->env.loop);
 }
 
+/* An env override, or the constant when it is 0. */
+static double
+threshold(double override, double dflt)
+{
+	return override > 0 ? override : dflt;
+}
+
 static double
 probe_interval(const struct udp_health *h)
 {
-	return h->env.probe_interval > 0 ? h->env.probe_interval : UDP_HEALTH_PROBE_INTERVAL;
+	return threshold(h->env.probe_interval, UDP_HEALTH_PROBE_INTERVAL);
+}
+
+static double
+suspect_seconds(const struct udp_health *h)
+{
+	return threshold(h->env.suspect_seconds, UDP_HEALTH_SUSPECT_SECONDS);
+}
+
+static double
+suspect_max(const struct udp_health *h)
+{
+	return threshold(h->env.suspect_max, UDP_HEALTH_SUSPECT_MAX);
+}
+
+static double
+probe_reply_timeout(const struct udp_health *h)
+{
+	return threshold(h->env.probe_reply_timeout, UDP_HEALTH_PROBE_REPLY_TIMEOUT);
 }
 
 /* Arms the one timer for the earliest thing to check, or stops it. */
@@ -208,7 +233,7 @@ probe_ready_cb(void *arg, const struct socks5_udp_result *res)
 		return;
 	}
 	h->probe_wants_reply = true;
-	h->probe_deadline = now(h) + UDP_HEALTH_PROBE_REPLY_TIMEOUT;
+	h->probe_deadline = now(h) + probe_reply_timeout(h);
 	rearm(h);
 }
 
@@ -252,7 +277,7 @@ start_probe(struct udp_health *h)
 	h->probe_wants_reply = false;
 	/* Fixed: socks5_udp has no handshake timeout, and a probe that never got its
 	 * reply used to block every later probe (start_probe returns while one runs). */
-	h->probe_deadline = now(h) + UDP_HEALTH_PROBE_REPLY_TIMEOUT;
+	h->probe_deadline = now(h) + probe_reply_timeout(h);
 	h->probe = socks5_udp_new(h->env.loop, h->env.server, &h->env.udp_cfg, &probe_callbacks, h);
 	if (h->probe == NULL) {
 		log_debug("UDP: cannot start a probe: %s", strerror(errno));
@@ -271,7 +296,7 @@ udp_health_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (h->state == UDP_HEALTH_SUSPECT) {
 		if (h->env.dns_tcp_answered(h->env.arg) > h->suspect_tcp_answered)
 			set_state(h, UDP_HEALTH_SILENT);
-		else if (t - h->suspect_since >= UDP_HEALTH_SUSPECT_MAX)
+		else if (t - h->suspect_since >= suspect_max(h))
 			set_state(h, UDP_HEALTH_RELAYS);
 		rearm(h);
 		return;
@@ -397,7 +422,7 @@ udp_health_on_dns_sent(struct udp_health *h, int family, const uint8_t *addr, ui
 		return;
 	if (h->dns_unanswered++ == 0)
 		h->dns_unanswered_since = t;
-	if (h->dns_unanswered >= UDP_HEALTH_SUSPECT_QUERIES && t - h->dns_unanswered_since >= UDP_HEALTH_SUSPECT_SECONDS)
+	if (h->dns_unanswered >= UDP_HEALTH_SUSPECT_QUERIES && t - h->dns_unanswered_since >= suspect_seconds(h))
 		set_state(h, UDP_HEALTH_SUSPECT);
 }
 

@@ -71,9 +71,12 @@ struct udp_health_env {
 	/* The proxy stopped relaying: associations kept in reserve should be closed. */
 	void (*drop_spares)(void *arg);
 	void *arg;
-	/* Seconds between probes while the proxy does not relay; 0: UDP_HEALTH_PROBE_INTERVAL
-	 * (tests set it short). */
-	double probe_interval;
+	/* Overrides of the thresholds above, in seconds; 0 means the constant (the program
+	 * leaves them all 0; tests set them short so that waiting for them stays quick). */
+	double probe_interval;      /* 0: UDP_HEALTH_PROBE_INTERVAL */
+	double suspect_seconds;     /* 0: UDP_HEALTH_SUSPECT_SECONDS */
+	double suspect_max;         /* 0: UDP_HEALTH_SUSPECT_MAX */
+	double probe_reply_timeout; /* 0: UDP_HEALTH_PROBE_REPLY_TIMEOUT */
 };
 
 struct udp_health;

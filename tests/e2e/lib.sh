@@ -556,6 +556,40 @@ t2s_stat() {
 # Helpers for the capture-mode scenarios (t20-t22, t24): tun2socks sets up its own
 # routes there, so it is started with cap_start instead of t2s_start.
 
+# cap_setup: the common start of a capture scenario: the two namespaces, danted
+# with UDP, the HTTP server and the UDP echo server (DNS and routes are each
+# scenario's own choice).
+cap_setup() {
+    need_root
+    need_bin
+    topo_up
+    danted_conf_udp
+    danted_start
+    httpd_start
+    udp_echo_start
+}
+
+# stub_ns_add NS IF ADDR4/LEN ADDR6/LEN PEER_NS PEER_IF PEER_ADDR4/LEN PEER_ADDR6/LEN:
+# creates namespace NS (removed on exit) joined to PEER_NS by a veth (IF in NS,
+# PEER_IF in PEER_NS), addressed both ends, with NS's default routes (v4, v6)
+# via the peer; waits until both ends' IPv6 link-local addresses have settled.
+stub_ns_add() {
+    local ns=$1 nif=$2 n4=$3 n6=$4 peer=$5 pif=$6 p4=$7 p6=$8
+    ip netns add "$ns" || fail "ip netns add $ns"
+    NS_CREATED+=("$ns")
+    ip -n "$ns" link set lo up
+    ip -n "$ns" link add "$nif" type veth peer name "$pif" netns "$peer" || fail "veth $nif in $ns"
+    ip -n "$ns" addr add "$n4" dev "$nif" && ip -n "$ns" -6 addr add "$n6" dev "$nif" nodad \
+        || fail "addresses of $nif in $ns"
+    ip -n "$peer" addr add "$p4" dev "$pif" && ip -n "$peer" -6 addr add "$p6" dev "$pif" nodad \
+        || fail "addresses of $pif in $peer"
+    ip -n "$ns" link set "$nif" up && ip -n "$peer" link set "$pif" up || fail "veth $nif up"
+    ip -n "$ns" route add default via "${p4%/*}" && ip -n "$ns" -6 route add default via "${p6%/*}" \
+        || fail "default routes of $ns"
+    wait_until 10 linklocal_settled "$ns" "$nif" || fail "no settled link-local address on $nif in $ns"
+    wait_until 10 linklocal_settled "$peer" "$pif" || fail "no settled link-local address on $pif in $peer"
+}
+
 # wan_default_routes NS: default routes (v4, v6) from NS over the veth to the
 # server ns, so that anything not captured WOULD reach the targets directly.
 # Also waits until the veth's IPv6 link-local address has passed DAD, so that

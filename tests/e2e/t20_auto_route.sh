@@ -14,13 +14,7 @@
 #     and routes exactly and direct traffic flows again.
 . "$(dirname "$0")/lib.sh"
 
-need_root
-need_bin
-topo_up
-danted_conf_udp
-danted_start
-httpd_start
-udp_echo_start
+cap_setup
 command -v dig >/dev/null && dnsmasq_start && CAP_DNS=1
 wan_default_routes "$CLI"
 ino=$(ip netns exec "$CLI" stat -L -c %i /proc/self/ns/net) || fail "netns inode"

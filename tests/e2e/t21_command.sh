@@ -12,13 +12,7 @@
 #    or the error says what is needed.
 . "$(dirname "$0")/lib.sh"
 
-need_root
-need_bin
-topo_up
-danted_conf_udp
-danted_start
-httpd_start
-udp_echo_start
+cap_setup
 dnsmasq_start || fail "dnsmasq is needed for this scenario"
 wan_default_routes "$CLI"
 PROXY=socks5://$SRV_IP4:$DANTE_PORT

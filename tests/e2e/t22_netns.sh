@@ -12,28 +12,11 @@
 # `tun2socks down --netns`, which restores everything.
 . "$(dirname "$0")/lib.sh"
 
-need_root
-need_bin
-topo_up
-danted_conf_udp
-danted_start
-httpd_start
-udp_echo_start
+cap_setup
 command -v dig >/dev/null && dnsmasq_start && CAP_DNS=1
 
 CTR=t2s$$n
-ip netns add "$CTR" || fail "ip netns add $CTR"
-NS_CREATED+=("$CTR")
-ip -n "$CTR" link set lo up
-ip -n "$CTR" link add veth-n type veth peer name veth-ns netns "$SRV" || fail "container veth"
-ip -n "$CTR" addr add 198.18.1.1/30 dev veth-n && ip -n "$CTR" -6 addr add 2001:2:0:3::1/64 dev veth-n nodad \
-    || fail "container addresses"
-ip -n "$SRV" addr add 198.18.1.2/30 dev veth-ns && ip -n "$SRV" -6 addr add 2001:2:0:3::2/64 dev veth-ns nodad \
-    || fail "server addresses toward the container"
-ip -n "$CTR" link set veth-n up && ip -n "$SRV" link set veth-ns up || fail "container veth up"
-ip -n "$CTR" route add default via 198.18.1.2 && ip -n "$CTR" -6 route add default via 2001:2:0:3::2 \
-    || fail "container default routes"
-wait_until 10 linklocal_settled "$CTR" veth-n || fail "container link-local address"
+stub_ns_add "$CTR" veth-n 198.18.1.1/30 2001:2:0:3::1/64 "$SRV" veth-ns 198.18.1.2/30 2001:2:0:3::2/64
 wait_until 10 linklocal_settled "$CLI" veth-c || fail "client link-local address"
 start_bg sleeper "$CTR" sleep 120
 CTR_PID=$BG_PID

@@ -10,31 +10,13 @@
 # blocked until `tun2socks down`, which restores rules, routes and sysctls.
 . "$(dirname "$0")/lib.sh"
 
-need_root
-need_bin
-topo_up
-danted_conf_udp
-danted_start
-httpd_start
-udp_echo_start
+cap_setup
 command -v dig >/dev/null && dnsmasq_start && CAP_DNS=1
 wan_default_routes "$CLI"
 [ -e /proc/sys/net/ipv6/conf/all/force_forwarding ] || { CAP_V6=0; info "no per-interface IPv6 forwarding in this kernel: IPv4 only"; }
 
 LAN=t2s$$l
-ip netns add "$LAN" || fail "ip netns add $LAN"
-NS_CREATED+=("$LAN")
-ip -n "$LAN" link set lo up
-ip -n "$CLI" link add lan-h type veth peer name lan-c netns "$LAN" || fail "LAN veth"
-ip -n "$CLI" addr add 198.18.2.1/24 dev lan-h && ip -n "$CLI" -6 addr add 2001:2:0:4::1/64 dev lan-h nodad \
-    || fail "host LAN addresses"
-ip -n "$LAN" addr add 198.18.2.2/24 dev lan-c && ip -n "$LAN" -6 addr add 2001:2:0:4::2/64 dev lan-c nodad \
-    || fail "LAN client addresses"
-ip -n "$CLI" link set lan-h up && ip -n "$LAN" link set lan-c up || fail "LAN veth up"
-ip -n "$LAN" route add default via 198.18.2.1 && ip -n "$LAN" -6 route add default via 2001:2:0:4::1 \
-    || fail "LAN client default routes"
-wait_until 10 linklocal_settled "$CLI" lan-h || fail "host LAN link-local address"
-wait_until 10 linklocal_settled "$LAN" lan-c || fail "LAN client link-local address"
+stub_ns_add "$LAN" lan-c 198.18.2.2/24 2001:2:0:4::2/64 "$CLI" lan-h 198.18.2.1/24 2001:2:0:4::1/64
 ino=$(ip netns exec "$CLI" stat -L -c %i /proc/self/ns/net) || fail "netns inode"
 STATE=/run/tun2socks/net$ino-tun2socks0.state
 CLEANUP_PATHS+=("$STATE" "$STATE.tmp")

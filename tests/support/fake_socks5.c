@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "loop.h"
 #include "socks5_proto.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -357,4 +358,41 @@ const struct fake_socks5_stats *
 fake_socks5_get_stats(const struct fake_socks5 *f)
 {
 	return &f->stats;
+}
+
+struct live_want {
+	const struct fake_socks5 *f;
+	unsigned n;
+};
+
+static bool
+live_is(void *arg)
+{
+	const struct live_want *w = arg;
+
+	return w->f->stats.live == w->n;
+}
+
+bool
+fake_socks5_wait_live(struct fake_socks5 *f, unsigned n, double timeout)
+{
+	struct live_want w = {f, n};
+
+	return loop_run_until(f->loop, live_is, &w, timeout);
+}
+
+void
+fake_socks5_refused_server(struct socks5_server *out)
+{
+	struct sockaddr_in sin = loopback4(0);
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	close(fd);
+	memset(out, 0, sizeof(*out));
+	memcpy(&out->addr, &sin, sizeof(sin));
+	out->addrlen = sizeof(sin);
 }

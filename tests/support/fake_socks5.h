@@ -8,6 +8,7 @@
 #ifndef T2S_TESTS_FAKE_SOCKS5_H
 #define T2S_TESTS_FAKE_SOCKS5_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -73,5 +74,12 @@ unsigned fake_socks5_send_to_clients(struct fake_socks5 *f, const struct t2s_end
 				     const uint8_t *payload, size_t len);
 
 const struct fake_socks5_stats *fake_socks5_get_stats(const struct fake_socks5 *f);
+
+/* Runs the loop until exactly n control connections are open, at most timeout seconds. */
+bool fake_socks5_wait_live(struct fake_socks5 *f, unsigned n, double timeout);
+
+/* Fills *out with a loopback port that was just free (bound, read, closed): connecting
+ * to it is refused. */
+void fake_socks5_refused_server(struct socks5_server *out);
 
 #endif

@@ -37,3 +37,45 @@ loop_run_for(struct ev_loop *loop, double seconds)
 {
 	(void)loop_run_until(loop, never, NULL, seconds);
 }
+
+struct uint_want {
+	const unsigned *counter;
+	unsigned want;
+};
+
+static bool
+uint_reached(void *arg)
+{
+	const struct uint_want *w = arg;
+
+	return *w->counter >= w->want;
+}
+
+bool
+loop_wait_uint(struct ev_loop *loop, const unsigned *counter, unsigned want, double timeout)
+{
+	struct uint_want w = {counter, want};
+
+	return loop_run_until(loop, uint_reached, &w, timeout);
+}
+
+struct u64_want {
+	const uint64_t *counter;
+	uint64_t want;
+};
+
+static bool
+u64_reached(void *arg)
+{
+	const struct u64_want *w = arg;
+
+	return *w->counter >= w->want;
+}
+
+bool
+loop_wait_u64(struct ev_loop *loop, const uint64_t *counter, uint64_t want, double timeout)
+{
+	struct u64_want w = {counter, want};
+
+	return loop_run_until(loop, u64_reached, &w, timeout);
+}

@@ -7,6 +7,7 @@
 #define T2S_TESTS_LOOP_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <ev.h>
 
@@ -20,5 +21,9 @@ bool loop_run_until(struct ev_loop *loop, loop_pred_fn pred, void *arg, double t
 
 /* Runs loop for seconds of loop time (ev_now advances by at least that much). */
 void loop_run_for(struct ev_loop *loop, double seconds);
+
+/* Run loop until *counter >= want, at most timeout seconds; return whether it got there. */
+bool loop_wait_uint(struct ev_loop *loop, const unsigned *counter, unsigned want, double timeout);
+bool loop_wait_u64(struct ev_loop *loop, const uint64_t *counter, uint64_t want, double timeout);
 
 #endif
