@@ -17,6 +17,7 @@
 #include "config.h"
 #include "log.h"
 #include "lwip_port.h"
+#include "stats.h"
 #include "t2s.h"
 #include "tun.h"
 
@@ -178,6 +179,7 @@ main(int argc, char **argv)
 	struct tun_device tun;
 	struct ev_loop *loop;
 	struct t2s *t;
+	ev_signal stats_signal;
 	char msg[256], url[T2S_ENDPOINT_STRLEN + PROXY_URL_CRED_MAX + 16];
 	int rc;
 
@@ -220,8 +222,11 @@ main(int argc, char **argv)
 	proxy_url_format_redacted(&cfg.proxy, url, sizeof(url));
 	log_info("ready: %s (mtu %u%s%s) -> %s", t->tun.name, cfg.mtu, t->tun.vnet_hdr_len ? ", offload" : "",
 		 t->tun.persistent ? ", persistent" : "", url);
+	stats_watch(loop, &stats_signal, t);
 	ev_run(loop, 0);
 
+	stats_unwatch(loop, &stats_signal);
+	stats_log(t);
 	t2s_free(t);
 	lwip_port_fini();
 	log_info("stopped");

@@ -237,6 +237,8 @@ udp_flow_assoc_ready_cb(void *arg, const struct socks5_udp_result *res)
 			if (t2s_rate_ok(t, 4, 30.0))
 				log_warn("the proxy does not support UDP ASSOCIATE: DNS goes over TCP, other UDP "
 					 "is answered with ICMP port unreachable");
+		} else if (fd_pressure_is_exhaustion(res->err)) {
+			fd_pressure_refused(&t->fd_pressure, ev_now(t->loop), "UDP", res->err);
 		} else if (t2s_rate_ok(t, 5, 5.0)) {
 			log_warn("udp %s: no UDP association: %s (%s)", flow_name(f, name, sizeof(name)),
 				 res->failure == SOCKS5_UDP_REJECTED ? "refused by the proxy" : "proxy failed",
@@ -249,6 +251,7 @@ udp_flow_assoc_ready_cb(void *arg, const struct socks5_udp_result *res)
 		return;
 	}
 	f->ready = true;
+	fd_pressure_ok(&t->fd_pressure, ev_now(t->loop));
 	log_debug("udp %llu %s: association ready", (unsigned long long)f->id, flow_name(f, name, sizeof(name)));
 	for (d = f->pending_head; d != NULL; d = next) {
 		next = d->next;
@@ -348,6 +351,8 @@ flow_new(struct t2s *t, const struct flow_key *key)
 
 	f->assoc = socks5_udp_new(t->loop, &t->proxy, &cfg, &assoc_callbacks, f);
 	if (f->assoc == NULL) {
+		if (fd_pressure_is_exhaustion(-errno))
+			fd_pressure_refused(&t->fd_pressure, ev_now(t->loop), "UDP", -errno);
 		free(f);
 		return NULL;
 	}
