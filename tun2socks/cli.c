@@ -44,6 +44,10 @@ const char cli_usage[] =
 	"      --fake-ip-range6 CIDR  IPv6 pool for fake-ip (default " CONFIG_DEFAULT_FAKE_NET6 ")\n"
 	"      --fwmark N             SO_MARK for proxy connections (policy routing)\n"
 	"      --no-offload           plain TUN packets: no virtio-net header, no TSO\n"
+	"      --user NAME            once the TUN is open, run as this user (and its\n"
+	"                             primary group, or --group NAME), with no capability\n"
+	"                             but CAP_NET_ADMIN when --fwmark needs it\n"
+	"      --group NAME           group for --user\n"
 	"  -l, --log-level LEVEL      error, warn, info (default) or debug\n"
 	"  -h, --help                 show this text\n"
 	"  -V, --version              show the version\n";
@@ -61,6 +65,8 @@ enum {
 	OPT_UDP_RELAY,
 	OPT_FAKE_IP_RANGE,
 	OPT_FAKE_IP_RANGE6,
+	OPT_USER,
+	OPT_GROUP,
 };
 
 static const char short_options[] = ":p:t:m:a:6:l:hV";
@@ -83,6 +89,8 @@ static const struct option options[] = {
 	{"fake-ip-range6", required_argument, NULL, OPT_FAKE_IP_RANGE6},
 	{"fwmark", required_argument, NULL, OPT_FWMARK},
 	{"no-offload", no_argument, NULL, OPT_NO_OFFLOAD},
+	{"user", required_argument, NULL, OPT_USER},
+	{"group", required_argument, NULL, OPT_GROUP},
 	{"log-level", required_argument, NULL, 'l'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -279,6 +287,12 @@ cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msgle
 		case OPT_NO_OFFLOAD:
 			cfg->offload = false;
 			break;
+		case OPT_USER:
+			cfg->user = optarg;
+			break;
+		case OPT_GROUP:
+			cfg->group = optarg;
+			break;
 		case 'l':
 			lvl = log_level_parse(optarg);
 			if (lvl < 0)
@@ -301,6 +315,8 @@ cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msgle
 	}
 	if (optind < argc)
 		return fail(msg, msglen, "unexpected argument '%s'", argv[optind]);
+	if (cfg->group != NULL && cfg->user == NULL)
+		return fail(msg, msglen, "--group needs --user");
 	if (!have_proxy)
 		return fail(msg, msglen, "--proxy is required (e.g. --proxy socks5://127.0.0.1:1080)");
 	return CLI_RUN;

@@ -63,6 +63,8 @@ struct t2s_config {
 	unsigned fake_prefix6;
 	enum log_level log_level;
 	const char *auth_file; /* --proxy-auth-file, read by main */
+	const char *user;      /* --user: drop privileges to it once set up (NULL: stay) */
+	const char *group;     /* --group: instead of the user's primary group */
 };
 
 void config_defaults(struct t2s_config *cfg);

@@ -13,10 +13,12 @@
 
 #include <ev.h>
 
+#include "argv_scrub.h"
 #include "cli.h"
 #include "config.h"
 #include "log.h"
 #include "lwip_port.h"
+#include "privdrop.h"
 #include "stats.h"
 #include "t2s.h"
 #include "tun.h"
@@ -171,6 +173,25 @@ err_close:
 	return err;
 }
 
+/*
+ * Everything that needs root is done (TUN open and configured, file limit raised).
+ * SO_MARK on each new proxy socket still needs CAP_NET_ADMIN, so --fwmark keeps it.
+ */
+static int
+drop_privileges(const struct t2s_config *cfg, const struct privdrop_target *run_as)
+{
+	unsigned keep = cfg->fwmark != 0 ? PRIVDROP_KEEP_NET_ADMIN : 0;
+	int err = privdrop_apply(run_as, keep);
+
+	if (err < 0) {
+		log_error("cannot drop privileges to --user %s: %s", cfg->user, strerror(-err));
+		return err;
+	}
+	log_info("running as uid %u gid %u%s", (unsigned)run_as->uid, (unsigned)run_as->gid,
+		 keep != 0 ? " with CAP_NET_ADMIN (for --fwmark)" : " without capabilities");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -179,6 +200,7 @@ main(int argc, char **argv)
 	struct tun_device tun;
 	struct ev_loop *loop;
 	struct t2s *t;
+	struct privdrop_target run_as;
 	ev_signal stats_signal;
 	char msg[256], url[T2S_ENDPOINT_STRLEN + PROXY_URL_CRED_MAX + 16];
 	int rc;
@@ -197,8 +219,13 @@ main(int argc, char **argv)
 		printf("tun2socks %s (lwIP 2.2.1)\n", T2S_VERSION);
 		return EXIT_SUCCESS;
 	}
+	(void)argv_scrub_passwords(argc, argv);
 	if (load_credentials(&cfg) < 0)
 		return EXIT_USAGE;
+	if (cfg.user != NULL && privdrop_resolve(cfg.user, cfg.group, &run_as, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "tun2socks: %s\n", msg);
+		return EXIT_USAGE;
+	}
 	log_set_level(cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit(&cfg);
@@ -217,6 +244,11 @@ main(int argc, char **argv)
 	if (t == NULL) {
 		log_error("cannot start: %s", strerror(errno));
 		tun_close(&tun);
+		return EXIT_FAILURE;
+	}
+	if (cfg.user != NULL && drop_privileges(&cfg, &run_as) < 0) {
+		t2s_free(t);
+		lwip_port_fini();
 		return EXIT_FAILURE;
 	}
 	proxy_url_format_redacted(&cfg.proxy, url, sizeof(url));
