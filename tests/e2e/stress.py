@@ -4,7 +4,11 @@
 tun2socks end-to-end tests. One thread and one selector each, so that 10,000
 connections cost 10,000 sockets and not 10,000 threads.
 
-  serve    echo server: every connection gets back what it sends, until EOF.
+  serve    echo server: every connection gets back what it sends, until EOF
+           (with --rst-after N: reset the connection once N bytes came in).
+  midstream  one connection echoing chunks without end: after --hold-after bytes
+           it writes --hold-file (the test then breaks something); it must end
+           with a reset or EOF, never a hang (--stall s without progress).
   fdhold   open N connections one after another and hold them: while tun2socks is
            out of descriptors each new one must be refused within --max-refuse s
            (RST), never hang; then the held ones must echo SIZE bytes correctly;
@@ -58,6 +62,7 @@ def cmd_serve(a):
         ls.setblocking(False)
         sel.register(ls, selectors.EVENT_READ, None)
     pending = {}  # sock -> bytearray still to send back
+    seen = {}  # sock -> bytes received (for --rst-after)
     while True:
         for key, ev in sel.select():
             s = key.fileobj
@@ -76,6 +81,14 @@ def cmd_serve(a):
                     d = s.recv(65536)
                 except OSError:
                     d = b""
+                if d and a.rst_after:
+                    seen[s] = seen.get(s, 0) + len(d)
+                    if seen[s] >= a.rst_after:
+                        sel.unregister(s)
+                        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                        s.close()
+                        del pending[s], seen[s]
+                        continue
                 if not d:
                     sel.unregister(s)
                     # flush what is left best-effort, then close
@@ -186,6 +199,57 @@ def cmd_fdhold(a):
                 raise Fail("no new connection within %.1fs of closing the held ones" % a.recover)
             time.sleep(0.1)
     print("fdhold: new connection works again (attempt %d)" % tries, flush=True)
+
+
+# ---------------------------------------------------------------- midstream
+def cmd_midstream(a):
+    s = socket.create_connection((a.host, a.port), a.timeout)
+    s.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
+    chunk = body(7, 65536)
+    sent = got = 0
+    held = False
+    last = time.monotonic()
+    outcome = None
+    while outcome is None:
+        events = sel.select(0.2)
+        if not events and time.monotonic() - last > a.stall:
+            outcome = "hang"
+            break
+        for _, ev in events:
+            try:
+                if ev & selectors.EVENT_READ:
+                    d = s.recv(65536)
+                    if not d:
+                        outcome = "eof"
+                        break
+                    off = got % 65536
+                    want = (chunk[off:] + chunk * (len(d) // 65536 + 1))[:len(d)]
+                    if d != want:
+                        raise Fail("echo content differs at byte %d" % got)
+                    got += len(d)
+                    last = time.monotonic()
+                if ev & selectors.EVENT_WRITE and sent - got < 1 << 20:
+                    off = sent % 65536
+                    sent += s.send(chunk[off:])
+            except BlockingIOError:
+                pass
+            except OSError as e:
+                outcome = errname(e)
+                break
+        if not held and got >= a.hold_after:
+            held = True
+            with open(a.hold_file, "w") as f:
+                f.write("echoed %d\n" % got)
+    dt = time.monotonic() - last
+    print("midstream: %s after %d bytes echoed, %.2fs after the last progress" % (outcome, got, dt), flush=True)
+    if not held:
+        raise Fail("broke (%s) before --hold-after" % outcome)
+    if outcome == "hang":
+        raise Fail("no reset or EOF within %.1fs of the last byte" % a.stall)
+    if dt > a.max:
+        raise Fail("the application saw the end only %.2fs after the last byte" % dt)
 
 
 # ---------------------------------------------------------------- many
@@ -318,6 +382,15 @@ def main():
     p = sub.add_parser("serve")
     p.add_argument("--bind", action="append", required=True)
     p.add_argument("--port", type=int, required=True)
+    p.add_argument("--rst-after", type=int, default=0)
+    p = sub.add_parser("midstream")
+    p.add_argument("--host", required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--timeout", type=float, default=10.0)
+    p.add_argument("--hold-after", type=int, default=1 << 20)
+    p.add_argument("--hold-file", required=True)
+    p.add_argument("--stall", type=float, default=15.0)
+    p.add_argument("--max", type=float, default=5.0)
     for name in ("fdhold", "many", "seq"):
         p = sub.add_parser(name)
         p.add_argument("--host", required=True)
@@ -343,7 +416,7 @@ def main():
             p.add_argument("--rst-every", type=int, default=0)
     a = ap.parse_args()
     try:
-        {"serve": cmd_serve, "fdhold": cmd_fdhold, "many": cmd_many, "seq": cmd_seq}[a.cmd](a)
+        {"serve": cmd_serve, "midstream": cmd_midstream, "fdhold": cmd_fdhold, "many": cmd_many, "seq": cmd_seq}[a.cmd](a)
     except Fail as e:
         print("FAIL: %s" % e, file=sys.stderr)
         sys.exit(1)
