@@ -174,6 +174,9 @@ cleanup() {
     for pid in $T2S_PID "${BG_PIDS[@]}"; do
         kill -TERM "$pid" 2>/dev/null
     done
+    # One SIGTERM is a clean shutdown; a second one during it kills tun2socks before
+    # it is done (and before valgrind's leak check, when T2S_WRAPPER runs it).
+    [ -n "$T2S_PID" ] && wait_until 10 proc_done "$T2S_PID"
     for ns in "${NS_CREATED[@]}"; do
         pids=$(ip netns pids "$ns" 2>/dev/null)
         [ -n "$pids" ] && kill -TERM $pids 2>/dev/null
