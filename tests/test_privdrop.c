@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -131,6 +132,17 @@ scrub(void **state)
 	assert_string_equal(a0, "tun2socks");
 }
 
+static void
+scrub_env(void **state)
+{
+	(void)state;
+	assert_int_equal(setenv("T2S_TEST_AUTH", "user:p4ss:word", 1), 0);
+	assert_int_equal(argv_scrub_env("T2S_TEST_AUTH"), 1);
+	assert_string_equal(getenv("T2S_TEST_AUTH"), "**************");
+	assert_int_equal(argv_scrub_env("T2S_TEST_UNSET_VARIABLE"), 0);
+	unsetenv("T2S_TEST_AUTH");
+}
+
 int
 main(void)
 {
@@ -139,6 +151,7 @@ main(void)
 		cmocka_unit_test(drop_all),
 		cmocka_unit_test(drop_keep_net_admin),
 		cmocka_unit_test(scrub),
+		cmocka_unit_test(scrub_env),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

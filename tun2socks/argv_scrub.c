@@ -2,6 +2,7 @@
 /* Masks URL passwords in argv, in place. */
 #include "argv_scrub.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Masks the password of the first URL in s; returns 1 if there was one. */
@@ -36,4 +37,15 @@ argv_scrub_passwords(int argc, char **argv)
 	for (int i = 1; i < argc; i++)
 		n += scrub_one(argv[i]);
 	return n;
+}
+
+int
+argv_scrub_env(const char *name)
+{
+	char *v = getenv(name);
+
+	if (v == NULL || *v == '\0')
+		return 0;
+	memset(v, '*', strlen(v));
+	return 1;
 }

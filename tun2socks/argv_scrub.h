@@ -17,4 +17,11 @@
  */
 int argv_scrub_passwords(int argc, char **argv);
 
+/*
+ * The same for the environment (/proc/PID/environ shows the original block): replaces
+ * the value of variable name ("user:password") by '*' in place, keeping its length.
+ * Call after the value was copied. Returns 1 if it was set, else 0.
+ */
+int argv_scrub_env(const char *name);
+
 #endif

@@ -61,6 +61,7 @@ load_credentials(struct t2s_config *cfg)
 			fprintf(stderr, "tun2socks: TUN2SOCKS_PROXY_AUTH: %s\n", why);
 			return -1;
 		}
+		(void)argv_scrub_env("TUN2SOCKS_PROXY_AUTH");
 	}
 	if (cfg->proxy.has_credentials && cfg->proxy.pass[0] == '\0') {
 		fprintf(stderr, "tun2socks: --proxy: a user name needs a password (RFC 1929)\n");

@@ -156,20 +156,22 @@ def cmd_fdhold(a):
         raise Fail("only %d connections refused, expected at least %d" % (refused, a.min_refused))
     if len(held) < a.min_held:
         raise Fail("only %d connections held, expected at least %d" % (len(held), a.min_held))
-    if a.udp_port:
-        # A new UDP flow needs descriptors too: ICMP port unreachable, promptly.
+    for probe in a.udp_probe or []:
+        # A new UDP flow (or a DNS query sent over TCP) needs descriptors too: ICMP
+        # port unreachable, promptly.
+        host, port = probe.rsplit(":", 1)
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         u.settimeout(a.max_refuse + 1)
-        u.connect((a.host, a.udp_port))
+        u.connect((host, int(port)))
         t0 = time.monotonic()
         try:
-            u.send(b"ping while out of descriptors")
+            u.send(b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x03e2e\x04test\x00\x00\x01\x00\x01")
             u.recv(2048)
-            raise Fail("UDP datagram was answered while tun2socks had no descriptors")
+            raise Fail("UDP datagram to %s was answered while tun2socks had no descriptors" % probe)
         except ConnectionRefusedError:
-            print("fdhold: UDP refused with ICMP in %.3fs" % (time.monotonic() - t0), flush=True)
+            print("fdhold: UDP to %s refused with ICMP in %.3fs" % (probe, time.monotonic() - t0), flush=True)
         except socket.timeout:
-            raise Fail("UDP datagram neither answered nor refused")
+            raise Fail("UDP datagram to %s neither answered nor refused" % probe)
         finally:
             u.close()
     if a.hold_file:
@@ -405,7 +407,7 @@ def main():
             p.add_argument("--min-refused", type=int, default=1)
             p.add_argument("--min-held", type=int, default=1)
             p.add_argument("--recover", type=float, default=10.0)
-            p.add_argument("--udp-port", type=int)
+            p.add_argument("--udp-probe", action="append", metavar="HOST:PORT")
         if name == "many":
             p.add_argument("--wave", type=int, default=500)
             p.add_argument("--deadline", type=float, default=120.0)

@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Out of file descriptors: tun2socks runs under a hard RLIMIT_NOFILE it cannot raise.
-# Connections beyond what it can hold are refused at once (RST; a new UDP flow gets
-# ICMP port unreachable), never left hanging; the held ones keep relaying correct
+# Connections beyond what it can hold are refused at once (RST; a new UDP flow or DNS
+# query over TCP gets ICMP port unreachable), never left hanging; the held ones keep relaying correct
 # bytes; the episode is logged once and counted; once the held ones close, new
 # connections work again and the descriptors are back to the baseline.
 . "$(dirname "$0")/lib.sh"
@@ -17,7 +17,9 @@ echo_start
 udp_echo_start
 # (prlimit execs the rest: a wrapper such as valgrind from tests/valgrind/run runs
 # under the limit too.)
-T2S_WRAPPER="prlimit --nofile=$LIMIT:$LIMIT ${T2S_WRAPPER:-}" t2s_start
+# --dns tcp: queries to port 53 take a TCP socket each (DNS over TCP), other UDP an
+# association.
+T2S_EXTRA="--dns tcp" T2S_WRAPPER="prlimit --nofile=$LIMIT:$LIMIT ${T2S_WRAPPER:-}" t2s_start
 grep -qE "^Max open files +$LIMIT +$LIMIT " "/proc/$T2S_PID/limits" \
     || fail "tun2socks does not run with the limit: $(grep 'open files' "/proc/$T2S_PID/limits")"
 fds0=$(t2s_fds)
@@ -26,7 +28,7 @@ info "baseline: $fds0 descriptors of $LIMIT"
 hold=$WORK/held go=$WORK/go
 in_cli "$PY" "$E2E_DIR/stress.py" fdhold --host "$TGT4" --port "$ECHO_PORT" -n "$N" --size 65536 \
     --min-refused $((N - (LIMIT - fds0) - 2)) --min-held $((LIMIT - fds0 - 8)) --max-refuse 2 \
-    --udp-port "$UDP_ECHO_PORT" --hold-file "$hold" --go-file "$go" >"$LOGDIR/fdhold.log" 2>&1 &
+    --udp-probe "$TGT4:$UDP_ECHO_PORT" --udp-probe "$DNS4:53" --hold-file "$hold" --go-file "$go" >"$LOGDIR/fdhold.log" 2>&1 &
 cpid=$!
 BG_PIDS+=("$cpid")
 held_or_done() { [ -s "$hold" ] || proc_done "$cpid"; }
@@ -37,6 +39,8 @@ grep -q "out of file descriptors (Too many open files)" "$T2S_LOG" || fail "no l
 kill -USR1 "$T2S_PID"
 wait_until 5 grep -qE "out of descriptors: 1 episodes, [1-9][0-9]* flows refused \(now\)" "$T2S_LOG" \
     || fail "stats do not count the refusals: $(grep 'stats:.*descriptors' "$T2S_LOG" | tail -1)"
+grep "stats: dns over tcp" "$T2S_LOG" | tail -1 | grep -qE "refused [1-9]" \
+    || fail "the DNS query was not refused: $(grep 'stats: dns' "$T2S_LOG" | tail -1)"
 touch "$go"
 wait "$cpid"; rc=$?
 forget_pid "$cpid"

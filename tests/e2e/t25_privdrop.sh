@@ -3,7 +3,8 @@
 # --user: once the TUN is set up tun2socks runs as that user with no capability left
 # (only CAP_NET_ADMIN when --fwmark needs it) and no_new_privs; traffic still flows,
 # SIGTERM still exits cleanly and removes the TUN. A password in the proxy URL does
-# not show in /proc/PID/cmdline nor in tun2socks' log. An unknown user is a usage
+# not show in /proc/PID/cmdline nor in tun2socks' log, nor one from
+# TUN2SOCKS_PROXY_AUTH in /proc/PID/environ. An unknown user is a usage
 # error before anything is set up.
 . "$(dirname "$0")/lib.sh"
 
@@ -51,6 +52,17 @@ check_run "--user nobody" 0000000000000000
 # SO_MARK needs CAP_NET_ADMIN for every new proxy socket: kept, and nothing else.
 t2s_start --proxy "socks5://$MS_USER:$MS_PASS@$MS" --user nobody --group "$(id -gn nobody)" --fwmark 0x1
 check_run "--user nobody --fwmark" 0000000000001000
+
+# Credentials from the environment: the value is masked in /proc/PID/environ too.
+TUN2SOCKS_PROXY_AUTH="$MS_USER:$MS_PASS" t2s_start --proxy "socks5://$MS" --user nobody
+wait_until 5 dropped || fail "env: no 'running as' line in the log"
+tr '\0' '\n' <"/proc/$T2S_PID/environ" | grep -qF -- "$MS_PASS" && fail "env: the password shows in /proc/PID/environ"
+tr '\0' '\n' <"/proc/$T2S_PID/environ" | grep -qE '^TUN2SOCKS_PROXY_AUTH=\*+$' \
+    || fail "env: TUN2SOCKS_PROXY_AUTH not masked: $(tr '\0' '\n' <"/proc/$T2S_PID/environ" | grep TUN2SOCKS)"
+client "$CLI" probe --host "$TGT4" --port "$LINE_PORT" --max 5 || fail "env: traffic"
+t2s_stop TERM
+[ "$T2S_STATUS" = 0 ] || fail "env: exit status $T2S_STATUS"
+info "credentials from the environment: masked"
 
 # An unknown user fails before the TUN exists.
 out=$(in_cli "$T2S_BIN" --proxy "socks5://$MS" --tun "$TUN" --user no-such-user-t2s 2>&1); rc=$?
