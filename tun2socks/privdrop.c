@@ -108,27 +108,27 @@ privdrop_apply(const struct privdrop_target *target, unsigned keep)
 	uint64_t eff = 0, perm = 0, allowed;
 	int err;
 
+	/* Started as the target already (e.g. with file capabilities): the group list
+	 * cannot be changed without CAP_SETGID, and need not be. */
+	bool already = getuid() == target->uid && geteuid() == target->uid && getgid() == target->gid &&
+		       getegid() == target->gid;
+
 	/* Keep the permitted set across setresuid, then trim it with capset. */
 	if (keep != 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 		return -errno;
-	if (setgroups(1, &target->gid) < 0)
+	if (setgroups(1, &target->gid) < 0 && !(errno == EPERM && already))
 		return -errno;
 	if (setresgid(target->gid, target->gid, target->gid) < 0)
 		return -errno;
 	if (setresuid(target->uid, target->uid, target->uid) < 0)
 		return -errno;
-	if (keep != 0) {
-		err = set_caps(keep);
-		if (err < 0)
-			return err;
-		if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
-			return -errno;
-	} else if (target->uid == 0) {
-		/* Staying uid 0 keeps every capability unless they are dropped explicitly. */
-		err = set_caps(0);
-		if (err < 0)
-			return err;
-	}
+	/* Leaving uid 0 clears the sets unless KEEPCAPS; staying at a uid does not. Either
+	 * way, set them to exactly keep (dropping needs no privilege). */
+	err = set_caps(keep);
+	if (err < 0)
+		return err;
+	if (keep != 0 && prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+		return -errno;
 	(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;
