@@ -567,9 +567,9 @@ refuse_application(struct tcp_flow *f, const struct socks5_tcp_result *res)
 }
 
 /*
- * No descriptor for the proxy connection: RST at once (what a host with a full
- * backlog would do to a retry-happy client is worse: silence). Not a proxy failure,
- * so fd_pressure logs it, once per episode.
+ * No descriptor for the proxy connection: RST at once, so the application fails fast
+ * instead of retransmitting its SYN into the same wall. Not a proxy failure, so it is
+ * not logged as one: fd_pressure logs the episode once.
  */
 static void
 refuse_no_descriptor(struct tcp_flow *f, int err)
