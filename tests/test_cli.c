@@ -795,6 +795,25 @@ test_down(void **state)
 }
 
 static void
+test_user_group(void **state)
+{
+	struct t2s_config cfg;
+
+	(void)state;
+	ok(&cfg, "--proxy", PROXY, NULL);
+	assert_null(cfg.user);
+	assert_null(cfg.group);
+	ok(&cfg, "--proxy", PROXY, "--user", "nobody", NULL);
+	assert_string_equal(cfg.user, "nobody");
+	assert_null(cfg.group);
+	ok(&cfg, "--proxy", PROXY, "--user", "nobody", "--group", "nogroup", "--auto-route", NULL);
+	assert_string_equal(cfg.group, "nogroup");
+	bad("--group needs --user", NULL, "--proxy", PROXY, "--group", "nogroup", NULL);
+	bad("--user cannot go with --netns", NULL, "--proxy", PROXY, "--user", "nobody", "--netns", "box", NULL);
+	bad("needs a value", "--user", "--proxy", PROXY, "--user", NULL);
+}
+
+static void
 test_capture_options(void **state)
 {
 	struct t2s_config cfg;
@@ -865,6 +884,7 @@ main(void)
 		cmocka_unit_test(test_command),
 		cmocka_unit_test(test_down),
 		cmocka_unit_test(test_capture_options),
+		cmocka_unit_test(test_user_group),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -60,6 +60,10 @@ const char cli_usage[] =
 	"      --fake-ip-range6 CIDR  IPv6 pool for fake-ip (default " CONFIG_DEFAULT_FAKE_NET6 ")\n"
 	"      --fwmark N             SO_MARK for proxy connections (policy routing)\n"
 	"      --no-offload           plain TUN packets: no virtio-net header, no TSO\n"
+	"      --user NAME            once the TUN is open, run as this user (and its\n"
+	"                             primary group, or --group NAME), with no capability\n"
+	"                             but CAP_NET_ADMIN when --fwmark needs it\n"
+	"      --group NAME           group for --user\n"
 	"\n"
 	"Capture modes:\n"
 	"      --auto-route           send all IPv4 and IPv6 traffic of the host into the TUN,\n"
@@ -102,6 +106,8 @@ enum {
 	OPT_SHARE_FROM,
 	OPT_NETNS,
 	OPT_DNS_SERVER,
+	OPT_USER,
+	OPT_GROUP,
 };
 
 static const char short_options[] = ":p:t:m:a:6:l:hV";
@@ -132,6 +138,8 @@ static const struct option options[] = {
 	{"share-from", required_argument, NULL, OPT_SHARE_FROM},
 	{"netns", required_argument, NULL, OPT_NETNS},
 	{"dns-server", required_argument, NULL, OPT_DNS_SERVER},
+	{"user", required_argument, NULL, OPT_USER},
+	{"group", required_argument, NULL, OPT_GROUP},
 	{"log-level", required_argument, NULL, 'l'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -402,6 +410,12 @@ cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msgle
 			if (capture_prefix_parse(optarg, &cfg->dns_server) < 0 || strchr(optarg, '/') != NULL)
 				return fail(msg, msglen, "--dns-server: '%s' is not an IP address", optarg);
 			break;
+		case OPT_USER:
+			cfg->user = optarg;
+			break;
+		case OPT_GROUP:
+			cfg->group = optarg;
+			break;
 		case 'l':
 			lvl = log_level_parse(optarg);
 			if (lvl < 0)
@@ -431,6 +445,12 @@ cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msgle
 	} else if (optind < argc) {
 		return fail(msg, msglen, "unexpected argument '%s' (a command goes after '--')", argv[optind]);
 	}
+	if (cfg->group != NULL && cfg->user == NULL)
+		return fail(msg, msglen, "--group needs --user");
+	if (cfg->user != NULL && cfg->netns != NULL)
+		return fail(msg, msglen,
+			    "--user cannot go with --netns: removing the capture means entering the namespace "
+			    "again, which needs root");
 	if (!have_proxy)
 		return fail(msg, msglen, "--proxy is required (e.g. --proxy socks5://127.0.0.1:1080)");
 	return check_modes(cfg, msg, msglen);

@@ -96,6 +96,8 @@ struct t2s_config {
 	const char *netns;   /* --netns PATH|NAME: the TUN lives there */
 	char **command;      /* after "--": run in a namespace of its own (NULL-terminated) */
 	struct netlink_prefix dns_server; /* nameserver for the command's resolv.conf; family 0: the host's */
+	const char *user;      /* --user: drop privileges to it once set up (NULL: stay) */
+	const char *group;     /* --group: instead of the user's primary group */
 };
 
 void config_defaults(struct t2s_config *cfg);

@@ -390,12 +390,15 @@ dns_tcp_query(struct dns_tcp *d, const uint8_t *pkt, const struct packet_info *i
 	if (q->socks == NULL) {
 		err = -errno;
 		d->stats.refused++;
-		if (warn_ok(d))
+		if (fd_pressure_is_exhaustion(err))
+			fd_pressure_refused(&t->fd_pressure, ev_now(t->loop), "DNS over TCP", err);
+		else if (warn_ok(d))
 			log_warn("dns over tcp: cannot reach the proxy: %s", strerror(-err));
 		send_unreachable(t, q->quote, &q->info);
 		free(q);
 		return;
 	}
+	fd_pressure_ok(&t->fd_pressure, ev_now(t->loop));
 	ev_timer_init(&q->timer, dns_tcp_timer_cb, DNS_TCP_TIMEOUT, 0);
 	ev_timer_start(t->loop, &q->timer);
 	q->next = d->head;

@@ -18,12 +18,14 @@
 
 #include <ev.h>
 
+#include "argv_scrub.h"
 #include "capture.h"
 #include "cli.h"
 #include "config.h"
 #include "log.h"
 #include "lwip_port.h"
 #include "netns.h"
+#include "privdrop.h"
 #include "t2s.h"
 #include "tun.h"
 
@@ -67,6 +69,7 @@ load_credentials(struct t2s_config *cfg)
 			fprintf(stderr, "tun2socks: TUN2SOCKS_PROXY_AUTH: %s\n", why);
 			return -1;
 		}
+		(void)argv_scrub_env("TUN2SOCKS_PROXY_AUTH");
 	}
 	if (cfg->proxy.has_credentials && cfg->proxy.pass[0] == '\0') {
 		fprintf(stderr, "tun2socks: --proxy: a user name needs a password (RFC 1929)\n");
@@ -451,6 +454,26 @@ run_down(const struct t2s_config *cfg)
 	return EXIT_SUCCESS;
 }
 
+/*
+ * Everything that needs root is done (TUN open and configured, capture set up, file
+ * limit raised). SO_MARK on each new proxy socket still needs CAP_NET_ADMIN, and so does
+ * removing the capture's routes, rules and sysctls at exit: those keep it.
+ */
+static int
+drop_privileges(const struct t2s_config *cfg, const struct privdrop_target *run_as, bool capturing)
+{
+	unsigned keep = cfg->fwmark != 0 || capturing ? PRIVDROP_KEEP_NET_ADMIN : 0;
+	int err = privdrop_apply(run_as, keep);
+
+	if (err < 0) {
+		log_error("cannot drop privileges to --user %s: %s", cfg->user, strerror(-err));
+		return err;
+	}
+	log_info("running as uid %u gid %u%s", (unsigned)run_as->uid, (unsigned)run_as->gid,
+		 keep != 0 ? " with CAP_NET_ADMIN (for --fwmark and the capture teardown)" : " without capabilities");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -460,6 +483,7 @@ main(int argc, char **argv)
 	struct host_setup hs = {.netns_fd = -1, .exit_status = EXIT_SUCCESS};
 	struct ev_loop *loop;
 	struct t2s *t;
+	struct privdrop_target run_as;
 	char msg[256], url[T2S_ENDPOINT_STRLEN + PROXY_URL_CRED_MAX + 16];
 	int rc;
 
@@ -481,8 +505,13 @@ main(int argc, char **argv)
 		log_set_level(cfg.log_level);
 		return run_down(&cfg);
 	}
+	(void)argv_scrub_passwords(argc, argv);
 	if (load_credentials(&cfg) < 0)
 		return EXIT_USAGE;
+	if (cfg.user != NULL && privdrop_resolve(cfg.user, cfg.group, &run_as, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "tun2socks: %s\n", msg);
+		return EXIT_USAGE;
+	}
 	log_set_level(cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit(&cfg);
@@ -506,6 +535,13 @@ main(int argc, char **argv)
 		tun_close(&tun);
 		stop_capture(&hs);
 		command_abandon(&hs);
+		return EXIT_FAILURE;
+	}
+	if (cfg.user != NULL && drop_privileges(&cfg, &run_as, hs.capture != NULL) < 0) {
+		stop_capture(&hs);
+		command_abandon(&hs);
+		t2s_free(t);
+		lwip_port_fini();
 		return EXIT_FAILURE;
 	}
 	hs.t = t;

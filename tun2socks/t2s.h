@@ -14,6 +14,7 @@
 #include <ev.h>
 
 #include "config.h"
+#include "fd_pressure.h"
 #include "flow_table.h"
 #include "packet.h"
 #include "socks5_tcp.h"
@@ -86,6 +87,7 @@ struct t2s {
 	struct txpool txpool; /* chunks for the proxy -> app bytes of TCP flows */
 	ev_tstamp last_rate_log[8];
 	struct t2s_stats stats;
+	struct fd_pressure fd_pressure; /* new flows refused for want of a descriptor */
 	bool stopping;
 };
 

@@ -583,6 +583,21 @@ refuse_application(struct tcp_flow *f, const struct socks5_tcp_result *res)
 		t2s_tun_send(f->t2s, pkt, (size_t)n);
 }
 
+/*
+ * No descriptor for the proxy connection: RST at once, so the application fails fast
+ * instead of retransmitting its SYN into the same wall. Not a proxy failure, so it is
+ * not logged as one: fd_pressure logs the episode once.
+ */
+static void
+refuse_no_descriptor(struct tcp_flow *f, int err)
+{
+	struct socks5_tcp_result res = {.failure = SOCKS5_TCP_PROXY_UNREACHABLE, .err = err};
+
+	fd_pressure_refused(&f->t2s->fd_pressure, ev_now(f->t2s->loop), "TCP", err);
+	refuse_application(f, &res);
+	flow_close(f, CLOSE_ABORT);
+}
+
 static void
 log_failure(struct tcp_flow *f, const struct socks5_tcp_result *res)
 {
@@ -740,8 +755,14 @@ tcp_flow_handle_syn(struct t2s *t, const uint8_t *pkt, const struct packet_info 
 	if (f->socks == NULL) {
 		struct socks5_tcp_result res = {.failure = SOCKS5_TCP_PROXY_UNREACHABLE, .err = -errno};
 
+		if (fd_pressure_is_exhaustion(res.err)) {
+			refuse_no_descriptor(f, res.err);
+			return true;
+		}
 		flow_socks_done_cb(f, &res);
+		return true;
 	}
+	fd_pressure_ok(&t->fd_pressure, ev_now(t->loop));
 	return true;
 }
 

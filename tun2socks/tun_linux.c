@@ -191,19 +191,24 @@ tun_add_address4(const struct tun_device *tun, const struct in_addr *addr, unsig
 int
 tun_add_address6(const struct tun_device *tun, const struct in6_addr *addr, unsigned prefix)
 {
-	struct t2s_in6_ifreq req;
+	/* The kernel reads only the in6_ifreq; the padding to a struct ifreq is for
+	 * checkers (valgrind) that assume every SIOCSIFADDR argument is one. */
+	union {
+		struct t2s_in6_ifreq req;
+		struct ifreq pad;
+	} u;
 	int fd, err = 0;
 
-	memset(&req, 0, sizeof(req));
-	req.addr = *addr;
-	req.prefixlen = prefix;
-	req.ifindex = (int)if_nametoindex(tun->name);
-	if (req.ifindex == 0)
+	memset(&u, 0, sizeof(u));
+	u.req.addr = *addr;
+	u.req.prefixlen = prefix;
+	u.req.ifindex = (int)if_nametoindex(tun->name);
+	if (u.req.ifindex == 0)
 		return -errno;
 	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (ioctl(fd, SIOCSIFADDR, &req) < 0 && errno != EEXIST)
+	if (ioctl(fd, SIOCSIFADDR, &u.req) < 0 && errno != EEXIST)
 		err = -errno;
 	close(fd);
 	return err;

@@ -253,6 +253,8 @@ udp_flow_assoc_ready_cb(void *arg, const struct socks5_udp_result *res)
 			if (udp_health_route(t->udp_health, 53) != UDP_ROUTE_DNS_TCP && t2s_rate_ok(t, 4, 30.0))
 				log_warn("udp %s: the proxy does not support UDP ASSOCIATE (REP 7)",
 					 flow_name(f, name, sizeof(name)));
+		} else if (fd_pressure_is_exhaustion(res->err)) {
+			fd_pressure_refused(&t->fd_pressure, ev_now(t->loop), "UDP", res->err);
 		} else if (t2s_rate_ok(t, 5, 5.0)) {
 			log_warn("udp %s: no UDP association: %s (%s)", flow_name(f, name, sizeof(name)),
 				 res->failure == SOCKS5_UDP_REJECTED ? "refused by the proxy" : "proxy failed",
@@ -265,6 +267,7 @@ udp_flow_assoc_ready_cb(void *arg, const struct socks5_udp_result *res)
 		return;
 	}
 	f->ready = true;
+	fd_pressure_ok(&t->fd_pressure, ev_now(t->loop));
 	log_debug("udp %llu %s: association ready", (unsigned long long)f->id, flow_name(f, name, sizeof(name)));
 	for (d = f->pending_head; d != NULL; d = next) {
 		next = d->next;
@@ -362,6 +365,8 @@ flow_new(struct t2s *t, const struct flow_key *key)
 	} else {
 		f->assoc = socks5_udp_new(t->loop, &t->proxy, &cfg, &assoc_callbacks, f);
 		if (f->assoc == NULL) {
+			if (fd_pressure_is_exhaustion(-errno))
+				fd_pressure_refused(&t->fd_pressure, ev_now(t->loop), "UDP", -errno);
 			free(f);
 			return NULL;
 		}

@@ -174,6 +174,9 @@ cleanup() {
     for pid in $T2S_PID "${BG_PIDS[@]}"; do
         kill -TERM "$pid" 2>/dev/null
     done
+    # One SIGTERM is a clean shutdown; a second one during it kills tun2socks before
+    # it is done (and before valgrind's leak check, when T2S_WRAPPER runs it).
+    [ -n "$T2S_PID" ] && wait_until 10 proc_done "$T2S_PID"
     for ns in "${NS_CREATED[@]}"; do
         pids=$(ip netns pids "$ns" 2>/dev/null)
         [ -n "$pids" ] && kill -TERM $pids 2>/dev/null
@@ -357,16 +360,19 @@ tun_exists() { ip -n "$CLI" link show "$TUN" >/dev/null 2>&1; }
 # call is: tun2socks ARGS --tun t2s0 --address ... --address6 ... --log-level info
 # ($T2S_PROXY default: socks5://198.18.0.2:1080). Waits until the TUN is UP
 # with its address, then adds the v4 and v6 default routes through it.
+# $T2S_WRAPPER, if set, is a command (split on spaces) that execs the binary,
+# e.g. "prlimit --nofile=64:64" or "valgrind ...": T2S_PID is then still the
+# PID of the process that runs tun2socks' code.
 t2s_start() {
     need_bin
     local args=("$@")
     [ ${#args[@]} -gt 0 ] || args=(--proxy "${T2S_PROXY:-socks5://$SRV_IP4:$DANTE_PORT}")
-    T2S_CMD=("$T2S_BIN" "${args[@]}" --tun "$TUN" --address "$TUN_ADDR4" --address6 "$TUN_ADDR6"
+    T2S_CMD=(${T2S_WRAPPER:-} "$T2S_BIN" "${args[@]}" --tun "$TUN" --address "$TUN_ADDR4" --address6 "$TUN_ADDR6"
              --log-level "${T2S_LOG_LEVEL:-info}" ${T2S_EXTRA:-})
     echo "=== $(date +%T.%3N) start: ${T2S_CMD[*]}" >>"$T2S_LOG"
     ip netns exec "$CLI" env --default-signal=INT,QUIT "${T2S_CMD[@]}" >>"$T2S_LOG" 2>&1 &
     T2S_PID=$!
-    if ! wait_until 10 tun_up; then
+    if ! wait_until "${T2S_START_TIMEOUT:-10}" tun_up; then
         if proc_done "$T2S_PID"; then
             wait "$T2S_PID"
             T2S_STATUS=$?
