@@ -62,7 +62,7 @@ const char cli_usage[] =
 	"      --no-offload           plain TUN packets: no virtio-net header, no TSO\n"
 	"      --user NAME            once the TUN is open, run as this user (and its\n"
 	"                             primary group, or --group NAME), with no capability\n"
-	"                             but CAP_NET_ADMIN when --fwmark needs it\n"
+	"                             but CAP_NET_ADMIN for --fwmark or a capture mode\n"
 	"      --group NAME           group for --user\n"
 	"\n"
 	"Capture modes:\n"

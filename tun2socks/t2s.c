@@ -426,8 +426,9 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 		goto err_free;
 	}
 	txpool_init(&t->txpool, T2S_TX_CHUNKS_KEPT);
+	t->relay_buf = malloc(T2S_RELAY_BUF);
 	t->udp_recv_buf = malloc(SOCKS5_UDP_RECV_BUF);
-	if (t->udp_recv_buf == NULL)
+	if (t->relay_buf == NULL || t->udp_recv_buf == NULL)
 		goto err_relay;
 	if (t->tun.vnet_hdr_len > sizeof(t->vnet_tx)) {
 		errno = EPROTOTYPE;
@@ -515,6 +516,7 @@ err_rxpool:
 	fakeip_free(t->fakeip);
 	rxpool_free(t->rxpool);
 err_relay:
+	free(t->relay_buf);
 	free(t->udp_recv_buf);
 	flow_table_fini(&t->udp_table);
 	flow_table_fini(&t->tcp_table);
@@ -580,6 +582,7 @@ t2s_free(struct t2s *t)
 	dns_tcp_free(t->dns_tcp);
 	rxpool_free(t->rxpool);
 	fakeip_free(t->fakeip);
+	free(t->relay_buf);
 	free(t->udp_recv_buf);
 	txpool_fini(&t->txpool);
 	flow_table_fini(&t->udp_table);

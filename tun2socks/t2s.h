@@ -35,6 +35,9 @@ struct ip_reass;
 
 /* Packets read per TUN wakeup before other watchers get their turn. */
 #define T2S_TUN_BATCH 64
+/* Shared buffer for small proxy -> lwIP reads, which lwIP copies (tcp_sndbuf() of one
+ * write never exceeds 0xffff). */
+#define T2S_RELAY_BUF 65535
 /* Idle transmit chunks kept for reuse (at most 2 MiB). */
 #define T2S_TX_CHUNKS_KEPT 32
 /* Idle receive buffers kept for reuse (at most 2 MiB with 64 KiB buffers). */
@@ -84,7 +87,8 @@ struct t2s {
 	uint8_t vnet_tx[64];  /* header sent with our own packets: "checksum verified" */
 	uint8_t vnet_csum[64]; /* header for lwIP's TCP packets: "checksum needed" */
 	struct pbuf *rx_spare; /* MTU-sized buffer for the next TUN read */
-	struct txpool txpool; /* chunks for the proxy -> app bytes of TCP flows */
+	uint8_t *relay_buf;   /* T2S_RELAY_BUF bytes */
+	struct txpool txpool; /* chunks for the proxy -> app bytes of bulk TCP flows */
 	ev_tstamp last_rate_log[8];
 	struct t2s_stats stats;
 	struct fd_pressure fd_pressure; /* new flows refused for want of a descriptor */

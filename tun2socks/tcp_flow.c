@@ -7,8 +7,9 @@
  *   return ERR_ABRT and no pcb is freed under lwIP's feet.
  * - app -> proxy: pbufs lwIP delivers are queued and written with writev; tcp_recved
  *   only for bytes the socket took, so the advertised window is the backpressure.
- * - proxy -> app: the socket is read only while lwIP has send buffer room, straight
- *   into the flow's txbuf, which tcp_write references without copying; reading stops
+ * - proxy -> app: the socket is read only while lwIP has send buffer room; bulk
+ *   transfers straight into the flow's txbuf, which tcp_write references without
+ *   copying, small reads through a shared buffer that lwIP copies; reading stops
  *   when lwIP is full and resumes from the sent callback, which also tells when the
  *   bytes may be reused. A flow whose pcb lives on must therefore not end before all
  *   its bytes are acknowledged (finished() waits for it); aborting the pcb drops
@@ -72,6 +73,8 @@ struct tcp_flow {
 	struct pbuf *rxq_head, *rxq_tail; /* app -> proxy, single pbufs linked by ->next */
 	size_t rxq_off;
 	struct txbuf tx; /* proxy -> app bytes until the application acknowledges them */
+	uint32_t copied_unacked; /* proxy -> app bytes lwIP copied, not yet acknowledged */
+	bool bulk;               /* the last proxy read was large: read into tx, no copy */
 	ev_io io;
 	ev_timer timer;
 	ev_tstamp last_active;
@@ -270,6 +273,41 @@ queue_to_app(struct tcp_flow *f)
 	return 0;
 }
 
+/*
+ * A read this large marks a bulk transfer: the next reads go into the txbuf, without
+ * a copy. Smaller ones (most responses of most connections) are copied into lwIP's own
+ * exact-size buffers, so the thousands of connections that only ever carry a few KiB
+ * never take a 64 KiB chunk.
+ */
+#define BULK_READ (16 * 1024)
+
+/*
+ * lwIP's copy of a small read. What it cannot take goes into the txbuf (where it
+ * follows every copied byte, so acknowledgements still arrive in stream order).
+ * Returns 1 queued, 0 lwIP full (reading pauses), -errno.
+ */
+static int
+queue_copy(struct tcp_flow *f, const uint8_t *data, size_t n)
+{
+	err_t e = tcp_write(f->pcb, data, (u16_t)n, TCP_WRITE_FLAG_COPY);
+	uint8_t *dst;
+	size_t len;
+
+	if (e == ERR_OK) {
+		f->copied_unacked += (uint32_t)n;
+		return 1;
+	}
+	if (e != ERR_MEM)
+		return -EIO;
+	dst = txbuf_space(&f->tx, &f->t2s->txpool, n, &len);
+	if (dst == NULL || len < n)
+		return -ENOMEM;
+	memcpy(dst, data, n);
+	txbuf_filled(&f->tx, n);
+	f->read_paused = true;
+	return 0;
+}
+
 /* Reads from the proxy while lwIP has room. Returns 0 or -errno (fatal). */
 static int
 pump_from_proxy(struct tcp_flow *f)
@@ -280,6 +318,8 @@ pump_from_proxy(struct tcp_flow *f)
 
 	for (int i = 0; i < READS_PER_WAKEUP && !f->proxy_eof; i++) {
 		size_t room = tcp_sndbuf(f->pcb), len;
+		/* Stream order: once bytes sit in the txbuf, later ones must follow them there. */
+		bool chunked = f->bulk || !txbuf_empty(&f->tx);
 		uint8_t *buf;
 		ssize_t n;
 
@@ -287,9 +327,14 @@ pump_from_proxy(struct tcp_flow *f)
 			f->read_paused = true;
 			break;
 		}
-		buf = txbuf_space(&f->tx, pool, room, &len);
-		if (buf == NULL)
-			return -ENOMEM;
+		if (chunked) {
+			buf = txbuf_space(&f->tx, pool, room, &len);
+			if (buf == NULL)
+				return -ENOMEM;
+		} else {
+			buf = f->t2s->relay_buf;
+			len = room < T2S_RELAY_BUF ? room : T2S_RELAY_BUF;
+		}
 		n = recv(f->fd, buf, len, 0);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
@@ -303,8 +348,13 @@ pump_from_proxy(struct tcp_flow *f)
 			queued = true;
 			break;
 		}
-		txbuf_filled(&f->tx, (size_t)n);
-		r = queue_to_app(f);
+		f->bulk = (size_t)n >= BULK_READ;
+		if (chunked) {
+			txbuf_filled(&f->tx, (size_t)n);
+			r = queue_to_app(f);
+		} else {
+			r = queue_copy(f, buf, (size_t)n);
+		}
 		if (r < 0)
 			return r;
 		queued = true;
@@ -343,6 +393,13 @@ tcp_flow_pcb_sent_cb(void *arg, struct tcp_pcb *pcb, u16_t len)
 	(void)pcb;
 	if (f == NULL)
 		return ERR_OK;
+	/* Copied bytes, if any, come first in the stream: lwIP's own memory. */
+	if (f->copied_unacked > 0) {
+		uint32_t c = len < f->copied_unacked ? len : f->copied_unacked;
+
+		f->copied_unacked -= c;
+		len = (u16_t)(len - c);
+	}
 	txbuf_acked(&f->tx, &f->t2s->txpool, len);
 	/* Paused reads may resume; a flow waiting for its last bytes to be acked may end. */
 	if (f->read_paused || (f->proxy_eof && txbuf_empty(&f->tx)))

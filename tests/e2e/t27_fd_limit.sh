@@ -19,7 +19,9 @@ udp_echo_start
 # under the limit too.)
 # --dns tcp: queries to port 53 take a TCP socket each (DNS over TCP), other UDP an
 # association.
-T2S_EXTRA="--dns tcp" T2S_WRAPPER="prlimit --nofile=$LIMIT:$LIMIT ${T2S_WRAPPER:-}" t2s_start
+# No spare UDP associations (--udp-pool 0, and no start-up probe whose association
+# would become one): a new UDP flow must need a new descriptor.
+T2S_EXTRA="--dns tcp --udp associate --udp-pool 0" T2S_WRAPPER="prlimit --nofile=$LIMIT:$LIMIT ${T2S_WRAPPER:-}" t2s_start
 grep -qE "^Max open files +$LIMIT +$LIMIT " "/proc/$T2S_PID/limits" \
     || fail "tun2socks does not run with the limit: $(grep 'open files' "/proc/$T2S_PID/limits")"
 fds0=$(t2s_fds)
