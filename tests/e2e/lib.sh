@@ -573,6 +573,22 @@ cap_setup() {
     danted_start
     httpd_start
     udp_echo_start
+    iperf_start
+}
+
+# cap_iperf NS WHAT: iperf3 from NS to the target, upload then download, 1 s each;
+# both must move data (the leak counter, checked by the callers, shows that it went
+# through the proxy).
+cap_iperf() {
+    local ns=$1 dir out bytes
+    for dir in "" -R; do
+        out=$(timeout -k 5 20 ip netns exec "$ns" iperf3 -c "$TGT4" -p "$IPERF_PORT" $dir -t 1 -J \
+              --connect-timeout 5000 2>&1) || fail "$2: iperf3 $dir failed: $(printf '%s' "$out" | grep -m1 '"error"')"
+        bytes=$(printf '%s' "$out" | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["end"]["sum_received"]["bytes"])') \
+            || fail "$2: iperf3 $dir: no result"
+        [ "$bytes" -gt 0 ] || fail "$2: iperf3 $dir moved nothing"
+        info "$2: iperf3 ${dir:-upload}${dir:+ (download)}: $((bytes / 1000000)) MB in 1 s"
+    done
 }
 
 # stub_ns_add NS IF ADDR4/LEN ADDR6/LEN PEER_NS PEER_IF PEER_ADDR4/LEN PEER_ADDR6/LEN:
@@ -702,6 +718,10 @@ cap_traffic() {
     if [ "$CAP_DNS" = 1 ]; then
         got=$(ip netns exec "$ns" timeout 10 dig +short +time=3 +tries=1 @"$DNS4" www.e2e.test A 2>&1) || fail "$what: dig: $got"
         [ "$got" = "$TGT4" ] || fail "$what: dig answered '$got'"
+    fi
+    if [ "${CAP_IPERF_DONE:-0}" = 0 ]; then
+        cap_iperf "$ns" "$what"
+        CAP_IPERF_DONE=1
     fi
     local dns=""
     [ "$CAP_DNS" = 1 ] && dns=", DNS"

@@ -40,6 +40,9 @@ echo "dns \$(dig +short +time=3 +tries=1 www.e2e.test A)"
 "$PY" "$E2E_DIR/udp_client.py" echo --host "$TGT4" --port "$UDP_ECHO_PORT" -n 5 --count 3 --size 1000 >&2
 "$PY" "$E2E_DIR/udp_client.py" echo --host "$TGT6" --port "$UDP_ECHO_PORT" -n 5 --count 3 --size 1000 >&2
 echo "udp ok"
+iperf3 -c "$TGT4" -p "$IPERF_PORT" -t 1 --connect-timeout 5000 >&2
+iperf3 -c "$TGT4" -p "$IPERF_PORT" -t 1 -R --connect-timeout 5000 >&2
+echo "iperf ok"
 exit 7
 EOS
 n0=$(sniff_count)
@@ -47,7 +50,7 @@ out=$(run_cmd --proxy "$PROXY" --dns-server "$DNS4" -- bash "$WORK/inside.sh")
 st=$?
 echo "$out" >"$LOGDIR/inside.out"
 [ "$st" = 7 ] || fail "exit status $st, expected the command's 7; output: $out"
-routes=$(grep -v -e '^sha' -e '^peer' -e '^dns' -e '^udp' <<<"$out")
+routes=$(grep -v -e '^sha' -e '^peer' -e '^dns' -e '^udp' -e '^iperf' <<<"$out")
 [ "$(grep -c . <<<"$routes")" = 2 ] || fail "the command's namespace has other routes: $routes"
 grep -q "^default dev tun2socks0" <<<"$routes" || fail "no IPv4 default route through the TUN: $routes"
 grep -q "^sha $want\$" <<<"$out" || fail "IPv4 download checksum: $out"
@@ -55,6 +58,7 @@ grep -q "^sha6 $want\$" <<<"$out" || fail "IPv6 download checksum: $out"
 grep -q "^peer $SRV_IP4\$" <<<"$out" || fail "the target did not see danted: $out"
 grep -q "^dns $TGT4\$" <<<"$out" || fail "DNS through resolv.conf: $out"
 grep -q "^udp ok\$" <<<"$out" || fail "UDP: $out"
+grep -q "^iperf ok\$" <<<"$out" || fail "iperf3 both ways from the command: $out"
 check_udp_peers
 grep -q "query\[A\] www.e2e.test from $SRV_IP4" "$LOGDIR/dnsmasq.log" || fail "dnsmasq did not get the query from danted"
 no_leak() { [ "$(sniff_count)" = "$n0" ] || fail "$(($(sniff_count) - n0)) packets leaked around the proxy"; }
