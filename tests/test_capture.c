@@ -44,11 +44,11 @@ test_prefix_parse(void **state)
 	char buf[64];
 
 	(void)state;
-	assert_int_equal(capture_prefix_parse("10.1.2.3/8", &p), 0);
+	assert_int_equal(capture_prefix_parse("198.19.2.3/15", &p), 0);
 	assert_int_equal(p.family, AF_INET);
-	assert_int_equal(p.len, 8);
+	assert_int_equal(p.len, 15);
 	capture_prefix_format(&p, buf, sizeof(buf));
-	assert_string_equal(buf, "10.0.0.0/8"); /* host bits cleared */
+	assert_string_equal(buf, "198.18.0.0/15"); /* host bits cleared */
 	assert_int_equal(capture_prefix_parse("192.0.2.77", &p), 0);
 	assert_int_equal(p.len, 32);
 	assert_int_equal(capture_prefix_parse("2001:db8:1:2::ff/33", &p), 0);
@@ -58,11 +58,11 @@ test_prefix_parse(void **state)
 	assert_int_equal(p.len, 0);
 	assert_int_equal(capture_prefix_parse("::/0", &p), 0);
 	assert_int_equal(capture_prefix_parse("fe80::1/129", &p), -EINVAL);
-	assert_int_equal(capture_prefix_parse("10.0.0.0/33", &p), -EINVAL);
-	assert_int_equal(capture_prefix_parse("10.0.0.0/", &p), -EINVAL);
-	assert_int_equal(capture_prefix_parse("10.0.0.0/-1", &p), -EINVAL);
-	assert_int_equal(capture_prefix_parse("10.0.0.0/8x", &p), -EINVAL);
-	assert_int_equal(capture_prefix_parse("10.0.0/8", &p), -EINVAL);
+	assert_int_equal(capture_prefix_parse("198.18.0.0/33", &p), -EINVAL);
+	assert_int_equal(capture_prefix_parse("198.18.0.0/", &p), -EINVAL);
+	assert_int_equal(capture_prefix_parse("198.18.0.0/-1", &p), -EINVAL);
+	assert_int_equal(capture_prefix_parse("198.18.0.0/15x", &p), -EINVAL);
+	assert_int_equal(capture_prefix_parse("198.18.0/15", &p), -EINVAL);
 	assert_int_equal(capture_prefix_parse("host.example", &p), -EINVAL);
 	assert_int_equal(capture_prefix_parse("", &p), -EINVAL);
 	assert_int_equal(capture_prefix_parse("1111:2222:3333:4444:5555:6666:7777:8888/128xxxxxxxxxxxxxxxxx", &p),
@@ -176,7 +176,7 @@ test_plan_too_big(void **state)
 
 	(void)state;
 	for (i = 0; i < CAPTURE_MAX_OPS; i++)
-		assert_int_equal(capture_prefix_parse("10.0.0.0/8", &ex[i]), 0);
+		assert_int_equal(capture_prefix_parse("198.18.0.0/15", &ex[i]), 0);
 	assert_int_equal(capture_plan_build(&p, &plan), -E2BIG);
 }
 
@@ -184,7 +184,7 @@ static void
 test_op_round_trip(void **state)
 {
 	static const char *const good[] = {
-		"rule 4 7430 to 10.0.0.0/8 lookup 254",
+		"rule 4 7430 to 198.18.0.0/15 lookup 254",
 		"rule 6 7431 fwmark 0x1/0xffffffff lookup 254",
 		"rule 4 7432 fwmark 0x7432/0x7432 unreachable",
 		"rule 6 7433 iif wlan0 lookup 7432",
@@ -231,7 +231,7 @@ test_op_parse_bad(void **state)
 		"route 4 7432 unicast default dev",
 		"route 4 7432 unicast default via tun0",
 		"route 4 7432 unicast default dev tun0 extra",
-		"route 6 7432 unicast 10.0.0.0/8",
+		"route 6 7432 unicast 198.18.0.0/15",
 		"sysctl net/ipv4/conf/eth0/rp_filter 2",
 		"sysctl kernel/core_pattern x -",       /* only under net/ */
 		"sysctl net/../../etc/passwd 1 -",      /* never climbs out */

@@ -837,9 +837,9 @@ test_capture_options(void **state)
 	assert_string_equal(buf, "2001:db8::1/128");
 	capture_prefix_format(&cfg.exclude[2], buf, sizeof(buf));
 	assert_string_equal(buf, "203.0.113.9/32");
-	bad("--exclude", "'10.0.0.0/33'", "--proxy", PROXY, "--auto-route", "--exclude", "10.0.0.0/33", NULL);
+	bad("--exclude", "'198.18.0.0/33'", "--proxy", PROXY, "--auto-route", "--exclude", "198.18.0.0/33", NULL);
 	bad("--exclude", "'example.com'", "--proxy", PROXY, "--auto-route", "--exclude", "example.com", NULL);
-	bad("--exclude", "needs --auto-route", "--proxy", PROXY, "--exclude", "10.0.0.0/8", NULL);
+	bad("--exclude", "needs --auto-route", "--proxy", PROXY, "--exclude", "198.18.0.0/15", NULL);
 	bad("--kill-switch", "needs --auto-route", "--proxy", PROXY, "--kill-switch", NULL);
 	ok(&cfg, "--proxy", PROXY, "--share-from", "lan0", "--kill-switch", NULL);
 	assert_string_equal(cfg.share_from, "lan0");
