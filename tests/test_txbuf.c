@@ -148,6 +148,30 @@ test_trim_space_never_filled(void **state)
 }
 
 static void
+test_span_fits_one_write(void **state)
+{
+	struct txpool pool;
+	struct txbuf b;
+	size_t len;
+
+	(void)state;
+	txpool_init(&pool, 2);
+	txbuf_init(&b);
+	/* lwIP's send buffer may offer 1 MiB: a fresh 64 KiB chunk must still offer at most
+	 * what one tcp_write (u16_t length) can take, never 65536 (which would wrap to 0). */
+	assert_non_null(txbuf_space(&b, &pool, 1024 * 1024, &len));
+	assert_int_equal(len, TXBUF_MAX_SPAN);
+	assert_true(len <= 0xffff);
+	txbuf_filled(&b, len);
+	txbuf_queued(&b, len);
+	/* The byte left in the chunk is below TXBUF_MIN_READ: the next span is a new chunk. */
+	assert_non_null(txbuf_space(&b, &pool, 1024 * 1024, &len));
+	assert_int_equal(len, TXBUF_MAX_SPAN);
+	txbuf_release(&b, &pool);
+	txpool_fini(&pool);
+}
+
+static void
 test_ack_beyond_queued_is_clamped(void **state)
 {
 	struct txpool pool;
@@ -202,6 +226,7 @@ main(void)
 		cmocka_unit_test(test_chunks_span),
 		cmocka_unit_test(test_ack_beyond_queued_is_clamped),
 		cmocka_unit_test(test_trim_space_never_filled),
+		cmocka_unit_test(test_span_fits_one_write),
 		cmocka_unit_test(test_pool_bound_and_release),
 	};
 

@@ -861,8 +861,10 @@ capture_start(const struct capture_params *p)
 	return c;
 
 err_undo:
+	/* Everything goes, the dead run's leftovers included: the record that would let
+	 * `down` find them is removed too. (An op undone twice is harmless: already gone.) */
 	plan_undo(c->nl, &c->plan, c->applied, NULL);
-	plan_undo(c->nl, stale, stale->n, &c->plan);
+	plan_undo(c->nl, stale, stale->n, NULL);
 	unlink(c->path);
 err_stale:
 	free(stale);

@@ -166,7 +166,7 @@ reassemble(struct t2s *t, const uint8_t *pkt, const struct packet_info *info)
 		ev_timer_start(t->loop, &t->reass_timer);
 	}
 	if (r < 0) {
-		if (t2s_rate_ok(t, 6, 5.0))
+		if (t2s_rate_ok(t, T2S_RATE_FRAGMENT, 5.0))
 			log_debug("dropped an IPv%u UDP fragment: %s", info->family, strerror(-r));
 		return;
 	}
@@ -236,7 +236,7 @@ t2s_tun_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		iov[1].iov_len = t->rx_bufsize;
 		n = readv(t->tun.fd, iov + first, 2 - first);
 		if (n <= 0) {
-			if (n < 0 && errno != EAGAIN && errno != EINTR && t2s_rate_ok(t, 2, 5.0))
+			if (n < 0 && errno != EAGAIN && errno != EINTR && t2s_rate_ok(t, T2S_RATE_TUN_READ, 5.0))
 				log_warn("reading %s: %s", t->tun.name, strerror(errno));
 			break;
 		}

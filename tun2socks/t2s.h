@@ -43,6 +43,19 @@ struct ip_reass;
 /* Idle receive buffers kept for reuse (at most 2 MiB with 64 KiB buffers). */
 #define T2S_RX_BUFFERS_KEPT 32
 
+/* One slot per kind of rate-limited log line (t2s_rate_ok). */
+enum t2s_rate_slot {
+	T2S_RATE_PROXY_UNREACHABLE,
+	T2S_RATE_PROXY_AUTH,
+	T2S_RATE_PROXY_PROTOCOL,
+	T2S_RATE_TCP_CAP,
+	T2S_RATE_UDP_UNSUPPORTED,
+	T2S_RATE_UDP_ASSOC,
+	T2S_RATE_FRAGMENT,
+	T2S_RATE_TUN_READ,
+	T2S_RATE_SLOTS
+};
+
 struct t2s_stats {
 	uint64_t tun_packets_in, tun_bytes_in;
 	uint64_t tun_packets_out, tun_bytes_out, tun_write_drops;
@@ -89,7 +102,7 @@ struct t2s {
 	struct pbuf *rx_spare; /* MTU-sized buffer for the next TUN read */
 	uint8_t *relay_buf;   /* T2S_RELAY_BUF bytes */
 	struct txpool txpool; /* chunks for the proxy -> app bytes of bulk TCP flows */
-	ev_tstamp last_rate_log[8];
+	ev_tstamp last_rate_log[T2S_RATE_SLOTS];
 	struct t2s_stats stats;
 	struct fd_pressure fd_pressure; /* new flows refused for want of a descriptor */
 	bool stopping;

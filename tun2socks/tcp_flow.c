@@ -18,6 +18,7 @@
 #include "tcp_flow.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,6 +263,7 @@ queue_to_app(struct tcp_flow *f)
 
 	if (data == NULL)
 		return 1;
+	assert(len <= 0xffff && "txbuf_space never offers more than one write takes");
 	e = tcp_write(f->pcb, data, (u16_t)len, 0);
 	if (e == ERR_OK) {
 		txbuf_queued(&f->tx, len);
@@ -668,12 +670,12 @@ log_failure(struct tcp_flow *f, const struct socks5_tcp_result *res)
 			 res->rep);
 		break;
 	case SOCKS5_TCP_PROXY_UNREACHABLE:
-		if (t2s_rate_ok(t, 0, 5.0))
+		if (t2s_rate_ok(t, T2S_RATE_PROXY_UNREACHABLE, 5.0))
 			log_warn("proxy %s unreachable: %s (connections are refused until it is back)", proxy,
 				 strerror(-res->err));
 		break;
 	case SOCKS5_TCP_PROXY_AUTH:
-		if (t2s_rate_ok(t, 1, 5.0)) {
+		if (t2s_rate_ok(t, T2S_RATE_PROXY_AUTH, 5.0)) {
 			if (res->method == SOCKS5_METHOD_USERPASS || t->proxy.user != NULL)
 				log_error("proxy %s: authentication failed (%s)", proxy,
 					  t->proxy.user != NULL ? "username or password rejected"
@@ -683,7 +685,7 @@ log_failure(struct tcp_flow *f, const struct socks5_tcp_result *res)
 		}
 		break;
 	case SOCKS5_TCP_PROXY_PROTOCOL:
-		if (t2s_rate_ok(t, 2, 5.0))
+		if (t2s_rate_ok(t, T2S_RATE_PROXY_PROTOCOL, 5.0))
 			log_warn("proxy %s broke the SOCKS5 handshake: %s", proxy, strerror(-res->err));
 		break;
 	case SOCKS5_TCP_OK:
@@ -759,7 +761,7 @@ tcp_flow_handle_syn(struct t2s *t, const uint8_t *pkt, const struct packet_info 
 		return true;
 	if (t->tcp_flow_count >= t->cfg->max_flows) {
 		t->stats.tcp_flows_refused_cap++;
-		if (t2s_rate_ok(t, 3, 5.0))
+		if (t2s_rate_ok(t, T2S_RATE_TCP_CAP, 5.0))
 			log_warn("%u TCP connections open (--max-flows): new connections are dropped",
 				 t->tcp_flow_count);
 		return true;

@@ -83,7 +83,9 @@ txbuf_space(struct txbuf *b, struct txpool *pool, size_t max, size_t *len)
 		b->tail = t = c;
 	}
 	room = TXBUF_CHUNK - t->filled;
-	*len = room < max ? room : max;
+	if (room > max)
+		room = max;
+	*len = room < TXBUF_MAX_SPAN ? room : TXBUF_MAX_SPAN;
 	return t->data + t->filled;
 }
 

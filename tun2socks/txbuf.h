@@ -19,8 +19,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* One chunk's data: a lwIP write is at most 0xffff bytes, so a chunk takes one. */
+/* One chunk's data. */
 #define TXBUF_CHUNK (64 * 1024)
+/* Largest span txbuf_space offers: tcp_write takes a u16_t length, so one read must
+ * never exceed what one write can pass on. */
+#define TXBUF_MAX_SPAN 0xffff
 /* Below this much free space, a chunk takes no more reads: a new one starts. */
 #define TXBUF_MIN_READ 2048
 
@@ -49,7 +52,7 @@ txbuf_init(struct txbuf *b)
 }
 
 /*
- * Contiguous room for the next read, at most max bytes: *len is set, and the pointer
+ * Contiguous room for the next read, at most max and TXBUF_MAX_SPAN bytes: *len is set, and the pointer
  * is where they go. Starts a new chunk when needed. NULL when memory is short, or while
  * filled bytes wait to be queued (queue them first: stream order).
  */

@@ -294,6 +294,9 @@ udp_health_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)revents;
 	if (h->state == UDP_HEALTH_SUSPECT) {
+		/* A probe can still be under way (the start-up one): its deadline holds here too. */
+		if (h->probe != NULL && t >= h->probe_deadline)
+			end_probe(h);
 		if (h->env.dns_tcp_answered(h->env.arg) > h->suspect_tcp_answered)
 			set_state(h, UDP_HEALTH_SILENT);
 		else if (t - h->suspect_since >= suspect_max(h))
