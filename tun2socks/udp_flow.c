@@ -250,7 +250,8 @@ udp_flow_assoc_ready_cb(void *arg, const struct socks5_udp_result *res)
 	udp_health_on_result(t->udp_health, res);
 	if (res->failure != SOCKS5_UDP_OK) {
 		if (res->failure == SOCKS5_UDP_UNSUPPORTED) {
-			if (udp_health_route(t->udp_health, 53) != UDP_ROUTE_DNS_TCP && t2s_rate_ok(t, T2S_RATE_UDP_UNSUPPORTED, 30.0))
+			if (udp_health_route(t->udp_health, 53) != UDP_ROUTE_DNS_TCP &&
+			    t2s_rate_ok(t, T2S_RATE_UDP_UNSUPPORTED, 30.0))
 				log_warn("udp %s: the proxy does not support UDP ASSOCIATE (REP 7)",
 					 flow_name(f, name, sizeof(name)));
 		} else if (fd_pressure_is_exhaustion(res->err)) {
