@@ -20,6 +20,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "container_of.h"
 #include "dns_msg.h"
 #include "endpoint.h"
 #include "log.h"
@@ -31,7 +32,6 @@
 /* Seconds between warnings about failed queries. */
 #define WARN_INTERVAL 5.0
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 struct dns_tcp {
 	struct t2s *t2s;

@@ -22,6 +22,7 @@
 #include "capture.h"
 #include "cli.h"
 #include "config.h"
+#include "container_of.h"
 #include "log.h"
 #include "lwip_port.h"
 #include "netns.h"
@@ -29,7 +30,6 @@
 #include "t2s.h"
 #include "tun.h"
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 enum {
 	EXIT_USAGE = 2,

@@ -17,6 +17,7 @@
 
 #include <lwip/pbuf.h>
 
+#include "container_of.h"
 #include "dns_tcp.h"
 #include "fakeip.h"
 #include "ip_frag.h"
@@ -43,7 +44,6 @@
  * buffer can be reused; larger ones are handed to lwIP as they are (no copy). */
 #define COPY_BELOW 2048
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 static int
 tun_write(struct t2s *t, const struct iovec *iov, int iovcnt)

@@ -29,6 +29,7 @@
 
 #include <lwip/priv/tcp_priv.h>
 
+#include "container_of.h"
 #include "fake_dns.h"
 #include "log.h"
 #include "lwip_port.h"
@@ -82,7 +83,6 @@ struct tcp_flow {
 	uint64_t id;
 };
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 static void flow_close(struct tcp_flow *f, enum close_how how);
 

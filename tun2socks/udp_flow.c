@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/uio.h>
 
+#include "container_of.h"
 #include "dns_tcp.h"
 #include "fake_dns.h"
 #include "log.h"
@@ -25,7 +26,6 @@
 #define PENDING_MAX 32
 #define PENDING_BYTES_MAX (256 * 1024)
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 struct pending_dgram {
 	struct pending_dgram *next;

@@ -13,9 +13,9 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "container_of.h"
 #include "log.h"
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 /* How often a suspicion is re-examined. */
 #define SUSPECT_CHECK 0.5

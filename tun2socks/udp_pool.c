@@ -10,9 +10,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "container_of.h"
 #include "log.h"
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 struct spare {
 	struct udp_pool *pool;
