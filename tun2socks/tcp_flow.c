@@ -30,6 +30,7 @@
 #include <lwip/priv/tcp_priv.h>
 
 #include "container_of.h"
+#include "dns_stub.h"
 #include "fake_dns.h"
 #include "log.h"
 #include "lwip_port.h"
@@ -797,6 +798,14 @@ tcp_flow_handle_syn(struct t2s *t, const uint8_t *pkt, const struct packet_info 
 	target.type = info->family == 4 ? T2S_ENDPOINT_IPV4 : T2S_ENDPOINT_IPV6;
 	target.port = info->dport;
 	memcpy(info->family == 4 ? target.u.ipv4 : target.u.ipv6, info->dst, info->family == 4 ? 4 : 16);
+	if (dns_stub_owns(t, info->family, info->dst)) {
+		/* The command's nameserver answers UDP only (dns_stub.h): refuse at once. */
+		struct socks5_tcp_result res = {.failure = SOCKS5_TCP_TARGET, .err = -ECONNREFUSED,
+						.rep = SOCKS5_REP_CONN_REFUSED};
+
+		flow_socks_done_cb(f, &res);
+		return true;
+	}
 	if (fake_dns_target(t, info->family, info->dst, info->dport, &target) < 0) {
 		/* A fake address whose name is gone (a stale cache): refuse, so the
 		 * application resolves the name again. */
