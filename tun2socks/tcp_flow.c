@@ -760,6 +760,16 @@ tcp_flow_handle_syn(struct t2s *t, const uint8_t *pkt, const struct packet_info 
 	}
 	if (t->stopping)
 		return true;
+	if (dns_stub_owns(t, info->family, info->dst)) {
+		/* The command's nameserver answers UDP only (dns_stub.h): RST, no flow. */
+		uint8_t rst[128];
+		int n = packet_build_tcp_rst(info, rst, sizeof(rst));
+
+		if (n > 0)
+			t2s_tun_send(t, rst, (size_t)n);
+		t->stats.dns_stub_refused++;
+		return true;
+	}
 	if (t->tcp_flow_count >= t->cfg->max_flows) {
 		t->stats.tcp_flows_refused_cap++;
 		if (t2s_rate_ok(t, T2S_RATE_TCP_CAP, 5.0))
@@ -798,14 +808,6 @@ tcp_flow_handle_syn(struct t2s *t, const uint8_t *pkt, const struct packet_info 
 	target.type = info->family == 4 ? T2S_ENDPOINT_IPV4 : T2S_ENDPOINT_IPV6;
 	target.port = info->dport;
 	memcpy(info->family == 4 ? target.u.ipv4 : target.u.ipv6, info->dst, info->family == 4 ? 4 : 16);
-	if (dns_stub_owns(t, info->family, info->dst)) {
-		/* The command's nameserver answers UDP only (dns_stub.h): refuse at once. */
-		struct socks5_tcp_result res = {.failure = SOCKS5_TCP_TARGET, .err = -ECONNREFUSED,
-						.rep = SOCKS5_REP_CONN_REFUSED};
-
-		flow_socks_done_cb(f, &res);
-		return true;
-	}
 	if (fake_dns_target(t, info->family, info->dst, info->dport, &target) < 0) {
 		/* A fake address whose name is gone (a stale cache): refuse, so the
 		 * application resolves the name again. */
