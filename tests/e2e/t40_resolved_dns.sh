@@ -45,19 +45,47 @@ options edns0 trust-ad
 search .
 EOF
 
+# A stand-in for resolved's varlink socket, which glibc's nss-resolve (Fedora) asks
+# before resolv.conf: the command must not reach it (its names would resolve on the
+# host, around the proxy). "listen PATH" serves it; "connect PATH" prints the outcome.
+VARLINK=/run/systemd/resolve/io.systemd.Resolve
+cat >"$WORK/unixsock.py" <<'EOF'
+import errno, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+if sys.argv[1] == "listen":
+    s.bind(sys.argv[2])
+    s.listen(8)
+    time.sleep(300)
+else:
+    try:
+        s.connect(sys.argv[2])
+        print("connected")
+    except OSError as e:
+        print(errno.errorcode.get(e.errno, str(e.errno)))
+EOF
+
 # run_resolved ARGS...: tun2socks ARGS in the client ns, in a mount namespace of its
-# own whose /etc/resolv.conf is the file above; foreground, bounded.
+# own whose /etc/resolv.conf is the file above and which has that socket (on a tmpfs
+# there); foreground, bounded.
 run_resolved() {
     echo "=== $(date +%T.%3N) run: $*" >>"$T2S_LOG"
     timeout -k 5 90 ip netns exec "$CLI" unshare --mount --propagation private sh -c '
         mount --bind "$1" /etc/resolv.conf || exit 99
-        shift
-        exec "$@"' sh "$WORK/resolv.conf" "$T2S_BIN" "$@" 2>>"$T2S_LOG"
+        d=/run/systemd; [ -d $d ] || d=/run
+        mount -t tmpfs tmpfs $d && mkdir -p "${4%/*}" || exit 98
+        "$2" "$3" listen "$4" & lp=$!
+        i=0; while [ ! -S "$4" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+        [ "$("$2" "$3" connect "$4")" = connected ] || { kill $lp; exit 97; }
+        shift 4
+        "$@"; st=$?
+        kill $lp
+        exit $st' sh "$WORK/resolv.conf" "$PY" "$WORK/unixsock.py" "$VARLINK" "$T2S_BIN" "$@" 2>>"$T2S_LOG"
 }
 
 # Inside the command: what its resolv.conf names, a lookup with dig, a fetch by name.
 cat >"$WORK/lookup.sh" <<EOS
 echo "ns \$(awk '\$1 == "nameserver" { print \$2 }' /etc/resolv.conf | tr '\n' ' ')"
+echo "varlink \$("$PY" "$WORK/unixsock.py" connect $VARLINK)"
 echo "dig \$(dig +short +time=5 +tries=1 $NAME A)"
 echo "sha \$(curl -q --noproxy '*' -sS --fail --max-time 20 http://$NAME:$HTTP_PORT/f.bin | sha256sum | cut -d' ' -f1)"
 echo "mx \$(dig +time=5 +tries=1 $NAME MX | sed -n 's/.*status: \([A-Z]*\),.*/\1/p')"
@@ -73,6 +101,7 @@ st=$?
 echo "$out" >"$LOGDIR/dns-server.out"
 [ "$st" = 0 ] || fail "--dns-server: status $st; output: $out"
 grep -q "^ns $DNS4 \$" <<<"$out" || fail "--dns-server: the command's resolv.conf does not name $DNS4 alone: $out"
+grep -q "^varlink ECONNREFUSED\$" <<<"$out" || fail "--dns-server: the command reaches resolved's socket: $out"
 grep -q "^dig $TGT4\$" <<<"$out" || fail "--dns-server: dig by name: $out"
 grep -q "^sha $want\$" <<<"$out" || fail "--dns-server: curl by name, checksum: $out"
 grep -q "query\[A\] $NAME from $SRV_IP4" "$LOGDIR/dnsmasq.log" || fail "dnsmasq did not get the query from danted"
@@ -87,6 +116,7 @@ echo "$out" >"$LOGDIR/fake-ip.out"
 grep -q "^ns $STUB \$" <<<"$out" || fail "fake-ip: the command's resolv.conf does not name $STUB alone: $out"
 grep -Eq "^dig 198\.19\.(12[89]|1[3-9][0-9]|2[0-5][0-9])\.[0-9]+\$" <<<"$out" \
     || fail "fake-ip: dig by name did not get a pool address: $out"
+grep -q "^varlink ECONNREFUSED\$" <<<"$out" || fail "fake-ip: the command reaches resolved's socket: $out"
 grep -q "^sha $want\$" <<<"$out" || fail "fake-ip: curl by name, checksum: $out"
 grep -q "^mx REFUSED\$" <<<"$out" || fail "fake-ip: a query type the pool does not answer: $out"
 grep -q "set --dns-server" "$T2S_LOG" && fail "fake-ip: the 'what to set' line was logged although fake-ip is set"
@@ -96,6 +126,7 @@ info "fake-ip: dig and curl by name (sha256 ok), MX REFUSED"
 cat >"$WORK/refused.sh" <<EOS
 ms() { echo \$(( (\${EPOCHREALTIME/./} - \$1) / 1000 )); }
 echo "ns \$(awk '\$1 == "nameserver" { print \$2 }' /etc/resolv.conf | tr '\n' ' ')"
+echo "varlink \$("$PY" "$WORK/unixsock.py" connect $VARLINK)"
 for i in 1 2 3; do
     t=\${EPOCHREALTIME/./}
     s=\$(dig +time=5 +tries=1 host\$i.e2e.test A | sed -n 's/.*status: \([A-Z]*\),.*/\1/p')
@@ -116,6 +147,7 @@ st=$?
 echo "$out" >"$LOGDIR/refused.out"
 [ "$st" = 0 ] || fail "no --dns-server: status $st; output: $out"
 grep -q "^ns $STUB \$" <<<"$out" || fail "no --dns-server: the command's resolv.conf does not name $STUB alone: $out"
+grep -q "^varlink ECONNREFUSED\$" <<<"$out" || fail "no --dns-server: the command reaches resolved's socket: $out"
 [ "$(grep -c '^dig REFUSED [0-9]*$' <<<"$out")" = 3 ] || fail "no --dns-server: dig did not get REFUSED: $out"
 # An answer, not a timeout: each well under dig's own 5 s timeout.
 while read -r _ _ ms; do
