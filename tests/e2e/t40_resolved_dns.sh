@@ -69,6 +69,7 @@ EOF
 # there); foreground, bounded.
 run_resolved() {
     echo "=== $(date +%T.%3N) run: $*" >>"$T2S_LOG"
+    # shellcheck disable=SC2016 # expanded by the inner sh
     timeout -k 5 90 ip netns exec "$CLI" unshare --mount --propagation private sh -c '
         mount --bind "$1" /etc/resolv.conf || exit 99
         d=/run/systemd; [ -d $d ] || d=/run
