@@ -296,27 +296,79 @@ test_record_parse_bad(void **state)
 static void
 test_resolv_conf(void **state)
 {
-	struct netlink_prefix server = {0};
+	struct netlink_prefix server = {0}, stub = {0};
 	char out[512];
 
 	(void)state;
+	assert_int_equal(capture_prefix_parse("192.0.2.53", &stub), 0);
 	/* the host's file is fine as it is */
-	assert_int_equal(capture_resolv_conf("nameserver 192.0.2.53\nsearch example\n", &server, out, sizeof(out)), 0);
+	assert_int_equal(capture_resolv_conf("nameserver 192.0.2.9\nsearch example\n", &server, &stub, out,
+					     sizeof(out)),
+			 CAPTURE_RESOLV_HOST);
 	/* loopback nameservers are dropped, the rest kept */
-	assert_int_equal(capture_resolv_conf("nameserver 127.0.0.53\nnameserver 192.0.2.53\noptions edns0\n", &server,
-					     out, sizeof(out)),
-			 1);
+	assert_int_equal(capture_resolv_conf("nameserver 127.0.0.53\nnameserver 192.0.2.9\noptions edns0\n", &server,
+					     &stub, out, sizeof(out)),
+			 CAPTURE_RESOLV_OWN);
 	assert_null(strstr(out, "127.0.0.53"));
-	assert_non_null(strstr(out, "\nnameserver 192.0.2.53\noptions edns0\n"));
-	/* nothing usable left */
-	assert_int_equal(capture_resolv_conf("nameserver 127.0.0.53\nnameserver ::1\n", &server, out, sizeof(out)),
-			 -ENOENT);
-	assert_int_equal(capture_resolv_conf(NULL, &server, out, sizeof(out)), -ENOENT);
+	assert_null(strstr(out, "192.0.2.53"));
+	assert_non_null(strstr(out, "\nnameserver 192.0.2.9\noptions edns0\n"));
 	/* --dns-server wins */
 	assert_int_equal(capture_prefix_parse("2001:db8::53", &server), 0);
-	assert_int_equal(capture_resolv_conf("nameserver 127.0.0.53\n", &server, out, sizeof(out)), 1);
+	assert_int_equal(capture_resolv_conf("nameserver 127.0.0.53\n", &server, &stub, out, sizeof(out)),
+			 CAPTURE_RESOLV_OWN);
 	assert_non_null(strstr(out, "\nnameserver 2001:db8::53\n"));
-	assert_int_equal(capture_resolv_conf(NULL, &server, out, 20), -ENOSPC);
+	assert_null(strstr(out, "127.0.0.53"));
+	assert_null(strstr(out, "192.0.2.53"));
+	assert_int_equal(capture_resolv_conf("nameserver 192.0.2.9\n", &server, &stub, out, sizeof(out)),
+			 CAPTURE_RESOLV_OWN);
+	assert_null(strstr(out, "192.0.2.9"));
+	assert_int_equal(capture_resolv_conf(NULL, &server, &stub, out, 20), -ENOSPC);
+}
+
+/* systemd-resolved's stub alone (Ubuntu, Fedora), or no nameserver at all: tun2socks' own. */
+static void
+test_resolv_conf_stub(void **state)
+{
+	static const char resolved[] = "# This is /run/systemd/resolve/stub-resolv.conf managed by systemd-resolved\n"
+				       "nameserver 127.0.0.53\n"
+				       "options edns0 trust-ad\n"
+				       "search lan\n";
+	struct netlink_prefix server = {0}, stub = {0}, none = {0};
+	char out[512];
+
+	(void)state;
+	assert_int_equal(capture_prefix_parse("192.0.2.53", &stub), 0);
+	assert_int_equal(capture_resolv_conf(resolved, &server, &stub, out, sizeof(out)), CAPTURE_RESOLV_STUB);
+	assert_null(strstr(out, "127.0.0.53"));
+	assert_non_null(strstr(out, "\nnameserver 192.0.2.53\n"));
+	assert_non_null(strstr(out, "\noptions edns0 trust-ad\nsearch lan\n"));
+	/* exactly one nameserver line */
+	assert_null(strstr(strstr(out, "\nnameserver ") + 1, "\nnameserver "));
+	/* every loopback form: 127/8 and ::1 */
+	assert_int_equal(capture_resolv_conf("nameserver 127.0.0.1\nnameserver 127.1.2.3\nnameserver ::1\n", &server,
+					     &stub, out, sizeof(out)),
+			 CAPTURE_RESOLV_STUB);
+	assert_null(strstr(out, "127."));
+	assert_null(strstr(out, "::1"));
+	/* no file, an empty one, one without nameservers */
+	assert_int_equal(capture_resolv_conf(NULL, &server, &stub, out, sizeof(out)), CAPTURE_RESOLV_STUB);
+	assert_non_null(strstr(out, "\nnameserver 192.0.2.53\n"));
+	assert_int_equal(capture_resolv_conf("", &server, &stub, out, sizeof(out)), CAPTURE_RESOLV_STUB);
+	assert_int_equal(capture_resolv_conf("search lan\n", &server, &stub, out, sizeof(out)), CAPTURE_RESOLV_STUB);
+	/* a word that only starts like one, or a value on the next line, is not a nameserver */
+	assert_int_equal(capture_resolv_conf("nameservers 192.0.2.9\nnameserver\n192.0.2.9\n", &server, &stub, out,
+					     sizeof(out)),
+			 CAPTURE_RESOLV_STUB);
+	/* a non-loopback nameserver anywhere keeps the host's: no stub */
+	assert_int_equal(capture_resolv_conf("nameserver 127.0.0.53\nnameserver 2001:db8::1\n", &server, &stub, out,
+					     sizeof(out)),
+			 CAPTURE_RESOLV_OWN);
+	assert_null(strstr(out, "192.0.2.53"));
+	/* without a stub address: nothing usable */
+	assert_int_equal(capture_resolv_conf(resolved, &server, NULL, out, sizeof(out)), -ENOENT);
+	assert_int_equal(capture_resolv_conf(resolved, &server, &none, out, sizeof(out)), -ENOENT);
+	/* too small */
+	assert_int_equal(capture_resolv_conf(resolved, &server, &stub, out, 60), -ENOSPC);
 }
 
 int
@@ -333,6 +385,7 @@ main(void)
 		cmocka_unit_test(test_record_round_trip),
 		cmocka_unit_test(test_record_parse_bad),
 		cmocka_unit_test(test_resolv_conf),
+		cmocka_unit_test(test_resolv_conf_stub),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -981,13 +981,33 @@ loopback_nameserver(const char *addr)
 	return IN6_IS_ADDR_LOOPBACK(&p.addr.v6);
 }
 
+/* Whether line[0..end) is "nameserver ADDR"; ADDR into value. */
+static bool
+nameserver_line(const char *line, const char *end, char *value)
+{
+	char word[16];
+	int n = 0;
+
+	return sscanf(line, "%15s %63s%n", word, value, &n) == 2 && strcmp(word, "nameserver") == 0 &&
+	       (size_t)n <= (size_t)(end - line);
+}
+
+static const char *
+line_end(const char *line)
+{
+	const char *end = strchr(line, '\n');
+
+	return end != NULL ? end : line + strlen(line);
+}
+
 int
-capture_resolv_conf(const char *host_text, const struct netlink_prefix *server, char *out, size_t len)
+capture_resolv_conf(const char *host_text, const struct netlink_prefix *server, const struct netlink_prefix *stub,
+		    char *out, size_t len)
 {
 	struct out o = {out, len, 0, false};
 	unsigned kept = 0, dropped = 0;
-	const char *line, *end;
-	char addr[INET6_ADDRSTRLEN];
+	const char *text = host_text != NULL ? host_text : "", *line, *end;
+	char addr[INET6_ADDRSTRLEN], value[64];
 
 	if (len == 0)
 		return -ENOSPC;
@@ -995,29 +1015,37 @@ capture_resolv_conf(const char *host_text, const struct netlink_prefix *server, 
 	if (server != NULL && server->family != 0) {
 		inet_ntop(server->family, &server->addr, addr, sizeof(addr));
 		put(&o, "# written by tun2socks for this namespace\nnameserver %s\n", addr);
-		return o.overflow ? -ENOSPC : 1;
+		return o.overflow ? -ENOSPC : CAPTURE_RESOLV_OWN;
 	}
-	put(&o, "# written by tun2socks for this namespace: the host's without loopback nameservers\n");
-	for (line = host_text != NULL ? host_text : ""; *line != '\0'; line = *end != '\0' ? end + 1 : end) {
-		char word[16], value[64];
-		int n = 0;
-
-		end = strchr(line, '\n');
-		if (end == NULL)
-			end = line + strlen(line);
-		if (sscanf(line, "%15s %63s%n", word, value, &n) == 2 && strcmp(word, "nameserver") == 0 &&
-		    (size_t)n <= (size_t)(end - line)) {
-			if (loopback_nameserver(value)) {
+	for (line = text; *line != '\0'; line = *end != '\0' ? end + 1 : end) {
+		end = line_end(line);
+		if (nameserver_line(line, end, value)) {
+			if (loopback_nameserver(value))
 				dropped++;
-				continue;
-			}
-			kept++;
+			else
+				kept++;
 		}
+	}
+	if (kept > 0 && dropped == 0)
+		return CAPTURE_RESOLV_HOST;
+	if (kept == 0 && (stub == NULL || stub->family == 0))
+		return -ENOENT;
+	if (kept > 0)
+		put(&o, "# written by tun2socks for this namespace: the host's without loopback nameservers\n");
+	else
+		put(&o, "# written by tun2socks for this namespace: the host's nameservers are all on loopback;\n"
+			"# tun2socks answers this one itself (see --dns-server, --dns fake-ip)\n");
+	for (line = text; *line != '\0'; line = *end != '\0' ? end + 1 : end) {
+		end = line_end(line);
+		if (nameserver_line(line, end, value) && loopback_nameserver(value))
+			continue;
 		put(&o, "%.*s\n", (int)(end - line), line);
+	}
+	if (kept == 0) {
+		inet_ntop(stub->family, &stub->addr, addr, sizeof(addr));
+		put(&o, "nameserver %s\n", addr);
 	}
 	if (o.overflow)
 		return -ENOSPC;
-	if (kept == 0)
-		return -ENOENT;
-	return dropped > 0 ? 1 : 0;
+	return kept > 0 ? CAPTURE_RESOLV_OWN : CAPTURE_RESOLV_STUB;
 }

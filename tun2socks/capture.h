@@ -120,14 +120,24 @@ int capture_down(const char *tun);
  */
 int capture_private_ns(const char *tun, bool ipv6);
 
+/* What capture_resolv_conf decided. */
+enum capture_resolv {
+	CAPTURE_RESOLV_HOST = 0, /* the host's file serves as it is: nothing to mount */
+	CAPTURE_RESOLV_OWN = 1,  /* out names server, or the host's nameservers off loopback */
+	CAPTURE_RESOLV_STUB = 2, /* out names stub: the host had none but loopback ones */
+};
+
 /*
  * The resolv.conf for a namespace of our own, from the host's (host_text, may be NULL):
  * with server (family != 0) just that nameserver; otherwise the host's nameservers that
  * are not on loopback (nothing listens on the new namespace's loopback), with its other
- * lines. Returns 1 when out holds a file to mount, 0 when the host's file serves as it
- * is, -ENOENT when no usable nameserver is left, -ENOSPC when out is too small.
+ * lines; when no nameserver is left (systemd-resolved's 127.0.0.53 alone, or none at
+ * all), the host's other lines and stub, an address routed into the TUN that tun2socks
+ * answers itself. Returns a capture_resolv value, -ENOENT when nothing is left and
+ * stub is NULL or family 0, -ENOSPC when out is too small.
  */
-int capture_resolv_conf(const char *host_text, const struct netlink_prefix *server, char *out, size_t len);
+int capture_resolv_conf(const char *host_text, const struct netlink_prefix *server, const struct netlink_prefix *stub,
+			char *out, size_t len);
 
 /* True when the current network namespace has IPv6. */
 bool capture_have_ipv6(void);

@@ -58,6 +58,10 @@ enum config_udp_mode {
  * TEST-NET-1 and a ULA next to the fake-ip pool, never the address of anything real. */
 #define CONFIG_CAPTURE_ADDR4 "192.0.2.1"
 #define CONFIG_CAPTURE_ADDR6 "fd00:7432:7374::1"
+/* The nameserver a command's resolv.conf names when the host's are all on loopback
+ * (systemd-resolved's 127.0.0.53): routed into the TUN and answered by tun2socks
+ * itself (dns_stub.h). TEST-NET-1 again: nothing real can have it. */
+#define CONFIG_DNS_STUB_ADDR4 "192.0.2.53"
 
 struct t2s_config {
 	struct proxy_url proxy;
@@ -96,6 +100,8 @@ struct t2s_config {
 	const char *netns;   /* --netns PATH|NAME: the TUN lives there */
 	char **command;      /* after "--": run in a namespace of its own (NULL-terminated) */
 	struct netlink_prefix dns_server; /* nameserver for the command's resolv.conf; family 0: the host's */
+	bool dns_stub;              /* set by main: the command's resolv.conf names dns_stub4 */
+	struct in_addr dns_stub4;   /* CONFIG_DNS_STUB_ADDR4, answered by dns_stub.c */
 	const char *user;      /* --user: drop privileges to it once set up (NULL: stay) */
 	const char *group;     /* --group: instead of the user's primary group */
 };

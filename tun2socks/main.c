@@ -262,9 +262,10 @@ command_ns_setup(void *arg)
 }
 
 static const char *
-command_resolv_conf(const struct t2s_config *cfg, char *out, size_t len)
+command_resolv_conf(struct t2s_config *cfg, char *out, size_t len)
 {
 	static char host[8192];
+	struct netlink_prefix stub = {.family = AF_INET, .len = 32};
 	FILE *fp = fopen("/etc/resolv.conf", "re");
 	size_t n = 0;
 	int rc;
@@ -274,11 +275,19 @@ command_resolv_conf(const struct t2s_config *cfg, char *out, size_t len)
 		fclose(fp);
 	}
 	host[n] = '\0';
-	rc = capture_resolv_conf(host, &cfg->dns_server, out, len);
-	if (rc == -ENOENT)
-		log_warn("the host's nameservers are on loopback, which the command's namespace cannot reach: "
-			 "give one with --dns-server");
-	return rc == 1 ? out : NULL;
+	inet_pton(AF_INET, CONFIG_DNS_STUB_ADDR4, &stub.addr.v4);
+	rc = capture_resolv_conf(host, &cfg->dns_server, &stub, out, len);
+	if (rc == CAPTURE_RESOLV_STUB) {
+		cfg->dns_stub = true;
+		cfg->dns_stub4 = stub.addr.v4;
+		log_info("the host's nameservers are on loopback: the command's is %s, answered by tun2socks (%s)",
+			 CONFIG_DNS_STUB_ADDR4,
+			 cfg->dns_mode == CONFIG_DNS_FAKE_IP ? "from the fake-IP pool"
+							     : "REFUSED: no nameserver the proxy reaches is known");
+	} else if (rc < 0) {
+		log_warn("cannot write the command's resolv.conf: %s; it sees the host's", strerror(-rc));
+	}
+	return rc == CAPTURE_RESOLV_OWN || rc == CAPTURE_RESOLV_STUB ? out : NULL;
 }
 
 static int

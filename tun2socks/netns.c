@@ -129,11 +129,29 @@ drop_to_original_ids(unsigned uid, unsigned gid)
 			 strerror(errno));
 }
 
+/*
+ * glibc asks nss-resolve (in Fedora's nsswitch.conf) and nscd before resolv.conf, over
+ * sockets in the file system that reach the host's daemons: the command's names would
+ * resolve outside the proxy, and around --dns fake-ip. /dev/null over them makes
+ * connect() fail (ECONNREFUSED); glibc then falls back to resolv.conf.
+ */
+static void
+hide_host_resolvers(void)
+{
+	static const char *const sockets[] = {"/run/systemd/resolve/io.systemd.Resolve", "/run/nscd/socket"};
+
+	for (size_t i = 0; i < sizeof(sockets) / sizeof(sockets[0]); i++)
+		if (access(sockets[i], F_OK) == 0 && mount("/dev/null", sockets[i], NULL, MS_BIND, NULL) < 0)
+			log_warn("cannot hide %s from the command: %s; its names may resolve outside the proxy",
+				 sockets[i], strerror(errno));
+}
+
+/* text NULL: keep the host's resolv.conf (it names servers the TUN leads to). */
 static void
 bind_resolv_conf(const char *text)
 {
 	char tmp[] = "/tmp/tun2socks-resolv.XXXXXX";
-	size_t len = strlen(text);
+	size_t len;
 	int fd;
 
 	/* Our mounts must not propagate back into the caller's mount namespace. */
@@ -142,6 +160,10 @@ bind_resolv_conf(const char *text)
 			 strerror(errno));
 		return;
 	}
+	hide_host_resolvers();
+	if (text == NULL)
+		return;
+	len = strlen(text);
 	fd = mkstemp(tmp);
 	if (fd < 0) {
 		log_warn("cannot create %s: %s; DNS uses the host's resolv.conf", tmp, strerror(errno));
@@ -206,8 +228,7 @@ child_main(const struct netns_cmd_params *p, int sock)
 		send_result(sock, err, CHILD_UNSHARE, false, -1);
 		_exit(1);
 	}
-	if (p->resolv_conf != NULL)
-		bind_resolv_conf(p->resolv_conf);
+	bind_resolv_conf(p->resolv_conf);
 	fd = p->setup(p->setup_arg);
 	if (fd < 0) {
 		send_result(sock, fd, CHILD_SETUP, userns, -1);

@@ -306,7 +306,8 @@ t2s_log_stats(const struct t2s *t)
 		 "udp_reply_drops=%llu udp_pool_hits=%llu udp_pool_misses=%llu udp_pool_opened=%llu "
 		 "udp_pool_recycled=%llu udp_pool_ready=%u udp_state=%s dns_tcp_queries=%llu "
 		 "dns_tcp_answered=%llu dns_tcp_failed=%llu dns_tcp_refused=%llu dns_fake_answers=%llu "
-		 "fake_ip_unmapped=%llu fd_exhaustion_episodes=%llu fd_exhaustion_refused=%llu fd_exhausted=%d",
+		 "fake_ip_unmapped=%llu dns_stub_refused=%llu "
+		 "fd_exhaustion_episodes=%llu fd_exhaustion_refused=%llu fd_exhausted=%d",
 		 (unsigned long long)s->tun_packets_in, (unsigned long long)s->tun_bytes_in,
 		 (unsigned long long)s->tun_packets_out, (unsigned long long)s->tun_bytes_out,
 		 (unsigned long long)s->tun_write_drops, (unsigned long long)s->malformed,
@@ -322,6 +323,7 @@ t2s_log_stats(const struct t2s *t)
 		 udp_health_state_str(udp_health_state(t->udp_health)), (unsigned long long)d->queries,
 		 (unsigned long long)d->answered, (unsigned long long)d->failed, (unsigned long long)d->refused,
 		 (unsigned long long)s->dns_fake_answers, (unsigned long long)s->fake_ip_unmapped,
+		 (unsigned long long)s->dns_stub_refused,
 		 (unsigned long long)t->fd_pressure.episodes, (unsigned long long)t->fd_pressure.refused,
 		 t->fd_pressure.exhausted ? 1 : 0);
 }

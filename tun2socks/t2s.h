@@ -67,6 +67,7 @@ struct t2s_stats {
 	uint64_t udp_flows_opened, udp_assoc_failed, udp_evictions, udp_refused;
 	uint64_t udp_datagrams_out, udp_datagrams_in, udp_send_errors, udp_reply_drops;
 	uint64_t dns_fake_answers, fake_ip_unmapped;
+	uint64_t dns_stub_refused; /* queries to the command's nameserver answered REFUSED */
 };
 
 struct t2s {
@@ -90,6 +91,7 @@ struct t2s {
 	struct udp_health *udp_health; /* does the proxy relay UDP: where datagrams go */
 	uint8_t *udp_recv_buf; /* shared by every association (SOCKS5_UDP_RECV_BUF bytes) */
 	struct fakeip *fakeip; /* --dns fake-ip only */
+	bool dns_stub_warned;  /* the one "set --dns-server" line was logged */
 	struct dns_tcp *dns_tcp; /* DNS over TCP: --dns tcp, or when the proxy has no UDP */
 	struct ip_reass *reass; /* UDP fragments from the TUN */
 	ev_timer reass_timer;   /* armed while a reassembly is in progress */

@@ -30,6 +30,7 @@
 #include <lwip/priv/tcp_priv.h>
 
 #include "container_of.h"
+#include "dns_stub.h"
 #include "fake_dns.h"
 #include "log.h"
 #include "lwip_port.h"
@@ -759,6 +760,16 @@ tcp_flow_handle_syn(struct t2s *t, const uint8_t *pkt, const struct packet_info 
 	}
 	if (t->stopping)
 		return true;
+	if (dns_stub_owns(t, info->family, info->dst)) {
+		/* The command's nameserver answers UDP only (dns_stub.h): RST, no flow. */
+		uint8_t rst[128];
+		int n = packet_build_tcp_rst(info, rst, sizeof(rst));
+
+		if (n > 0)
+			t2s_tun_send(t, rst, (size_t)n);
+		t->stats.dns_stub_refused++;
+		return true;
+	}
 	if (t->tcp_flow_count >= t->cfg->max_flows) {
 		t->stats.tcp_flows_refused_cap++;
 		if (t2s_rate_ok(t, T2S_RATE_TCP_CAP, 5.0))

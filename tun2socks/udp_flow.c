@@ -15,6 +15,7 @@
 #include <sys/uio.h>
 
 #include "container_of.h"
+#include "dns_stub.h"
 #include "dns_tcp.h"
 #include "fake_dns.h"
 #include "log.h"
@@ -400,6 +401,8 @@ udp_flow_handle(struct t2s *t, const uint8_t *pkt, const struct packet_info *inf
 	}
 	route = udp_health_route(t->udp_health, info->dport);
 	if (info->dport == 53) {
+		if (dns_stub_answer(t, pkt, info))
+			return;
 		if (t->cfg->dns_mode == CONFIG_DNS_FAKE_IP && fake_dns_answer(t, pkt, info))
 			return;
 		udp_health_note_dns_server(t->udp_health, info->family, info->dst, info->dport);
