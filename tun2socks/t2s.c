@@ -394,11 +394,32 @@ health_drop_spares(void *arg)
 	udp_pool_drain(t->udp_pool);
 }
 
+/* Keeps a real address (ours, the proxy's, its relay's) out of the fake-IP pool. */
+static void
+fakeip_keep_out(struct t2s *t, const struct sockaddr *sa)
+{
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+	int err = 0;
+
+	if (t->fakeip == NULL)
+		return;
+	if (sa->sa_family == AF_INET)
+		err = fakeip_exclude(t->fakeip, 4, &((const struct sockaddr_in *)sa)->sin_addr);
+	else if (sa->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+		err = fakeip_exclude(t->fakeip, 4, sin6->sin6_addr.s6_addr + 12);
+	else if (sa->sa_family == AF_INET6)
+		err = fakeip_exclude(t->fakeip, 6, &sin6->sin6_addr);
+	if (err < 0)
+		log_warn("fake-ip pool: cannot keep an address of ours out of it: %s", strerror(-err));
+}
+
 static void
 pool_result(void *arg, const struct socks5_udp_result *res)
 {
 	struct t2s *t = arg;
 
+	if (res->failure == SOCKS5_UDP_OK)
+		fakeip_keep_out(t, (const struct sockaddr *)&res->relay);
 	udp_health_on_result(t->udp_health, res);
 }
 
@@ -507,6 +528,19 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 		t->fakeip = fakeip_new(&fc);
 		if (t->fakeip == NULL)
 			goto err_rxpool;
+		/* A name must never be given the address of the TUN, the proxy or its relay. */
+		if (cfg->has_address4) {
+			struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr = cfg->address4};
+
+			fakeip_keep_out(t, (const struct sockaddr *)&sin);
+		}
+		if (cfg->has_address6) {
+			struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_addr = cfg->address6};
+
+			fakeip_keep_out(t, (const struct sockaddr *)&sin6);
+		}
+		fakeip_keep_out(t, (const struct sockaddr *)&t->proxy.addr);
+		fakeip_keep_out(t, (const struct sockaddr *)&cfg->udp_relay);
 	}
 
 	tcfg = (struct tunif_config){
