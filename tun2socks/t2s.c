@@ -184,8 +184,9 @@ reassemble(struct t2s *t, const uint8_t *pkt, const struct packet_info *info)
 }
 
 /*
- * A packet to or from an address that is never a remote host: dropped before any flow
- * exists, so it never reaches the proxy; answered where an answer is due.
+ * TCP or UDP to or from an address that is never a remote host: dropped before any
+ * flow exists, so it never reaches the proxy; answered where an answer is due. (Other
+ * protocols are never relayed anyway: they stay "ignored".)
  */
 static bool
 drop_martian(struct t2s *t, const uint8_t *pkt, const struct packet_info *info)
@@ -195,6 +196,8 @@ drop_martian(struct t2s *t, const uint8_t *pkt, const struct packet_info *info)
 	uint8_t out[1280]; /* the most an ICMPv6 error may be */
 	int n;
 
+	if (info->proto != PACKET_PROTO_TCP && info->proto != PACKET_PROTO_UDP)
+		return false;
 	memcpy(net.addr4, &t->cfg->address4, 4);
 	m = martian_classify(info, &net);
 	if (m == MARTIAN_NONE)
@@ -202,10 +205,7 @@ drop_martian(struct t2s *t, const uint8_t *pkt, const struct packet_info *info)
 	t->stats.martian_dropped++;
 	log_debug("dropped an IPv%u packet (protocol %u) from %s: %s", info->family, info->proto, t->tun.name,
 		  martian_str(m));
-	if (!martian_answer(m) || info->fragment)
-		return true;
-	if (info->proto != PACKET_PROTO_UDP &&
-	    (info->proto != PACKET_PROTO_TCP || (info->tcp_flags & PACKET_TCP_RST) != 0))
+	if (!martian_answer(m) || info->fragment || (info->tcp_flags & PACKET_TCP_RST) != 0)
 		return true;
 	n = packet_build_unreachable(pkt, info, PACKET_UNREACH_ADMIN, out, sizeof(out));
 	if (n > 0) {
