@@ -14,8 +14,8 @@
           their quoted headers: the unicast destinations must be answered
           with ICMP administratively prohibited (ICMPv6 code 1), the others
           not at all. A final SYN to 169.254.0.1 is the sentinel: once its
-          answer is back, every earlier answer is too (tun2socks answers in
-          order).
+          answer and every other expected one are back, an answer to a silent
+          case would be too (tun2socks answers each packet as it reads it).
   apps    what ordinary sockets can send there: TCP connect and connected
           UDP to 169.254.169.254 and fe80::1%TUN must fail at once
           (EHOSTUNREACH / EACCES); datagrams to 255.255.255.255, multicast
@@ -124,8 +124,10 @@ def inject(args):
     got = {}
     other = 0
     deadline = time.monotonic() + args.timeout
-    sentinel_sport = 41000 + len(all_cases) - 1
-    while sentinel_sport not in got and time.monotonic() < deadline:
+    want = {sport for sport, (_, _, answered) in by_sport.items() if answered}
+    # Until every expected answer is in (the sentinel among them): answers written in
+    # order could still be seen out of order if tun2socks moved between CPUs.
+    while not want <= got.keys() and time.monotonic() < deadline:
         r, _, _ = select.select([s], [], [], max(0.0, deadline - time.monotonic()))
         if not r:
             break
