@@ -335,7 +335,8 @@ t2s_log_stats(const struct t2s *t)
 	const struct dns_tcp_stats *d = dns_tcp_get_stats(t->dns_tcp);
 
 	log_info("stats: tun_in=%llu/%lluB tun_out=%llu/%lluB tun_write_drops=%llu malformed=%llu "
-		 "ignored=%llu martian_dropped=%llu martian_answered=%llu fragments_dropped=%llu syn_absorbed=%llu tcp_flows=%u tcp_opened=%llu "
+		 "ignored=%llu martian_dropped=%llu martian_answered=%llu "
+		 "fragments_dropped=%llu syn_absorbed=%llu tcp_flows=%u tcp_opened=%llu "
 		 "tcp_failed=%llu tcp_refused_cap=%llu udp_mappings=%u udp_opened=%llu udp_assoc_failed=%llu "
 		 "udp_evictions=%llu udp_refused=%llu udp_out=%llu udp_in=%llu udp_send_errors=%llu "
 		 "udp_reply_drops=%llu udp_pool_hits=%llu udp_pool_misses=%llu udp_pool_opened=%llu "
