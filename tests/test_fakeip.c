@@ -3,7 +3,8 @@
  * Unit tests for fakeip.c: stable and distinct addresses, reverse lookups, case
  * folding, LRU eviction order, the order in which released addresses come back,
  * contains(), the IPv6 pool, idle expiry, tiny (/30) and clamped pools, configuration
- * checks, and 100k names through a small pool.
+ * checks, 100k names through a small pool, and excluded addresses (the TUN's, the
+ * proxy's) never handed out.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -454,6 +455,135 @@ test_many_names_small_pool(void **state)
 	fakeip_free(pool);
 }
 
+/* fakeip_exclude for a dotted IPv4 address. */
+static int
+exclude4(struct fakeip *pool, const char *addr)
+{
+	struct in_addr a;
+
+	assert_int_equal(inet_pton(AF_INET, addr, &a), 1);
+	return fakeip_exclude(pool, 4, &a);
+}
+
+static bool
+contains4(struct fakeip *pool, const char *addr)
+{
+	struct in_addr a;
+
+	assert_int_equal(inet_pton(AF_INET, addr, &a), 1);
+	return fakeip_contains(pool, 4, &a);
+}
+
+/* The default pool with the README's old TUN address in it: the TUN's own address (and
+ * the proxy's) must never be handed to a name, however many names come and go. */
+static void
+test_exclude_never_handed_out(void **state)
+{
+	struct fakeip *pool = pool_new("198.18.0.0", 15, 65536);
+	char name[32];
+
+	(void)state;
+	assert_int_equal(exclude4(pool, "198.18.0.1"), 0);   /* the TUN */
+	assert_int_equal(exclude4(pool, "198.18.0.3"), 0);   /* the proxy */
+	assert_int_equal(exclude4(pool, "203.0.113.1"), 0);  /* outside: nothing to do */
+	assert_int_equal(fakeip_capacity(pool, 4), 65536);
+	assert_string_equal(addr4_of(pool, "first.example", 1), "198.18.0.2");
+	assert_string_equal(addr4_of(pool, "second.example", 1), "198.18.0.4");
+	assert_false(contains4(pool, "198.18.0.1"));
+	assert_false(contains4(pool, "198.18.0.3"));
+	assert_true(contains4(pool, "198.18.0.2"));
+	assert_true(contains4(pool, "198.18.0.0"));
+	assert_null(name_of(pool, "198.18.0.1", 1));
+	fakeip_free(pool);
+
+	/* A /29 (6 usable) with 2 excluded: 4 names fit, and a thousand names cycling
+	 * through it (never-used addresses, then the released ones) never get them. */
+	pool = pool_new("198.18.0.0", 29, 100);
+	assert_int_equal(fakeip_capacity(pool, 4), 6);
+	assert_int_equal(exclude4(pool, "198.18.0.1"), 0);
+	assert_int_equal(exclude4(pool, "198.18.0.5"), 0);
+	assert_int_equal(fakeip_capacity(pool, 4), 4);
+	for (int i = 0; i < 1000; i++) {
+		const char *a;
+
+		snprintf(name, sizeof(name), "n%d.example", i);
+		a = addr4_of(pool, name, (uint64_t)i);
+		if (strcmp(a, "198.18.0.1") == 0 || strcmp(a, "198.18.0.5") == 0)
+			fail_msg("%s got the excluded %s", name, a);
+		assert_int_equal(fakeip_count(pool, 4), i < 4 ? i + 1 : 4);
+	}
+	fakeip_free(pool);
+}
+
+/* An address excluded while a name holds it, or while it waits for reuse. */
+static void
+test_exclude_mapped_and_released(void **state)
+{
+	struct fakeip *pool = pool_new("198.18.0.0", 29, 3);
+
+	(void)state;
+	assert_string_equal(addr4_of(pool, "a", 1), "198.18.0.1");
+	assert_string_equal(addr4_of(pool, "b", 2), "198.18.0.2");
+	assert_int_equal(exclude4(pool, "198.18.0.1"), 0);
+	assert_null(name_of(pool, "198.18.0.1", 3));
+	assert_int_equal(fakeip_count(pool, 4), 1);
+	assert_string_equal(name_of(pool, "198.18.0.2", 3), "b");
+	assert_string_equal(addr4_of(pool, "a", 4), "198.18.0.3"); /* a new address */
+	/* .4 and .5: c evicts b (.2 released), d evicts a (.3 released) */
+	assert_string_equal(addr4_of(pool, "c", 5), "198.18.0.4");
+	assert_string_equal(addr4_of(pool, "d", 6), "198.18.0.5");
+	assert_string_equal(addr4_of(pool, "e", 7), "198.18.0.6");
+	/* .2 waits in the released queue; excluding it there skips it */
+	assert_int_equal(exclude4(pool, "198.18.0.2"), 0);
+	assert_string_equal(addr4_of(pool, "f", 8), "198.18.0.3");
+	assert_string_equal(addr4_of(pool, "g", 9), "198.18.0.4");
+	assert_int_equal(fakeip_count(pool, 4), 3);
+	fakeip_free(pool);
+}
+
+static void
+test_exclude_limits(void **state)
+{
+	struct fakeip *pool = pool_new("198.18.0.0", 30, 10); /* .1 and .2 usable */
+	struct in6_addr a6;
+	char text[32];
+	uint8_t b[16];
+
+	(void)state;
+	assert_int_equal(exclude4(pool, "198.18.0.1"), 0);
+	assert_int_equal(exclude4(pool, "198.18.0.1"), 0); /* already */
+	assert_int_equal(exclude4(pool, "198.18.0.2"), -EADDRNOTAVAIL);
+	assert_true(contains4(pool, "198.18.0.2"));
+	assert_string_equal(addr4_of(pool, "only", 1), "198.18.0.2");
+	/* network and broadcast: never handed out anyway, but no longer contained */
+	assert_int_equal(exclude4(pool, "198.18.0.0"), 0);
+	assert_int_equal(exclude4(pool, "198.18.0.3"), 0);
+	assert_false(contains4(pool, "198.18.0.3"));
+	for (int i = 4; i < FAKEIP_EXCLUDE_MAX; i++) {
+		snprintf(text, sizeof(text), "198.18.0.%d", i);
+		assert_int_equal(exclude4(pool, text), 0); /* outside: not counted */
+	}
+	assert_int_equal(fakeip_exclude(pool, 5, b), -EAFNOSUPPORT);
+	/* IPv6: the first address excluded, the next one handed out */
+	assert_int_equal(inet_pton(AF_INET6, "fd77:1::1", &a6), 1);
+	assert_int_equal(fakeip_exclude(pool, 6, &a6), 0);
+	assert_false(fakeip_contains(pool, 6, &a6));
+	assert_int_equal(fakeip_lookup_name(pool, "v6.example", 6, 1, b), 0);
+	assert_string_equal(inet_ntop(AF_INET6, b, text, sizeof(text)), "fd77:1::2");
+	fakeip_free(pool);
+
+	pool = pool_new("198.18.0.0", 24, 10);
+	for (int i = 1; i <= FAKEIP_EXCLUDE_MAX; i++) {
+		snprintf(text, sizeof(text), "198.18.0.%d", i);
+		assert_int_equal(exclude4(pool, text), 0);
+	}
+	assert_int_equal(exclude4(pool, "198.18.0.100"), -ENOSPC);
+	assert_true(contains4(pool, "198.18.0.100"));
+	snprintf(text, sizeof(text), "198.18.0.%d", FAKEIP_EXCLUDE_MAX + 1);
+	assert_string_equal(addr4_of(pool, "x", 1), text);
+	fakeip_free(pool);
+}
+
 /* The hash seed changes bucket placement only, never results. */
 static void
 test_seed_does_not_change_results(void **state)
@@ -499,6 +629,9 @@ main(void)
 		cmocka_unit_test(test_idle_expiry),
 		cmocka_unit_test(test_many_names_small_pool),
 		cmocka_unit_test(test_seed_does_not_change_results),
+		cmocka_unit_test(test_exclude_never_handed_out),
+		cmocka_unit_test(test_exclude_mapped_and_released),
+		cmocka_unit_test(test_exclude_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -33,8 +33,10 @@ const char cli_usage[] =
 	"                             (default " CONFIG_DEFAULT_TUN ")\n"
 	"      --tun-fd N             use an already-open TUN file descriptor instead\n"
 	"  -m, --mtu N                TUN MTU, 1280..65535 (default 65535)\n"
-	"  -a, --address CIDR         IPv4 address for the TUN, e.g. 198.18.0.1/15\n"
-	"  -6, --address6 CIDR        IPv6 address for the TUN, e.g. fd00::1/64\n"
+	"  -a, --address CIDR         IPv4 address for the TUN, e.g. " CONFIG_CAPTURE_ADDR4 "/32 (the\n"
+	"                             default in a capture mode)\n"
+	"  -6, --address6 CIDR        IPv6 address for the TUN, e.g. " CONFIG_CAPTURE_ADDR6 "/128\n"
+	"                             (the default in a capture mode)\n"
 	"      --connect-timeout SEC  give up connecting through the proxy (default 10)\n"
 	"      --idle-timeout SEC     close TCP connections idle this long (default 7440)\n"
 	"      --max-flows N          cap on concurrent TCP connections, and on UDP mappings\n"
@@ -56,7 +58,8 @@ const char cli_usage[] =
 	"                             tcp: queries to port 53 always sent over TCP;\n"
 	"                             fake-ip: A/AAAA answered from a private pool and the\n"
 	"                             names sent to the proxy (it resolves them)\n"
-	"      --fake-ip-range CIDR   IPv4 pool for fake-ip (default " CONFIG_DEFAULT_FAKE_NET4 ")\n"
+	"      --fake-ip-range CIDR   IPv4 pool for fake-ip (default " CONFIG_DEFAULT_FAKE_NET4 "); never\n"
+	"                             hands out the TUN's or the proxy's address\n"
 	"      --fake-ip-range6 CIDR  IPv6 pool for fake-ip (default " CONFIG_DEFAULT_FAKE_NET6 ")\n"
 	"      --fwmark N             SO_MARK for proxy connections (policy routing)\n"
 	"      --no-offload           plain TUN packets: no virtio-net header, no TSO\n"
@@ -86,7 +89,18 @@ const char cli_usage[] =
 	"\n"
 	"  -l, --log-level LEVEL      error, warn, info (default) or debug\n"
 	"  -h, --help                 show this text\n"
-	"  -V, --version              show the version\n";
+	"  -V, --version              show the version\n"
+	"\n"
+	"Examples (each works as written, with your proxy's address):\n"
+	"  sudo tun2socks --proxy socks5://127.0.0.1:1080 -- curl https://example.org/\n"
+	"      one command, in a namespace whose only route is the TUN (ssh -D 1080 is a\n"
+	"      SOCKS5 server on 127.0.0.1:1080)\n"
+	"  sudo tun2socks --proxy socks5://10.0.0.2:1080 --auto-route --kill-switch\n"
+	"      the whole host, with a proxy on another host; after a crash,\n"
+	"      'sudo tun2socks down' lifts the kill switch\n"
+	"  sudo tun2socks --proxy socks5://10.0.0.2:1080 --tun tun0 --address 192.0.2.1/32\n"
+	"      only the TUN: route into it what it should carry, e.g.\n"
+	"      sudo ip route add 203.0.113.0/24 dev tun0\n";
 
 enum {
 	OPT_AUTH_FILE = 256,

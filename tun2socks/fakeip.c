@@ -43,6 +43,10 @@ struct family_pool {
 	struct lru_link lru; /* list head: next is the most recently used */
 	uint32_t *ring;	     /* released offsets, oldest at ring_head */
 	uint32_t ring_cap, ring_head, ring_len;
+	uint8_t excluded[FAKEIP_EXCLUDE_MAX][16]; /* never handed out, not contained */
+	int64_t excluded_offset[FAKEIP_EXCLUDE_MAX]; /* -1: not a usable address */
+	unsigned n_excluded;
+	uint32_t n_excluded_usable; /* excluded addresses with an offset in the span */
 };
 
 struct fakeip {
@@ -301,6 +305,24 @@ addr_to_offset(const struct family_pool *fp, const uint8_t *addr)
 	return (int64_t)v - 1;
 }
 
+static bool
+offset_excluded(const struct family_pool *fp, uint32_t offset)
+{
+	for (unsigned i = 0; i < fp->n_excluded; i++)
+		if (fp->excluded_offset[i] == (int64_t)offset)
+			return true;
+	return false;
+}
+
+static bool
+addr_excluded(const struct family_pool *fp, const uint8_t *addr)
+{
+	for (unsigned i = 0; i < fp->n_excluded; i++)
+		if (memcmp(fp->excluded[i], addr, fp->addr_len) == 0)
+			return true;
+	return false;
+}
+
 static void
 lru_unlink(struct lru_link *l)
 {
@@ -435,14 +457,20 @@ fakeip_lookup_name(struct fakeip *pool, const char *name, int family, uint64_t n
 		}
 		release(fp, entry_of(fp->lru.prev));
 	}
+	while (fp->next_unused < fp->span && offset_excluded(fp, fp->next_unused))
+		fp->next_unused++;
 	if (fp->next_unused < fp->span) {
 		e->offset = fp->next_unused++;
 	} else {
-		/* count < capacity <= span and every offset is mapped or queued here */
-		assert(fp->ring_len > 0 && "fake-IP pool lost track of a released address");
-		e->offset = fp->ring[fp->ring_head];
-		fp->ring_head = (fp->ring_head + 1) & (fp->ring_cap - 1);
-		fp->ring_len--;
+		/* count < capacity <= span - excluded, and every offset that is not excluded
+		 * is mapped or queued here (excluded ones queued before their exclusion are
+		 * skipped) */
+		do {
+			assert(fp->ring_len > 0 && "fake-IP pool lost track of a released address");
+			e->offset = fp->ring[fp->ring_head];
+			fp->ring_head = (fp->ring_head + 1) & (fp->ring_cap - 1);
+			fp->ring_len--;
+		} while (offset_excluded(fp, e->offset));
 	}
 	memcpy(e->name, lower, len + 1);
 	e->hash = hash;
@@ -482,7 +510,48 @@ fakeip_contains(const struct fakeip *pool, int family, const void *addr)
 {
 	const struct family_pool *fp = family_find(pool, family);
 
-	return fp != NULL && prefix_matches(addr, fp->net, fp->prefix);
+	return fp != NULL && prefix_matches(addr, fp->net, fp->prefix) && !addr_excluded(fp, addr);
+}
+
+static struct entry *
+mapped_at(struct family_pool *fp, uint32_t offset)
+{
+	for (struct entry *e = fp->by_addr[offset_hash(offset) & fp->mask]; e != NULL; e = e->addr_next)
+		if (e->offset == offset)
+			return e;
+	return NULL;
+}
+
+int
+fakeip_exclude(struct fakeip *pool, int family, const void *addr)
+{
+	struct family_pool *fp = family_get(pool, family);
+	struct entry *e;
+	int64_t offset;
+
+	if (fp == NULL)
+		return -EAFNOSUPPORT;
+	if (!prefix_matches(addr, fp->net, fp->prefix) || addr_excluded(fp, addr))
+		return 0;
+	if (fp->n_excluded == FAKEIP_EXCLUDE_MAX)
+		return -ENOSPC;
+	offset = addr_to_offset(fp, addr);
+	if (offset >= 0 && fp->span - fp->n_excluded_usable <= 1)
+		return -EADDRNOTAVAIL;
+	e = offset >= 0 ? mapped_at(fp, (uint32_t)offset) : NULL;
+	if (e != NULL && ring_reserve(fp) < 0)
+		return -ENOMEM;
+	memcpy(fp->excluded[fp->n_excluded], addr, fp->addr_len);
+	fp->excluded_offset[fp->n_excluded] = offset;
+	fp->n_excluded++;
+	if (e != NULL)
+		release(fp, e); /* its offset is skipped when the ring gives it back */
+	if (offset >= 0) {
+		fp->n_excluded_usable++;
+		if (fp->capacity > fp->span - fp->n_excluded_usable)
+			fp->capacity = fp->span - fp->n_excluded_usable;
+	}
+	return 0;
 }
 
 int

@@ -36,6 +36,7 @@
 #define FAKEIP_NAME_MAX 253		/* longest name, as in DNS_MSG_NAME_MAX */
 #define FAKEIP_SPAN_MAX (1u << 20)	/* usable addresses per family, at most */
 #define FAKEIP_TTL_MAX 0x7fffffffu	/* RFC 2181 8 */
+#define FAKEIP_EXCLUDE_MAX 8		/* addresses per family kept out of the pool */
 
 struct fakeip_config {
 	struct in_addr net4; /* host bits must be zero */
@@ -76,8 +77,23 @@ int fakeip_lookup_name(struct fakeip *pool, const char *name, int family, uint64
  */
 int fakeip_lookup_addr(struct fakeip *pool, int family, const void *addr, uint64_t now, char *name_out);
 
-/* Whether addr lies in the pool's range for family (network and broadcast included). */
+/*
+ * Whether addr lies in the pool's range for family (network and broadcast included),
+ * and is not excluded.
+ */
 bool fakeip_contains(const struct fakeip *pool, int family, const void *addr);
+
+/*
+ * Keeps addr (family 4 or 6, network order) out of the pool: an address that belongs
+ * to a real host the application may want, such as the TUN's own or the proxy's. It is
+ * never handed out from now on, a name mapped to it loses its mapping (and gets
+ * another address at its next lookup), and fakeip_contains no longer claims it, so
+ * connections to it go to that address. Addresses outside the range are accepted and
+ * change nothing. Returns 0 (also if already excluded), -EAFNOSUPPORT, -ENOSPC
+ * (FAKEIP_EXCLUDE_MAX reached), -EADDRNOTAVAIL (it would leave no usable address) or
+ * -ENOMEM (nothing changed).
+ */
+int fakeip_exclude(struct fakeip *pool, int family, const void *addr);
 
 /*
  * Releases every mapping idle for more than idle_expiry seconds (none if it is 0), e.g.

@@ -23,6 +23,7 @@
 #include "ip_frag.h"
 #include "ip_reass.h"
 #include "log.h"
+#include "martian.h"
 #include "rxpool.h"
 #include "tcp_flow.h"
 #include "socks5_udp.h"
@@ -182,10 +183,44 @@ reassemble(struct t2s *t, const uint8_t *pkt, const struct packet_info *info)
 	udp_flow_handle(t, whole, &whole_info);
 }
 
+/*
+ * TCP or UDP to or from an address that is never a remote host: dropped before any
+ * flow exists, so it never reaches the proxy; answered where an answer is due. (Other
+ * protocols are never relayed anyway: they stay "ignored".)
+ */
+static bool
+drop_martian(struct t2s *t, const uint8_t *pkt, const struct packet_info *info)
+{
+	struct martian_tun_net net = {.has_net4 = t->cfg->has_address4, .prefix4 = t->cfg->prefix4};
+	enum martian m;
+	uint8_t out[1280]; /* the most an ICMPv6 error may be */
+	int n;
+
+	if (info->proto != PACKET_PROTO_TCP && info->proto != PACKET_PROTO_UDP)
+		return false;
+	memcpy(net.addr4, &t->cfg->address4, 4);
+	m = martian_classify(info, &net);
+	if (m == MARTIAN_NONE)
+		return false;
+	t->stats.martian_dropped++;
+	log_debug("dropped an IPv%u packet (protocol %u) from %s: %s", info->family, info->proto, t->tun.name,
+		  martian_str(m));
+	if (!martian_answer(m) || info->fragment || (info->tcp_flags & PACKET_TCP_RST) != 0)
+		return true;
+	n = packet_build_unreachable(pkt, info, PACKET_UNREACH_ADMIN, out, sizeof(out));
+	if (n > 0) {
+		t2s_tun_send(t, out, (size_t)n);
+		t->stats.martian_answered++;
+	}
+	return true;
+}
+
 /* Decides what happens to one valid packet; returns true if lwIP should see it. */
 static bool
 dispatch(struct t2s *t, const uint8_t *pkt, const struct packet_info *info)
 {
+	if (drop_martian(t, pkt, info))
+		return false;
 	if (info->fragment && info->proto != PACKET_PROTO_UDP) {
 		/* TCP never fragments with our MSS (packet_parse refuses it); ICMP and other
 		 * protocols are not relayed whole either. */
@@ -300,7 +335,8 @@ t2s_log_stats(const struct t2s *t)
 	const struct dns_tcp_stats *d = dns_tcp_get_stats(t->dns_tcp);
 
 	log_info("stats: tun_in=%llu/%lluB tun_out=%llu/%lluB tun_write_drops=%llu malformed=%llu "
-		 "ignored=%llu fragments_dropped=%llu syn_absorbed=%llu tcp_flows=%u tcp_opened=%llu "
+		 "ignored=%llu martian_dropped=%llu martian_answered=%llu "
+		 "fragments_dropped=%llu syn_absorbed=%llu tcp_flows=%u tcp_opened=%llu "
 		 "tcp_failed=%llu tcp_refused_cap=%llu udp_mappings=%u udp_opened=%llu udp_assoc_failed=%llu "
 		 "udp_evictions=%llu udp_refused=%llu udp_out=%llu udp_in=%llu udp_send_errors=%llu "
 		 "udp_reply_drops=%llu udp_pool_hits=%llu udp_pool_misses=%llu udp_pool_opened=%llu "
@@ -311,7 +347,8 @@ t2s_log_stats(const struct t2s *t)
 		 (unsigned long long)s->tun_packets_in, (unsigned long long)s->tun_bytes_in,
 		 (unsigned long long)s->tun_packets_out, (unsigned long long)s->tun_bytes_out,
 		 (unsigned long long)s->tun_write_drops, (unsigned long long)s->malformed,
-		 (unsigned long long)s->ignored, (unsigned long long)s->fragments_dropped,
+		 (unsigned long long)s->ignored, (unsigned long long)s->martian_dropped,
+		 (unsigned long long)s->martian_answered, (unsigned long long)s->fragments_dropped,
 		 (unsigned long long)s->syn_absorbed, t->tcp_flow_count, (unsigned long long)s->tcp_flows_opened,
 		 (unsigned long long)s->tcp_flows_failed, (unsigned long long)s->tcp_flows_refused_cap,
 		 t->udp_flow_count, (unsigned long long)s->udp_flows_opened, (unsigned long long)s->udp_assoc_failed,
@@ -360,11 +397,32 @@ health_drop_spares(void *arg)
 	udp_pool_drain(t->udp_pool);
 }
 
+/* Keeps a real address (ours, the proxy's, its relay's) out of the fake-IP pool. */
+static void
+fakeip_keep_out(struct t2s *t, const struct sockaddr *sa)
+{
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+	int err = 0;
+
+	if (t->fakeip == NULL)
+		return;
+	if (sa->sa_family == AF_INET)
+		err = fakeip_exclude(t->fakeip, 4, &((const struct sockaddr_in *)sa)->sin_addr);
+	else if (sa->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+		err = fakeip_exclude(t->fakeip, 4, sin6->sin6_addr.s6_addr + 12);
+	else if (sa->sa_family == AF_INET6)
+		err = fakeip_exclude(t->fakeip, 6, &sin6->sin6_addr);
+	if (err < 0)
+		log_warn("fake-ip pool: cannot keep an address of ours out of it: %s", strerror(-err));
+}
+
 static void
 pool_result(void *arg, const struct socks5_udp_result *res)
 {
 	struct t2s *t = arg;
 
+	if (res->failure == SOCKS5_UDP_OK)
+		fakeip_keep_out(t, (const struct sockaddr *)&res->relay);
 	udp_health_on_result(t->udp_health, res);
 }
 
@@ -473,6 +531,19 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 		t->fakeip = fakeip_new(&fc);
 		if (t->fakeip == NULL)
 			goto err_rxpool;
+		/* A name must never be given the address of the TUN, the proxy or its relay. */
+		if (cfg->has_address4) {
+			struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr = cfg->address4};
+
+			fakeip_keep_out(t, (const struct sockaddr *)&sin);
+		}
+		if (cfg->has_address6) {
+			struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_addr = cfg->address6};
+
+			fakeip_keep_out(t, (const struct sockaddr *)&sin6);
+		}
+		fakeip_keep_out(t, (const struct sockaddr *)&t->proxy.addr);
+		fakeip_keep_out(t, (const struct sockaddr *)&cfg->udp_relay);
 	}
 
 	tcfg = (struct tunif_config){

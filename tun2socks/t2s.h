@@ -60,6 +60,7 @@ struct t2s_stats {
 	uint64_t tun_packets_in, tun_bytes_in;
 	uint64_t tun_packets_out, tun_bytes_out, tun_write_drops;
 	uint64_t malformed, ignored; /* refused by packet_parse; not for us (ICMP, other protocols) */
+	uint64_t martian_dropped, martian_answered; /* never-a-host addresses (martian.h); ICMP sent */
 	uint64_t fragments_dropped;  /* fragments of anything but UDP (ip_reass counts the rest) */
 	uint64_t tun_fragmented;     /* datagrams we wrote as fragments (larger than the MTU) */
 	uint64_t syn_absorbed;       /* SYN retransmissions held while the proxy connects */
