@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "argv_scrub.h"
 #include "capture.h"
 
 const char cli_usage[] =
@@ -154,6 +155,8 @@ fail(char *msg, size_t msglen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, msglen, fmt, ap);
 	va_end(ap);
+	/* A message may quote an argument back, and an argument may hold a password. */
+	(void)argv_scrub_text(msg);
 	return -EINVAL;
 }
 
