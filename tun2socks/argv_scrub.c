@@ -15,9 +15,8 @@ scrub_one(char *s)
 		return 0;
 	auth += 3;
 	/* The userinfo ends at the last '@' before the path (a password may hold '@'
-	 * only percent-encoded, but be lenient). A message may quote the URL
-	 * ("unknown option '--proxi=...'"): a quote or a blank ends it there. */
-	end = auth + strcspn(auth, "/?#' \n");
+	 * only percent-encoded, but be lenient). */
+	end = auth + strcspn(auth, "/?#");
 	while (end > auth && end[-1] != '@')
 		end--;
 	if (end == auth)

@@ -19,8 +19,9 @@
 int argv_scrub_passwords(int argc, char **argv);
 
 /*
- * The same for every URL in a message (NUL-terminated; a quote, a blank or a newline
- * also ends a URL there), e.g. one that quotes an argument back. Returns how many.
+ * The same for every URL in a message (NUL-terminated) that quotes an argument back.
+ * Where the URL ends is not known there: up to the last '@' before the next '/', '?'
+ * or '#' is masked, which may be more than the password, never less. Returns how many.
  */
 int argv_scrub_text(char *text);
 

@@ -195,6 +195,7 @@ struct host_setup {
 	int sigfd;                /* -- COMMAND: SIGINT, SIGTERM and SIGHUP, with their sender */
 	ev_io sig_io;
 	struct t2s *t;
+	long record_owner;        /* --user: the capture's state record is left removable by it */
 	int exit_status;
 };
 
@@ -217,7 +218,7 @@ default_capture_addresses(struct t2s_config *cfg)
 }
 
 static struct capture *
-start_capture(const struct t2s_config *cfg, const char *tun, bool whole_host, uint32_t fwmark)
+start_capture(const struct t2s_config *cfg, const char *tun, bool whole_host, uint32_t fwmark, long record_owner)
 {
 	struct capture_params p = {
 		.tun = tun,
@@ -228,6 +229,7 @@ start_capture(const struct t2s_config *cfg, const char *tun, bool whole_host, ui
 		.exclude = cfg->exclude,
 		.n_exclude = cfg->n_exclude,
 		.ipv6 = capture_have_ipv6(),
+		.owner_uid = record_owner,
 	};
 	struct capture *c;
 
@@ -329,7 +331,7 @@ open_tun(struct t2s_config *cfg, struct tun_device *tun, struct host_setup *hs)
 		/* The TUN and its routes live there; our proxy sockets, opened later, stay here. */
 		err = setup_tun(cfg, tun);
 		if (err == 0) {
-			hs->capture = start_capture(cfg, tun->name, true, 0);
+			hs->capture = start_capture(cfg, tun->name, true, 0, hs->record_owner);
 			if (hs->capture == NULL) {
 				err = -errno;
 				tun_close(tun);
@@ -345,7 +347,7 @@ open_tun(struct t2s_config *cfg, struct tun_device *tun, struct host_setup *hs)
 	if ((err = setup_tun(cfg, tun)) < 0)
 		return err;
 	if (cfg->auto_route || cfg->share_from[0] != '\0') {
-		hs->capture = start_capture(cfg, tun->name, cfg->auto_route, cfg->fwmark);
+		hs->capture = start_capture(cfg, tun->name, cfg->auto_route, cfg->fwmark, hs->record_owner);
 		if (hs->capture == NULL) {
 			err = -errno;
 			tun_close(tun);
@@ -559,11 +561,11 @@ main(int argc, char **argv)
 	static struct privdrop_login cmd_login;
 	struct socks5_server proxy;
 	struct tun_device tun;
-	static struct host_setup hs = {.netns_fd = -1, .sigfd = -1, .exit_status = EXIT_SUCCESS};
+	static struct host_setup hs = {.netns_fd = -1, .sigfd = -1, .record_owner = -1, .exit_status = EXIT_SUCCESS};
 	sigset_t sigs;
 	struct ev_loop *loop;
 	struct t2s *t;
-	struct privdrop_target run_as;
+	struct privdrop_target run_as = {0};
 	char msg[256], url[T2S_ENDPOINT_STRLEN + PROXY_URL_CRED_MAX + 16];
 	int rc;
 
@@ -592,6 +594,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "tun2socks: %s\n", msg);
 		return EXIT_USAGE;
 	}
+	if (cfg.user != NULL && run_as.uid != 0)
+		hs.record_owner = (long)run_as.uid;
 	log_set_level(cfg.log_level);
 	if (command_identity(&cfg, &hs, &cmd_login) < 0)
 		return EXIT_FAILURE;
