@@ -52,7 +52,7 @@ echo "shell \$SHELL"
 echo "pwd \$(pwd)"
 echo "display \${DISPLAY:-} \${WAYLAND_DISPLAY:-} \${XDG_RUNTIME_DIR:-} \${DBUS_SESSION_BUS_ADDRESS:-}"
 echo "argv \$*"
-if tr '\0' '\n' </proc/self/environ | grep -q '^TUN2SOCKS_PROXY_AUTH='; then echo "authenv present"; else echo "authenv absent"; fi
+if cat /proc/self/environ | tr '\0' '\n' | grep -q '^TUN2SOCKS_PROXY_AUTH='; then echo "authenv present"; else echo "authenv absent"; fi
 if grep -rqsF -- "$MS_PASS" /proc/self/environ /proc/\$PPID/environ /proc/\$PPID/cmdline; then echo "secret seen"; else echo "secret unseen"; fi
 if nsenter --net=/run/netns/$CLI true 2>/dev/null; then echo "setns escaped"; else echo "setns denied"; fi
 if unshare --net true 2>/dev/null; then echo "unshare escaped"; else echo "unshare denied"; fi
