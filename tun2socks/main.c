@@ -410,7 +410,8 @@ command_sigfd_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 		log_debug("signal %u from %s%u: %s", si.ssi_signo, si.ssi_code == SI_KERNEL ? "the terminal, pid " : "pid ",
 			  si.ssi_pid, fwd ? "passed on to the command" : "the command has it already");
-		if (fwd)
+		/* Once reaped (the loop is ending), its PID may be anybody's. */
+		if (fwd && ev_is_active(&hs->child))
 			kill(pid, (int)si.ssi_signo);
 	}
 }
