@@ -254,33 +254,41 @@ test_record_round_trip(void **state)
 	struct capture_params p = {
 		.tun = "tun0", .whole_host = true, .kill_switch = true, .fwmark = 9, .share_from = "lan0", .ipv6 = true,
 	};
-	long pid;
+	struct capture_owner owner = {4242, 123456789012ull}, got;
 	int len;
 
 	(void)state;
 	assert_int_equal(capture_plan_build(&p, &plan), 0);
 	strcpy(plan.op[plan.n - 1].u.sysctl.old, "0"); /* as capture_start records it */
-	len = capture_record_format(&plan, 4242, text, sizeof(text));
+	len = capture_record_format(&plan, &owner, text, sizeof(text));
 	assert_true(len > 0);
 	assert_int_equal((size_t)len, strlen(text));
-	assert_memory_equal(text, "tun2socks-capture 1\npid 4242\n", 29);
-	assert_int_equal(capture_record_parse(text, &plan2, &pid), 0);
-	assert_int_equal(pid, 4242);
+	assert_memory_equal(text, "tun2socks-capture 1\npid 4242\nstart 123456789012\n", 48);
+	assert_int_equal(capture_record_parse(text, &plan2, &got), 0);
+	assert_int_equal(got.pid, 4242);
+	assert_true(got.start == 123456789012ull);
 	assert_int_equal(plan2.n, plan.n);
 	assert_string_equal(lines(&plan2), lines(&plan));
 	/* A parsed rule is the same value as a planned one: what lifting and adopting compare. */
 	assert_memory_equal(&plan2.op[1], &plan.op[1], sizeof(plan.op[1]));
-	assert_int_equal(capture_record_format(&plan, 1, text, 40), -ENOSPC);
+	assert_int_equal(capture_record_format(&plan, &owner, text, 40), -ENOSPC);
 }
 
 static void
 test_record_parse_bad(void **state)
 {
-	long pid;
+	struct capture_owner pid;
 
 	(void)state;
 	assert_int_equal(capture_record_parse("tun2socks-capture 1\npid 7\n", &plan, &pid), 0);
 	assert_int_equal(plan.n, 0);
+	assert_int_equal(pid.pid, 7);
+	assert_true(pid.start == 0); /* a record of an earlier version: no start time */
+	assert_int_equal(capture_record_parse("tun2socks-capture 1\npid 7\nstart 99\n", &plan, &pid), 0);
+	assert_true(pid.start == 99);
+	assert_int_equal(capture_record_parse("tun2socks-capture 1\npid 7\nstart x\n", &plan, &pid), -EINVAL);
+	assert_int_equal(capture_record_parse("tun2socks-capture 1\npid 7\nstart -1\n", &plan, &pid), -EINVAL);
+	assert_int_equal(capture_record_parse("tun2socks-capture 1\npid 7\nstart 9 \n", &plan, &pid), -EINVAL);
 	assert_int_equal(capture_record_parse("", &plan, &pid), -EINVAL);
 	assert_int_equal(capture_record_parse("tun2socks-capture 2\npid 7\n", &plan, &pid), -EINVAL);
 	assert_int_equal(capture_record_parse("tun2socks-capture 1\npid x\n", &plan, &pid), -EINVAL);
@@ -291,6 +299,48 @@ test_record_parse_bad(void **state)
 			 -EINVAL);
 	assert_int_equal(capture_record_parse("tun2socks-capture 1\npid 7\nrule 4 7435 pro\n", &plan, &pid),
 			 -EINVAL);
+}
+
+/* /proc/PID/stat: the state letter and field 22, with a command name that tries to confuse. */
+static void
+test_stat_parse(void **state)
+{
+	const char *st = "4242 (tun 2) so) S 1 4242 4242 34816 4242 4194560 1175 0 0 0 12 7 0 0 20 0 1 0 "
+			 "987654 23846912 1519 18446744073709551615 1 1 0 0 0 0 0 4096 0 0 0 0 17 1 0 0 0 0 0\n";
+	unsigned long long start = 0;
+	char s = 0;
+
+	(void)state;
+	assert_int_equal(capture_stat_parse(st, &s, &start), 0);
+	assert_int_equal(s, 'S');
+	assert_true(start == 987654);
+	assert_int_equal(capture_stat_parse("1 (init) S 0 1 1 0 -1 4194560 5 0 0 0 0 0 0 0 20 0 1 0 7\n", &s, &start), 0);
+	assert_true(start == 7);
+	assert_int_equal(capture_stat_parse("1 (init) S 0 1 1 0 -1 4194560 5 0 0 0 0 0 0 0 20 0 1 0\n", &s, &start),
+			 -EINVAL);
+	assert_int_equal(capture_stat_parse("1 (init S 0", &s, &start), -EINVAL);
+	assert_int_equal(capture_stat_parse("", &s, &start), -EINVAL);
+}
+
+/* Whose record is stale: the start time tells a reused PID from the run that wrote it. */
+static void
+test_owner_alive(void **state)
+{
+	const char *run = "4242 (tun2socks) S 1 4242 4242 0 -1 4194560 5 0 0 0 0 0 0 0 20 0 1 0 5000 0\n";
+	const char *zombie = "4242 (tun2socks) Z 1 4242 4242 0 -1 4194560 5 0 0 0 0 0 0 0 20 0 1 0 5000 0\n";
+	const char *reused = "4242 (sleep) S 1 4242 4242 0 -1 4194560 5 0 0 0 0 0 0 0 20 0 1 0 9000 0\n";
+	struct capture_owner o = {4242, 5000}, old = {4242, 0};
+
+	(void)state;
+	assert_true(capture_owner_alive(&o, run, 1));
+	assert_false(capture_owner_alive(&o, reused, 1)); /* was EBUSY before: the PID was reused */
+	assert_false(capture_owner_alive(&o, zombie, 1));
+	assert_false(capture_owner_alive(&o, NULL, 1));
+	assert_false(capture_owner_alive(&o, run, 4242)); /* that is us now */
+	assert_true(capture_owner_alive(&o, "garbage", 1)); /* cannot tell: keep it */
+	/* A record without a start time (an earlier version): the PID alone. */
+	assert_true(capture_owner_alive(&old, reused, 1));
+	assert_false(capture_owner_alive(&old, zombie, 1));
 }
 
 static void
@@ -384,6 +434,8 @@ main(void)
 		cmocka_unit_test(test_op_parse_bad),
 		cmocka_unit_test(test_record_round_trip),
 		cmocka_unit_test(test_record_parse_bad),
+		cmocka_unit_test(test_stat_parse),
+		cmocka_unit_test(test_owner_alive),
 		cmocka_unit_test(test_resolv_conf),
 		cmocka_unit_test(test_resolv_conf_stub),
 	};

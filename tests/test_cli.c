@@ -243,6 +243,10 @@ test_unknown_option(void **state)
 	bad("unknown option", "--bogus=1", "--bogus=1", "--proxy", PROXY, NULL);
 	bad("unknown option", "-x", "--proxy", PROXY, "-x", NULL);
 	bad("unknown option", "-?", "-?", NULL);
+	/* An argument quoted back keeps no password. */
+	bad("unknown option", "'--proxi=socks5://u:******@198.18.0.2:1080'", "--proxi=socks5://u:s3cret@198.18.0.2:1080",
+	    NULL);
+	bad("unexpected argument", "'socks5://u:**@h'", "--proxy", PROXY, "socks5://u:pw@h", NULL);
 }
 
 static void

@@ -34,8 +34,19 @@ argv_scrub_passwords(int argc, char **argv)
 {
 	int n = 0;
 
-	for (int i = 1; i < argc; i++)
+	/* What follows "--" is the command's own: it gets its arguments as given. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
 		n += scrub_one(argv[i]);
+	return n;
+}
+
+int
+argv_scrub_text(char *text)
+{
+	int n = 0;
+
+	for (char *s = text; (s = strstr(s, "://")) != NULL; s += 3)
+		n += scrub_one(s);
 	return n;
 }
 
@@ -43,9 +54,12 @@ int
 argv_scrub_env(const char *name)
 {
 	char *v = getenv(name);
+	int had = v != NULL;
 
-	if (v == NULL || *v == '\0')
-		return 0;
-	memset(v, '*', strlen(v));
-	return 1;
+	/* The original block (what /proc/PID/environ shows) keeps the masked bytes; the
+	 * variable itself goes, so no child inherits it. */
+	if (v != NULL)
+		memset(v, '*', strlen(v));
+	unsetenv(name);
+	return had;
 }

@@ -12,15 +12,24 @@
 
 /*
  * In every argv element that contains "scheme://user:pass@", replaces each byte of
- * pass with '*' (same length, so the other arguments stay where they are). Call after
- * the arguments were copied into the configuration. Returns how many were scrubbed.
+ * pass with '*' (same length, so the other arguments stay where they are), up to the
+ * first "--": a COMMAND's arguments are its own and stay as given. Call after the
+ * arguments were copied into the configuration. Returns how many were scrubbed.
  */
 int argv_scrub_passwords(int argc, char **argv);
 
 /*
+ * The same for every URL in a message (NUL-terminated) that quotes an argument back.
+ * Where the URL ends is not known there: up to the last '@' before the next '/', '?'
+ * or '#' is masked, which may be more than the password, never less. Returns how many.
+ */
+int argv_scrub_text(char *text);
+
+/*
  * The same for the environment (/proc/PID/environ shows the original block): replaces
- * the value of variable name ("user:password") by '*' in place, keeping its length.
- * Call after the value was copied. Returns 1 if it was set, else 0.
+ * the value of variable name ("user:password") by '*' in place, keeping its length,
+ * then removes the variable (unsetenv), so that no child inherits it. Call after the
+ * value was copied. Returns 1 if it was set, else 0.
  */
 int argv_scrub_env(const char *name);
 

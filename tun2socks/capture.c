@@ -478,7 +478,7 @@ capture_op_parse(const char *line, struct capture_op *op)
 }
 
 int
-capture_record_format(const struct capture_plan *plan, long pid, char *buf, size_t len)
+capture_record_format(const struct capture_plan *plan, const struct capture_owner *owner, char *buf, size_t len)
 {
 	struct out o = {buf, len, 0, false};
 	char line[256];
@@ -486,7 +486,7 @@ capture_record_format(const struct capture_plan *plan, long pid, char *buf, size
 
 	if (len == 0)
 		return -ENOSPC;
-	put(&o, RECORD_MAGIC "\npid %ld\n", pid);
+	put(&o, RECORD_MAGIC "\npid %ld\nstart %llu\n", owner->pid, owner->start);
 	for (i = 0; i < plan->n; i++) {
 		if (capture_op_format(&plan->op[i], line, sizeof(line)) < 0)
 			return -ENOSPC;
@@ -496,7 +496,7 @@ capture_record_format(const struct capture_plan *plan, long pid, char *buf, size
 }
 
 int
-capture_record_parse(const char *text, struct capture_plan *plan, long *pid)
+capture_record_parse(const char *text, struct capture_plan *plan, struct capture_owner *owner)
 {
 	char line[256];
 	const char *nl;
@@ -504,7 +504,8 @@ capture_record_parse(const char *text, struct capture_plan *plan, long *pid)
 	unsigned lineno = 0;
 
 	plan->n = 0;
-	*pid = 0;
+	owner->pid = 0;
+	owner->start = 0;
 	for (; *text != '\0'; text = nl + 1) {
 		nl = strchr(text, '\n');
 		if (nl == NULL)
@@ -524,8 +525,17 @@ capture_record_parse(const char *text, struct capture_plan *plan, long *pid)
 			if (strncmp(line, "pid ", 4) != 0)
 				return -EINVAL;
 			errno = 0;
-			*pid = strtol(line + 4, &end, 10);
-			if (errno != 0 || *end != '\0' || *pid <= 0)
+			owner->pid = strtol(line + 4, &end, 10);
+			if (errno != 0 || *end != '\0' || owner->pid <= 0)
+				return -EINVAL;
+		} else if (lineno == 3 && strncmp(line, "start ", 6) == 0) {
+			char *end;
+
+			if (line[6] < '0' || line[6] > '9')
+				return -EINVAL;
+			errno = 0;
+			owner->start = strtoull(line + 6, &end, 10);
+			if (errno != 0 || *end != '\0')
 				return -EINVAL;
 		} else {
 			if (plan->n == CAPTURE_MAX_OPS || capture_op_parse(line, &plan->op[plan->n]) < 0)
@@ -536,13 +546,58 @@ capture_record_parse(const char *text, struct capture_plan *plan, long *pid)
 	return lineno >= 2 ? 0 : -EINVAL;
 }
 
+int
+capture_stat_parse(const char *stat, char *state, unsigned long long *start)
+{
+	/* "PID (COMM) S ppid ...": COMM may hold anything, ')' included: the last one ends it. */
+	const char *p = strrchr(stat, ')');
+	char *end;
+	unsigned field;
+
+	if (p == NULL || p[1] != ' ' || p[2] == '\0' || p[3] != ' ')
+		return -EINVAL;
+	*state = p[2];
+	p += 3; /* at the blank before field 4 */
+	for (field = 4; field <= 22; field++) {
+		if (*p != ' ')
+			return -EINVAL;
+		p++;
+		if (field == 22)
+			break;
+		p += strcspn(p, " ");
+	}
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	errno = 0;
+	*start = strtoull(p, &end, 10);
+	if (errno != 0 || (*end != ' ' && *end != '\n' && *end != '\0'))
+		return -EINVAL;
+	return 0;
+}
+
+bool
+capture_owner_alive(const struct capture_owner *owner, const char *stat, long self)
+{
+	unsigned long long start;
+	char state;
+
+	if (owner->pid == self || stat == NULL)
+		return false;
+	if (capture_stat_parse(stat, &state, &start) < 0)
+		return true; /* cannot tell: never lift a live run's capture */
+	if (state == 'Z' || state == 'X')
+		return false;
+	return owner->start == 0 || start == owner->start;
+}
+
 /* ------------------------------------------------------------------ applying */
 
 struct capture {
 	struct netlink *nl;
 	struct capture_plan plan;
 	unsigned applied; /* ops [0, applied) are in place */
-	char path[256];
+	char dir[256];
+	char path[280];
 };
 
 bool
@@ -696,94 +751,151 @@ netns_inode(unsigned long *ino)
 	return 0;
 }
 
-/* One record per network namespace and TUN: net<inode>-<tun>.state. */
+/*
+ * One directory per network namespace and TUN, net<inode>-<tun>/, holding the record
+ * "state": the directory can be given to the --user a run drops to, so that the run
+ * can still remove its record at exit (a root-owned CAPTURE_STATE_DIR would refuse).
+ */
 static int
-record_path(const char *tun, char *buf, size_t len)
+record_path(const char *tun, char *dir, size_t dlen, char *path, size_t plen)
 {
 	unsigned long ino = 0;
 	int err = netns_inode(&ino);
 
 	if (err < 0)
 		return err;
-	snprintf(buf, len, "%s/net%lu-%s.state", CAPTURE_STATE_DIR, ino, tun);
+	snprintf(dir, dlen, "%s/net%lu-%s", CAPTURE_STATE_DIR, ino, tun);
+	snprintf(path, plen, "%s/state", dir);
 	return 0;
 }
 
+/* The record is applied by root: one root did not write (or one others may write) is refused. */
 static int
-record_read(const char *path, struct capture_plan *plan, long *pid)
+record_read(const char *path, struct capture_plan *plan, struct capture_owner *owner)
 {
 	static char text[CAPTURE_MAX_OPS * 160 + 64];
+	struct stat st;
 	ssize_t n;
-	int fd, err;
+	int fd, err = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return -errno;
-	n = read(fd, text, sizeof(text) - 1);
-	err = n < 0 ? -errno : 0;
+		return errno == ELOOP ? -EPERM : -errno;
+	if (fstat(fd, &st) < 0)
+		err = -errno;
+	else if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 022) != 0)
+		err = -EPERM;
+	n = err == 0 ? read(fd, text, sizeof(text) - 1) : 0;
+	if (n < 0)
+		err = -errno;
 	close(fd);
 	if (err < 0)
 		return err;
 	text[n] = '\0';
-	return capture_record_parse(text, plan, pid);
+	return capture_record_parse(text, plan, owner);
 }
 
-/* Written whole to a temporary name and renamed, so a crash never leaves half a record. */
+/* The text of /proc/PID/stat into buf; NULL when there is no such process. */
+static const char *
+read_stat(long pid, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	return buf;
+}
+
+static bool
+owner_alive(const struct capture_owner *owner)
+{
+	char stat[1024];
+
+	return capture_owner_alive(owner, read_stat(owner->pid, stat, sizeof(stat)), (long)getpid());
+}
+
+/*
+ * Written whole to a temporary name and renamed, so a crash never leaves half a record.
+ * The directory is taken back first (an earlier --user run may own it), and handed to
+ * owner_uid (>= 0) once the record is in place.
+ */
 static int
-record_write(const char *path, const struct capture_plan *plan)
+record_write(const char *dir, const struct capture_plan *plan, long owner_uid)
 {
 	static char text[CAPTURE_MAX_OPS * 160 + 64];
-	char tmp[300];
-	int fd, len, err = 0;
+	struct capture_owner self = {.pid = (long)getpid()};
+	char stat[1024], state;
+	struct stat st;
+	int dfd, fd, len, err = 0;
 
-	len = capture_record_format(plan, (long)getpid(), text, sizeof(text));
+	if (read_stat(self.pid, stat, sizeof(stat)) == NULL || capture_stat_parse(stat, &state, &self.start) < 0)
+		self.start = 0;
+	len = capture_record_format(plan, &self, text, sizeof(text));
 	if (len < 0)
 		return len;
 	if (mkdir(CAPTURE_STATE_DIR, 0755) < 0 && errno != EEXIST)
 		return -errno;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return -errno;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	if (fstat(dfd, &st) < 0 || ((st.st_uid != geteuid() || st.st_gid != getegid()) &&
+				    fchown(dfd, geteuid(), getegid()) < 0) || fchmod(dfd, 0755) < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (unlinkat(dfd, "state.tmp", 0) < 0 && errno != ENOENT) {
+		err = -errno;
+		goto out;
+	}
+	fd = openat(dfd, "state.tmp", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
 	if (write(fd, text, (size_t)len) != len || fsync(fd) < 0)
 		err = errno != 0 ? -errno : -EIO;
 	close(fd);
-	if (err == 0 && rename(tmp, path) < 0)
+	if (err == 0 && renameat(dfd, "state.tmp", dfd, "state") < 0)
 		err = -errno;
 	if (err < 0)
-		unlink(tmp);
+		unlinkat(dfd, "state.tmp", 0);
+	else if (owner_uid >= 0 && fchown(dfd, (uid_t)owner_uid, (gid_t)-1) < 0)
+		err = -errno;
+out:
+	close(dfd);
 	return err;
 }
 
-/* A zombie is dead too: a killed run whose parent has not reaped it yet. */
-static bool
-pid_alive(long pid)
+/* Removes the record (and its directory, when we may); a failure is said, not ignored. */
+static void
+record_remove(const char *dir, const char *path)
 {
-	char path[64], stat[512], *paren;
-	ssize_t n;
-	int fd;
-
-	if (pid == (long)getpid())
-		return false;
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, stat, sizeof(stat) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	stat[n] = '\0';
-	paren = strrchr(stat, ')');
-	return paren == NULL || paren[1] != ' ' || (paren[2] != 'Z' && paren[2] != 'X');
+	if (unlink(path) < 0 && errno != ENOENT) {
+		log_warn("cannot remove the state record %s: %s; 'tun2socks down' removes it", path, strerror(errno));
+		return;
+	}
+	/* After --user the empty directory stays (ours is root's); the next run reuses it. */
+	if (rmdir(dir) < 0 && errno != ENOENT && errno != EACCES && errno != EPERM)
+		log_debug("cannot remove %s: %s", dir, strerror(errno));
 }
 
 struct capture *
 capture_start(const struct capture_params *p)
 {
 	struct capture_plan *stale = NULL;
+	struct capture_owner owner = {0};
 	struct capture *c;
-	long pid = 0;
 	char what[256];
 	unsigned i;
 	int err;
@@ -791,7 +903,7 @@ capture_start(const struct capture_params *p)
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return NULL;
-	if ((err = capture_plan_build(p, &c->plan)) < 0 || (err = record_path(p->tun, c->path, sizeof(c->path))) < 0)
+	if ((err = capture_plan_build(p, &c->plan)) < 0 || (err = record_path(p->tun, c->dir, sizeof(c->dir), c->path, sizeof(c->path))) < 0)
 		goto err_free;
 	c->nl = netlink_open();
 	if (c->nl == NULL) {
@@ -803,16 +915,16 @@ capture_start(const struct capture_params *p)
 		err = -ENOMEM;
 		goto err_close;
 	}
-	err = record_read(c->path, stale, &pid);
-	if (err == 0 && pid_alive(pid)) {
+	err = record_read(c->path, stale, &owner);
+	if (err == 0 && owner_alive(&owner)) {
 		log_error("tun2socks (pid %ld) is capturing through %s already; stop it, or run 'tun2socks down' "
 			  "if that process is not tun2socks",
-			  pid, p->tun);
+			  owner.pid, p->tun);
 		err = -EBUSY;
 		goto err_stale;
 	}
 	if (err == 0)
-		log_info("lifting what a previous run (pid %ld) left in place (%u routes, rules and settings)", pid,
+		log_info("lifting what a previous run (pid %ld) left in place (%u routes, rules and settings)", owner.pid,
 			 stale->n);
 	else if (err != -ENOENT)
 		log_warn("ignoring unreadable state record %s: %s", c->path, strerror(-err));
@@ -841,7 +953,7 @@ capture_start(const struct capture_params *p)
 			goto err_stale;
 		}
 	}
-	if (c->plan.n > 0 && (err = record_write(c->path, &c->plan)) < 0) {
+	if (c->plan.n > 0 && (err = record_write(c->dir, &c->plan, p->owner_uid)) < 0) {
 		log_error("cannot write the state record %s: %s", c->path, strerror(-err));
 		goto err_stale;
 	}
@@ -856,7 +968,7 @@ capture_start(const struct capture_params *p)
 	/* Only now: what the old run left and we still want has been adopted above. */
 	plan_undo(c->nl, stale, stale->n, &c->plan);
 	if (c->plan.n == 0 && stale->n > 0)
-		unlink(c->path);
+		record_remove(c->dir, c->path);
 	free(stale);
 	return c;
 
@@ -865,7 +977,7 @@ err_undo:
 	 * `down` find them is removed too. (An op undone twice is harmless: already gone.) */
 	plan_undo(c->nl, &c->plan, c->applied, NULL);
 	plan_undo(c->nl, stale, stale->n, NULL);
-	unlink(c->path);
+	record_remove(c->dir, c->path);
 err_stale:
 	free(stale);
 err_close:
@@ -883,20 +995,31 @@ capture_stop(struct capture *c)
 		return;
 	plan_undo(c->nl, &c->plan, c->applied, NULL);
 	if (c->plan.n > 0)
-		unlink(c->path);
+		record_remove(c->dir, c->path);
 	netlink_close(c->nl);
 	free(c);
+}
+
+/* A record in CAPTURE_STATE_DIR named name (net<inode>-<tun>), for tun (NULL: any)? */
+static bool
+record_for(const char *name, const char *prefix, const char *tun, size_t suffix)
+{
+	size_t len = strlen(name), plen = strlen(prefix);
+
+	if (strncmp(name, prefix, plen) != 0 || len <= plen + suffix)
+		return false;
+	return tun == NULL || (len - plen - suffix == strlen(tun) && strncmp(name + plen, tun, strlen(tun)) == 0);
 }
 
 int
 capture_down(const char *tun)
 {
-	char prefix[64], path[300];
+	char prefix[64], dir_path[300], path[310];
 	struct capture_plan *plan;
+	struct capture_owner owner;
 	struct netlink *nl;
 	struct dirent *de;
 	unsigned long ino = 0;
-	long pid;
 	DIR *dir;
 	int err, lifted = 0;
 
@@ -914,23 +1037,35 @@ capture_down(const char *tun)
 	}
 	while ((de = readdir(dir)) != NULL) {
 		size_t len = strlen(de->d_name);
+		bool legacy = len > 6 && strcmp(de->d_name + len - 6, ".state") == 0;
 
-		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0 || len < 6 ||
-		    strcmp(de->d_name + len - 6, ".state") != 0)
+		/* net<inode>-<tun>/state; net<inode>-<tun>.state from earlier versions. */
+		if (!record_for(de->d_name, prefix, tun, legacy ? 6 : 0))
 			continue;
-		if (tun != NULL && (len - 6 - strlen(prefix) != strlen(tun) ||
-				    strncmp(de->d_name + strlen(prefix), tun, strlen(tun)) != 0))
+		snprintf(dir_path, sizeof(dir_path), "%s/%s", CAPTURE_STATE_DIR, de->d_name);
+		if (legacy)
+			snprintf(path, sizeof(path), "%s", dir_path);
+		else
+			snprintf(path, sizeof(path), "%s/state", dir_path);
+		err = record_read(path, plan, &owner);
+		if (err == -ENOENT || err == -ENOTDIR) {
+			if (!legacy)
+				(void)rmdir(dir_path); /* an empty one a --user run could not remove */
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", CAPTURE_STATE_DIR, de->d_name);
-		err = record_read(path, plan, &pid);
+		}
 		if (err < 0) {
 			log_warn("ignoring unreadable state record %s: %s", path, strerror(-err));
 			continue;
 		}
-		if (pid_alive(pid))
-			log_warn("tun2socks (pid %ld) still runs; lifting its capture anyway", pid);
+		if (owner_alive(&owner))
+			log_warn("tun2socks (pid %ld) still runs; lifting its capture anyway", owner.pid);
 		plan_undo(nl, plan, plan->n, NULL);
-		unlink(path);
+		if (legacy) {
+			if (unlink(path) < 0)
+				log_warn("cannot remove the state record %s: %s", path, strerror(errno));
+		} else {
+			record_remove(dir_path, path);
+		}
 		log_info("lifted %s (%u routes, rules and settings)", path, plan->n);
 		lifted++;
 	}

@@ -70,6 +70,7 @@ struct capture_params {
 	const struct netlink_prefix *exclude; /* user exclusions (either family) */
 	unsigned n_exclude;
 	bool ipv6;                /* the namespace has IPv6 */
+	long owner_uid;           /* who removes the record at exit (--user), or -1: we, as we are now */
 };
 
 /*
@@ -88,10 +89,26 @@ int capture_op_format(const struct capture_op *op, char *buf, size_t len);
 /* The inverse of capture_op_format. Returns 0 or -EINVAL. */
 int capture_op_parse(const char *line, struct capture_op *op);
 
-/* The whole record: header, pid, one op per line. Returns the length or -ENOSPC. */
-int capture_record_format(const struct capture_plan *plan, long pid, char *buf, size_t len);
-/* Parses a record (NUL-terminated). Returns 0 or -EINVAL. */
-int capture_record_parse(const char *text, struct capture_plan *plan, long *pid);
+/* The process a record belongs to: a PID alone may be reused by any process later. */
+struct capture_owner {
+	long pid;
+	unsigned long long start; /* field 22 of /proc/PID/stat (clock ticks after boot); 0: not known */
+};
+
+/* The whole record: header, pid, start time, one op per line. Returns the length or -ENOSPC. */
+int capture_record_format(const struct capture_plan *plan, const struct capture_owner *owner, char *buf,
+			  size_t len);
+/* Parses a record (NUL-terminated; the start line may be missing, from older versions). 0 or -EINVAL. */
+int capture_record_parse(const char *text, struct capture_plan *plan, struct capture_owner *owner);
+
+/* Parses the text of /proc/PID/stat: the state letter and the start time (field 22). 0 or -EINVAL. */
+int capture_stat_parse(const char *stat, char *state, unsigned long long *start);
+/*
+ * Pure: whether the record's owner still runs, given the text of /proc/<owner->pid>/stat
+ * now (NULL: no such process) and our own PID. A zombie is dead; so is a process with
+ * another start time (the PID was reused); an unparsable stat counts as alive.
+ */
+bool capture_owner_alive(const struct capture_owner *owner, const char *stat, long self);
 
 struct capture;
 
@@ -99,7 +116,10 @@ struct capture;
  * Applies the plan for p in the current network namespace. A record left by an earlier
  * run for the same TUN and namespace is lifted first (the ops the new plan shares with it
  * stay in place, so a kill switch never opens in between); -EBUSY if that run still lives.
- * The record is written to CAPTURE_STATE_DIR before anything is changed. NULL with errno.
+ * The record is written to CAPTURE_STATE_DIR/net<inode>-<tun>/state before anything is
+ * changed; that directory is given to p->owner_uid, so that the run may remove the record
+ * after dropping privileges (the record itself stays root's: a record root did not write
+ * is never applied). NULL with errno.
  */
 struct capture *capture_start(const struct capture_params *p);
 /*

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "argv_scrub.h"
 #include "capture.h"
 
 const char cli_usage[] =
@@ -65,7 +66,9 @@ const char cli_usage[] =
 	"      --no-offload           plain TUN packets: no virtio-net header, no TSO\n"
 	"      --user NAME            once the TUN is open, run as this user (and its\n"
 	"                             primary group, or --group NAME), with no capability\n"
-	"                             but CAP_NET_ADMIN for --fwmark or a capture mode\n"
+	"                             but CAP_NET_ADMIN for --fwmark or a capture mode;\n"
+	"                             COMMAND runs as NAME too (under sudo, by default as\n"
+	"                             $SUDO_USER; --user root keeps root)\n"
 	"      --group NAME           group for --user\n"
 	"\n"
 	"Capture modes:\n"
@@ -171,6 +174,8 @@ fail(char *msg, size_t msglen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, msglen, fmt, ap);
 	va_end(ap);
+	/* A message may quote an argument back, and an argument may hold a password. */
+	(void)argv_scrub_text(msg);
 	return -EINVAL;
 }
 

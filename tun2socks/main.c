@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,8 +70,9 @@ load_credentials(struct t2s_config *cfg)
 			fprintf(stderr, "tun2socks: TUN2SOCKS_PROXY_AUTH: %s\n", why);
 			return -1;
 		}
-		(void)argv_scrub_env("TUN2SOCKS_PROXY_AUTH");
 	}
+	/* Read or not (the file wins), the credential is never passed on to a COMMAND. */
+	(void)argv_scrub_env("TUN2SOCKS_PROXY_AUTH");
 	if (cfg->proxy.has_credentials && cfg->proxy.pass[0] == '\0') {
 		fprintf(stderr, "tun2socks: --proxy: a user name needs a password (RFC 1929)\n");
 		return -1;
@@ -188,8 +190,12 @@ struct host_setup {
 	int netns_fd;             /* --netns: the namespace the capture lives in, else -1 */
 	struct netns_cmd *cmd;    /* -- COMMAND */
 	ev_child child;
-	ev_signal fwd_int, fwd_term, fwd_hup;
+	const struct privdrop_login *cmd_login; /* -- COMMAND run by root: as this user; NULL: as us */
+	char **cmd_env;           /* ... with this environment */
+	int sigfd;                /* -- COMMAND: SIGINT, SIGTERM and SIGHUP, with their sender */
+	ev_io sig_io;
 	struct t2s *t;
+	long record_owner;        /* --user: the capture's state record is left removable by it */
 	int exit_status;
 };
 
@@ -212,7 +218,7 @@ default_capture_addresses(struct t2s_config *cfg)
 }
 
 static struct capture *
-start_capture(const struct t2s_config *cfg, const char *tun, bool whole_host, uint32_t fwmark)
+start_capture(const struct t2s_config *cfg, const char *tun, bool whole_host, uint32_t fwmark, long record_owner)
 {
 	struct capture_params p = {
 		.tun = tun,
@@ -223,6 +229,7 @@ start_capture(const struct t2s_config *cfg, const char *tun, bool whole_host, ui
 		.exclude = cfg->exclude,
 		.n_exclude = cfg->n_exclude,
 		.ipv6 = capture_have_ipv6(),
+		.owner_uid = record_owner,
 	};
 	struct capture *c;
 
@@ -304,6 +311,12 @@ open_tun(struct t2s_config *cfg, struct tun_device *tun, struct host_setup *hs)
 			.setup_arg = cfg,
 		};
 
+		if (hs->cmd_login != NULL) {
+			p.run_as = &hs->cmd_login->id;
+			p.envp = hs->cmd_env;
+			p.home = hs->cmd_login->home;
+		}
+
 		hs->cmd = netns_cmd_spawn(&p, &fd);
 		if (hs->cmd == NULL)
 			return -errno;
@@ -327,7 +340,7 @@ open_tun(struct t2s_config *cfg, struct tun_device *tun, struct host_setup *hs)
 		/* The TUN and its routes live there; our proxy sockets, opened later, stay here. */
 		err = setup_tun(cfg, tun);
 		if (err == 0) {
-			hs->capture = start_capture(cfg, tun->name, true, 0);
+			hs->capture = start_capture(cfg, tun->name, true, 0, hs->record_owner);
 			if (hs->capture == NULL) {
 				err = -errno;
 				tun_close(tun);
@@ -343,7 +356,7 @@ open_tun(struct t2s_config *cfg, struct tun_device *tun, struct host_setup *hs)
 	if ((err = setup_tun(cfg, tun)) < 0)
 		return err;
 	if (cfg->auto_route || cfg->share_from[0] != '\0') {
-		hs->capture = start_capture(cfg, tun->name, cfg->auto_route, cfg->fwmark);
+		hs->capture = start_capture(cfg, tun->name, cfg->auto_route, cfg->fwmark, hs->record_owner);
 		if (hs->capture == NULL) {
 			err = -errno;
 			tun_close(tun);
@@ -386,42 +399,73 @@ command_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	t2s_stop(hs->t);
 }
 
-/* The command decides when we stop: signals go to it, and its exit ends the loop. */
+/*
+ * The command decides when we stop: signals go to it, and its exit ends the loop. They
+ * are read from a signalfd, which says who sent each: Ctrl-C from the terminal reached
+ * the command already when it shares our process group, and is not sent twice.
+ */
 static void
-command_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+command_sigfd_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct host_setup *hs = w->data;
+	struct host_setup *hs = container_of(w, struct host_setup, sig_io);
+	pid_t pid = netns_cmd_pid(hs->cmd);
+	struct signalfd_siginfo si;
 
 	(void)loop;
 	(void)revents;
-	kill(netns_cmd_pid(hs->cmd), w->signum);
+	while (read(hs->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		bool fwd = netns_cmd_forward((int)si.ssi_signo, si.ssi_code, (pid_t)si.ssi_pid, pid, getpgid(pid),
+					     getpgrp(), getsid(0) == getpid());
+
+		log_debug("signal %u from %s%u: %s", si.ssi_signo, si.ssi_code == SI_KERNEL ? "the terminal, pid " : "pid ",
+			  si.ssi_pid, fwd ? "passed on to the command" : "the command has it already");
+		/* Once reaped (the loop is ending), its PID may be anybody's. */
+		if (fwd && ev_is_active(&hs->child))
+			kill(pid, (int)si.ssi_signo);
+	}
 }
 
 static void
+command_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+}
+
+static int
 command_watch(struct ev_loop *loop, struct host_setup *hs)
 {
 	struct t2s *t = hs->t;
+	sigset_t set;
 
+	/* Blocked since before the command was forked (main), so none is lost. */
+	command_signals(&set);
+	hs->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (hs->sigfd < 0) {
+		log_error("cannot watch signals for the command: %s", strerror(errno));
+		return -errno;
+	}
+	ev_io_init(&hs->sig_io, command_sigfd_cb, hs->sigfd, EV_READ);
+	ev_io_start(loop, &hs->sig_io);
 	ev_signal_stop(loop, &t->sigint);
 	ev_signal_stop(loop, &t->sigterm);
+	ev_signal_stop(loop, &t->sighup);
 	ev_child_init(&hs->child, command_child_cb, netns_cmd_pid(hs->cmd), 0);
 	ev_child_start(loop, &hs->child);
-	ev_signal_init(&hs->fwd_int, command_signal_cb, SIGINT);
-	ev_signal_init(&hs->fwd_term, command_signal_cb, SIGTERM);
-	ev_signal_init(&hs->fwd_hup, command_signal_cb, SIGHUP);
-	hs->fwd_int.data = hs->fwd_term.data = hs->fwd_hup.data = hs;
-	ev_signal_start(loop, &hs->fwd_int);
-	ev_signal_start(loop, &hs->fwd_term);
-	ev_signal_start(loop, &hs->fwd_hup);
+	return 0;
 }
 
 static void
 command_unwatch(struct ev_loop *loop, struct host_setup *hs)
 {
 	ev_child_stop(loop, &hs->child);
-	ev_signal_stop(loop, &hs->fwd_int);
-	ev_signal_stop(loop, &hs->fwd_term);
-	ev_signal_stop(loop, &hs->fwd_hup);
+	if (hs->sigfd >= 0) {
+		ev_io_stop(loop, &hs->sig_io);
+		close(hs->sigfd);
+		hs->sigfd = -1;
+	}
 }
 
 /* Reaps the command when we give up before it could run (it exits once our end closes). */
@@ -436,6 +480,43 @@ command_abandon(struct host_setup *hs)
 	while (waitpid(netns_cmd_pid(hs->cmd), &status, 0) < 0 && errno == EINTR)
 		;
 	hs->cmd = NULL;
+}
+
+/*
+ * -- COMMAND started by root: the user it runs as (--user, or the one who ran sudo)
+ * and a login's environment for it. Returns 1 (hs->cmd_login set), 0 (it runs as we
+ * do: not root, not via sudo, or that user is root) or -errno (logged).
+ */
+static int
+command_identity(const struct t2s_config *cfg, struct host_setup *hs, struct privdrop_login *login)
+{
+	struct privdrop_who who;
+	char msg[256];
+	size_t n = 0;
+	int err;
+
+	if (cfg->command == NULL || geteuid() != 0 ||
+	    !privdrop_command_user(cfg->user, getuid(), getenv("SUDO_USER"), getenv("SUDO_UID"), getenv("SUDO_GID"),
+				   &who))
+		return 0;
+	err = privdrop_login_resolve(&who, cfg->user != NULL ? cfg->group : NULL, login, msg, sizeof(msg));
+	if (err < 0) {
+		log_error("cannot run the command as %s: %s", who.name, msg);
+		return err;
+	}
+	if (login->id.uid == 0)
+		return 0;
+	while (environ[n] != NULL)
+		n++;
+	hs->cmd_env = calloc(n + 5, sizeof(*hs->cmd_env));
+	if (hs->cmd_env == NULL || privdrop_login_env(environ, login, hs->cmd_env, n + 5) < 0) {
+		log_error("cannot build the command's environment");
+		return -ENOMEM;
+	}
+	hs->cmd_login = login;
+	log_info("the command runs as %s (uid %u, gid %u, %zu groups), without capabilities", login->vars[2] + 5,
+		 (unsigned)login->id.uid, (unsigned)login->id.gid, login->id.ngroups);
+	return 1;
 }
 
 static int
@@ -487,12 +568,14 @@ int
 main(int argc, char **argv)
 {
 	static struct t2s_config cfg;
+	static struct privdrop_login cmd_login;
 	struct socks5_server proxy;
 	struct tun_device tun;
-	struct host_setup hs = {.netns_fd = -1, .exit_status = EXIT_SUCCESS};
+	static struct host_setup hs = {.netns_fd = -1, .sigfd = -1, .record_owner = -1, .exit_status = EXIT_SUCCESS};
+	sigset_t sigs;
 	struct ev_loop *loop;
 	struct t2s *t;
-	struct privdrop_target run_as;
+	struct privdrop_target run_as = {0};
 	char msg[256], url[T2S_ENDPOINT_STRLEN + PROXY_URL_CRED_MAX + 16];
 	int rc;
 
@@ -521,7 +604,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "tun2socks: %s\n", msg);
 		return EXIT_USAGE;
 	}
+	if (cfg.user != NULL && run_as.uid != 0)
+		hs.record_owner = (long)run_as.uid;
 	log_set_level(cfg.log_level);
+	if (command_identity(&cfg, &hs, &cmd_login) < 0)
+		return EXIT_FAILURE;
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit(&cfg);
 
@@ -533,6 +620,11 @@ main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	default_capture_addresses(&cfg);
+	/* From the first change to the host on, SIGINT, SIGTERM and SIGHUP wait (blocked)
+	 * until the loop can handle them with a teardown; the default action of any of
+	 * them would leave the routes and the kill switch in place. */
+	command_signals(&sigs);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	if (open_tun(&cfg, &tun, &hs) < 0) {
 		command_abandon(&hs);
 		return EXIT_FAILURE;
@@ -555,9 +647,17 @@ main(int argc, char **argv)
 	}
 	hs.t = t;
 	if (hs.cmd != NULL) {
-		command_watch(loop, &hs);
+		if (command_watch(loop, &hs) < 0) {
+			command_abandon(&hs);
+			t2s_free(t);
+			lwip_port_fini();
+			return EXIT_FAILURE;
+		}
 		if (netns_cmd_go(hs.cmd) < 0)
 			log_warn("the command did not wait for us: %s", strerror(errno));
+	} else {
+		/* The loop's watchers are in place: what arrived meanwhile is handled now. */
+		sigprocmask(SIG_UNBLOCK, &sigs, NULL);
 	}
 	proxy_url_format_redacted(&cfg.proxy, url, sizeof(url));
 	log_info("ready: %s (mtu %u%s%s) -> %s", t->tun.name, cfg.mtu, t->tun.vnet_hdr_len ? ", offload" : "",
@@ -574,6 +674,7 @@ main(int argc, char **argv)
 		close(hs.netns_fd);
 	t2s_free(t);
 	lwip_port_fini();
+	free(hs.cmd_env);
 	log_info("stopped");
 	return hs.exit_status;
 }

@@ -241,8 +241,21 @@ child_main(const struct netns_cmd_params *p, int sock)
 	if (read(sock, &go, 1) != 1)
 		_exit(1);
 	close(sock);
-	if (userns && uid != 0)
+	if (userns && uid != 0) {
 		drop_to_original_ids(uid, gid);
+	} else if (p->run_as != NULL) {
+		/* Root inside and outside: as the user, the command cannot setns or unshare
+		 * its way out of the capture. */
+		err = privdrop_apply(p->run_as, 0);
+		if (err < 0) {
+			fprintf(stderr, "tun2socks: cannot run %s as uid %u: %s\n", p->argv[0],
+				(unsigned)p->run_as->uid, strerror(-err));
+			_exit(126);
+		}
+		if (access(".", X_OK) != 0 && chdir(p->home) != 0 && chdir("/") != 0)
+			_exit(126);
+		environ = p->envp;
+	}
 	/* Start the command as a shell would: default signal dispositions, nothing blocked. */
 	signal(SIGPIPE, SIG_DFL);
 	sigemptyset(&none);
@@ -377,4 +390,16 @@ netns_exit_status(int wstatus)
 	if (WIFSIGNALED(wstatus))
 		return 128 + WTERMSIG(wstatus);
 	return 1;
+}
+
+bool
+netns_cmd_forward(int signo, int code, pid_t sender, pid_t cmd_pid, pid_t cmd_pgrp, pid_t our_pgrp,
+		  bool session_leader)
+{
+	if (code == SI_KERNEL) {
+		if (signo == SIGHUP && session_leader)
+			return true;
+		return cmd_pgrp != our_pgrp;
+	}
+	return sender != cmd_pid;
 }

@@ -6,7 +6,10 @@
 #ifndef T2S_TUN2SOCKS_NETNS_H
 #define T2S_TUN2SOCKS_NETNS_H
 
+#include <stdbool.h>
 #include <sys/types.h>
+
+#include "privdrop.h"
 
 /* Opens "/path/to/ns" (e.g. /proc/PID/ns/net) or NAME (/run/netns/NAME). Returns an fd or -errno. */
 int netns_open(const char *spec);
@@ -26,6 +29,12 @@ struct netns_cmd_params {
 	const char *resolv_conf; /* contents bind-mounted over /etc/resolv.conf; NULL to leave it */
 	netns_setup_fn setup;
 	void *setup_arg;
+	/* When we are root: the user the command runs as (privdrop_apply, no capability
+	 * left), its environment and the directory to go to when the current one is not
+	 * accessible to it. NULL: the command keeps our identity and environ. */
+	const struct privdrop_target *run_as;
+	char **envp;
+	const char *home;
 };
 
 struct netns_cmd;
@@ -43,6 +52,17 @@ int netns_cmd_go(struct netns_cmd *c);
 pid_t netns_cmd_pid(const struct netns_cmd *c);
 /* Closes our end; the child, if still waiting for go, exits. Does not wait for it. */
 void netns_cmd_free(struct netns_cmd *c);
+
+/*
+ * Whether a signal that reached tun2socks must be passed on to the command (pure).
+ * code and sender are si_code and si_pid as signalfd reports them. The terminal
+ * (si_code SI_KERNEL) signals its whole foreground process group: when the command is
+ * in ours it got Ctrl-C already, and a second copy would be one too many. A hangup
+ * reaches only the session leader, so when we are that leader it is passed on. A
+ * signal sent by a process is passed on, unless the command sent it itself.
+ */
+bool netns_cmd_forward(int signo, int code, pid_t sender, pid_t cmd_pid, pid_t cmd_pgrp, pid_t our_pgrp,
+		       bool session_leader);
 
 /* A wait status as a shell reports it: the exit code, or 128 + signal. */
 int netns_exit_status(int wstatus);

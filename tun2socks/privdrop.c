@@ -34,6 +34,8 @@ privdrop_resolve(const char *user, const char *group, struct privdrop_target *ou
 	const struct group *gr;
 	unsigned long id;
 
+	out->groups = NULL;
+	out->ngroups = 0;
 	errno = 0;
 	pw = getpwnam(user);
 	if (pw != NULL) {
@@ -116,7 +118,8 @@ privdrop_apply(const struct privdrop_target *target, unsigned keep)
 	/* Keep the permitted set across setresuid, then trim it with capset. */
 	if (keep != 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 		return -errno;
-	if (setgroups(1, &target->gid) < 0 && !(errno == EPERM && already))
+	if ((target->ngroups > 0 ? setgroups(target->ngroups, target->groups) : setgroups(1, &target->gid)) < 0 &&
+	    !(errno == EPERM && already))
 		return -errno;
 	if (setresgid(target->gid, target->gid, target->gid) < 0)
 		return -errno;
@@ -150,4 +153,106 @@ privdrop_apply(const struct privdrop_target *target, unsigned keep)
 	if ((perm & ~allowed) != 0 || (eff & ~allowed) != 0)
 		return -EPERM;
 	return 0;
+}
+
+int
+privdrop_command_user(const char *user_opt, uid_t ruid, const char *sudo_user, const char *sudo_uid,
+		      const char *sudo_gid, struct privdrop_who *who)
+{
+	unsigned long id;
+
+	who->uid = who->gid = -1;
+	if (user_opt != NULL) {
+		who->name = user_opt;
+		return 1;
+	}
+	if (ruid != 0 || sudo_user == NULL || sudo_user[0] == '\0')
+		return 0;
+	who->name = sudo_user;
+	if (sudo_uid != NULL && parse_id(sudo_uid, &id))
+		who->uid = (long)id;
+	if (sudo_gid != NULL && parse_id(sudo_gid, &id))
+		who->gid = (long)id;
+	return 1;
+}
+
+int
+privdrop_login_resolve(const struct privdrop_who *who, const char *group, struct privdrop_login *out,
+		       char *msg, size_t msglen)
+{
+	const char *home = "/", *shell = "/bin/sh", *name = who->name;
+	const struct passwd *pw;
+	int n = PRIVDROP_MAX_GROUPS, err;
+
+	memset(out, 0, sizeof(*out));
+	if (who->uid >= 0) {
+		/* sudo's own word for the caller: the name is only looked up for the rest. */
+		out->id.uid = (uid_t)who->uid;
+		out->id.gid = who->gid >= 0 ? (gid_t)who->gid : 0;
+		pw = getpwuid(out->id.uid);
+		if (pw == NULL && who->gid < 0) {
+			snprintf(msg, msglen, "SUDO_UID %ld has no user entry and SUDO_GID is not set", who->uid);
+			return -ENOENT;
+		}
+		if (pw != NULL && who->gid < 0)
+			out->id.gid = pw->pw_gid;
+	} else {
+		if ((err = privdrop_resolve(who->name, group, &out->id, msg, msglen)) < 0)
+			return err;
+		pw = getpwuid(out->id.uid);
+	}
+	if (pw != NULL) {
+		name = pw->pw_name;
+		home = pw->pw_dir != NULL && pw->pw_dir[0] != '\0' ? pw->pw_dir : "/";
+		shell = pw->pw_shell != NULL && pw->pw_shell[0] != '\0' ? pw->pw_shell : "/bin/sh";
+		if (getgrouplist(pw->pw_name, out->id.gid, out->groups, &n) < 0) {
+			snprintf(msg, msglen, "%s is in more than %d groups", pw->pw_name, PRIVDROP_MAX_GROUPS);
+			return -E2BIG;
+		}
+	} else {
+		out->groups[0] = out->id.gid;
+		n = 1;
+	}
+	out->id.groups = out->groups;
+	out->id.ngroups = (size_t)n;
+	snprintf(out->home, sizeof(out->home), "%s", home);
+	if (snprintf(out->vars[0], PRIVDROP_ENV_MAX, "HOME=%s", home) >= PRIVDROP_ENV_MAX ||
+	    snprintf(out->vars[1], PRIVDROP_ENV_MAX, "SHELL=%s", shell) >= PRIVDROP_ENV_MAX ||
+	    snprintf(out->vars[2], PRIVDROP_ENV_MAX, "USER=%s", name) >= PRIVDROP_ENV_MAX ||
+	    snprintf(out->vars[3], PRIVDROP_ENV_MAX, "LOGNAME=%s", name) >= PRIVDROP_ENV_MAX) {
+		snprintf(msg, msglen, "the home directory or shell of %s is too long", name);
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+static bool
+replaced_var(const char *v)
+{
+	static const char *const names[] = {"HOME=", "SHELL=", "USER=", "LOGNAME=", "SUDO_"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strncmp(v, names[i], strlen(names[i])) == 0)
+			return true;
+	return false;
+}
+
+int
+privdrop_login_env(char *const *env, const struct privdrop_login *l, char **out, size_t cap)
+{
+	size_t n = 0;
+
+	for (; env != NULL && *env != NULL; env++) {
+		if (replaced_var(*env))
+			continue;
+		if (n + 1 >= cap)
+			return -ENOSPC;
+		out[n++] = *env;
+	}
+	if (n + 5 > cap)
+		return -ENOSPC;
+	for (size_t i = 0; i < 4; i++)
+		out[n++] = (char *)l->vars[i];
+	out[n] = NULL;
+	return (int)n;
 }

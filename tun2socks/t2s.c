@@ -7,6 +7,7 @@
 #include "t2s.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -457,7 +458,9 @@ t2s_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	log_info("%s received, shutting down", w->signum == SIGINT ? "SIGINT" : "SIGTERM");
+	/* SIGHUP too: the terminal or SSH session went away (no configuration to reload). */
+	log_info("%s received, shutting down",
+		 w->signum == SIGINT ? "SIGINT" : w->signum == SIGHUP ? "SIGHUP" : "SIGTERM");
 	t2s_stop(t);
 }
 
@@ -571,9 +574,11 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 	ev_unref(loop); /* the prepare watcher alone must not keep the loop running */
 	ev_signal_init(&t->sigint, t2s_signal_cb, SIGINT);
 	ev_signal_init(&t->sigterm, t2s_signal_cb, SIGTERM);
-	t->sigint.data = t->sigterm.data = t;
+	ev_signal_init(&t->sighup, t2s_signal_cb, SIGHUP);
+	t->sigint.data = t->sigterm.data = t->sighup.data = t;
 	ev_signal_start(loop, &t->sigint);
 	ev_signal_start(loop, &t->sigterm);
+	ev_signal_start(loop, &t->sighup);
 	ev_signal_init(&t->sigusr1, t2s_sigusr1_cb, SIGUSR1);
 	t->sigusr1.data = t;
 	ev_signal_start(loop, &t->sigusr1);
@@ -602,6 +607,8 @@ err_free:
 void
 t2s_stop(struct t2s *t)
 {
+	sigset_t stop;
+
 	if (t->stopping)
 		return;
 	t->stopping = true;
@@ -612,8 +619,16 @@ t2s_stop(struct t2s *t)
 	dns_tcp_close_all(t->dns_tcp);
 	ev_io_stop(t->loop, &t->tun_io);
 	ev_timer_stop(t->loop, &t->reass_timer);
+	/* Stopping a watcher restores the default action, which would end the process
+	 * before the teardown that follows the loop: from here on they stay blocked. */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
+	sigprocmask(SIG_BLOCK, &stop, NULL);
 	ev_signal_stop(t->loop, &t->sigint);
 	ev_signal_stop(t->loop, &t->sigterm);
+	ev_signal_stop(t->loop, &t->sighup);
 	ev_ref(t->loop);
 	ev_signal_stop(t->loop, &t->sigusr1);
 	ev_break(t->loop, EVBREAK_ALL);

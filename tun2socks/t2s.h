@@ -79,7 +79,7 @@ struct t2s {
 	struct socks5_server proxy;
 	ev_io tun_io;
 	ev_prepare service_prepare; /* runs flow work that lwIP callbacks scheduled */
-	ev_signal sigint, sigterm, sigusr1;
+	ev_signal sigint, sigterm, sighup, sigusr1;
 	struct flow_table tcp_table;
 	struct tcp_flow *tcp_flows; /* every live TCP flow (doubly linked) */
 	struct tcp_flow *service_list;

@@ -43,6 +43,8 @@ PY=${T2S_E2E_PYTHON:-$(python3 -c 'import sys; print(sys.executable)' 2>/dev/nul
 # Never let an inherited proxy setting leak into curl or python.
 unset http_proxy https_proxy ftp_proxy all_proxy no_proxy \
       HTTP_PROXY HTTPS_PROXY FTP_PROXY ALL_PROXY NO_PROXY TUN2SOCKS_PROXY_AUTH
+# ... nor sudo's, which would make -- COMMAND run as the user who ran sudo.
+unset SUDO_USER SUDO_UID SUDO_GID SUDO_COMMAND
 
 # ---------------------------------------------------------------- addresses
 CLI=t2s$$c

@@ -32,3 +32,6 @@ except OSError:
 check_exit TERM
 t2s_start
 check_exit INT
+# The terminal or SSH session going away: the same clean exit.
+t2s_start
+check_exit HUP

@@ -18,8 +18,8 @@ cap_setup
 command -v dig >/dev/null && dnsmasq_start && CAP_DNS=1
 wan_default_routes "$CLI"
 ino=$(ip netns exec "$CLI" stat -L -c %i /proc/self/ns/net) || fail "netns inode"
-STATE=/run/tun2socks/net$ino-$TUN.state
-CLEANUP_PATHS+=("$STATE" "$STATE.tmp")
+STATE=/run/tun2socks/net$ino-$TUN/state
+CLEANUP_PATHS+=("${STATE%/state}")
 PROXY=socks5://$SRV_IP4:$DANTE_PORT
 URL4=http://$TGT4:$HTTP_PORT
 URL6=http://[$TGT6]:$HTTP_PORT

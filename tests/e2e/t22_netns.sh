@@ -21,8 +21,8 @@ wait_until 10 linklocal_settled "$CLI" veth-c || fail "client link-local address
 start_bg sleeper "$CTR" sleep 120
 CTR_PID=$BG_PID
 ino=$(ip netns exec "$CTR" stat -L -c %i /proc/self/ns/net) || fail "netns inode"
-STATE=/run/tun2socks/net$ino-tun2socks0.state
-CLEANUP_PATHS+=("$STATE" "$STATE.tmp")
+STATE=/run/tun2socks/net$ino-tun2socks0/state
+CLEANUP_PATHS+=("${STATE%/state}")
 PROXY=socks5://$SRV_IP4:$DANTE_PORT
 
 ctr_before=$(routing_snapshot "$CTR")

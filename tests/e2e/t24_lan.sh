@@ -18,8 +18,8 @@ wan_default_routes "$CLI"
 LAN=t2s$$l
 stub_ns_add "$LAN" lan-c 198.18.2.2/24 2001:2:0:4::2/64 "$CLI" lan-h 198.18.2.1/24 2001:2:0:4::1/64
 ino=$(ip netns exec "$CLI" stat -L -c %i /proc/self/ns/net) || fail "netns inode"
-STATE=/run/tun2socks/net$ino-tun2socks0.state
-CLEANUP_PATHS+=("$STATE" "$STATE.tmp")
+STATE=/run/tun2socks/net$ino-tun2socks0/state
+CLEANUP_PATHS+=("${STATE%/state}")
 PROXY=socks5://$SRV_IP4:$DANTE_PORT
 
 sysctls() {

@@ -16,21 +16,21 @@ static struct capture_plan plan, plan2;
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	long pid, pid2;
+	struct capture_owner owner, owner2;
 	int n, m;
 
 	if (size >= sizeof(text))
 		return 0;
 	memcpy(text, data, size);
 	text[size] = '\0';
-	if (capture_record_parse(text, &plan, &pid) < 0)
+	if (capture_record_parse(text, &plan, &owner) < 0)
 		return 0;
 	FUZZ_CHECK(plan.n <= CAPTURE_MAX_OPS);
-	n = capture_record_format(&plan, pid, again, sizeof(again));
+	n = capture_record_format(&plan, &owner, again, sizeof(again));
 	FUZZ_CHECK(n >= 0);
-	FUZZ_CHECK(capture_record_parse(again, &plan2, &pid2) == 0);
-	FUZZ_CHECK(pid2 == pid && plan2.n == plan.n);
-	m = capture_record_format(&plan2, pid2, third, sizeof(third));
+	FUZZ_CHECK(capture_record_parse(again, &plan2, &owner2) == 0);
+	FUZZ_CHECK(owner2.pid == owner.pid && owner2.start == owner.start && plan2.n == plan.n);
+	m = capture_record_format(&plan2, &owner2, third, sizeof(third));
 	FUZZ_CHECK(m == n && memcmp(again, third, (size_t)n) == 0);
 	return 0;
 }
