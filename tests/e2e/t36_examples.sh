@@ -28,7 +28,7 @@ PROXY=socks5://$SRV_IP4:$DANTE_PORT
 URL=http://$TGT4:$HTTP_PORT/f.bin
 ino=$(ip netns exec "$CLI" stat -L -c %i /proc/self/ns/net) || fail "netns inode"
 for t in "$TUN" tun2socks0; do
-    CLEANUP_PATHS+=("/run/tun2socks/net$ino-$t.state" "/run/tun2socks/net$ino-$t.state.tmp")
+    CLEANUP_PATHS+=("/run/tun2socks/net$ino-$t")
 done
 
 # ---------------------------------------------------------------- the fake-IP pool
