@@ -134,6 +134,22 @@ flow_tuple(const struct tcp_flow *f, char *buf, size_t cap)
 		} \
 	} while (0)
 
+/* Per-flow lines that a burst of flows would repeat: at most one per slot this often. */
+#define FLOW_LOG_INTERVAL 5.0
+
+/* flow_log, rate-limited per slot; a line let through says how many were held back. */
+#define flow_log_limited(f, slot, level, fmt, ...) \
+	do { \
+		unsigned skipped_; \
+		char note_[64] = ""; \
+		if (t2s_rate_take((f)->t2s, (slot), FLOW_LOG_INTERVAL, &skipped_)) { \
+			if (skipped_ > 0) \
+				snprintf(note_, sizeof(note_), " (and %u more like it since the last such line)", \
+					 skipped_); \
+			flow_log((f), (level), fmt "%s", ##__VA_ARGS__, note_); \
+		} \
+	} while (0)
+
 static void
 schedule(struct tcp_flow *f)
 {
@@ -673,7 +689,8 @@ tcp_flow_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	switch (f->state) {
 	case TCP_FLOW_CONNECTING:
-		flow_log(f, LOG_LEVEL_INFO, "no answer from the proxy within %.0f s", cfg->connect_timeout);
+		flow_log_limited(f, T2S_RATE_CONNECT_TIMEOUT, LOG_LEVEL_INFO, "no answer from the proxy within %.0f s",
+				 cfg->connect_timeout);
 		f->t2s->stats.tcp_flows_failed++;
 		/* What a router says when a host does not answer: the application stops
 		 * retrying at once instead of after its own SYN timeout. */
@@ -748,8 +765,8 @@ log_failure(struct tcp_flow *f, const struct socks5_tcp_result *res)
 	endpoint_format(&t->cfg->proxy.server, proxy, sizeof(proxy));
 	switch (res->failure) {
 	case SOCKS5_TCP_TARGET:
-		flow_log(f, LOG_LEVEL_INFO, "proxy could not connect: %s (REP %u)", socks5_proto_rep_str(res->rep),
-			 res->rep);
+		flow_log_limited(f, T2S_RATE_TARGET_FAILED, LOG_LEVEL_INFO, "proxy could not connect: %s (REP %u)",
+				 socks5_proto_rep_str(res->rep), res->rep);
 		break;
 	case SOCKS5_TCP_PROXY_UNREACHABLE:
 		if (t2s_rate_ok(t, T2S_RATE_PROXY_UNREACHABLE, 5.0))
@@ -842,12 +859,18 @@ tcp_flow_handle_syn(struct t2s *t, const uint8_t *pkt, const struct packet_info 
 	if (t->stopping)
 		return true;
 	if (t->tcp_flow_count >= t->cfg->max_flows) {
+		/* RST at once, as on descriptor exhaustion: a silent drop would leave the
+		 * application retransmitting its SYN for a minute. */
+		uint8_t rst[128];
+		int n = packet_build_tcp_rst(info, rst, sizeof(rst));
+
+		if (n > 0)
+			t2s_tun_send(t, rst, (size_t)n);
 		t->stats.tcp_flows_refused_cap++;
-		if (t2s_rate_ok(t, T2S_RATE_TCP_CAP, 5.0))
-			log_warn("%u TCP connections open (--max-flows): new connections are dropped",
-				 t->tcp_flow_count);
+		fd_pressure_capped(&t->flow_cap, ev_now(t->loop), "TCP", "--max-flows", t->tcp_flow_count);
 		return true;
 	}
+	fd_pressure_ok(&t->flow_cap, ev_now(t->loop));
 
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
@@ -886,7 +909,8 @@ tcp_flow_handle_syn(struct t2s *t, const uint8_t *pkt, const struct packet_info 
 						.rep = SOCKS5_REP_CONN_REFUSED};
 
 		t->stats.fake_ip_unmapped++;
-		flow_log(f, LOG_LEVEL_INFO, "fake address with no name mapped (stale DNS cache?)");
+		flow_log_limited(f, T2S_RATE_FAKE_UNMAPPED, LOG_LEVEL_INFO,
+				 "fake address with no name mapped (stale DNS cache?)");
 		flow_socks_done_cb(f, &res);
 		return true;
 	}
