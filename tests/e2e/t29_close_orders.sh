@@ -53,6 +53,10 @@ run_bg simul6 "$TGT6" --order simul -n 2
 run_bg server6 "$TGT6" --order server -n 2
 run_bg appreset "$TGT4" --order appreset -n 2 --reset-after 2097152
 run_bg tgtreset "$TGT4" --order tgtreset -n 2 --reset-after 524288
+clients_done() { local p; for p in "${pids[@]}"; do proc_done "$p" || return 1; done; }
+done_or_dead() { clients_done || ! t2s_alive; }
+wait_until 180 done_or_dead
+t2s_alive || fail "tun2socks died during the close orders: $(grep -m1 -E 'Sanitizer|runtime error' "$T2S_LOG")"
 bad=()
 for i in "${!pids[@]}"; do
     wait "${pids[$i]}" || bad+=("${names[$i]}")
