@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Episodes of descriptor exhaustion: counting, and a log line at each edge. */
+/* Episodes of descriptor exhaustion or of a limit reached: counting, a log line at each edge. */
 #include "fd_pressure.h"
 
 #include <errno.h>
@@ -13,8 +13,14 @@ fd_pressure_is_exhaustion(int err)
 	return err == -EMFILE || err == -ENFILE;
 }
 
-void
-fd_pressure_refused(struct fd_pressure *p, ev_tstamp now, const char *what, int err)
+enum episode_log {
+	EPISODE_QUIET,
+	EPISODE_START,  /* this refusal began an episode that is to be logged */
+	EPISODE_REMIND, /* time to say again that it lasts */
+};
+
+static enum episode_log
+count_refusal(struct fd_pressure *p, ev_tstamp now)
 {
 	p->refused++;
 	if (!p->exhausted) {
@@ -24,19 +30,53 @@ fd_pressure_refused(struct fd_pressure *p, ev_tstamp now, const char *what, int 
 		p->since = now;
 		p->logged = p->last_log == 0 || now - p->last_log >= FD_PRESSURE_LOG_INTERVAL;
 		if (!p->logged)
-			return;
+			return EPISODE_QUIET;
 		p->last_log = now;
-		log_warn("out of file descriptors (%s): new connections are refused until some close; open ones "
-			 "carry on (first refused: %s)",
-			 strerror(-err), what);
-		return;
+		return EPISODE_START;
 	}
 	p->episode_refused++;
 	if (now - p->last_log >= FD_PRESSURE_REMIND_INTERVAL) {
 		p->last_log = now;
 		p->logged = true;
+		return EPISODE_REMIND;
+	}
+	return EPISODE_QUIET;
+}
+
+void
+fd_pressure_refused(struct fd_pressure *p, ev_tstamp now, const char *what, int err)
+{
+	switch (count_refusal(p, now)) {
+	case EPISODE_START:
+		log_warn("out of file descriptors (%s): new connections are refused until some close; open ones "
+			 "carry on (first refused: %s)",
+			 strerror(-err), what);
+		break;
+	case EPISODE_REMIND:
 		log_warn("still out of file descriptors after %.0f s: %llu new connections refused so far",
 			 now - p->since, (unsigned long long)p->episode_refused);
+		break;
+	case EPISODE_QUIET:
+		break;
+	}
+}
+
+void
+fd_pressure_capped(struct fd_pressure *p, ev_tstamp now, const char *what, const char *limit, unsigned open)
+{
+	p->limit = limit;
+	switch (count_refusal(p, now)) {
+	case EPISODE_START:
+		log_warn("%u %s connections open (%s): new ones are refused (RST) until some close; open ones "
+			 "carry on",
+			 open, what, limit);
+		break;
+	case EPISODE_REMIND:
+		log_warn("still at %s after %.0f s: %llu new connections refused so far", limit, now - p->since,
+			 (unsigned long long)p->episode_refused);
+		break;
+	case EPISODE_QUIET:
+		break;
 	}
 }
 
@@ -47,6 +87,10 @@ fd_pressure_recovered(struct fd_pressure *p, ev_tstamp now)
 	if (!p->logged)
 		return;
 	p->last_log = now;
-	log_warn("recovered from file descriptor exhaustion after %.1f s: %llu new connections were refused",
-		 now - p->since, (unsigned long long)p->episode_refused);
+	if (p->limit != NULL)
+		log_warn("below %s again after %.1f s: %llu new connections were refused", p->limit, now - p->since,
+			 (unsigned long long)p->episode_refused);
+	else
+		log_warn("recovered from file descriptor exhaustion after %.1f s: %llu new connections were refused",
+			 now - p->since, (unsigned long long)p->episode_refused);
 }

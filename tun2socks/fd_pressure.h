@@ -3,8 +3,9 @@
  * Running out of file descriptors (EMFILE: our RLIMIT_NOFILE, ENFILE: the system's
  * table) is an episode, not an error per flow: while it lasts every new flow is refused
  * (RST or ICMP by the caller), existing flows carry on, and the log says so once when
- * it starts and once when a descriptor could be had again. A value type embedded in
- * struct t2s; no allocation.
+ * it starts and once when a descriptor could be had again. A configured limit reached
+ * (--max-flows: fd_pressure_capped) is an episode of the same kind, in its own struct.
+ * A value type embedded in struct t2s; no allocation.
  */
 #ifndef T2S_TUN2SOCKS_FD_PRESSURE_H
 #define T2S_TUN2SOCKS_FD_PRESSURE_H
@@ -27,6 +28,7 @@ struct fd_pressure {
 	uint64_t episodes;       /* episodes begun, ever */
 	uint64_t episode_refused; /* refused during the current (or last) episode */
 	ev_tstamp since, last_log;
+	const char *limit; /* NULL: descriptors; else the limit's option ("--max-flows") */
 };
 
 /* True for the errors that mean "no descriptor": -EMFILE, -ENFILE (negative errno). */
@@ -40,10 +42,18 @@ bool fd_pressure_is_exhaustion(int err);
  */
 void fd_pressure_refused(struct fd_pressure *p, ev_tstamp now, const char *what, int err);
 
+/*
+ * A new flow (what: "TCP") was refused because a configured limit (the option's name,
+ * e.g. "--max-flows", a string constant) is reached with `open` flows: counts and logs
+ * the episode exactly as fd_pressure_refused does. Use one struct per limit.
+ */
+void fd_pressure_capped(struct fd_pressure *p, ev_tstamp now, const char *what, const char *limit, unsigned open);
+
 /* The out-of-line half of fd_pressure_ok. */
 void fd_pressure_recovered(struct fd_pressure *p, ev_tstamp now);
 
-/* A descriptor was had: ends an episode (logs how many flows it refused). Cheap. */
+/* A descriptor was had (or a flow admitted below the limit): ends an episode (logs how
+ * many flows it refused). Cheap. */
 static inline void
 fd_pressure_ok(struct fd_pressure *p, ev_tstamp now)
 {

@@ -59,6 +59,20 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	errno = saved;
 }
 
+bool
+log_rate_ok(struct log_rate *r, double now, double interval, unsigned *skipped)
+{
+	if (r->last != 0 && now - r->last < interval) {
+		r->suppressed++;
+		return false;
+	}
+	r->last = now;
+	if (skipped != NULL)
+		*skipped = r->suppressed;
+	r->suppressed = 0;
+	return true;
+}
+
 void
 log_msg(enum log_level level, const char *fmt, ...)
 {

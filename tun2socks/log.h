@@ -7,6 +7,7 @@
 #define T2S_TUN2SOCKS_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 enum log_level {
 	LOG_LEVEL_ERROR = 0,
@@ -29,6 +30,19 @@ log_enabled(enum log_level level)
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(enum log_level level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
+/* One kind of rate-limited log line (a value type, embedded by its user). */
+struct log_rate {
+	double last;         /* when a line was last let through; 0: never */
+	unsigned suppressed; /* lines held back since then */
+};
+
+/*
+ * True at most once per interval seconds (now: any monotonic clock in seconds). When
+ * true, *skipped (if not NULL) is how many calls were held back since the previous
+ * true, so the line let through can say so.
+ */
+bool log_rate_ok(struct log_rate *r, double now, double interval, unsigned *skipped);
 
 #define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)

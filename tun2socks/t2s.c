@@ -126,16 +126,21 @@ t2s_tun_send(struct t2s *t, const uint8_t *pkt, size_t len)
 }
 
 bool
+t2s_rate_take(struct t2s *t, unsigned slot, double interval, unsigned *skipped)
+{
+	if (slot >= sizeof(t->rate_log) / sizeof(t->rate_log[0])) {
+		*skipped = 0;
+		return true;
+	}
+	return log_rate_ok(&t->rate_log[slot], ev_now(t->loop), interval, skipped);
+}
+
+bool
 t2s_rate_ok(struct t2s *t, unsigned slot, double interval)
 {
-	ev_tstamp now = ev_now(t->loop);
+	unsigned skipped;
 
-	if (slot >= sizeof(t->last_rate_log) / sizeof(t->last_rate_log[0]))
-		return true;
-	if (t->last_rate_log[slot] != 0 && now - t->last_rate_log[slot] < interval)
-		return false;
-	t->last_rate_log[slot] = now;
-	return true;
+	return t2s_rate_take(t, slot, interval, &skipped);
 }
 
 static void
@@ -338,7 +343,8 @@ t2s_log_stats(const struct t2s *t)
 	log_info("stats: tun_in=%llu/%lluB tun_out=%llu/%lluB tun_write_drops=%llu malformed=%llu "
 		 "ignored=%llu martian_dropped=%llu martian_answered=%llu "
 		 "fragments_dropped=%llu syn_absorbed=%llu tcp_flows=%u tcp_opened=%llu "
-		 "tcp_failed=%llu tcp_refused_cap=%llu udp_mappings=%u udp_opened=%llu udp_assoc_failed=%llu "
+		 "tcp_failed=%llu tcp_refused_cap=%llu tcp_cap_episodes=%llu udp_mappings=%u udp_opened=%llu "
+		 "udp_assoc_failed=%llu "
 		 "udp_evictions=%llu udp_refused=%llu udp_out=%llu udp_in=%llu udp_send_errors=%llu "
 		 "udp_reply_drops=%llu udp_pool_hits=%llu udp_pool_misses=%llu udp_pool_opened=%llu "
 		 "udp_pool_recycled=%llu udp_pool_ready=%u udp_state=%s dns_tcp_queries=%llu "
@@ -352,6 +358,7 @@ t2s_log_stats(const struct t2s *t)
 		 (unsigned long long)s->martian_answered, (unsigned long long)s->fragments_dropped,
 		 (unsigned long long)s->syn_absorbed, t->tcp_flow_count, (unsigned long long)s->tcp_flows_opened,
 		 (unsigned long long)s->tcp_flows_failed, (unsigned long long)s->tcp_flows_refused_cap,
+		 (unsigned long long)t->flow_cap.episodes,
 		 t->udp_flow_count, (unsigned long long)s->udp_flows_opened, (unsigned long long)s->udp_assoc_failed,
 		 (unsigned long long)s->udp_evictions, (unsigned long long)s->udp_refused,
 		 (unsigned long long)s->udp_datagrams_out, (unsigned long long)s->udp_datagrams_in,

@@ -48,7 +48,9 @@ enum t2s_rate_slot {
 	T2S_RATE_PROXY_UNREACHABLE,
 	T2S_RATE_PROXY_AUTH,
 	T2S_RATE_PROXY_PROTOCOL,
-	T2S_RATE_TCP_CAP,
+	T2S_RATE_CONNECT_TIMEOUT, /* per-flow lines of tcp_flow.c */
+	T2S_RATE_TARGET_FAILED,
+	T2S_RATE_FAKE_UNMAPPED,
 	T2S_RATE_UDP_UNSUPPORTED,
 	T2S_RATE_UDP_ASSOC,
 	T2S_RATE_FRAGMENT,
@@ -105,9 +107,10 @@ struct t2s {
 	struct pbuf *rx_spare; /* MTU-sized buffer for the next TUN read */
 	uint8_t *relay_buf;   /* T2S_RELAY_BUF bytes */
 	struct txpool txpool; /* chunks for the proxy -> app bytes of bulk TCP flows */
-	ev_tstamp last_rate_log[T2S_RATE_SLOTS];
+	struct log_rate rate_log[T2S_RATE_SLOTS];
 	struct t2s_stats stats;
 	struct fd_pressure fd_pressure; /* new flows refused for want of a descriptor */
+	struct fd_pressure flow_cap;    /* new TCP flows refused at --max-flows */
 	bool stopping;
 };
 
@@ -146,5 +149,8 @@ void t2s_log_stats(const struct t2s *t);
 
 /* True at most once per interval seconds for the given slot: keeps noisy logs bounded. */
 bool t2s_rate_ok(struct t2s *t, unsigned slot, double interval);
+/* The same; when true, *skipped is how many lines of the slot were held back since the
+ * last one (log_rate_ok). */
+bool t2s_rate_take(struct t2s *t, unsigned slot, double interval, unsigned *skipped);
 
 #endif

@@ -14,6 +14,13 @@
  *   bytes may be reused. A flow whose pcb lives on must therefore not end before all
  *   its bytes are acknowledged (finished() waits for it); aborting the pcb drops
  *   lwIP's references at once.
+ * - f->pcb is valid only while lwIP keeps the pcb for us. lwIP frees it on its own in
+ *   three ways: after an err callback (RST, timeout: the flow aborts; ERR_CLSD, the
+ *   ACK of our FIN in LAST_ACK: a graceful end), and 2 * TCP_MSL after TIME_WAIT with
+ *   no callback at all. The flow forgets the pcb as soon as it is in TIME_WAIT (seen in
+ *   every callback and before every use), and the ext-arg destroy callback clears it in
+ *   any case lwIP frees it first. A graceful end of the lwIP side leaves the flow
+ *   alive: its queue toward the proxy is still delivered, then the proxy gets its FIN.
  */
 #include "tcp_flow.h"
 
@@ -68,7 +75,7 @@ struct tcp_flow {
 	bool app_eof_relayed; /* ... and we shut down the proxy socket's write side */
 	bool proxy_eof;       /* the proxy closed its side; FIN queued to the application */
 	bool read_paused;     /* proxy reads stopped: lwIP's send buffer is full */
-	bool pcb_gone;        /* lwIP freed the pcb (reset or timeout) */
+	bool app_reset;       /* lwIP aborted the pcb (RST from the application, timeout) */
 	int fd;
 	struct tcp_pcb *pcb;
 	struct socks5_tcp *socks;
@@ -86,6 +93,25 @@ struct tcp_flow {
 
 
 static void flow_close(struct tcp_flow *f, enum close_how how);
+static void forget_pcb(struct tcp_flow *f);
+
+/* The ext-arg slot of every pcb a flow owns (lwipopts.h has exactly one). */
+#define FLOW_EXT_ARG 0
+_Static_assert(LWIP_TCP_PCB_NUM_EXT_ARGS == 1, "tcp_flow owns the only pcb ext-arg slot");
+
+/* True while f->pcb may still be used; forgets a pcb that lwIP will free on its own. */
+static bool
+pcb_usable(struct tcp_flow *f)
+{
+	if (f->pcb == NULL)
+		return false;
+	/* TIME_WAIT: lwIP purged the pcb's segments and frees it 2 * TCP_MSL later, silently. */
+	if (f->pcb->state == TIME_WAIT || f->pcb->state == CLOSED) {
+		forget_pcb(f);
+		return false;
+	}
+	return true;
+}
 
 static const char *
 flow_tuple(const struct tcp_flow *f, char *buf, size_t cap)
@@ -106,6 +132,22 @@ flow_tuple(const struct tcp_flow *f, char *buf, size_t cap)
 			char tuple_[2 * INET6_ADDRSTRLEN + 24]; \
 			log_msg(level, "tcp %llu %s: " fmt, (unsigned long long)(f)->id, \
 				flow_tuple((f), tuple_, sizeof(tuple_)), ##__VA_ARGS__); \
+		} \
+	} while (0)
+
+/* Per-flow lines that a burst of flows would repeat: at most one per slot this often. */
+#define FLOW_LOG_INTERVAL 5.0
+
+/* flow_log, rate-limited per slot; a line let through says how many were held back. */
+#define flow_log_limited(f, slot, level, fmt, ...) \
+	do { \
+		unsigned skipped_; \
+		char note_[64] = ""; \
+		if (t2s_rate_take((f)->t2s, (slot), FLOW_LOG_INTERVAL, &skipped_)) { \
+			if (skipped_ > 0) \
+				snprintf(note_, sizeof(note_), " (and %u more like it since the last such line)", \
+					 skipped_); \
+			flow_log((f), (level), fmt "%s", ##__VA_ARGS__, note_); \
 		} \
 	} while (0)
 
@@ -199,8 +241,10 @@ flush_to_proxy(struct tcp_flow *f)
 		if (socket_full)
 			break;
 	}
+	if (written > 0)
+		f->last_active = ev_now(f->t2s->loop);
 	/* Open the window only for what left us (tcp_recved takes a u16). */
-	while (written > 0 && f->pcb != NULL) {
+	while (written > 0 && pcb_usable(f)) {
 		u16_t chunk = written > 0xffff ? 0xffff : (u16_t)written;
 
 		tcp_recved(f->pcb, chunk);
@@ -220,15 +264,18 @@ tcp_flow_pcb_recv_cb(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 	struct tcp_flow *f = arg;
 	struct pbuf *last;
 
-	(void)pcb;
 	(void)err;
 	if (f == NULL) {
 		if (p != NULL)
 			pbuf_free(p);
 		return ERR_OK;
 	}
+	assert(f->pcb == pcb && "recv for a pcb the flow does not own");
+	(void)pcb;
 	if (p == NULL) {
 		f->app_eof = true;
+		/* A FIN in FIN_WAIT_x moved the pcb to TIME_WAIT already: forget it now. */
+		(void)pcb_usable(f);
 	} else {
 		for (last = p; last->next != NULL; last = last->next)
 			;
@@ -393,9 +440,10 @@ tcp_flow_pcb_sent_cb(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
 	struct tcp_flow *f = arg;
 
-	(void)pcb;
 	if (f == NULL)
 		return ERR_OK;
+	assert(f->pcb == pcb && "sent for a pcb the flow does not own");
+	(void)pcb;
 	/* Copied bytes, if any, come first in the stream: lwIP's own memory. */
 	if (f->copied_unacked > 0) {
 		uint32_t c = len < f->copied_unacked ? len : f->copied_unacked;
@@ -404,6 +452,8 @@ tcp_flow_pcb_sent_cb(void *arg, struct tcp_pcb *pcb, u16_t len)
 		len = (u16_t)(len - c);
 	}
 	txbuf_acked(&f->tx, &f->t2s->txpool, len);
+	/* The ACK of our FIN in CLOSING moves the pcb to TIME_WAIT before this callback. */
+	(void)pcb_usable(f);
 	/* Paused reads may resume; a flow waiting for its last bytes to be acked may end. */
 	if (f->read_paused || (f->proxy_eof && txbuf_empty(&f->tx)))
 		schedule(f);
@@ -417,20 +467,46 @@ tcp_flow_pcb_err_cb(void *arg, err_t err)
 
 	if (f == NULL)
 		return;
-	/* The pcb is already freed: forget it before anything can touch it. */
+	/* The pcb is (about to be) freed: forget it before anything can touch it. */
 	f->pcb = NULL;
-	f->pcb_gone = true;
-	flow_log(f, LOG_LEVEL_DEBUG, "application side %s", err == ERR_RST ? "reset" : "aborted");
+	if (err == ERR_CLSD) {
+		/* LAST_ACK ended with the ACK of our FIN: both FINs are through, and every
+		 * byte lwIP acknowledged to the application is still in our queue. */
+		f->app_eof = true;
+		flow_log(f, LOG_LEVEL_DEBUG, "application side closed");
+	} else {
+		f->app_reset = true;
+		flow_log(f, LOG_LEVEL_DEBUG, "application side %s", err == ERR_RST ? "reset" : "aborted");
+	}
 	schedule(f);
 }
+
+/* lwIP frees a pcb that still carries our ext arg (TIME_WAIT ended, or any other way). */
+static void
+tcp_flow_pcb_destroy_cb(u8_t id, void *data)
+{
+	struct tcp_flow *f = data;
+
+	(void)id;
+	if (f == NULL)
+		return;
+	/* Alone, this is the end of TIME_WAIT (both FINs were through); an abort calls the
+	 * err callback right after, which marks the reset. */
+	f->pcb = NULL;
+	f->app_eof = true;
+	schedule(f);
+}
+
+static const struct tcp_ext_arg_callbacks flow_ext_callbacks = {.destroy = tcp_flow_pcb_destroy_cb};
 
 /* ---- both directions ----------------------------------------------------------- */
 
 static bool
 finished(const struct tcp_flow *f)
 {
-	/* Both FINs relayed, and lwIP points into no byte of ours any more. */
-	return f->app_eof_relayed && f->proxy_eof && txbuf_empty(&f->tx);
+	/* Both FINs relayed, and lwIP points into no byte of ours any more (a pcb lwIP
+	 * finished with, or forgot in TIME_WAIT, has no segment left). */
+	return f->app_eof_relayed && f->proxy_eof && (f->pcb == NULL || txbuf_empty(&f->tx));
 }
 
 /* One step of relay work outside lwIP; may close the flow. */
@@ -439,12 +515,13 @@ service(struct tcp_flow *f)
 {
 	int err;
 
-	if (f->pcb_gone) {
+	if (f->app_reset) {
 		flow_close(f, CLOSE_ABORT);
 		return;
 	}
 	if (f->state != TCP_FLOW_RELAYING)
 		return;
+	(void)pcb_usable(f);
 	err = flush_to_proxy(f);
 	if (err < 0) {
 		flow_log(f, LOG_LEVEL_DEBUG, "proxy write failed: %s", strerror(-err));
@@ -466,10 +543,11 @@ tcp_flow_sock_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	int err;
 
 	(void)loop;
-	if (f->pcb_gone) {
+	if (f->app_reset) {
 		flow_close(f, CLOSE_ABORT);
 		return;
 	}
+	(void)pcb_usable(f);
 	if (revents & EV_WRITE) {
 		err = flush_to_proxy(f);
 		if (err < 0) {
@@ -478,7 +556,8 @@ tcp_flow_sock_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		}
 	}
-	if ((revents & EV_READ) && !f->read_paused) {
+	/* (A pcb lwIP is done with had our FIN: the proxy has nothing more to read.) */
+	if ((revents & EV_READ) && !f->read_paused && f->pcb != NULL) {
 		err = pump_from_proxy(f);
 		if (err < 0) {
 			flow_log(f, LOG_LEVEL_DEBUG, "proxy read failed: %s", strerror(-err));
@@ -502,6 +581,25 @@ detach_pcb(struct tcp_pcb *pcb)
 	tcp_recv(pcb, NULL);
 	tcp_sent(pcb, NULL);
 	tcp_err(pcb, NULL);
+	tcp_ext_arg_set(pcb, FLOW_EXT_ARG, NULL);
+}
+
+/*
+ * The application side ended gracefully (both FINs through) and lwIP finishes the pcb
+ * alone: let go of it, keep the flow until its queue toward the proxy is delivered.
+ * The tuple is free again for the application's next connection.
+ */
+static void
+forget_pcb(struct tcp_flow *f)
+{
+	detach_pcb(f->pcb);
+	f->pcb = NULL;
+	f->app_eof = true;
+	if (f->in_table) {
+		flow_table_remove(&f->t2s->tcp_table, &f->node);
+		f->in_table = false;
+	}
+	schedule(f);
 }
 
 static void
@@ -592,7 +690,8 @@ tcp_flow_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	switch (f->state) {
 	case TCP_FLOW_CONNECTING:
-		flow_log(f, LOG_LEVEL_INFO, "no answer from the proxy within %.0f s", cfg->connect_timeout);
+		flow_log_limited(f, T2S_RATE_CONNECT_TIMEOUT, LOG_LEVEL_INFO, "no answer from the proxy within %.0f s",
+				 cfg->connect_timeout);
 		f->t2s->stats.tcp_flows_failed++;
 		/* What a router says when a host does not answer: the application stops
 		 * retrying at once instead of after its own SYN timeout. */
@@ -667,8 +766,8 @@ log_failure(struct tcp_flow *f, const struct socks5_tcp_result *res)
 	endpoint_format(&t->cfg->proxy.server, proxy, sizeof(proxy));
 	switch (res->failure) {
 	case SOCKS5_TCP_TARGET:
-		flow_log(f, LOG_LEVEL_INFO, "proxy could not connect: %s (REP %u)", socks5_proto_rep_str(res->rep),
-			 res->rep);
+		flow_log_limited(f, T2S_RATE_TARGET_FAILED, LOG_LEVEL_INFO, "proxy could not connect: %s (REP %u)",
+				 socks5_proto_rep_str(res->rep), res->rep);
 		break;
 	case SOCKS5_TCP_PROXY_UNREACHABLE:
 		if (t2s_rate_ok(t, T2S_RATE_PROXY_UNREACHABLE, 5.0))
@@ -771,12 +870,18 @@ tcp_flow_handle_syn(struct t2s *t, const uint8_t *pkt, const struct packet_info 
 		return true;
 	}
 	if (t->tcp_flow_count >= t->cfg->max_flows) {
+		/* RST at once, as on descriptor exhaustion: a silent drop would leave the
+		 * application retransmitting its SYN for a minute. */
+		uint8_t rst[128];
+		int n = packet_build_tcp_rst(info, rst, sizeof(rst));
+
+		if (n > 0)
+			t2s_tun_send(t, rst, (size_t)n);
 		t->stats.tcp_flows_refused_cap++;
-		if (t2s_rate_ok(t, T2S_RATE_TCP_CAP, 5.0))
-			log_warn("%u TCP connections open (--max-flows): new connections are dropped",
-				 t->tcp_flow_count);
+		fd_pressure_capped(&t->flow_cap, ev_now(t->loop), "TCP", "--max-flows", t->tcp_flow_count);
 		return true;
 	}
+	fd_pressure_ok(&t->flow_cap, ev_now(t->loop));
 
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
@@ -815,7 +920,8 @@ tcp_flow_handle_syn(struct t2s *t, const uint8_t *pkt, const struct packet_info 
 						.rep = SOCKS5_REP_CONN_REFUSED};
 
 		t->stats.fake_ip_unmapped++;
-		flow_log(f, LOG_LEVEL_INFO, "fake address with no name mapped (stale DNS cache?)");
+		flow_log_limited(f, T2S_RATE_FAKE_UNMAPPED, LOG_LEVEL_INFO,
+				 "fake address with no name mapped (stale DNS cache?)");
 		flow_socks_done_cb(f, &res);
 		return true;
 	}
@@ -867,6 +973,8 @@ tcp_flow_accept_cb(void *arg, struct tcp_pcb *newpcb, err_t err)
 	tcp_recv(newpcb, tcp_flow_pcb_recv_cb);
 	tcp_sent(newpcb, tcp_flow_pcb_sent_cb);
 	tcp_err(newpcb, tcp_flow_pcb_err_cb);
+	tcp_ext_arg_set_callbacks(newpcb, FLOW_EXT_ARG, &flow_ext_callbacks);
+	tcp_ext_arg_set(newpcb, FLOW_EXT_ARG, f);
 	tcp_nagle_disable(newpcb);
 	f->state = TCP_FLOW_RELAYING;
 	f->last_active = ev_now(t->loop);

@@ -89,7 +89,8 @@
 #define TCP_MSL 2000UL      /* TIME_WAIT 4 s: the app side keeps its own TIME_WAIT */
 #define TCP_SYNMAXRTX 4
 #define TCP_MAXRTX 8
-#define LWIP_TCP_PCB_NUM_EXT_ARGS 0
+/* Slot 0 (the only one) tells tcp_flow.c when lwIP frees a pcb: TIME_WAIT ends with no callback. */
+#define LWIP_TCP_PCB_NUM_EXT_ARGS 1
 #if TCP_SND_BUF < 2 * TCP_MSS || TCP_WND < TCP_MSS || TCP_SND_QUEUELEN < 2 * (TCP_SND_BUF / TCP_MSS) || \
 	TCP_MSS + 60 + 40 > 0xffff
 #error "TCP sizing no longer satisfies lwIP's own sanity rules"

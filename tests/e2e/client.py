@@ -17,15 +17,36 @@ Exit status 0 = pass; otherwise the last line on stderr says why.
   revclose    server sends a body then SHUT_WR; the client keeps sending
               afterwards; the digest the server saw is queried on a second
               connection (rev port).
-  refused     connect to a closed port: must fail with ECONNREFUSED within MAX s.
+  refused     connect to a closed port: must fail with ECONNREFUSED within MAX s
+              (N times in a row).
   probe       one line-echo exchange; --expect ok|fail (fail = refused or reset
               within MAX s; a hang or a working echo is an error).
   idlereset   one exchange, then stay idle: the connection must be reset
               (RST or EOF) within MAX s, and not before MIN s.
-  maxflows    hold N connections; one more must not connect within 1.5 s;
-              after closing one, a new connection must work.
+  maxflows    hold N connections; EXTRA more must each be refused
+              (ECONNREFUSED) within MAX s; after closing one, a new connection
+              must work (retried while refused, up to 5 s). Prints how many
+              attempts were refused in all ("refused=K").
   connecterr  connect must fail with errno --errno (a name, e.g. EHOSTUNREACH)
               within MAX s.
+  closeorder  N flows at once to the order port (echo.py --order, a target
+              reading RATE bytes/s); each uploads SEND bytes and gets a BODY-byte
+              reply; --order says who closes first:
+                server    the target sends BODY + FIN at once; the client reads
+                          it, then uploads and half-closes;
+                client    the client uploads and half-closes, waits until its
+                          FIN is acknowledged (FIN_WAIT2), then tells the target
+                          (GO) to send BODY + FIN;
+                simul     the client queues its upload, tells the target, and
+                          half-closes at once: both FINs leave together;
+                appreset  the client uploads RESET_AFTER bytes, then resets
+                          (SO_LINGER 0): the target must see the connection end
+                          within MAX s, having read a prefix of the upload;
+                tgtreset  the target sends BODY, reads RESET_AFTER bytes, then
+                          resets: the client's upload must fail with a reset
+                          within MAX s of it, after the whole BODY arrived.
+              In the FIN orders the target's SHA-256 of all it read (queried
+              afterwards) must match the upload, and the reply must be exact.
 """
 import argparse
 import errno
@@ -295,6 +316,12 @@ def cmd_revclose(a):
 
 
 def cmd_refused(a):
+    for _ in range(a.n - 1):
+        refused_once(a)
+    refused_once(a)
+
+
+def refused_once(a):
     t0 = time.monotonic()
     try:
         s = connect(a, timeout=a.max + 2)
@@ -407,22 +434,185 @@ def cmd_maxflows(a):
         s = connect(a)
         line_exchange(s, b"held %d\n" % i)
         held.append(s)
-    extra = socket.socket(socket.AF_INET6 if ":" in a.host else socket.AF_INET)
-    extra.settimeout(1.5)
-    try:
-        extra.connect((a.host, a.port))
-        raise Fail("connection %d succeeded beyond the cap" % (a.n + 1))
-    except socket.timeout:
-        pass
-    finally:
-        extra.close()
+    refused, worst = 0, 0.0
+    for j in range(a.extra):
+        extra = socket.socket(socket.AF_INET6 if ":" in a.host else socket.AF_INET)
+        extra.settimeout(a.max + 2)
+        t0 = time.monotonic()
+        try:
+            extra.connect((a.host, a.port))
+            raise Fail("connection %d succeeded beyond the cap" % (a.n + 1 + j))
+        except ConnectionRefusedError:
+            took = time.monotonic() - t0
+        except socket.timeout:
+            raise Fail("connection %d beyond the cap was neither accepted nor refused within %.1f s "
+                       "(SYN dropped?)" % (a.n + 1 + j, a.max + 2))
+        finally:
+            extra.close()
+        if took > a.max:
+            raise Fail("connection beyond the cap refused only after %.2f s (limit %.1f s)" % (took, a.max))
+        refused += 1
+        worst = max(worst, took)
     held.pop().close()
-    s = connect(a)
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            s = connect(a)
+            break
+        except ConnectionRefusedError:
+            refused += 1  # the closed flow may not be gone yet
+            if time.monotonic() > deadline:
+                raise Fail("no new connection within 5 s of closing a held one")
+            time.sleep(0.1)
     line_exchange(s, b"after\n")
     s.close()
     for h in held:
         line_exchange(h, b"still\n")
         h.close()
+    print("maxflows: %d held, %d beyond the cap refused in at most %.3f s; refused=%d"
+          % (a.n, a.extra, worst, refused))
+
+
+LINUX_TCP_FIN_WAIT2 = 5
+
+
+def tcp_state(s):
+    return s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
+
+
+def order_ctl(a, line, timeout=130.0):
+    q = connect(a, timeout=timeout)
+    with q:
+        q.sendall(line)
+        return recv_all(q).decode().strip()
+
+
+def order_flow(a, i):
+    """One close-order flow; returns a one-line summary or raises Fail."""
+    seed = random.getrandbits(32)
+    token = "%s%02d%s" % (a.order, i, os.urandom(6).hex())
+    data = random.Random(seed ^ 0x5EED).randbytes(a.send)
+    mode = {"server": "server", "client": "client", "simul": "client", "appreset": "client",
+            "tgtreset": "reset"}[a.order]
+    t0 = time.monotonic()
+    s = connect(a, timeout=a.timeout)
+    with s:
+        s.sendall(b"CO %s %s %d %d %d %d\n" % (token.encode(), mode.encode(), a.body, seed, a.rate,
+                                               a.reset_after))
+        body = b""
+        if a.order == "server":
+            body = recv_all(s)  # until the target's FIN
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+        elif a.order == "client":
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + a.timeout
+            while tcp_state(s) != LINUX_TCP_FIN_WAIT2:
+                if time.monotonic() > deadline:
+                    raise Fail("%s: our FIN not acknowledged within %.0f s" % (token, a.timeout))
+                time.sleep(0.05)
+            if order_ctl(a, b"GO %s\n" % token.encode()) != "OK":
+                raise Fail("%s: GO not answered" % token)
+            body = recv_all(s)
+        elif a.order == "simul":
+            s.sendall(data)
+            if order_ctl(a, b"GO %s\n" % token.encode()) != "OK":
+                raise Fail("%s: GO not answered" % token)
+            s.shutdown(socket.SHUT_WR)
+            body = recv_all(s)
+        elif a.order == "appreset":
+            s.sendall(data[:a.reset_after])
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            t_rst = time.monotonic()
+            s.close()
+            rec = order_ctl(a, b"Q %s\n" % token.encode()).split()
+            took = time.monotonic() - t_rst
+            if len(rec) != 3 or rec[0] != "RESET":
+                raise Fail("%s: after our reset the target saw %r, not a reset" % (token, rec))
+            n = int(rec[1])
+            if n >= a.reset_after or hashlib.sha256(data[:n]).hexdigest() != rec[2]:
+                raise Fail("%s: the target read %d of %d bytes%s" % (
+                    token, n, a.reset_after, "" if n >= a.reset_after else ", not a prefix of the upload"))
+            if took > a.max:
+                raise Fail("%s: the target's connection ended %.2f s after our reset" % (token, took))
+            return "%s: reset after %d bytes: target saw RESET after %.2f s, read a correct %d-byte prefix" % (
+                token, a.reset_after, took, n)
+        else:  # tgtreset
+            got = bytearray()
+            box = {}
+
+            def reader():
+                try:
+                    while True:
+                        d = s.recv(BUF)
+                        if not d:
+                            box["end"] = "EOF"
+                            return
+                        got.extend(d)
+                except OSError as e:
+                    box["end"] = type(e).__name__
+            th = threading.Thread(target=reader, daemon=True)
+            th.start()
+            try:
+                s.sendall(data)
+                raise Fail("%s: the whole upload went through a target that reset" % token)
+            except (ConnectionResetError, BrokenPipeError) as e:
+                t_err = time.time()
+                err = type(e).__name__
+            th.join(a.timeout)
+            rec = order_ctl(a, b"Q %s.r\n" % token.encode()).split()
+            if len(rec) != 2 or rec[0] != "TRESET":
+                raise Fail("%s: the target recorded no reset: %r" % (token, rec))
+            took = t_err - float(rec[1])
+            if bytes(got) != body_bytes(a.body, seed):
+                raise Fail("%s: got %d of the %d bytes the target sent before its reset%s" % (
+                    token, len(got), a.body, "" if len(got) != a.body else ", content differs"))
+            # (The socket reports the reset once: to the upload or to the download.)
+            if "ConnectionResetError" not in (err, box.get("end")):
+                raise Fail("%s: the upload failed with %s and the download ended with %s: no reset" % (
+                    token, err, box.get("end", "nothing")))
+            if took > a.max:
+                raise Fail("%s: our upload failed %.2f s after the target's reset" % (token, took))
+            rec = order_ctl(a, b"Q %s\n" % token.encode()).split()
+            if len(rec) != 2 or int(rec[0]) != a.reset_after or \
+                    hashlib.sha256(data[:a.reset_after]).hexdigest() != rec[1]:
+                raise Fail("%s: the target read %r before its reset, expected %d correct bytes" % (
+                    token, rec, a.reset_after))
+            return "%s: target reset after %d bytes: %s %.2f s later, whole %d-byte body received" % (
+                token, a.reset_after, err, took, a.body)
+        # FIN orders: the reply, then what the target read.
+        if len(body) != a.body or body != body_bytes(a.body, seed):
+            raise Fail("%s: reply of %d bytes, expected %d%s" % (
+                token, len(body), a.body, "" if len(body) != a.body else ", content differs"))
+        rec = order_ctl(a, b"Q %s\n" % token.encode())
+    want = "%d %s" % (a.send, hashlib.sha256(data).hexdigest())
+    if rec != want:
+        raise Fail("%s: the target read %r, expected %r" % (token, rec, want))
+    return "%s: %d bytes up, %d down, digest ok, %.1f s" % (token, a.send, a.body, time.monotonic() - t0)
+
+
+def cmd_closeorder(a):
+    results = [None] * a.n
+
+    def one(i):
+        try:
+            results[i] = ("ok", order_flow(a, i))
+        except Fail as e:
+            results[i] = ("fail", str(e))
+        except Exception as e:  # noqa: BLE001
+            results[i] = ("fail", "flow %d: unexpected %s" % (i, errstr(e)))
+    ths = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(a.n)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join(a.timeout * 4)
+    bad = [r[1] if r else "flow stuck" for r in results if r is None or r[0] != "ok"]
+    for r in results:
+        if r and r[0] == "ok":
+            print("closeorder %s" % r[1])
+    if bad:
+        raise Fail("%d of %d %s flows: %s" % (len(bad), a.n, a.order, "; ".join(bad[:4])))
 
 
 def main():
@@ -438,7 +628,7 @@ def main():
         p.add_argument("--port", type=int, required=True)
         p.add_argument("--timeout", type=float, default=kw.pop("timeout", 30.0))
         for k, v in kw.items():
-            flags = ("-n", "--n") if k == "n" else ("--" + k,)
+            flags = ("-n", "--n") if k == "n" else ("--" + k.replace("_", "-"),)
             p.add_argument(*flags, type=type(v), default=v)
         return p
 
@@ -446,11 +636,13 @@ def main():
     add("churn", n=10000, deadline=120, timeout=5.0)
     add("halfclose", send=8 << 20, body=8 << 20)
     add("revclose", send=8 << 20, body=8 << 20)
-    add("refused", max=3.0)
+    add("refused", max=3.0, n=1)
     add("probe", max=3.0, expect="ok")
     add("connecterr", max=3.0, errno="ECONNREFUSED")
     add("idlereset", max=4.0, min=0.5)
-    add("maxflows", n=3)
+    add("maxflows", n=3, extra=1, max=1.0)
+    add("closeorder", order="server", n=4, send=3 << 20, body=65536, rate=131072, reset_after=1 << 20,
+        max=5.0, timeout=120.0)
     a = ap.parse_args()
     try:
         globals()["cmd_" + a.cmd](a)

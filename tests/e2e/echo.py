@@ -20,6 +20,19 @@ One thread per connection; every service listens on every --bind address
                <token> (also logged as "REV <token> <nbytes> <sha256>").
                Request "Q <token>\\n" waits (up to 30 s) for that record and
                replies "<nbytes> <sha256>\\n" (or "NONE\\n").
+  --order PORT close orders with a slow reader. Request "CO <token> <mode>
+               <bodylen> <seed> <rate> [<resetafter>]\\n". The server reads at
+               most <rate> bytes/s (0: no limit) until the client's EOF or an
+               error, and records "<nbytes> <sha256>" (after ECONNRESET:
+               "RESET <nbytes> <sha256>") under <token>, as --rev does (same
+               "Q <token>" query, on this port too). It sends <bodylen> bytes of
+               random.Random(seed).randbytes() and shuts down its write side:
+                 server  at once, before reading;
+                 client  when "GO <token>\\n" arrives on another connection to
+                         this port (answered "OK\\n"): the client decides when;
+                 reset   never: after reading <resetafter> bytes (having sent
+                         the body first) it resets the connection (SO_LINGER 0)
+                         and also records "TRESET <unix time>" under <token>.r.
 
 Logs one line per connection error to stderr; "READY" once listening.
 """
@@ -28,6 +41,7 @@ import hashlib
 import random
 import selectors
 import socket
+import struct
 import sys
 import threading
 import time
@@ -98,17 +112,26 @@ def svc_half(conn):
     conn.shutdown(socket.SHUT_WR)
 
 
+def answer_query(conn, token, wait=30):
+    deadline = time.monotonic() + wait
+    with records_cv:
+        while token not in records and time.monotonic() < deadline:
+            records_cv.wait(deadline - time.monotonic())
+        rec = records.get(token)
+    conn.sendall((rec + "\n").encode() if rec else b"NONE\n")
+    conn.shutdown(socket.SHUT_WR)
+
+
+def record(token, rec):
+    with records_cv:
+        records[token] = rec
+        records_cv.notify_all()
+
+
 def svc_rev(conn):
     hdr = read_line(conn).split()
     if len(hdr) == 2 and hdr[0] == b"Q":
-        token = hdr[1].decode()
-        deadline = time.monotonic() + 30
-        with records_cv:
-            while token not in records and time.monotonic() < deadline:
-                records_cv.wait(deadline - time.monotonic())
-            rec = records.get(token)
-        conn.sendall((rec + "\n").encode() if rec else b"NONE\n")
-        conn.shutdown(socket.SHUT_WR)
+        answer_query(conn, hdr[1].decode())
         return
     if len(hdr) != 4 or hdr[0] != b"RC":
         raise ValueError("bad RC header %r" % hdr)
@@ -137,12 +160,80 @@ def svc_rev(conn):
     t.join(120)
     rec = box.get("rec", "ERROR reader timed out")
     log("REV %s %s" % (token, rec))
+    record(token, rec)
+
+
+go_events = {}
+
+
+def go_event(token):
     with records_cv:
-        records[token] = rec
-        records_cv.notify_all()
+        return go_events.setdefault(token, threading.Event())
 
 
-SERVICES = {"echo": svc_echo, "line": svc_line, "half": svc_half, "rev": svc_rev}
+def svc_order(conn):
+    hdr = read_line(conn).split()
+    if len(hdr) == 2 and hdr[0] == b"Q":
+        answer_query(conn, hdr[1].decode(), wait=120)
+        return
+    if len(hdr) == 2 and hdr[0] == b"GO":
+        go_event(hdr[1].decode()).set()
+        conn.sendall(b"OK\n")
+        return
+    if len(hdr) not in (6, 7) or hdr[0] != b"CO" or hdr[2] not in (b"server", b"client", b"reset"):
+        raise ValueError("bad CO header %r" % hdr)
+    token, mode = hdr[1].decode(), hdr[2].decode()
+    bodylen, seed, rate = int(hdr[3]), int(hdr[4]), int(hdr[5])
+    reset_after = int(hdr[6]) if len(hdr) == 7 else 0
+
+    def send_body():
+        conn.sendall(body_bytes(bodylen, seed))
+        if mode != "reset":
+            conn.shutdown(socket.SHUT_WR)
+
+    if mode in ("server", "reset"):
+        send_body()
+    else:
+        def later():
+            if go_event(token).wait(120):
+                try:
+                    send_body()
+                except OSError as e:
+                    log("ORDER %s: body not sent: %r" % (token, e))
+        threading.Thread(target=later, daemon=True).start()
+    h = hashlib.sha256()
+    n = 0
+    t0 = time.monotonic()
+    try:
+        while True:
+            want = 16384
+            if mode == "reset":
+                want = min(want, reset_after - n)
+                if want <= 0:
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    record(token + ".r", "TRESET %.3f" % time.time())
+                    log("ORDER %s reset after %d bytes" % (token, n))
+                    rec = "%d %s" % (n, h.hexdigest())
+                    break
+            data = conn.recv(want)
+            if not data:
+                rec = "%d %s" % (n, h.hexdigest())
+                break
+            h.update(data)
+            n += len(data)
+            if rate > 0:
+                ahead = t0 + n / rate - time.monotonic()
+                if ahead > 0:
+                    time.sleep(ahead)
+    except ConnectionResetError:
+        rec = "RESET %d %s" % (n, h.hexdigest())
+    except OSError as e:
+        rec = "ERROR %r after %d bytes" % (e, n)
+    log("ORDER %s %s %s" % (token, mode, rec))
+    record(token, rec)
+
+
+SERVICES = {"echo": svc_echo, "line": svc_line, "half": svc_half, "rev": svc_rev, "order": svc_order}
 
 
 def handle(conn, peer, name):

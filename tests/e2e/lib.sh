@@ -68,6 +68,7 @@ ECHO_PORT=7000          # raw echo until EOF
 LINE_PORT=7001          # line echo; a line starting with CLOSE makes the server close
 HALF_PORT=7002          # read to EOF, then reply digest + body (client half-closes)
 REV_PORT=7003           # server sends body + SHUT_WR first, keeps reading
+ORDER_PORT=7004         # close orders with a slow reader (echo.py --order)
 IPERF_PORT=5201
 CLOSED_PORT=9           # nothing listens here
 
@@ -335,9 +336,9 @@ httpd_start() {
 
 echo_start() {
     start_bg echo "$SRV" "$PY" "$E2E_DIR/echo.py" --bind "$TGT4" --bind "$TGT6" \
-        --echo "$ECHO_PORT" --line "$LINE_PORT" --half "$HALF_PORT" --rev "$REV_PORT"
+        --echo "$ECHO_PORT" --line "$LINE_PORT" --half "$HALF_PORT" --rev "$REV_PORT" --order "$ORDER_PORT"
     local p
-    for p in "$ECHO_PORT" "$LINE_PORT" "$HALF_PORT" "$REV_PORT"; do
+    for p in "$ECHO_PORT" "$LINE_PORT" "$HALF_PORT" "$REV_PORT" "$ORDER_PORT"; do
         wait_until 10 listening "$SRV" "$TGT4" "$p" || fail "echo.py did not listen on $TGT4:$p"
         wait_until 5 listening "$SRV" "[$TGT6]" "$p" || fail "echo.py did not listen on $TGT6:$p"
     done

@@ -7,7 +7,7 @@
 
 setup_default echo_start
 
-# 1. --max-flows: connections beyond the cap do not complete; capacity comes back.
+# 1. --max-flows: connections beyond the cap are refused (RST); capacity comes back (t30: more).
 t2s_stop TERM
 T2S_EXTRA="--max-flows 3" t2s_start
 client "$CLI" maxflows --host "$TGT4" --port "$LINE_PORT" -n 3 || fail "--max-flows 3"
