@@ -79,7 +79,8 @@ const char cli_usage[] =
 	"                             or /run/netns/NAME) with all its traffic going into it;\n"
 	"                             proxy connections stay in ours\n"
 	"      --dns-server ADDR      nameserver for COMMAND's resolv.conf (default: the\n"
-	"                             host's, unless they are on loopback)\n"
+	"                             host's, unless they are on loopback); in any mode,\n"
+	"                             what --udp auto checks the proxy's UDP relay with\n"
 	"\n"
 	"  -l, --log-level LEVEL      error, warn, info (default) or debug\n"
 	"  -h, --help                 show this text\n"
@@ -243,8 +244,6 @@ check_modes(struct t2s_config *cfg, char *msg, size_t msglen)
 		if (cfg->kill_switch)
 			return fail(msg, msglen, "--kill-switch: a command's namespace has no route but the TUN "
 						 "already");
-	} else if (cfg->dns_server.family != 0) {
-		return fail(msg, msglen, "--dns-server is for -- COMMAND");
 	}
 	if (cfg->netns != NULL && (cfg->auto_route || lan || cfg->tun_fd >= 0))
 		return fail(msg, msglen, "--netns captures that whole namespace: it does not go with --auto-route, "
