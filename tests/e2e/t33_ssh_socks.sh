@@ -8,7 +8,9 @@
 #  1. HTTP through it (curl, SHA-256 of a 4 MiB body);
 #  2. `dig` over UDP answered (DNS over TCP through CONNECT to dnsmasq), one try;
 #  3. other UDP refused at once (ICMP port unreachable, time measured);
-#  4. the log says why, the state is "unsupported", no association was retried.
+#  4. the log says why, the state is "unsupported", no association was retried;
+#  5. with ssh -D gone (connection refused: a proxy that is down), a new
+#     tun2socks does not conclude "no UDP": the state stays "unknown".
 # On the old code, dig got "connection refused": the close counted as "cannot
 # check now" and every datagram got ICMP port unreachable.
 # (microsocks, which answers REP 7, is t23 part 2.)
@@ -104,5 +106,17 @@ wait_until 10 log_has "does not support UDP ASSOCIATE (it closes the connection"
 # At most the first dig's own association (if it came before the probe's answer).
 [ "$(t2s_stat udp_assoc_failed)" -le 1 ] || fail "associations were attempted for traffic after the close was seen"
 
+t2s_stop TERM
+[ "$T2S_STATUS" = 0 ] || fail "tun2socks exit status $T2S_STATUS"
+
+# 5. A proxy that is down is another case.
+stop_pid "$SSH_PID" TERM 5
+wait_until 5 not listening "$SRV" "$SRV_IP4" "$SOCKS_PORT" || fail "ssh -D still listening after SIGTERM"
+n0=$(grep -c "cannot check the proxy's UDP support now" "$T2S_LOG")
+t2s_start --proxy "socks5://$SRV_IP4:$SOCKS_PORT"
+checked() { [ "$(grep -c "cannot check the proxy's UDP support now" "$T2S_LOG")" -gt "$n0" ]; }
+wait_until 10 checked || fail "no start-up check result with the proxy down"
+[ "$(t2s_stat udp_state)" = unknown ] || fail "proxy down: state $(t2s_stat udp_state), want unknown"
+info "proxy down: state unknown (not 'no UDP')"
 t2s_stop TERM
 [ "$T2S_STATUS" = 0 ] || fail "tun2socks exit status $T2S_STATUS"
