@@ -468,12 +468,22 @@ test_closed_on_associate_unsupported(void **state)
 
 	closed_on_associate(x, FAKE_SOCKS5_REPLY_CLOSE);
 	closed_on_associate(x, FAKE_SOCKS5_REPLY_RESET);
-	/* From RELAYS too, through a mapping's result. */
+	/* From RELAYS, a mapping's close starts a probe of our own, which decides: a
+	 * proxy that still does UDP (it was restarting) stays RELAYS... */
+	fake_socks5_set_reply(x->srv, FAKE_SOCKS5_REPLY_OK);
 	new_health(x, CONFIG_UDP_AUTO, fake_socks5_server(x->srv));
 	udp_health_on_result(x->h, &res_ok);
 	udp_health_on_result(x->h, &(struct socks5_udp_result){.failure = SOCKS5_UDP_CLOSED_ON_ASSOCIATE,
 							       .err = -ECONNRESET});
-	assert_int_equal(udp_health_state(x->h), UDP_HEALTH_UNSUPPORTED);
+	assert_int_equal(udp_health_state(x->h), UDP_HEALTH_RELAYS);
+	assert_true(wait_uint(x, &x->adopted, 1, WAIT));
+	assert_int_equal(udp_health_state(x->h), UDP_HEALTH_RELAYS);
+	/* ... and one that closes on UDP ASSOCIATE now is UNSUPPORTED. */
+	fake_socks5_set_reply(x->srv, FAKE_SOCKS5_REPLY_CLOSE);
+	udp_health_on_result(x->h, &(struct socks5_udp_result){.failure = SOCKS5_UDP_CLOSED_ON_ASSOCIATE,
+							       .err = -ECONNRESET});
+	assert_true(wait_state(x, UDP_HEALTH_UNSUPPORTED, WAIT));
+	assert_int_equal(udp_health_get_stats(x->h)->probes, 2);
 }
 
 /* A proxy that is down or closes before the greeting is another case: nothing is known

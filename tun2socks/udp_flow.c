@@ -265,9 +265,10 @@ udp_flow_assoc_ready_cb(void *arg, const struct socks5_udp_result *res)
 		if (res->failure == SOCKS5_UDP_UNSUPPORTED || res->failure == SOCKS5_UDP_CLOSED_ON_ASSOCIATE) {
 			if (udp_health_route(t->udp_health, 53) != UDP_ROUTE_DNS_TCP &&
 			    t2s_rate_ok(t, T2S_RATE_UDP_UNSUPPORTED, 30.0))
-				log_warn("udp %s: the proxy does not support UDP ASSOCIATE (%s)",
-					 flow_name(f, name, sizeof(name)),
-					 res->failure == SOCKS5_UDP_UNSUPPORTED ? "REP 7" : "closed on the request");
+				log_warn("udp %s: %s", flow_name(f, name, sizeof(name)),
+					 res->failure == SOCKS5_UDP_UNSUPPORTED
+						 ? "the proxy does not support UDP ASSOCIATE (REP 7)"
+						 : "the proxy closed the connection on UDP ASSOCIATE");
 		} else if (fd_pressure_is_exhaustion(res->err)) {
 			fd_pressure_refused(&t->fd_pressure, ev_now(t->loop), "UDP", res->err);
 		} else if (t2s_rate_ok(t, T2S_RATE_UDP_ASSOC, 5.0)) {

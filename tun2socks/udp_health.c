@@ -467,6 +467,13 @@ udp_health_on_result(struct udp_health *h, const struct socks5_udp_result *res)
 {
 	if (h->mode != CONFIG_UDP_AUTO)
 		return;
+	if (res->failure == SOCKS5_UDP_CLOSED_ON_ASSOCIATE &&
+	    (h->state == UDP_HEALTH_RELAYS || h->state == UDP_HEALTH_SUSPECT)) {
+		/* From a proxy that did UDP, one connection ended on the request may be a
+		 * restart at the wrong moment: our own handshake tells. */
+		start_probe(h);
+		return;
+	}
 	if (refuses_udp(res))
 		set_unsupported(h, res);
 	else if (res->failure == SOCKS5_UDP_OK && (h->state == UDP_HEALTH_UNKNOWN || h->state == UDP_HEALTH_UNSUPPORTED)) {

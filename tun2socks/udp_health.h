@@ -112,9 +112,10 @@ enum udp_route udp_health_route(const struct udp_health *h, uint16_t dport);
 
 enum udp_health_state udp_health_state(const struct udp_health *h);
 
-/* The outcome of any association's setup (mappings', spares'). REP 7 and a close on
- * UDP ASSOCIATE mean UNSUPPORTED; success leaves UNKNOWN and UNSUPPORTED (never SILENT:
- * a handshake proves nothing about relaying). */
+/* The outcome of any association's setup (mappings', spares'). REP 7 means UNSUPPORTED,
+ * and so does a close on UDP ASSOCIATE, except from a proxy known to relay: then a probe
+ * of our own decides (a restart at the wrong moment looks the same). Success leaves
+ * UNKNOWN and UNSUPPORTED (never SILENT: a handshake proves nothing about relaying). */
 void udp_health_on_result(struct udp_health *h, const struct socks5_udp_result *res);
 
 /* An application's DNS query went out through an association: a reason for a check
