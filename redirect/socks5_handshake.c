@@ -27,6 +27,8 @@ socks5_handshake_init(struct socks5_handshake *hs, const struct socks5_server *s
 static enum socks5_handshake_status
 finish(struct socks5_handshake *hs, enum socks5_handshake_failure failure, int err, uint8_t rep)
 {
+	if (failure != SOCKS5_HANDSHAKE_OK)
+		hs->failed_step = hs->step;
 	hs->step = SOCKS5_HANDSHAKE_STEP_DONE;
 	hs->failure = failure;
 	hs->err = err;

@@ -49,6 +49,9 @@ struct socks5_handshake {
 	/* Valid once on_writable/on_readable returned DONE or FAILED. */
 	enum socks5_handshake_failure failure;
 	int err;                 /* 0, or -errno describing the failure */
+	/* The step that failed (CONNECTING..REQUEST): a proxy that closes the connection
+	 * at REQUEST completed the greeting and refuses the command itself. */
+	enum socks5_handshake_step failed_step;
 	uint8_t rep;             /* the REP code for SOCKS5_HANDSHAKE_REJECTED */
 	struct t2s_endpoint bnd; /* BND.ADDR:BND.PORT as replied (type NONE before the reply) */
 	/* Outgoing request [out_off, out_len), then incoming reply [0, in_len). */

@@ -307,8 +307,17 @@ on_ctrl_handshake(struct socks5_udp *s, int revents)
 		fail(s, s->hs.rep == SOCKS5_REP_CMD_UNSUPPORTED ? SOCKS5_UDP_UNSUPPORTED : SOCKS5_UDP_REJECTED,
 		     s->hs.err, s->hs.rep);
 		return;
-	case SOCKS5_HANDSHAKE_OK:
 	case SOCKS5_HANDSHAKE_PROXY_PROTOCOL:
+		/* The proxy is up and accepted us, and ended the connection on the command:
+		 * that is its answer to UDP ASSOCIATE, unlike a proxy that is down or
+		 * closes before the greeting. Garbage in the reply stays a protocol error. */
+		if (s->hs.failed_step == SOCKS5_HANDSHAKE_STEP_REQUEST &&
+		    (s->hs.err == -ECONNRESET || s->hs.err == -EPIPE)) {
+			fail(s, SOCKS5_UDP_CLOSED_ON_ASSOCIATE, s->hs.err, 0);
+			return;
+		}
+		break;
+	case SOCKS5_HANDSHAKE_OK:
 		break;
 	}
 	fail(s, SOCKS5_UDP_PROXY_PROTOCOL, s->hs.err, 0);

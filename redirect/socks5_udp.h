@@ -56,6 +56,10 @@ enum socks5_udp_failure {
 	SOCKS5_UDP_PROXY_PROTOCOL,    /* the proxy closed early or spoke garbage */
 	SOCKS5_UDP_PROXY_AUTH,        /* no acceptable method, or credentials rejected */
 	SOCKS5_UDP_UNSUPPORTED,       /* REP 7: the proxy does not do UDP ASSOCIATE */
+	/* The greeting (and authentication) succeeded, then the proxy closed or reset the
+	 * connection instead of replying to UDP ASSOCIATE (OpenSSH's ssh -D does): it does
+	 * not do UDP ASSOCIATE either. err is -ECONNRESET (closed or reset) or -EPIPE. */
+	SOCKS5_UDP_CLOSED_ON_ASSOCIATE,
 	SOCKS5_UDP_REJECTED,          /* any other REP != 0; see rep */
 	SOCKS5_UDP_RELAY,             /* the UDP socket to the relay could not be set up */
 };

@@ -776,7 +776,10 @@ test_command(void **state)
 	bad("-- COMMAND", "--share-from", "--proxy", PROXY, "--share-from", "eth0", "--", "true", NULL);
 	bad("--kill-switch", NULL, "--proxy", PROXY, "--kill-switch", "--", "true", NULL);
 	bad("--dns-server", "not an IP", "--proxy", PROXY, "--dns-server", "1.2.3.0/24", "--", "true", NULL);
-	bad("--dns-server", "COMMAND", "--proxy", PROXY, "--dns-server", "1.2.3.4", NULL);
+	/* Without a command it is what --udp auto checks the relay with (udp_health.h). */
+	ok(&cfg, "--proxy", PROXY, "--dns-server", "1.2.3.4", NULL);
+	assert_int_equal(cfg.dns_server.family, AF_INET);
+	assert_null(cfg.command);
 }
 
 static void

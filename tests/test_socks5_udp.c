@@ -37,6 +37,9 @@ enum script {
 	SCRIPT_REP_NOT_ALLOWED,
 	SCRIPT_CLOSE_AFTER_ECHO, /* echoes one datagram, then closes the control connection */
 	SCRIPT_CLOSE_AFTER_GREETING,
+	SCRIPT_CLOSE_ON_ASSOCIATE,      /* greeting answered, request read, then closed (ssh -D) */
+	SCRIPT_CLOSE_ON_ASSOCIATE_AUTH, /* the same after a successful user/pass */
+	SCRIPT_RESET_ON_ASSOCIATE,      /* greeting answered, request read, then reset */
 };
 
 struct server {
@@ -253,7 +256,8 @@ server_main(void *arg)
 	read_greeting(fd);
 	if (s->script == SCRIPT_CLOSE_AFTER_GREETING)
 		goto drain;
-	if (s->script == SCRIPT_ECHO_AUTH || s->script == SCRIPT_AUTH_REJECT) {
+	if (s->script == SCRIPT_ECHO_AUTH || s->script == SCRIPT_AUTH_REJECT ||
+	    s->script == SCRIPT_CLOSE_ON_ASSOCIATE_AUTH) {
 		uint8_t ulen, plen;
 
 		(void)send(fd, (const uint8_t[]){5, 2}, 2, MSG_NOSIGNAL);
@@ -304,6 +308,13 @@ server_main(void *arg)
 	case SCRIPT_REP_NOT_ALLOWED:
 		(void)send(fd, (const uint8_t[]){5, 2, 0, 1, 0, 0, 0, 0, 0, 0}, 10, MSG_NOSIGNAL);
 		goto drain;
+	case SCRIPT_RESET_ON_ASSOCIATE: {
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+		(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(fd);
+		return NULL;
+	}
 	default:
 		goto drain;
 	}
@@ -961,6 +972,34 @@ test_close_after_greeting(void **state)
 	server_finish(&srv);
 }
 
+/* ssh -D: the greeting (and authentication) succeed, then the connection is closed or
+ * reset instead of a reply to UDP ASSOCIATE. A class of its own, unlike the early close
+ * above (a proxy that is not working at all). */
+static void
+closed_on_associate(enum script script, const char *user, const char *pass)
+{
+	struct server srv;
+	struct outcome *o;
+
+	assert_int_equal(server_start(&srv, AF_INET, script), 0);
+	o = outcome_new(AF_INET, srv.port, user, pass);
+	start(o, NULL);
+	assert_int_equal(o->res.failure, SOCKS5_UDP_CLOSED_ON_ASSOCIATE);
+	assert_int_equal(o->res.err, -ECONNRESET);
+	outcome_free(o);
+	server_finish(&srv);
+	assert_int_equal(srv.request[1], SOCKS5_CMD_UDP_ASSOCIATE);
+}
+
+static void
+test_close_on_associate(void **state)
+{
+	(void)state;
+	closed_on_associate(SCRIPT_CLOSE_ON_ASSOCIATE, NULL, NULL);
+	closed_on_associate(SCRIPT_CLOSE_ON_ASSOCIATE_AUTH, "user", "secret");
+	closed_on_associate(SCRIPT_RESET_ON_ASSOCIATE, NULL, NULL);
+}
+
 static void
 test_proxy_unreachable(void **state)
 {
@@ -1077,6 +1116,7 @@ main(void)
 		cmocka_unit_test(test_free_inside_datagram_batch),
 		cmocka_unit_test(test_pending_icmp_error_does_not_fail_next_send),
 		cmocka_unit_test(test_close_after_greeting),
+		cmocka_unit_test(test_close_on_associate),
 		cmocka_unit_test(test_proxy_unreachable),
 		cmocka_unit_test(test_relay_addr_choice),
 	};

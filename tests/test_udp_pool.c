@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * udp_pool against the in-loop fake SOCKS5 server: take/fill/give, idle drain, backoff
- * after failed associations, spares that die or receive stray datagrams, size 0.
+ * udp_pool against the in-loop fake SOCKS5 server: take/fill/give, recycled associations
+ * only for their own source, idle drain, backoff after failed associations, spares that
+ * die or receive stray datagrams, size 0.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -179,6 +180,10 @@ own_association(struct fx *x)
 }
 
 static const struct t2s_endpoint dst = {.type = T2S_ENDPOINT_IPV4, .port = 53, .u.ipv4 = {198, 18, 0, 1}};
+/* Applications' source endpoints: two ports of one host, and another host. */
+static const struct t2s_endpoint src_a = {.type = T2S_ENDPOINT_IPV4, .port = 40000, .u.ipv4 = {198, 18, 128, 1}};
+static const struct t2s_endpoint src_b = {.type = T2S_ENDPOINT_IPV4, .port = 40001, .u.ipv4 = {198, 18, 128, 1}};
+static const struct t2s_endpoint src_c = {.type = T2S_ENDPOINT_IPV4, .port = 40000, .u.ipv4 = {198, 18, 128, 2}};
 
 static void
 test_new_rejects_bad_idle(void **state)
@@ -201,7 +206,7 @@ test_take_miss_fill_hit(void **state)
 	st = udp_pool_get_stats(x->pool);
 	/* Nothing is opened before the first take. */
 	assert_int_equal(st->opened, 0);
-	assert_null(udp_pool_take(x->pool, &owner_callbacks, x));
+	assert_null(udp_pool_take(x->pool, &src_a, &owner_callbacks, x));
 	assert_int_equal(st->misses, 1);
 	assert_int_equal(st->opened, 2);
 	assert_int_equal(udp_pool_ready(x->pool), 0);
@@ -210,7 +215,7 @@ test_take_miss_fill_hit(void **state)
 	assert_int_equal(x->results_ok, 2);
 	assert_int_equal(fake_socks5_get_stats(x->srv)->associated, 2);
 
-	s = udp_pool_take(x->pool, &owner_callbacks, x);
+	s = udp_pool_take(x->pool, &src_a, &owner_callbacks, x);
 	assert_non_null(s);
 	assert_true(socks5_udp_is_ready(s));
 	assert_int_equal(st->hits, 1);
@@ -246,25 +251,104 @@ test_give_keeps_up_to_size(void **state)
 	b = own_association(x);
 	c = own_association(x);
 	assert_int_equal(fake_socks5_get_stats(x->srv)->live, 3);
-	udp_pool_give(x->pool, a);
-	udp_pool_give(x->pool, b);
-	assert_int_equal(udp_pool_ready(x->pool), 2);
+	udp_pool_give(x->pool, a, &src_a);
+	udp_pool_give(x->pool, b, &src_b);
 	assert_int_equal(st->recycled, 2);
+	/* Recycled spares are not fresh: a new source cannot have them. */
+	assert_int_equal(udp_pool_ready(x->pool), 0);
 	/* No room for the third: closed, which the proxy sees. */
-	udp_pool_give(x->pool, c);
-	assert_int_equal(udp_pool_ready(x->pool), 2);
+	udp_pool_give(x->pool, c, &src_c);
 	assert_int_equal(st->recycled, 2);
 	assert_int_equal(st->closed, 1);
 	assert_true(wait_live(x, 2));
 	/* Giving never opens anything. */
 	assert_int_equal(st->opened, 0);
-	/* A given association is handed out again, and works for its new owner. */
-	s = udp_pool_take(x->pool, &owner_callbacks, x);
-	assert_true(s == a || s == b);
+	/* A given association goes back to its own source, and works for it. */
+	s = udp_pool_take(x->pool, &src_b, &owner_callbacks, x);
+	assert_ptr_equal(s, b);
 	assert_int_equal(st->hits, 1);
+	assert_int_equal(st->reused, 1);
 	assert_int_equal(socks5_udp_send(s, &dst, (const uint8_t *)"again", 5), 0);
 	assert_true(wait_uint(x, &x->datagrams, 1));
 	assert_memory_equal(x->payload, "again", 5);
+	socks5_udp_free(s);
+	s = udp_pool_take(x->pool, &src_a, &owner_callbacks, x);
+	assert_ptr_equal(s, a);
+	socks5_udp_free(s);
+}
+
+/*
+ * The defect: an association released by an idle mapping served the next new mapping
+ * from any source, so the first owner's peers could reach the second, who left through
+ * the first's public endpoint at the proxy. Another source gets a fresh spare, or none.
+ */
+static void
+test_recycled_not_given_to_other_source(void **state)
+{
+	struct fx *x = *state;
+	const struct udp_pool_stats *st;
+	struct socks5_udp *a, *s;
+
+	new_pool(x, fake_socks5_server(x->srv), 1, 30);
+	st = udp_pool_get_stats(x->pool);
+	udp_pool_fill(x->pool);
+	assert_true(wait_ready(x, 1));
+	a = own_association(x);
+	udp_pool_give(x->pool, a, &src_a);
+	/* Another port of the same host: the fresh spare. */
+	s = udp_pool_take(x->pool, &src_b, &owner_callbacks, x);
+	assert_non_null(s);
+	assert_ptr_not_equal(s, a);
+	assert_int_equal(st->reused, 0);
+	socks5_udp_free(s);
+	/* Another host while no fresh spare is ready (the refill is still on its way):
+	 * a miss, not the recycled one. */
+	assert_int_equal(udp_pool_ready(x->pool), 0);
+	assert_null(udp_pool_take(x->pool, &src_c, &owner_callbacks, x));
+	assert_int_equal(st->misses, 1);
+	/* Fresh spares still work for new sources. */
+	assert_true(wait_ready(x, 1));
+	s = udp_pool_take(x->pool, &src_c, &owner_callbacks, x);
+	assert_non_null(s);
+	assert_ptr_not_equal(s, a);
+	assert_int_equal(socks5_udp_send(s, &dst, (const uint8_t *)"fresh", 5), 0);
+	assert_true(wait_uint(x, &x->datagrams, 1));
+	assert_memory_equal(x->payload, "fresh", 5);
+	socks5_udp_free(s);
+	/* Its own source gets it back. */
+	s = udp_pool_take(x->pool, &src_a, &owner_callbacks, x);
+	assert_ptr_equal(s, a);
+	assert_int_equal(st->reused, 1);
+	socks5_udp_free(s);
+}
+
+/* A recycled spare whose source does not come back is closed after idle, even while
+ * other sources keep taking (which postpones the pool's own drain). */
+static void
+test_recycled_expires_despite_takes(void **state)
+{
+	struct fx *x = *state;
+	const struct udp_pool_stats *st;
+	const double idle = 0.3;
+	struct socks5_udp *a, *s;
+	ev_tstamp given;
+
+	new_pool(x, fake_socks5_server(x->srv), 1, idle);
+	st = udp_pool_get_stats(x->pool);
+	a = own_association(x);
+	udp_pool_give(x->pool, a, &src_a);
+	given = ev_now(x->loop);
+	while (st->closed == 0) {
+		assert_true(ev_now(x->loop) - given < idle + WAIT);
+		s = udp_pool_take(x->pool, &src_b, &owner_callbacks, x);
+		socks5_udp_free(s);
+		loop_run_for(x->loop, idle / 6);
+	}
+	assert_true(ev_now(x->loop) - given >= idle - 0.001);
+	assert_int_equal(st->reused, 0);
+	/* Gone: its source now gets a fresh one or none. */
+	s = udp_pool_take(x->pool, &src_a, &owner_callbacks, x);
+	assert_int_equal(st->reused, 0);
 	socks5_udp_free(s);
 }
 
@@ -281,7 +365,7 @@ test_give_dead_closes(void **state)
 	fake_socks5_close_all(x->srv);
 	assert_true(wait_uint(x, &x->closed, 1));
 	assert_false(socks5_udp_is_ready(a));
-	udp_pool_give(x->pool, a);
+	udp_pool_give(x->pool, a, &src_a);
 	assert_int_equal(udp_pool_ready(x->pool), 0);
 	assert_int_equal(st->recycled, 0);
 	assert_int_equal(st->closed, 1);
@@ -301,12 +385,12 @@ test_idle_drain(void **state)
 
 	new_pool(x, fake_socks5_server(x->srv), 2, idle);
 	st = udp_pool_get_stats(x->pool);
-	assert_null(udp_pool_take(x->pool, &owner_callbacks, x));
+	assert_null(udp_pool_take(x->pool, &src_a, &owner_callbacks, x));
 	assert_true(wait_ready(x, 2));
 	/* A take half-way through the idle time postpones the drain. */
 	loop_run_for(x->loop, idle / 4);
 	assert_int_equal(udp_pool_ready(x->pool), 2);
-	s = udp_pool_take(x->pool, &owner_callbacks, x);
+	s = udp_pool_take(x->pool, &src_a, &owner_callbacks, x);
 	assert_non_null(s);
 	last_take = ev_now(x->loop);
 	assert_true(wait_ready(x, 2));
@@ -320,7 +404,7 @@ test_idle_drain(void **state)
 	socks5_udp_free(s);
 	assert_true(wait_live(x, 0));
 	/* A new take starts over. */
-	assert_null(udp_pool_take(x->pool, &owner_callbacks, x));
+	assert_null(udp_pool_take(x->pool, &src_a, &owner_callbacks, x));
 	assert_true(wait_ready(x, 2));
 }
 
@@ -334,12 +418,18 @@ test_given_spares_drain_when_idle(void **state)
 
 	new_pool(x, fake_socks5_server(x->srv), 2, idle);
 	a = own_association(x);
-	udp_pool_give(x->pool, a);
+	udp_pool_give(x->pool, a, NULL); /* never used by an application: fresh */
 	given = ev_now(x->loop);
 	assert_int_equal(udp_pool_ready(x->pool), 1);
 	assert_true(wait_ready(x, 0));
 	assert_true(ev_now(x->loop) - given >= idle - 0.001);
 	assert_true(wait_live(x, 0));
+	/* A recycled one likewise. */
+	a = own_association(x);
+	udp_pool_give(x->pool, a, &src_a);
+	given = ev_now(x->loop);
+	assert_true(wait_live(x, 0));
+	assert_true(ev_now(x->loop) - given >= idle - 0.001);
 }
 
 static void
@@ -350,7 +440,7 @@ test_refused_backoff(void **state)
 
 	new_pool(x, &x->refused, 2, 30);
 	st = udp_pool_get_stats(x->pool);
-	assert_null(udp_pool_take(x->pool, &owner_callbacks, x));
+	assert_null(udp_pool_take(x->pool, &src_a, &owner_callbacks, x));
 	assert_int_equal(st->opened, 2);
 	assert_true(wait_u64(x, &st->failed, 2));
 	assert_int_equal(x->results, 2);
@@ -361,14 +451,14 @@ test_refused_backoff(void **state)
 	/* Within the backoff neither a take nor an explicit fill opens anything. */
 	ev_now_update(x->loop);
 	assert_true(ev_now(x->loop) < x->last_failure_at + UDP_POOL_FILL_BACKOFF);
-	assert_null(udp_pool_take(x->pool, &owner_callbacks, x));
+	assert_null(udp_pool_take(x->pool, &src_a, &owner_callbacks, x));
 	udp_pool_fill(x->pool);
 	assert_int_equal(st->opened, 2);
 	assert_int_equal(st->misses, 2);
 	/* After it, the next take tries again. */
 	loop_run_for(x->loop, UDP_POOL_FILL_BACKOFF);
 	assert_true(ev_now(x->loop) >= x->last_failure_at + UDP_POOL_FILL_BACKOFF);
-	assert_null(udp_pool_take(x->pool, &owner_callbacks, x));
+	assert_null(udp_pool_take(x->pool, &src_a, &owner_callbacks, x));
 	assert_int_equal(st->opened, 4);
 	assert_true(wait_u64(x, &st->failed, 4));
 }
@@ -389,7 +479,7 @@ test_spare_closed_by_proxy_removed(void **state)
 	assert_int_equal(st->closed, 2);
 	assert_int_equal(st->failed, 0);
 	/* The next take misses instead of handing out a dead association. */
-	assert_null(udp_pool_take(x->pool, &owner_callbacks, x));
+	assert_null(udp_pool_take(x->pool, &src_a, &owner_callbacks, x));
 	assert_int_equal(st->misses, 1);
 	assert_true(wait_ready(x, 2));
 }
@@ -409,7 +499,7 @@ test_stray_datagram_counted(void **state)
 	assert_true(wait_u64(x, &st->stray_datagrams, 1));
 	/* The spare stays usable, and the stray reply did not reach the next owner. */
 	assert_int_equal(udp_pool_ready(x->pool), 1);
-	s = udp_pool_take(x->pool, &owner_callbacks, x);
+	s = udp_pool_take(x->pool, &src_a, &owner_callbacks, x);
 	assert_non_null(s);
 	assert_int_equal(x->datagrams, 0);
 	socks5_udp_free(s);
@@ -445,13 +535,13 @@ test_size_zero(void **state)
 
 	new_pool(x, fake_socks5_server(x->srv), 0, 30);
 	st = udp_pool_get_stats(x->pool);
-	assert_null(udp_pool_take(x->pool, &owner_callbacks, x));
+	assert_null(udp_pool_take(x->pool, &src_a, &owner_callbacks, x));
 	udp_pool_fill(x->pool);
 	assert_int_equal(st->misses, 1);
 	assert_int_equal(st->opened, 0);
 	assert_int_equal(fake_socks5_get_stats(x->srv)->accepted, 0);
 	a = own_association(x);
-	udp_pool_give(x->pool, a);
+	udp_pool_give(x->pool, a, &src_a);
 	assert_int_equal(st->recycled, 0);
 	assert_int_equal(st->closed, 1);
 	assert_int_equal(udp_pool_ready(x->pool), 0);
@@ -466,6 +556,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_new_rejects_bad_idle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_take_miss_fill_hit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_give_keeps_up_to_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recycled_not_given_to_other_source, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recycled_expires_despite_takes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_give_dead_closes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_drain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_given_spares_drain_when_idle, setup, teardown),

@@ -45,8 +45,9 @@ const char cli_usage[] =
 	"                             the least recently used UDP mapping goes)\n"
 	"      --udp-timeout SEC      end a UDP mapping idle this long (default 60)\n"
 	"      --udp MODE             auto: UDP ASSOCIATE, checked at start; if the proxy\n"
-	"                             cannot (REP 7) or never relays, as dns-over-tcp and\n"
-	"                             checked again every 30 s (default);\n"
+	"                             cannot (REP 7, or closes on it: ssh -D) or never\n"
+	"                             relays (seen only with --dns-server), as dns-over-tcp\n"
+	"                             and checked again every 30 s (default);\n"
 	"                             associate: always UDP ASSOCIATE;\n"
 	"                             dns-over-tcp: DNS over TCP, other UDP refused at once\n"
 	"                             (ICMP port unreachable);\n"
@@ -89,7 +90,8 @@ const char cli_usage[] =
 	"                             the proxy (default: the host's that are not on loopback;\n"
 	"                             if none, as with systemd-resolved's 127.0.0.53, one of\n"
 	"                             tun2socks' own that answers from the fake-IP pool with\n"
-	"                             --dns fake-ip, else REFUSED)\n"
+	"                             --dns fake-ip, else REFUSED); in any mode, what\n"
+	"                             --udp auto checks the proxy's UDP relay with\n"
 	"\n"
 	"  -l, --log-level LEVEL      error, warn, info (default) or debug\n"
 	"  -h, --help                 show this text\n"
@@ -266,8 +268,6 @@ check_modes(struct t2s_config *cfg, char *msg, size_t msglen)
 		if (cfg->kill_switch)
 			return fail(msg, msglen, "--kill-switch: a command's namespace has no route but the TUN "
 						 "already");
-	} else if (cfg->dns_server.family != 0) {
-		return fail(msg, msglen, "--dns-server is for -- COMMAND");
 	}
 	if (cfg->netns != NULL && (cfg->auto_route || lan || cfg->tun_fd >= 0))
 		return fail(msg, msglen, "--netns captures that whole namespace: it does not go with --auto-route, "

@@ -381,20 +381,12 @@ t2s_sigusr1_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	t2s_log_stats(w->data);
 }
 
-static uint64_t
-health_dns_tcp_answered(void *arg)
-{
-	struct t2s *t = arg;
-
-	return dns_tcp_get_stats(t->dns_tcp)->answered;
-}
-
 static void
 health_adopt(void *arg, struct socks5_udp *s)
 {
 	struct t2s *t = arg;
 
-	udp_pool_give(t->udp_pool, s);
+	udp_pool_give(t->udp_pool, s, NULL); /* a probe's: fresh, no application used it */
 }
 
 static void
@@ -449,11 +441,21 @@ udp_setup(struct t2s *t)
 		.loop = t->loop,
 		.server = &t->proxy,
 		.udp_cfg = ucfg,
-		.dns_tcp_answered = health_dns_tcp_answered,
 		.adopt = health_adopt,
 		.drop_spares = health_drop_spares,
 		.arg = t,
 	};
+	/* The relay check asks only servers of our own configuration (udp_health.h). */
+	if (t->cfg->dns_server.family != 0) {
+		struct t2s_endpoint *ep = &env.dns[env.n_dns++];
+
+		ep->type = t->cfg->dns_server.family == AF_INET ? T2S_ENDPOINT_IPV4 : T2S_ENDPOINT_IPV6;
+		ep->port = 53;
+		if (ep->type == T2S_ENDPOINT_IPV4)
+			memcpy(ep->u.ipv4, &t->cfg->dns_server.addr.v4, 4);
+		else
+			memcpy(ep->u.ipv6, &t->cfg->dns_server.addr.v6, 16);
+	}
 	t->udp_health = udp_health_new(t->cfg->udp_mode, &env);
 	return t->udp_health != NULL ? 0 : -1;
 }

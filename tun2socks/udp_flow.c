@@ -118,6 +118,18 @@ flow_name(const struct udp_flow *f, char *buf, size_t cap)
 	return buf;
 }
 
+/* The application's address and port: what a recycled association is tied to. */
+static void
+source_endpoint(const struct udp_flow *f, struct t2s_endpoint *ep)
+{
+	int v4 = f->node.key.family == 4;
+
+	memset(ep, 0, sizeof(*ep));
+	ep->type = v4 ? T2S_ENDPOINT_IPV4 : T2S_ENDPOINT_IPV6;
+	memcpy(v4 ? ep->u.ipv4 : ep->u.ipv6, f->node.key.app_addr, v4 ? 4 : 16);
+	ep->port = f->node.key.app_port;
+}
+
 static void
 lru_unlink(struct t2s *t, struct udp_flow *f)
 {
@@ -179,14 +191,16 @@ flow_release(struct udp_flow *f, bool refuse, bool recycle)
 {
 	struct t2s *t = f->t2s;
 	struct pending_dgram *d, *next;
+	struct t2s_endpoint src;
 
 	flow_table_remove(&t->udp_table, &f->node);
 	lru_unlink(t, f);
 	t->udp_flow_count--;
 	ev_timer_stop(t->loop, &f->timer);
-	if (recycle && f->ready)
-		udp_pool_give(t->udp_pool, f->assoc);
-	else
+	if (recycle && f->ready) {
+		source_endpoint(f, &src);
+		udp_pool_give(t->udp_pool, f->assoc, &src);
+	} else
 		socks5_udp_free(f->assoc);
 	free(f->fake_dsts);
 	for (d = f->pending_head; d != NULL; d = next) {
@@ -215,9 +229,8 @@ send_one(struct udp_flow *f, const struct t2s_endpoint *dst, const uint8_t *payl
 		return;
 	}
 	f->t2s->stats.udp_datagrams_out++;
-	if (dst->port == 53 && dst->type != T2S_ENDPOINT_DOMAIN)
-		udp_health_on_dns_sent(f->t2s->udp_health, dst->type == T2S_ENDPOINT_IPV4 ? 4 : 6,
-				       dst->type == T2S_ENDPOINT_IPV4 ? dst->u.ipv4 : dst->u.ipv6, dst->port);
+	if (dst->port == 53)
+		udp_health_on_dns_sent(f->t2s->udp_health);
 }
 
 /* The proxy has no UDP: queued DNS queries go over TCP instead of failing. */
@@ -250,11 +263,13 @@ udp_flow_assoc_ready_cb(void *arg, const struct socks5_udp_result *res)
 
 	udp_health_on_result(t->udp_health, res);
 	if (res->failure != SOCKS5_UDP_OK) {
-		if (res->failure == SOCKS5_UDP_UNSUPPORTED) {
+		if (res->failure == SOCKS5_UDP_UNSUPPORTED || res->failure == SOCKS5_UDP_CLOSED_ON_ASSOCIATE) {
 			if (udp_health_route(t->udp_health, 53) != UDP_ROUTE_DNS_TCP &&
 			    t2s_rate_ok(t, T2S_RATE_UDP_UNSUPPORTED, 30.0))
-				log_warn("udp %s: the proxy does not support UDP ASSOCIATE (REP 7)",
-					 flow_name(f, name, sizeof(name)));
+				log_warn("udp %s: %s", flow_name(f, name, sizeof(name)),
+					 res->failure == SOCKS5_UDP_UNSUPPORTED
+						 ? "the proxy does not support UDP ASSOCIATE (REP 7)"
+						 : "the proxy closed the connection on UDP ASSOCIATE");
 		} else if (fd_pressure_is_exhaustion(res->err)) {
 			fd_pressure_refused(&t->fd_pressure, ev_now(t->loop), "UDP", res->err);
 		} else if (t2s_rate_ok(t, T2S_RATE_UDP_ASSOC, 5.0)) {
@@ -348,6 +363,7 @@ static struct udp_flow *
 flow_new(struct t2s *t, const struct flow_key *key)
 {
 	struct socks5_udp_config cfg;
+	struct t2s_endpoint src;
 	struct udp_flow *f;
 
 	if (t->udp_flow_count >= t->cfg->max_flows && t->udp_lru_tail != NULL) {
@@ -361,7 +377,8 @@ flow_new(struct t2s *t, const struct flow_key *key)
 	f->id = ++t->next_flow_id;
 	f->node.key = *key;
 	t2s_udp_config(t, &cfg);
-	f->assoc = udp_pool_take(t->udp_pool, &assoc_callbacks, f);
+	source_endpoint(f, &src);
+	f->assoc = udp_pool_take(t->udp_pool, &src, &assoc_callbacks, f);
 	if (f->assoc != NULL) {
 		f->ready = true;
 	} else {
@@ -405,7 +422,6 @@ udp_flow_handle(struct t2s *t, const uint8_t *pkt, const struct packet_info *inf
 			return;
 		if (t->cfg->dns_mode == CONFIG_DNS_FAKE_IP && fake_dns_answer(t, pkt, info))
 			return;
-		udp_health_note_dns_server(t->udp_health, info->family, info->dst, info->dport);
 		/* DNS over TCP when asked for, or when the proxy cannot relay UDP: any
 		 * SOCKS5 server can CONNECT, so names still resolve through the proxy. */
 		if (t->cfg->dns_mode == CONFIG_DNS_TCP || route == UDP_ROUTE_DNS_TCP) {

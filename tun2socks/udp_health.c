@@ -17,29 +17,25 @@
 #include "log.h"
 
 
-/* How often a suspicion is re-examined. */
-#define SUSPECT_CHECK 0.5
-
 struct udp_health {
 	enum config_udp_mode mode;
 	enum udp_health_state state;
 	struct udp_health_env env;
 	ev_timer timer;
 	struct udp_health_stats stats;
+	const char *unsupported_why; /* how the proxy refused UDP ASSOCIATE, for the log */
 
-	/* DNS through associations with nothing received since the first of them. */
+	/* Applications' DNS through associations with nothing received since the first. */
 	unsigned dns_unanswered;
 	ev_tstamp dns_unanswered_since;
-	/* Entering SUSPECT: when, and DNS over TCP's answer count then. */
-	ev_tstamp suspect_since;
-	uint64_t suspect_tcp_answered;
-
-	/* The DNS server the applications used last: a probe's target. */
-	struct t2s_endpoint dns_server;
+	ev_tstamp last_check; /* when a check started by applications' traffic began */
 
 	/* The probe in progress, if any. */
 	struct socks5_udp *probe;
-	bool probe_wants_reply; /* SILENT: the probe sent a DNS query and waits for any datagram */
+	bool probe_wants_reply; /* its query went out; any datagram back answers it */
+	bool probe_resent;
+	uint8_t probe_query[17];
+	ev_tstamp probe_resend_at;
 	ev_tstamp probe_deadline;
 	ev_tstamp next_probe;
 };
@@ -88,9 +84,9 @@ suspect_seconds(const struct udp_health *h)
 }
 
 static double
-suspect_max(const struct udp_health *h)
+recheck_min(const struct udp_health *h)
 {
-	return threshold(h->env.suspect_max, UDP_HEALTH_SUSPECT_MAX);
+	return threshold(h->env.recheck_min, UDP_HEALTH_RECHECK_MIN);
 }
 
 static double
@@ -106,12 +102,10 @@ rearm(struct udp_health *h)
 	ev_tstamp at = 0, t = now(h);
 
 	ev_timer_stop(h->env.loop, &h->timer);
-	if (h->state == UDP_HEALTH_SUSPECT)
-		at = t + SUSPECT_CHECK;
-	else if (h->probe != NULL)
-		at = h->probe_deadline;
-	else if (h->probe == NULL && (h->state == UDP_HEALTH_UNSUPPORTED || h->state == UDP_HEALTH_SILENT ||
-				      h->state == UDP_HEALTH_UNKNOWN) && h->next_probe > 0)
+	if (h->probe != NULL)
+		at = h->probe_wants_reply && !h->probe_resent ? h->probe_resend_at : h->probe_deadline;
+	else if ((h->state == UDP_HEALTH_UNSUPPORTED || h->state == UDP_HEALTH_SILENT ||
+		  h->state == UDP_HEALTH_UNKNOWN) && h->next_probe > 0)
 		at = h->next_probe;
 	if (at == 0)
 		return;
@@ -119,10 +113,29 @@ rearm(struct udp_health *h)
 	ev_timer_start(h->env.loop, &h->timer);
 }
 
+/* One address with its port in the log ("[v6]:53"). */
+#define DNS_NAME_LEN (INET6_ADDRSTRLEN + 8)
+
+static const char *
+dns_names(const struct udp_health *h, char *buf, size_t cap)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < h->env.n_dns && off + DNS_NAME_LEN + 1 < cap; i++) {
+		if (i > 0)
+			buf[off++] = ' ';
+		endpoint_format(&h->env.dns[i], buf + off, cap - off);
+		off += strlen(buf + off);
+	}
+	return buf;
+}
+
 static void
 set_state(struct udp_health *h, enum udp_health_state s)
 {
 	enum udp_health_state old = h->state;
+	char names[UDP_HEALTH_MAX_DNS * (DNS_NAME_LEN + 1) + 1];
 
 	if (s == old)
 		return;
@@ -134,26 +147,27 @@ set_state(struct udp_health *h, enum udp_health_state s)
 		if (old == UDP_HEALTH_UNKNOWN)
 			log_info("UDP: the proxy accepts UDP ASSOCIATE; UDP and DNS are relayed through it");
 		else if (old == UDP_HEALTH_SUSPECT)
-			log_info("UDP: datagrams came back through the proxy; DNS goes through UDP ASSOCIATE again");
+			log_debug("UDP: the relay check found the proxy's UDP relay working");
 		else
 			log_info("UDP: the proxy relays UDP again; UDP ASSOCIATE resumed");
 		break;
 	case UDP_HEALTH_SUSPECT:
-		log_warn("UDP: DNS queries through the proxy's UDP relay got no answer; DNS goes over TCP "
-			 "while this is checked");
-		h->suspect_since = now(h);
-		h->suspect_tcp_answered = h->env.dns_tcp_answered(h->env.arg);
+		/* Debug only: anyone can make applications' DNS go unanswered. */
+		log_debug("UDP: DNS through the proxy's UDP relay went unanswered; checking the relay with a "
+			  "query to %s",
+			  dns_names(h, names, sizeof(names)));
+		h->last_check = now(h);
 		break;
 	case UDP_HEALTH_UNSUPPORTED:
-		log_warn("UDP: the proxy does not support UDP ASSOCIATE (REP 7): DNS goes over TCP through "
+		log_warn("UDP: the proxy does not support UDP ASSOCIATE (%s): DNS goes over TCP through "
 			 "CONNECT, other UDP is refused (ICMP port unreachable); checking again every %g s",
-			 probe_interval(h));
+			 h->unsupported_why, probe_interval(h));
 		break;
 	case UDP_HEALTH_SILENT:
-		log_warn("UDP: the proxy accepts UDP ASSOCIATE but relays nothing (DNS answered over TCP, "
-			 "never over UDP): DNS goes over TCP, other UDP is refused (ICMP port unreachable); "
-			 "checking again every %g s",
-			 probe_interval(h));
+		log_warn("UDP: the proxy accepts UDP ASSOCIATE but relays nothing (no answer from %s through "
+			 "it): DNS goes over TCP, other UDP is refused (ICMP port unreachable); checking again "
+			 "every %g s",
+			 dns_names(h, names, sizeof(names)), probe_interval(h));
 		break;
 	case UDP_HEALTH_UNKNOWN:
 		break;
@@ -165,6 +179,22 @@ set_state(struct udp_health *h, enum udp_health_state s)
 	rearm(h);
 }
 
+/* REP 7 or a close on the request: the proxy refused UDP ASSOCIATE. */
+static bool
+refuses_udp(const struct socks5_udp_result *res)
+{
+	return res->failure == SOCKS5_UDP_UNSUPPORTED || res->failure == SOCKS5_UDP_CLOSED_ON_ASSOCIATE;
+}
+
+static void
+set_unsupported(struct udp_health *h, const struct socks5_udp_result *res)
+{
+	h->unsupported_why = res->failure == SOCKS5_UDP_UNSUPPORTED
+				     ? "REP 7"
+				     : "it closes the connection on the request, as ssh -D does";
+	set_state(h, UDP_HEALTH_UNSUPPORTED);
+}
+
 static void
 end_probe(struct udp_health *h)
 {
@@ -174,8 +204,21 @@ end_probe(struct udp_health *h)
 	h->next_probe = now(h) + probe_interval(h);
 }
 
+/* A check that could not be made (the proxy is down, the handshake hung): it proves
+ * nothing, so a suspicion ends; in UNKNOWN the next mapping's handshake tells. */
+static void
+probe_inconclusive(struct udp_health *h)
+{
+	end_probe(h);
+	if (h->state == UDP_HEALTH_UNKNOWN)
+		h->next_probe = 0;
+	else if (h->state == UDP_HEALTH_SUSPECT)
+		set_state(h, UDP_HEALTH_RELAYS);
+	rearm(h);
+}
+
 /* A root NS query: every DNS server answers it, if only with REFUSED. */
-static size_t
+static void
 build_probe_query(uint8_t *q)
 {
 	uint16_t id;
@@ -189,7 +232,18 @@ build_probe_query(uint8_t *q)
 	/* q[12] = 0: the root name */
 	q[14] = 2; /* QTYPE NS */
 	q[16] = 1; /* QCLASS IN */
-	return 17;
+}
+
+/* Sends the check's query to every configured server; returns how many went out. */
+static unsigned
+send_probe_query(struct udp_health *h)
+{
+	unsigned sent = 0;
+
+	for (unsigned i = 0; i < h->env.n_dns; i++)
+		if (socks5_udp_send(h->probe, &h->env.dns[i], h->probe_query, sizeof(h->probe_query)) == 0)
+			sent++;
+	return sent;
 }
 
 static void
@@ -197,42 +251,42 @@ probe_ready_cb(void *arg, const struct socks5_udp_result *res)
 {
 	struct udp_health *h = arg;
 	struct socks5_udp *s = h->probe;
-	uint8_t q[17];
 
 	if (res->failure != SOCKS5_UDP_OK) {
-		/* Free inside the callback is allowed; the module releases it on unwind. */
-		end_probe(h);
-		if (res->failure == SOCKS5_UDP_UNSUPPORTED) {
-			set_state(h, UDP_HEALTH_UNSUPPORTED);
-		} else if (h->state == UDP_HEALTH_UNKNOWN) {
+		if (refuses_udp(res)) {
+			/* Free inside the callback is allowed; the module releases it on unwind. */
+			end_probe(h);
+			set_unsupported(h, res);
+			rearm(h);
+			return;
+		}
+		if (h->state == UDP_HEALTH_UNKNOWN)
 			log_warn("UDP: cannot check the proxy's UDP support now (%s); checking again "
 				 "when UDP is used",
 				 res->err < 0 ? strerror(-res->err) : "refused");
-			h->next_probe = 0; /* the next mapping's own handshake tells */
-		}
 		/* Fixed: UNSUPPORTED and SILENT used to get next_probe = 0 here too, but in
 		 * those states no mapping opens associations, so one failed probe (a proxy
-		 * restarting) stopped all checks for good. end_probe scheduled the next one. */
-		rearm(h);
+		 * restarting) stopped all checks for good. end_probe schedules the next one. */
+		probe_inconclusive(h);
 		return;
 	}
-	if (h->state != UDP_HEALTH_SILENT || h->dns_server.type == T2S_ENDPOINT_NONE) {
-		/* The handshake is the whole test: REP 7 would have shown. */
+	if (h->env.n_dns == 0) {
+		/* No target of our own: the handshake is the whole test (REP 7 would have
+		 * shown), and the association carried nothing, so it can serve a mapping. */
 		h->probe = NULL;
 		h->next_probe = 0;
-		/* Fixed: a start-up probe whose handshake ends only after a suspicion began
-		 * says nothing about relaying, and used to clear the suspicion. */
-		if (h->state != UDP_HEALTH_SUSPECT)
-			set_state(h, UDP_HEALTH_RELAYS);
+		set_state(h, UDP_HEALTH_RELAYS);
 		h->env.adopt(h->env.arg, s);
 		return;
 	}
-	if (socks5_udp_send(s, &h->dns_server, q, build_probe_query(q)) < 0) {
-		end_probe(h);
-		rearm(h);
+	build_probe_query(h->probe_query);
+	if (send_probe_query(h) == 0) {
+		probe_inconclusive(h);
 		return;
 	}
 	h->probe_wants_reply = true;
+	h->probe_resent = false;
+	h->probe_resend_at = now(h) + probe_reply_timeout(h) / 2;
 	h->probe_deadline = now(h) + probe_reply_timeout(h);
 	rearm(h);
 }
@@ -247,6 +301,7 @@ probe_datagram_cb(void *arg, const struct t2s_endpoint *src, const uint8_t *payl
 	(void)len;
 	if (!h->probe_wants_reply)
 		return;
+	/* Closed rather than kept: the second query's answer may still be on its way. */
 	end_probe(h);
 	h->next_probe = 0;
 	set_state(h, UDP_HEALTH_RELAYS);
@@ -258,8 +313,7 @@ probe_closed_cb(void *arg, int err)
 	struct udp_health *h = arg;
 
 	(void)err;
-	end_probe(h);
-	rearm(h);
+	probe_inconclusive(h);
 }
 
 static const struct socks5_udp_callbacks probe_callbacks = {
@@ -282,6 +336,8 @@ start_probe(struct udp_health *h)
 	if (h->probe == NULL) {
 		log_debug("UDP: cannot start a probe: %s", strerror(errno));
 		h->next_probe = now(h) + probe_interval(h);
+		if (h->state == UDP_HEALTH_SUSPECT)
+			set_state(h, UDP_HEALTH_RELAYS);
 	}
 	rearm(h);
 }
@@ -293,29 +349,29 @@ udp_health_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_tstamp t = ev_now(loop);
 
 	(void)revents;
-	if (h->state == UDP_HEALTH_SUSPECT) {
-		/* A probe can still be under way (the start-up one): its deadline holds here too. */
-		if (h->probe != NULL && t >= h->probe_deadline)
-			end_probe(h);
-		if (h->env.dns_tcp_answered(h->env.arg) > h->suspect_tcp_answered)
-			set_state(h, UDP_HEALTH_SILENT);
-		else if (t - h->suspect_since >= suspect_max(h))
-			set_state(h, UDP_HEALTH_RELAYS);
-		rearm(h);
-		return;
-	}
 	if (h->probe != NULL) {
-		if (t >= h->probe_deadline) {
-			log_debug("UDP: %s", h->probe_wants_reply ? "probe query got no answer through the proxy"
-								  : "probe handshake with the proxy did not finish");
-			end_probe(h);
-			if (h->state == UDP_HEALTH_UNKNOWN)
-				h->next_probe = 0; /* as after a failed start-up probe */
+		if (h->probe_wants_reply && !h->probe_resent && t >= h->probe_resend_at) {
+			h->probe_resent = true;
+			(void)send_probe_query(h);
 		}
+		if (t < h->probe_deadline) {
+			rearm(h);
+			return;
+		}
+		if (!h->probe_wants_reply) {
+			log_debug("UDP: probe handshake with the proxy did not finish");
+			probe_inconclusive(h);
+			return;
+		}
+		/* Our own query to our own servers, twice, and nothing came back: whatever
+		 * applications send, this is the proxy's relay. */
+		h->stats.unanswered++;
+		end_probe(h);
+		set_state(h, UDP_HEALTH_SILENT);
 		rearm(h);
 		return;
 	}
-	if (h->probe == NULL && h->next_probe > 0 && t >= h->next_probe)
+	if (h->next_probe > 0 && t >= h->next_probe)
 		start_probe(h);
 	rearm(h);
 }
@@ -325,8 +381,8 @@ udp_health_new(enum config_udp_mode mode, const struct udp_health_env *env)
 {
 	struct udp_health *h;
 
-	if (env == NULL || env->loop == NULL || env->server == NULL || env->dns_tcp_answered == NULL ||
-	    env->adopt == NULL || env->drop_spares == NULL) {
+	if (env == NULL || env->loop == NULL || env->server == NULL || env->adopt == NULL ||
+	    env->drop_spares == NULL || env->n_dns > UDP_HEALTH_MAX_DNS) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -356,6 +412,9 @@ udp_health_start(struct udp_health *h)
 	switch (h->mode) {
 	case CONFIG_UDP_AUTO:
 		log_info("UDP: checking whether the proxy supports UDP ASSOCIATE");
+		if (h->env.n_dns == 0)
+			log_info("UDP: no --dns-server, so nothing to check the proxy's UDP relay with: a proxy "
+				 "that accepts UDP ASSOCIATE but relays nothing would go unnoticed");
 		start_probe(h);
 		break;
 	case CONFIG_UDP_ASSOCIATE:
@@ -388,9 +447,8 @@ udp_health_route(const struct udp_health *h, uint16_t dport)
 	switch (h->state) {
 	case UDP_HEALTH_UNKNOWN:
 	case UDP_HEALTH_RELAYS:
+	case UDP_HEALTH_SUSPECT: /* only our own check decides (see the header) */
 		return UDP_ROUTE_ASSOCIATE;
-	case UDP_HEALTH_SUSPECT:
-		return dns ? UDP_ROUTE_DNS_TCP : UDP_ROUTE_ASSOCIATE;
 	case UDP_HEALTH_UNSUPPORTED:
 	case UDP_HEALTH_SILENT:
 		break;
@@ -409,43 +467,54 @@ udp_health_on_result(struct udp_health *h, const struct socks5_udp_result *res)
 {
 	if (h->mode != CONFIG_UDP_AUTO)
 		return;
-	if (res->failure == SOCKS5_UDP_UNSUPPORTED)
-		set_state(h, UDP_HEALTH_UNSUPPORTED);
-	else if (res->failure == SOCKS5_UDP_OK && (h->state == UDP_HEALTH_UNKNOWN || h->state == UDP_HEALTH_UNSUPPORTED))
+	if (res->failure == SOCKS5_UDP_CLOSED_ON_ASSOCIATE &&
+	    (h->state == UDP_HEALTH_RELAYS || h->state == UDP_HEALTH_SUSPECT)) {
+		/* From a proxy that did UDP, one connection ended on the request may be a
+		 * restart at the wrong moment: our own handshake tells. */
+		start_probe(h);
+		return;
+	}
+	if (refuses_udp(res))
+		set_unsupported(h, res);
+	else if (res->failure == SOCKS5_UDP_OK && (h->state == UDP_HEALTH_UNKNOWN || h->state == UDP_HEALTH_UNSUPPORTED)) {
 		set_state(h, UDP_HEALTH_RELAYS);
+		/* A handshake, not yet a relay check (the start-up one failed or is still
+		 * under way: start_probe does nothing then). */
+		if (h->env.n_dns > 0)
+			start_probe(h);
+	}
 }
 
 void
-udp_health_on_dns_sent(struct udp_health *h, int family, const uint8_t *addr, uint16_t port)
+udp_health_on_dns_sent(struct udp_health *h)
 {
 	ev_tstamp t = now(h);
 
-	udp_health_note_dns_server(h, family, addr, port);
-	if (h->mode != CONFIG_UDP_AUTO || h->state != UDP_HEALTH_RELAYS)
+	/* Without servers of our own there is nothing to check with (see the header). */
+	if (h->mode != CONFIG_UDP_AUTO || h->state != UDP_HEALTH_RELAYS || h->env.n_dns == 0)
 		return;
 	if (h->dns_unanswered++ == 0)
 		h->dns_unanswered_since = t;
-	if (h->dns_unanswered >= UDP_HEALTH_SUSPECT_QUERIES && t - h->dns_unanswered_since >= suspect_seconds(h))
-		set_state(h, UDP_HEALTH_SUSPECT);
+	if (h->dns_unanswered < UDP_HEALTH_SUSPECT_QUERIES || t - h->dns_unanswered_since < suspect_seconds(h))
+		return;
+	if (h->probe != NULL || (h->last_check > 0 && t - h->last_check < recheck_min(h))) {
+		h->dns_unanswered = 0;
+		return;
+	}
+	set_state(h, UDP_HEALTH_SUSPECT);
+	start_probe(h);
 }
 
 void
 udp_health_on_datagram(struct udp_health *h)
 {
 	h->dns_unanswered = 0;
-	if (h->mode == CONFIG_UDP_AUTO && h->state == UDP_HEALTH_SUSPECT)
-		set_state(h, UDP_HEALTH_RELAYS);
-}
-
-void
-udp_health_note_dns_server(struct udp_health *h, int family, const uint8_t *addr, uint16_t port)
-{
-	struct t2s_endpoint *ep = &h->dns_server;
-
-	memset(ep, 0, sizeof(*ep));
-	ep->type = family == 4 ? T2S_ENDPOINT_IPV4 : T2S_ENDPOINT_IPV6;
-	memcpy(family == 4 ? ep->u.ipv4 : ep->u.ipv6, addr, family == 4 ? 4 : 16);
-	ep->port = port;
+	if (h->mode != CONFIG_UDP_AUTO || h->state != UDP_HEALTH_SUSPECT)
+		return;
+	/* The relay relays: the check is moot. */
+	end_probe(h);
+	h->next_probe = 0;
+	set_state(h, UDP_HEALTH_RELAYS);
 }
 
 const struct udp_health_stats *

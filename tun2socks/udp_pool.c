@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The spares are a short list (at most CONFIG_MAX_UDP_POOL), each entry the callback
- * argument of its association while the pool holds it. Ownership moves with
+ * The spares are a short list (at most 2 * CONFIG_MAX_UDP_POOL: fresh and recycled),
+ * each entry the callback argument of its association while the pool holds it. Ownership moves with
  * socks5_udp_rebind: to the taker on take, to the pool on give.
  */
 #include "udp_pool.h"
@@ -19,6 +19,9 @@ struct spare {
 	struct socks5_udp *assoc;
 	struct spare *prev, *next;
 	bool ready;
+	bool used;                /* recycled: only owner may take it */
+	struct t2s_endpoint owner; /* the source endpoint of the mapping that gave it */
+	ev_tstamp given_at;
 };
 
 struct udp_pool {
@@ -30,7 +33,8 @@ struct udp_pool {
 	udp_pool_result_fn on_result;
 	void *arg;
 	struct spare *head;
-	unsigned count, ready;
+	unsigned count, ready; /* fresh spares (opening or ready), and of them ready */
+	unsigned kept;         /* recycled spares */
 	ev_tstamp last_take;
 	ev_tstamp no_fill_until;
 	ev_timer idle_timer;
@@ -56,6 +60,10 @@ unlink_spare(struct udp_pool *p, struct spare *sp)
 		p->head = sp->next;
 	if (sp->next != NULL)
 		sp->next->prev = sp->prev;
+	if (sp->used) {
+		p->kept--;
+		return;
+	}
 	p->count--;
 	if (sp->ready)
 		p->ready--;
@@ -69,6 +77,10 @@ link_spare(struct udp_pool *p, struct spare *sp)
 	if (p->head != NULL)
 		p->head->prev = sp;
 	p->head = sp;
+	if (sp->used) {
+		p->kept++;
+		return;
+	}
 	p->count++;
 	if (sp->ready)
 		p->ready++;
@@ -87,7 +99,7 @@ close_spare(struct udp_pool *p, struct spare *sp)
 static void
 arm_idle_timer(struct udp_pool *p)
 {
-	if (p->count == 0 || ev_is_active(&p->idle_timer))
+	if ((p->count == 0 && p->kept == 0) || ev_is_active(&p->idle_timer))
 		return;
 	ev_timer_set(&p->idle_timer, p->idle, 0);
 	ev_timer_start(p->loop, &p->idle_timer);
@@ -97,16 +109,28 @@ static void
 udp_pool_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct udp_pool *p = container_of(w, struct udp_pool, idle_timer);
-	ev_tstamp left = p->last_take + p->idle - ev_now(loop);
+	ev_tstamp t = ev_now(loop), left = p->last_take + p->idle - t;
+	struct spare *sp, *next;
 
 	(void)revents;
 	if (left > 0) {
+		/* Recycled spares whose source did not come back in time go. */
+		for (sp = p->head; sp != NULL; sp = next) {
+			next = sp->next;
+			if (!sp->used)
+				continue;
+			if (sp->given_at + p->idle <= t)
+				close_spare(p, sp);
+			else if (sp->given_at + p->idle - t < left)
+				left = sp->given_at + p->idle - t;
+		}
 		ev_timer_set(w, left, 0);
 		ev_timer_start(loop, w);
 		return;
 	}
-	if (p->count > 0)
-		log_debug("udp pool: no new UDP mapping for %.0f s, closing %u spare associations", p->idle, p->count);
+	if (p->count + p->kept > 0)
+		log_debug("udp pool: no new UDP mapping for %.0f s, closing %u spare associations", p->idle,
+			  p->count + p->kept);
 	udp_pool_drain(p);
 }
 
@@ -218,21 +242,37 @@ udp_pool_fill(struct udp_pool *p)
 	arm_idle_timer(p);
 }
 
+/* The spare for a new mapping of src: the one src gave back, else a fresh ready one. */
+static struct spare *
+find_spare(const struct udp_pool *p, const struct t2s_endpoint *src)
+{
+	struct spare *sp, *fresh = NULL;
+
+	for (sp = p->head; sp != NULL; sp = sp->next) {
+		if (sp->used && endpoint_equal(&sp->owner, src))
+			return sp;
+		if (!sp->used && sp->ready && fresh == NULL)
+			fresh = sp;
+	}
+	return fresh;
+}
+
 struct socks5_udp *
-udp_pool_take(struct udp_pool *p, const struct socks5_udp_callbacks *cb, void *arg)
+udp_pool_take(struct udp_pool *p, const struct t2s_endpoint *src, const struct socks5_udp_callbacks *cb,
+	      void *arg)
 {
 	struct socks5_udp *s = NULL;
 	struct spare *sp;
 
 	p->last_take = ev_now(p->loop);
-	for (sp = p->head; sp != NULL; sp = sp->next) {
-		if (!sp->ready)
-			continue;
+	sp = find_spare(p, src);
+	if (sp != NULL) {
+		if (sp->used)
+			p->stats.reused++;
 		unlink_spare(p, sp);
 		s = sp->assoc;
 		free(sp);
 		socks5_udp_rebind(s, cb, arg);
-		break;
 	}
 	if (s != NULL)
 		p->stats.hits++;
@@ -243,11 +283,12 @@ udp_pool_take(struct udp_pool *p, const struct socks5_udp_callbacks *cb, void *a
 }
 
 void
-udp_pool_give(struct udp_pool *p, struct socks5_udp *s)
+udp_pool_give(struct udp_pool *p, struct socks5_udp *s, const struct t2s_endpoint *src)
 {
 	struct spare *sp;
 
-	if (p->count >= p->size || !socks5_udp_is_ready(s) || (sp = calloc(1, sizeof(*sp))) == NULL) {
+	if ((src != NULL ? p->kept : p->count) >= p->size || !socks5_udp_is_ready(s) ||
+	    (sp = calloc(1, sizeof(*sp))) == NULL) {
 		socks5_udp_free(s);
 		/* Counted like any other spare the pool closes ("dead, or no room"). */
 		p->stats.closed++;
@@ -256,9 +297,15 @@ udp_pool_give(struct udp_pool *p, struct socks5_udp *s)
 	sp->pool = p;
 	sp->assoc = s;
 	sp->ready = true;
+	if (src != NULL) {
+		sp->used = true;
+		sp->owner = *src;
+		sp->given_at = ev_now(p->loop);
+	}
 	socks5_udp_rebind(s, &spare_callbacks, sp);
 	link_spare(p, sp);
-	p->stats.recycled++;
+	if (src != NULL)
+		p->stats.recycled++;
 	arm_idle_timer(p);
 }
 

@@ -4,9 +4,14 @@
  * one sends its first datagram at once instead of waiting for a SOCKS handshake (two
  * round trips to the proxy), which matters for the burst of DNS queries from fresh
  * random ports that starts most connections. Spares come from two places: the pool
- * opens them itself after each take, up to its size, and mappings that expire idle give
- * theirs back instead of closing it. With nobody taking for `idle` seconds the pool
- * closes its spares, so an idle tun2socks holds nothing open at the proxy.
+ * opens them itself after each take, up to its size ("fresh": never used), and mappings
+ * that expire idle give theirs back instead of closing it ("recycled"). A recycled
+ * association serves only a new mapping of the same source endpoint (application
+ * address and port): given to another source, the first owner's peers, who still know
+ * its public endpoint at the proxy, could reach the second, who would leave through the
+ * first's. Fresh spares serve any source. A recycled spare is kept `idle` seconds;
+ * with nobody taking for `idle` seconds the pool closes all its spares, so an idle
+ * tun2socks holds nothing open at the proxy.
  */
 #ifndef T2S_TUN2SOCKS_UDP_POOL_H
 #define T2S_TUN2SOCKS_UDP_POOL_H
@@ -26,6 +31,7 @@ struct udp_pool_stats {
 	uint64_t misses;       /* takes that found none ready */
 	uint64_t opened;       /* associations the pool opened */
 	uint64_t recycled;     /* associations of expired mappings kept as spares */
+	uint64_t reused;       /* of the hits: a recycled spare back to its own source */
 	uint64_t failed;       /* associations the pool opened that did not come up */
 	uint64_t closed;       /* spares closed: idle, dead, or no room */
 	uint64_t stray_datagrams; /* datagrams that reached a spare (late replies to an old mapping) */
@@ -40,7 +46,8 @@ typedef void (*udp_pool_result_fn)(void *arg, const struct socks5_udp_result *re
 struct udp_pool;
 
 /*
- * size spares at most (0: the pool keeps nothing and take always misses). server and
+ * size fresh spares at most, and as many recycled ones (0: the pool keeps nothing and
+ * take always misses). server and
  * cfg are used for every association the pool opens; server must outlive the pool,
  * cfg is copied. Returns NULL with errno set.
  */
@@ -52,18 +59,23 @@ struct udp_pool *udp_pool_new(struct ev_loop *loop, const struct socks5_server *
 void udp_pool_free(struct udp_pool *p);
 
 /*
- * A ready association, now the caller's, with its callbacks rebound to cb and arg; or
- * NULL if none is ready. Either way, the pool starts opening spares up to its size.
+ * A ready association for a new mapping of src (the application's address and port),
+ * now the caller's, with its callbacks rebound to cb and arg: one src gave back if
+ * there is one, else a fresh one; or NULL if none is ready. Either way, the pool starts
+ * opening fresh spares up to its size.
  */
-struct socks5_udp *udp_pool_take(struct udp_pool *p, const struct socks5_udp_callbacks *cb, void *arg);
+struct socks5_udp *udp_pool_take(struct udp_pool *p, const struct t2s_endpoint *src,
+				 const struct socks5_udp_callbacks *cb, void *arg);
 
 /*
  * Gives the pool an association its owner no longer needs (the owner must not touch it
- * again): kept as a spare if it is alive and there is room, else closed. Call it only
- * for an association that has been idle a while, since replies still in flight to the
- * old owner would reach the next one.
+ * again): kept as a spare if it is alive and there is room, else closed. src is the
+ * source endpoint of the mapping that used it (only a mapping of that source will get
+ * it), or NULL for one no application used (it is fresh). Call it only for an
+ * association that has been idle a while, since replies still in flight to the old
+ * owner would reach the next one.
  */
-void udp_pool_give(struct udp_pool *p, struct socks5_udp *s);
+void udp_pool_give(struct udp_pool *p, struct socks5_udp *s, const struct t2s_endpoint *src);
 
 /* Opens spares up to the pool's size (no effect at size 0). */
 void udp_pool_fill(struct udp_pool *p);
@@ -71,7 +83,7 @@ void udp_pool_fill(struct udp_pool *p);
 /* Closes every spare, ready or not (e.g. the proxy lost UDP support). */
 void udp_pool_drain(struct udp_pool *p);
 
-/* Spares ready now. */
+/* Fresh spares ready now (what a new source can get at once). */
 unsigned udp_pool_ready(const struct udp_pool *p);
 
 const struct udp_pool_stats *udp_pool_get_stats(const struct udp_pool *p);

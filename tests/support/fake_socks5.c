@@ -111,6 +111,10 @@ advance(struct conn *c)
 	if (c->stage == STAGE_GREETING) {
 		if (c->len < 2 || c->len < 2u + c->buf[1])
 			return true;
+		if (c->f->reply == FAKE_SOCKS5_REPLY_NO_GREETING) {
+			conn_close(c);
+			return false;
+		}
 		need = 2u + c->buf[1];
 		send_all(c->fd, (const uint8_t[]){5, 0}, 2);
 		memmove(c->buf, c->buf + need, c->len - need);
@@ -147,6 +151,13 @@ advance(struct conn *c)
 		c->f->stats.held++;
 		break;
 	case FAKE_SOCKS5_REPLY_CLOSE:
+	case FAKE_SOCKS5_REPLY_NO_GREETING:
+		conn_close(c);
+		return false;
+	case FAKE_SOCKS5_REPLY_RESET:
+		/* Closing with a zero linger time sends RST instead of FIN. */
+		(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &(struct linger){.l_onoff = 1, .l_linger = 0},
+				 sizeof(struct linger));
 		conn_close(c);
 		return false;
 	}

@@ -24,7 +24,11 @@ enum fake_socks5_reply {
 	FAKE_SOCKS5_REPLY_OK,          /* REP 0, BND = the association's relay socket */
 	FAKE_SOCKS5_REPLY_UNSUPPORTED, /* REP 7, then the server closes the connection */
 	FAKE_SOCKS5_REPLY_HOLD,        /* no answer until fake_socks5_release */
-	FAKE_SOCKS5_REPLY_CLOSE,       /* closes the connection instead of answering */
+	FAKE_SOCKS5_REPLY_CLOSE,       /* closes the connection instead of answering (ssh -D) */
+	FAKE_SOCKS5_REPLY_RESET,       /* resets the connection instead of answering */
+	/* Read when a greeting arrives: closes the connection without answering it (a proxy
+	 * that is not working at all, unlike the two above). */
+	FAKE_SOCKS5_REPLY_NO_GREETING,
 };
 
 /* What the relay does with a datagram (besides recording it). */
