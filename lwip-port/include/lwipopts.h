@@ -51,7 +51,7 @@
 #define LWIP_TCP 1
 
 /* No reassembly in lwIP: no fragment reaches it (UDP fragments are reassembled by
- * tun2socks/ip_reass.c, others dropped). Fuzzing the input path found a leak in lwIP
+ * tun2socks/packet/ip_reass.c, others dropped). Fuzzing the input path found a leak in lwIP
  * 2.2.1's IPv6 reassembly with crafted fragment sequences (reproducer:
  * tests/fuzz/corpus/fuzz_tun_input/regression_ipv6_frag_leak), so the code is not even
  * compiled in. Fragmentation of what lwIP sends stays on. */
