@@ -7,6 +7,17 @@
 
 #include "log.h"
 
+static const struct fd_pressure_kind fd_kind = {
+	.short_of = "out of file descriptors",
+	.recovered = "recovered from file descriptor exhaustion",
+};
+
+static const struct fd_pressure_kind *
+kind(const struct fd_pressure *p)
+{
+	return p->kind != NULL ? p->kind : &fd_kind;
+}
+
 bool
 fd_pressure_is_exhaustion(int err)
 {
@@ -26,16 +37,16 @@ fd_pressure_refused(struct fd_pressure *p, ev_tstamp now, const char *what, int 
 		if (!p->logged)
 			return;
 		p->last_log = now;
-		log_warn("out of file descriptors (%s): new connections are refused until some close; open ones "
-			 "carry on (first refused: %s)",
-			 strerror(-err), what);
+		log_warn("%s (%s): new connections are refused until some close; open ones carry on (first "
+			 "refused: %s)",
+			 kind(p)->short_of, strerror(-err), what);
 		return;
 	}
 	p->episode_refused++;
 	if (now - p->last_log >= FD_PRESSURE_REMIND_INTERVAL) {
 		p->last_log = now;
 		p->logged = true;
-		log_warn("still out of file descriptors after %.0f s: %llu new connections refused so far",
+		log_warn("still %s after %.0f s: %llu new connections refused so far", kind(p)->short_of,
 			 now - p->since, (unsigned long long)p->episode_refused);
 	}
 }
@@ -47,6 +58,6 @@ fd_pressure_recovered(struct fd_pressure *p, ev_tstamp now)
 	if (!p->logged)
 		return;
 	p->last_log = now;
-	log_warn("recovered from file descriptor exhaustion after %.1f s: %llu new connections were refused",
-		 now - p->since, (unsigned long long)p->episode_refused);
+	log_warn("%s after %.1f s: %llu new connections were refused", kind(p)->recovered, now - p->since,
+		 (unsigned long long)p->episode_refused);
 }

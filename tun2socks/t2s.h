@@ -16,6 +16,7 @@
 #include "config.h"
 #include "fd_pressure.h"
 #include "flow_table.h"
+#include "mem_budget.h"
 #include "packet.h"
 #include "socks5_tcp.h"
 #include "tun.h"
@@ -53,6 +54,7 @@ enum t2s_rate_slot {
 	T2S_RATE_UDP_ASSOC,
 	T2S_RATE_FRAGMENT,
 	T2S_RATE_TUN_READ,
+	T2S_RATE_TUN_TRUNCATED,
 	T2S_RATE_SLOTS
 };
 
@@ -67,6 +69,7 @@ struct t2s_stats {
 	uint64_t udp_flows_opened, udp_assoc_failed, udp_evictions, udp_refused;
 	uint64_t udp_datagrams_out, udp_datagrams_in, udp_send_errors, udp_reply_drops;
 	uint64_t dns_fake_answers, fake_ip_unmapped;
+	uint64_t tun_truncated; /* reads longer than the buffer (device MTU raised above --mtu) */
 };
 
 struct t2s {
@@ -105,6 +108,10 @@ struct t2s {
 	ev_tstamp last_rate_log[T2S_RATE_SLOTS];
 	struct t2s_stats stats;
 	struct fd_pressure fd_pressure; /* new flows refused for want of a descriptor */
+	struct mem_budget mem;          /* --max-memory */
+	size_t udp_pending_bytes;       /* datagrams held while associations are set up */
+	unsigned mem_owed_flows;        /* TCP flows whose window the budget holds back */
+	ev_timer mem_timer;             /* gives held-back window while some flow is owed */
 	bool stopping;
 };
 
@@ -140,6 +147,12 @@ void t2s_udp_config(const struct t2s *t, struct socks5_udp_config *cfg);
 
 /* Logs every counter on one line (also on SIGUSR1). */
 void t2s_log_stats(const struct t2s *t);
+
+/* Bytes the data path holds now, at their real allocation sizes (--max-memory). */
+size_t t2s_mem_used(const struct t2s *t);
+
+/* Arms the timer that gives held-back receive window back as memory frees. */
+void t2s_mem_owed(struct t2s *t);
 
 /* True at most once per interval seconds for the given slot: keeps noisy logs bounded. */
 bool t2s_rate_ok(struct t2s *t, unsigned slot, double interval);

@@ -76,6 +76,7 @@ struct tcp_flow {
 	size_t rxq_off;
 	struct txbuf tx; /* proxy -> app bytes until the application acknowledges them */
 	uint32_t copied_unacked; /* proxy -> app bytes lwIP copied, not yet acknowledged */
+	uint32_t credit_owed;    /* receive window held back by the memory budget */
 	bool bulk;               /* the last proxy read was large: read into tx, no copy */
 	ev_io io;
 	ev_timer timer;
@@ -148,6 +149,63 @@ wanted_events(const struct tcp_flow *f)
 
 /* ---- app -> proxy ------------------------------------------------------------- */
 
+static void
+set_owed(struct tcp_flow *f, uint32_t owed)
+{
+	if ((f->credit_owed > 0) != (owed > 0)) {
+		if (owed > 0) {
+			f->t2s->mem_owed_flows++;
+			t2s_mem_owed(f->t2s);
+		} else {
+			f->t2s->mem_owed_flows--;
+		}
+	}
+	f->credit_owed = owed;
+}
+
+/*
+ * Opens the window for n bytes that left us, as far as the memory budget lets this
+ * flow offer window now; what it holds back is given later (tcp_flow_budget_tick).
+ */
+static void
+give_credit(struct tcp_flow *f, size_t n)
+{
+	struct t2s *t = f->t2s;
+	size_t credit = n + f->credit_owed, give = credit;
+	bool was_owed = f->credit_owed > 0;
+	uint32_t allowed;
+
+	if (f->pcb == NULL || credit == 0)
+		return;
+	allowed = mem_budget_scale(&t->mem, t2s_mem_used(t), TCP_WND);
+	if (f->pcb->rcv_wnd + give > allowed)
+		give = allowed > f->pcb->rcv_wnd ? allowed - f->pcb->rcv_wnd : 0;
+	set_owed(f, (uint32_t)(credit - give));
+	if (give == 0)
+		return;
+	/* tcp_recved takes a u16. */
+	for (size_t left = give; left > 0;) {
+		u16_t chunk = left > 0xffff ? 0xffff : (u16_t)left;
+
+		tcp_recved(f->pcb, chunk);
+		left -= chunk;
+	}
+	/* A window the budget had narrowed may be below lwIP's update threshold: say so
+	 * now rather than at the application's next zero-window probe. */
+	if (was_owed) {
+		tcp_ack_now(f->pcb);
+		tcp_output(f->pcb);
+	}
+}
+
+void
+tcp_flow_budget_tick(struct t2s *t)
+{
+	for (struct tcp_flow *f = t->tcp_flows; f != NULL && t->mem_owed_flows > 0; f = f->next)
+		if (f->credit_owed > 0)
+			give_credit(f, 0);
+}
+
 /* Writes queued application bytes to the proxy; returns 0 or -errno (fatal). */
 static int
 flush_to_proxy(struct tcp_flow *f)
@@ -198,13 +256,7 @@ flush_to_proxy(struct tcp_flow *f)
 		if (socket_full)
 			break;
 	}
-	/* Open the window only for what left us (tcp_recved takes a u16). */
-	while (written > 0 && f->pcb != NULL) {
-		u16_t chunk = written > 0xffff ? 0xffff : (u16_t)written;
-
-		tcp_recved(f->pcb, chunk);
-		written -= chunk;
-	}
+	give_credit(f, written);
 	if (f->rxq_head == NULL && f->app_eof && !f->app_eof_relayed) {
 		f->app_eof_relayed = true;
 		if (shutdown(f->fd, SHUT_WR) < 0 && errno != ENOTCONN)
@@ -529,6 +581,7 @@ flow_close(struct tcp_flow *f, enum close_how how)
 	if (f->next != NULL)
 		f->next->prev = f->prev;
 	t->tcp_flow_count--;
+	set_owed(f, 0);
 
 	ev_io_stop(t->loop, &f->io);
 	ev_timer_stop(t->loop, &f->timer);
@@ -739,6 +792,23 @@ flow_socks_done_cb(void *arg, const struct socks5_tcp_result *res)
 	tunif_input(t->tunif, syn); /* lwIP answers SYN|ACK now; accept follows the ACK */
 }
 
+/*
+ * A copy of the SYN's headers for lwIP once the proxy has connected: data in a SYN
+ * (TCP Fast Open) is not acknowledged by lwIP, so the application sends it again after
+ * the handshake, and holding it (up to 64 KiB per pending flow) would buy nothing.
+ */
+static struct pbuf *
+hold_syn(const uint8_t *pkt, const struct packet_info *info)
+{
+	struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)(info->ip_len - info->tcp_payload_len), PBUF_RAM);
+
+	if (p == NULL)
+		return NULL;
+	memcpy(p->payload, pkt, p->len);
+	packet_trim_payload(p->payload, info);
+	return p;
+}
+
 bool
 tcp_flow_handle_syn(struct t2s *t, const uint8_t *pkt, const struct packet_info *info)
 {
@@ -767,15 +837,23 @@ tcp_flow_handle_syn(struct t2s *t, const uint8_t *pkt, const struct packet_info 
 		return true;
 	}
 
+	if (!mem_budget_admit(&t->mem, t2s_mem_used(t), ev_now(t->loop), "TCP")) {
+		uint8_t rst[128];
+		int n = packet_build_tcp_rst(info, rst, sizeof(rst));
+
+		if (n > 0)
+			t2s_tun_send(t, rst, (size_t)n);
+		return true;
+	}
+
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
 		return true;
-	f->syn = pbuf_alloc(PBUF_RAW, info->ip_len, PBUF_RAM);
+	f->syn = hold_syn(pkt, info);
 	if (f->syn == NULL) {
 		free(f);
 		return true;
 	}
-	memcpy(f->syn->payload, pkt, info->ip_len);
 	f->t2s = t;
 	f->fd = -1;
 	f->id = ++t->next_flow_id;
@@ -852,6 +930,8 @@ tcp_flow_accept_cb(void *arg, struct tcp_pcb *newpcb, err_t err)
 		return ERR_ABRT;
 	}
 	f->pcb = newpcb;
+	/* Admitted near the budget: start with the window it allows, not all of TCP_WND. */
+	set_owed(f, lwip_port_tcp_limit_window(newpcb, mem_budget_scale(&t->mem, t2s_mem_used(t), TCP_WND)));
 	tcp_arg(newpcb, f);
 	tcp_recv(newpcb, tcp_flow_pcb_recv_cb);
 	tcp_sent(newpcb, tcp_flow_pcb_sent_cb);
