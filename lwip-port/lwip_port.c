@@ -34,8 +34,10 @@ static struct {
 	uint64_t rand_state;
 } port;
 
-/* Separate from port: lwIP allocates before lwip_port_init (lwip_init) and after fini. */
+/* Separate from port: lwIP allocates before lwip_port_init (lwip_init) and after fini.
+ * A block costs its usable size plus the allocator's header (glibc: one size_t). */
 static size_t heap_bytes;
+#define BLOCK_SIZE(p) (malloc_usable_size(p) + sizeof(size_t))
 static uint32_t ooseq_bytes = LWIP_PORT_OOSEQ_BYTES;
 static uint16_t ooseq_pbufs = LWIP_PORT_OOSEQ_PBUFS;
 
@@ -45,7 +47,7 @@ lwip_port_heap_malloc(size_t size)
 	void *p = malloc(size);
 
 	if (p != NULL)
-		heap_bytes += malloc_usable_size(p);
+		heap_bytes += BLOCK_SIZE(p);
 	return p;
 }
 
@@ -55,7 +57,7 @@ lwip_port_heap_calloc(size_t count, size_t size)
 	void *p = calloc(count, size);
 
 	if (p != NULL)
-		heap_bytes += malloc_usable_size(p);
+		heap_bytes += BLOCK_SIZE(p);
 	return p;
 }
 
@@ -64,7 +66,7 @@ lwip_port_heap_free(void *ptr)
 {
 	if (ptr == NULL)
 		return;
-	heap_bytes -= malloc_usable_size(ptr);
+	heap_bytes -= BLOCK_SIZE(ptr);
 	free(ptr);
 }
 

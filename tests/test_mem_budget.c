@@ -60,6 +60,8 @@ scale(void **state)
 
 	(void)state;
 	mem_budget_init(&b, 64 * MIB);
+	assert_int_equal(b.hard, 60 * MIB); /* the reserve is a sixteenth */
+	b.hard = 64 * MIB;                  /* round figures below */
 	assert_int_equal(mem_budget_scale(&b, 0, full), full);
 	assert_int_equal(mem_budget_scale(&b, 32 * MIB, full), full);
 	assert_int_equal(mem_budget_scale(&b, 48 * MIB, full), full / 2);
@@ -85,6 +87,7 @@ episodes(void **state)
 
 	(void)state;
 	mem_budget_init(&b, 64 * MIB);
+	b.hard = 64 * MIB;
 	assert_true(mem_budget_admit(&b, 10 * MIB, 1.0, "TCP"));
 	assert_true(mem_budget_admit(&b, 64 * MIB - 1, 1.0, "TCP"));
 	assert_int_equal(b.episode.episodes, 0);

@@ -75,28 +75,32 @@ mem_budget_parse_size(const char *s, size_t *out)
 void
 mem_budget_init(struct mem_budget *b, size_t limit)
 {
-	*b = (struct mem_budget){.limit = limit, .episode = {.kind = &memory_kind}};
+	*b = (struct mem_budget){
+		.limit = limit,
+		.hard = limit - limit / MEM_BUDGET_RESERVE,
+		.episode = {.kind = &memory_kind},
+	};
 }
 
 uint32_t
 mem_budget_scale(const struct mem_budget *b, size_t used, uint32_t full)
 {
-	size_t soft = b->limit / 2;
+	size_t soft = b->hard / 2;
 
 	if (used <= soft)
 		return full;
-	if (used >= b->limit)
+	if (used >= b->hard)
 		return 0;
-	return (uint32_t)((uint64_t)full * (b->limit - used) / (b->limit - soft));
+	return (uint32_t)((uint64_t)full * (b->hard - used) / (b->hard - soft));
 }
 
 bool
 mem_budget_admit(struct mem_budget *b, size_t used, ev_tstamp now, const char *what)
 {
-	size_t bar = b->limit;
+	size_t bar = b->hard;
 
 	if (b->episode.exhausted)
-		bar -= b->limit / MEM_BUDGET_HYSTERESIS;
+		bar -= b->hard / MEM_BUDGET_HYSTERESIS;
 	if (used >= bar) {
 		fd_pressure_refused(&b->episode, now, what, -ENOBUFS);
 		return false;

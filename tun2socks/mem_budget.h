@@ -5,7 +5,7 @@
  * transmit pools, held UDP datagrams). Pure decisions on a value type embedded in
  * struct t2s: below half the budget flows get their full windows; from there to the
  * limit the receive window and the out-of-order queue a flow may offer shrink
- * linearly to zero; at the limit new flows are refused, as an episode logged like
+ * linearly to zero; at the limit (less a reserve) new flows are refused, as an episode logged like
  * descriptor exhaustion (fd_pressure.h). Time and usage are arguments.
  */
 #ifndef T2S_TUN2SOCKS_MEM_BUDGET_H
@@ -30,12 +30,17 @@
  * the machine's memory. */
 #define MEM_BUDGET_BASE (32 * MEM_BUDGET_MIB)
 #define MEM_BUDGET_PER_FLOW (64 * MEM_BUDGET_KIB)
-/* Once refusing, new flows are admitted again only below limit - limit / 8, so that an
+/* Once refusing, new flows are admitted again only below hard - hard / 8, so that an
  * edge between two flows does not make an episode per flow. */
 #define MEM_BUDGET_HYSTERESIS 8
 
+/* What is not counted (the allocator's free space, flow bookkeeping, libev) also
+ * takes memory: decisions are made against limit - limit / MEM_BUDGET_RESERVE. */
+#define MEM_BUDGET_RESERVE 16
+
 struct mem_budget {
-	size_t limit;               /* bytes */
+	size_t limit;               /* bytes (--max-memory) */
+	size_t hard;                /* limit less the reserve: what the counted bytes may reach */
 	struct fd_pressure episode; /* new flows refused past the limit */
 	uint64_t dropped;           /* data packets dropped at the TUN past the limit */
 };
@@ -49,15 +54,16 @@ int mem_budget_parse_size(const char *s, size_t *out);
 
 void mem_budget_init(struct mem_budget *b, size_t limit);
 
-/* At or past the limit: data for existing flows is dropped at the TUN, windows are 0. */
+/* At or past the hard limit: data for existing flows is dropped at the TUN, windows
+ * are 0. */
 static inline bool
 mem_budget_over(const struct mem_budget *b, size_t used)
 {
-	return used >= b->limit;
+	return used >= b->hard;
 }
 
 /* What a flow may offer of full (its receive window, or its out-of-order queue) when
- * used bytes are held: full up to limit / 2, then linearly down to 0 at the limit. */
+ * used bytes are held: full up to hard / 2, then linearly down to 0 at hard. */
 uint32_t mem_budget_scale(const struct mem_budget *b, size_t used, uint32_t full);
 
 /*

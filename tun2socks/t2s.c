@@ -131,7 +131,8 @@ t2s_tun_send(struct t2s *t, const uint8_t *pkt, size_t len)
 size_t
 t2s_mem_used(const struct t2s *t)
 {
-	return lwip_port_heap_bytes() + rxpool_bytes(t->rxpool) + t->txpool.bytes + t->udp_pending_bytes;
+	return lwip_port_heap_bytes() + rxpool_bytes(t->rxpool) + t->txpool.bytes + t->udp_pending_bytes +
+	       (size_t)(t->tcp_flow_count + t->udp_flow_count) * T2S_FLOW_COST;
 }
 
 static void

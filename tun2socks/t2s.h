@@ -44,6 +44,10 @@ struct ip_reass;
 /* Idle receive buffers kept for reuse (at most 2 MiB with 64 KiB buffers). */
 #define T2S_RX_BUFFERS_KEPT 32
 
+/* A flow's own bookkeeping (its struct, SOCKS session, table and libev slots) as the
+ * memory budget counts it: an upper estimate, not measured per flow. */
+#define T2S_FLOW_COST 1024
+
 /* One slot per kind of rate-limited log line (t2s_rate_ok). */
 enum t2s_rate_slot {
 	T2S_RATE_PROXY_UNREACHABLE,
