@@ -253,7 +253,9 @@ static void
 t2s_tun_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct t2s *t = container_of(w, struct t2s, tun_io);
-	struct iovec iov[2] = {{.iov_base = t->vnet_rx, .iov_len = t->tun.vnet_hdr_len}};
+	struct iovec iov[3] = {{.iov_base = t->vnet_rx, .iov_len = t->tun.vnet_hdr_len},
+			       {0},
+			       {.iov_base = t->rx_guard, .iov_len = sizeof(t->rx_guard)}};
 	int first = t->tun.vnet_hdr_len > 0 ? 0 : 1;
 
 	(void)loop;
@@ -273,21 +275,21 @@ t2s_tun_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		iov[1].iov_base = p->payload;
 		iov[1].iov_len = t->rx_bufsize;
-		n = readv(t->tun.fd, iov + first, 2 - first);
+		n = readv(t->tun.fd, iov + first, 3 - first);
 		if (n <= 0) {
 			if (n < 0 && errno != EAGAIN && errno != EINTR && t2s_rate_ok(t, T2S_RATE_TUN_READ, 5.0))
 				log_warn("reading %s: %s", t->tun.name, strerror(errno));
 			break;
 		}
-		/* The kernel reports a packet's whole length even when it copied only what
-		 * fit (a device MTU raised above --mtu at run time): never parse past the
-		 * buffer. */
+		/* A packet longer than the buffer (the device's MTU raised above --mtu at
+		 * run time): the kernel copies what fits and drops the rest, so what reached
+		 * the guard byte is a packet cut short, never to be parsed. */
 		if ((size_t)n > t->tun.vnet_hdr_len + t->rx_bufsize) {
 			t->stats.tun_truncated++;
 			if (t2s_rate_ok(t, T2S_RATE_TUN_TRUNCATED, 5.0))
-				log_warn("dropped a %zd-byte packet from %s: larger than the %u-byte read buffer (was "
-					 "the device MTU raised above --mtu %u?)",
-					 n - (ssize_t)t->tun.vnet_hdr_len, t->tun.name, t->rx_bufsize, t->cfg->mtu);
+				log_warn("dropped a packet from %s longer than the %u-byte read buffer (was the device "
+					 "MTU raised above --mtu %u?)",
+					 t->tun.name, t->rx_bufsize, t->cfg->mtu);
 			continue;
 		}
 		/* The virtio-net header only says how the kernel would have segmented or

@@ -106,6 +106,7 @@ struct t2s {
 	uint8_t vnet_rx[64];  /* virtio-net header of the packet just read (ignored) */
 	uint8_t vnet_tx[64];  /* header sent with our own packets: "checksum verified" */
 	uint8_t vnet_csum[64]; /* header for lwIP's TCP packets: "checksum needed" */
+	uint8_t rx_guard[1];  /* read after the buffer: a packet reaching it did not fit */
 	struct pbuf *rx_spare; /* MTU-sized buffer for the next TUN read */
 	uint8_t *relay_buf;   /* T2S_RELAY_BUF bytes */
 	struct txpool txpool; /* chunks for the proxy -> app bytes of bulk TCP flows */
