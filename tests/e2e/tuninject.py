@@ -235,14 +235,27 @@ def ooseq(a, s, d4, rnd, counts):
     net = ipaddress.ip_network(a.src_net)
     rx = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
     rx.bind((a.dev, ETH_P_IP))
+    try:  # PACKET_IGNORE_OUTGOING: our own data must not crowd the SYN|ACKs out
+        rx.setsockopt(263, 23, 1)
+    except OSError:
+        pass
+    rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     rx.settimeout(0.2)
     done = 0
     for i in range(a.count):
         src = net[rnd.randrange(1, net.num_addresses - 1)]
         sport = rnd.randrange(1024, 65536)
         isn = rnd.getrandbits(32)
-        syn = ip4(src, d4, 6, tcp(src, d4, sport, a.port, SYN, seq=isn, opts=b"\x02\x04\x05\xb4"))
+        # MSS 1460 and window scaling: the whole 1 MiB window is open to out-of-order data.
+        syn = ip4(src, d4, 6, tcp(src, d4, sport, a.port, SYN, seq=isn, opts=b"\x02\x04\x05\xb4\x01\x03\x03\x07"))
         peer_isn = None
+        rx.setblocking(False)
+        try:
+            while rx.recv(65536):
+                pass
+        except BlockingIOError:
+            pass
+        rx.settimeout(0.2)
         deadline = time.monotonic() + 5
         next_syn = 0
         while peer_isn is None and time.monotonic() < deadline:
