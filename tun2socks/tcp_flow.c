@@ -178,7 +178,8 @@ give_credit(struct tcp_flow *f, size_t n)
 	if (f->pcb == NULL || credit == 0)
 		return;
 	allowed = mem_budget_scale(&t->mem, t2s_mem_used(t), TCP_WND);
-	if (f->pcb->rcv_wnd + give > allowed)
+	/* (Without pressure everything goes: lwIP clamps at TCP_WND, e.g. after a FIN.) */
+	if (allowed < TCP_WND && f->pcb->rcv_wnd + give > allowed)
 		give = allowed > f->pcb->rcv_wnd ? allowed - f->pcb->rcv_wnd : 0;
 	set_owed(f, (uint32_t)(credit - give));
 	if (give == 0)

@@ -6,7 +6,8 @@
 # --max-memory $BUDGET. Pass: its RSS stays under the idle baseline plus the budget;
 # past the budget a new connection is refused at once (RST) and the log has one
 # episode line; once the stalled connections are reset, new connections work again
-# and the accounted memory is back under half the budget.
+# and the accounted memory is back under half the budget. Then: UDP datagrams held for
+# an association that a silent proxy never sets up are refused after --connect-timeout.
 . "$(dirname "$0")/lib.sh"
 
 N=${STALL_N:-1000}
@@ -118,3 +119,16 @@ wait_until 20 under_half || fail "accounted memory still $(statv mem_used) of $l
 info "after: accounted $(statv mem_used) bytes, RSS $(rss_kb) kB, $(statv tcp_flows) TCP flows left"
 t2s_stop
 [ "$T2S_STATUS" = 0 ] || fail "tun2socks exited with status $T2S_STATUS"
+
+# UDP held while an association is set up has a deadline: a proxy that never answers
+# UDP ASSOCIATE gets the datagram refused (ICMP) after --connect-timeout, not kept
+# until the 60 s idle timeout and then dropped without a word.
+BAD_PORT=1090
+start_bg badproxy "$SRV" "$PY" "$E2E_DIR/badproxy.py" --bind "$SRV_IP4" --port "$BAD_PORT" --mode silent
+wait_until 10 listening "$SRV" "$SRV_IP4" "$BAD_PORT" || fail "badproxy did not listen"
+T2S_EXTRA= t2s_start --proxy "socks5://$SRV_IP4:$BAD_PORT" --udp associate --udp-pool 0 --connect-timeout 2
+udp_client "$CLI" refused --host "$TGT4" --port 7100 --max 5 >"$LOGDIR/udp_refused.log" 2>&1 \
+    || fail "UDP to a proxy that never answers: $(tail -1 "$LOGDIR/udp_refused.log")"
+info "UDP through a silent proxy: $(tail -1 "$LOGDIR/udp_refused.log") (--connect-timeout 2)"
+grep -q "no UDP association within 2 s (--connect-timeout)" "$T2S_LOG" || fail "no log line for the UDP setup deadline"
+t2s_stop
