@@ -367,7 +367,7 @@ t2s_log_stats(const struct t2s *t)
 		 "dns_tcp_answered=%llu dns_tcp_failed=%llu dns_tcp_refused=%llu dns_fake_answers=%llu "
 		 "fake_ip_unmapped=%llu fd_exhaustion_episodes=%llu fd_exhaustion_refused=%llu fd_exhausted=%d "
 		 "mem_used=%zu mem_limit=%zu mem_episodes=%llu mem_refused=%llu mem_dropped=%llu mem_over=%d "
-		 "tun_truncated=%llu",
+		 "tun_truncated=%llu tcp_collapses=%llu",
 		 (unsigned long long)s->tun_packets_in, (unsigned long long)s->tun_bytes_in,
 		 (unsigned long long)s->tun_packets_out, (unsigned long long)s->tun_bytes_out,
 		 (unsigned long long)s->tun_write_drops, (unsigned long long)s->malformed,
@@ -387,7 +387,7 @@ t2s_log_stats(const struct t2s *t)
 		 t->fd_pressure.exhausted ? 1 : 0, t2s_mem_used(t), t->mem.limit,
 		 (unsigned long long)t->mem.episode.episodes, (unsigned long long)t->mem.episode.refused,
 		 (unsigned long long)t->mem.dropped, t->mem.episode.exhausted ? 1 : 0,
-		 (unsigned long long)s->tun_truncated);
+		 (unsigned long long)s->tun_truncated, (unsigned long long)s->tcp_collapses);
 }
 
 static void

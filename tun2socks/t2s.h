@@ -74,6 +74,7 @@ struct t2s_stats {
 	uint64_t udp_datagrams_out, udp_datagrams_in, udp_send_errors, udp_reply_drops;
 	uint64_t dns_fake_answers, fake_ip_unmapped;
 	uint64_t tun_truncated; /* reads longer than the buffer (device MTU raised above --mtu) */
+	uint64_t tcp_collapses; /* queues of small segments copied into dense buffers */
 };
 
 struct t2s {

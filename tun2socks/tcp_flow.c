@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,7 @@ struct tcp_flow {
 	struct pbuf *syn;
 	struct pbuf *rxq_head, *rxq_tail; /* app -> proxy, single pbufs linked by ->next */
 	size_t rxq_off;
+	size_t rxq_len, rxq_cost; /* their payload, and the heap blocks holding it */
 	struct txbuf tx; /* proxy -> app bytes until the application acknowledges them */
 	uint32_t copied_unacked; /* proxy -> app bytes lwIP copied, not yet acknowledged */
 	uint32_t credit_owed;    /* receive window held back by the memory budget */
@@ -148,6 +150,95 @@ wanted_events(const struct tcp_flow *f)
 }
 
 /* ---- app -> proxy ------------------------------------------------------------- */
+
+/*
+ * Small segments cost a heap block each, headers and bookkeeping on top of their
+ * payload: a window of them would cost many times its size. When the queue's blocks
+ * exceed twice its payload (plus COLLAPSE_SLACK), it is copied into COLLAPSE_BUF-sized
+ * buffers, filled to the brim (as Linux collapses its receive queue). Each collapse
+ * at least halves the cost, so the copies per byte stay bounded.
+ */
+#define COLLAPSE_BUF (16 * 1024)
+#define COLLAPSE_SLACK (2 * COLLAPSE_BUF)
+
+/* The heap block holding q's payload (pbufs from the TUN are all blocks of their own). */
+static size_t
+pbuf_cost(const struct pbuf *q)
+{
+	if (!(q->flags & PBUF_FLAG_IS_CUSTOM) && !pbuf_match_type(q, PBUF_RAM))
+		return q->len;
+	return malloc_usable_size((void *)q) + sizeof(size_t);
+}
+
+/* Frees pbufs linked by ->next one by one (they are not one chain: tot_len is stale). */
+static void
+free_list(struct pbuf *q)
+{
+	while (q != NULL) {
+		struct pbuf *next = q->next;
+
+		q->next = NULL;
+		pbuf_free(q);
+		q = next;
+	}
+}
+
+static void
+collapse(struct tcp_flow *f)
+{
+	struct pbuf *head = NULL, *tail = NULL, *b = NULL, *q, *prev = NULL, *start;
+	size_t off, cost = 0, old_cost = 0, len = 0, old_len = 0;
+
+	/* What is already dense (earlier collapses, large segments) stays as it is. */
+	for (start = f->rxq_head; start != NULL && pbuf_cost(start) <= 2 * (size_t)start->len; start = start->next)
+		prev = start;
+	if (start == NULL)
+		return;
+	off = start == f->rxq_head ? f->rxq_off : 0;
+	for (q = start; q != NULL; q = q->next, off = 0) {
+		const uint8_t *src = (const uint8_t *)q->payload + off;
+		size_t n = q->len - off;
+
+		old_cost += pbuf_cost(q);
+		old_len += q->len;
+		while (n > 0) {
+			size_t k;
+
+			if (b == NULL || b->len == COLLAPSE_BUF) {
+				b = pbuf_alloc(PBUF_RAW, COLLAPSE_BUF, PBUF_RAM);
+				if (b == NULL) {
+					free_list(head); /* the new buffers only: the queue stays */
+					return;
+				}
+				b->len = b->tot_len = 0;
+				cost += pbuf_cost(b);
+				if (tail != NULL)
+					tail->next = b;
+				else
+					head = b;
+				tail = b;
+			}
+			k = n < COLLAPSE_BUF - (size_t)b->len ? n : COLLAPSE_BUF - (size_t)b->len;
+			memcpy((uint8_t *)b->payload + b->len, src, k);
+			b->len = (u16_t)(b->len + k);
+			b->tot_len = b->len;
+			len += k;
+			src += k;
+			n -= k;
+		}
+	}
+	if (prev != NULL) {
+		prev->next = head;
+	} else {
+		f->rxq_head = head;
+		f->rxq_off = 0;
+	}
+	f->rxq_tail = head != NULL ? tail : prev;
+	free_list(start);
+	f->t2s->stats.tcp_collapses++;
+	f->rxq_len = f->rxq_len - old_len + len;
+	f->rxq_cost = f->rxq_cost - old_cost + cost;
+}
 
 static void
 set_owed(struct tcp_flow *f, uint32_t owed)
@@ -245,6 +336,8 @@ flush_to_proxy(struct tcp_flow *f)
 			struct pbuf *done = f->rxq_head;
 
 			w -= (ssize_t)(done->len - f->rxq_off);
+			f->rxq_len -= done->len;
+			f->rxq_cost -= pbuf_cost(done);
 			f->rxq_head = done->next;
 			done->next = NULL;
 			pbuf_free(done);
@@ -282,13 +375,19 @@ tcp_flow_pcb_recv_cb(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 	if (p == NULL) {
 		f->app_eof = true;
 	} else {
-		for (last = p; last->next != NULL; last = last->next)
-			;
+		for (last = p;; last = last->next) {
+			f->rxq_len += last->len;
+			f->rxq_cost += pbuf_cost(last);
+			if (last->next == NULL)
+				break;
+		}
 		if (f->rxq_tail != NULL)
 			f->rxq_tail->next = p;
 		else
 			f->rxq_head = p;
 		f->rxq_tail = last;
+		if (f->rxq_cost > 2 * f->rxq_len + COLLAPSE_SLACK)
+			collapse(f);
 	}
 	f->last_active = ev_now(f->t2s->loop);
 	schedule(f);

@@ -120,6 +120,20 @@ info "after: accounted $(statv mem_used) bytes, RSS $(rss_kb) kB, $(statv tcp_fl
 t2s_stop
 [ "$T2S_STATUS" = 0 ] || fail "tun2socks exited with status $T2S_STATUS"
 
+# Tiny segments queued behind a slow target are packed densely (collapsed) and still
+# arrive intact: 6 MiB in writes of 1-64 bytes to a target that reads only after 6 s.
+TINY_PORT=7022
+start_bg slowsink "$SRV" "$PY" "$E2E_DIR/stall.py" slowsink --bind "$TGT4" --port "$TINY_PORT" --delay 6
+wait_until 10 listening "$SRV" "$TGT4" "$TINY_PORT" || fail "slowsink did not listen"
+T2S_EXTRA= t2s_start
+in_cli "$PY" "$E2E_DIR/stall.py" tiny --host "$TGT4" --port "$TINY_PORT" --size 6291456 --min 1 --max 64 \
+    >"$LOGDIR/tiny.log" 2>&1 || fail "tiny writes: $(tail -1 "$LOGDIR/tiny.log")"
+stats_now
+[ "$(statv tcp_collapses)" -ge 1 ] || fail "the tiny segments were never collapsed: the check proves nothing"
+info "$(tail -1 "$LOGDIR/tiny.log"); $(statv tcp_collapses) collapses"
+t2s_stop
+[ "$T2S_STATUS" = 0 ] || fail "tun2socks exited with status $T2S_STATUS"
+
 # UDP held while an association is set up has a deadline: a proxy that never answers
 # UDP ASSOCIATE gets the datagram refused (ICMP) after --connect-timeout, not kept
 # until the 60 s idle timeout and then dropped without a word.
