@@ -16,6 +16,7 @@
 #include "config.h"
 #include "fd_pressure.h"
 #include "flow_table.h"
+#include "mem_budget.h"
 #include "packet.h"
 #include "socks5_tcp.h"
 #include "tun.h"
@@ -43,6 +44,10 @@ struct ip_reass;
 /* Idle receive buffers kept for reuse (at most 2 MiB with 64 KiB buffers). */
 #define T2S_RX_BUFFERS_KEPT 32
 
+/* A flow's own bookkeeping (its struct, SOCKS session, table and libev slots) as the
+ * memory budget counts it: an upper estimate, not measured per flow. */
+#define T2S_FLOW_COST 1024
+
 /* One slot per kind of rate-limited log line (t2s_rate_ok). */
 enum t2s_rate_slot {
 	T2S_RATE_PROXY_UNREACHABLE,
@@ -55,6 +60,7 @@ enum t2s_rate_slot {
 	T2S_RATE_UDP_ASSOC,
 	T2S_RATE_FRAGMENT,
 	T2S_RATE_TUN_READ,
+	T2S_RATE_TUN_TRUNCATED,
 	T2S_RATE_SLOTS
 };
 
@@ -71,6 +77,8 @@ struct t2s_stats {
 	uint64_t udp_datagrams_out, udp_datagrams_in, udp_send_errors, udp_reply_drops;
 	uint64_t dns_fake_answers, fake_ip_unmapped;
 	uint64_t dns_stub_refused; /* queries to the command's nameserver answered REFUSED */
+	uint64_t tun_truncated; /* reads longer than the buffer (device MTU raised above --mtu) */
+	uint64_t tcp_collapses; /* queues of small segments copied into dense buffers */
 };
 
 struct t2s {
@@ -104,6 +112,7 @@ struct t2s {
 	uint8_t vnet_rx[64];  /* virtio-net header of the packet just read (ignored) */
 	uint8_t vnet_tx[64];  /* header sent with our own packets: "checksum verified" */
 	uint8_t vnet_csum[64]; /* header for lwIP's TCP packets: "checksum needed" */
+	uint8_t rx_guard[1];  /* read after the buffer: a packet reaching it did not fit */
 	struct pbuf *rx_spare; /* MTU-sized buffer for the next TUN read */
 	uint8_t *relay_buf;   /* T2S_RELAY_BUF bytes */
 	struct txpool txpool; /* chunks for the proxy -> app bytes of bulk TCP flows */
@@ -111,6 +120,10 @@ struct t2s {
 	struct t2s_stats stats;
 	struct fd_pressure fd_pressure; /* new flows refused for want of a descriptor */
 	struct fd_pressure flow_cap;    /* new TCP flows refused at --max-flows */
+	struct mem_budget mem;          /* --max-memory */
+	size_t udp_pending_bytes;       /* datagrams held while associations are set up */
+	unsigned mem_owed_flows;        /* TCP flows whose window the budget holds back */
+	ev_timer mem_timer;             /* gives held-back window while some flow is owed */
 	bool stopping;
 };
 
@@ -146,6 +159,12 @@ void t2s_udp_config(const struct t2s *t, struct socks5_udp_config *cfg);
 
 /* Logs every counter on one line (also on SIGUSR1). */
 void t2s_log_stats(const struct t2s *t);
+
+/* Bytes the data path holds now, at their real allocation sizes (--max-memory). */
+size_t t2s_mem_used(const struct t2s *t);
+
+/* Arms the timer that gives held-back receive window back as memory frees. */
+void t2s_mem_owed(struct t2s *t);
 
 /* True at most once per interval seconds for the given slot: keeps noisy logs bounded. */
 bool t2s_rate_ok(struct t2s *t, unsigned slot, double interval);

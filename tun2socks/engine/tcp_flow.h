@@ -5,10 +5,9 @@
  * exactly like a refusal without a proxy. Then bytes are relayed both ways with
  * backpressure, half-close is relayed, and one teardown frees everything.
  *
- * Memory per flow: the struct itself (~250 bytes) and lwIP's pcb while idle; in
- * flight at most TCP_WND bytes queued toward the proxy (pbufs lwIP delivered and the
- * proxy socket has not taken yet: the advertised window closes as they queue up) and
- * TCP_SND_BUF bytes toward the application (inside lwIP). Both are set in lwipopts.h.
+ * Memory per flow: see docs/ARCHITECTURE.md "Memory per flow" for the worst case of
+ * every buffer; the memory budget (mem_budget.h) narrows the receive window a flow
+ * may offer as the process nears --max-memory.
  */
 #ifndef T2S_TUN2SOCKS_TCP_FLOW_H
 #define T2S_TUN2SOCKS_TCP_FLOW_H
@@ -33,6 +32,10 @@ err_t tcp_flow_accept_cb(void *arg, struct tcp_pcb *newpcb, err_t err);
 /* Does the work lwIP callbacks scheduled (relay, half-close, teardown). Never called
  * from inside lwIP. */
 void tcp_flow_service_scheduled(struct t2s *t);
+
+/* Gives back receive window the memory budget held back, as far as it now allows
+ * (from t2s's budget timer). */
+void tcp_flow_budget_tick(struct t2s *t);
 
 /* Aborts every flow: applications and proxy see RST. */
 void tcp_flow_abort_all(struct t2s *t);

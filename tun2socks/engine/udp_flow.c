@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +24,11 @@
 #include "udp_health.h"
 #include "udp_pool.h"
 
-/* Datagrams (and bytes) held per mapping while its association is set up. */
-#define PENDING_MAX 32
-#define PENDING_BYTES_MAX (256 * 1024)
+/* Datagrams (and heap bytes) held per mapping while its association is set up, which
+ * takes one round trip to the proxy, or none with a spare from the pool: a burst of
+ * DNS queries, or one datagram of the largest size. */
+#define PENDING_MAX 8
+#define PENDING_BYTES_MAX (68 * 1024)
 
 
 struct pending_dgram {
@@ -52,7 +55,7 @@ struct udp_flow {
 	struct socks5_udp *assoc;
 	bool ready;
 	ev_timer timer;
-	ev_tstamp last_active;
+	ev_tstamp last_active, created;
 	struct pending_dgram *pending_head, *pending_tail;
 	unsigned pending_count;
 	size_t pending_bytes;
@@ -169,6 +172,17 @@ touch(struct udp_flow *f)
 }
 
 static void
+pending_free(struct udp_flow *f, struct pending_dgram *d)
+{
+	size_t size = malloc_usable_size(d);
+
+	f->pending_count--;
+	f->pending_bytes -= size;
+	f->t2s->udp_pending_bytes -= size;
+	free(d);
+}
+
+static void
 answer_unreachable(struct t2s *t, const uint8_t *pkt, size_t len)
 {
 	struct packet_info info;
@@ -207,7 +221,7 @@ flow_release(struct udp_flow *f, bool refuse, bool recycle)
 		next = d->next;
 		if (refuse)
 			answer_unreachable(t, d->pkt, d->pkt_len);
-		free(d);
+		pending_free(f, d);
 	}
 	free(f);
 }
@@ -244,9 +258,7 @@ reroute_dns(struct udp_flow *f)
 		if (d->dst.port == 53 && packet_parse(d->pkt, d->pkt_len, &info) == 0) {
 			dns_tcp_query(f->t2s->dns_tcp, d->pkt, &info);
 			*pp = d->next;
-			f->pending_count--;
-			f->pending_bytes -= d->pkt_len;
-			free(d);
+			pending_free(f, d);
 			continue;
 		}
 		pp = &d->next;
@@ -289,11 +301,9 @@ udp_flow_assoc_ready_cb(void *arg, const struct socks5_udp_result *res)
 	for (d = f->pending_head; d != NULL; d = next) {
 		next = d->next;
 		send_one(f, &d->dst, d->pkt + d->payload_off, d->payload_len);
-		free(d);
+		pending_free(f, d);
 	}
 	f->pending_head = f->pending_tail = NULL;
-	f->pending_count = 0;
-	f->pending_bytes = 0;
 }
 
 static void
@@ -339,9 +349,24 @@ static void
 udp_flow_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct udp_flow *f = container_of(w, struct udp_flow, timer);
-	ev_tstamp left = f->last_active + f->t2s->cfg->udp_timeout - ev_now(loop);
+	struct t2s *t = f->t2s;
+	ev_tstamp left = f->last_active + t->cfg->udp_timeout - ev_now(loop);
+	ev_tstamp setup_left = f->created + t->cfg->connect_timeout - ev_now(loop);
+	char name[INET6_ADDRSTRLEN + 8];
 
 	(void)revents;
+	if (!f->ready && setup_left <= 0) {
+		/* Its datagrams waited long enough: refused (ICMP), like a TCP connection the
+		 * proxy did not answer. */
+		t->stats.udp_assoc_failed++;
+		if (t2s_rate_ok(t, T2S_RATE_UDP_ASSOC, 5.0))
+			log_warn("udp %s: no UDP association within %.0f s (--connect-timeout)",
+				 flow_name(f, name, sizeof(name)), t->cfg->connect_timeout);
+		flow_free(f, true);
+		return;
+	}
+	if (!f->ready && setup_left < left)
+		left = setup_left;
 	if (left <= 0) {
 		/* Idle this long, replies to it are no longer in flight: its association can
 		 * serve the next new mapping without a handshake. */
@@ -394,8 +419,11 @@ flow_new(struct t2s *t, const struct flow_key *key)
 	lru_push_front(t, f);
 	t->udp_flow_count++;
 	t->stats.udp_flows_opened++;
-	f->last_active = ev_now(t->loop);
-	ev_timer_init(&f->timer, udp_flow_timer_cb, t->cfg->udp_timeout, 0);
+	f->last_active = f->created = ev_now(t->loop);
+	ev_timer_init(&f->timer, udp_flow_timer_cb,
+		      !f->ready && t->cfg->connect_timeout < t->cfg->udp_timeout ? t->cfg->connect_timeout
+										 : t->cfg->udp_timeout,
+		      0);
 	ev_timer_start(t->loop, &f->timer);
 	return f;
 }
@@ -448,6 +476,10 @@ udp_flow_handle(struct t2s *t, const uint8_t *pkt, const struct packet_info *inf
 	node = flow_table_lookup(&t->udp_table, &key);
 	f = node != NULL ? container_of(node, struct udp_flow, node) : NULL;
 	if (f == NULL) {
+		if (!mem_budget_admit(&t->mem, t2s_mem_used(t), ev_now(t->loop), "UDP")) {
+			answer_unreachable(t, pkt, info->ip_len);
+			return;
+		}
 		f = flow_new(t, &key);
 		if (f == NULL) {
 			answer_unreachable(t, pkt, info->ip_len);
@@ -461,7 +493,8 @@ udp_flow_handle(struct t2s *t, const uint8_t *pkt, const struct packet_info *inf
 		send_one(f, &dst, payload, info->udp_payload_len);
 		return;
 	}
-	if (f->pending_count >= PENDING_MAX || f->pending_bytes + info->ip_len > PENDING_BYTES_MAX) {
+	if (f->pending_count >= PENDING_MAX || f->pending_bytes + sizeof(*d) + info->ip_len > PENDING_BYTES_MAX ||
+	    mem_budget_over(&t->mem, t2s_mem_used(t))) {
 		t->stats.udp_send_errors++;
 		return;
 	}
@@ -480,7 +513,8 @@ udp_flow_handle(struct t2s *t, const uint8_t *pkt, const struct packet_info *inf
 		f->pending_head = d;
 	f->pending_tail = d;
 	f->pending_count++;
-	f->pending_bytes += info->ip_len;
+	f->pending_bytes += malloc_usable_size(d);
+	t->udp_pending_bytes += malloc_usable_size(d);
 }
 
 void
