@@ -6,6 +6,7 @@
 #include "lwip_port.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ static struct {
 	unsigned ticks;
 	lwip_port_diag_fn diag;
 	uint64_t rand_state;
+	bool initialised;
 } port;
 
 static void
@@ -60,7 +62,11 @@ lwip_port_init(struct ev_loop *loop, lwip_port_diag_fn diag)
 	if (getrandom(&port.rand_state, sizeof(port.rand_state), 0) != sizeof(port.rand_state))
 		port.rand_state = (uint64_t)lwip_port_now_ms() * 0x9e3779b97f4a7c15ull;
 	port.rand_state |= 1;
-	lwip_init();
+	/* lwip_init resets the pools under pcbs a previous run left in TIME_WAIT: once. */
+	if (!port.initialised) {
+		lwip_init();
+		port.initialised = true;
+	}
 	ev_timer_init(&port.timer, lwip_port_timer_cb, TCP_TMR_INTERVAL / 1000.0, TCP_TMR_INTERVAL / 1000.0);
 	ev_timer_start(loop, &port.timer);
 	/* The timer alone must not keep the loop alive once everything else is gone. */
