@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for libtun2socks' API (tun2socks.h) without a TUN: options by name and their
+ * errors, one engine per process, a run on a descriptor that is no TUN, the versioned
+ * stats, the log hook, and the socket hook of redirect/sock.c.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "log.h"
+#include "sock.h"
+#include "tun2socks.h"
+
+static struct t2s_conf *
+conf_with_proxy(void)
+{
+	struct t2s_conf *c = t2s_config_new();
+
+	assert_non_null(c);
+	assert_int_equal(t2s_config_set(c, "proxy", "socks5://198.51.100.1:1080"), 0);
+	return c;
+}
+
+static void
+options_by_name(void **state)
+{
+	struct t2s_conf *c = t2s_config_new();
+
+	(void)state;
+	assert_int_equal(t2s_config_set(c, "mtu", "1500"), 0);
+	assert_int_equal(t2s_config_set(c, "udp", "dns-over-tcp"), 0);
+	assert_int_equal(t2s_config_set(c, "dns", "fake-ip"), 0);
+	assert_int_equal(t2s_config_set(c, "log-level", "warn"), 0);
+	assert_int_equal(t2s_config_set(c, "udp-relay", "198.51.100.2:5000"), 0);
+	assert_int_equal(t2s_config_set(c, "proxy-auth", "u:p"), 0);
+	/* The command's own checks, with its messages. */
+	assert_int_equal(t2s_config_set(c, "mtu", "99"), -EINVAL);
+	assert_non_null(strstr(t2s_config_error(c), "--mtu: '99' is not in 1280..65535"));
+	assert_int_equal(t2s_config_set(c, "udp", "sometimes"), -EINVAL);
+	assert_non_null(strstr(t2s_config_error(c), "--udp"));
+	assert_int_equal(t2s_config_set(c, "no-such-option", "1"), -EINVAL);
+	assert_non_null(strstr(t2s_config_error(c), "unknown option 'no-such-option'"));
+	assert_int_equal(t2s_config_set(c, "mtu", NULL), -EINVAL);
+	assert_int_equal(t2s_config_set(c, "help", NULL), -EINVAL);
+	assert_int_equal(t2s_config_set(c, "proxy", "http://x"), -EINVAL);
+	assert_int_equal(t2s_config_set(c, "proxy-auth", "nocolon"), -EINVAL);
+	/* The host integration belongs to the embedder. */
+	assert_int_equal(t2s_config_set(c, "tun", "tun0"), -ENOTSUP);
+	assert_int_equal(t2s_config_set(c, "auto-route", NULL), -ENOTSUP);
+	assert_int_equal(t2s_config_set(c, "netns", "x"), -ENOTSUP);
+	assert_int_equal(t2s_config_set(c, "user", "nobody"), -ENOTSUP);
+	t2s_config_free(c);
+}
+
+static void
+engine_needs_ip_proxy(void **state)
+{
+	struct t2s_conf *c = t2s_config_new();
+	struct t2s_engine *e = (struct t2s_engine *)1;
+
+	(void)state;
+	assert_int_equal(t2s_engine_new(c, &e), -EINVAL);
+	assert_null(e);
+	assert_non_null(strstr(t2s_config_error(c), "proxy is required"));
+	assert_int_equal(t2s_config_set(c, "proxy", "socks5://proxy.example:1080"), 0);
+	assert_int_equal(t2s_engine_new(c, &e), -EINVAL);
+	assert_non_null(strstr(t2s_config_error(c), "does not resolve"));
+	assert_int_equal(t2s_config_set(c, "proxy", "socks5://user@198.51.100.1"), 0);
+	assert_int_equal(t2s_engine_new(c, &e), -EINVAL);
+	assert_non_null(strstr(t2s_config_error(c), "needs a password"));
+	t2s_config_free(c);
+}
+
+static void
+one_engine_per_process(void **state)
+{
+	struct t2s_conf *c = conf_with_proxy();
+	struct t2s_engine *a, *b;
+
+	(void)state;
+	assert_int_equal(t2s_engine_new(c, &a), 0);
+	assert_int_equal(t2s_engine_new(c, &b), -EBUSY);
+	assert_non_null(strstr(t2s_config_error(c), "one engine per process"));
+	t2s_engine_free(a);
+	assert_int_equal(t2s_engine_new(c, &b), 0); /* the slot is free again */
+	t2s_engine_free(b);
+	t2s_config_free(c);
+}
+
+static void
+run_needs_a_tun(void **state)
+{
+	struct t2s_conf *c = conf_with_proxy();
+	struct t2s_engine *e;
+	int p[2];
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(t2s_engine_new(c, &e), 0);
+	t2s_engine_stop(e); /* before the run: harmless */
+	assert_true(t2s_engine_run(e, p[0]) < 0);
+	assert_non_null(strstr(t2s_engine_error(e), "not a usable TUN"));
+	assert_int_equal(t2s_engine_run(e, p[0]), -EALREADY);
+	/* The embedder's descriptor is still its own and open. */
+	assert_int_equal(write(p[1], "x", 1), 1);
+	t2s_engine_free(e);
+	close(p[0]);
+	close(p[1]);
+	t2s_config_free(c);
+}
+
+static void
+stats_versioned_by_size(void **state)
+{
+	struct t2s_conf *c = conf_with_proxy();
+	struct t2s_engine *e;
+	struct t2s_stats_snapshot st;
+
+	(void)state;
+	assert_int_equal(t2s_engine_new(c, &e), 0);
+	memset(&st, 0xee, sizeof(st));
+	st.size = 8;
+	assert_int_equal(t2s_engine_stats(e, &st), -EINVAL);
+	st.size = 16; /* a caller that knows the first counter only */
+	assert_int_equal(t2s_engine_stats(e, &st), 0);
+	assert_int_equal(st.size, 16);
+	assert_true(st.tun_packets_in == 0);
+	assert_true(st.tun_bytes_in == 0xeeeeeeeeeeeeeeeeull); /* untouched */
+	st.size = sizeof(st);
+	assert_int_equal(t2s_engine_stats(e, &st), 0);
+	assert_true(st.sockets_hooked == 0 && st.tcp_flows_opened == 0);
+	t2s_engine_free(e);
+	t2s_config_free(c);
+}
+
+static char last_line[256];
+static int last_level = -1;
+
+static void
+log_hook(void *arg, enum t2s_log_level level, const char *text)
+{
+	(void)arg;
+	last_level = (int)level;
+	snprintf(last_line, sizeof(last_line), "%s", text);
+}
+
+static void
+log_goes_to_the_hook(void **state)
+{
+	struct t2s_conf *c = conf_with_proxy();
+	struct t2s_engine *e;
+
+	(void)state;
+	t2s_config_set_log_hook(c, log_hook, NULL);
+	assert_int_equal(t2s_config_set(c, "log-level", "debug"), 0);
+	assert_int_equal(t2s_engine_new(c, &e), 0);
+	log_warn("hello %d", 42);
+	assert_string_equal(last_line, "hello 42");
+	assert_int_equal(last_level, T2S_LOG_WARN);
+	t2s_engine_free(e);
+	last_level = -1;
+	log_error("to stderr again");
+	assert_int_equal(last_level, -1);
+	log_set_level(LOG_LEVEL_INFO);
+	t2s_config_free(c);
+}
+
+struct hook_seen {
+	int calls, fd, family, type, ret;
+	int connected; /* getpeername succeeded inside the hook */
+};
+
+static int
+count_hook(void *arg, int fd, int family, int type)
+{
+	struct hook_seen *h = arg;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	h->calls++;
+	h->fd = fd;
+	h->family = family;
+	h->type = type;
+	h->connected = getpeername(fd, (struct sockaddr *)&ss, &len) == 0;
+	return h->ret;
+}
+
+static void
+socket_hook_before_connect(void **state)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sin);
+	struct hook_seen h = {0};
+	struct sock_hook hook = {.fn = count_hook, .arg = &h};
+	int l, fd;
+
+	(void)state;
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(l >= 0);
+	assert_int_equal(bind(l, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(l, 4), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&sin, &len), 0);
+	fd = sock_connect_nb((struct sockaddr *)&sin, sizeof(sin), 0, &hook);
+	assert_true(fd >= 0);
+	assert_int_equal(h.calls, 1);
+	assert_int_equal(h.fd, fd);
+	assert_int_equal(h.family, AF_INET);
+	assert_int_equal(h.type, SOCK_STREAM);
+	assert_false(h.connected);
+	close(fd);
+	fd = sock_udp_connected((struct sockaddr *)&sin, sizeof(sin), 0, &hook);
+	assert_true(fd >= 0);
+	assert_int_equal(h.calls, 2);
+	assert_int_equal(h.type, SOCK_DGRAM);
+	assert_false(h.connected);
+	close(fd);
+	/* A refusal closes the socket and fails the connect with the hook's error. */
+	h.ret = -EACCES;
+	assert_int_equal(sock_connect_nb((struct sockaddr *)&sin, sizeof(sin), 0, &hook), -EACCES);
+	assert_int_equal(sock_udp_connected((struct sockaddr *)&sin, sizeof(sin), 0, &hook), -EACCES);
+	assert_int_equal(h.calls, 4);
+	close(l);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(options_by_name),
+		cmocka_unit_test(engine_needs_ip_proxy),
+		cmocka_unit_test(one_engine_per_process),
+		cmocka_unit_test(run_needs_a_tun),
+		cmocka_unit_test(stats_versioned_by_size),
+		cmocka_unit_test(log_goes_to_the_hook),
+		cmocka_unit_test(socket_hook_before_connect),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
