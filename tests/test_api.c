@@ -5,14 +5,22 @@
  * stats, the log hook, and the socket hook of redirect/sock.c.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -27,7 +35,8 @@ conf_with_proxy(void)
 	struct t2s_conf *c = t2s_config_new();
 
 	assert_non_null(c);
-	assert_int_equal(t2s_config_set(c, "proxy", "socks5://198.51.100.1:1080"), 0);
+	/* Loopback: in the run test's own empty namespace, nothing is reachable. */
+	assert_int_equal(t2s_config_set(c, "proxy", "socks5://127.0.0.1:9"), 0);
 	return c;
 }
 
@@ -75,7 +84,7 @@ engine_needs_ip_proxy(void **state)
 	assert_int_equal(t2s_config_set(c, "proxy", "socks5://proxy.example:1080"), 0);
 	assert_int_equal(t2s_engine_new(c, &e), -EINVAL);
 	assert_non_null(strstr(t2s_config_error(c), "does not resolve"));
-	assert_int_equal(t2s_config_set(c, "proxy", "socks5://user@198.51.100.1"), 0);
+	assert_int_equal(t2s_config_set(c, "proxy", "socks5://user@127.0.0.1"), 0);
 	assert_int_equal(t2s_engine_new(c, &e), -EINVAL);
 	assert_non_null(strstr(t2s_config_error(c), "needs a password"));
 	t2s_config_free(c);
@@ -232,6 +241,112 @@ socket_hook_before_connect(void **state)
 	close(l);
 }
 
+/* Root only, in a network namespace of its own (so no interface of the host changes). */
+static int
+private_tun(void)
+{
+	struct ifreq ifr = {.ifr_flags = IFF_TUN | IFF_NO_PI};
+	int fd;
+
+	if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0)
+		return -1;
+	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "t2sapi0");
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+struct runner {
+	struct t2s_engine *engine;
+	int fd, rc;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int ready;
+};
+
+static void
+runner_log(void *arg, enum t2s_log_level level, const char *text)
+{
+	struct runner *r = arg;
+
+	(void)level;
+	if (strncmp(text, "ready: ", 7) == 0) {
+		pthread_mutex_lock(&r->lock);
+		r->ready = 1;
+		pthread_cond_signal(&r->cond);
+		pthread_mutex_unlock(&r->lock);
+	}
+}
+
+static void *
+runner_main(void *arg)
+{
+	struct runner *r = arg;
+
+	r->rc = t2s_engine_run(r->engine, r->fd);
+	return NULL;
+}
+
+/* Runs an engine on its own thread, stops it from this one once it is ready. */
+static void
+run_and_stop(struct runner *r)
+{
+	struct t2s_conf *c = conf_with_proxy();
+	pthread_t th;
+
+	r->ready = 0;
+	r->rc = 1;
+	t2s_config_set_log_hook(c, runner_log, r);
+	assert_int_equal(t2s_engine_new(c, &r->engine), 0);
+	t2s_config_free(c);
+	assert_int_equal(pthread_create(&th, NULL, runner_main, r), 0);
+	pthread_mutex_lock(&r->lock);
+	while (!r->ready)
+		pthread_cond_wait(&r->cond, &r->lock);
+	pthread_mutex_unlock(&r->lock);
+	t2s_engine_stop(r->engine);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(r->rc, 0);
+	t2s_engine_free(r->engine);
+}
+
+static void
+stop_from_another_thread_and_run_again(void **state)
+{
+	struct runner r = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+	sigset_t mask;
+	pid_t pid;
+	int status;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		r.fd = private_tun();
+		if (r.fd < 0)
+			_exit(77);
+		run_and_stop(&r);
+		run_and_stop(&r); /* a second engine after the first, in the same process */
+		/* The embedder's descriptor is open, its signal mask as it was. */
+		if (fcntl(r.fd, F_GETFD) < 0)
+			_exit(3);
+		pthread_sigmask(SIG_BLOCK, NULL, &mask);
+		_exit(sigismember(&mask, SIGPIPE) ? 4 : 0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		skip();
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int
 main(void)
 {
@@ -243,6 +358,7 @@ main(void)
 		cmocka_unit_test(stats_versioned_by_size),
 		cmocka_unit_test(log_goes_to_the_hook),
 		cmocka_unit_test(socket_hook_before_connect),
+		cmocka_unit_test(stop_from_another_thread_and_run_again),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
