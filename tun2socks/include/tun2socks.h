@@ -7,7 +7,7 @@
  *  - a configuration is a set of name/value options named like the command's long
  *    options ("proxy", "mtu", "udp", "dns", ...);
  *  - t2s_engine_run() blocks the calling thread, with an event loop of its own, until
- *    t2s_engine_stop() (any thread, or a signal handler) or a fatal TUN error;
+ *    t2s_engine_stop() (any thread, or a signal handler), and only then;
  *  - one engine per process (lwIP's state is global): a second t2s_engine_new() while
  *    one exists fails with -EBUSY;
  *  - the library never calls exit(), installs no signal handler and changes no signal
@@ -98,7 +98,9 @@ T2S_API int t2s_engine_new(struct t2s_conf *conf, struct t2s_engine **out);
  * Runs the engine on tun_fd (IFF_TUN | IFF_NO_PI, optionally IFF_VNET_HDR; configured
  * and up: addresses, MTU and routes are the embedder's). The engine works on a
  * duplicate of tun_fd and sets O_NONBLOCK on it (the open file is shared); tun_fd
- * itself stays the embedder's. Blocks until t2s_engine_stop; SIGPIPE is blocked on this
+ * itself stays the embedder's. Blocks until t2s_engine_stop (a TUN that fails, e.g. a
+ * revoked VPN, is logged, rate-limited, and not a reason to return: the embedder that
+ * closes the device also stops the engine); SIGPIPE is blocked on this
  * thread meanwhile. Once per engine. Returns 0 when stopped, or -errno when it could not
  * start (reason in t2s_engine_error), -EALREADY on a second call.
  */
