@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "log.h"
+#include "lwip_port.h"
 #include "sock.h"
 #include "tun2socks.h"
 
@@ -347,6 +348,67 @@ stop_from_another_thread_and_run_again(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+static int assert_pipe = -1;
+
+static void
+assert_log(void *arg, enum t2s_log_level level, const char *text)
+{
+	runner_log(arg, level, text);
+	if (level == T2S_LOG_ERROR)
+		(void)!write(assert_pipe, text, strlen(text));
+}
+
+/* An lwIP assertion reaches the log hook, then the process aborts (docs/EMBEDDING.md). */
+static void
+lwip_assertion_reported_then_abort(void **state)
+{
+	struct runner r = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+	char buf[512];
+	size_t len = 0;
+	int p[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct t2s_conf *c = conf_with_proxy();
+		pthread_t th;
+
+		close(p[0]);
+		assert_pipe = p[1];
+		r.fd = private_tun();
+		if (r.fd < 0)
+			_exit(77);
+		t2s_config_set_log_hook(c, assert_log, &r);
+		if (t2s_engine_new(c, &r.engine) < 0 || pthread_create(&th, NULL, runner_main, &r) != 0)
+			_exit(3);
+		pthread_mutex_lock(&r.lock);
+		while (!r.ready)
+			pthread_cond_wait(&r.cond, &r.lock);
+		pthread_mutex_unlock(&r.lock);
+		/* What LWIP_ASSERT calls (arch/cc.h); the engine is running. */
+		lwip_port_assert("pcb->state != CLOSED", "tcp.c", 123);
+		_exit(5);
+	}
+	close(p[1]);
+	while (len < sizeof(buf) - 1 && (n = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+		skip();
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+	assert_non_null(strstr(buf, "lwip: lwIP assertion \"pcb->state != CLOSED\" failed at tcp.c:123; the process "
+				    "aborts now"));
+}
+
 int
 main(void)
 {
@@ -359,6 +421,7 @@ main(void)
 		cmocka_unit_test(log_goes_to_the_hook),
 		cmocka_unit_test(socket_hook_before_connect),
 		cmocka_unit_test(stop_from_another_thread_and_run_again),
+		cmocka_unit_test(lwip_assertion_reported_then_abort),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
