@@ -45,7 +45,10 @@ nm -g --defined-only "$LIBDIR/libtun2socks.a" | awk 'NF == 3 { print $3 }' | sor
 bad=$(grep -v '^t2s_' "$WORK/static.txt" | head -5)
 [ -z "$bad" ] || fail "libtun2socks.a has global symbols beyond t2s_: $bad"
 n_api=$(grep -c '^t2s_' "$WORK/dyn.txt")
-[ "$n_api" -ge 13 ] && cmp -s "$WORK/dyn.txt" <(grep -v TUN2SOCKS_0 "$WORK/dyn.txt") || true
+# ... and all of it: every function the header declares.
+sed -n 's/^T2S_API .*[ *]\(t2s_[a-z_]*\)(.*/\1/p' "$PREFIX/include/tun2socks.h" | sort -u >"$WORK/api.txt"
+cmp -s "$WORK/api.txt" <(grep '^t2s_' "$WORK/dyn.txt") \
+    || fail "exports differ from tun2socks.h: $(diff "$WORK/api.txt" <(grep '^t2s_' "$WORK/dyn.txt") | head -5)"
 info "exports: $n_api t2s_ functions in the .so, $(wc -l <"$WORK/static.txt") in the .a, nothing else"
 
 CFLAGS_SAN=()
