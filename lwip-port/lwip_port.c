@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <malloc.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@ static struct {
 	unsigned ticks;
 	lwip_port_diag_fn diag;
 	uint64_t rand_state;
+	bool initialised;
 } port;
 
 /* Separate from port: lwIP allocates before lwip_port_init (lwip_init) and after fini.
@@ -142,7 +144,11 @@ lwip_port_init(struct ev_loop *loop, lwip_port_diag_fn diag)
 	if (getrandom(&port.rand_state, sizeof(port.rand_state), 0) != sizeof(port.rand_state))
 		port.rand_state = (uint64_t)lwip_port_now_ms() * 0x9e3779b97f4a7c15ull;
 	port.rand_state |= 1;
-	lwip_init();
+	/* lwip_init resets the pools under pcbs a previous run left in TIME_WAIT: once. */
+	if (!port.initialised) {
+		lwip_init();
+		port.initialised = true;
+	}
 	ev_timer_init(&port.timer, lwip_port_timer_cb, TCP_TMR_INTERVAL / 1000.0, TCP_TMR_INTERVAL / 1000.0);
 	ev_timer_start(loop, &port.timer);
 	/* The timer alone must not keep the loop alive once everything else is gone. */

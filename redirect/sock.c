@@ -7,9 +7,10 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
-/* A non-blocking, close-on-exec socket carrying fwmark (if non-zero), or -errno. */
+/* A non-blocking, close-on-exec socket carrying fwmark (if non-zero) and seen by the
+ * hook, or -errno. */
 static int
-open_marked(int family, int type, int protocol, unsigned fwmark)
+open_marked(int family, int type, int protocol, unsigned fwmark, const struct sock_hook *hook)
 {
 	int fd, err;
 
@@ -21,16 +22,20 @@ open_marked(int family, int type, int protocol, unsigned fwmark)
 		close(fd);
 		return err;
 	}
+	if (hook != NULL && hook->fn != NULL && (err = hook->fn(hook->arg, fd, family, type)) != 0) {
+		close(fd);
+		return err < 0 ? err : -EPERM;
+	}
 	return fd;
 }
 
 int
-sock_connect_nb(const struct sockaddr *addr, socklen_t len, unsigned fwmark)
+sock_connect_nb(const struct sockaddr *addr, socklen_t len, unsigned fwmark, const struct sock_hook *hook)
 {
 	int one = 1;
 	int fd, err;
 
-	fd = open_marked(addr->sa_family, SOCK_STREAM, IPPROTO_TCP, fwmark);
+	fd = open_marked(addr->sa_family, SOCK_STREAM, IPPROTO_TCP, fwmark, hook);
 	if (fd < 0)
 		return fd;
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -43,11 +48,11 @@ sock_connect_nb(const struct sockaddr *addr, socklen_t len, unsigned fwmark)
 }
 
 int
-sock_udp_connected(const struct sockaddr *addr, socklen_t len, unsigned fwmark)
+sock_udp_connected(const struct sockaddr *addr, socklen_t len, unsigned fwmark, const struct sock_hook *hook)
 {
 	int fd, err;
 
-	fd = open_marked(addr->sa_family, SOCK_DGRAM, IPPROTO_UDP, fwmark);
+	fd = open_marked(addr->sa_family, SOCK_DGRAM, IPPROTO_UDP, fwmark, hook);
 	if (fd < 0)
 		return fd;
 	if (connect(fd, addr, len) < 0) {

@@ -85,7 +85,7 @@ socks5_tcp_new(struct ev_loop *loop, const struct socks5_server *server, const s
 	struct socks5_tcp *s;
 	int fd;
 
-	fd = sock_connect_nb((const struct sockaddr *)&server->addr, server->addrlen, server->fwmark);
+	fd = sock_connect_nb((const struct sockaddr *)&server->addr, server->addrlen, server->fwmark, &server->hook);
 	if (fd < 0) {
 		errno = -fd;
 		return NULL;

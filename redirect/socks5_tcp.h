@@ -14,6 +14,7 @@
 #include <ev.h>
 
 #include "endpoint.h"
+#include "sock.h"
 
 /* How to reach the proxy. Owned by the caller; must outlive every session using it. */
 struct socks5_server {
@@ -22,6 +23,7 @@ struct socks5_server {
 	const char *user; /* NULL: offer "no authentication" only */
 	const char *pass;
 	unsigned fwmark; /* SO_MARK for proxy sockets, 0 for none */
+	struct sock_hook hook; /* called on every socket opened for this server (sock.h) */
 };
 
 /* Failure classes, so the caller can answer the application in kind. */

@@ -248,7 +248,8 @@ associate(struct socks5_udp *s)
 	/* Connected, so only the relay's datagrams arrive. Its port must never change
 	 * during the association: given DST 0.0.0.0:0, dante accepts datagrams only from
 	 * the source of the first one. */
-	fd = sock_udp_connected((const struct sockaddr *)&s->relay, s->relay_len, s->server->fwmark);
+	fd = sock_udp_connected((const struct sockaddr *)&s->relay, s->relay_len, s->server->fwmark,
+				&s->server->hook);
 	if (fd < 0) {
 		fail(s, SOCKS5_UDP_RELAY, fd, 0);
 		return;
@@ -434,7 +435,7 @@ socks5_udp_new(struct ev_loop *loop, const struct socks5_server *server, const s
 		errno = EINVAL;
 		return NULL;
 	}
-	fd = sock_connect_nb((const struct sockaddr *)&server->addr, server->addrlen, server->fwmark);
+	fd = sock_connect_nb((const struct sockaddr *)&server->addr, server->addrlen, server->fwmark, &server->hook);
 	if (fd < 0) {
 		errno = -fd;
 		return NULL;

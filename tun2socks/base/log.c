@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 enum log_level log_current_level = LOG_LEVEL_INFO;
+static log_sink_fn sink;
+static void *sink_arg;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -28,6 +30,13 @@ void
 log_set_level(enum log_level level)
 {
 	log_current_level = level;
+}
+
+void
+log_set_sink(log_sink_fn fn, void *arg)
+{
+	sink = fn;
+	sink_arg = arg;
 }
 
 void
@@ -52,6 +61,11 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 		bn = 0;
 	if ((size_t)bn >= sizeof(body))
 		bn = sizeof(body) - 1;
+	if (sink != NULL) {
+		sink(sink_arg, level, body);
+		errno = saved;
+		return;
+	}
 	iov[0] = (struct iovec){head, (size_t)hn};
 	iov[1] = (struct iovec){body, (size_t)bn};
 	iov[2] = (struct iovec){"\n", 1};

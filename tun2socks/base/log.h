@@ -28,6 +28,14 @@ log_enabled(enum log_level level)
 	return level <= log_current_level;
 }
 
+/*
+ * Where lines go: fn(arg, level, text) instead of stderr when fn is not NULL (text has
+ * no timestamp and no newline; valid only during the call). Called on the thread that
+ * logs. NULL restores stderr. Set before the loop runs, not from another thread.
+ */
+typedef void (*log_sink_fn)(void *arg, enum log_level level, const char *text);
+void log_set_sink(log_sink_fn fn, void *arg);
+
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(enum log_level level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 

@@ -288,8 +288,9 @@ check_modes(struct t2s_config *cfg, char *msg, size_t msglen)
 	return CLI_RUN;
 }
 
-int
-cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen)
+/* The whole command line, or (one) the single option cli_set made into argv[1]. */
+static int
+parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, bool one)
 {
 	bool have_proxy = false;
 	const char *why;
@@ -471,6 +472,8 @@ cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msgle
 			return fail(msg, msglen, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
+	if (one)
+		return optind == argc ? CLI_RUN : fail(msg, msglen, "unexpected argument '%s'", argv[optind]);
 	if (optind > 1 && optind <= argc && strcmp(argv[optind - 1], "--") == 0) {
 		if (optind == argc)
 			return fail(msg, msglen, "'--' must be followed by a command");
@@ -489,4 +492,50 @@ cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msgle
 	if (!have_proxy)
 		return fail(msg, msglen, "--proxy is required (e.g. --proxy socks5://127.0.0.1:1080)");
 	return check_modes(cfg, msg, msglen);
+}
+
+int
+cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen)
+{
+	return parse(argc, argv, cfg, msg, msglen, false);
+}
+
+int
+cli_set(struct t2s_config *cfg, const char *name, const char *value, char *msg, size_t msglen)
+{
+	const struct option *o;
+	char *argv[3] = {"tun2socks", NULL, NULL};
+	char *saved_optarg = optarg;
+	int saved_optind = optind, saved_opterr = opterr, saved_optopt = optopt;
+	size_t n;
+	int rc;
+
+	for (o = options; o->name != NULL && strcmp(o->name, name) != 0; o++)
+		;
+	if (o->name == NULL || o->val == 'h' || o->val == 'V')
+		return fail(msg, msglen, "unknown option '%s'", name);
+	/* These keep a pointer to their value, which does not outlive this call. */
+	if (o->val == OPT_AUTH_FILE || o->val == OPT_NETNS || o->val == OPT_USER || o->val == OPT_GROUP) {
+		fail(msg, msglen, "--%s cannot be set by name", name);
+		return -ENOTSUP;
+	}
+	if (o->has_arg == no_argument) {
+		if (value != NULL && value[0] != '\0' && strcmp(value, "1") != 0 && strcmp(value, "true") != 0)
+			return fail(msg, msglen, "%s takes no value ('', '1' or 'true' sets it)", name);
+		value = NULL;
+	} else if (value == NULL) {
+		return fail(msg, msglen, "option '%s' needs a value", name);
+	}
+	n = 2 + strlen(name) + (value != NULL ? 1 + strlen(value) : 0) + 1;
+	argv[1] = malloc(n);
+	if (argv[1] == NULL)
+		return fail(msg, msglen, "out of memory");
+	snprintf(argv[1], n, "--%s%s%s", name, value != NULL ? "=" : "", value != NULL ? value : "");
+	rc = parse(2, argv, cfg, msg, msglen, true);
+	free(argv[1]);
+	optarg = saved_optarg;
+	optind = saved_optind;
+	opterr = saved_opterr;
+	optopt = saved_optopt;
+	return rc < 0 ? rc : 0;
 }

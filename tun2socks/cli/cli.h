@@ -21,6 +21,17 @@ enum cli_result {
  */
 int cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen);
 
+/*
+ * Applies one long option by name ("mtu", "1500"), exactly as the command line would;
+ * value NULL (or "", "1", "true") for an option without argument. The checks of the
+ * whole command line (--proxy given, capture modes) are the caller's. proxy-auth-file,
+ * netns, user and group are refused (-ENOTSUP): cfg would point into a value that does
+ * not outlive the call. Uses getopt_long, whose globals (optind, optarg, opterr,
+ * optopt) it restores: not to be called while another thread runs getopt. Returns 0 or
+ * -errno with a one-line reason in msg.
+ */
+int cli_set(struct t2s_config *cfg, const char *name, const char *value, char *msg, size_t msglen);
+
 /* The --help text. */
 extern const char cli_usage[];
 

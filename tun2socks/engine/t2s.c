@@ -545,6 +545,25 @@ phys_memory(void)
 	return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
 }
 
+/* The program's signals; an embedder keeps its own, and stops us through the API. */
+static void
+t2s_signals_start(struct t2s *t)
+{
+	struct ev_loop *loop = t->loop;
+
+	ev_signal_init(&t->sigint, t2s_signal_cb, SIGINT);
+	ev_signal_init(&t->sigterm, t2s_signal_cb, SIGTERM);
+	ev_signal_init(&t->sighup, t2s_signal_cb, SIGHUP);
+	t->sigint.data = t->sigterm.data = t->sighup.data = t;
+	ev_signal_start(loop, &t->sigint);
+	ev_signal_start(loop, &t->sigterm);
+	ev_signal_start(loop, &t->sighup);
+	ev_signal_init(&t->sigusr1, t2s_sigusr1_cb, SIGUSR1);
+	t->sigusr1.data = t;
+	ev_signal_start(loop, &t->sigusr1);
+	ev_unref(loop); /* a stats request is no reason to keep running */
+}
+
 struct t2s *
 t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_server *proxy,
 	struct tun_device *tun)
@@ -656,17 +675,8 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 	ev_prepare_init(&t->service_prepare, t2s_service_prepare_cb);
 	ev_prepare_start(loop, &t->service_prepare);
 	ev_unref(loop); /* the prepare watcher alone must not keep the loop running */
-	ev_signal_init(&t->sigint, t2s_signal_cb, SIGINT);
-	ev_signal_init(&t->sigterm, t2s_signal_cb, SIGTERM);
-	ev_signal_init(&t->sighup, t2s_signal_cb, SIGHUP);
-	t->sigint.data = t->sigterm.data = t->sighup.data = t;
-	ev_signal_start(loop, &t->sigint);
-	ev_signal_start(loop, &t->sigterm);
-	ev_signal_start(loop, &t->sighup);
-	ev_signal_init(&t->sigusr1, t2s_sigusr1_cb, SIGUSR1);
-	t->sigusr1.data = t;
-	ev_signal_start(loop, &t->sigusr1);
-	ev_unref(loop); /* a stats request is no reason to keep running */
+	if (!cfg->embedded)
+		t2s_signals_start(t);
 	udp_health_start(t->udp_health);
 	return t;
 
@@ -704,6 +714,10 @@ t2s_stop(struct t2s *t)
 	ev_io_stop(t->loop, &t->tun_io);
 	ev_timer_stop(t->loop, &t->reass_timer);
 	ev_timer_stop(t->loop, &t->mem_timer);
+	if (t->cfg->embedded) {
+		ev_break(t->loop, EVBREAK_ALL);
+		return;
+	}
 	/* Stopping a watcher restores the default action, which would end the process
 	 * before the teardown that follows the loop: from here on they stay blocked. */
 	sigemptyset(&stop);

@@ -1,0 +1,435 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libtun2socks: the public API (tun2socks.h) over the engine. Owns the one engine slot
+ * of the process, the engine's own event loop, the stop request (ev_async) and the
+ * counters' snapshot that other threads read.
+ */
+#include "tun2socks.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "cli.h"
+#include "config.h"
+#include "container_of.h"
+#include "log.h"
+#include "lwip_port.h"
+#include "t2s.h"
+#include "tun.h"
+
+struct t2s_conf {
+	struct t2s_config cfg;
+	bool have_proxy, mtu_set;
+	t2s_socket_fn socket_fn;
+	void *socket_arg;
+	t2s_log_fn log_fn;
+	void *log_arg;
+	char err[256];
+};
+
+struct t2s_engine {
+	struct t2s_config cfg;
+	bool mtu_set;
+	struct socks5_server proxy;
+	t2s_socket_fn socket_fn;
+	void *socket_arg;
+	t2s_log_fn log_fn;
+	void *log_arg;
+	struct ev_loop *loop;
+	ev_async stop_async;
+	ev_timer stats_timer;
+	struct t2s *t; /* while running */
+	atomic_int stop_requested;
+	bool ran;
+	uint64_t sockets_hooked;
+	pthread_mutex_t stats_lock;
+	struct t2s_stats_snapshot stats;
+	char err[256];
+};
+
+/* lwIP's state is global: one engine per process. */
+static atomic_int engine_claimed;
+
+/* The command's host integration: the embedder owns the device and the routes. */
+static const char *const host_options[] = {
+	"tun", "tun-fd", "auto-route", "kill-switch", "exclude", "share-from", "netns",
+	"user", "group", "proxy-auth-file", "no-offload", NULL,
+};
+
+const char *
+t2s_version(void)
+{
+	return T2S_VERSION;
+}
+
+struct t2s_conf *
+t2s_config_new(void)
+{
+	struct t2s_conf *conf = calloc(1, sizeof(*conf));
+
+	if (conf != NULL)
+		config_defaults(&conf->cfg);
+	return conf;
+}
+
+void
+t2s_config_free(struct t2s_conf *conf)
+{
+	if (conf == NULL)
+		return;
+	explicit_bzero(&conf->cfg.proxy, sizeof(conf->cfg.proxy));
+	free(conf);
+}
+
+int
+t2s_config_set(struct t2s_conf *conf, const char *name, const char *value)
+{
+	const char *why;
+	int rc;
+
+	if (conf == NULL || name == NULL)
+		return -EINVAL;
+	conf->err[0] = '\0';
+	for (const char *const *h = host_options; *h != NULL; h++) {
+		if (strcmp(name, *h) == 0) {
+			snprintf(conf->err, sizeof(conf->err),
+				 "--%s belongs to the tun2socks command's host integration: the embedder owns the "
+				 "TUN and the routes",
+				 name);
+			return -ENOTSUP;
+		}
+	}
+	if (strcmp(name, "proxy-auth") == 0) {
+		if (value == NULL || config_set_credentials(&conf->cfg, value, &why) < 0) {
+			snprintf(conf->err, sizeof(conf->err), "proxy-auth: %s",
+				 value == NULL ? "needs user:password" : why);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	rc = cli_set(&conf->cfg, name, value, conf->err, sizeof(conf->err));
+	if (rc == 0 && strcmp(name, "proxy") == 0)
+		conf->have_proxy = true;
+	if (rc == 0 && strcmp(name, "mtu") == 0)
+		conf->mtu_set = true;
+	return rc;
+}
+
+const char *
+t2s_config_error(const struct t2s_conf *conf)
+{
+	return conf != NULL ? conf->err : "";
+}
+
+void
+t2s_config_set_socket_hook(struct t2s_conf *conf, t2s_socket_fn fn, void *arg)
+{
+	conf->socket_fn = fn;
+	conf->socket_arg = arg;
+}
+
+void
+t2s_config_set_log_hook(struct t2s_conf *conf, t2s_log_fn fn, void *arg)
+{
+	conf->log_fn = fn;
+	conf->log_arg = arg;
+}
+
+static void
+api_log_sink(void *arg, enum log_level level, const char *text)
+{
+	struct t2s_engine *e = arg;
+
+	e->log_fn(e->log_arg, (enum t2s_log_level)level, text);
+}
+
+/* lwIP's diagnostics, and its assertions (lwip_port aborts right after this). */
+static void
+api_lwip_diag(const char *msg)
+{
+	if (strncmp(msg, "lwIP assertion", 14) == 0)
+		log_error("lwip: %s; the process aborts now", msg);
+	else
+		log_warn("lwip: %s", msg);
+}
+
+static int
+api_socket_hook(void *arg, int fd, int family, int type)
+{
+	struct t2s_engine *e = arg;
+
+	e->sockets_hooked++;
+	return e->socket_fn != NULL ? e->socket_fn(e->socket_arg, fd, family, type) : 0;
+}
+
+/* On the engine's thread. */
+static void
+stats_refresh(struct t2s_engine *e)
+{
+	const struct t2s *t = e->t;
+	struct t2s_stats_snapshot s = {.size = sizeof(s)};
+
+	if (t != NULL) {
+		s.tun_packets_in = t->stats.tun_packets_in;
+		s.tun_bytes_in = t->stats.tun_bytes_in;
+		s.tun_packets_out = t->stats.tun_packets_out;
+		s.tun_bytes_out = t->stats.tun_bytes_out;
+		s.tun_write_drops = t->stats.tun_write_drops;
+		s.tcp_flows_active = t->tcp_flow_count;
+		s.tcp_flows_opened = t->stats.tcp_flows_opened;
+		s.tcp_flows_failed = t->stats.tcp_flows_failed;
+		s.tcp_flows_refused = t->stats.tcp_flows_refused_cap;
+		s.udp_flows_active = t->udp_flow_count;
+		s.udp_flows_opened = t->stats.udp_flows_opened;
+		s.udp_assoc_failed = t->stats.udp_assoc_failed;
+		s.udp_datagrams_out = t->stats.udp_datagrams_out;
+		s.udp_datagrams_in = t->stats.udp_datagrams_in;
+		s.dns_fake_answers = t->stats.dns_fake_answers;
+	} else {
+		s = e->stats; /* after the run: keep the last figures */
+		s.tcp_flows_active = s.udp_flows_active = 0;
+	}
+	s.sockets_hooked = e->sockets_hooked;
+	pthread_mutex_lock(&e->stats_lock);
+	e->stats = s;
+	pthread_mutex_unlock(&e->stats_lock);
+}
+
+static void
+api_stats_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct t2s_engine *e = container_of(w, struct t2s_engine, stats_timer);
+
+	(void)loop;
+	(void)revents;
+	stats_refresh(e);
+}
+
+static void
+api_stop_async_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct t2s_engine *e = container_of(w, struct t2s_engine, stop_async);
+
+	(void)revents;
+	if (e->t != NULL)
+		t2s_stop(e->t); /* resets every flow, then breaks the loop */
+	else
+		ev_break(loop, EVBREAK_ALL);
+}
+
+int
+t2s_engine_new(struct t2s_conf *conf, struct t2s_engine **out)
+{
+	struct t2s_engine *e;
+	int expected = 0;
+
+	if (conf == NULL || out == NULL)
+		return -EINVAL;
+	*out = NULL;
+	conf->err[0] = '\0';
+	if (!conf->have_proxy) {
+		snprintf(conf->err, sizeof(conf->err), "proxy is required (e.g. socks5://198.51.100.1:1080)");
+		return -EINVAL;
+	}
+	if (conf->cfg.proxy.server.type == T2S_ENDPOINT_DOMAIN) {
+		/* getaddrinfo's sockets would not pass through the socket hook. */
+		snprintf(conf->err, sizeof(conf->err),
+			 "proxy: give an IP address; the library does not resolve the proxy's name (%.64s)",
+			 conf->cfg.proxy.server.u.domain.name);
+		return -EINVAL;
+	}
+	if (conf->cfg.proxy.has_credentials && conf->cfg.proxy.pass[0] == '\0') {
+		snprintf(conf->err, sizeof(conf->err), "proxy: a user name needs a password (RFC 1929)");
+		return -EINVAL;
+	}
+	if (!atomic_compare_exchange_strong(&engine_claimed, &expected, 1)) {
+		snprintf(conf->err, sizeof(conf->err),
+			 "an engine exists already: lwIP's state is global, one engine per process");
+		return -EBUSY;
+	}
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		goto err_release;
+	e->cfg = conf->cfg;
+	e->cfg.embedded = true;
+	e->cfg.tun_fd = -1;
+	e->mtu_set = conf->mtu_set;
+	if (endpoint_to_sockaddr(&e->cfg.proxy.server, &e->proxy.addr, &e->proxy.addrlen) < 0) {
+		snprintf(conf->err, sizeof(conf->err), "proxy: not an IP address");
+		free(e);
+		atomic_store(&engine_claimed, 0);
+		return -EINVAL;
+	}
+	if (e->cfg.proxy.has_credentials) {
+		e->proxy.user = e->cfg.proxy.user;
+		e->proxy.pass = e->cfg.proxy.pass;
+	}
+	e->proxy.fwmark = e->cfg.fwmark;
+	e->proxy.hook = (struct sock_hook){.fn = api_socket_hook, .arg = e};
+	e->socket_fn = conf->socket_fn;
+	e->socket_arg = conf->socket_arg;
+	e->log_fn = conf->log_fn;
+	e->log_arg = conf->log_arg;
+	e->stats.size = sizeof(e->stats);
+	if (pthread_mutex_init(&e->stats_lock, NULL) != 0)
+		goto err_free;
+	/* A loop of our own; NOSIGMASK: libev leaves the signal mask alone. */
+	e->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+	if (e->loop == NULL)
+		goto err_mutex;
+	ev_async_init(&e->stop_async, api_stop_async_cb);
+	ev_async_start(e->loop, &e->stop_async);
+	ev_timer_init(&e->stats_timer, api_stats_timer_cb, 1.0, 1.0);
+	log_set_level(e->cfg.log_level);
+	if (e->log_fn != NULL)
+		log_set_sink(api_log_sink, e);
+	*out = e;
+	return 0;
+
+err_mutex:
+	pthread_mutex_destroy(&e->stats_lock);
+err_free:
+	free(e);
+err_release:
+	atomic_store(&engine_claimed, 0);
+	snprintf(conf->err, sizeof(conf->err), "out of memory");
+	return -ENOMEM;
+}
+
+/* A SIGPIPE our own sockets raised while it was blocked must not reach the embedder. */
+static void
+drain_sigpipe(const sigset_t *pipe)
+{
+	const struct timespec zero = {0, 0};
+
+	while (sigtimedwait(pipe, NULL, &zero) == SIGPIPE)
+		;
+}
+
+int
+t2s_engine_run(struct t2s_engine *e, int tun_fd)
+{
+	struct tun_device tun;
+	sigset_t pipe, old;
+	char url[T2S_ENDPOINT_STRLEN + PROXY_URL_CRED_MAX + 16];
+	unsigned mtu;
+	int fd, err;
+
+	if (e == NULL)
+		return -EINVAL;
+	if (e->ran) {
+		snprintf(e->err, sizeof(e->err), "an engine runs once");
+		return -EALREADY;
+	}
+	e->ran = true;
+	e->err[0] = '\0';
+	fd = fcntl(tun_fd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0) {
+		err = -errno;
+		snprintf(e->err, sizeof(e->err), "cannot duplicate the TUN descriptor %d: %s", tun_fd, strerror(-err));
+		return err;
+	}
+	err = tun_adopt_fd(&tun, fd);
+	if (err < 0) {
+		close(fd);
+		snprintf(e->err, sizeof(e->err), "descriptor %d is not a usable TUN (IFF_TUN | IFF_NO_PI): %s", tun_fd,
+			 strerror(-err));
+		return err;
+	}
+	/* The device's own MTU unless the embedder said otherwise. */
+	if (!e->mtu_set && tun_get_mtu(&tun, &mtu) == 0 && mtu >= 576 && mtu <= CONFIG_MAX_MTU)
+		e->cfg.mtu = mtu;
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, &old);
+	err = lwip_port_init(e->loop, api_lwip_diag);
+	if (err < 0) {
+		tun_close(&tun);
+		snprintf(e->err, sizeof(e->err), "lwIP is in use: %s", strerror(-err));
+		goto out_mask;
+	}
+	e->t = t2s_new(e->loop, &e->cfg, &e->proxy, &tun);
+	if (e->t == NULL) {
+		err = errno != 0 ? -errno : -ENOMEM;
+		tun_close(&tun); /* a no-op when t2s_new took it */
+		snprintf(e->err, sizeof(e->err), "cannot start: %s", strerror(-err));
+		lwip_port_fini();
+		goto out_mask;
+	}
+	proxy_url_format_redacted(&e->cfg.proxy, url, sizeof(url));
+	log_info("ready: %s (mtu %u%s) -> %s", e->t->tun.name, e->cfg.mtu, e->t->tun.vnet_hdr_len ? ", offload" : "",
+		 url);
+	stats_refresh(e);
+	ev_timer_start(e->loop, &e->stats_timer);
+	if (!atomic_load(&e->stop_requested))
+		ev_run(e->loop, 0);
+	ev_timer_stop(e->loop, &e->stats_timer);
+	t2s_stop(e->t);
+	stats_refresh(e);
+	t2s_free(e->t);
+	e->t = NULL;
+	stats_refresh(e);
+	lwip_port_fini();
+	log_info("stopped");
+	err = 0;
+out_mask:
+	if (!sigismember(&old, SIGPIPE))
+		drain_sigpipe(&pipe);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return err;
+}
+
+void
+t2s_engine_stop(struct t2s_engine *e)
+{
+	if (e == NULL)
+		return;
+	atomic_store(&e->stop_requested, 1);
+	ev_async_send(e->loop, &e->stop_async);
+}
+
+void
+t2s_engine_free(struct t2s_engine *e)
+{
+	if (e == NULL)
+		return;
+	ev_async_stop(e->loop, &e->stop_async);
+	ev_loop_destroy(e->loop);
+	pthread_mutex_destroy(&e->stats_lock);
+	if (e->log_fn != NULL)
+		log_set_sink(NULL, NULL);
+	explicit_bzero(&e->cfg.proxy, sizeof(e->cfg.proxy));
+	free(e);
+	atomic_store(&engine_claimed, 0);
+}
+
+const char *
+t2s_engine_error(const struct t2s_engine *e)
+{
+	return e != NULL ? e->err : "";
+}
+
+int
+t2s_engine_stats(struct t2s_engine *e, struct t2s_stats_snapshot *out)
+{
+	size_t n;
+
+	if (e == NULL || out == NULL || out->size < offsetof(struct t2s_stats_snapshot, tun_bytes_in))
+		return -EINVAL;
+	n = out->size < sizeof(*out) ? out->size : sizeof(*out);
+	pthread_mutex_lock(&e->stats_lock);
+	memcpy((char *)out + sizeof(out->size), (const char *)&e->stats + sizeof(out->size), n - sizeof(out->size));
+	pthread_mutex_unlock(&e->stats_lock);
+	return 0;
+}
