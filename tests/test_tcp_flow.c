@@ -476,6 +476,9 @@ main(void)
 	};
 	int rc;
 
+	/* T2S_TEST_FILTER=test_close_* runs only the matching tests. */
+	if (getenv("T2S_TEST_FILTER") != NULL)
+		cmocka_set_test_filter(getenv("T2S_TEST_FILTER"));
 	log_set_level(getenv("T2S_TEST_DEBUG") != NULL ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN);
 	g_loop = ev_default_loop(0);
 	if (lwip_port_init(g_loop, NULL) != 0)
