@@ -149,16 +149,16 @@ send_udp(struct fx *x, uint16_t sport, const char *payload)
 }
 
 /* How many UDP replies to APP_ADDR:dport carry payload, each checked: from
- * DST_ADDR:DST_PORT, with a valid checksum. */
+ * src:sport, with a valid checksum. */
 static unsigned
-replies(const struct fx *x, uint16_t dport, const char *payload)
+replies_from(const struct fx *x, const char *src, uint16_t sport, uint16_t dport, const char *payload)
 {
 	unsigned n = 0, kept = x->peer->kept < TUN_PEER_KEPT ? x->peer->kept : TUN_PEER_KEPT;
 	uint8_t app[4], dst[4];
 	size_t plen = strlen(payload);
 
 	inet_pton(AF_INET, APP_ADDR, app);
-	inet_pton(AF_INET, DST_ADDR, dst);
+	inet_pton(AF_INET, src, dst);
 	for (unsigned i = 0; i < kept; i++) {
 		const struct tun_peer_pkt *k = &x->peer->other[i];
 		const uint8_t *p = k->data;
@@ -169,7 +169,7 @@ replies(const struct fx *x, uint16_t dport, const char *payload)
 			continue;
 		assert_memory_equal(p + 12, dst, 4);
 		assert_memory_equal(p + 16, app, 4);
-		assert_int_equal(pktbuild_rd16(p + ihl), DST_PORT);
+		assert_int_equal(pktbuild_rd16(p + ihl), sport);
 		if (pktbuild_rd16(p + ihl + 6) != 0)
 			assert_int_equal(pktbuild_csum(pktbuild_pseudo(4, p + 12, p + 16, 17, k->len - ihl), p + ihl,
 						       k->len - ihl),
@@ -177,6 +177,12 @@ replies(const struct fx *x, uint16_t dport, const char *payload)
 		n++;
 	}
 	return n;
+}
+
+static unsigned
+replies(const struct fx *x, uint16_t dport, const char *payload)
+{
+	return replies_from(x, DST_ADDR, DST_PORT, dport, payload);
 }
 
 /* ICMP port unreachable quoting a datagram from sport, among the packets kept. */
@@ -199,12 +205,14 @@ port_unreachables(const struct fx *x, uint16_t sport)
 }
 
 /* Two datagrams from one source: one association, both relayed, both answered from the
- * destination's address and port. */
+ * destination's address and port; a datagram the relay says came from elsewhere reaches
+ * the application from that address. */
 static void
 test_one_association(void **state)
 {
 	struct fx *x = *state;
 	const struct fake_socks5_stats *st = fake_socks5_get_stats(x->fake);
+	struct t2s_endpoint other = {.type = T2S_ENDPOINT_IPV4, .port = 9999};
 
 	send_udp(x, 5000, "first datagram");
 	ASSERT_WITHIN(replies(x, 5000, "first datagram") == 1, WAIT);
@@ -216,6 +224,10 @@ test_one_association(void **state)
 	assert_int_equal(st->last_dst.port, DST_PORT);
 	assert_int_equal(st->last_len, strlen("second datagram"));
 	assert_memory_equal(st->last_payload, "second datagram", st->last_len);
+
+	inet_pton(AF_INET, "198.19.0.99", other.u.ipv4);
+	assert_int_equal(fake_socks5_send_to_clients(x->fake, &other, (const uint8_t *)"from elsewhere", 14), 1);
+	ASSERT_WITHIN(replies_from(x, "198.19.0.99", 9999, 5000, "from elsewhere") == 1, WAIT);
 }
 
 /* Two sources, interleaved: one association each, each reply to its own source. */
