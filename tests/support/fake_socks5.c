@@ -30,6 +30,7 @@ enum stage {
 	STAGE_REQUEST,
 	STAGE_HELD,
 	STAGE_ASSOCIATED,
+	STAGE_CONNECTED, /* CONNECT answered with REP 0: the socket waits for the test */
 };
 
 struct conn {
@@ -40,6 +41,9 @@ struct conn {
 	int udp_fd;
 	ev_io udp_io;
 	struct sockaddr_in relay;
+	bool is_connect;
+	unsigned long seq; /* accept order */
+	struct t2s_endpoint dst;
 	uint8_t buf[600];
 	size_t len;
 };
@@ -51,6 +55,8 @@ struct fake_socks5 {
 	struct socks5_server server;
 	enum fake_socks5_reply reply;
 	enum fake_socks5_relay relay;
+	int connect_rep;
+	unsigned long next_seq;
 	struct fake_socks5_stats stats;
 	struct conn conns[FAKE_SOCKS5_MAX_CONNS];
 };
@@ -74,11 +80,10 @@ conn_close(struct conn *c)
 	if (c->stage == STAGE_HELD)
 		f->stats.held--;
 	ev_io_stop(f->loop, &c->io);
+	ev_io_stop(f->loop, &c->udp_io);
 	close(c->fd);
-	if (c->udp_fd >= 0) {
-		ev_io_stop(f->loop, &c->udp_io);
+	if (c->udp_fd >= 0)
 		close(c->udp_fd);
-	}
 	c->stage = STAGE_FREE;
 	f->stats.live--;
 }
@@ -99,6 +104,55 @@ answer_ok(struct conn *c)
 	send_all(c->fd, rep, sizeof(rep));
 	c->stage = STAGE_ASSOCIATED;
 	c->f->stats.associated++;
+}
+
+/* Answers a CONNECT; returns false if c was closed (a failure). */
+static bool
+answer_connect(struct conn *c, int rep)
+{
+	uint8_t out[10] = {5, (uint8_t)rep, 0, SOCKS5_ATYP_IPV4, 127, 0, 0, 1, 0, 1};
+
+	send_all(c->fd, out, sizeof(out));
+	if (rep != 0) {
+		conn_close(c);
+		return false;
+	}
+	ev_io_stop(c->f->loop, &c->io);
+	ev_io_stop(c->f->loop, &c->udp_io);
+	close(c->udp_fd);
+	c->udp_fd = -1;
+	c->stage = STAGE_CONNECTED;
+	c->f->stats.connected++;
+	return true;
+}
+
+/* The destination of a request whose need bytes are in c->buf. */
+static void
+decode_dst(struct conn *c)
+{
+	const uint8_t *b = c->buf;
+	struct t2s_endpoint *d = &c->dst;
+
+	memset(d, 0, sizeof(*d));
+	switch (b[3]) {
+	case SOCKS5_ATYP_IPV4:
+		d->type = T2S_ENDPOINT_IPV4;
+		memcpy(d->u.ipv4, b + 4, 4);
+		d->port = (uint16_t)(b[8] << 8 | b[9]);
+		break;
+	case SOCKS5_ATYP_IPV6:
+		d->type = T2S_ENDPOINT_IPV6;
+		memcpy(d->u.ipv6, b + 4, 16);
+		d->port = (uint16_t)(b[20] << 8 | b[21]);
+		break;
+	default:
+		d->type = T2S_ENDPOINT_DOMAIN;
+		d->u.domain.len = b[4];
+		memcpy(d->u.domain.name, b + 5, b[4]);
+		d->u.domain.name[b[4]] = '\0';
+		d->port = (uint16_t)(b[5 + b[4]] << 8 | b[6 + b[4]]);
+		break;
+	}
 }
 
 /* Consumes what the handshake needs from c->buf; returns false if c was closed. */
@@ -123,7 +177,7 @@ advance(struct conn *c)
 	}
 	if (c->stage != STAGE_REQUEST || c->len < 5)
 		return true;
-	assert_int_equal(c->buf[1], SOCKS5_CMD_UDP_ASSOCIATE);
+	assert_true(c->buf[1] == SOCKS5_CMD_UDP_ASSOCIATE || c->buf[1] == SOCKS5_CMD_CONNECT);
 	switch (c->buf[3]) {
 	case SOCKS5_ATYP_IPV4:
 		need = 10;
@@ -137,6 +191,22 @@ advance(struct conn *c)
 	}
 	if (c->len < need)
 		return true;
+	if (c->buf[1] == SOCKS5_CMD_CONNECT) {
+		c->is_connect = true;
+		decode_dst(c);
+		c->f->stats.connects++;
+		/* Bytes the client sent after the request stay for the target: none are
+		 * expected before the reply, so the buffer is simply dropped. */
+		assert_int_equal(c->len, need);
+		c->len = 0;
+		if (c->f->connect_rep == FAKE_SOCKS5_CONNECT_HOLD) {
+			c->stage = STAGE_HELD;
+			c->f->stats.held++;
+			ev_io_stop(c->f->loop, &c->io);
+			return true;
+		}
+		return answer_connect(c, c->f->connect_rep);
+	}
 	c->len = 0;
 	switch (c->f->reply) {
 	case FAKE_SOCKS5_REPLY_OK:
@@ -242,6 +312,7 @@ listen_cb(struct ev_loop *loop, ev_io *w, int revents)
 	memset(c, 0, sizeof(*c));
 	c->f = f;
 	c->fd = fd;
+	c->seq = f->next_seq++;
 	c->stage = STAGE_GREETING;
 	c->udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	assert_true(c->udp_fd >= 0);
@@ -307,12 +378,46 @@ fake_socks5_set_relay(struct fake_socks5 *f, enum fake_socks5_relay relay)
 }
 
 void
+fake_socks5_set_connect_rep(struct fake_socks5 *f, int rep)
+{
+	f->connect_rep = rep;
+}
+
+void
+fake_socks5_set_rcvbuf(struct fake_socks5 *f, int bytes)
+{
+	assert_int_equal(setsockopt(f->listen_fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes)), 0);
+}
+
+int
+fake_socks5_take_target(struct fake_socks5 *f, struct t2s_endpoint *dst)
+{
+	struct conn *best = NULL;
+	int fd;
+
+	for (size_t i = 0; i < FAKE_SOCKS5_MAX_CONNS; i++)
+		if (f->conns[i].stage == STAGE_CONNECTED && (best == NULL || f->conns[i].seq < best->seq))
+			best = &f->conns[i];
+	if (best == NULL)
+		return -1;
+	if (dst != NULL)
+		*dst = best->dst;
+	fd = best->fd;
+	best->stage = STAGE_FREE;
+	f->stats.live--;
+	return fd;
+}
+
+void
 fake_socks5_release(struct fake_socks5 *f)
 {
 	for (size_t i = 0; i < FAKE_SOCKS5_MAX_CONNS; i++)
 		if (f->conns[i].stage == STAGE_HELD) {
 			f->stats.held--;
-			answer_ok(&f->conns[i]);
+			if (f->conns[i].is_connect)
+				(void)answer_connect(&f->conns[i], 0);
+			else
+				answer_ok(&f->conns[i]);
 		}
 }
 

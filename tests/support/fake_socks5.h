@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A scripted SOCKS5 server for UDP ASSOCIATE on 127.0.0.1, running on the test's own
- * libev loop (so tests that need many associations at once, and control over when each
- * one answers or dies, stay single-threaded and deterministic). No authentication. Each
- * association gets its own relay socket, like dante, so the test can tell them apart.
+ * A scripted SOCKS5 server for UDP ASSOCIATE and CONNECT on 127.0.0.1, running on the
+ * test's own libev loop (so tests that need many associations at once, and control over
+ * when each one answers or dies, stay single-threaded and deterministic). No
+ * authentication. Each association gets its own relay socket, like dante, so the test
+ * can tell them apart. A CONNECT that succeeds connects to nothing: its socket is handed
+ * to the test (fake_socks5_take_target), which then plays the target itself (reads or
+ * stalls, sends, half-closes, resets).
  */
 #ifndef T2S_TESTS_FAKE_SOCKS5_H
 #define T2S_TESTS_FAKE_SOCKS5_H
@@ -43,6 +46,8 @@ struct fake_socks5_stats {
 	unsigned live;       /* control connections open now */
 	unsigned held;       /* requests held now (FAKE_SOCKS5_REPLY_HOLD) */
 	unsigned datagrams;  /* datagrams received on relay sockets */
+	unsigned connects;   /* CONNECT requests received */
+	unsigned connected;  /* CONNECT requests answered with REP 0 */
 	/* The last datagram: its SOCKS destination and payload. */
 	struct t2s_endpoint last_dst;
 	uint8_t last_payload[512];
@@ -62,6 +67,21 @@ const struct socks5_server *fake_socks5_server(const struct fake_socks5 *f);
 
 void fake_socks5_set_reply(struct fake_socks5 *f, enum fake_socks5_reply reply);
 void fake_socks5_set_relay(struct fake_socks5 *f, enum fake_socks5_relay relay);
+
+/* How a CONNECT request is answered: the REP code (0: success), or this to hold it until
+ * fake_socks5_release. A failure closes the connection after the reply. */
+#define FAKE_SOCKS5_CONNECT_HOLD (-1)
+void fake_socks5_set_connect_rep(struct fake_socks5 *f, int rep);
+
+/* SO_RCVBUF of the sockets accepted from now on (a slow target fills up sooner). */
+void fake_socks5_set_rcvbuf(struct fake_socks5 *f, int bytes);
+
+/*
+ * Takes the socket of the oldest CONNECT answered with REP 0 and not taken yet (the
+ * test now owns it: non-blocking, the client's bytes after the request are in it).
+ * Returns -1 if there is none; dst (may be NULL) gets the requested destination.
+ */
+int fake_socks5_take_target(struct fake_socks5 *f, struct t2s_endpoint *dst);
 
 /* Answers every held request with REP 0. */
 void fake_socks5_release(struct fake_socks5 *f);

@@ -206,7 +206,7 @@ pktbuild_tcp(uint8_t *out, size_t cap, const struct pktbuild_ip *ip, const struc
 	wr32(t + 8, tcp->ack);
 	t[12] = (uint8_t)((tcp->doff ? tcp->doff : (TCP_HLEN + olen) / 4) << 4);
 	t[13] = tcp->flags;
-	pktbuild_wr16(t + 14, tcp->window ? tcp->window : 65535);
+	pktbuild_wr16(t + 14, tcp->zero_window ? 0 : tcp->window ? tcp->window : 65535);
 	if (tcp->opts_len)
 		memcpy(t + TCP_HLEN, tcp->opts, tcp->opts_len);
 	if (tcp->payload_len)

@@ -42,7 +42,8 @@ struct pktbuild_tcp {
 	uint16_t sport, dport;
 	uint32_t seq, ack;
 	uint8_t flags;
-	uint16_t window;
+	uint16_t window;      /* 0 means 65535, unless zero_window */
+	bool zero_window;     /* announce a window of 0 */
 	const uint8_t *opts; /* raw option bytes, padded with zeros (EOL) to a multiple of 4 */
 	size_t opts_len;
 	uint8_t doff; /* data offset override in 32-bit words (1..15); 0 computes it */

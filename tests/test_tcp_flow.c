@@ -1,0 +1,494 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tcp_flow in process, through the engine's top-level API only (t2s_new on a TUN that
+ * is one end of a socketpair): a scripted application (support/tcp_peer.c) on the other
+ * end, the in-loop fake SOCKS5 server answering CONNECT, and the target played by the
+ * test on the socket of that CONNECT. Everything runs on one libev loop, lwIP's timers
+ * included; waits are bounded by deadlines, never sleeps.
+ *
+ * Covered: the handshake gated on the proxy (SYN|ACK only after REP 0; RST for a refusal;
+ * ICMP for unreachable); bytes both ways, checked byte by byte; the three close orders,
+ * each with a backlog toward the target held for longer than lwIP's TIME_WAIT after the
+ * last FIN (issue 9 item 1: the app's FIN in FIN_WAIT_2 moves the pcb to TIME_WAIT, lwIP
+ * frees it 4 s later, the backlog is delivered after that); RST relayed each way;
+ * backpressure each way (bounded, then resumed without a byte lost).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <ev.h>
+
+#include "config.h"
+#include "log.h"
+#include "lwip_port.h"
+#include "support/fake_socks5.h"
+#include "support/tcp_peer.h"
+#include "t2s.h"
+#include "tun.h"
+
+#define APP_ADDR "198.18.0.1"
+#define DST_ADDR "198.19.0.10"
+#define DST_PORT 8080
+#define WAIT 10.0       /* deadline for what should happen at once */
+#define BULK_WAIT 60.0  /* deadline for transfers of some MB (ASan, a loaded machine) */
+/* lwIP frees a TIME_WAIT pcb 2 * TCP_MSL (4 s) after it entered it, checked every 0.5 s. */
+#define PAST_TIME_WAIT 5.0
+/* More than any path of this test can hold (lwIP's window, socket buffers). */
+#define ENDLESS (256ull * 1024 * 1024)
+/* What a stalled direction may have taken in before it stops (generous: lwIP's 1 MiB
+ * send buffer or 64 KiB window, plus the kernel's socket buffers). */
+#define STALL_BOUND (24ull * 1024 * 1024)
+
+static struct ev_loop *g_loop;
+static ev_timer g_tick; /* wakes the loop often, so conditions are checked */
+static uint16_t g_next_port = 20000;
+
+/* Runs the loop until cond holds or secs pass. */
+#define WAIT_UNTIL(cond, secs) \
+	do { \
+		ev_tstamp end_ = ev_time() + (secs); \
+		while (!(cond) && ev_time() < end_) \
+			ev_run(g_loop, EVRUN_ONCE); \
+	} while (0)
+#define ASSERT_WITHIN(cond, secs) \
+	do { \
+		WAIT_UNTIL(cond, secs); \
+		assert_true(cond); \
+	} while (0)
+#define RUN_FOR(secs) WAIT_UNTIL(false, secs)
+
+struct fx {
+	struct fake_socks5 *fake;
+	struct t2s_config cfg;
+	struct t2s *t;
+	struct tun_peer *peer;
+	struct tcp_app *app;
+	struct tcp_target *target;
+};
+
+static void
+tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+}
+
+static void
+bufsize(int fd, int bytes)
+{
+	/* Room for several windows of packets either way (the socketpair never drops). */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof(bytes)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+}
+
+static int
+setup(void **state)
+{
+	struct fx *x = calloc(1, sizeof(*x));
+	struct tun_device tun = {.fd = -1};
+	int sp[2];
+
+	assert_non_null(x);
+	x->fake = fake_socks5_new(g_loop);
+	/* A small receive buffer: a target that stops reading fills up soon. */
+	fake_socks5_set_rcvbuf(x->fake, 64 * 1024);
+	config_defaults(&x->cfg);
+	x->cfg.mtu = 1500;
+	x->cfg.udp_mode = CONFIG_UDP_BLOCK; /* no association at start-up: TCP only */
+	x->cfg.udp_pool = 0;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp), 0);
+	bufsize(sp[0], 4 << 20);
+	bufsize(sp[1], 4 << 20);
+	tun.fd = sp[0];
+	strcpy(tun.name, "socketpair");
+	x->t = t2s_new(g_loop, &x->cfg, fake_socks5_server(x->fake), &tun);
+	assert_non_null(x->t);
+	x->peer = tun_peer_new(g_loop, sp[1]);
+	*state = x;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *x = *state;
+
+	if (x->app != NULL && getenv("T2S_TEST_DEBUG") != NULL)
+		print_message("app: %llu sent, %llu received, %u probes\n", (unsigned long long)x->app->tx_sent,
+			      (unsigned long long)x->app->rx_bytes, x->app->probes);
+	assert_int_equal(x->peer->bad_csum, 0);
+	tcp_target_free(x->target);
+	tcp_app_free(x->app);
+	t2s_free(x->t);
+	tun_peer_free(x->peer);
+	fake_socks5_free(x->fake);
+	free(x);
+	return 0;
+}
+
+static struct tcp_app *
+new_app(struct fx *x)
+{
+	uint16_t port = g_next_port++;
+
+	return tcp_app_new(x->peer, APP_ADDR, port, DST_ADDR, DST_PORT, 0xa11ce000u + port, 0xb0b00000u + port);
+}
+
+/* An established flow: x->app connected, x->target its CONNECT's socket. */
+static void
+open_flow(struct fx *x)
+{
+	unsigned before = fake_socks5_get_stats(x->fake)->connected;
+	struct t2s_endpoint dst;
+	int fd;
+
+	x->app = new_app(x);
+	tcp_app_connect(x->app);
+	ASSERT_WITHIN(x->app->established && fake_socks5_get_stats(x->fake)->connected > before, WAIT);
+	fd = fake_socks5_take_target(x->fake, &dst);
+	assert_true(fd >= 0);
+	assert_int_equal(dst.type, T2S_ENDPOINT_IPV4);
+	assert_int_equal(dst.port, DST_PORT);
+	x->target = tcp_target_new(g_loop, fd, x->app->rx_seed, x->app->tx_seed);
+}
+
+/* The app uploads until its window is down to reserve with all acknowledged: the target
+ * reads nothing, and tun2socks holds what the proxy socket would not take. */
+static void
+stall_upload(struct fx *x, uint32_t reserve)
+{
+	tcp_target_set_reading(x->target, false);
+	x->app->wnd_reserve = reserve;
+	tcp_app_send(x->app, ENDLESS);
+	ASSERT_WITHIN(tcp_app_all_acked(x->app) && x->app->snd_wnd <= reserve && x->app->tx_sent > 0, BULK_WAIT);
+	assert_true(x->app->tx_sent < STALL_BOUND);
+	x->app->tx_limit = x->app->tx_sent; /* nothing more to send */
+}
+
+/* The target reads everything: the app's bytes, exact, then EOF (no reset). */
+static void
+drain_target(struct fx *x)
+{
+	tcp_target_read_upto(x->target, UINT64_MAX);
+	ASSERT_WITHIN(x->target->rx_eof || x->target->rx_err != 0, BULK_WAIT);
+	assert_int_equal(x->target->rx_err, 0);
+	assert_false(x->target->rx_bad);
+	assert_int_equal(x->target->rx_bytes, x->app->tx_sent);
+}
+
+/* ---- handshake ----------------------------------------------------------------- */
+
+/* No SYN|ACK while the CONNECT is pending; a retransmitted SYN makes no second CONNECT;
+ * REP 0 releases the handshake, and the flow relays. */
+static void
+test_handshake_waits_for_connect(void **state)
+{
+	struct fx *x = *state;
+	const struct fake_socks5_stats *st = fake_socks5_get_stats(x->fake);
+	struct t2s_endpoint dst;
+	int fd;
+
+	fake_socks5_set_connect_rep(x->fake, FAKE_SOCKS5_CONNECT_HOLD);
+	x->app = new_app(x);
+	tcp_app_connect(x->app);
+	ASSERT_WITHIN(st->held == 1, WAIT);
+	RUN_FOR(0.3);
+	tcp_app_connect(x->app); /* the application's SYN retransmission */
+	RUN_FOR(0.3);
+	assert_int_equal(x->app->synacks, 0);
+	assert_int_equal(x->app->rsts, 0);
+	assert_int_equal(st->connects, 1);
+
+	fake_socks5_release(x->fake);
+	ASSERT_WITHIN(x->app->established, WAIT);
+	fd = fake_socks5_take_target(x->fake, &dst);
+	assert_true(fd >= 0);
+	assert_int_equal(dst.type, T2S_ENDPOINT_IPV4);
+	assert_memory_equal(dst.u.ipv4, x->app->daddr, 4);
+	assert_int_equal(dst.port, DST_PORT);
+	x->target = tcp_target_new(g_loop, fd, x->app->rx_seed, x->app->tx_seed);
+	tcp_app_send(x->app, 5000);
+	tcp_target_send(x->target, 7000);
+	ASSERT_WITHIN(x->target->rx_bytes == 5000 && x->app->rx_bytes == 7000, WAIT);
+	assert_false(x->target->rx_bad);
+	assert_false(x->app->rx_bad);
+}
+
+/* REP 5 (connection refused): the application gets RST for its SYN, never SYN|ACK. */
+static void
+test_refused_gets_rst(void **state)
+{
+	struct fx *x = *state;
+
+	fake_socks5_set_connect_rep(x->fake, 5);
+	x->app = new_app(x);
+	tcp_app_connect(x->app);
+	ASSERT_WITHIN(x->app->rsts == 1, WAIT);
+	RUN_FOR(0.1);
+	assert_int_equal(x->app->synacks, 0);
+	assert_int_equal(x->app->icmps, 0);
+}
+
+/* REP 4, 3, 2: ICMP host / net / administratively unreachable quoting the SYN. */
+static void
+test_unreachable_gets_icmp(void **state)
+{
+	static const struct {
+		int rep;
+		uint8_t code;
+	} cases[] = {{4, 1}, {3, 0}, {2, 13}};
+	struct fx *x = *state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tcp_app *a;
+
+		fake_socks5_set_connect_rep(x->fake, cases[i].rep);
+		a = new_app(x);
+		tcp_app_connect(a);
+		WAIT_UNTIL(a->icmps == 1, WAIT);
+		RUN_FOR(0.1);
+		assert_int_equal(a->icmps, 1);
+		assert_int_equal(a->icmp_type, 3);
+		assert_int_equal(a->icmp_code, cases[i].code);
+		assert_int_equal(a->synacks, 0);
+		assert_int_equal(a->rsts, 0);
+		tcp_app_free(a);
+	}
+}
+
+/* ---- data ---------------------------------------------------------------------- */
+
+/* 4 MB each way at once, byte-exact, then an orderly close. */
+static void
+test_data_both_ways(void **state)
+{
+	struct fx *x = *state;
+	const uint64_t n = 4u << 20;
+
+	open_flow(x);
+	tcp_app_send(x->app, n);
+	tcp_target_send(x->target, n);
+	ASSERT_WITHIN(x->target->rx_bytes == n && x->app->rx_bytes == n, BULK_WAIT);
+	assert_false(x->target->rx_bad);
+	assert_false(x->app->rx_bad);
+	tcp_app_close(x->app);
+	tcp_target_shutdown(x->target);
+	ASSERT_WITHIN(x->app->got_fin && x->app->fin_acked && x->target->rx_eof, WAIT);
+	assert_int_equal(x->app->rsts, 0);
+	assert_int_equal(x->target->rx_err, 0);
+}
+
+/* ---- close orders, each with a backlog toward a stalled target ---------------- */
+
+#define RESERVE 1000       /* window kept for the app's FIN */
+#define DOWNLOAD 100000    /* what the target sends before its FIN */
+
+/* The app FINs first (lwIP: CLOSE_WAIT), then the target sends and FINs (LAST_ACK; the
+ * ACK of that FIN frees the pcb with ERR_CLSD). The stalled target then gets all. */
+static void
+test_close_app_first(void **state)
+{
+	struct fx *x = *state;
+
+	open_flow(x);
+	stall_upload(x, RESERVE);
+	tcp_app_close(x->app);
+	ASSERT_WITHIN(x->app->fin_acked, WAIT);
+	tcp_target_send(x->target, DOWNLOAD);
+	tcp_target_shutdown(x->target);
+	ASSERT_WITHIN(x->app->got_fin, WAIT);
+	assert_int_equal(x->app->rx_bytes, DOWNLOAD);
+	assert_false(x->app->rx_bad);
+	RUN_FOR(PAST_TIME_WAIT);
+	drain_target(x);
+	assert_int_equal(x->app->rsts, 0);
+}
+
+/*
+ * Issue 9 item 1: the target sends a little and FINs first (lwIP: FIN_WAIT_2 once the
+ * app acknowledged it), the app uploads into the stalled target and FINs (TIME_WAIT,
+ * with bytes still queued in tun2socks), lwIP frees the pcb 4 s later without a
+ * callback, and only then does the target read. Every byte arrives; a flow still holding
+ * the pcb would call tcp_recved on freed memory here (ASan: heap-use-after-free).
+ */
+static void
+test_close_target_first_time_wait(void **state)
+{
+	struct fx *x = *state;
+
+	open_flow(x);
+	tcp_target_send(x->target, DOWNLOAD);
+	tcp_target_shutdown(x->target);
+	ASSERT_WITHIN(x->app->got_fin, WAIT);
+	assert_int_equal(x->app->rx_bytes, DOWNLOAD);
+	assert_false(x->app->rx_bad);
+	stall_upload(x, RESERVE);
+	tcp_app_close(x->app);
+	ASSERT_WITHIN(x->app->fin_acked, WAIT);
+	RUN_FOR(PAST_TIME_WAIT);
+	drain_target(x);
+	assert_int_equal(x->app->rsts, 0);
+}
+
+/* Both FINs cross (lwIP: CLOSING, then TIME_WAIT): the app sends its FIN before it has
+ * seen the one tun2socks already sent for the target. */
+static void
+test_close_simultaneous(void **state)
+{
+	struct fx *x = *state;
+
+	open_flow(x);
+	stall_upload(x, RESERVE);
+	tun_peer_hold(x->peer, true);
+	/* Less than the app's window: the FIN follows without waiting for an ACK. */
+	tcp_target_send(x->target, 2000);
+	tcp_target_shutdown(x->target);
+	ASSERT_WITHIN(x->peer->held_fins > 0, WAIT);
+	tcp_app_close(x->app);
+	assert_true(x->app->fin_sent);
+	RUN_FOR(0.1);
+	tun_peer_hold(x->peer, false);
+	ASSERT_WITHIN(x->app->got_fin && x->app->fin_acked, WAIT);
+	assert_int_equal(x->app->rx_bytes, 2000);
+	assert_false(x->app->rx_bad);
+	RUN_FOR(PAST_TIME_WAIT);
+	drain_target(x);
+	assert_int_equal(x->app->rsts, 0);
+}
+
+/* ---- RST relay ----------------------------------------------------------------- */
+
+/* RST from the application: the target's connection is reset (ECONNRESET), not closed. */
+static void
+test_rst_from_app(void **state)
+{
+	struct fx *x = *state;
+
+	open_flow(x);
+	tcp_app_send(x->app, 20000);
+	ASSERT_WITHIN(x->target->rx_bytes == 20000, WAIT);
+	tcp_app_reset(x->app);
+	ASSERT_WITHIN(x->target->rx_err != 0 || x->target->rx_eof, WAIT);
+	assert_int_equal(x->target->rx_err, ECONNRESET);
+}
+
+/* RST from the target: the application gets RST. */
+static void
+test_rst_from_target(void **state)
+{
+	struct fx *x = *state;
+
+	open_flow(x);
+	tcp_target_send(x->target, 20000);
+	ASSERT_WITHIN(x->app->rx_bytes == 20000, WAIT);
+	tcp_target_reset(x->target);
+	ASSERT_WITHIN(x->app->rsts > 0, WAIT);
+	assert_false(x->app->got_fin);
+}
+
+/* ---- backpressure -------------------------------------------------------------- */
+
+/* app -> proxy: the target stops reading; the window offered to the app closes (0) and
+ * stays closed with a bounded amount taken in; once the target reads, the upload goes
+ * on and every byte arrives. */
+static void
+test_backpressure_app_to_proxy(void **state)
+{
+	struct fx *x = *state;
+	uint64_t stalled_at;
+
+	open_flow(x);
+	stall_upload(x, 0);
+	assert_int_equal(x->app->snd_wnd, 0);
+	stalled_at = x->app->tx_sent;
+	RUN_FOR(0.5);
+	assert_int_equal(x->app->snd_wnd, 0);
+	assert_int_equal(x->app->tx_sent, stalled_at);
+	print_message("app -> proxy: stalled after %llu bytes\n", (unsigned long long)stalled_at);
+
+	x->app->tx_limit = stalled_at + (2u << 20);
+	tcp_app_send(x->app, 0);
+	tcp_target_read_upto(x->target, UINT64_MAX);
+	ASSERT_WITHIN(x->target->rx_bytes == x->app->tx_limit, BULK_WAIT);
+	assert_false(x->target->rx_bad);
+	tcp_app_close(x->app);
+	drain_target(x);
+}
+
+/* proxy -> app: the app stops reading (its window closes); tun2socks stops reading the
+ * proxy socket once lwIP's send buffer is full, so the target's writes block; once the
+ * app reads again, every byte arrives. */
+static void
+test_backpressure_proxy_to_app(void **state)
+{
+	struct fx *x = *state;
+	uint64_t stalled_at;
+
+	open_flow(x);
+	tcp_app_set_reading(x->app, false);
+	tcp_target_send(x->target, ENDLESS);
+	ASSERT_WITHIN(x->target->tx_blocked && x->app->unread >= x->app->rcv_space, BULK_WAIT);
+	/* Blocked for good, not for a moment: nothing more leaves the target. */
+	RUN_FOR(0.3);
+	stalled_at = x->target->tx_sent;
+	RUN_FOR(0.5);
+	assert_int_equal(x->target->tx_sent, stalled_at);
+	assert_true(x->target->tx_blocked);
+	assert_true(stalled_at < STALL_BOUND);
+	assert_int_equal(x->app->rx_bytes, x->app->rcv_space);
+	print_message("proxy -> app: target blocked after %llu bytes\n", (unsigned long long)stalled_at);
+
+	x->target->tx_limit = stalled_at + (1u << 20);
+	tcp_app_set_reading(x->app, true);
+	tcp_target_pump(x->target);
+	ASSERT_WITHIN(x->app->rx_bytes == x->target->tx_limit, BULK_WAIT);
+	assert_false(x->app->rx_bad);
+	assert_int_equal(x->app->rsts, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_handshake_waits_for_connect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_gets_rst, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unreachable_gets_icmp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_data_both_ways, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_app_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_target_first_time_wait, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_simultaneous, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rst_from_app, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rst_from_target, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backpressure_app_to_proxy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backpressure_proxy_to_app, setup, teardown),
+	};
+	int rc;
+
+	/* T2S_TEST_FILTER=test_close_* runs only the matching tests. */
+	if (getenv("T2S_TEST_FILTER") != NULL)
+		cmocka_set_test_filter(getenv("T2S_TEST_FILTER"));
+	log_set_level(getenv("T2S_TEST_DEBUG") != NULL ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN);
+	g_loop = ev_default_loop(0);
+	if (lwip_port_init(g_loop, NULL) != 0)
+		return 1;
+	ev_timer_init(&g_tick, tick_cb, 0.02, 0.02);
+	ev_timer_start(g_loop, &g_tick);
+	ev_unref(g_loop);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	ev_ref(g_loop);
+	ev_timer_stop(g_loop, &g_tick);
+	lwip_port_fini();
+	return rc;
+}

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * udp_flow in process, through the engine's top-level API only: t2s_new on a socketpair
+ * TUN, datagrams built with pktbuild and written into it, the in-loop fake SOCKS5 server
+ * as the proxy (its relay echoes each datagram back from its destination). Covered: one
+ * association per application source, replies written back from the right address,
+ * per-source mappings, idle expiry (the association closes, the next datagram opens a
+ * new one), and refusal with ICMP port unreachable when the proxy has no UDP.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <ev.h>
+
+#include "config.h"
+#include "log.h"
+#include "lwip_port.h"
+#include "support/fake_socks5.h"
+#include "support/pktbuild.h"
+#include "support/tcp_peer.h"
+#include "t2s.h"
+#include "tun.h"
+
+#define APP_ADDR "198.18.0.1"
+#define DST_ADDR "198.19.0.20"
+#define DST_PORT 7000
+#define WAIT 10.0
+
+static struct ev_loop *g_loop;
+static ev_timer g_tick;
+
+#define WAIT_UNTIL(cond, secs) \
+	do { \
+		ev_tstamp end_ = ev_time() + (secs); \
+		while (!(cond) && ev_time() < end_) \
+			ev_run(g_loop, EVRUN_ONCE); \
+	} while (0)
+#define ASSERT_WITHIN(cond, secs) \
+	do { \
+		WAIT_UNTIL(cond, secs); \
+		assert_true(cond); \
+	} while (0)
+#define RUN_FOR(secs) WAIT_UNTIL(false, secs)
+
+struct fx {
+	struct fake_socks5 *fake;
+	struct t2s_config cfg;
+	struct t2s *t;
+	struct tun_peer *peer;
+};
+
+static void
+tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+}
+
+static int
+start(void **state, enum config_udp_mode mode, double udp_timeout, enum fake_socks5_reply reply)
+{
+	struct fx *x = calloc(1, sizeof(*x));
+	struct tun_device tun = {.fd = -1};
+	int sp[2];
+
+	assert_non_null(x);
+	x->fake = fake_socks5_new(g_loop);
+	fake_socks5_set_reply(x->fake, reply);
+	config_defaults(&x->cfg);
+	x->cfg.mtu = 1500;
+	x->cfg.udp_mode = mode;
+	x->cfg.udp_pool = 0; /* every association the fake sees is a mapping's */
+	x->cfg.udp_timeout = udp_timeout;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp), 0);
+	tun.fd = sp[0];
+	strcpy(tun.name, "socketpair");
+	x->t = t2s_new(g_loop, &x->cfg, fake_socks5_server(x->fake), &tun);
+	assert_non_null(x->t);
+	x->peer = tun_peer_new(g_loop, sp[1]);
+	*state = x;
+	return 0;
+}
+
+static int
+setup_associate(void **state)
+{
+	return start(state, CONFIG_UDP_ASSOCIATE, CONFIG_DEFAULT_UDP_TIMEOUT, FAKE_SOCKS5_REPLY_OK);
+}
+
+static int
+setup_short_timeout(void **state)
+{
+	return start(state, CONFIG_UDP_ASSOCIATE, 1.0, FAKE_SOCKS5_REPLY_OK);
+}
+
+static int
+setup_no_udp(void **state)
+{
+	return start(state, CONFIG_UDP_AUTO, CONFIG_DEFAULT_UDP_TIMEOUT, FAKE_SOCKS5_REPLY_UNSUPPORTED);
+}
+
+static int
+setup_block(void **state)
+{
+	return start(state, CONFIG_UDP_BLOCK, CONFIG_DEFAULT_UDP_TIMEOUT, FAKE_SOCKS5_REPLY_OK);
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *x = *state;
+
+	assert_int_equal(x->peer->bad_csum, 0);
+	t2s_free(x->t);
+	tun_peer_free(x->peer);
+	fake_socks5_free(x->fake);
+	free(x);
+	return 0;
+}
+
+static void
+send_udp(struct fx *x, uint16_t sport, const char *payload)
+{
+	struct pktbuild_ip ip;
+	struct pktbuild_udp udp = {
+		.sport = sport,
+		.dport = DST_PORT,
+		.len_field = -1,
+		.payload = (const uint8_t *)payload,
+		.payload_len = strlen(payload),
+	};
+	uint8_t pkt[600];
+	size_t n;
+
+	pktbuild_ip_init(&ip, 4, APP_ADDR, DST_ADDR);
+	n = pktbuild_udp(pkt, sizeof(pkt), &ip, &udp);
+	assert_true(tun_peer_send(x->peer, pkt, n));
+}
+
+/* How many UDP replies to APP_ADDR:dport carry payload, each checked: from
+ * src:sport, with a valid checksum. */
+static unsigned
+replies_from(const struct fx *x, const char *src, uint16_t sport, uint16_t dport, const char *payload)
+{
+	unsigned n = 0, kept = x->peer->kept < TUN_PEER_KEPT ? x->peer->kept : TUN_PEER_KEPT;
+	uint8_t app[4], dst[4];
+	size_t plen = strlen(payload);
+
+	inet_pton(AF_INET, APP_ADDR, app);
+	inet_pton(AF_INET, src, dst);
+	for (unsigned i = 0; i < kept; i++) {
+		const struct tun_peer_pkt *k = &x->peer->other[i];
+		const uint8_t *p = k->data;
+		size_t ihl = (size_t)(p[0] & 15) * 4;
+
+		if (p[9] != 17 || k->len != ihl + 8 + plen || pktbuild_rd16(p + ihl + 2) != dport ||
+		    memcmp(p + ihl + 8, payload, plen) != 0)
+			continue;
+		assert_memory_equal(p + 12, dst, 4);
+		assert_memory_equal(p + 16, app, 4);
+		assert_int_equal(pktbuild_rd16(p + ihl), sport);
+		if (pktbuild_rd16(p + ihl + 6) != 0)
+			assert_int_equal(pktbuild_csum(pktbuild_pseudo(4, p + 12, p + 16, 17, k->len - ihl), p + ihl,
+						       k->len - ihl),
+					 0);
+		n++;
+	}
+	return n;
+}
+
+static unsigned
+replies(const struct fx *x, uint16_t dport, const char *payload)
+{
+	return replies_from(x, DST_ADDR, DST_PORT, dport, payload);
+}
+
+/* ICMP port unreachable quoting a datagram from sport, among the packets kept. */
+static unsigned
+port_unreachables(const struct fx *x, uint16_t sport)
+{
+	unsigned n = 0, kept = x->peer->kept < TUN_PEER_KEPT ? x->peer->kept : TUN_PEER_KEPT;
+
+	for (unsigned i = 0; i < kept; i++) {
+		const uint8_t *p = x->peer->other[i].data;
+		size_t ihl = (size_t)(p[0] & 15) * 4;
+		const uint8_t *q = p + ihl + 8;
+
+		if (p[9] == 1 && p[ihl] == 3 && p[ihl + 1] == 3 && q[9] == 17 &&
+		    pktbuild_rd16(q + (q[0] & 15) * 4) == sport &&
+		    pktbuild_rd16(q + (q[0] & 15) * 4 + 2) == DST_PORT)
+			n++;
+	}
+	return n;
+}
+
+/* Two datagrams from one source: one association, both relayed, both answered from the
+ * destination's address and port; a datagram the relay says came from elsewhere reaches
+ * the application from that address. */
+static void
+test_one_association(void **state)
+{
+	struct fx *x = *state;
+	const struct fake_socks5_stats *st = fake_socks5_get_stats(x->fake);
+	struct t2s_endpoint other = {.type = T2S_ENDPOINT_IPV4, .port = 9999};
+
+	send_udp(x, 5000, "first datagram");
+	ASSERT_WITHIN(replies(x, 5000, "first datagram") == 1, WAIT);
+	send_udp(x, 5000, "second datagram");
+	ASSERT_WITHIN(replies(x, 5000, "second datagram") == 1, WAIT);
+	assert_int_equal(st->associated, 1);
+	assert_int_equal(st->datagrams, 2);
+	assert_int_equal(st->last_dst.type, T2S_ENDPOINT_IPV4);
+	assert_int_equal(st->last_dst.port, DST_PORT);
+	assert_int_equal(st->last_len, strlen("second datagram"));
+	assert_memory_equal(st->last_payload, "second datagram", st->last_len);
+
+	inet_pton(AF_INET, "198.19.0.99", other.u.ipv4);
+	assert_int_equal(fake_socks5_send_to_clients(x->fake, &other, (const uint8_t *)"from elsewhere", 14), 1);
+	ASSERT_WITHIN(replies_from(x, "198.19.0.99", 9999, 5000, "from elsewhere") == 1, WAIT);
+}
+
+/* Two sources, interleaved: one association each, each reply to its own source. */
+static void
+test_per_source(void **state)
+{
+	struct fx *x = *state;
+	const struct fake_socks5_stats *st = fake_socks5_get_stats(x->fake);
+	char msg[32];
+
+	for (int round = 0; round < 3; round++) {
+		for (uint16_t port = 5001; port <= 5002; port++) {
+			snprintf(msg, sizeof(msg), "from %u round %d", port, round);
+			send_udp(x, port, msg);
+		}
+		for (uint16_t port = 5001; port <= 5002; port++) {
+			snprintf(msg, sizeof(msg), "from %u round %d", port, round);
+			ASSERT_WITHIN(replies(x, port, msg) == 1, WAIT);
+			snprintf(msg, sizeof(msg), "from %u round %d", port == 5001 ? 5002 : 5001, round);
+			assert_int_equal(replies(x, port, msg), 0);
+		}
+	}
+	assert_int_equal(st->associated, 2);
+	assert_int_equal(st->datagrams, 6);
+}
+
+/* An idle mapping expires (udp_timeout 1 s): its association is closed; the next
+ * datagram from the same source opens a new one. */
+static void
+test_expiry(void **state)
+{
+	struct fx *x = *state;
+	const struct fake_socks5_stats *st = fake_socks5_get_stats(x->fake);
+
+	send_udp(x, 5003, "before");
+	ASSERT_WITHIN(replies(x, 5003, "before") == 1, WAIT);
+	assert_int_equal(st->live, 1);
+	RUN_FOR(0.3);
+	assert_int_equal(st->live, 1); /* not before its time */
+	ASSERT_WITHIN(st->live == 0, WAIT);
+	send_udp(x, 5003, "after");
+	ASSERT_WITHIN(replies(x, 5003, "after") == 1, WAIT);
+	assert_int_equal(st->associated, 2);
+}
+
+/* The proxy answers UDP ASSOCIATE with REP 7: once that is known, datagrams (not DNS)
+ * get ICMP port unreachable quoting them, and no association is ever made. */
+static void
+test_refused_without_udp(void **state)
+{
+	struct fx *x = *state;
+
+	for (int i = 0; i < 50 && port_unreachables(x, 5004) == 0; i++) {
+		send_udp(x, 5004, "anyone there?");
+		WAIT_UNTIL(port_unreachables(x, 5004) > 0, 0.1);
+	}
+	assert_true(port_unreachables(x, 5004) > 0);
+	assert_int_equal(fake_socks5_get_stats(x->fake)->associated, 0);
+	assert_int_equal(replies(x, 5004, "anyone there?"), 0);
+}
+
+/* --udp block: refused at once, the proxy never asked. */
+static void
+test_refused_block(void **state)
+{
+	struct fx *x = *state;
+
+	send_udp(x, 5005, "blocked");
+	ASSERT_WITHIN(port_unreachables(x, 5005) == 1, WAIT);
+	assert_int_equal(fake_socks5_get_stats(x->fake)->accepted, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_one_association, setup_associate, teardown),
+		cmocka_unit_test_setup_teardown(test_per_source, setup_associate, teardown),
+		cmocka_unit_test_setup_teardown(test_expiry, setup_short_timeout, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_without_udp, setup_no_udp, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_block, setup_block, teardown),
+	};
+	int rc;
+
+	/* T2S_TEST_FILTER=test_close_* runs only the matching tests. */
+	if (getenv("T2S_TEST_FILTER") != NULL)
+		cmocka_set_test_filter(getenv("T2S_TEST_FILTER"));
+	log_set_level(getenv("T2S_TEST_DEBUG") != NULL ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN);
+	g_loop = ev_default_loop(0);
+	if (lwip_port_init(g_loop, NULL) != 0)
+		return 1;
+	ev_timer_init(&g_tick, tick_cb, 0.02, 0.02);
+	ev_timer_start(g_loop, &g_tick);
+	ev_unref(g_loop);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	ev_ref(g_loop);
+	ev_timer_stop(g_loop, &g_tick);
+	lwip_port_fini();
+	return rc;
+}
