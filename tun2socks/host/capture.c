@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cidr.h"
 #include "log.h"
 
 #define RECORD_MAGIC "tun2socks-capture 1"
@@ -36,34 +37,17 @@ mask_prefix(struct netlink_prefix *p)
 int
 capture_prefix_parse(const char *s, struct netlink_prefix *out)
 {
-	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
-	unsigned long len;
+	struct cidr c;
 
-	if (strlen(s) >= sizeof(buf))
+	if (cidr_parse(&c, s, AF_UNSPEC) < 0)
 		return -EINVAL;
-	strcpy(buf, s);
 	memset(out, 0, sizeof(*out));
-	slash = strchr(buf, '/');
-	if (slash != NULL)
-		*slash = '\0';
-	if (inet_pton(AF_INET, buf, &out->addr.v4) == 1)
-		out->family = AF_INET;
-	else if (inet_pton(AF_INET6, buf, &out->addr.v6) == 1)
-		out->family = AF_INET6;
+	out->family = c.family;
+	if (c.family == AF_INET)
+		out->addr.v4 = c.addr.v4;
 	else
-		return -EINVAL;
-	len = out->family == AF_INET ? 32 : 128;
-	if (slash != NULL) {
-		unsigned long max = len;
-
-		if (slash[1] < '0' || slash[1] > '9')
-			return -EINVAL;
-		errno = 0;
-		len = strtoul(slash + 1, &end, 10);
-		if (errno != 0 || *end != '\0' || len > max)
-			return -EINVAL;
-	}
-	out->len = (unsigned)len;
+		out->addr.v6 = c.addr.v6;
+	out->len = c.len;
 	mask_prefix(out);
 	return 0;
 }
