@@ -15,6 +15,7 @@
 
 #include "cidr.h"
 #include "log.h"
+#include "procfs.h"
 
 #define RECORD_MAGIC "tun2socks-capture 1"
 
@@ -617,17 +618,9 @@ static int
 sysctl_write(const char *key, const char *value)
 {
 	char path[160];
-	size_t len = strlen(value);
-	int fd, err = 0;
 
 	snprintf(path, sizeof(path), "/proc/sys/%s", key);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, value, len) != (ssize_t)len)
-		err = -errno;
-	close(fd);
-	return err;
+	return procfs_write(path, value);
 }
 
 static bool
