@@ -878,18 +878,25 @@ capture_start(const struct capture_params *p)
 	int err;
 
 	c = calloc(1, sizeof(*c));
-	if (c == NULL)
+	if (c == NULL) {
+		log_error("cannot set up the capture: %s", strerror(ENOMEM));
+		errno = ENOMEM;
 		return NULL;
-	if ((err = capture_plan_build(p, &c->plan)) < 0 || (err = record_path(p->tun, c->dir, sizeof(c->dir), c->path, sizeof(c->path))) < 0)
+	}
+	if ((err = capture_plan_build(p, &c->plan)) < 0 || (err = record_path(p->tun, c->dir, sizeof(c->dir), c->path, sizeof(c->path))) < 0) {
+		log_error("cannot plan the capture through %s: %s", p->tun, strerror(-err));
 		goto err_free;
+	}
 	c->nl = netlink_open();
 	if (c->nl == NULL) {
 		err = -errno;
+		log_error("cannot open rtnetlink for the capture: %s", strerror(-err));
 		goto err_free;
 	}
 	stale = malloc(sizeof(*stale));
 	if (stale == NULL) {
 		err = -ENOMEM;
+		log_error("cannot set up the capture: %s", strerror(-err));
 		goto err_close;
 	}
 	err = record_read(c->path, stale, &owner);
@@ -931,14 +938,16 @@ capture_start(const struct capture_params *p)
 		}
 	}
 	if (c->plan.n > 0 && (err = record_write(c->dir, &c->plan, p->owner_uid)) < 0) {
-		log_error("cannot write the state record %s: %s", c->path, strerror(-err));
+		log_error("cannot write the state record %s: %s%s", c->path, strerror(-err),
+			  err == -EPERM || err == -EACCES ? " (needs root)" : "");
 		goto err_stale;
 	}
 	for (c->applied = 0; c->applied < c->plan.n; c->applied++) {
 		err = op_apply(c->nl, &c->plan.op[c->applied]);
 		if (err < 0) {
 			op_describe(&c->plan.op[c->applied], what, sizeof(what));
-			log_error("cannot add '%s': %s", what, strerror(-err));
+			log_error("cannot add '%s': %s%s", what, strerror(-err),
+				  err == -EPERM || err == -EACCES ? " (needs CAP_NET_ADMIN)" : "");
 			goto err_undo;
 		}
 	}
