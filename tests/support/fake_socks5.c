@@ -19,10 +19,9 @@
 
 #include <cmocka.h>
 
+#include "container_of.h"
 #include "loop.h"
 #include "socks5_proto.h"
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 enum stage {
 	STAGE_FREE,
@@ -53,7 +52,11 @@ struct fake_socks5 {
 	enum fake_socks5_relay relay;
 	struct fake_socks5_stats stats;
 	struct conn conns[FAKE_SOCKS5_MAX_CONNS];
+	struct script *script; /* fake_socks5_set_script; NULL: not scripted */
 };
+
+static void script_input(struct conn *c);
+static void script_conn_reset(struct conn *c);
 
 static struct sockaddr_in
 loopback4(uint16_t port)
@@ -183,7 +186,9 @@ conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	c->len += (size_t)n;
-	if (c->stage == STAGE_GREETING || c->stage == STAGE_REQUEST)
+	if (c->f->script != NULL)
+		script_input(c);
+	else if (c->stage == STAGE_GREETING || c->stage == STAGE_REQUEST)
 		(void)advance(c);
 	else
 		c->len = 0;
@@ -239,6 +244,7 @@ listen_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (f->conns[i].stage == STAGE_FREE)
 			c = &f->conns[i];
 	assert_non_null(c);
+	script_conn_reset(c);
 	memset(c, 0, sizeof(*c));
 	c->f = f;
 	c->fd = fd;
@@ -281,8 +287,11 @@ fake_socks5_free(struct fake_socks5 *f)
 {
 	if (f == NULL)
 		return;
-	for (size_t i = 0; i < FAKE_SOCKS5_MAX_CONNS; i++)
+	for (size_t i = 0; i < FAKE_SOCKS5_MAX_CONNS; i++) {
+		script_conn_reset(&f->conns[i]);
 		conn_close(&f->conns[i]);
+	}
+	free(f->script);
 	ev_io_stop(f->loop, &f->listen_io);
 	close(f->listen_fd);
 	free(f);
@@ -406,4 +415,241 @@ fake_socks5_refused_server(struct socks5_server *out)
 	memset(out, 0, sizeof(*out));
 	memcpy(&out->addr, &sin, sizeof(sin));
 	out->addrlen = sizeof(sin);
+}
+
+/* ------------------------------------------------------------------ CONNECT scripts */
+
+enum script_stage {
+	SCRIPT_GREETING,
+	SCRIPT_AUTH,
+	SCRIPT_REQUEST,
+	SCRIPT_DONE,
+};
+
+/* A scripted connection's state, beside its struct conn (same index). */
+struct script_conn {
+	struct conn *c;
+	enum script_stage stage;
+	uint8_t out[700];
+	size_t out_len, out_off;
+	bool split, shut;
+	ev_timer split_timer;
+};
+
+struct script {
+	enum fake_socks5_script kind;
+	uint8_t request[600];
+	size_t request_len;
+	bool auth_seen;
+	struct script_conn conns[FAKE_SOCKS5_MAX_CONNS];
+};
+
+static struct script_conn *
+script_conn_of(struct conn *c)
+{
+	return &c->f->script->conns[c - c->f->conns];
+}
+
+static void
+script_conn_reset(struct conn *c)
+{
+	struct script_conn *sc;
+
+	if (c->f == NULL || c->f->script == NULL)
+		return;
+	sc = script_conn_of(c);
+	ev_timer_stop(c->f->loop, &sc->split_timer);
+	sc->stage = SCRIPT_GREETING;
+	sc->out_len = sc->out_off = 0;
+	sc->shut = false;
+}
+
+/* Sends what is queued: all of it, or one byte a tick when split; then the FIN if asked. */
+static void
+script_flush(struct script_conn *sc)
+{
+	struct conn *c = sc->c;
+
+	if (sc->split && sc->out_off < sc->out_len) {
+		send_all(c->fd, sc->out + sc->out_off++, 1);
+		if (sc->out_off < sc->out_len) {
+			ev_timer_again(c->f->loop, &sc->split_timer);
+			return;
+		}
+	} else if (sc->out_off < sc->out_len) {
+		send_all(c->fd, sc->out + sc->out_off, sc->out_len - sc->out_off);
+		sc->out_off = sc->out_len;
+	}
+	ev_timer_stop(c->f->loop, &sc->split_timer);
+	sc->out_len = sc->out_off = 0;
+	if (sc->shut)
+		shutdown(c->fd, SHUT_WR);
+}
+
+static void
+script_split_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct script_conn *sc = container_of(w, struct script_conn, split_timer);
+
+	(void)revents;
+	if (sc->c->stage == STAGE_FREE) {
+		ev_timer_stop(loop, w);
+		return;
+	}
+	script_flush(sc);
+}
+
+static void
+script_queue(struct script_conn *sc, const void *buf, size_t len)
+{
+	assert_true(sc->out_len + len <= sizeof(sc->out));
+	memcpy(sc->out + sc->out_len, buf, len);
+	sc->out_len += len;
+}
+
+static void
+consume(struct conn *c, size_t n)
+{
+	memmove(c->buf, c->buf + n, c->len - n);
+	c->len -= n;
+}
+
+/* One step of the script on the bytes in c->buf; returns false once it waits for more. */
+static bool
+script_step(struct conn *c, struct script_conn *sc)
+{
+	static const uint8_t ok_v4[] = {5, 0, 0, SOCKS5_ATYP_IPV4, 198, 18, 0, 2, 0x12, 0x34};
+	static const uint8_t refused[] = {5, SOCKS5_REP_CONN_REFUSED, 0, SOCKS5_ATYP_IPV4, 0, 0, 0, 0, 0, 0};
+	struct script *s = c->f->script;
+	size_t ulen, plen;
+
+	switch (sc->stage) {
+	case SCRIPT_GREETING:
+		if (c->len < 2 || c->len < 2u + c->buf[1])
+			return false;
+		consume(c, 2u + c->buf[1]);
+		sc->stage = SCRIPT_REQUEST;
+		switch (s->kind) {
+		case FAKE_SOCKS5_SCRIPT_CLOSE_AFTER_GREETING:
+			sc->stage = SCRIPT_DONE;
+			break;
+		case FAKE_SOCKS5_SCRIPT_NO_METHOD:
+			script_queue(sc, (const uint8_t[]){5, 0xff}, 2);
+			sc->stage = SCRIPT_DONE;
+			break;
+		case FAKE_SOCKS5_SCRIPT_GARBAGE:
+			script_queue(sc, "HTTP/1.0 400", 12);
+			sc->stage = SCRIPT_DONE;
+			break;
+		case FAKE_SOCKS5_SCRIPT_OK_AUTH:
+		case FAKE_SOCKS5_SCRIPT_AUTH_REJECT:
+			script_queue(sc, (const uint8_t[]){5, SOCKS5_METHOD_USERPASS}, 2);
+			sc->stage = SCRIPT_AUTH;
+			break;
+		default:
+			script_queue(sc, (const uint8_t[]){5, 0}, 2);
+			break;
+		}
+		return true;
+	case SCRIPT_AUTH:
+		if (c->len < 2 || c->len < 3u + c->buf[1])
+			return false;
+		ulen = c->buf[1];
+		plen = c->buf[2 + ulen];
+		if (c->len < 3 + ulen + plen)
+			return false;
+		s->auth_seen = ulen == 4 && memcmp(c->buf + 2, "user", 4) == 0 && plen == 6 &&
+			       memcmp(c->buf + 3 + ulen, "secret", 6) == 0;
+		consume(c, 3 + ulen + plen);
+		if (s->kind == FAKE_SOCKS5_SCRIPT_AUTH_REJECT) {
+			script_queue(sc, (const uint8_t[]){1, 1}, 2);
+			sc->stage = SCRIPT_DONE;
+		} else {
+			script_queue(sc, (const uint8_t[]){1, 0}, 2);
+			sc->stage = SCRIPT_REQUEST;
+		}
+		return true;
+	case SCRIPT_REQUEST:
+		if (c->len < 10)
+			return false;
+		memcpy(s->request, c->buf, 10);
+		s->request_len = 10;
+		consume(c, 10);
+		sc->stage = SCRIPT_DONE;
+		if (s->kind == FAKE_SOCKS5_SCRIPT_REP_REFUSED) {
+			script_queue(sc, refused, sizeof(refused));
+		} else if (s->kind == FAKE_SOCKS5_SCRIPT_DOMAIN_REPLY) {
+			uint8_t name[200];
+
+			memset(name, 'a', sizeof(name));
+			script_queue(sc, (const uint8_t[]){5, 0, 0, SOCKS5_ATYP_DOMAIN, sizeof(name)}, 5);
+			script_queue(sc, name, sizeof(name));
+			script_queue(sc, (const uint8_t[]){0, 80}, 2);
+			script_queue(sc, "STREAM", 6);
+		} else {
+			script_queue(sc, ok_v4, sizeof(ok_v4));
+			if (s->kind == FAKE_SOCKS5_SCRIPT_OK_SPLIT)
+				script_queue(sc, "BANNER", 6);
+		}
+		return true;
+	case SCRIPT_DONE:
+		c->len = 0; /* whatever the client sends now is ignored */
+		return false;
+	}
+	return false;
+}
+
+static void
+script_input(struct conn *c)
+{
+	struct script_conn *sc = script_conn_of(c);
+
+	if (sc->c != c) {
+		sc->c = c;
+		ev_init(&sc->split_timer, script_split_timer_cb);
+		sc->split_timer.repeat = 0.002;
+	}
+	sc->split = c->f->script->kind == FAKE_SOCKS5_SCRIPT_OK_SPLIT;
+	while (script_step(c, sc))
+		;
+	sc->shut = sc->stage == SCRIPT_DONE;
+	if (!ev_is_active(&sc->split_timer))
+		script_flush(sc);
+}
+
+void
+fake_socks5_set_script(struct fake_socks5 *f, enum fake_socks5_script script)
+{
+	if (f->script == NULL) {
+		f->script = calloc(1, sizeof(*f->script));
+		assert_non_null(f->script);
+	}
+	f->script->kind = script;
+}
+
+const uint8_t *
+fake_socks5_script_request(const struct fake_socks5 *f, size_t *len)
+{
+	*len = f->script->request_len;
+	return f->script->request;
+}
+
+bool
+fake_socks5_script_auth_seen(const struct fake_socks5 *f)
+{
+	return f->script->auth_seen;
+}
+
+static bool
+none_live(void *arg)
+{
+	const struct fake_socks5 *f = arg;
+
+	return f->stats.live == 0;
+}
+
+bool
+fake_socks5_wait_closed(struct fake_socks5 *f, double timeout)
+{
+	return loop_run_until(f->loop, none_live, f, timeout);
 }

@@ -86,4 +86,29 @@ bool fake_socks5_wait_live(struct fake_socks5 *f, unsigned n, double timeout);
  * to it is refused. */
 void fake_socks5_refused_server(struct socks5_server *out);
 
+/*
+ * Scripted CONNECT handshakes (test_socks5_tcp): with a script set, every connection is
+ * answered by it instead of the UDP ASSOCIATE server above. IPv4 DST only. After its
+ * last reply the server half-closes and waits for the client to close.
+ */
+enum fake_socks5_script {
+	FAKE_SOCKS5_SCRIPT_NONE,        /* not scripted (the default) */
+	FAKE_SOCKS5_SCRIPT_OK_SPLIT,    /* no auth; every byte in its own send; "BANNER" after the reply */
+	FAKE_SOCKS5_SCRIPT_OK_AUTH,     /* user/pass (any) accepted, then REP 0 */
+	FAKE_SOCKS5_SCRIPT_AUTH_REJECT, /* user/pass rejected */
+	FAKE_SOCKS5_SCRIPT_NO_METHOD,   /* method 0xff */
+	FAKE_SOCKS5_SCRIPT_REP_REFUSED, /* REP 5 */
+	FAKE_SOCKS5_SCRIPT_CLOSE_AFTER_GREETING,
+	FAKE_SOCKS5_SCRIPT_GARBAGE,      /* "HTTP/1.0 400" for a method reply */
+	FAKE_SOCKS5_SCRIPT_DOMAIN_REPLY, /* BND a 200-byte name, "STREAM" in the same send */
+};
+
+void fake_socks5_set_script(struct fake_socks5 *f, enum fake_socks5_script script);
+/* The last scripted request after the greeting and auth (VER CMD RSV ATYP ADDR PORT). */
+const uint8_t *fake_socks5_script_request(const struct fake_socks5 *f, size_t *len);
+/* Whether the last user/pass was "user"/"secret". */
+bool fake_socks5_script_auth_seen(const struct fake_socks5 *f);
+/* Runs the loop until every scripted connection is closed, at most timeout seconds. */
+bool fake_socks5_wait_closed(struct fake_socks5 *f, double timeout);
+
 #endif
