@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -43,12 +44,12 @@ done_cb(void *arg, const struct socks5_tcp_result *res)
 	o->session = NULL;
 }
 
-static void
-timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static bool
+outcome_done(void *arg)
 {
-	(void)w;
-	(void)revents;
-	ev_break(loop, EVBREAK_ALL);
+	const struct outcome *o = arg;
+
+	return o->done > 0;
 }
 
 /*
@@ -61,7 +62,6 @@ run_handshake(struct ev_loop *loop, const struct socks5_server *server, const ch
 {
 	struct socks5_server s = *server;
 	struct t2s_endpoint target = {.type = T2S_ENDPOINT_IPV4, .port = 80, .u.ipv4 = {198, 19, 0, 10}};
-	ev_timer guard;
 
 	s.user = user;
 	s.pass = pass;
@@ -69,11 +69,7 @@ run_handshake(struct ev_loop *loop, const struct socks5_server *server, const ch
 	o->fd = -1;
 	o->session = socks5_tcp_new(loop, &s, &target, done_cb, o);
 	assert_non_null(o->session);
-	ev_timer_init(&guard, timeout_cb, 5.0, 0);
-	ev_timer_start(loop, &guard);
-	while (o->done == 0 && ev_is_active(&guard))
-		ev_run(loop, EVRUN_ONCE);
-	ev_timer_stop(loop, &guard);
+	(void)loop_run_until(loop, outcome_done, o, 5.0);
 	socks5_tcp_free(o->session);
 	assert_int_equal(o->done, 1);
 }
