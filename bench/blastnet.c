@@ -179,6 +179,20 @@ blastnet_read_all(int fd, void *buf, size_t n)
 	return 0;
 }
 
+int
+blastnet_parse_double(const char *s, double lo, double hi, double *out)
+{
+	char *e;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &e);
+	if (errno != 0 || e == s || *e != '\0' || !(v >= lo && v <= hi))
+		return -1;
+	*out = v;
+	return 0;
+}
+
 const char *
 blastnet_errstr(int e)
 {

@@ -34,6 +34,9 @@ bool blastnet_addr_allowed(const struct blastnet_addr *a);
 /* "ADDR:PORT" / "[ADDR]:PORT" into buf (at least 64 bytes); returns buf. */
 const char *blastnet_addr_str(const struct blastnet_addr *a, char *buf, size_t len);
 
+/* A whole decimal number in lo..hi (strtod syntax). 0 or -1. */
+int blastnet_parse_double(const char *s, double lo, double hi, double *out);
+
 /* SO_RCVTIMEO and SO_SNDTIMEO. */
 void blastnet_set_timeouts(int fd, double secs);
 /* Whole buffer or -1 with errno (EPIPE for a premature EOF on read). */

@@ -81,12 +81,9 @@ parse_allowed(const char *opt, const char *s, struct blastnet_addr *a)
 static double
 parse_double(const char *opt, const char *s, double lo, double hi)
 {
-	char *e;
 	double v;
 
-	errno = 0;
-	v = strtod(s, &e);
-	if (errno != 0 || e == s || *e != '\0' || !(v >= lo && v <= hi))
+	if (blastnet_parse_double(s, lo, hi, &v) < 0)
 		die_usage("%s: '%s' is not a number in %g..%g", opt, s, lo, hi);
 	return v;
 }

@@ -14,8 +14,8 @@
 /* Longest host text accepted: a DNS name; address literals are much shorter. */
 #define HOST_TEXT_MAX T2S_ENDPOINT_DOMAIN_MAX
 
-static int
-parse_port(const char *s, size_t len, uint16_t *port)
+int
+endpoint_parse_port(const char *s, size_t len, uint16_t *port)
 {
 	unsigned long v = 0;
 	size_t i;
@@ -149,7 +149,7 @@ endpoint_parse(struct t2s_endpoint *ep, const char *text, int default_port)
 	}
 
 	if (port) {
-		if (parse_port(port, strlen(port), &tmp.port) < 0)
+		if (endpoint_parse_port(port, strlen(port), &tmp.port) < 0)
 			return -EINVAL;
 	} else {
 		if (default_port < 0)

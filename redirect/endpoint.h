@@ -44,6 +44,9 @@ struct t2s_endpoint {
  */
 int endpoint_parse(struct t2s_endpoint *ep, const char *text, int default_port);
 
+/* s[0..len): decimal digits only, 1..65535 (no sign, no spaces). 0 or -EINVAL. */
+int endpoint_parse_port(const char *s, size_t len, uint16_t *port);
+
 /* Sets ep to a domain endpoint; returns -EINVAL if name is empty or too long. */
 int endpoint_set_domain(struct t2s_endpoint *ep, const char *name, size_t len, uint16_t port);
 

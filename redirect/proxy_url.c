@@ -84,27 +84,6 @@ decode_cred(char *out, const char *s, size_t len)
 	return NULL;
 }
 
-static int
-parse_port(const char *s, size_t len, uint16_t *port)
-{
-	unsigned long v = 0;
-	size_t i;
-
-	if (len == 0)
-		return -EINVAL;
-	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		v = v * 10 + (unsigned long)(s[i] - '0');
-		if (v > 65535)
-			return -EINVAL;
-	}
-	if (v == 0)
-		return -EINVAL;
-	*port = (uint16_t)v;
-	return 0;
-}
-
 /* hostport is s[0..len): "host", "host:port", "[v6]" or "[v6]:port". */
 static const char *
 parse_hostport(struct t2s_endpoint *ep, const char *s, size_t len)
@@ -142,7 +121,7 @@ parse_hostport(struct t2s_endpoint *ep, const char *s, size_t len)
 	}
 	if (host_end < s + len) {
 		colon = host_end;
-		if (parse_port(colon + 1, len - (size_t)(colon + 1 - s), &port) < 0)
+		if (endpoint_parse_port(colon + 1, len - (size_t)(colon + 1 - s), &port) < 0)
 			return "bad port (expected 1..65535)";
 	}
 

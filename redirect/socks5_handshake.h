@@ -14,7 +14,7 @@
 
 #include "endpoint.h"
 #include "socks5_proto.h"
-#include "socks5_tcp.h"
+#include "socks5_server.h"
 
 enum socks5_handshake_step {
 	SOCKS5_HANDSHAKE_STEP_CONNECTING,

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "container_of.h"
 #include "sock.h"
 #include "socks5_handshake.h"
 
@@ -52,7 +53,7 @@ watch(struct socks5_tcp *s, int events)
 static void
 socks5_tcp_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct socks5_tcp *s = (struct socks5_tcp *)((char *)w - offsetof(struct socks5_tcp, io));
+	struct socks5_tcp *s = container_of(w, struct socks5_tcp, io);
 	enum socks5_handshake_status st;
 
 	(void)loop;

@@ -14,17 +14,7 @@
 #include <ev.h>
 
 #include "endpoint.h"
-#include "sock.h"
-
-/* How to reach the proxy. Owned by the caller; must outlive every session using it. */
-struct socks5_server {
-	struct sockaddr_storage addr;
-	socklen_t addrlen;
-	const char *user; /* NULL: offer "no authentication" only */
-	const char *pass;
-	unsigned fwmark; /* SO_MARK for proxy sockets, 0 for none */
-	struct sock_hook hook; /* called on every socket opened for this server (sock.h) */
-};
+#include "socks5_server.h"
 
 /* Failure classes, so the caller can answer the application in kind. */
 enum socks5_tcp_failure {

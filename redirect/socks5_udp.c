@@ -16,6 +16,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "container_of.h"
 #include "sock.h"
 #include "socks5_handshake.h"
 #include "socks5_proto.h"
@@ -398,7 +399,7 @@ on_ctrl_readable_associated(struct socks5_udp *s)
 static void
 socks5_udp_ctrl_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct socks5_udp *s = (struct socks5_udp *)((char *)w - offsetof(struct socks5_udp, ctrl_io));
+	struct socks5_udp *s = container_of(w, struct socks5_udp, ctrl_io);
 
 	(void)loop;
 	assert(s->step != STEP_DEAD && s->ctrl_fd >= 0 && "control watcher fired on a dead session");
@@ -411,7 +412,7 @@ socks5_udp_ctrl_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 static void
 socks5_udp_relay_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct socks5_udp *s = (struct socks5_udp *)((char *)w - offsetof(struct socks5_udp, relay_io));
+	struct socks5_udp *s = container_of(w, struct socks5_udp, relay_io);
 
 	(void)loop;
 	(void)revents;

@@ -16,7 +16,7 @@
 
 #include "endpoint.h"
 #include "socks5_proto.h"
-#include "socks5_tcp.h"
+#include "socks5_server.h"
 
 /* Datagrams received per wakeup of the UDP socket, so one busy association cannot
  * starve the rest of the loop. */

@@ -168,6 +168,31 @@ test_bad_ports(void **state)
 	}
 }
 
+/* The one port parser, shared with proxy_url: length-bounded, so "80x" cut at 2 is 80. */
+static void
+test_parse_port(void **state)
+{
+	static const char *const bad[] = { "", "0", "65536", "-1", "+80", " 80", "80 ", "0x50", "8a" };
+	uint16_t port = 7;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(endpoint_parse_port("1", 1, &port), 0);
+	assert_int_equal(port, 1);
+	assert_int_equal(endpoint_parse_port("65535", 5, &port), 0);
+	assert_int_equal(port, 65535);
+	assert_int_equal(endpoint_parse_port("0080", 4, &port), 0);
+	assert_int_equal(port, 80);
+	assert_int_equal(endpoint_parse_port("80x", 2, &port), 0);
+	assert_int_equal(port, 80);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		port = 7;
+		if (endpoint_parse_port(bad[i], strlen(bad[i]), &port) != -EINVAL)
+			fail_msg("accepted \"%s\"", bad[i]);
+		assert_int_equal(port, 7);
+	}
+}
+
 static void
 test_bad_hosts(void **state)
 {
@@ -394,6 +419,7 @@ main(void)
 		cmocka_unit_test(test_parse_domain),
 		cmocka_unit_test(test_default_port),
 		cmocka_unit_test(test_bad_ports),
+		cmocka_unit_test(test_parse_port),
 		cmocka_unit_test(test_bad_hosts),
 		cmocka_unit_test(test_parse_failure_keeps_output),
 		cmocka_unit_test(test_set_domain),

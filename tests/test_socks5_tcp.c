@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * socks5_tcp against a scripted SOCKS5 server on 127.0.0.1 (a thread with blocking
- * sockets): replies split byte by byte or coalesced with stream data, every failure
- * class, and that bytes following the reply stay on the handed-over socket.
+ * socks5_tcp against tests/support/fake_socks5's scripted CONNECT server on 127.0.0.1,
+ * on the test's own loop: replies split byte by byte or coalesced with stream data,
+ * every failure class, and that bytes following the reply stay on the handed-over socket.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -21,172 +21,8 @@
 
 #include "socks5_proto.h"
 #include "socks5_tcp.h"
-
-enum script {
-	SCRIPT_OK_SPLIT,    /* no auth; every reply byte in its own send; banner after reply */
-	SCRIPT_OK_AUTH,     /* user/pass accepted */
-	SCRIPT_AUTH_REJECT, /* user/pass rejected */
-	SCRIPT_NO_METHOD,   /* method 0xff */
-	SCRIPT_REP_REFUSED, /* REP 5 */
-	SCRIPT_CLOSE_AFTER_GREETING,
-	SCRIPT_GARBAGE,
-	SCRIPT_DOMAIN_REPLY, /* BND.ADDR as a 200-byte domain, coalesced with stream data */
-};
-
-struct server {
-	int listen_fd;
-	uint16_t port;
-	enum script script;
-	pthread_t thread;
-	uint8_t request[600]; /* what the client sent after the greeting (and auth) */
-	size_t request_len;
-	int auth_seen;
-};
-
-static void
-recv_n(int fd, uint8_t *buf, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = recv(fd, buf + got, n - got, 0);
-
-		if (r <= 0)
-			return;
-		got += (size_t)r;
-	}
-}
-
-static void
-send_split(int fd, const uint8_t *buf, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		(void)send(fd, buf + i, 1, MSG_NOSIGNAL);
-		usleep(2000);
-	}
-}
-
-/* Reads VER NMETHODS METHODS; returns NMETHODS. */
-static int
-read_greeting(int fd)
-{
-	uint8_t hdr[2], methods[255];
-
-	recv_n(fd, hdr, 2);
-	recv_n(fd, methods, hdr[1]);
-	return hdr[1];
-}
-
-/* Reads a CONNECT request for an IPv4 target into s->request. */
-static void
-read_connect_v4(struct server *s, int fd)
-{
-	recv_n(fd, s->request, 10);
-	s->request_len = 10;
-}
-
-static void *
-server_main(void *arg)
-{
-	struct server *s = arg;
-	static const uint8_t ok_v4[] = {5, 0, 0, 1, 198, 18, 0, 2, 0x12, 0x34};
-	uint8_t buf[600];
-	int fd = accept(s->listen_fd, NULL, NULL);
-
-	if (fd < 0)
-		return NULL;
-	switch (s->script) {
-	case SCRIPT_OK_SPLIT:
-		read_greeting(fd);
-		send_split(fd, (const uint8_t[]){5, 0}, 2);
-		read_connect_v4(s, fd);
-		send_split(fd, ok_v4, sizeof(ok_v4));
-		(void)send(fd, "BANNER", 6, MSG_NOSIGNAL);
-		break;
-	case SCRIPT_OK_AUTH:
-	case SCRIPT_AUTH_REJECT: {
-		uint8_t ulen, plen;
-
-		read_greeting(fd);
-		(void)send(fd, (const uint8_t[]){5, 2}, 2, MSG_NOSIGNAL);
-		recv_n(fd, buf, 2);
-		ulen = buf[1];
-		recv_n(fd, buf, ulen + 1u);
-		plen = buf[ulen];
-		recv_n(fd, buf + ulen + 1, plen);
-		s->auth_seen = ulen == 4 && memcmp(buf, "user", 4) == 0 && plen == 6 &&
-			       memcmp(buf + ulen + 1, "secret", 6) == 0;
-		if (s->script == SCRIPT_AUTH_REJECT) {
-			(void)send(fd, (const uint8_t[]){1, 1}, 2, MSG_NOSIGNAL);
-			break;
-		}
-		(void)send(fd, (const uint8_t[]){1, 0}, 2, MSG_NOSIGNAL);
-		read_connect_v4(s, fd);
-		(void)send(fd, ok_v4, sizeof(ok_v4), MSG_NOSIGNAL);
-		break;
-	}
-	case SCRIPT_NO_METHOD:
-		read_greeting(fd);
-		(void)send(fd, (const uint8_t[]){5, 0xff}, 2, MSG_NOSIGNAL);
-		break;
-	case SCRIPT_REP_REFUSED:
-		read_greeting(fd);
-		(void)send(fd, (const uint8_t[]){5, 0}, 2, MSG_NOSIGNAL);
-		read_connect_v4(s, fd);
-		(void)send(fd, (const uint8_t[]){5, 5, 0, 1, 0, 0, 0, 0, 0, 0}, 10, MSG_NOSIGNAL);
-		break;
-	case SCRIPT_CLOSE_AFTER_GREETING:
-		read_greeting(fd);
-		break;
-	case SCRIPT_GARBAGE:
-		read_greeting(fd);
-		(void)send(fd, "HTTP/1.0 400", 12, MSG_NOSIGNAL);
-		break;
-	case SCRIPT_DOMAIN_REPLY: {
-		size_t n = 0;
-
-		read_greeting(fd);
-		(void)send(fd, (const uint8_t[]){5, 0}, 2, MSG_NOSIGNAL);
-		read_connect_v4(s, fd);
-		buf[n++] = 5;
-		buf[n++] = 0;
-		buf[n++] = 0;
-		buf[n++] = 3;
-		buf[n++] = 200;
-		memset(buf + n, 'a', 200);
-		n += 200;
-		buf[n++] = 0;
-		buf[n++] = 80;
-		memcpy(buf + n, "STREAM", 6);
-		n += 6;
-		(void)send(fd, buf, n, MSG_NOSIGNAL);
-		break;
-	}
-	}
-	/* Let the client read everything before the connection goes away. */
-	shutdown(fd, SHUT_WR);
-	while (recv(fd, buf, sizeof(buf), 0) > 0)
-		;
-	close(fd);
-	return NULL;
-}
-
-static void
-server_start(struct server *s, enum script script)
-{
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sin);
-
-	memset(s, 0, sizeof(*s));
-	s->script = script;
-	s->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(s->listen_fd >= 0);
-	assert_int_equal(bind(s->listen_fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(listen(s->listen_fd, 4), 0);
-	assert_int_equal(getsockname(s->listen_fd, (struct sockaddr *)&sin, &len), 0);
-	s->port = ntohs(sin.sin_port);
-	assert_int_equal(pthread_create(&s->thread, NULL, server_main, s), 0);
-}
+#include "support/fake_socks5.h"
+#include "support/loop.h"
 
 struct outcome {
 	int done;
@@ -208,50 +44,82 @@ done_cb(void *arg, const struct socks5_tcp_result *res)
 	o->session = NULL;
 }
 
-static void
-timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static bool
+outcome_done(void *arg)
 {
-	(void)w;
-	(void)revents;
-	ev_break(loop, EVBREAK_ALL);
+	const struct outcome *o = arg;
+
+	return o->done > 0;
 }
 
-/* Runs one handshake against 127.0.0.1:port; fails the test if it never finishes. */
+/*
+ * Runs one handshake against server (the fake's, or a refused one) on loop; fails the
+ * test if it never finishes.
+ */
 static void
-run_handshake(uint16_t port, const char *user, const char *pass, struct outcome *o)
+run_handshake(struct ev_loop *loop, const struct socks5_server *server, const char *user, const char *pass,
+	      struct outcome *o)
 {
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct socks5_server server;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&server.addr;
+	struct socks5_server s = *server;
 	struct t2s_endpoint target = {.type = T2S_ENDPOINT_IPV4, .port = 80, .u.ipv4 = {198, 19, 0, 10}};
-	ev_timer guard;
 
-	memset(&server, 0, sizeof(server));
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons(port);
-	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	server.addrlen = sizeof(*sin);
-	server.user = user;
-	server.pass = pass;
+	s.user = user;
+	s.pass = pass;
 	memset(o, 0, sizeof(*o));
 	o->fd = -1;
-	o->session = socks5_tcp_new(loop, &server, &target, done_cb, o);
+	o->session = socks5_tcp_new(loop, &s, &target, done_cb, o);
 	assert_non_null(o->session);
-	ev_timer_init(&guard, timeout_cb, 5.0, 0);
-	ev_timer_start(loop, &guard);
-	while (o->done == 0 && ev_is_active(&guard))
-		ev_run(loop, EVRUN_ONCE);
-	ev_timer_stop(loop, &guard);
+	(void)loop_run_until(loop, outcome_done, o, 5.0);
 	socks5_tcp_free(o->session);
-	ev_loop_destroy(loop);
 	assert_int_equal(o->done, 1);
 }
 
+/* A loop and the fake server on it, answering with script. */
+struct server {
+	struct ev_loop *loop;
+	struct fake_socks5 *fake;
+};
+
+static void
+server_start(struct server *s, enum fake_socks5_script script)
+{
+	s->loop = ev_loop_new(EVFLAG_AUTO);
+	assert_non_null(s->loop);
+	s->fake = fake_socks5_new(s->loop);
+	fake_socks5_set_script(s->fake, script);
+}
+
+static void
+handshake(struct server *s, const char *user, const char *pass, struct outcome *o)
+{
+	run_handshake(s->loop, fake_socks5_server(s->fake), user, pass, o);
+}
+
+/* Reads want bytes the server sent after its reply, at most 5 s of loop time. */
+static void
+read_after_reply(struct server *s, int fd, const char *want)
+{
+	char data[16] = {0};
+	size_t n = 0, len = strlen(want);
+
+	for (int i = 0; i < 500 && n < len; i++) {
+		ssize_t r = recv(fd, data + n, sizeof(data) - 1 - n, MSG_DONTWAIT);
+
+		if (r > 0)
+			n += (size_t)r;
+		else
+			loop_run_for(s->loop, 0.01);
+	}
+	assert_string_equal(data, want);
+}
+
+/* The client's side is closed: the server sees the end of every connection. */
 static void
 finish_server(struct server *s)
 {
-	pthread_join(s->thread, NULL);
-	close(s->listen_fd);
+	assert_true(fake_socks5_wait_closed(s->fake, 5.0));
+	fake_socks5_free(s->fake);
+	ev_loop_destroy(s->loop);
 }
 
 static void
@@ -260,28 +128,22 @@ test_success_split_reply_keeps_banner(void **state)
 	static const uint8_t expect_req[] = {5, 1, 0, 1, 198, 19, 0, 10, 0, 80};
 	struct server s;
 	struct outcome o;
-	char banner[16] = {0};
-	ssize_t n = 0;
+	const uint8_t *req;
+	size_t req_len;
 
 	(void)state;
-	server_start(&s, SCRIPT_OK_SPLIT);
-	run_handshake(s.port, NULL, NULL, &o);
+	server_start(&s, FAKE_SOCKS5_SCRIPT_OK_SPLIT);
+	handshake(&s, NULL, NULL, &o);
 	assert_int_equal(o.res.failure, SOCKS5_TCP_OK);
 	assert_int_equal(o.res.err, 0);
 	assert_true(o.fd >= 0);
 	/* The server-first bytes after the reply were not swallowed by the handshake. */
-	for (int i = 0; i < 200 && n < 6; i++) {
-		ssize_t r = recv(o.fd, banner + n, sizeof(banner) - 1 - (size_t)n, MSG_DONTWAIT);
-
-		if (r > 0)
-			n += r;
-		else
-			usleep(5000);
-	}
-	assert_string_equal(banner, "BANNER");
+	read_after_reply(&s, o.fd, "BANNER");
 	close(o.fd);
+	req = fake_socks5_script_request(s.fake, &req_len);
+	assert_int_equal(req_len, sizeof(expect_req));
+	assert_memory_equal(req, expect_req, sizeof(expect_req));
 	finish_server(&s);
-	assert_memory_equal(s.request, expect_req, sizeof(expect_req));
 }
 
 static void
@@ -291,12 +153,12 @@ test_success_with_auth(void **state)
 	struct outcome o;
 
 	(void)state;
-	server_start(&s, SCRIPT_OK_AUTH);
-	run_handshake(s.port, "user", "secret", &o);
+	server_start(&s, FAKE_SOCKS5_SCRIPT_OK_AUTH);
+	handshake(&s, "user", "secret", &o);
 	assert_int_equal(o.res.failure, SOCKS5_TCP_OK);
 	close(o.fd);
+	assert_true(fake_socks5_script_auth_seen(s.fake));
 	finish_server(&s);
-	assert_true(s.auth_seen);
 }
 
 static void
@@ -306,8 +168,8 @@ test_auth_rejected(void **state)
 	struct outcome o;
 
 	(void)state;
-	server_start(&s, SCRIPT_AUTH_REJECT);
-	run_handshake(s.port, "user", "secret", &o);
+	server_start(&s, FAKE_SOCKS5_SCRIPT_AUTH_REJECT);
+	handshake(&s, "user", "secret", &o);
 	assert_int_equal(o.res.failure, SOCKS5_TCP_PROXY_AUTH);
 	assert_int_equal(o.res.err, -EACCES);
 	assert_int_equal(o.res.method, SOCKS5_METHOD_USERPASS);
@@ -322,8 +184,8 @@ test_no_acceptable_method(void **state)
 	struct outcome o;
 
 	(void)state;
-	server_start(&s, SCRIPT_NO_METHOD);
-	run_handshake(s.port, NULL, NULL, &o);
+	server_start(&s, FAKE_SOCKS5_SCRIPT_NO_METHOD);
+	handshake(&s, NULL, NULL, &o);
 	assert_int_equal(o.res.failure, SOCKS5_TCP_PROXY_AUTH);
 	finish_server(&s);
 }
@@ -335,8 +197,8 @@ test_target_refused(void **state)
 	struct outcome o;
 
 	(void)state;
-	server_start(&s, SCRIPT_REP_REFUSED);
-	run_handshake(s.port, NULL, NULL, &o);
+	server_start(&s, FAKE_SOCKS5_SCRIPT_REP_REFUSED);
+	handshake(&s, NULL, NULL, &o);
 	assert_int_equal(o.res.failure, SOCKS5_TCP_TARGET);
 	assert_int_equal(o.res.rep, SOCKS5_REP_CONN_REFUSED);
 	assert_int_equal(o.res.err, -ECONNREFUSED);
@@ -350,8 +212,8 @@ test_close_after_greeting(void **state)
 	struct outcome o;
 
 	(void)state;
-	server_start(&s, SCRIPT_CLOSE_AFTER_GREETING);
-	run_handshake(s.port, NULL, NULL, &o);
+	server_start(&s, FAKE_SOCKS5_SCRIPT_CLOSE_AFTER_GREETING);
+	handshake(&s, NULL, NULL, &o);
 	assert_int_equal(o.res.failure, SOCKS5_TCP_PROXY_PROTOCOL);
 	assert_true(o.res.err < 0);
 	finish_server(&s);
@@ -364,8 +226,8 @@ test_garbage(void **state)
 	struct outcome o;
 
 	(void)state;
-	server_start(&s, SCRIPT_GARBAGE);
-	run_handshake(s.port, NULL, NULL, &o);
+	server_start(&s, FAKE_SOCKS5_SCRIPT_GARBAGE);
+	handshake(&s, NULL, NULL, &o);
 	assert_int_equal(o.res.failure, SOCKS5_TCP_PROXY_PROTOCOL);
 	assert_int_equal(o.res.err, -EPROTO);
 	finish_server(&s);
@@ -376,22 +238,12 @@ test_domain_reply_coalesced_with_stream(void **state)
 {
 	struct server s;
 	struct outcome o;
-	char data[16] = {0};
-	ssize_t n = 0;
 
 	(void)state;
-	server_start(&s, SCRIPT_DOMAIN_REPLY);
-	run_handshake(s.port, NULL, NULL, &o);
+	server_start(&s, FAKE_SOCKS5_SCRIPT_DOMAIN_REPLY);
+	handshake(&s, NULL, NULL, &o);
 	assert_int_equal(o.res.failure, SOCKS5_TCP_OK);
-	for (int i = 0; i < 200 && n < 6; i++) {
-		ssize_t r = recv(o.fd, data + n, sizeof(data) - 1 - (size_t)n, MSG_DONTWAIT);
-
-		if (r > 0)
-			n += r;
-		else
-			usleep(5000);
-	}
-	assert_string_equal(data, "STREAM");
+	read_after_reply(&s, o.fd, "STREAM");
 	close(o.fd);
 	finish_server(&s);
 }
@@ -399,20 +251,16 @@ test_domain_reply_coalesced_with_stream(void **state)
 static void
 test_proxy_unreachable(void **state)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sin);
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct socks5_server refused;
 	struct outcome o;
-	int fd;
 
 	(void)state;
-	/* A port that was just free: bind, read the number, close. */
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	close(fd);
-	run_handshake(ntohs(sin.sin_port), NULL, NULL, &o);
+	fake_socks5_refused_server(&refused);
+	run_handshake(loop, &refused, NULL, NULL, &o);
 	assert_int_equal(o.res.failure, SOCKS5_TCP_PROXY_UNREACHABLE);
 	assert_int_equal(o.res.err, -ECONNREFUSED);
+	ev_loop_destroy(loop);
 }
 
 int

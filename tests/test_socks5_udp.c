@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * socks5_udp against a scripted SOCKS5 server on loopback (a thread with blocking
- * sockets) that answers UDP ASSOCIATE and echoes datagrams with a changed source
+ * socks5_udp against tests/support/fake_socks5's scripted server on loopback, on the
+ * test's own loop, that answers UDP ASSOCIATE and echoes datagrams with a changed source
  * address: round trips, relay selection, failure classes, the control connection's
  * end, dropped datagrams and freeing from inside callbacks. Plus the pure relay choice.
  */
@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,313 +24,20 @@
 #include "endpoint.h"
 #include "socks5_proto.h"
 #include "socks5_udp.h"
+#include "support/fake_socks5.h"
+#include "support/loop.h"
 
-enum script {
-	SCRIPT_ECHO,          /* no auth; BND = the relay socket's own address */
-	SCRIPT_ECHO_AUTH,     /* user/pass "user"/"secret" accepted, then as SCRIPT_ECHO */
-	SCRIPT_AUTH_REJECT,   /* user/pass rejected */
-	SCRIPT_BND_ANY,       /* BND 0.0.0.0:relay port */
-	SCRIPT_BND_DOMAIN,    /* BND "relay.invalid":relay port, sent byte by byte */
-	SCRIPT_BND_ELSEWHERE, /* BND 192.0.2.1:9, where nothing listens */
-	SCRIPT_REP_UNSUPPORTED,
-	SCRIPT_REP_NOT_ALLOWED,
-	SCRIPT_CLOSE_AFTER_ECHO, /* echoes one datagram, then closes the control connection */
-	SCRIPT_CLOSE_AFTER_GREETING,
-	SCRIPT_CLOSE_ON_ASSOCIATE,      /* greeting answered, request read, then closed (ssh -D) */
-	SCRIPT_CLOSE_ON_ASSOCIATE_AUTH, /* the same after a successful user/pass */
-	SCRIPT_RESET_ON_ASSOCIATE,      /* greeting answered, request read, then reset */
-};
-
+/* The fake server of tests/support/fake_socks5, on the loop the session runs on. */
 struct server {
-	int family;
-	int listen_fd;
-	int udp_fd;     /* the relay */
-	int notify[2];  /* the thread writes a byte after a multi-datagram answer */
+	struct ev_loop *loop;
+	struct fake_socks5 *fake;
 	uint16_t port;
-	uint16_t udp_port;
-	enum script script;
-	pthread_t thread;
-	uint8_t request[64]; /* the UDP ASSOCIATE request */
+	uint16_t udp_port; /* the relay */
+	unsigned events_seen;
+	uint8_t request[64]; /* the UDP ASSOCIATE request, once finished */
 	size_t request_len;
-	int auth_seen;
+	bool auth_seen;
 };
-
-static void
-recv_n(int fd, uint8_t *buf, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = recv(fd, buf + got, n - got, 0);
-
-		if (r <= 0)
-			return;
-		got += (size_t)r;
-	}
-}
-
-static void
-send_split(int fd, const uint8_t *buf, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		(void)send(fd, buf + i, 1, MSG_NOSIGNAL);
-		usleep(1000);
-	}
-}
-
-static void
-read_greeting(int fd)
-{
-	uint8_t hdr[2], methods[255];
-
-	recv_n(fd, hdr, 2);
-	recv_n(fd, methods, hdr[1]);
-}
-
-/* Reads VER CMD RSV ATYP DST.ADDR DST.PORT for an IPv4 or IPv6 DST. */
-static void
-read_request(struct server *s, int fd)
-{
-	recv_n(fd, s->request, 4);
-	s->request_len = 4;
-	if (s->request[3] == SOCKS5_ATYP_IPV4) {
-		recv_n(fd, s->request + 4, 6);
-		s->request_len += 6;
-	} else if (s->request[3] == SOCKS5_ATYP_IPV6) {
-		recv_n(fd, s->request + 4, 18);
-		s->request_len += 18;
-	}
-}
-
-/* VER REP RSV + the relay's own address as BND. */
-static size_t
-reply_own_relay(const struct server *s, uint8_t *buf)
-{
-	size_t n = 0;
-
-	buf[n++] = 5;
-	buf[n++] = 0;
-	buf[n++] = 0;
-	if (s->family == AF_INET) {
-		buf[n++] = SOCKS5_ATYP_IPV4;
-		memcpy(buf + n, (const uint8_t[]){127, 0, 0, 1}, 4);
-		n += 4;
-	} else {
-		buf[n++] = SOCKS5_ATYP_IPV6;
-		memset(buf + n, 0, 16);
-		buf[n + 15] = 1;
-		n += 16;
-	}
-	buf[n++] = (uint8_t)(s->udp_port >> 8);
-	buf[n++] = (uint8_t)s->udp_port;
-	return n;
-}
-
-/* Tells the test thread that everything it waits for has been sent. */
-static void
-notify(struct server *s)
-{
-	ssize_t r = write(s->notify[1], "x", 1);
-
-	(void)r;
-}
-
-/*
- * The echo's header: the same kind of address with the last byte flipped and the port
- * plus one; a domain destination comes back as 198.51.100.<name length>.
- * Returns the header length, or 0 if the request header is unusable.
- */
-static size_t
-echo_header(const uint8_t *req, size_t len, uint8_t *out, size_t *req_hlen)
-{
-	size_t alen, n = 0;
-	uint16_t port;
-
-	if (len < 4)
-		return 0;
-	memcpy(out, req, 3);
-	n = 3;
-	switch (req[3]) {
-	case SOCKS5_ATYP_IPV4:
-	case SOCKS5_ATYP_IPV6:
-		alen = req[3] == SOCKS5_ATYP_IPV4 ? 4 : 16;
-		if (len < 4 + alen + 2)
-			return 0;
-		memcpy(out + n, req + 3, 1 + alen);
-		n += 1 + alen;
-		out[n - 1] ^= 1;
-		*req_hlen = 4 + alen + 2;
-		break;
-	case SOCKS5_ATYP_DOMAIN:
-		alen = 1 + (size_t)req[4];
-		if (len < 4 + alen + 2)
-			return 0;
-		memcpy(out + n, (const uint8_t[]){SOCKS5_ATYP_IPV4, 198, 51, 100, req[4]}, 5);
-		n += 5;
-		*req_hlen = 4 + alen + 2;
-		break;
-	default:
-		return 0;
-	}
-	port = (uint16_t)((req[*req_hlen - 2] << 8 | req[*req_hlen - 1]) + 1);
-	out[n++] = (uint8_t)(port >> 8);
-	out[n++] = (uint8_t)port;
-	return n;
-}
-
-/* Answers one datagram from the client; returns 0 to go on, -1 to stop relaying. */
-static int
-relay_one(struct server *s)
-{
-	static uint8_t in[70000], out[70000];
-	struct sockaddr_storage peer;
-	socklen_t peer_len = sizeof(peer);
-	size_t hlen, req_hlen = 0, plen;
-	ssize_t n;
-
-	n = recvfrom(s->udp_fd, in, sizeof(in), 0, (struct sockaddr *)&peer, &peer_len);
-	if (n <= 0)
-		return -1;
-	hlen = echo_header(in, (size_t)n, out, &req_hlen);
-	if (hlen == 0)
-		return 0;
-	plen = (size_t)n - req_hlen;
-	memcpy(out + hlen, in + req_hlen, plen);
-	if (plen == 3 && memcmp(in + req_hlen, "bad", 3) == 0) {
-		int stranger = socket(s->family, SOCK_DGRAM, 0);
-		uint8_t frag[64], rsv[64];
-
-		/* Not from the relay: the connected client socket must never see it. */
-		(void)sendto(stranger, out, hlen + plen, 0, (struct sockaddr *)&peer, peer_len);
-		close(stranger);
-		memcpy(frag, out, hlen);
-		frag[2] = 1;
-		memcpy(frag + hlen, "frag", 4);
-		(void)sendto(s->udp_fd, frag, hlen + 4, 0, (struct sockaddr *)&peer, peer_len);
-		(void)sendto(s->udp_fd, out, 6, 0, (struct sockaddr *)&peer, peer_len); /* truncated */
-		memcpy(rsv, out, hlen);
-		rsv[1] = 1;
-		memcpy(rsv + hlen, "rsv", 3);
-		(void)sendto(s->udp_fd, rsv, hlen + 3, 0, (struct sockaddr *)&peer, peer_len);
-		memcpy(out + hlen, "good", 4);
-		plen = 4;
-	}
-	if (plen == 3 && memcmp(in + req_hlen, "two", 3) == 0) {
-		(void)sendto(s->udp_fd, out, hlen + plen, 0, (struct sockaddr *)&peer, peer_len);
-		(void)sendto(s->udp_fd, out, hlen + plen, 0, (struct sockaddr *)&peer, peer_len);
-		notify(s);
-		return 0;
-	}
-	(void)sendto(s->udp_fd, out, hlen + plen, 0, (struct sockaddr *)&peer, peer_len);
-	return s->script == SCRIPT_CLOSE_AFTER_ECHO ? -1 : 0;
-}
-
-/* Echoes datagrams until the client closes the control connection. */
-static void
-relay(struct server *s, int fd)
-{
-	struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN}, {.fd = s->udp_fd, .events = POLLIN}};
-	uint8_t buf[256];
-
-	for (;;) {
-		if (poll(pfd, 2, -1) < 0)
-			return;
-		if (pfd[0].revents != 0 && recv(fd, buf, sizeof(buf), 0) <= 0)
-			return;
-		if (pfd[1].revents != 0 && relay_one(s) < 0)
-			return;
-	}
-}
-
-static void *
-server_main(void *arg)
-{
-	struct server *s = arg;
-	uint8_t buf[600];
-	size_t n;
-	int fd = accept(s->listen_fd, NULL, NULL);
-
-	if (fd < 0)
-		return NULL;
-	read_greeting(fd);
-	if (s->script == SCRIPT_CLOSE_AFTER_GREETING)
-		goto drain;
-	if (s->script == SCRIPT_ECHO_AUTH || s->script == SCRIPT_AUTH_REJECT ||
-	    s->script == SCRIPT_CLOSE_ON_ASSOCIATE_AUTH) {
-		uint8_t ulen, plen;
-
-		(void)send(fd, (const uint8_t[]){5, 2}, 2, MSG_NOSIGNAL);
-		recv_n(fd, buf, 2);
-		ulen = buf[1];
-		recv_n(fd, buf, ulen + 1u);
-		plen = buf[ulen];
-		recv_n(fd, buf + ulen + 1, plen);
-		s->auth_seen = ulen == 4 && memcmp(buf, "user", 4) == 0 && plen == 6 &&
-			       memcmp(buf + ulen + 1, "secret", 6) == 0;
-		if (s->script == SCRIPT_AUTH_REJECT) {
-			(void)send(fd, (const uint8_t[]){1, 1}, 2, MSG_NOSIGNAL);
-			goto drain;
-		}
-		(void)send(fd, (const uint8_t[]){1, 0}, 2, MSG_NOSIGNAL);
-	} else {
-		(void)send(fd, (const uint8_t[]){5, 0}, 2, MSG_NOSIGNAL);
-	}
-	read_request(s, fd);
-	switch (s->script) {
-	case SCRIPT_ECHO:
-	case SCRIPT_ECHO_AUTH:
-	case SCRIPT_CLOSE_AFTER_ECHO:
-		n = reply_own_relay(s, buf);
-		(void)send(fd, buf, n, MSG_NOSIGNAL);
-		break;
-	case SCRIPT_BND_ANY:
-		n = reply_own_relay(s, buf);
-		memset(buf + 4, 0, n - 6);
-		(void)send(fd, buf, n, MSG_NOSIGNAL);
-		break;
-	case SCRIPT_BND_DOMAIN:
-		n = 0;
-		memcpy(buf, (const uint8_t[]){5, 0, 0, SOCKS5_ATYP_DOMAIN, 13}, 5);
-		n = 5;
-		memcpy(buf + n, "relay.invalid", 13);
-		n += 13;
-		buf[n++] = (uint8_t)(s->udp_port >> 8);
-		buf[n++] = (uint8_t)s->udp_port;
-		send_split(fd, buf, n);
-		break;
-	case SCRIPT_BND_ELSEWHERE:
-		(void)send(fd, (const uint8_t[]){5, 0, 0, 1, 192, 0, 2, 1, 0, 9}, 10, MSG_NOSIGNAL);
-		break;
-	case SCRIPT_REP_UNSUPPORTED:
-		(void)send(fd, (const uint8_t[]){5, 7, 0, 1, 0, 0, 0, 0, 0, 0}, 10, MSG_NOSIGNAL);
-		goto drain;
-	case SCRIPT_REP_NOT_ALLOWED:
-		(void)send(fd, (const uint8_t[]){5, 2, 0, 1, 0, 0, 0, 0, 0, 0}, 10, MSG_NOSIGNAL);
-		goto drain;
-	case SCRIPT_RESET_ON_ASSOCIATE: {
-		struct linger lg = {.l_onoff = 1, .l_linger = 0};
-
-		(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-		close(fd);
-		return NULL;
-	}
-	default:
-		goto drain;
-	}
-	relay(s, fd);
-	close(fd);
-	if (s->script == SCRIPT_CLOSE_AFTER_ECHO)
-		notify(s);
-	return NULL;
-
-drain:
-	/* Let the client read everything before the connection goes away. */
-	shutdown(fd, SHUT_WR);
-	while (recv(fd, buf, sizeof(buf), 0) > 0)
-		;
-	close(fd);
-	return NULL;
-}
 
 static int
 loopback(int family, struct sockaddr_storage *ss, socklen_t *len)
@@ -353,66 +59,49 @@ loopback(int family, struct sockaddr_storage *ss, socklen_t *len)
 	return 0;
 }
 
-static uint16_t
-bound_port(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
-	if (ss.ss_family == AF_INET)
-		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-}
-
 /* Returns 0, or -1 if the family has no loopback address here. */
 static int
-server_start(struct server *s, int family, enum script script)
+server_start(struct server *s, int family, enum fake_socks5_script script)
 {
-	struct sockaddr_storage ss;
-	socklen_t len;
+	const struct sockaddr_storage *addr;
 
 	memset(s, 0, sizeof(*s));
-	s->family = family;
-	s->script = script;
-	loopback(family, &ss, &len);
-	s->listen_fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(s->listen_fd >= 0);
-	if (bind(s->listen_fd, (struct sockaddr *)&ss, len) < 0) {
-		close(s->listen_fd);
+	s->loop = ev_loop_new(EVFLAG_AUTO);
+	assert_non_null(s->loop);
+	s->fake = family == AF_INET ? fake_socks5_new(s->loop) : fake_socks5_new6(s->loop);
+	if (s->fake == NULL) {
+		ev_loop_destroy(s->loop);
 		return -1;
 	}
-	assert_int_equal(listen(s->listen_fd, 4), 0);
-	s->port = bound_port(s->listen_fd);
-	s->udp_fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	assert_true(s->udp_fd >= 0);
-	assert_int_equal(bind(s->udp_fd, (struct sockaddr *)&ss, len), 0);
-	s->udp_port = bound_port(s->udp_fd);
-	assert_int_equal(pipe(s->notify), 0);
-	assert_int_equal(pthread_create(&s->thread, NULL, server_main, s), 0);
+	fake_socks5_set_script(s->fake, script);
+	addr = &fake_socks5_server(s->fake)->addr;
+	s->port = ntohs(family == AF_INET ? ((const struct sockaddr_in *)addr)->sin_port
+					  : ((const struct sockaddr_in6 *)addr)->sin6_port);
+	s->udp_port = fake_socks5_script_relay_port(s->fake);
 	return 0;
 }
 
+/* After the session is freed: keeps what the server saw, frees it and the loop. */
 static void
 server_finish(struct server *s)
 {
-	pthread_join(s->thread, NULL);
-	close(s->listen_fd);
-	close(s->udp_fd);
-	close(s->notify[0]);
-	close(s->notify[1]);
+	const uint8_t *req;
+
+	assert_true(fake_socks5_wait_closed(s->fake, 5.0));
+	req = fake_socks5_script_request(s->fake, &s->request_len);
+	assert_true(s->request_len <= sizeof(s->request));
+	memcpy(s->request, req, s->request_len);
+	s->auth_seen = fake_socks5_script_auth_seen(s->fake);
+	fake_socks5_free(s->fake);
+	ev_loop_destroy(s->loop);
 }
 
-/* Waits (at most 5 s) for the server thread's signal that it has sent everything. */
+/* Runs the loop (at most 5 s) until the relay has sent everything of its next event. */
 static void
 wait_notify(struct server *s)
 {
-	struct pollfd pfd = {.fd = s->notify[0], .events = POLLIN};
-	char c;
-
 	/* Bounded: a lost datagram must fail the test, not hang it. */
-	assert_int_equal(poll(&pfd, 1, 5000), 1);
-	assert_int_equal(read(s->notify[0], &c, 1), 1);
+	assert_true(loop_wait_uint(s->loop, fake_socks5_script_relay_events(s->fake), ++s->events_seen, 5.0));
 }
 
 enum free_in {
@@ -424,6 +113,7 @@ enum free_in {
 
 struct outcome {
 	struct ev_loop *loop;
+	bool own_loop;
 	struct socks5_server server;
 	struct socks5_udp *session;
 	enum free_in free_in;
@@ -507,15 +197,17 @@ run_until(struct outcome *o, const int *counter, int want)
 	assert_int_equal(*counter, want);
 }
 
+/* On srv's loop, or (srv NULL) on a loop of its own. */
 static struct outcome *
-outcome_new(int family, uint16_t port, const char *user, const char *pass)
+outcome_new(const struct server *srv, int family, uint16_t port, const char *user, const char *pass)
 {
 	struct outcome *o = calloc(1, sizeof(*o));
 	struct sockaddr_storage ss;
 	socklen_t len;
 
 	assert_non_null(o);
-	o->loop = ev_loop_new(EVFLAG_AUTO);
+	o->own_loop = srv == NULL;
+	o->loop = srv != NULL ? srv->loop : ev_loop_new(EVFLAG_AUTO);
 	assert_non_null(o->loop);
 	loopback(family, &ss, &len);
 	if (family == AF_INET)
@@ -545,7 +237,8 @@ static void
 outcome_free(struct outcome *o)
 {
 	socks5_udp_free(o->session);
-	ev_loop_destroy(o->loop);
+	if (o->own_loop)
+		ev_loop_destroy(o->loop);
 	free(o);
 }
 
@@ -595,8 +288,8 @@ test_round_trips_v4_v6_domain(void **state)
 
 	(void)state;
 	assert_int_equal(endpoint_set_domain(&name, "example.com", 11, 5353), 0);
-	assert_int_equal(server_start(&srv, AF_INET, SCRIPT_ECHO), 0);
-	o = outcome_new(AF_INET, srv.port, NULL, NULL);
+	assert_int_equal(server_start(&srv, AF_INET, FAKE_SOCKS5_SCRIPT_UDP_ECHO), 0);
+	o = outcome_new(&srv, AF_INET, srv.port, NULL, NULL);
 	start(o, NULL);
 	assert_int_equal(o->res.failure, SOCKS5_UDP_OK);
 	assert_int_equal(o->res.err, 0);
@@ -637,9 +330,9 @@ test_ipv6_proxy(void **state)
 	struct outcome *o;
 
 	(void)state;
-	if (server_start(&srv, AF_INET6, SCRIPT_ECHO) < 0)
+	if (server_start(&srv, AF_INET6, FAKE_SOCKS5_SCRIPT_UDP_ECHO) < 0)
 		skip();
-	o = outcome_new(AF_INET6, srv.port, NULL, NULL);
+	o = outcome_new(&srv, AF_INET6, srv.port, NULL, NULL);
 	start(o, NULL);
 	assert_int_equal(o->res.failure, SOCKS5_UDP_OK);
 	assert_relay_is(o, AF_INET6, srv.udp_port);
@@ -659,8 +352,8 @@ test_auth(void **state)
 	struct outcome *o;
 
 	(void)state;
-	assert_int_equal(server_start(&srv, AF_INET, SCRIPT_ECHO_AUTH), 0);
-	o = outcome_new(AF_INET, srv.port, "user", "secret");
+	assert_int_equal(server_start(&srv, AF_INET, FAKE_SOCKS5_SCRIPT_UDP_ECHO_AUTH), 0);
+	o = outcome_new(&srv, AF_INET, srv.port, "user", "secret");
 	start(o, NULL);
 	assert_int_equal(o->res.failure, SOCKS5_UDP_OK);
 	assert_int_equal(o->res.method, SOCKS5_METHOD_USERPASS);
@@ -677,8 +370,8 @@ test_auth_rejected(void **state)
 	struct outcome *o;
 
 	(void)state;
-	assert_int_equal(server_start(&srv, AF_INET, SCRIPT_AUTH_REJECT), 0);
-	o = outcome_new(AF_INET, srv.port, "user", "secret");
+	assert_int_equal(server_start(&srv, AF_INET, FAKE_SOCKS5_SCRIPT_AUTH_REJECT), 0);
+	o = outcome_new(&srv, AF_INET, srv.port, "user", "secret");
 	start(o, NULL);
 	assert_int_equal(o->res.failure, SOCKS5_UDP_PROXY_AUTH);
 	assert_int_equal(o->res.err, -EACCES);
@@ -695,8 +388,8 @@ test_bnd_unspecified_uses_proxy_address(void **state)
 	struct outcome *o;
 
 	(void)state;
-	assert_int_equal(server_start(&srv, AF_INET, SCRIPT_BND_ANY), 0);
-	o = outcome_new(AF_INET, srv.port, NULL, NULL);
+	assert_int_equal(server_start(&srv, AF_INET, FAKE_SOCKS5_SCRIPT_UDP_BND_ANY), 0);
+	o = outcome_new(&srv, AF_INET, srv.port, NULL, NULL);
 	start(o, NULL);
 	assert_int_equal(o->res.failure, SOCKS5_UDP_OK);
 	assert_int_equal(o->res.bnd.type, T2S_ENDPOINT_IPV4);
@@ -716,8 +409,8 @@ test_bnd_domain_uses_proxy_address(void **state)
 	struct outcome *o;
 
 	(void)state;
-	assert_int_equal(server_start(&srv, AF_INET, SCRIPT_BND_DOMAIN), 0);
-	o = outcome_new(AF_INET, srv.port, NULL, NULL);
+	assert_int_equal(server_start(&srv, AF_INET, FAKE_SOCKS5_SCRIPT_UDP_BND_DOMAIN), 0);
+	o = outcome_new(&srv, AF_INET, srv.port, NULL, NULL);
 	start(o, NULL);
 	assert_int_equal(o->res.failure, SOCKS5_UDP_OK);
 	assert_int_equal(o->res.bnd.type, T2S_ENDPOINT_DOMAIN);
@@ -739,11 +432,11 @@ test_relay_override(void **state)
 	socklen_t len;
 
 	(void)state;
-	assert_int_equal(server_start(&srv, AF_INET, SCRIPT_BND_ELSEWHERE), 0);
+	assert_int_equal(server_start(&srv, AF_INET, FAKE_SOCKS5_SCRIPT_UDP_BND_ELSEWHERE), 0);
 	memset(&cfg, 0, sizeof(cfg));
 	loopback(AF_INET, &cfg.relay_override, &len);
 	((struct sockaddr_in *)&cfg.relay_override)->sin_port = htons(srv.udp_port);
-	o = outcome_new(AF_INET, srv.port, NULL, NULL);
+	o = outcome_new(&srv, AF_INET, srv.port, NULL, NULL);
 	start(o, &cfg);
 	assert_int_equal(o->res.failure, SOCKS5_UDP_OK);
 	assert_int_equal(o->res.bnd.port, 9);
@@ -760,8 +453,8 @@ test_rep_unsupported_freed_in_callback(void **state)
 	struct outcome *o;
 
 	(void)state;
-	assert_int_equal(server_start(&srv, AF_INET, SCRIPT_REP_UNSUPPORTED), 0);
-	o = outcome_new(AF_INET, srv.port, NULL, NULL);
+	assert_int_equal(server_start(&srv, AF_INET, FAKE_SOCKS5_SCRIPT_REP_UNSUPPORTED), 0);
+	o = outcome_new(&srv, AF_INET, srv.port, NULL, NULL);
 	o->free_in = FREE_IN_READY;
 	start(o, NULL);
 	assert_int_equal(o->res.failure, SOCKS5_UDP_UNSUPPORTED);
@@ -780,8 +473,8 @@ test_rep_not_allowed(void **state)
 	struct outcome *o;
 
 	(void)state;
-	assert_int_equal(server_start(&srv, AF_INET, SCRIPT_REP_NOT_ALLOWED), 0);
-	o = outcome_new(AF_INET, srv.port, NULL, NULL);
+	assert_int_equal(server_start(&srv, AF_INET, FAKE_SOCKS5_SCRIPT_REP_NOT_ALLOWED), 0);
+	o = outcome_new(&srv, AF_INET, srv.port, NULL, NULL);
 	start(o, NULL);
 	assert_int_equal(o->res.failure, SOCKS5_UDP_REJECTED);
 	assert_int_equal(o->res.rep, SOCKS5_REP_NOT_ALLOWED);
@@ -800,8 +493,8 @@ test_control_closed(void **state)
 	struct outcome *o;
 
 	(void)state;
-	assert_int_equal(server_start(&srv, AF_INET, SCRIPT_CLOSE_AFTER_ECHO), 0);
-	o = outcome_new(AF_INET, srv.port, NULL, NULL);
+	assert_int_equal(server_start(&srv, AF_INET, FAKE_SOCKS5_SCRIPT_UDP_CLOSE_AFTER_ECHO), 0);
+	o = outcome_new(&srv, AF_INET, srv.port, NULL, NULL);
 	start(o, NULL);
 	assert_int_equal(o->res.failure, SOCKS5_UDP_OK);
 	/* The echo is queued on our socket before the proxy closes: it must come first,
@@ -829,8 +522,8 @@ test_control_closed_freed_in_callback(void **state)
 	struct outcome *o;
 
 	(void)state;
-	assert_int_equal(server_start(&srv, AF_INET, SCRIPT_CLOSE_AFTER_ECHO), 0);
-	o = outcome_new(AF_INET, srv.port, NULL, NULL);
+	assert_int_equal(server_start(&srv, AF_INET, FAKE_SOCKS5_SCRIPT_UDP_CLOSE_AFTER_ECHO), 0);
+	o = outcome_new(&srv, AF_INET, srv.port, NULL, NULL);
 	o->free_in = FREE_IN_CLOSED;
 	start(o, NULL);
 	round_trip(o, &v4, (const uint8_t *)"last", 4, &v4_src);
@@ -850,8 +543,8 @@ test_frag_and_malformed_dropped(void **state)
 	struct outcome *o;
 
 	(void)state;
-	assert_int_equal(server_start(&srv, AF_INET, SCRIPT_ECHO), 0);
-	o = outcome_new(AF_INET, srv.port, NULL, NULL);
+	assert_int_equal(server_start(&srv, AF_INET, FAKE_SOCKS5_SCRIPT_UDP_ECHO), 0);
+	o = outcome_new(&srv, AF_INET, srv.port, NULL, NULL);
 	start(o, NULL);
 	/* The server answers with a stranger's datagram, FRAG 1, a truncated header,
 	 * RSV != 0 and finally "good", in that order on one socket. */
@@ -876,8 +569,8 @@ test_free_inside_datagram_batch(void **state)
 	struct outcome *o;
 
 	(void)state;
-	assert_int_equal(server_start(&srv, AF_INET, SCRIPT_ECHO), 0);
-	o = outcome_new(AF_INET, srv.port, NULL, NULL);
+	assert_int_equal(server_start(&srv, AF_INET, FAKE_SOCKS5_SCRIPT_UDP_ECHO), 0);
+	o = outcome_new(&srv, AF_INET, srv.port, NULL, NULL);
 	o->free_in = FREE_IN_DATAGRAM;
 	start(o, NULL);
 	assert_int_equal(socks5_udp_send(o->session, &v4, (const uint8_t *)"two", 3), 0);
@@ -930,10 +623,10 @@ test_pending_icmp_error_does_not_fail_next_send(void **state)
 	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
 	close(fd);
-	assert_int_equal(server_start(&srv, AF_INET, SCRIPT_BND_ELSEWHERE), 0);
+	assert_int_equal(server_start(&srv, AF_INET, FAKE_SOCKS5_SCRIPT_UDP_BND_ELSEWHERE), 0);
 	memset(&cfg, 0, sizeof(cfg));
 	memcpy(&cfg.relay_override, &sin, sizeof(sin));
-	o = outcome_new(AF_INET, srv.port, NULL, NULL);
+	o = outcome_new(&srv, AF_INET, srv.port, NULL, NULL);
 	start(o, &cfg);
 	assert_int_equal(o->res.failure, SOCKS5_UDP_OK);
 	assert_int_equal(socks5_udp_send(o->session, &v4, (const uint8_t *)"one", 3), 0);
@@ -963,8 +656,8 @@ test_close_after_greeting(void **state)
 	struct outcome *o;
 
 	(void)state;
-	assert_int_equal(server_start(&srv, AF_INET, SCRIPT_CLOSE_AFTER_GREETING), 0);
-	o = outcome_new(AF_INET, srv.port, NULL, NULL);
+	assert_int_equal(server_start(&srv, AF_INET, FAKE_SOCKS5_SCRIPT_CLOSE_AFTER_GREETING), 0);
+	o = outcome_new(&srv, AF_INET, srv.port, NULL, NULL);
 	start(o, NULL);
 	assert_int_equal(o->res.failure, SOCKS5_UDP_PROXY_PROTOCOL);
 	assert_int_equal(o->res.err, -ECONNRESET);
@@ -976,13 +669,13 @@ test_close_after_greeting(void **state)
  * reset instead of a reply to UDP ASSOCIATE. A class of its own, unlike the early close
  * above (a proxy that is not working at all). */
 static void
-closed_on_associate(enum script script, const char *user, const char *pass)
+closed_on_associate(enum fake_socks5_script script, const char *user, const char *pass)
 {
 	struct server srv;
 	struct outcome *o;
 
 	assert_int_equal(server_start(&srv, AF_INET, script), 0);
-	o = outcome_new(AF_INET, srv.port, user, pass);
+	o = outcome_new(&srv, AF_INET, srv.port, user, pass);
 	start(o, NULL);
 	assert_int_equal(o->res.failure, SOCKS5_UDP_CLOSED_ON_ASSOCIATE);
 	assert_int_equal(o->res.err, -ECONNRESET);
@@ -995,9 +688,9 @@ static void
 test_close_on_associate(void **state)
 {
 	(void)state;
-	closed_on_associate(SCRIPT_CLOSE_ON_ASSOCIATE, NULL, NULL);
-	closed_on_associate(SCRIPT_CLOSE_ON_ASSOCIATE_AUTH, "user", "secret");
-	closed_on_associate(SCRIPT_RESET_ON_ASSOCIATE, NULL, NULL);
+	closed_on_associate(FAKE_SOCKS5_SCRIPT_CLOSE_ON_REQUEST, NULL, NULL);
+	closed_on_associate(FAKE_SOCKS5_SCRIPT_CLOSE_ON_REQUEST_AUTH, "user", "secret");
+	closed_on_associate(FAKE_SOCKS5_SCRIPT_RESET_ON_REQUEST, NULL, NULL);
 }
 
 static void
@@ -1014,7 +707,7 @@ test_proxy_unreachable(void **state)
 	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
 	close(fd);
-	o = outcome_new(AF_INET, ntohs(sin.sin_port), NULL, NULL);
+	o = outcome_new(NULL, AF_INET, ntohs(sin.sin_port), NULL, NULL);
 	start(o, NULL);
 	assert_int_equal(o->res.failure, SOCKS5_UDP_PROXY_UNREACHABLE);
 	assert_int_equal(o->res.err, -ECONNREFUSED);

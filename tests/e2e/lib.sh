@@ -83,6 +83,9 @@ DANTE_PID=
 BG_PIDS=()
 NS_CREATED=()
 CLEANUP_PATHS=()        # files or dirs outside $WORK that a scenario created
+NETNS_LOGDIR=$LOGDIR
+# shellcheck source=scripts/lib-netns.sh
+. "$REPO_ROOT/scripts/lib-netns.sh"
 
 # ---------------------------------------------------------------- basics
 info() { printf '[%s %s] %s\n' "$SCENARIO" "$(date +%T.%3N)" "$*" >&2; }
@@ -108,41 +111,8 @@ now() { printf '%s' "$EPOCHREALTIME"; }
 # elapsed START -> seconds since START (float, 3 decimals)
 elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'; }
 
-# wait_until TIMEOUT_S CMD...: poll CMD every 50 ms until it succeeds or the
-# deadline passes. Returns 0 on success, 1 on timeout.
-wait_until() {
-    local timeout=$1; shift
-    local deadline
-    deadline=$(awk -v a="$EPOCHREALTIME" -v t="$timeout" 'BEGIN { printf "%.3f", a + t }')
-    while :; do
-        "$@" >/dev/null 2>&1 && return 0
-        awk -v a="$EPOCHREALTIME" -v d="$deadline" 'BEGIN { exit !(a >= d) }' && return 1
-        sleep 0.05
-    done
-}
-
-# proc_done PID: true when PID no longer runs (gone, or a zombie waiting for us).
-proc_done() {
-    local st
-    st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 0
-    [ -z "$st" ] || [ "$st" = Z ] || [ "$st" = X ]
-}
-
-# listening NS ADDR PORT: a TCP listener exists on ADDR:PORT in NS.
-listening() {
-    [ -n "$(ip netns exec "$1" ss -Hltn "src $2 and sport = :$3" 2>/dev/null)" ]
-}
-
-# start_bg NAME NS CMD...: run CMD in namespace NS in the background, output to
-# $LOGDIR/NAME.log. Sets BG_PID. `ip netns exec` and `env` both exec, so the
-# PID is the PID of CMD itself. SIGINT is reset to default because bash starts
-# background jobs of a non-interactive shell with SIGINT ignored.
-start_bg() {
-    local name=$1 ns=$2; shift 2
-    ip netns exec "$ns" env --default-signal=INT,QUIT "$@" >>"$LOGDIR/$name.log" 2>&1 &
-    BG_PID=$!
-    BG_PIDS+=("$BG_PID")
-}
+# wait_until, proc_done, listening, udp_bound, ns_empty, start_bg (logs to $LOGDIR)
+# and netns_delete_all: scripts/lib-netns.sh, shared with bench/run.
 
 # stop_pid PID [SIGNAL] [TIMEOUT]: signal PID, wait for it (KILL after
 # TIMEOUT, default 5 s), reap it. Sets STOP_STATUS to its exit status.
@@ -180,18 +150,7 @@ cleanup() {
     # One SIGTERM is a clean shutdown; a second one during it kills tun2socks before
     # it is done (and before valgrind's leak check, when T2S_WRAPPER runs it).
     [ -n "$T2S_PID" ] && wait_until 10 proc_done "$T2S_PID"
-    for ns in "${NS_CREATED[@]}"; do
-        pids=$(ip netns pids "$ns" 2>/dev/null)
-        [ -n "$pids" ] && kill -TERM $pids 2>/dev/null
-    done
-    for ns in "${NS_CREATED[@]}"; do
-        wait_until 3 ns_empty "$ns" || {
-            pids=$(ip netns pids "$ns" 2>/dev/null)
-            [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
-            wait_until 2 ns_empty "$ns"
-        }
-        ip netns del "$ns" 2>/dev/null
-    done
+    netns_delete_all 3 2
     # Reap our children so nothing is left as a zombie of this shell. (Every
     # PID in these lists is an unreaped child, so it cannot have been reused.)
     for pid in $T2S_PID "${BG_PIDS[@]}"; do
@@ -209,7 +168,6 @@ cleanup() {
     rm -rf "$WORK"
     exit "$rc"
 }
-ns_empty() { [ -z "$(ip netns pids "$1" 2>/dev/null)" ]; }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -488,11 +446,6 @@ danted_count() {
     local n
     n=$(grep -c "$1" "$LOGDIR/danted.log" 2>/dev/null) || n=0
     echo "${n:-0}"
-}
-
-# udp_bound NS ADDR PORT: a UDP socket is bound to ADDR:PORT in NS.
-udp_bound() {
-    [ -n "$(ip netns exec "$1" ss -Hlun "src $2 and sport = :$3" 2>/dev/null)" ]
 }
 
 # udp_echo_start: udp_echo.py on the targets (v4 and v6) at $UDP_ECHO_PORT,

@@ -106,4 +106,54 @@ bool fake_socks5_wait_live(struct fake_socks5 *f, unsigned n, double timeout);
  * to it is refused. */
 void fake_socks5_refused_server(struct socks5_server *out);
 
+/*
+ * Scripted handshakes for the redirect/ tests (test_socks5_tcp, test_socks5_udp): with a
+ * script set, every connection is answered by it instead of the server above, whatever
+ * the command. After a final reply (a failure, or CONNECT's) the server half-closes and
+ * waits for the client to close; after an UDP ASSOCIATE reply it keeps the connection.
+ * The UDP scripts relay on one socket of the fake's (fake_socks5_script_relay_port),
+ * echoing each datagram with the source changed: the same kind of address with its last
+ * byte flipped and the port plus one; a domain comes back as 198.51.100.<name length>.
+ * Payload "bad" is answered by a stranger's datagram, FRAG 1, a truncated header, RSV 1
+ * and then "good"; "two" is echoed twice.
+ */
+enum fake_socks5_script {
+	FAKE_SOCKS5_SCRIPT_NONE,        /* not scripted (the default) */
+	FAKE_SOCKS5_SCRIPT_OK_SPLIT,    /* no auth; every byte in its own send; "BANNER" after the reply */
+	FAKE_SOCKS5_SCRIPT_OK_AUTH,     /* user/pass (any) accepted, then REP 0 */
+	FAKE_SOCKS5_SCRIPT_AUTH_REJECT, /* user/pass rejected */
+	FAKE_SOCKS5_SCRIPT_NO_METHOD,   /* method 0xff */
+	FAKE_SOCKS5_SCRIPT_REP_REFUSED, /* REP 5 */
+	FAKE_SOCKS5_SCRIPT_CLOSE_AFTER_GREETING,
+	FAKE_SOCKS5_SCRIPT_GARBAGE,      /* "HTTP/1.0 400" for a method reply */
+	FAKE_SOCKS5_SCRIPT_DOMAIN_REPLY, /* BND a 200-byte name, "STREAM" in the same send */
+	/* UDP ASSOCIATE */
+	FAKE_SOCKS5_SCRIPT_UDP_ECHO,             /* BND = the relay socket */
+	FAKE_SOCKS5_SCRIPT_UDP_ECHO_AUTH,        /* user/pass (any) accepted, then as UDP_ECHO */
+	FAKE_SOCKS5_SCRIPT_UDP_BND_ANY,          /* BND 0.0.0.0 (or ::), the relay's port */
+	FAKE_SOCKS5_SCRIPT_UDP_BND_DOMAIN,       /* BND "relay.invalid", the relay's port, byte by byte */
+	FAKE_SOCKS5_SCRIPT_UDP_BND_ELSEWHERE,    /* BND 192.0.2.1:9, where nothing listens */
+	FAKE_SOCKS5_SCRIPT_UDP_CLOSE_AFTER_ECHO, /* the first echo, then the control connection closes */
+	FAKE_SOCKS5_SCRIPT_REP_UNSUPPORTED,      /* REP 7 */
+	FAKE_SOCKS5_SCRIPT_REP_NOT_ALLOWED,      /* REP 2 */
+	FAKE_SOCKS5_SCRIPT_CLOSE_ON_REQUEST,     /* greeting answered, request read, then half-closed (ssh -D) */
+	FAKE_SOCKS5_SCRIPT_CLOSE_ON_REQUEST_AUTH, /* the same after a user/pass */
+	FAKE_SOCKS5_SCRIPT_RESET_ON_REQUEST,     /* greeting answered, request read, then reset */
+};
+
+/* Listens on ::1 instead of 127.0.0.1; NULL if this host has no IPv6 loopback. */
+struct fake_socks5 *fake_socks5_new6(struct ev_loop *loop);
+/* The UDP scripts' relay socket's port (it exists once a script is set). */
+uint16_t fake_socks5_script_relay_port(const struct fake_socks5 *f);
+/* Counts what the relay finished: a "two" echoed twice, a UDP_CLOSE_AFTER_ECHO closed. */
+const unsigned *fake_socks5_script_relay_events(const struct fake_socks5 *f);
+
+void fake_socks5_set_script(struct fake_socks5 *f, enum fake_socks5_script script);
+/* The last scripted request after the greeting and auth (VER CMD RSV ATYP ADDR PORT). */
+const uint8_t *fake_socks5_script_request(const struct fake_socks5 *f, size_t *len);
+/* Whether the last user/pass was "user"/"secret". */
+bool fake_socks5_script_auth_seen(const struct fake_socks5 *f);
+/* Runs the loop until every scripted connection is closed, at most timeout seconds. */
+bool fake_socks5_wait_closed(struct fake_socks5 *f, double timeout);
+
 #endif

@@ -13,6 +13,7 @@
 
 #include "argv_scrub.h"
 #include "capture.h"
+#include "cidr.h"
 #include "mem_budget.h"
 
 const char cli_usage[] =
@@ -238,27 +239,16 @@ parse_seconds(const char *s, double *out)
 	return 0;
 }
 
-/* "addr/prefix" or a bare address (full-length prefix). */
+/* "addr/prefix" or a bare address (full-length prefix) of the given family. */
 static int
 parse_cidr(const char *s, int family, void *addr, unsigned *prefix)
 {
-	char buf[INET6_ADDRSTRLEN + 8];
-	unsigned max = family == AF_INET ? 32 : 128;
-	unsigned long p = max;
-	char *slash;
+	struct cidr c;
 
-	if (strlen(s) >= sizeof(buf))
+	if (cidr_parse(&c, s, family) < 0)
 		return -EINVAL;
-	strcpy(buf, s);
-	slash = strchr(buf, '/');
-	if (slash != NULL) {
-		*slash = '\0';
-		if (parse_uint(slash + 1, 0, max, &p) < 0)
-			return -EINVAL;
-	}
-	if (inet_pton(family, buf, addr) != 1)
-		return -EINVAL;
-	*prefix = (unsigned)p;
+	memcpy(addr, &c.addr, family == AF_INET ? sizeof(c.addr.v4) : sizeof(c.addr.v6));
+	*prefix = c.len;
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <net/if.h>
 #include <netdb.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,6 +197,7 @@ struct host_setup {
 	ev_io sig_io;
 	struct t2s *t;
 	long record_owner;        /* --user: the capture's state record is left removable by it */
+	bool cmd_running;         /* netns_cmd_go was called: the command is no longer ours to reap */
 	int exit_status;
 };
 
@@ -237,11 +239,9 @@ start_capture(const struct t2s_config *cfg, const char *tun, bool whole_host, ui
 		log_error("--share-from %s: no such interface", p.share_from);
 		return NULL;
 	}
+	/* A failure is logged by capture_start, where the failing step is known. */
 	c = capture_start(&p);
-	if (c == NULL)
-		log_error("cannot set up the capture routes and rules: %s%s", strerror(errno),
-			  errno == EPERM || errno == EACCES ? " (needs CAP_NET_ADMIN)" : "");
-	else
+	if (c != NULL)
 		log_info("capturing %s%s%s%s through %s", whole_host ? "all traffic" : "",
 			 whole_host && p.share_from != NULL ? " and " : "",
 			 p.share_from != NULL ? "traffic forwarded from " : "", p.share_from != NULL ? p.share_from : "",
@@ -468,18 +468,26 @@ command_unwatch(struct ev_loop *loop, struct host_setup *hs)
 	}
 }
 
-/* Reaps the command when we give up before it could run (it exits once our end closes). */
+/*
+ * Closes our end of the command. When we give up before it could run, it exits once
+ * our end closes, and is reaped here; once running, its exit was reaped by ev_child
+ * (or it outlives us, as before).
+ */
 static void
-command_abandon(struct host_setup *hs)
+command_end(struct host_setup *hs)
 {
+	pid_t pid;
 	int status;
 
 	if (hs->cmd == NULL)
 		return;
+	pid = netns_cmd_pid(hs->cmd);
 	netns_cmd_free(hs->cmd);
-	while (waitpid(netns_cmd_pid(hs->cmd), &status, 0) < 0 && errno == EINTR)
-		;
 	hs->cmd = NULL;
+	if (hs->cmd_running)
+		return;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
 }
 
 /*
@@ -577,7 +585,8 @@ main(int argc, char **argv)
 	struct t2s *t;
 	struct privdrop_target run_as = {0};
 	char msg[256], url[T2S_ENDPOINT_STRLEN + PROXY_URL_CRED_MAX + 16];
-	int rc;
+	bool ran = false;
+	int rc, status = EXIT_FAILURE;
 
 	config_defaults(&cfg);
 	rc = cli_parse(argc, argv, &cfg, msg, sizeof(msg));
@@ -608,16 +617,16 @@ main(int argc, char **argv)
 		hs.record_owner = (long)run_as.uid;
 	log_set_level(cfg.log_level);
 	if (command_identity(&cfg, &hs, &cmd_login) < 0)
-		return EXIT_FAILURE;
+		goto err_free_env;
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit(&cfg);
 
 	if (resolve_proxy(&cfg, &proxy) < 0)
-		return EXIT_FAILURE;
+		goto err_free_env;
 	loop = ev_default_loop(EVFLAG_AUTO);
 	if (loop == NULL) {
 		log_error("cannot create the event loop");
-		return EXIT_FAILURE;
+		goto err_free_env;
 	}
 	default_capture_addresses(&cfg);
 	/* From the first change to the host on, SIGINT, SIGTERM and SIGHUP wait (blocked)
@@ -625,36 +634,24 @@ main(int argc, char **argv)
 	 * them would leave the routes and the kill switch in place. */
 	command_signals(&sigs);
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
-	if (open_tun(&cfg, &tun, &hs) < 0) {
-		command_abandon(&hs);
-		return EXIT_FAILURE;
-	}
+	if (open_tun(&cfg, &tun, &hs) < 0)
+		goto err_end_host;
 	lwip_port_init(loop, lwip_diag);
 	t = t2s_new(loop, &cfg, &proxy, &tun);
 	if (t == NULL) {
 		log_error("cannot start: %s", strerror(errno));
 		tun_close(&tun);
-		stop_capture(&hs);
-		command_abandon(&hs);
-		return EXIT_FAILURE;
+		goto err_fini_lwip;
 	}
-	if (cfg.user != NULL && drop_privileges(&cfg, &run_as, hs.capture != NULL) < 0) {
-		stop_capture(&hs);
-		command_abandon(&hs);
-		t2s_free(t);
-		lwip_port_fini();
-		return EXIT_FAILURE;
-	}
+	if (cfg.user != NULL && drop_privileges(&cfg, &run_as, hs.capture != NULL) < 0)
+		goto err_free_engine;
 	hs.t = t;
 	if (hs.cmd != NULL) {
-		if (command_watch(loop, &hs) < 0) {
-			command_abandon(&hs);
-			t2s_free(t);
-			lwip_port_fini();
-			return EXIT_FAILURE;
-		}
+		if (command_watch(loop, &hs) < 0)
+			goto err_free_engine;
 		if (netns_cmd_go(hs.cmd) < 0)
 			log_warn("the command did not wait for us: %s", strerror(errno));
+		hs.cmd_running = true;
 	} else {
 		/* The loop's watchers are in place: what arrived meanwhile is handled now. */
 		sigprocmask(SIG_UNBLOCK, &sigs, NULL);
@@ -663,18 +660,24 @@ main(int argc, char **argv)
 	log_info("ready: %s (mtu %u%s%s) -> %s", t->tun.name, cfg.mtu, t->tun.vnet_hdr_len ? ", offload" : "",
 		 t->tun.persistent ? ", persistent" : "", url);
 	ev_run(loop, 0);
+	ran = true;
+	status = hs.exit_status;
 
+err_free_engine:
 	/* Capture first: with it gone nothing new enters the TUN while the flows close. */
 	stop_capture(&hs);
-	if (hs.cmd != NULL) {
-		command_unwatch(loop, &hs);
-		netns_cmd_free(hs.cmd);
-	}
+	command_unwatch(loop, &hs);
+	t2s_free(t);
+err_fini_lwip:
+	lwip_port_fini();
+err_end_host:
+	stop_capture(&hs); /* when the engine never started; a no-op after the one above */
 	if (hs.netns_fd >= 0)
 		close(hs.netns_fd);
-	t2s_free(t);
-	lwip_port_fini();
+	command_end(&hs);
+err_free_env:
 	free(hs.cmd_env);
-	log_info("stopped");
-	return hs.exit_status;
+	if (ran)
+		log_info("stopped");
+	return status;
 }

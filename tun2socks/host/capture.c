@@ -13,7 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cidr.h"
 #include "log.h"
+#include "procfs.h"
 
 #define RECORD_MAGIC "tun2socks-capture 1"
 
@@ -36,34 +38,17 @@ mask_prefix(struct netlink_prefix *p)
 int
 capture_prefix_parse(const char *s, struct netlink_prefix *out)
 {
-	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
-	unsigned long len;
+	struct cidr c;
 
-	if (strlen(s) >= sizeof(buf))
+	if (cidr_parse(&c, s, AF_UNSPEC) < 0)
 		return -EINVAL;
-	strcpy(buf, s);
 	memset(out, 0, sizeof(*out));
-	slash = strchr(buf, '/');
-	if (slash != NULL)
-		*slash = '\0';
-	if (inet_pton(AF_INET, buf, &out->addr.v4) == 1)
-		out->family = AF_INET;
-	else if (inet_pton(AF_INET6, buf, &out->addr.v6) == 1)
-		out->family = AF_INET6;
+	out->family = c.family;
+	if (c.family == AF_INET)
+		out->addr.v4 = c.addr.v4;
 	else
-		return -EINVAL;
-	len = out->family == AF_INET ? 32 : 128;
-	if (slash != NULL) {
-		unsigned long max = len;
-
-		if (slash[1] < '0' || slash[1] > '9')
-			return -EINVAL;
-		errno = 0;
-		len = strtoul(slash + 1, &end, 10);
-		if (errno != 0 || *end != '\0' || len > max)
-			return -EINVAL;
-	}
-	out->len = (unsigned)len;
+		out->addr.v6 = c.addr.v6;
+	out->len = c.len;
 	mask_prefix(out);
 	return 0;
 }
@@ -633,17 +618,9 @@ static int
 sysctl_write(const char *key, const char *value)
 {
 	char path[160];
-	size_t len = strlen(value);
-	int fd, err = 0;
 
 	snprintf(path, sizeof(path), "/proc/sys/%s", key);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, value, len) != (ssize_t)len)
-		err = -errno;
-	close(fd);
-	return err;
+	return procfs_write(path, value);
 }
 
 static bool
@@ -901,18 +878,25 @@ capture_start(const struct capture_params *p)
 	int err;
 
 	c = calloc(1, sizeof(*c));
-	if (c == NULL)
+	if (c == NULL) {
+		log_error("cannot set up the capture: %s", strerror(ENOMEM));
+		errno = ENOMEM;
 		return NULL;
-	if ((err = capture_plan_build(p, &c->plan)) < 0 || (err = record_path(p->tun, c->dir, sizeof(c->dir), c->path, sizeof(c->path))) < 0)
+	}
+	if ((err = capture_plan_build(p, &c->plan)) < 0 || (err = record_path(p->tun, c->dir, sizeof(c->dir), c->path, sizeof(c->path))) < 0) {
+		log_error("cannot plan the capture through %s: %s", p->tun, strerror(-err));
 		goto err_free;
+	}
 	c->nl = netlink_open();
 	if (c->nl == NULL) {
 		err = -errno;
+		log_error("cannot open rtnetlink for the capture: %s", strerror(-err));
 		goto err_free;
 	}
 	stale = malloc(sizeof(*stale));
 	if (stale == NULL) {
 		err = -ENOMEM;
+		log_error("cannot set up the capture: %s", strerror(-err));
 		goto err_close;
 	}
 	err = record_read(c->path, stale, &owner);
@@ -954,14 +938,16 @@ capture_start(const struct capture_params *p)
 		}
 	}
 	if (c->plan.n > 0 && (err = record_write(c->dir, &c->plan, p->owner_uid)) < 0) {
-		log_error("cannot write the state record %s: %s", c->path, strerror(-err));
+		log_error("cannot write the state record %s: %s%s", c->path, strerror(-err),
+			  err == -EPERM || err == -EACCES ? " (needs root)" : "");
 		goto err_stale;
 	}
 	for (c->applied = 0; c->applied < c->plan.n; c->applied++) {
 		err = op_apply(c->nl, &c->plan.op[c->applied]);
 		if (err < 0) {
 			op_describe(&c->plan.op[c->applied], what, sizeof(what));
-			log_error("cannot add '%s': %s", what, strerror(-err));
+			log_error("cannot add '%s': %s%s", what, strerror(-err),
+				  err == -EPERM || err == -EACCES ? " (needs CAP_NET_ADMIN)" : "");
 			goto err_undo;
 		}
 	}

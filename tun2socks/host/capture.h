@@ -119,7 +119,8 @@ struct capture;
  * The record is written to CAPTURE_STATE_DIR/net<inode>-<tun>/state before anything is
  * changed; that directory is given to p->owner_uid, so that the run may remove the record
  * after dropping privileges (the record itself stays root's: a record root did not write
- * is never applied). NULL with errno.
+ * is never applied). NULL with errno; every failure is logged here, once, with the step
+ * that failed, so the caller does not log it again.
  */
 struct capture *capture_start(const struct capture_params *p);
 /*

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "procfs.h"
 
 struct netns_cmd {
 	pid_t pid;
@@ -66,20 +67,6 @@ netns_return(int saved)
 
 /* ------------------------------------------------------------------ child side */
 
-static int
-write_file(const char *path, const char *text)
-{
-	size_t len = strlen(text);
-	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, len) != (ssize_t)len)
-		err = -errno;
-	close(fd);
-	return err;
-}
-
 /* Maps inside -> outside for our own uid and gid (what an unprivileged process may write). */
 static int
 map_ids(unsigned inside_uid, unsigned outside_uid, unsigned inside_gid, unsigned outside_gid)
@@ -88,14 +75,14 @@ map_ids(unsigned inside_uid, unsigned outside_uid, unsigned inside_gid, unsigned
 	int err;
 
 	/* Without this, an unprivileged gid_map write is refused (CVE-2014-8989). */
-	err = write_file("/proc/self/setgroups", "deny");
+	err = procfs_write("/proc/self/setgroups", "deny");
 	if (err < 0 && err != -ENOENT)
 		return err;
 	snprintf(line, sizeof(line), "%u %u 1\n", inside_uid, outside_uid);
-	if ((err = write_file("/proc/self/uid_map", line)) < 0)
+	if ((err = procfs_write("/proc/self/uid_map", line)) < 0)
 		return err;
 	snprintf(line, sizeof(line), "%u %u 1\n", inside_gid, outside_gid);
-	return write_file("/proc/self/gid_map", line);
+	return procfs_write("/proc/self/gid_map", line);
 }
 
 /*
