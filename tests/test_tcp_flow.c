@@ -148,13 +148,14 @@ new_app(struct fx *x)
 
 /* An established flow: x->app connected, x->target its CONNECT's socket. */
 static void
-open_flow(struct fx *x)
+open_flow_scaled(struct fx *x, bool wscale)
 {
 	unsigned before = fake_socks5_get_stats(x->fake)->connected;
 	struct t2s_endpoint dst;
 	int fd;
 
 	x->app = new_app(x);
+	x->app->offer_wscale = wscale;
 	tcp_app_connect(x->app);
 	ASSERT_WITHIN(x->app->established && fake_socks5_get_stats(x->fake)->connected > before, WAIT);
 	fd = fake_socks5_take_target(x->fake, &dst);
@@ -162,6 +163,12 @@ open_flow(struct fx *x)
 	assert_int_equal(dst.type, T2S_ENDPOINT_IPV4);
 	assert_int_equal(dst.port, DST_PORT);
 	x->target = tcp_target_new(g_loop, fd, x->app->rx_seed, x->app->tx_seed);
+}
+
+static void
+open_flow(struct fx *x)
+{
+	open_flow_scaled(x, true);
 }
 
 /* The app uploads until its window is down to reserve with all acknowledged: the target
@@ -427,6 +434,28 @@ test_backpressure_app_to_proxy(void **state)
 	drain_target(x);
 }
 
+/* An app without window scaling (64 KiB of window at most) that never probes: once the
+ * target reads again, tun2socks must announce the reopened window by itself. lwIP's
+ * default threshold for that (256 KiB here) is more than such a window can grow, so the
+ * upload stayed stalled for good (lwipopts.h TCP_WND_UPDATE_THRESHOLD). */
+static void
+test_no_window_scaling(void **state)
+{
+	struct fx *x = *state;
+
+	open_flow_scaled(x, false);
+	x->app->no_probes = true;
+	stall_upload(x, 0);
+	x->app->tx_limit = x->app->tx_sent + (2u << 20);
+	tcp_target_read_upto(x->target, UINT64_MAX);
+	tcp_app_send(x->app, 0);
+	ASSERT_WITHIN(x->target->rx_bytes == x->app->tx_limit, BULK_WAIT);
+	assert_false(x->target->rx_bad);
+	assert_int_equal(x->app->probes, 0);
+	tcp_app_close(x->app);
+	drain_target(x);
+}
+
 /* proxy -> app: the app stops reading (its window closes); tun2socks stops reading the
  * proxy socket once lwIP's send buffer is full, so the target's writes block; once the
  * app reads again, every byte arrives. */
@@ -473,6 +502,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rst_from_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backpressure_app_to_proxy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backpressure_proxy_to_app, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_window_scaling, setup, teardown),
 	};
 	int rc;
 

@@ -106,6 +106,13 @@ uint16_t lwip_port_ooseq_pbufs(const struct tcp_pcb *pcb);
 #define TCP_MSL 2000UL      /* TIME_WAIT 4 s: the app side keeps its own TIME_WAIT */
 #define TCP_SYNMAXRTX 4
 #define TCP_MAXRTX 8
+/* lwIP announces a reopened receive window once it grew by this much. Its only use is
+ * in tcp_recved, where `pcb` is in scope. The default, min(TCP_WND / 4, 4 * TCP_MSS),
+ * is 256 KiB here: more than the 64 KiB window of a peer without window scaling can ever
+ * grow, so such a peer whose window closed learnt of the reopening only from its own
+ * zero-window probes (64 KiB per probe), or never. Scaling peers keep the default. */
+#define TCP_WND_UPDATE_THRESHOLD \
+	(((pcb)->flags & TF_WND_SCALE) ? LWIP_MIN(TCP_WND / 4, TCP_MSS * 4) : 0xffff / 4)
 /* Slot 0 (the only one) tells tcp_flow.c when lwIP frees a pcb: TIME_WAIT ends with no callback. */
 #define LWIP_TCP_PCB_NUM_EXT_ARGS 1
 #if TCP_SND_BUF < 2 * TCP_MSS || TCP_WND < TCP_MSS || TCP_SND_QUEUELEN < 2 * (TCP_SND_BUF / TCP_MSS) || \

@@ -137,7 +137,7 @@ app_probe(struct tcp_app *a)
 {
 	ev_tstamp now = ev_now(a->peer->loop);
 
-	if (now - a->last_heard < PROBE_INTERVAL || a->snd_una != a->snd_nxt)
+	if (a->no_probes || now - a->last_heard < PROBE_INTERVAL || a->snd_una != a->snd_nxt)
 		return;
 	if (app_segment(a, TCP_ACK, a->snd_nxt - 1, NULL, 0)) {
 		a->probes++;

@@ -82,6 +82,7 @@ struct tcp_app {
 	uint32_t wnd_reserve; /* window left unused (so a FIN still fits when the rest is full) */
 	uint32_t min_wnd;  /* the smallest window offered since established */
 	unsigned probes;   /* zero-window probes sent */
+	bool no_probes;    /* never probe: only a window update tun2socks sends reopens the window */
 	ev_tstamp last_heard; /* last ACK or probe: a window it cannot use is probed after a while */
 	/* Receive side. */
 	uint32_t irs, rcv_nxt;
