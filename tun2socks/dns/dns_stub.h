@@ -15,17 +15,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "packet.h"
-#include "t2s.h"
+#include "tun_out.h"
 
 /* True when the stub is on and family/addr (4 or 6, raw bytes) is its address. */
-bool dns_stub_owns(const struct t2s *t, int family, const uint8_t *addr);
+bool dns_stub_owns(const struct t2s_config *cfg, int family, const uint8_t *addr);
 
 /*
- * Handles a datagram to port 53 if it is for the stub: true when it did (answered, or
- * dropped when it cannot be answered), false when it is for another address.
+ * Answers a datagram to the stub that fake-ip did not answer (udp_route.c decides):
+ * REFUSED or FORMERR through out. True if an answer was sent; false when the datagram
+ * cannot be answered (dropped).
  */
-bool dns_stub_answer(struct t2s *t, const uint8_t *pkt, const struct packet_info *info);
+bool dns_stub_refuse(const struct tun_out *out, const uint8_t *pkt, const struct packet_info *info);
 
 /*
  * Pure: the answer to a query the stub cannot serve, into out[0..cap): REFUSED with the

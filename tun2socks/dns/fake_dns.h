@@ -17,17 +17,29 @@
 
 #include "endpoint.h"
 #include "packet.h"
-#include "t2s.h"
+#include "tun_out.h"
 
-/* Answers a DNS query datagram (UDP to port 53) if fake-ip handles it; true if it did
- * (the datagram is consumed), false if it should be relayed as usual. */
-bool fake_dns_answer(struct t2s *t, const uint8_t *pkt, const struct packet_info *info);
+struct fakeip;
+
+enum fake_dns_result {
+	FAKE_DNS_PASS,     /* not fake-ip's: relay it as usual */
+	FAKE_DNS_HANDLED,  /* consumed (a FORMERR, or no answer could be built) */
+	FAKE_DNS_ANSWERED, /* consumed and answered from the pool */
+};
+
+/*
+ * Answers a DNS query datagram (UDP to port 53) from the pool ip (NULL: fake-ip is off)
+ * through out, if fake-ip handles it; now is the time in seconds.
+ */
+enum fake_dns_result fake_dns_answer(struct fakeip *ip, double now, const struct tun_out *out, const uint8_t *pkt,
+				     const struct packet_info *info);
 
 /*
  * The destination to ask the proxy for: 0 and *ep unchanged when addr is outside the
  * pool (or fake-ip is off); 1 with *ep = name:port for a mapped pool address; -ENOENT
  * for a pool address without a mapping (the caller refuses the flow).
  */
-int fake_dns_target(struct t2s *t, int family, const uint8_t *addr, uint16_t port, struct t2s_endpoint *ep);
+int fake_dns_target(struct fakeip *ip, double now, int family, const uint8_t *addr, uint16_t port,
+		    struct t2s_endpoint *ep);
 
 #endif
