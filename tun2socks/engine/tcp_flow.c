@@ -47,6 +47,7 @@
 #include "sock.h"
 #include "tunif.h"
 #include "txbuf.h"
+#include "io_watch.h"
 
 #define MAX_IOV 64
 #define READS_PER_WAKEUP 16
@@ -173,20 +174,6 @@ schedule(struct tcp_flow *f)
 		return;
 	f->scheduled = true;
 	list_push_front(&f->set->service, &f->service_link);
-}
-
-static void
-watch(struct tcp_flow *f, int events)
-{
-	struct ev_loop *loop = f->set->env.loop;
-
-	if (ev_is_active(&f->io) && (f->io.events & (EV_READ | EV_WRITE)) == events)
-		return;
-	ev_io_stop(loop, &f->io);
-	if (events == 0)
-		return;
-	ev_io_modify(&f->io, events);
-	ev_io_start(loop, &f->io);
 }
 
 static int
@@ -547,7 +534,7 @@ service(struct tcp_flow *f)
 		flow_close(f, CLOSE_GRACEFUL);
 		return;
 	}
-	watch(f, wanted_events(f));
+	io_watch_set(f->set->env.loop, &f->io, wanted_events(f));
 }
 
 static void
@@ -583,7 +570,7 @@ tcp_flow_sock_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		flow_close(f, CLOSE_GRACEFUL);
 		return;
 	}
-	watch(f, wanted_events(f));
+	io_watch_set(f->set->env.loop, &f->io, wanted_events(f));
 }
 
 /* ---- lifetime ------------------------------------------------------------------ */
