@@ -6,6 +6,7 @@
 #include "lwip_port.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,87 @@ static struct {
 	lwip_port_diag_fn diag;
 	uint64_t rand_state;
 } port;
+
+/* Separate from port: lwIP allocates before lwip_port_init (lwip_init) and after fini.
+ * A block costs its usable size plus the allocator's header (glibc: one size_t). */
+static size_t heap_bytes;
+#define BLOCK_SIZE(p) (malloc_usable_size(p) + sizeof(size_t))
+static uint32_t ooseq_bytes = LWIP_PORT_OOSEQ_BYTES;
+static uint16_t ooseq_pbufs = LWIP_PORT_OOSEQ_PBUFS;
+
+void *
+lwip_port_heap_malloc(size_t size)
+{
+	void *p = malloc(size);
+
+	if (p != NULL)
+		heap_bytes += BLOCK_SIZE(p);
+	return p;
+}
+
+void *
+lwip_port_heap_calloc(size_t count, size_t size)
+{
+	void *p = calloc(count, size);
+
+	if (p != NULL)
+		heap_bytes += BLOCK_SIZE(p);
+	return p;
+}
+
+void
+lwip_port_heap_free(void *ptr)
+{
+	if (ptr == NULL)
+		return;
+	heap_bytes -= BLOCK_SIZE(ptr);
+	free(ptr);
+}
+
+size_t
+lwip_port_heap_bytes(void)
+{
+	return heap_bytes;
+}
+
+uint32_t
+lwip_port_ooseq_bytes(const struct tcp_pcb *pcb)
+{
+	(void)pcb;
+	return ooseq_bytes;
+}
+
+uint16_t
+lwip_port_ooseq_pbufs(const struct tcp_pcb *pcb)
+{
+	(void)pcb;
+	return ooseq_pbufs;
+}
+
+void
+lwip_port_set_ooseq_limit(uint32_t bytes, uint16_t pbufs)
+{
+	ooseq_bytes = bytes;
+	ooseq_pbufs = pbufs;
+}
+
+uint32_t
+lwip_port_tcp_limit_window(struct tcp_pcb *pcb, uint32_t wnd)
+{
+	/* The SYN|ACK carried an unscaled window (at most 0xffff): the peer may send that
+	 * much, so the right edge it saw stays; only what lwIP would announce next shrinks. */
+	uint32_t announced = TCPWND_MIN16(TCP_WND), held;
+
+	if (wnd < announced)
+		wnd = announced;
+	if (pcb->state != ESTABLISHED || pcb->rcv_wnd <= wnd || pcb->rcv_wnd != TCP_WND)
+		return 0;
+	held = pcb->rcv_wnd - wnd;
+	pcb->rcv_wnd = wnd;
+	pcb->rcv_ann_wnd = wnd;
+	pcb->rcv_ann_right_edge = pcb->rcv_nxt + announced;
+	return held;
+}
 
 static void
 lwip_port_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)

@@ -7,9 +7,14 @@
 #ifndef T2S_LWIP_PORT_LWIP_PORT_H
 #define T2S_LWIP_PORT_LWIP_PORT_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include <ev.h>
 
 #include <lwip/ip_addr.h>
+
+struct tcp_pcb;
 
 /* Receives lwIP's diagnostics (already formatted, no trailing newline). */
 typedef void (*lwip_port_diag_fn)(const char *msg);
@@ -33,6 +38,28 @@ void lwip_port_fini(void);
  */
 int lwip_port_tcp_forget(const ip_addr_t *remote_ip, u16_t remote_port, const ip_addr_t *local_ip,
 			 u16_t local_port);
+
+/*
+ * Bytes lwIP holds from the heap (pcbs, segments, PBUF_RAM pbufs), each block counted
+ * at its malloc_usable_size: what the allocator really set aside for it.
+ */
+size_t lwip_port_heap_bytes(void);
+
+/* Default out-of-order limits per pcb (payload bytes, pbufs): see lwipopts.h. */
+#define LWIP_PORT_OOSEQ_BYTES (256 * 1024)
+#define LWIP_PORT_OOSEQ_PBUFS 64
+
+/* Sets the out-of-order limit of every pcb from now on (0 bytes: nothing is kept out
+ * of order; segments beyond it are dropped and the peer retransmits them). */
+void lwip_port_set_ooseq_limit(uint32_t bytes, uint16_t pbufs);
+
+/*
+ * Right after accept: makes the pcb offer at most wnd bytes of receive window (never
+ * less than what its SYN|ACK already announced), so that a flow admitted under memory
+ * pressure starts small. Returns the bytes of window held back, to be given later with
+ * tcp_recved.
+ */
+uint32_t lwip_port_tcp_limit_window(struct tcp_pcb *pcb, uint32_t wnd);
 
 /* Monotonic milliseconds, the clock lwIP sees through sys_now(). */
 u32_t lwip_port_now_ms(void);

@@ -2,6 +2,7 @@
 /* A free list of MTU-sized custom pbufs; see rxpool.h. */
 #include "rxpool.h"
 
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -15,6 +16,7 @@ struct rxbuf {
 struct rxpool {
 	u16_t bufsize;
 	unsigned keep, idle, outstanding;
+	size_t bytes; /* malloc_usable_size of every buffer, idle or in use */
 	bool closing;
 	struct rxbuf *free_list;
 };
@@ -26,6 +28,7 @@ release(struct rxpool *pool)
 		struct rxbuf *b = pool->free_list;
 
 		pool->free_list = b->next;
+		pool->bytes -= malloc_usable_size(b);
 		free(b);
 	}
 	pool->idle = 0;
@@ -40,6 +43,8 @@ rxpool_pbuf_free_cb(struct pbuf *p)
 	struct rxpool *pool = b->pool;
 
 	pool->outstanding--;
+	if (pool->closing || pool->idle >= pool->keep)
+		pool->bytes -= malloc_usable_size(b);
 	if (pool->closing) {
 		free(b);
 		if (pool->outstanding == 0)
@@ -80,6 +85,7 @@ rxpool_get(struct rxpool *pool)
 		if (b == NULL)
 			return NULL;
 		b->pool = pool;
+		pool->bytes += malloc_usable_size(b);
 	}
 	b->pc.custom_free_function = rxpool_pbuf_free_cb;
 	pool->outstanding++;
@@ -87,6 +93,12 @@ rxpool_get(struct rxpool *pool)
 	 * into it beyond what it removed itself (and it never needs to: no reply is built
 	 * in a received buffer, since ICMP echo is not handed to lwIP). */
 	return pbuf_alloced_custom(PBUF_RAW, pool->bufsize, PBUF_REF, &b->pc, b->data, pool->bufsize);
+}
+
+size_t
+rxpool_bytes(const struct rxpool *pool)
+{
+	return pool->bytes;
 }
 
 void

@@ -18,6 +18,9 @@ struct rxpool *rxpool_new(u16_t bufsize, unsigned keep);
  * pbuf_free as usual (it may be shrunk with pbuf_realloc first). */
 struct pbuf *rxpool_get(struct rxpool *pool);
 
+/* Heap bytes of the pool's buffers, idle and in use (malloc_usable_size). */
+size_t rxpool_bytes(const struct rxpool *pool);
+
 /* Frees idle buffers; buffers still in use are freed when they come back. */
 void rxpool_free(struct rxpool *pool);
 

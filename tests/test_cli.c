@@ -104,6 +104,7 @@ assert_defaults_except_proxy(const struct t2s_config *cfg)
 	assert_true(cfg->connect_timeout == CONFIG_DEFAULT_CONNECT_TIMEOUT);
 	assert_true(cfg->idle_timeout == CONFIG_DEFAULT_IDLE_TIMEOUT);
 	assert_int_equal(cfg->max_flows, CONFIG_DEFAULT_MAX_FLOWS);
+	assert_int_equal(cfg->max_memory, 0);
 	assert_int_equal(cfg->fwmark, 0);
 	assert_int_equal(cfg->log_level, LOG_LEVEL_INFO);
 	assert_null(cfg->auth_file);
@@ -215,6 +216,7 @@ test_usage_lists_every_option(void **state)
 		"-t,",        "-m,",               "-a,",            "-6,",         "-l,",
 		"-h,",        "-V,",               "--auto-route",   "--exclude",   "--kill-switch",
 		"--share-from", "--netns",         "--dns-server",   "-- COMMAND",  "tun2socks down",
+		"--max-memory",
 	};
 
 	(void)state;
@@ -270,7 +272,7 @@ test_missing_value(void **state)
 	static const char *const opts[] = {
 		"--proxy", "--proxy-auth-file", "--tun", "--tun-fd", "--mtu", "--address",
 		"--address6", "--connect-timeout", "--idle-timeout", "--max-flows", "--fwmark", "--log-level",
-		"-p", "-t", "-m", "-a", "-6", "-l",
+		"--max-memory", "-p", "-t", "-m", "-a", "-6", "-l",
 	};
 
 	(void)state;
@@ -477,6 +479,31 @@ test_max_flows(void **state)
 	assert_int_equal(cfg.max_flows, 1000000);
 	for (size_t i = 0; i < sizeof(bad_values) / sizeof(bad_values[0]); i++)
 		bad("--max-flows", "1..1000000", "--proxy", PROXY, "--max-flows", bad_values[i], NULL);
+}
+
+static void
+test_max_memory(void **state)
+{
+	static const struct {
+		const char *arg;
+		size_t bytes;
+	} good[] = {
+		{"64M", 64u << 20},       {"64m", 64u << 20},          {"64MiB", 64u << 20}, {"64MB", 64u << 20},
+		{"8M", 8u << 20},         {"8388608", 8u << 20},        {"2G", (size_t)2 << 30},
+		{"1T", (size_t)1 << 40},  {"16384K", 16u << 20},       {"1024MB", (size_t)1 << 30},
+	};
+	static const char *const bad_values[] = {"0", "unlimited", "7M", "8388607", "2T", "-64M", "", "M",
+						 "64X", "64 M", "64MiBs", "1.5G", "99999999999999999999G"};
+	struct t2s_config cfg;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ok(&cfg, "--proxy", PROXY, "--max-memory", good[i].arg, NULL);
+		assert_int_equal(cfg.max_memory, good[i].bytes);
+		assert_int_equal(cfg.max_flows, CONFIG_DEFAULT_MAX_FLOWS);
+	}
+	for (size_t i = 0; i < sizeof(bad_values) / sizeof(bad_values[0]); i++)
+		bad("--max-memory", "8M..1T", "--proxy", PROXY, "--max-memory", bad_values[i], NULL);
 }
 
 static void
@@ -879,6 +906,7 @@ main(void)
 		cmocka_unit_test(test_address6),
 		cmocka_unit_test(test_timeouts),
 		cmocka_unit_test(test_max_flows),
+		cmocka_unit_test(test_max_memory),
 		cmocka_unit_test(test_fwmark),
 		cmocka_unit_test(test_log_level),
 		cmocka_unit_test(test_auth_file),

@@ -253,6 +253,55 @@ test_tcp_data_segment(void **state)
 	assert_l4_sum_ok(buf, &info);
 }
 
+/* A SYN carrying data (TCP Fast Open) is held without it: what is left parses. */
+static void
+test_trim_payload(void **state)
+{
+	static const uint8_t payload[3000] = {9, 8, 7};
+	uint8_t buf[BUF], hdr[BUF], opts[8];
+	struct packet_info info, trimmed;
+	struct pktbuild_ip ip;
+	struct pktbuild_tcp tcp = {.sport = APP_PORT,
+				   .dport = DST_PORT,
+				   .seq = 77,
+				   .flags = PACKET_TCP_SYN,
+				   .opts = opts,
+				   .payload = payload,
+				   .payload_len = sizeof(payload)};
+
+	(void)state;
+	tcp.opts_len = pktbuild_opt_mss(opts, 1460) + pktbuild_opt_ws(opts + 4, 7);
+	for (int family = 4; family <= 6; family += 2) {
+		size_t n, hl;
+
+		ip_default(&ip, family);
+		if (family == 4)
+			ip.ipv4_opt_len = 8;
+		else
+			ip.n_ext = 1; /* a destination options header before TCP */
+		if (family == 6)
+			ip.ext[0] = (struct pktbuild_ext){.type = PKTBUILD_EXT_DSTOPTS, .len8 = 0};
+		n = pktbuild_tcp(buf, sizeof(buf), &ip, &tcp);
+		parse_ok(buf, n, &info);
+		assert_int_equal(info.tcp_payload_len, sizeof(payload));
+		hl = info.ip_len - info.tcp_payload_len;
+		memcpy(hdr, buf, hl);
+		packet_trim_payload(hdr, &info);
+		parse_ok(hdr, hl, &trimmed);
+		assert_int_equal(trimmed.ip_len, hl);
+		assert_int_equal(trimmed.tcp_payload_len, 0);
+		assert_int_equal(trimmed.tcp_flags, PACKET_TCP_SYN);
+		assert_int_equal(trimmed.tcp_seq, 77);
+		assert_int_equal(trimmed.l4_off, info.l4_off);
+		if (family == 4)
+			assert_ipv4_header_sum_ok(hdr);
+		/* Without payload nothing changes. */
+		memcpy(buf, hdr, hl);
+		packet_trim_payload(hdr, &trimmed);
+		assert_memory_equal(buf, hdr, hl);
+	}
+}
+
 static void
 test_tcp_flags_mask(void **state)
 {
@@ -1319,6 +1368,7 @@ main(void)
 		cmocka_unit_test(test_tcp_syn_options),
 		cmocka_unit_test(test_tcp_data_segment),
 		cmocka_unit_test(test_tcp_flags_mask),
+		cmocka_unit_test(test_trim_payload),
 		cmocka_unit_test(test_udp_valid),
 		cmocka_unit_test(test_other_protocols_pass),
 		cmocka_unit_test(test_truncated_every_prefix),

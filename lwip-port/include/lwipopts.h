@@ -15,8 +15,18 @@
 #define LWIP_SOCKET 0
 
 /* All memory from malloc: no fixed pools to size, large PBUF_RAM allowed. The flow
- * layer enforces its own caps since MEMP_NUM_* are not enforced in this mode. */
-#define MEM_LIBC_MALLOC 1
+ * layer enforces its own caps since MEMP_NUM_* are not enforced in this mode. The
+ * allocator is malloc through counting wrappers (lwip_port.c), so that --max-memory
+ * sees every byte lwIP holds at its real (malloc_usable_size) size. */
+#include <stddef.h>
+#include <stdint.h>
+void *lwip_port_heap_malloc(size_t size);
+void *lwip_port_heap_calloc(size_t count, size_t size);
+void lwip_port_heap_free(void *ptr);
+#define MEM_CUSTOM_ALLOCATOR 1
+#define MEM_CUSTOM_MALLOC lwip_port_heap_malloc
+#define MEM_CUSTOM_CALLOC lwip_port_heap_calloc
+#define MEM_CUSTOM_FREE lwip_port_heap_free
 #define MEMP_MEM_MALLOC 1
 #define MEM_ALIGNMENT 8
 #define MEMP_NUM_TCP_PCB 1 /* unused with MEMP_MEM_MALLOC; keeps sanity checks quiet */
@@ -82,6 +92,13 @@
 #define TCP_SNDLOWAT 128 /* only used by the socket API */
 #define TCP_OVERSIZE TCP_MSS
 #define TCP_QUEUE_OOSEQ 1
+/* Out-of-order data per pcb: bytes (payload) and pbufs, read from lwip_port.c so that
+ * the memory budget can lower them under pressure (lwip_port_set_ooseq_limit). */
+struct tcp_pcb;
+uint32_t lwip_port_ooseq_bytes(const struct tcp_pcb *pcb);
+uint16_t lwip_port_ooseq_pbufs(const struct tcp_pcb *pcb);
+#define TCP_OOSEQ_BYTES_LIMIT(pcb) lwip_port_ooseq_bytes(pcb)
+#define TCP_OOSEQ_PBUFS_LIMIT(pcb) lwip_port_ooseq_pbufs(pcb)
 #define LWIP_TCP_SACK_OUT 1
 #define LWIP_TCP_TIMESTAMPS 0
 #define LWIP_TCP_KEEPALIVE 0 /* the flow layer has its own idle timeout */
@@ -110,7 +127,6 @@
 #define LWIP_CHECKSUM_CTRL_PER_NETIF 1
 #define LWIP_CHECKSUM_ON_COPY 0
 /* A word-at-a-time checksum (lwip-port/chksum.c) instead of lwIP's 16-bit loop. */
-#include <stdint.h>
 uint16_t lwip_port_chksum(const void *dataptr, int len);
 #define LWIP_CHKSUM lwip_port_chksum
 

@@ -9,6 +9,12 @@ the process that reads the TUN (tun2socks) as if an application had sent them.
           plus --random random ones), from SRC to DST:PORT
   synflood  --count SYNs from random sources in --src-net to DST, ports from
           --ports (comma list), at most --rate per second
+  ooseq   --count connections from sources in --src-net (not on the host, so its
+          kernel ignores the answers) to DST4:PORT, each completed by hand (SYN,
+          SYN|ACK read back from the TUN, ACK), then --segs segments of --seg-size
+          bytes that all lie beyond a hole at the start of the stream: everything
+          waits in tun2socks' out-of-order queue; exit status 1 if fewer than half
+          of the handshakes completed
 
 Only the TUN named by --dev receives anything; run it in the client namespace.
 Prints a one-line summary of what was sent. Deterministic for a given --seed.
@@ -224,9 +230,66 @@ def send(s, dev, pkt, counts):
     counts["unsendable"] += 1
 
 
+def ooseq(a, s, d4, rnd, counts):
+    """Handshakes by hand, then out-of-order data only; returns connections done."""
+    net = ipaddress.ip_network(a.src_net)
+    rx = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
+    rx.bind((a.dev, ETH_P_IP))
+    try:  # PACKET_IGNORE_OUTGOING: our own data must not crowd the SYN|ACKs out
+        rx.setsockopt(263, 23, 1)
+    except OSError:
+        pass
+    rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    rx.settimeout(0.2)
+    done = 0
+    for i in range(a.count):
+        src = net[rnd.randrange(1, net.num_addresses - 1)]
+        sport = rnd.randrange(1024, 65536)
+        isn = rnd.getrandbits(32)
+        # MSS 1460 and window scaling: the whole 1 MiB window is open to out-of-order data.
+        syn = ip4(src, d4, 6, tcp(src, d4, sport, a.port, SYN, seq=isn, opts=b"\x02\x04\x05\xb4\x01\x03\x03\x07"))
+        peer_isn = None
+        rx.setblocking(False)
+        try:
+            while rx.recv(65536):
+                pass
+        except BlockingIOError:
+            pass
+        rx.settimeout(0.2)
+        deadline = time.monotonic() + 5
+        next_syn = 0
+        while peer_isn is None and time.monotonic() < deadline:
+            if time.monotonic() >= next_syn:
+                send(s, a.dev, syn, counts)
+                next_syn = time.monotonic() + 1
+            try:
+                pkt, addr = rx.recvfrom(65536)
+            except socket.timeout:
+                continue
+            if addr[2] == socket.PACKET_OUTGOING or len(pkt) < 40 or pkt[9] != 6:
+                continue
+            ihl = (pkt[0] & 0x0F) * 4
+            t = pkt[ihl:]
+            dport, flags = struct.unpack("!H", t[2:4])[0], t[13]
+            if pkt[16:20] == src.packed and dport == sport and flags & (SYN | ACK) == SYN | ACK:
+                peer_isn = struct.unpack("!I", t[4:8])[0]
+        if peer_isn is None:
+            continue
+        ack = (peer_isn + 1) & 0xFFFFFFFF
+        send(s, a.dev, ip4(src, d4, 6, tcp(src, d4, sport, a.port, ACK, seq=isn + 1, ack=ack)), counts)
+        data = bytes(rnd.getrandbits(8) for _ in range(a.seg_size))
+        for k in range(a.segs):
+            # The first seg_size bytes are never sent: a hole before everything else.
+            seq = (isn + 1 + a.seg_size * (k + 1)) & 0xFFFFFFFF
+            send(s, a.dev, ip4(src, d4, 6, tcp(src, d4, sport, a.port, ACK | PSH, seq=seq, ack=ack, data=data)),
+                 counts)
+        done += 1
+    return done
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=("junk", "synflood"))
+    ap.add_argument("mode", choices=("junk", "synflood", "ooseq"))
     ap.add_argument("--dev", required=True)
     ap.add_argument("--src4", default="198.18.128.1")
     ap.add_argument("--src6", default="2001:2:0:ff::1")
@@ -240,6 +303,8 @@ def main():
     ap.add_argument("--ports", default="7000")
     ap.add_argument("--rate", type=float, default=2000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--segs", type=int, default=64)
+    ap.add_argument("--seg-size", type=int, default=1400)
     a = ap.parse_args()
     rnd = random.Random(a.seed)
     s = open_sock(a.dev)
@@ -257,6 +322,12 @@ def main():
             send(s, a.dev, random_packet(rnd, s4, d4, s6, d6, a.port), counts)
         print("junk: %d crafted + %d random packets: %d sent, %d not sendable, %.1fs" % (
             names, a.random, counts["sent"], counts["unsendable"], time.monotonic() - t0))
+    elif a.mode == "ooseq":
+        done = ooseq(a, s, d4, rnd, counts)
+        print("ooseq: %d of %d connections from %s to %s:%d got %d out-of-order segments of %d bytes: "
+              "%d packets sent, %.1fs" % (done, a.count, a.src_net, a.dst4, a.port, a.segs, a.seg_size,
+                                          counts["sent"], time.monotonic() - t0))
+        return 0 if done * 2 >= a.count else 1
     else:
         net = ipaddress.ip_network(a.src_net)
         ports = [int(p) for p in a.ports.split(",")]

@@ -13,6 +13,7 @@
 
 #include "argv_scrub.h"
 #include "capture.h"
+#include "mem_budget.h"
 
 const char cli_usage[] =
 	"Usage: tun2socks --proxy URL [options]\n"
@@ -43,6 +44,10 @@ const char cli_usage[] =
 	"      --max-flows N          cap on concurrent TCP connections, and on UDP mappings\n"
 	"                             (default 16384; a TCP connection beyond it gets RST,\n"
 	"                             the least recently used UDP mapping goes)\n"
+	"      --max-memory SIZE      bound on what connections buffer, e.g. 512M, 2G\n"
+	"                             (K/M/G; default 32M + 64K per --max-flows, at most\n"
+	"                             half the RAM: 1056M); near it windows shrink, past\n"
+	"                             it new connections are refused at once\n"
 	"      --udp-timeout SEC      end a UDP mapping idle this long (default 60)\n"
 	"      --udp MODE             auto: UDP ASSOCIATE, checked at start; if the proxy\n"
 	"                             cannot (REP 7, or closes on it: ssh -D) or never\n"
@@ -114,6 +119,7 @@ enum {
 	OPT_CONNECT_TIMEOUT,
 	OPT_IDLE_TIMEOUT,
 	OPT_MAX_FLOWS,
+	OPT_MAX_MEMORY,
 	OPT_FWMARK,
 	OPT_NO_OFFLOAD,
 	OPT_UDP_TIMEOUT,
@@ -146,6 +152,7 @@ static const struct option options[] = {
 	{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
 	{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
 	{"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
+	{"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
 	{"udp-timeout", required_argument, NULL, OPT_UDP_TIMEOUT},
 	{"dns", required_argument, NULL, OPT_DNS},
 	{"udp-relay", required_argument, NULL, OPT_UDP_RELAY},
@@ -397,6 +404,11 @@ cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msgle
 			if (parse_uint(optarg, 1, 1000000, &v) < 0)
 				return fail(msg, msglen, "--max-flows: '%s' is not in 1..1000000", optarg);
 			cfg->max_flows = (unsigned)v;
+			break;
+		case OPT_MAX_MEMORY:
+			if (mem_budget_parse_size(optarg, &cfg->max_memory) < 0)
+				return fail(msg, msglen, "--max-memory: '%s' is not a size in 8M..1T (e.g. 512M, 2G)",
+					    optarg);
 			break;
 		case OPT_FWMARK:
 			if (parse_uint_base(optarg, 0, 0, 0xffffffffUL, &v) < 0)

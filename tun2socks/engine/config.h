@@ -78,6 +78,7 @@ struct t2s_config {
 	double idle_timeout;
 	double udp_timeout; /* idle time after which a UDP mapping and its association end */
 	unsigned max_flows;
+	size_t max_memory; /* --max-memory in bytes; 0: derived from max_flows (mem_budget.h) */
 	unsigned fwmark;
 	bool offload; /* virtio-net header with TSO/checksum offload on the TUN */
 	enum config_dns_mode dns_mode;

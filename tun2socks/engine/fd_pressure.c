@@ -7,6 +7,17 @@
 
 #include "log.h"
 
+static const struct fd_pressure_kind fd_kind = {
+	.short_of = "out of file descriptors",
+	.recovered = "recovered from file descriptor exhaustion",
+};
+
+static const struct fd_pressure_kind *
+kind(const struct fd_pressure *p)
+{
+	return p->kind != NULL ? p->kind : &fd_kind;
+}
+
 bool
 fd_pressure_is_exhaustion(int err)
 {
@@ -48,12 +59,12 @@ fd_pressure_refused(struct fd_pressure *p, ev_tstamp now, const char *what, int 
 {
 	switch (count_refusal(p, now)) {
 	case EPISODE_START:
-		log_warn("out of file descriptors (%s): new connections are refused until some close; open ones "
-			 "carry on (first refused: %s)",
-			 strerror(-err), what);
+		log_warn("%s (%s): new connections are refused until some close; open ones carry on (first "
+			 "refused: %s)",
+			 kind(p)->short_of, strerror(-err), what);
 		break;
 	case EPISODE_REMIND:
-		log_warn("still out of file descriptors after %.0f s: %llu new connections refused so far",
+		log_warn("still %s after %.0f s: %llu new connections refused so far", kind(p)->short_of,
 			 now - p->since, (unsigned long long)p->episode_refused);
 		break;
 	case EPISODE_QUIET:
@@ -91,6 +102,6 @@ fd_pressure_recovered(struct fd_pressure *p, ev_tstamp now)
 		log_warn("below %s again after %.1f s: %llu new connections were refused", p->limit, now - p->since,
 			 (unsigned long long)p->episode_refused);
 	else
-		log_warn("recovered from file descriptor exhaustion after %.1f s: %llu new connections were refused",
-			 now - p->since, (unsigned long long)p->episode_refused);
+		log_warn("%s after %.1f s: %llu new connections were refused", kind(p)->recovered, now - p->since,
+			 (unsigned long long)p->episode_refused);
 }

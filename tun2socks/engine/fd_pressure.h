@@ -21,7 +21,15 @@
  * (a limit right at the edge frees and takes a descriptor per flow). */
 #define FD_PRESSURE_LOG_INTERVAL 5.0
 
+/* The words of an episode's log lines: what the program is short of. The memory
+ * budget (mem_budget.h) has episodes of the same shape. */
+struct fd_pressure_kind {
+	const char *short_of;  /* "out of file descriptors": begins "<short_of> (<why>): ..." */
+	const char *recovered; /* "recovered from file descriptor exhaustion" */
+};
+
 struct fd_pressure {
+	const struct fd_pressure_kind *kind; /* NULL: file descriptors */
 	bool exhausted;          /* an episode is under way */
 	bool logged;             /* its start was logged, so its end will be too */
 	uint64_t refused;        /* flows refused for want of a descriptor, ever */

@@ -20,6 +20,7 @@
 #include "endpoint.h"
 #include "fd_pressure.h"
 #include "log.h"
+#include "mem_budget.h"
 #include "packet.h"
 #include "socks5_tcp.h"
 #include "tun_out.h"
@@ -38,6 +39,7 @@ enum t2s_rate_slot {
 	T2S_RATE_UDP_ASSOC,
 	T2S_RATE_FRAGMENT,
 	T2S_RATE_TUN_READ,
+	T2S_RATE_TUN_TRUNCATED,
 	T2S_RATE_SLOTS
 };
 
@@ -51,7 +53,19 @@ struct flow_env {
 	struct log_rate *rate;           /* T2S_RATE_SLOTS entries */
 	uint64_t *next_flow_id;          /* one id sequence for the log lines of every kind */
 	const bool *stopping;            /* t2s_stop was called: no new flow */
+	struct mem_budget *mem;          /* --max-memory: windows and admissions follow it */
+	/* The bytes the data path holds now (t2s_mem_used), and "a TCP flow is owed window
+	 * the budget held back: call tcp_flows_budget_tick until none is". */
+	size_t (*mem_used)(void *ctx);
+	void (*mem_owed)(void *ctx);
+	void *mem_ctx;
 };
+
+static inline size_t
+flow_env_mem_used(const struct flow_env *e)
+{
+	return e->mem_used(e->mem_ctx);
+}
 
 /* True at most once per interval seconds for the slot; *skipped as log_rate_ok. */
 static inline bool

@@ -25,6 +25,7 @@
 #include "ip_reass.h"
 #include "log.h"
 #include "martian.h"
+#include "lwip_port.h"
 #include "rxpool.h"
 #include "socks5_udp.h"
 #include "tcp_flow.h"
@@ -42,9 +43,13 @@
 #define REASS_BYTES (1024 * 1024)
 #define REASS_TIMEOUT 10.0
 
-/* Packets up to this size are copied into an exact-size pbuf so the MTU-sized read
- * buffer can be reused; larger ones are handed to lwIP as they are (no copy). */
-#define COPY_BELOW 2048
+/*
+ * A packet is copied into an exact-size pbuf unless it fills more than half of the read
+ * buffer, which is then handed to lwIP as it is (no copy). lwIP never shrinks a custom
+ * pbuf, so a queued packet holds at most twice its size either way; large TSO/GSO
+ * segments (bulk uploads) keep the zero-copy path.
+ */
+#define COPY_BELOW(bufsize) ((bufsize) / 2)
 
 
 static int
@@ -119,6 +124,51 @@ t2s_tun_send_udp(void *ctx, int family, const uint8_t *src, uint16_t sport, cons
 	if (n > 1)
 		t->stats.tun_fragmented++;
 	return 0;
+}
+
+size_t
+t2s_mem_used(const struct t2s *t)
+{
+	return lwip_port_heap_bytes() + rxpool_bytes(t->rxpool) + tcp_flows_tx_bytes(t->tcp) +
+	       udp_flows_pending_bytes(t->udp) +
+	       (size_t)(tcp_flows_count(t->tcp) + udp_flows_count(t->udp)) * T2S_FLOW_COST;
+}
+
+/* flow_env.mem_used */
+static size_t
+mem_used_hook(void *ctx)
+{
+	return t2s_mem_used(ctx);
+}
+
+static void
+t2s_mem_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct t2s *t = container_of(w, struct t2s, mem_timer);
+
+	(void)revents;
+	tcp_flows_budget_tick(t->tcp);
+	if (tcp_flows_owed(t->tcp) == 0)
+		ev_timer_stop(loop, w);
+}
+
+/* flow_env.mem_owed: arms the timer that gives held-back receive window back as
+ * memory frees. */
+static void
+mem_owed_hook(void *ctx)
+{
+	struct t2s *t = ctx;
+
+	if (!ev_is_active(&t->mem_timer) && !t->stopping)
+		ev_timer_again(t->loop, &t->mem_timer);
+}
+
+/* Out-of-order room per pcb follows the budget, like the windows. */
+static void
+update_ooseq_limit(struct t2s *t, size_t used)
+{
+	lwip_port_set_ooseq_limit(mem_budget_scale(&t->mem, used, LWIP_PORT_OOSEQ_BYTES),
+				  (uint16_t)mem_budget_scale(&t->mem, used, LWIP_PORT_OOSEQ_PBUFS));
 }
 
 static void
@@ -244,6 +294,13 @@ receive(struct t2s *t, const uint8_t *pkt, ssize_t n, struct packet_info *info)
 		log_debug("dropped a packet from %s: %s", t->tun.name, packet_error_str(err));
 		return false;
 	}
+	/* Past the budget, data for existing flows waits in the application (it
+	 * retransmits); ACKs still pass, since they free what lwIP holds. */
+	if (info->proto == PACKET_PROTO_TCP && info->tcp_payload_len > 0 && !(info->tcp_flags & PACKET_TCP_SYN) &&
+	    mem_budget_over(&t->mem, t2s_mem_used(t))) {
+		t->mem.dropped++;
+		return false;
+	}
 	return dispatch(t, pkt, info);
 }
 
@@ -275,11 +332,14 @@ static void
 t2s_tun_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct t2s *t = container_of(w, struct t2s, tun_io);
-	struct iovec iov[2] = {{.iov_base = t->vnet_rx, .iov_len = t->tun.vnet_hdr_len}};
+	struct iovec iov[3] = {{.iov_base = t->vnet_rx, .iov_len = t->tun.vnet_hdr_len},
+			       {0},
+			       {.iov_base = t->rx_guard, .iov_len = sizeof(t->rx_guard)}};
 	int first = t->tun.vnet_hdr_len > 0 ? 0 : 1;
 
 	(void)loop;
 	(void)revents;
+	update_ooseq_limit(t, t2s_mem_used(t));
 	for (int i = 0; i < T2S_TUN_BATCH; i++) {
 		struct packet_info info;
 		struct pbuf *p = t->rx_spare, *q;
@@ -293,11 +353,22 @@ t2s_tun_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		iov[1].iov_base = p->payload;
 		iov[1].iov_len = t->rx_bufsize;
-		n = readv(t->tun.fd, iov + first, 2 - first);
+		n = readv(t->tun.fd, iov + first, 3 - first);
 		if (n <= 0) {
 			if (n < 0 && errno != EAGAIN && errno != EINTR && flow_env_rate_ok(&t->env, T2S_RATE_TUN_READ, 5.0))
 				log_warn("reading %s: %s", t->tun.name, strerror(errno));
 			break;
+		}
+		/* A packet longer than the buffer (the device's MTU raised above --mtu at
+		 * run time): the kernel copies what fits and drops the rest, so what reached
+		 * the guard byte is a packet cut short, never to be parsed. */
+		if ((size_t)n > t->tun.vnet_hdr_len + t->rx_bufsize) {
+			t->stats.tun_truncated++;
+			if (flow_env_rate_ok(&t->env, T2S_RATE_TUN_TRUNCATED, 5.0))
+				log_warn("dropped a packet from %s longer than the %u-byte read buffer (was the device "
+					 "MTU raised above --mtu %u?)",
+					 t->tun.name, t->rx_bufsize, t->cfg->mtu);
+			continue;
 		}
 		/* The virtio-net header only says how the kernel would have segmented or
 		 * checksummed the packet; lwIP takes segments of any size and we do not
@@ -305,7 +376,7 @@ t2s_tun_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		n -= (ssize_t)t->tun.vnet_hdr_len;
 		if (!receive(t, p->payload, n, &info))
 			continue;
-		if (info.ip_len < COPY_BELOW) {
+		if (info.ip_len <= COPY_BELOW(t->rx_bufsize)) {
 			q = copy_packet(p->payload, &info);
 			if (q == NULL)
 				continue;
@@ -359,7 +430,9 @@ t2s_log_stats(const struct t2s *t)
 		 "udp_pool_recycled=%llu udp_pool_ready=%u udp_state=%s dns_tcp_queries=%llu "
 		 "dns_tcp_answered=%llu dns_tcp_failed=%llu dns_tcp_refused=%llu dns_fake_answers=%llu "
 		 "fake_ip_unmapped=%llu dns_stub_refused=%llu "
-		 "fd_exhaustion_episodes=%llu fd_exhaustion_refused=%llu fd_exhausted=%d",
+		 "fd_exhaustion_episodes=%llu fd_exhaustion_refused=%llu fd_exhausted=%d "
+		 "mem_used=%zu mem_limit=%zu mem_episodes=%llu mem_refused=%llu mem_dropped=%llu mem_over=%d "
+		 "tun_truncated=%llu tcp_collapses=%llu",
 		 (unsigned long long)s->tun_packets_in, (unsigned long long)s->tun_bytes_in,
 		 (unsigned long long)s->tun_packets_out, (unsigned long long)s->tun_bytes_out,
 		 (unsigned long long)s->tun_write_drops, (unsigned long long)s->malformed,
@@ -378,7 +451,10 @@ t2s_log_stats(const struct t2s *t)
 		 (unsigned long long)r->fake_answers, (unsigned long long)(tc->fake_unmapped + r->fake_unmapped),
 		 (unsigned long long)(tc->stub_refused + r->stub_refused),
 		 (unsigned long long)t->fd_pressure.episodes, (unsigned long long)t->fd_pressure.refused,
-		 t->fd_pressure.exhausted ? 1 : 0);
+		 t->fd_pressure.exhausted ? 1 : 0, t2s_mem_used(t), t->mem.limit,
+		 (unsigned long long)t->mem.episode.episodes, (unsigned long long)t->mem.episode.refused,
+		 (unsigned long long)t->mem.dropped, t->mem.episode.exhausted ? 1 : 0,
+		 (unsigned long long)s->tun_truncated, (unsigned long long)tc->collapses);
 }
 
 static void
@@ -494,6 +570,14 @@ t2s_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	t2s_stop(t);
 }
 
+static uint64_t
+phys_memory(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+
+	return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
+}
+
 struct t2s *
 t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_server *proxy,
 	struct tun_device *tun)
@@ -512,6 +596,9 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 	tun->fd = -1;
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		seed = (uint64_t)(uintptr_t)t ^ (uint64_t)ev_time();
+	mem_budget_init(&t->mem,
+			cfg->max_memory > 0 ? cfg->max_memory : mem_budget_default(cfg->max_flows, phys_memory()));
+	ev_timer_init(&t->mem_timer, t2s_mem_timer_cb, 0, 0.25);
 	t->udp_recv_buf = malloc(SOCKS5_UDP_RECV_BUF);
 	if (t->udp_recv_buf == NULL)
 		goto err_relay;
@@ -589,6 +676,10 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 		.rate = t->rate_log,
 		.next_flow_id = &t->next_flow_id,
 		.stopping = &t->stopping,
+		.mem = &t->mem,
+		.mem_used = mem_used_hook,
+		.mem_owed = mem_owed_hook,
+		.mem_ctx = t,
 	};
 	t->dns_tcp = dns_tcp_new(&t->env);
 	if (t->dns_tcp == NULL || udp_setup(t, seed ^ 0x5bd1e995u) < 0)
@@ -662,6 +753,7 @@ t2s_stop(struct t2s *t)
 	dns_tcp_close_all(t->dns_tcp);
 	ev_io_stop(t->loop, &t->tun_io);
 	ev_timer_stop(t->loop, &t->reass_timer);
+	ev_timer_stop(t->loop, &t->mem_timer);
 	/* Stopping a watcher restores the default action, which would end the process
 	 * before the teardown that follows the loop: from here on they stay blocked. */
 	sigemptyset(&stop);

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "fd_pressure.h"
 #include "flow_env.h"
+#include "mem_budget.h"
 #include "packet.h"
 #include "socks5_tcp.h"
 #include "tun.h"
@@ -38,6 +39,10 @@ struct ip_reass;
 /* Idle receive buffers kept for reuse (at most 2 MiB with 64 KiB buffers). */
 #define T2S_RX_BUFFERS_KEPT 32
 
+/* A flow's own bookkeeping (its struct, SOCKS session, table and libev slots) as the
+ * memory budget counts it: an upper estimate, not measured per flow. */
+#define T2S_FLOW_COST 1024
+
 /* The packet path's own counters; each flow kind keeps its own (tcp_flow.h, udp_flow.h,
  * udp_route.h, dns_tcp.h), and t2s_log_stats gathers them. */
 struct t2s_stats {
@@ -47,6 +52,7 @@ struct t2s_stats {
 	uint64_t martian_dropped, martian_answered; /* never-a-host addresses (martian.h); ICMP sent */
 	uint64_t fragments_dropped;  /* fragments of anything but UDP (ip_reass counts the rest) */
 	uint64_t tun_fragmented;     /* datagrams we wrote as fragments (larger than the MTU) */
+	uint64_t tun_truncated; /* reads longer than the buffer (device MTU raised above --mtu) */
 };
 
 struct t2s {
@@ -76,10 +82,13 @@ struct t2s {
 	uint8_t vnet_rx[64];  /* virtio-net header of the packet just read (ignored) */
 	uint8_t vnet_tx[64];  /* header sent with our own packets: "checksum verified" */
 	uint8_t vnet_csum[64]; /* header for lwIP's TCP packets: "checksum needed" */
+	uint8_t rx_guard[1];  /* read after the buffer: a packet reaching it did not fit */
 	struct pbuf *rx_spare; /* MTU-sized buffer for the next TUN read */
 	struct log_rate rate_log[T2S_RATE_SLOTS];
 	struct t2s_stats stats;
 	struct fd_pressure fd_pressure; /* new flows refused for want of a descriptor */
+	struct mem_budget mem;          /* --max-memory */
+	ev_timer mem_timer;             /* gives held-back window while some flow is owed */
 	bool stopping;
 };
 
@@ -113,5 +122,8 @@ void t2s_input(struct t2s *t, const uint8_t *pkt, size_t len);
 
 /* Logs every counter on one line (also on SIGUSR1). */
 void t2s_log_stats(const struct t2s *t);
+
+/* Bytes the data path holds now, at their real allocation sizes (--max-memory). */
+size_t t2s_mem_used(const struct t2s *t);
 
 #endif

@@ -27,6 +27,7 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,7 @@ struct tcp_flows {
 	struct list_node all;     /* every live flow */
 	struct list_node service; /* flows scheduled for tcp_flows_service, the latest first */
 	unsigned count;
+	unsigned owed; /* flows whose window the memory budget holds back */
 	struct txpool txpool; /* chunks for the proxy -> app bytes of bulk flows */
 	uint8_t *relay_buf;   /* TCP_FLOWS_RELAY_BUF bytes, shared by small reads */
 	struct fd_pressure flow_cap; /* new flows refused at --max-flows */
@@ -98,8 +100,10 @@ struct tcp_flow {
 	struct pbuf *syn;
 	struct pbuf *rxq_head, *rxq_tail; /* app -> proxy, single pbufs linked by ->next */
 	size_t rxq_off;
+	size_t rxq_len, rxq_cost; /* their payload, and the heap blocks holding it */
 	struct txbuf tx; /* proxy -> app bytes until the application acknowledges them */
 	uint32_t copied_unacked; /* proxy -> app bytes lwIP copied, not yet acknowledged */
+	uint32_t credit_owed;    /* receive window held back by the memory budget */
 	bool bulk;               /* the last proxy read was large: read into tx, no copy */
 	ev_io io;
 	ev_timer timer;
@@ -192,6 +196,172 @@ wanted_events(const struct tcp_flow *f)
 
 /* ---- app -> proxy ------------------------------------------------------------- */
 
+/*
+ * Small segments cost a heap block each, headers and bookkeeping on top of their
+ * payload: a window of them would cost many times its size. When the queue's blocks
+ * exceed twice its payload (plus COLLAPSE_SLACK), it is copied into COLLAPSE_BUF-sized
+ * buffers, filled to the brim (as Linux collapses its receive queue). Each collapse
+ * at least halves the cost, so the copies per byte stay bounded.
+ */
+#define COLLAPSE_BUF (16 * 1024)
+#define COLLAPSE_SLACK (2 * COLLAPSE_BUF)
+
+/* The heap block holding q's payload (pbufs from the TUN are all blocks of their own). */
+static size_t
+pbuf_cost(const struct pbuf *q)
+{
+	if (!(q->flags & PBUF_FLAG_IS_CUSTOM) && !pbuf_match_type(q, PBUF_RAM))
+		return q->len;
+	return malloc_usable_size((void *)q) + sizeof(size_t);
+}
+
+/* Frees pbufs linked by ->next one by one (they are not one chain: tot_len is stale). */
+static void
+free_list(struct pbuf *q)
+{
+	while (q != NULL) {
+		struct pbuf *next = q->next;
+
+		q->next = NULL;
+		pbuf_free(q);
+		q = next;
+	}
+}
+
+static void
+collapse(struct tcp_flow *f)
+{
+	struct pbuf *head = NULL, *tail = NULL, *b = NULL, *q, *prev = NULL, *start;
+	size_t off, cost = 0, old_cost = 0, len = 0, old_len = 0;
+
+	/* What is already dense (earlier collapses, large segments) stays as it is. */
+	for (start = f->rxq_head; start != NULL && pbuf_cost(start) <= 2 * (size_t)start->len; start = start->next)
+		prev = start;
+	if (start == NULL)
+		return;
+	off = start == f->rxq_head ? f->rxq_off : 0;
+	for (q = start; q != NULL; q = q->next, off = 0) {
+		const uint8_t *src = (const uint8_t *)q->payload + off;
+		size_t n = q->len - off;
+
+		old_cost += pbuf_cost(q);
+		old_len += q->len;
+		while (n > 0) {
+			size_t k;
+
+			if (b == NULL || b->len == COLLAPSE_BUF) {
+				b = pbuf_alloc(PBUF_RAW, COLLAPSE_BUF, PBUF_RAM);
+				if (b == NULL) {
+					free_list(head); /* the new buffers only: the queue stays */
+					return;
+				}
+				b->len = b->tot_len = 0;
+				cost += pbuf_cost(b);
+				if (tail != NULL)
+					tail->next = b;
+				else
+					head = b;
+				tail = b;
+			}
+			k = n < COLLAPSE_BUF - (size_t)b->len ? n : COLLAPSE_BUF - (size_t)b->len;
+			memcpy((uint8_t *)b->payload + b->len, src, k);
+			b->len = (u16_t)(b->len + k);
+			b->tot_len = b->len;
+			len += k;
+			src += k;
+			n -= k;
+		}
+	}
+	if (prev != NULL) {
+		prev->next = head;
+	} else {
+		f->rxq_head = head;
+		f->rxq_off = 0;
+	}
+	f->rxq_tail = head != NULL ? tail : prev;
+	free_list(start);
+	f->set->stats.collapses++;
+	f->rxq_len = f->rxq_len - old_len + len;
+	f->rxq_cost = f->rxq_cost - old_cost + cost;
+}
+
+static void
+set_owed(struct tcp_flow *f, uint32_t owed)
+{
+	if ((f->credit_owed > 0) != (owed > 0)) {
+		if (owed > 0) {
+			f->set->owed++;
+			f->set->env.mem_owed(f->set->env.mem_ctx);
+		} else {
+			f->set->owed--;
+		}
+	}
+	f->credit_owed = owed;
+}
+
+/*
+ * Opens the window for n bytes that left us, as far as the memory budget lets this
+ * flow offer window now; what it holds back is given later (tcp_flows_budget_tick).
+ */
+static void
+give_credit(struct tcp_flow *f, size_t n)
+{
+	struct tcp_flows *t = f->set;
+	size_t credit = n + f->credit_owed, give = credit;
+	bool was_owed = f->credit_owed > 0;
+	uint32_t allowed;
+
+	if (!pcb_usable(f)) {
+		set_owed(f, 0);
+		return;
+	}
+	if (credit == 0)
+		return;
+	allowed = mem_budget_scale(t->env.mem, flow_env_mem_used(&t->env), TCP_WND);
+	/* (Without pressure everything goes: lwIP clamps at TCP_WND, e.g. after a FIN.) */
+	if (allowed < TCP_WND && f->pcb->rcv_wnd + give > allowed)
+		give = allowed > f->pcb->rcv_wnd ? allowed - f->pcb->rcv_wnd : 0;
+	set_owed(f, (uint32_t)(credit - give));
+	if (give == 0)
+		return;
+	/* tcp_recved takes a u16. */
+	for (size_t left = give; left > 0;) {
+		u16_t chunk = left > 0xffff ? 0xffff : (u16_t)left;
+
+		tcp_recved(f->pcb, chunk);
+		left -= chunk;
+	}
+	/* A window the budget had narrowed may be below lwIP's update threshold: say so
+	 * now rather than at the application's next zero-window probe. */
+	if (was_owed) {
+		tcp_ack_now(f->pcb);
+		tcp_output(f->pcb);
+	}
+}
+
+void
+tcp_flows_budget_tick(struct tcp_flows *t)
+{
+	for (struct list_node *n = t->all.next; n != &t->all && t->owed > 0; n = n->next) {
+		struct tcp_flow *f = container_of(n, struct tcp_flow, link);
+
+		if (f->credit_owed > 0)
+			give_credit(f, 0);
+	}
+}
+
+unsigned
+tcp_flows_owed(const struct tcp_flows *t)
+{
+	return t->owed;
+}
+
+size_t
+tcp_flows_tx_bytes(const struct tcp_flows *t)
+{
+	return t->txpool.bytes;
+}
+
 /* Writes queued application bytes to the proxy; returns 0 or -errno (fatal). */
 static int
 flush_to_proxy(struct tcp_flow *f)
@@ -230,6 +400,8 @@ flush_to_proxy(struct tcp_flow *f)
 			struct pbuf *done = f->rxq_head;
 
 			w -= (ssize_t)(done->len - f->rxq_off);
+			f->rxq_len -= done->len;
+			f->rxq_cost -= pbuf_cost(done);
 			f->rxq_head = done->next;
 			done->next = NULL;
 			pbuf_free(done);
@@ -244,13 +416,7 @@ flush_to_proxy(struct tcp_flow *f)
 	}
 	if (written > 0)
 		f->last_active = ev_now(f->set->env.loop);
-	/* Open the window only for what left us (tcp_recved takes a u16). */
-	while (written > 0 && pcb_usable(f)) {
-		u16_t chunk = written > 0xffff ? 0xffff : (u16_t)written;
-
-		tcp_recved(f->pcb, chunk);
-		written -= chunk;
-	}
+	give_credit(f, written);
 	if (f->rxq_head == NULL && f->app_eof && !f->app_eof_relayed) {
 		f->app_eof_relayed = true;
 		if (shutdown(f->fd, SHUT_WR) < 0 && errno != ENOTCONN)
@@ -278,13 +444,19 @@ tcp_flow_pcb_recv_cb(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 		/* A FIN in FIN_WAIT_x moved the pcb to TIME_WAIT already: forget it now. */
 		(void)pcb_usable(f);
 	} else {
-		for (last = p; last->next != NULL; last = last->next)
-			;
+		for (last = p;; last = last->next) {
+			f->rxq_len += last->len;
+			f->rxq_cost += pbuf_cost(last);
+			if (last->next == NULL)
+				break;
+		}
 		if (f->rxq_tail != NULL)
 			f->rxq_tail->next = p;
 		else
 			f->rxq_head = p;
 		f->rxq_tail = last;
+		if (f->rxq_cost > 2 * f->rxq_len + COLLAPSE_SLACK)
+			collapse(f);
 	}
 	f->last_active = ev_now(f->set->env.loop);
 	schedule(f);
@@ -617,6 +789,8 @@ flow_close(struct tcp_flow *f, enum close_how how)
 	list_remove(&f->link);
 	t->count--;
 
+	set_owed(f, 0);
+
 	ev_io_stop(t->env.loop, &f->io);
 	ev_timer_stop(t->env.loop, &f->timer);
 	socks5_tcp_free(f->socks);
@@ -820,6 +994,24 @@ flow_socks_done_cb(void *arg, const struct socks5_tcp_result *res)
 	tunif_input(t->tunif, syn); /* lwIP answers SYN|ACK now; accept follows the ACK */
 }
 
+/*
+ * A copy of the SYN's headers for lwIP once the proxy has connected: data in a SYN
+ * (TCP Fast Open) is not acknowledged by lwIP, so the application sends it again after
+ * the handshake, and holding it (up to 64 KiB per pending flow) would buy nothing.
+ */
+static struct pbuf *
+hold_syn(const uint8_t *pkt, const struct packet_info *info)
+{
+	struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)(info->ip_len - info->tcp_payload_len), PBUF_RAM);
+
+	if (p == NULL)
+		return NULL;
+	memcpy(p->payload, pkt, p->len);
+	packet_trim_payload(p->payload, info);
+	return p;
+}
+
+/* RST for a SYN no flow is made for. */
 bool
 tcp_flows_handle_syn(struct tcp_flows *t, const uint8_t *pkt, const struct packet_info *info)
 {
@@ -856,15 +1048,19 @@ tcp_flows_handle_syn(struct tcp_flows *t, const uint8_t *pkt, const struct packe
 	}
 	fd_pressure_ok(&t->flow_cap, ev_now(t->env.loop));
 
+	if (!mem_budget_admit(t->env.mem, flow_env_mem_used(&t->env), ev_now(t->env.loop), "TCP")) {
+		(void)tun_out_rst(&t->env.tun, info);
+		return true;
+	}
+
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
 		return true;
-	f->syn = pbuf_alloc(PBUF_RAW, info->ip_len, PBUF_RAM);
+	f->syn = hold_syn(pkt, info);
 	if (f->syn == NULL) {
 		free(f);
 		return true;
 	}
-	memcpy(f->syn->payload, pkt, info->ip_len);
 	f->set = t;
 	f->fd = -1;
 	f->id = ++*t->env.next_flow_id;
@@ -936,6 +1132,8 @@ tcp_flow_accept_cb(void *arg, struct tcp_pcb *newpcb, err_t err)
 		return ERR_ABRT;
 	}
 	f->pcb = newpcb;
+	/* Admitted near the budget: start with the window it allows, not all of TCP_WND. */
+	set_owed(f, lwip_port_tcp_limit_window(newpcb, mem_budget_scale(t->env.mem, flow_env_mem_used(&t->env), TCP_WND)));
 	tcp_arg(newpcb, f);
 	tcp_recv(newpcb, tcp_flow_pcb_recv_cb);
 	tcp_sent(newpcb, tcp_flow_pcb_sent_cb);

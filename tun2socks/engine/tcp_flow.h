@@ -5,10 +5,9 @@
  * exactly like a refusal without a proxy. Then bytes are relayed both ways with
  * backpressure, half-close is relayed, and one teardown frees everything.
  *
- * Memory per flow: the struct itself (~250 bytes) and lwIP's pcb while idle; in
- * flight at most TCP_WND bytes queued toward the proxy (pbufs lwIP delivered and the
- * proxy socket has not taken yet: the advertised window closes as they queue up) and
- * TCP_SND_BUF bytes toward the application (inside lwIP). Both are set in lwipopts.h.
+ * Memory per flow: see docs/ARCHITECTURE.md "Memory per flow" for the worst case of
+ * every buffer; the memory budget (mem_budget.h) narrows the receive window a flow
+ * may offer as the process nears --max-memory.
  */
 #ifndef T2S_TUN2SOCKS_TCP_FLOW_H
 #define T2S_TUN2SOCKS_TCP_FLOW_H
@@ -36,6 +35,7 @@ struct tcp_flows_stats {
 	uint64_t syn_absorbed;  /* SYN retransmissions held while the proxy connects */
 	uint64_t stub_refused;  /* SYNs to the command's nameserver (RST) */
 	uint64_t fake_unmapped; /* SYNs to a fake address whose name is gone */
+	uint64_t collapses;     /* queues of small segments copied into dense buffers */
 };
 
 /* Every TCP flow: the registry (tuple table, list, service queue) and its counters. */
@@ -62,6 +62,12 @@ err_t tcp_flow_accept_cb(void *arg, struct tcp_pcb *newpcb, err_t err);
 /* Runs the work lwIP callbacks scheduled (from an ev_prepare, outside lwIP). */
 void tcp_flows_service(struct tcp_flows *t);
 
+/* Gives back receive window the memory budget held back, as far as it now allows
+ * (from t2s's budget timer, armed through flow_env.mem_owed). */
+void tcp_flows_budget_tick(struct tcp_flows *t);
+/* Flows whose window the budget holds back: the timer runs while this is not 0. */
+unsigned tcp_flows_owed(const struct tcp_flows *t);
+
 /* Closes every flow with RST to both sides. */
 void tcp_flows_abort_all(struct tcp_flows *t);
 
@@ -69,5 +75,7 @@ unsigned tcp_flows_count(const struct tcp_flows *t);
 const struct tcp_flows_stats *tcp_flows_get_stats(const struct tcp_flows *t);
 /* The --max-flows episode (fd_pressure.h): its counters go in the stats line. */
 const struct fd_pressure *tcp_flows_cap(const struct tcp_flows *t);
+/* Bytes of the transmit pool (proxy -> app chunks), for the memory budget. */
+size_t tcp_flows_tx_bytes(const struct tcp_flows *t);
 
 #endif

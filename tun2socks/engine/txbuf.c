@@ -2,6 +2,7 @@
 /* A FIFO of chunks; the marks of a chunk always satisfy acked <= queued <= filled. */
 #include "txbuf.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 
 struct txchunk {
@@ -17,6 +18,7 @@ txpool_init(struct txpool *pool, unsigned keep)
 	pool->free_count = 0;
 	pool->keep = keep;
 	pool->allocated = 0;
+	pool->bytes = 0;
 }
 
 void
@@ -26,6 +28,7 @@ txpool_fini(struct txpool *pool)
 		struct txchunk *c = pool->free;
 
 		pool->free = c->next;
+		pool->bytes -= malloc_usable_size(c);
 		free(c);
 	}
 	pool->free_count = 0;
@@ -44,6 +47,7 @@ chunk_get(struct txpool *pool)
 		if (c == NULL)
 			return NULL;
 		pool->allocated++;
+		pool->bytes += malloc_usable_size(c);
 	}
 	c->next = NULL;
 	c->filled = c->queued = c->acked = 0;
@@ -54,6 +58,7 @@ static void
 chunk_put(struct txpool *pool, struct txchunk *c)
 {
 	if (pool->free_count >= pool->keep) {
+		pool->bytes -= malloc_usable_size(c);
 		free(c);
 		return;
 	}

@@ -33,6 +33,7 @@ struct txpool {
 	struct txchunk *free;
 	unsigned free_count, keep;
 	uint64_t allocated; /* chunks obtained from the heap, for the stats */
+	size_t bytes;       /* heap bytes of the chunks in use and idle (--max-memory) */
 };
 
 struct txbuf {

@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +23,11 @@
 #include "udp_health.h"
 #include "udp_pool.h"
 
-/* Datagrams (and bytes) held per mapping while its association is set up. */
-#define PENDING_MAX 32
-#define PENDING_BYTES_MAX (256 * 1024)
+/* Datagrams (and heap bytes) held per mapping while its association is set up, which
+ * takes one round trip to the proxy, or none with a spare from the pool: a burst of
+ * DNS queries, or one datagram of the largest size. */
+#define PENDING_MAX 8
+#define PENDING_BYTES_MAX (68 * 1024)
 
 
 struct pending_dgram {
@@ -54,6 +57,7 @@ struct udp_flows {
 	struct flow_table table;
 	struct list_node lru; /* every mapping, the most recently active first */
 	unsigned count;
+	size_t pending_bytes; /* heap held by queued datagrams of every mapping */
 	struct udp_flows_stats stats;
 };
 
@@ -64,7 +68,7 @@ struct udp_flow {
 	struct socks5_udp *assoc;
 	bool ready;
 	ev_timer timer;
-	ev_tstamp last_active;
+	ev_tstamp last_active, created;
 	struct pending_dgram *pending_head, *pending_tail;
 	unsigned pending_count;
 	size_t pending_bytes;
@@ -155,6 +159,17 @@ touch(struct udp_flow *f)
 }
 
 static void
+pending_free(struct udp_flow *f, struct pending_dgram *d)
+{
+	size_t size = malloc_usable_size(d);
+
+	f->pending_count--;
+	f->pending_bytes -= size;
+	f->set->pending_bytes -= size;
+	free(d);
+}
+
+static void
 answer_unreachable(struct udp_flows *u, const uint8_t *pkt, size_t len)
 {
 	(void)tun_out_unreachable(&u->env.tun, pkt, len, NULL, PACKET_UNREACH_PORT);
@@ -185,7 +200,7 @@ flow_release(struct udp_flow *f, bool refuse, bool recycle)
 		next = d->next;
 		if (refuse)
 			answer_unreachable(u, d->pkt, d->pkt_len);
-		free(d);
+		pending_free(f, d);
 	}
 	free(f);
 }
@@ -223,9 +238,7 @@ reroute_dns(struct udp_flow *f)
 		if (d->dst.port == 53 && packet_parse(d->pkt, d->pkt_len, &info) == 0 &&
 		    f->set->dns_fallback(f->set->arg, d->pkt, &info)) {
 			*pp = d->next;
-			f->pending_count--;
-			f->pending_bytes -= d->pkt_len;
-			free(d);
+			pending_free(f, d);
 			continue;
 		}
 		pp = &d->next;
@@ -267,11 +280,9 @@ udp_flow_assoc_ready_cb(void *arg, const struct socks5_udp_result *res)
 	for (d = f->pending_head; d != NULL; d = next) {
 		next = d->next;
 		send_one(f, &d->dst, d->pkt + d->payload_off, d->payload_len);
-		free(d);
+		pending_free(f, d);
 	}
 	f->pending_head = f->pending_tail = NULL;
-	f->pending_count = 0;
-	f->pending_bytes = 0;
 }
 
 static void
@@ -317,9 +328,24 @@ static void
 udp_flow_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct udp_flow *f = container_of(w, struct udp_flow, timer);
-	ev_tstamp left = f->last_active + f->set->env.cfg->udp_timeout - ev_now(loop);
+	struct udp_flows *u = f->set;
+	ev_tstamp left = f->last_active + u->env.cfg->udp_timeout - ev_now(loop);
+	ev_tstamp setup_left = f->created + u->env.cfg->connect_timeout - ev_now(loop);
+	char name[INET6_ADDRSTRLEN + 8];
 
 	(void)revents;
+	if (!f->ready && setup_left <= 0) {
+		/* Its datagrams waited long enough: refused (ICMP), like a TCP connection the
+		 * proxy did not answer. */
+		u->stats.assoc_failed++;
+		if (flow_env_rate_ok(&u->env, T2S_RATE_UDP_ASSOC, 5.0))
+			log_warn("udp %s: no UDP association within %.0f s (--connect-timeout)",
+				 flow_name(f, name, sizeof(name)), u->env.cfg->connect_timeout);
+		flow_free(f, true);
+		return;
+	}
+	if (!f->ready && setup_left < left)
+		left = setup_left;
 	if (left <= 0) {
 		/* Idle this long, replies to it are no longer in flight: its association can
 		 * serve the next new mapping without a handshake. */
@@ -371,8 +397,11 @@ flow_new(struct udp_flows *u, const struct flow_key *key)
 	list_push_front(&u->lru, &f->lru);
 	u->count++;
 	u->stats.opened++;
-	f->last_active = ev_now(u->env.loop);
-	ev_timer_init(&f->timer, udp_flow_timer_cb, u->env.cfg->udp_timeout, 0);
+	f->last_active = f->created = ev_now(u->env.loop);
+	ev_timer_init(&f->timer, udp_flow_timer_cb,
+		      !f->ready && u->env.cfg->connect_timeout < u->env.cfg->udp_timeout ? u->env.cfg->connect_timeout
+											 : u->env.cfg->udp_timeout,
+		      0);
 	ev_timer_start(u->env.loop, &f->timer);
 	return f;
 }
@@ -392,6 +421,10 @@ udp_flows_send(struct udp_flows *u, const uint8_t *pkt, const struct packet_info
 	node = flow_table_lookup(&u->table, &key);
 	f = node != NULL ? container_of(node, struct udp_flow, node) : NULL;
 	if (f == NULL) {
+		if (!mem_budget_admit(u->env.mem, flow_env_mem_used(&u->env), ev_now(u->env.loop), "UDP")) {
+			answer_unreachable(u, pkt, info->ip_len);
+			return;
+		}
 		f = flow_new(u, &key);
 		if (f == NULL) {
 			answer_unreachable(u, pkt, info->ip_len);
@@ -405,7 +438,8 @@ udp_flows_send(struct udp_flows *u, const uint8_t *pkt, const struct packet_info
 		send_one(f, dst, payload, info->udp_payload_len);
 		return;
 	}
-	if (f->pending_count >= PENDING_MAX || f->pending_bytes + info->ip_len > PENDING_BYTES_MAX) {
+	if (f->pending_count >= PENDING_MAX || f->pending_bytes + sizeof(*d) + info->ip_len > PENDING_BYTES_MAX ||
+	    mem_budget_over(u->env.mem, flow_env_mem_used(&u->env))) {
 		u->stats.send_errors++;
 		return;
 	}
@@ -424,7 +458,8 @@ udp_flows_send(struct udp_flows *u, const uint8_t *pkt, const struct packet_info
 		f->pending_head = d;
 	f->pending_tail = d;
 	f->pending_count++;
-	f->pending_bytes += info->ip_len;
+	f->pending_bytes += malloc_usable_size(d);
+	u->pending_bytes += malloc_usable_size(d);
 }
 
 void
@@ -470,6 +505,12 @@ unsigned
 udp_flows_count(const struct udp_flows *u)
 {
 	return u->count;
+}
+
+size_t
+udp_flows_pending_bytes(const struct udp_flows *u)
+{
+	return u->pending_bytes;
 }
 
 const struct udp_flows_stats *

@@ -13,6 +13,7 @@
 #define T2S_TUN2SOCKS_UDP_FLOW_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "endpoint.h"
@@ -57,6 +58,8 @@ void udp_flows_send(struct udp_flows *u, const uint8_t *pkt, const struct packet
 void udp_flows_close_all(struct udp_flows *u);
 
 unsigned udp_flows_count(const struct udp_flows *u);
+/* Heap bytes held by datagrams queued while associations are set up (memory budget). */
+size_t udp_flows_pending_bytes(const struct udp_flows *u);
 const struct udp_flows_stats *udp_flows_get_stats(const struct udp_flows *u);
 
 #endif

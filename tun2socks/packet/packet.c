@@ -38,6 +38,25 @@ packet_fold(uint32_t acc)
 	return (uint16_t)~acc;
 }
 
+void
+packet_trim_payload(uint8_t *hdr, const struct packet_info *info)
+{
+	uint16_t len = (uint16_t)(info->ip_len - info->tcp_payload_len), sum;
+
+	if (info->tcp_payload_len == 0)
+		return;
+	if (info->family == 4) {
+		size_t ihl = (size_t)(hdr[0] & 0x0f) * 4;
+
+		wire_wr16(hdr + 2, len);
+		wire_wr16(hdr + 10, 0);
+		sum = packet_fold(packet_sum(0, hdr, ihl));
+		wire_wr16(hdr + 10, sum);
+	} else {
+		wire_wr16(hdr + 4, (uint16_t)(len - 40));
+	}
+}
+
 /* Every option must fit in the option area with a sane length for its kind; lwIP's
  * option parser trusts length bytes more than we do. */
 static int

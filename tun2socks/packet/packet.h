@@ -90,6 +90,13 @@ int packet_build_unreachable(const uint8_t *orig, const struct packet_info *info
 int packet_build_udp_header(int family, const uint8_t *src, uint16_t sport, const uint8_t *dst, uint16_t dport,
 			    const uint8_t *payload, size_t len, uint8_t *out, size_t cap);
 
+/*
+ * Turns the first ip_len - tcp_payload_len bytes of the TCP segment described by info
+ * (copied to hdr) into a segment without payload: IP length fields and the IPv4 header
+ * checksum fixed; the TCP checksum is left as it was (lwIP does not check it).
+ */
+void packet_trim_payload(uint8_t *hdr, const struct packet_info *info);
+
 /* Internet checksum helpers (RFC 1071), exposed for tests. */
 uint32_t packet_sum(uint32_t acc, const void *data, size_t len);
 uint16_t packet_fold(uint32_t acc);
