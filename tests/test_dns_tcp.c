@@ -341,13 +341,8 @@ tun_send_udp(void *ctx, int family, const uint8_t *src, uint16_t sport, const ui
 	     const uint8_t *payload, size_t len)
 {
 	struct fixture *f = ctx;
-	uint8_t hdr[48];
-	int hl, n;
+	int n = ip_frag_udp(family, src, sport, dst, dport, payload, len, f->cfg.mtu, &f->frag_id, tun_sendv, f);
 
-	hl = packet_build_udp_header(family, src, sport, dst, dport, payload, len, hdr, sizeof(hdr));
-	if (hl < 0)
-		return hl;
-	n = ip_frag_split(hdr, (size_t)hl, payload, len, f->cfg.mtu, ++f->frag_id, tun_sendv, f);
 	return n < 0 ? n : 0;
 }
 

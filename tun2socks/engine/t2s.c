@@ -110,15 +110,8 @@ t2s_tun_send_udp(void *ctx, int family, const uint8_t *src, uint16_t sport, cons
 		 const uint8_t *payload, size_t len)
 {
 	struct t2s *t = ctx;
-	uint8_t hdr[48];
-	int hl, n;
+	int n = ip_frag_udp(family, src, sport, dst, dport, payload, len, t->cfg->mtu, &t->frag_id, emit_fragment, t);
 
-	hl = packet_build_udp_header(family, src, sport, dst, dport, payload, len, hdr, sizeof(hdr));
-	if (hl < 0)
-		return hl;
-	if ((size_t)hl + len > t->cfg->mtu)
-		t->frag_id++;
-	n = ip_frag_split(hdr, (size_t)hl, payload, len, t->cfg->mtu, t->frag_id, emit_fragment, t);
 	if (n < 0)
 		return n;
 	if (n > 1)
