@@ -15,19 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "packet.h"
-#include "tun_out.h"
+#include <netinet/in.h>
 
-/* True when the stub is on and family/addr (4 or 6, raw bytes) is its address. */
-bool dns_stub_owns(const struct t2s_config *cfg, int family, const uint8_t *addr);
-
-/*
- * Answers a datagram to the stub that fake-ip did not answer (udp_route.c decides):
- * REFUSED or FORMERR through out. True if an answer was sent; false when the datagram
- * cannot be answered (dropped).
- */
-bool dns_stub_refuse(const struct tun_out *out, const uint8_t *pkt, const struct packet_info *info);
+/* True when family/addr (4 or 6, raw bytes) is the stub's address stub4 (NULL: the stub
+ * is off). */
+bool dns_stub_owns(const struct in_addr *stub4, int family, const uint8_t *addr);
 
 /*
  * Pure: the answer to a query the stub cannot serve, into out[0..cap): REFUSED with the

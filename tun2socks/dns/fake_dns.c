@@ -10,30 +10,22 @@
 #include "fakeip.h"
 #include "log.h"
 
-/* Sends msg back to the application as a UDP datagram from the address it queried. */
-static void
-reply(const struct tun_out *o, const struct packet_info *info, const uint8_t *msg, size_t len)
-{
-	(void)tun_out_send_udp(o, info->family, info->dst, info->dport, info->src, info->sport, msg, len);
-}
-
 enum fake_dns_result
-fake_dns_answer(struct fakeip *ip, double now, const struct tun_out *o, const uint8_t *pkt,
-		const struct packet_info *info)
+fake_dns_answer(struct fakeip *ip, double now, const uint8_t *msg, size_t len, uint8_t *out, size_t cap,
+		size_t *out_len)
 {
-	const uint8_t *msg = pkt + info->l4_off + 8;
-	size_t len = info->udp_payload_len;
-	uint8_t out[DNS_MSG_ANSWER_MAX + 64], addr[16];
+	uint8_t addr[16];
 	struct dns_query q;
 	int family, n, err;
 
+	*out_len = 0;
 	if (ip == NULL)
 		return FAKE_DNS_PASS;
 	err = dns_msg_parse_query(msg, len, &q);
 	if (err == -EBADMSG) {
-		n = dns_msg_build_error_header(msg, len, DNS_MSG_RCODE_FORMERR, out, sizeof(out));
+		n = dns_msg_build_error_header(msg, len, DNS_MSG_RCODE_FORMERR, out, cap);
 		if (n > 0)
-			reply(o, info, out, (size_t)n);
+			*out_len = (size_t)n;
 		return FAKE_DNS_HANDLED;
 	}
 	if (err < 0 || q.qclass != DNS_MSG_CLASS_IN)
@@ -55,13 +47,13 @@ fake_dns_answer(struct fakeip *ip, double now, const struct tun_out *o, const ui
 	if (q.name[0] == '\0')
 		return FAKE_DNS_PASS; /* the root: nothing to map */
 	if (family != 0 && fakeip_lookup_name(ip, q.name, family, (uint64_t)now, addr) == 0)
-		n = dns_msg_build_answer(&q, msg, addr, family, fakeip_ttl(ip), out, sizeof(out));
+		n = dns_msg_build_answer(&q, msg, addr, family, fakeip_ttl(ip), out, cap);
 	else
-		n = dns_msg_build_answer(&q, msg, NULL, 4, fakeip_ttl(ip), out, sizeof(out));
+		n = dns_msg_build_answer(&q, msg, NULL, 4, fakeip_ttl(ip), out, cap);
 	log_debug("dns fake-ip: %s type %u answered locally", q.name, q.qtype);
 	if (n <= 0)
 		return FAKE_DNS_HANDLED;
-	reply(o, info, out, (size_t)n);
+	*out_len = (size_t)n;
 	return FAKE_DNS_ANSWERED;
 }
 

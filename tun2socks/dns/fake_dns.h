@@ -17,22 +17,23 @@
 
 #include "endpoint.h"
 #include "packet.h"
-#include "tun_out.h"
 
 struct fakeip;
 
 enum fake_dns_result {
 	FAKE_DNS_PASS,     /* not fake-ip's: relay it as usual */
-	FAKE_DNS_HANDLED,  /* consumed (a FORMERR, or no answer could be built) */
-	FAKE_DNS_ANSWERED, /* consumed and answered from the pool */
+	FAKE_DNS_HANDLED,  /* consumed: a FORMERR in out (*out_len > 0), or nothing to send */
+	FAKE_DNS_ANSWERED, /* consumed: the answer from the pool is in out */
 };
 
 /*
- * Answers a DNS query datagram (UDP to port 53) from the pool ip (NULL: fake-ip is off)
- * through out, if fake-ip handles it; now is the time in seconds.
+ * The answer, if fake-ip handles it, to the DNS query msg[0..len) (the payload of a UDP
+ * datagram to port 53), built into out[0..cap) with *out_len its length (0: nothing to
+ * send); ip is the pool (NULL: fake-ip is off), now the time in seconds. Pure apart from
+ * the pool; the caller sends the answer.
  */
-enum fake_dns_result fake_dns_answer(struct fakeip *ip, double now, const struct tun_out *out, const uint8_t *pkt,
-				     const struct packet_info *info);
+enum fake_dns_result fake_dns_answer(struct fakeip *ip, double now, const uint8_t *msg, size_t len, uint8_t *out,
+				     size_t cap, size_t *out_len);
 
 /*
  * The destination to ask the proxy for: 0 and *ep unchanged when addr is outside the

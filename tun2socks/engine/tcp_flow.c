@@ -1032,7 +1032,7 @@ tcp_flows_handle_syn(struct tcp_flows *t, const uint8_t *pkt, const struct packe
 	}
 	if (*t->env.stopping)
 		return true;
-	if (dns_stub_owns(t->env.cfg, info->family, info->dst)) {
+	if (dns_stub_owns(t->env.cfg->dns_stub ? &t->env.cfg->dns_stub4 : NULL, info->family, info->dst)) {
 		/* The command's nameserver answers UDP only (dns_stub.h): RST, no flow. */
 		(void)tun_out_rst(&t->env.tun, info);
 		t->stats.stub_refused++;

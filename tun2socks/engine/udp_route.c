@@ -2,6 +2,7 @@
 /* The UDP routing decision (pure) and the one place that carries it out. */
 #include "udp_route.h"
 
+#include "dns_msg.h"
 #include "dns_stub.h"
 #include "dns_tcp.h"
 #include "fake_dns.h"
@@ -43,11 +44,22 @@ refuse(struct udp_router *r, const uint8_t *pkt, const struct packet_info *info)
 	(void)tun_out_unreachable(&r->env.tun, pkt, info->ip_len, info, PACKET_UNREACH_PORT);
 }
 
+/* Sends msg back to the application as a UDP datagram from the address it queried. */
+static void
+reply(struct udp_router *r, const struct packet_info *info, const uint8_t *msg, size_t len)
+{
+	(void)tun_out_send_udp(&r->env.tun, info->family, info->dst, info->dport, info->src, info->sport, msg, len);
+}
+
 static void
 stub_refusal(struct udp_router *r, const uint8_t *pkt, const struct packet_info *info)
 {
-	if (!dns_stub_refuse(&r->env.tun, pkt, info))
-		return;
+	uint8_t out[DNS_MSG_ANSWER_MAX + 64];
+	int n = dns_stub_refusal(pkt + info->l4_off + 8, info->udp_payload_len, out, sizeof(out));
+
+	if (n <= 0)
+		return; /* not a query: dropped */
+	reply(r, info, out, (size_t)n);
 	r->stats.stub_refused++;
 	if (r->env.cfg->dns_mode == CONFIG_DNS_FAKE_IP) {
 		log_debug("dns: a query to the command's nameserver that fake-ip does not answer: REFUSED");
@@ -69,10 +81,13 @@ udp_route_datagram(struct udp_router *r, const uint8_t *pkt, const struct packet
 	};
 	struct t2s_endpoint dst;
 	enum fake_dns_result fr;
+	uint8_t out[DNS_MSG_ANSWER_MAX + 64];
+	size_t out_len;
 
 	if (info->dport != 0) {
 		facts.health = udp_health_route(r->health, info->dport);
-		facts.to_stub = info->dport == 53 && dns_stub_owns(r->env.cfg, info->family, info->dst);
+		facts.to_stub = info->dport == 53 &&
+				dns_stub_owns(r->env.cfg->dns_stub ? &r->env.cfg->dns_stub4 : NULL, info->family, info->dst);
 	}
 	for (;;) {
 		switch (udp_route_decide(&facts)) {
@@ -80,7 +95,10 @@ udp_route_datagram(struct udp_router *r, const uint8_t *pkt, const struct packet
 			r->stats.ignored++;
 			return;
 		case UDP_ROUTE_FAKE_ANSWER:
-			fr = fake_dns_answer(r->env.fakeip, ev_now(r->env.loop), &r->env.tun, pkt, info);
+			fr = fake_dns_answer(r->env.fakeip, ev_now(r->env.loop), pkt + info->l4_off + 8,
+					     info->udp_payload_len, out, sizeof(out), &out_len);
+			if (out_len > 0)
+				reply(r, info, out, out_len);
 			if (fr == FAKE_DNS_ANSWERED)
 				r->stats.fake_answers++;
 			if (fr != FAKE_DNS_PASS)
