@@ -13,6 +13,7 @@
 #include "container_of.h"
 #include "sock.h"
 #include "socks5_handshake.h"
+#include "io_watch.h"
 
 struct socks5_tcp {
 	struct ev_loop *loop;
@@ -41,16 +42,6 @@ finish(struct socks5_tcp *s)
 }
 
 static void
-watch(struct socks5_tcp *s, int events)
-{
-	if ((s->io.events & (EV_READ | EV_WRITE)) == events)
-		return;
-	ev_io_stop(s->loop, &s->io);
-	ev_io_modify(&s->io, events);
-	ev_io_start(s->loop, &s->io);
-}
-
-static void
 socks5_tcp_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct socks5_tcp *s = container_of(w, struct socks5_tcp, io);
@@ -67,10 +58,10 @@ socks5_tcp_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	switch (st) {
 	case SOCKS5_HANDSHAKE_NEED_WRITE:
-		watch(s, EV_WRITE);
+		io_watch_set(s->loop, &s->io, EV_WRITE);
 		break;
 	case SOCKS5_HANDSHAKE_NEED_READ:
-		watch(s, EV_READ);
+		io_watch_set(s->loop, &s->io, EV_READ);
 		break;
 	case SOCKS5_HANDSHAKE_DONE:
 	case SOCKS5_HANDSHAKE_FAILED:

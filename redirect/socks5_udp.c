@@ -20,6 +20,7 @@
 #include "sock.h"
 #include "socks5_handshake.h"
 #include "socks5_proto.h"
+#include "io_watch.h"
 
 enum step {
 	STEP_HANDSHAKE, /* the control connection runs socks5_handshake */
@@ -224,16 +225,6 @@ socks5_udp_relay_addr(const struct sockaddr_storage *proxy, const struct t2s_end
 	return 0;
 }
 
-static void
-watch(struct socks5_udp *s, int events)
-{
-	if ((s->ctrl_io.events & (EV_READ | EV_WRITE)) == events)
-		return;
-	ev_io_stop(s->loop, &s->ctrl_io);
-	ev_io_modify(&s->ctrl_io, events);
-	ev_io_start(s->loop, &s->ctrl_io);
-}
-
 /* The proxy accepted UDP ASSOCIATE: pick the relay, open the UDP socket, report. */
 static void
 associate(struct socks5_udp *s)
@@ -259,7 +250,7 @@ associate(struct socks5_udp *s)
 	ev_io_set(&s->relay_io, fd, EV_READ);
 	ev_io_start(s->loop, &s->relay_io);
 	s->step = STEP_READY;
-	watch(s, EV_READ);
+	io_watch_set(s->loop, &s->ctrl_io, EV_READ);
 	memset(&res, 0, sizeof(res));
 	res.failure = SOCKS5_UDP_OK;
 	res.method = s->hs.method;
@@ -285,10 +276,10 @@ on_ctrl_handshake(struct socks5_udp *s, int revents)
 		return;
 	switch (st) {
 	case SOCKS5_HANDSHAKE_NEED_WRITE:
-		watch(s, EV_WRITE);
+		io_watch_set(s->loop, &s->ctrl_io, EV_WRITE);
 		return;
 	case SOCKS5_HANDSHAKE_NEED_READ:
-		watch(s, EV_READ);
+		io_watch_set(s->loop, &s->ctrl_io, EV_READ);
 		return;
 	case SOCKS5_HANDSHAKE_DONE:
 		associate(s);

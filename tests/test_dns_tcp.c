@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -26,8 +27,9 @@
 #include "dns_tcp.h"
 #include "packet.h"
 #include "socks5_proto.h"
+#include "flow_env.h"
+#include "ip_frag.h"
 #include "support/pktbuild.h"
-#include "t2s.h"
 
 enum script {
 	SCRIPT_ANSWER,	     /* the query with QR/RA set and one A record */
@@ -70,8 +72,14 @@ struct rx {
 struct fixture {
 	struct ev_loop *loop;
 	struct t2s_config cfg;
-	struct t2s *t;
+	struct socks5_server proxy;
+	struct fd_pressure fd_pressure;
+	struct log_rate rate[T2S_RATE_SLOTS];
+	uint64_t next_flow_id;
+	bool stopping;
+	uint32_t frag_id;
 	struct dns_tcp *d;
+	int tun_fd;   /* what dns_tcp writes to, through the hooks below */
 	int tun_peer;
 	ev_io tun_io;
 	ev_async split_async;
@@ -223,13 +231,13 @@ server_main(void *arg)
 static void
 set_proxy_port(struct fixture *f, uint16_t port)
 {
-	struct sockaddr_in *sin = (struct sockaddr_in *)&f->t->proxy.addr;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&f->proxy.addr;
 
-	memset(&f->t->proxy, 0, sizeof(f->t->proxy));
+	memset(&f->proxy, 0, sizeof(f->proxy));
 	sin->sin_family = AF_INET;
 	sin->sin_port = htons(port);
 	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	f->t->proxy.addrlen = sizeof(*sin);
+	f->proxy.addrlen = sizeof(*sin);
 }
 
 /* Listens on 127.0.0.1 and points the proxy there; with conns > 0 a thread serves. */
@@ -319,6 +327,25 @@ split_check_cb(struct ev_loop *loop, ev_check *w, int revents)
 	}
 }
 
+/* The TUN side of struct tun_out, as t2s.c does it (no virtio-net header). */
+static int
+tun_sendv(void *ctx, const struct iovec *iov, int iovcnt)
+{
+	struct fixture *f = ctx;
+
+	return writev(f->tun_fd, iov, iovcnt) < 0 ? -errno : 0;
+}
+
+static int
+tun_send_udp(void *ctx, int family, const uint8_t *src, uint16_t sport, const uint8_t *dst, uint16_t dport,
+	     const uint8_t *payload, size_t len)
+{
+	struct fixture *f = ctx;
+	int n = ip_frag_udp(family, src, sport, dst, dport, payload, len, f->cfg.mtu, &f->frag_id, tun_sendv, f);
+
+	return n < 0 ? n : 0;
+}
+
 static int
 setup(void **state)
 {
@@ -329,13 +356,8 @@ setup(void **state)
 	f->loop = ev_loop_new(EVFLAG_AUTO);
 	assert_non_null(f->loop);
 	config_defaults(&f->cfg);
-	f->t = calloc(1, sizeof(*f->t));
-	assert_non_null(f->t);
-	f->t->loop = f->loop;
-	f->t->cfg = &f->cfg;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp), 0);
-	f->t->tun.fd = sp[0];
-	f->t->tun.vnet_hdr_len = 0;
+	f->tun_fd = sp[0];
 	f->tun_peer = sp[1];
 	f->srv.listen_fd = -1;
 	assert_int_equal(pipe(f->srv.release), 0);
@@ -348,7 +370,16 @@ setup(void **state)
 	ev_check_start(f->loop, &f->split_check);
 	f->srv.loop = f->loop;
 	f->srv.first_sent = &f->split_async;
-	f->d = dns_tcp_new(f->t);
+	f->d = dns_tcp_new(&(struct flow_env){
+		.loop = f->loop,
+		.cfg = &f->cfg,
+		.proxy = &f->proxy,
+		.tun = {.sendv = tun_sendv, .send_udp = tun_send_udp, .ctx = f},
+		.fd_pressure = &f->fd_pressure,
+		.rate = f->rate,
+		.next_flow_id = &f->next_flow_id,
+		.stopping = &f->stopping,
+	});
 	assert_non_null(f->d);
 	*state = f;
 	return 0;
@@ -376,8 +407,7 @@ teardown(void **state)
 	ev_async_stop(f->loop, &f->split_async);
 	ev_check_stop(f->loop, &f->split_check);
 	close(f->tun_peer);
-	close(f->t->tun.fd);
-	free(f->t);
+	close(f->tun_fd);
 	ev_loop_destroy(f->loop);
 	free(f);
 	return 0;

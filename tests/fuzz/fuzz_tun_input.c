@@ -1,61 +1,37 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target for the whole TUN input path into the real lwIP stack: the input is
- * a sequence of packets (2-byte big-endian length, then the bytes), each validated by
- * packet_parse and, if accepted, handed to tunif_input exactly as t2s.c does, with a
- * wildcard listener that accepts every connection and consumes its data, and lwIP's
- * timers ticking in between. Anything lwIP would choke on must be stopped by the
- * validator; state is reset after every input so runs stay independent.
+ * libFuzzer target for the whole TUN input path: the input is a sequence of packets
+ * (2-byte big-endian length, then the bytes), each given to t2s_input, the engine's own
+ * dispatch (counters, packet_parse, martians, SYN gating, UDP routing and reassembly,
+ * then the real lwIP stack), with lwIP's timers ticking in between. The engine runs on
+ * a socketpair standing in for the TUN and a proxy address on loopback where nothing
+ * listens (connections fail once the loop runs; it never does here). A fresh engine per
+ * input keeps runs independent.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <ev.h>
 
 #include <lwip/priv/tcp_priv.h>
 #include <lwip/tcp.h>
 
-#include "lwip_port.h"
-#include "packet.h"
-#include "tunif.h"
+#include "config.h"
 #include "fuzz.h"
+#include "log.h"
+#include "lwip_port.h"
+#include "t2s.h"
 
-static struct tunif *tif;
-
-static int
-sink_output(void *ctx, struct iovec *iov, int iovcnt, const struct tunif_partial_csum *partial)
-{
-	(void)ctx;
-	(void)iov;
-	(void)iovcnt;
-	(void)partial;
-	return 0;
-}
-
-static err_t
-app_recv_cb(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
-{
-	(void)arg;
-	(void)err;
-	if (p == NULL)
-		return ERR_OK;
-	tcp_recved(pcb, p->tot_len);
-	pbuf_free(p);
-	return ERR_OK;
-}
-
-static err_t
-app_accept_cb(void *arg, struct tcp_pcb *newpcb, err_t err)
-{
-	(void)arg;
-	if (err != ERR_OK || newpcb == NULL)
-		return ERR_VAL;
-	tcp_recv(newpcb, app_recv_cb);
-	/* Some data the other way, so sent/ACK processing runs too. */
-	(void)tcp_write(newpcb, "hello", 5, TCP_WRITE_FLAG_COPY);
-	return ERR_OK;
-}
+static struct ev_loop *loop;
+static struct t2s_config cfg;
+static struct socks5_server proxy;
+static int tun_peer = -1;
 
 static void
 diag(const char *msg)
@@ -66,17 +42,35 @@ diag(const char *msg)
 static void
 init_once(void)
 {
-	struct tunif_config cfg = {
-		.mtu = 65535,
-		.output = sink_output,
-		.tcp_csum_partial = 1,
-		.accept = app_accept_cb,
-	};
+	struct sockaddr_in *sin = (struct sockaddr_in *)&proxy.addr;
 
-	lwip_port_init(ev_default_loop(0), diag);
-	tif = tunif_new(&cfg);
-	if (tif == NULL)
+	log_set_level(LOG_LEVEL_ERROR);
+	loop = ev_default_loop(0);
+	if (loop == NULL || lwip_port_init(loop, diag) < 0)
 		abort();
+	config_defaults(&cfg);
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(9); /* discard: nothing listens on loopback */
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	proxy.addrlen = sizeof(*sin);
+}
+
+static struct t2s *
+engine_new(void)
+{
+	struct tun_device tun = {.fd = -1};
+	int sp[2];
+	struct t2s *t;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp) < 0)
+		abort();
+	tun.fd = sp[0];
+	snprintf(tun.name, sizeof(tun.name), "fuzz0");
+	tun_peer = sp[1];
+	t = t2s_new(loop, &cfg, &proxy, &tun);
+	if (t == NULL)
+		abort();
+	return t;
 }
 
 static void
@@ -91,32 +85,25 @@ reset_stack(void)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (tif == NULL)
+	struct t2s *t;
+
+	if (loop == NULL)
 		init_once();
+	t = engine_new();
 	while (size >= 2) {
 		size_t len = (size_t)data[0] << 8 | data[1];
-		struct packet_info info;
-		struct pbuf *p;
 
 		data += 2;
 		size -= 2;
 		if (len > size)
 			len = size;
-		/* What t2s.c's dispatch lets through to lwIP, and more: every unfragmented
-		 * TCP and UDP packet (the program keeps SYNs back for a while and relays UDP
-		 * itself, but lwIP must survive them all). */
-		if (packet_parse(data, len, &info) == 0 && !info.fragment &&
-		    (info.proto == PACKET_PROTO_TCP || info.proto == PACKET_PROTO_UDP)) {
-			p = pbuf_alloc(PBUF_RAW, info.ip_len, PBUF_RAM);
-			if (p != NULL) {
-				memcpy(p->payload, data, info.ip_len);
-				tunif_input(tif, p);
-			}
-		}
+		t2s_input(t, data, len);
 		data += len;
 		size -= len;
 		tcp_tmr();
 	}
+	t2s_free(t);
+	close(tun_peer);
 	reset_stack();
 	return 0;
 }

@@ -449,9 +449,7 @@ command_watch(struct ev_loop *loop, struct host_setup *hs)
 	}
 	ev_io_init(&hs->sig_io, command_sigfd_cb, hs->sigfd, EV_READ);
 	ev_io_start(loop, &hs->sig_io);
-	ev_signal_stop(loop, &t->sigint);
-	ev_signal_stop(loop, &t->sigterm);
-	ev_signal_stop(loop, &t->sighup);
+	t2s_release_stop_signals(t);
 	ev_child_init(&hs->child, command_child_cb, netns_cmd_pid(hs->cmd), 0);
 	ev_child_start(loop, &hs->child);
 	return 0;

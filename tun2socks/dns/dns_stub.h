@@ -15,17 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "packet.h"
-#include "t2s.h"
+#include <netinet/in.h>
 
-/* True when the stub is on and family/addr (4 or 6, raw bytes) is its address. */
-bool dns_stub_owns(const struct t2s *t, int family, const uint8_t *addr);
-
-/*
- * Handles a datagram to port 53 if it is for the stub: true when it did (answered, or
- * dropped when it cannot be answered), false when it is for another address.
- */
-bool dns_stub_answer(struct t2s *t, const uint8_t *pkt, const struct packet_info *info);
+/* True when family/addr (4 or 6, raw bytes) is the stub's address stub4 (NULL: the stub
+ * is off). */
+bool dns_stub_owns(const struct in_addr *stub4, int family, const uint8_t *addr);
 
 /*
  * Pure: the answer to a query the stub cannot serve, into out[0..cap): REFUSED with the

@@ -10,39 +10,26 @@
 #include "fakeip.h"
 #include "log.h"
 
-static uint64_t
-now_s(struct t2s *t)
+enum fake_dns_result
+fake_dns_answer(struct fakeip *ip, double now, const uint8_t *msg, size_t len, uint8_t *out, size_t cap,
+		size_t *out_len)
 {
-	return (uint64_t)ev_now(t->loop);
-}
-
-/* Sends msg back to the application as a UDP datagram from the address it queried. */
-static void
-reply(struct t2s *t, const struct packet_info *info, const uint8_t *msg, size_t len)
-{
-	(void)t2s_tun_send_udp(t, info->family, info->dst, info->dport, info->src, info->sport, msg, len);
-}
-
-bool
-fake_dns_answer(struct t2s *t, const uint8_t *pkt, const struct packet_info *info)
-{
-	const uint8_t *msg = pkt + info->l4_off + 8;
-	size_t len = info->udp_payload_len;
-	uint8_t out[DNS_MSG_ANSWER_MAX + 64], addr[16];
+	uint8_t addr[16];
 	struct dns_query q;
 	int family, n, err;
 
-	if (t->fakeip == NULL)
-		return false;
+	*out_len = 0;
+	if (ip == NULL)
+		return FAKE_DNS_PASS;
 	err = dns_msg_parse_query(msg, len, &q);
 	if (err == -EBADMSG) {
-		n = dns_msg_build_error_header(msg, len, DNS_MSG_RCODE_FORMERR, out, sizeof(out));
+		n = dns_msg_build_error_header(msg, len, DNS_MSG_RCODE_FORMERR, out, cap);
 		if (n > 0)
-			reply(t, info, out, (size_t)n);
-		return true;
+			*out_len = (size_t)n;
+		return FAKE_DNS_HANDLED;
 	}
 	if (err < 0 || q.qclass != DNS_MSG_CLASS_IN)
-		return false;
+		return FAKE_DNS_PASS;
 	switch (q.qtype) {
 	case DNS_MSG_TYPE_A:
 		family = 4;
@@ -55,30 +42,30 @@ fake_dns_answer(struct t2s *t, const uint8_t *pkt, const struct packet_info *inf
 		family = 0; /* NODATA: their address hints would bypass the pool */
 		break;
 	default:
-		return false;
+		return FAKE_DNS_PASS;
 	}
 	if (q.name[0] == '\0')
-		return false; /* the root: nothing to map */
-	if (family != 0 && fakeip_lookup_name(t->fakeip, q.name, family, now_s(t), addr) == 0)
-		n = dns_msg_build_answer(&q, msg, addr, family, fakeip_ttl(t->fakeip), out, sizeof(out));
+		return FAKE_DNS_PASS; /* the root: nothing to map */
+	if (family != 0 && fakeip_lookup_name(ip, q.name, family, (uint64_t)now, addr) == 0)
+		n = dns_msg_build_answer(&q, msg, addr, family, fakeip_ttl(ip), out, cap);
 	else
-		n = dns_msg_build_answer(&q, msg, NULL, 4, fakeip_ttl(t->fakeip), out, sizeof(out));
-	if (n > 0) {
-		reply(t, info, out, (size_t)n);
-		t->stats.dns_fake_answers++;
-	}
+		n = dns_msg_build_answer(&q, msg, NULL, 4, fakeip_ttl(ip), out, cap);
 	log_debug("dns fake-ip: %s type %u answered locally", q.name, q.qtype);
-	return true;
+	if (n <= 0)
+		return FAKE_DNS_HANDLED;
+	*out_len = (size_t)n;
+	return FAKE_DNS_ANSWERED;
 }
 
 int
-fake_dns_target(struct t2s *t, int family, const uint8_t *addr, uint16_t port, struct t2s_endpoint *ep)
+fake_dns_target(struct fakeip *ip, double now, int family, const uint8_t *addr, uint16_t port,
+		struct t2s_endpoint *ep)
 {
 	char name[FAKEIP_NAME_MAX + 1];
 
-	if (t->fakeip == NULL || !fakeip_contains(t->fakeip, family, addr))
+	if (ip == NULL || !fakeip_contains(ip, family, addr))
 		return 0;
-	if (fakeip_lookup_addr(t->fakeip, family, addr, now_s(t), name) < 0)
+	if (fakeip_lookup_addr(ip, family, addr, (uint64_t)now, name) < 0)
 		return -ENOENT;
 	if (endpoint_set_domain(ep, name, strlen(name), port) < 0)
 		return -ENOENT;

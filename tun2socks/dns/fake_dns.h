@@ -17,17 +17,30 @@
 
 #include "endpoint.h"
 #include "packet.h"
-#include "t2s.h"
 
-/* Answers a DNS query datagram (UDP to port 53) if fake-ip handles it; true if it did
- * (the datagram is consumed), false if it should be relayed as usual. */
-bool fake_dns_answer(struct t2s *t, const uint8_t *pkt, const struct packet_info *info);
+struct fakeip;
+
+enum fake_dns_result {
+	FAKE_DNS_PASS,     /* not fake-ip's: relay it as usual */
+	FAKE_DNS_HANDLED,  /* consumed: a FORMERR in out (*out_len > 0), or nothing to send */
+	FAKE_DNS_ANSWERED, /* consumed: the answer from the pool is in out */
+};
+
+/*
+ * The answer, if fake-ip handles it, to the DNS query msg[0..len) (the payload of a UDP
+ * datagram to port 53), built into out[0..cap) with *out_len its length (0: nothing to
+ * send); ip is the pool (NULL: fake-ip is off), now the time in seconds. Pure apart from
+ * the pool; the caller sends the answer.
+ */
+enum fake_dns_result fake_dns_answer(struct fakeip *ip, double now, const uint8_t *msg, size_t len, uint8_t *out,
+				     size_t cap, size_t *out_len);
 
 /*
  * The destination to ask the proxy for: 0 and *ep unchanged when addr is outside the
  * pool (or fake-ip is off); 1 with *ep = name:port for a mapped pool address; -ENOENT
  * for a pool address without a mapping (the caller refuses the flow).
  */
-int fake_dns_target(struct t2s *t, int family, const uint8_t *addr, uint16_t port, struct t2s_endpoint *ep);
+int fake_dns_target(struct fakeip *ip, double now, int family, const uint8_t *addr, uint16_t port,
+		    struct t2s_endpoint *ep);
 
 #endif

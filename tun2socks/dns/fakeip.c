@@ -12,16 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "list.h"
+
 #define MIN_BUCKETS 16
 #define MIN_RING 64
 #define IDLE_RELEASE_PER_ALLOC 2 /* keeps allocation O(1) while still draining idle mappings */
 
-struct lru_link {
-	struct lru_link *prev, *next;
-};
-
 struct entry {
-	struct lru_link lru;
+	struct list_node lru;
 	struct entry *name_next, *addr_next;
 	uint64_t last_used;
 	uint32_t hash;
@@ -40,7 +38,7 @@ struct family_pool {
 	uint32_t next_unused; /* offsets below it have been handed out before */
 	struct entry **by_name, **by_addr;
 	uint32_t mask;
-	struct lru_link lru; /* list head: next is the most recently used */
+	struct list_node lru; /* list head: next is the most recently used */
 	uint32_t *ring;	     /* released offsets, oldest at ring_head */
 	uint32_t ring_cap, ring_head, ring_len;
 	uint8_t excluded[FAKEIP_EXCLUDE_MAX][16]; /* never handed out, not contained */
@@ -57,9 +55,9 @@ struct fakeip {
 };
 
 static struct entry *
-entry_of(struct lru_link *link)
+entry_of(struct list_node *link)
 {
-	return (struct entry *)((char *)link - offsetof(struct entry, lru));
+	return container_of(link, struct entry, lru);
 }
 
 static uint64_t
@@ -199,7 +197,7 @@ family_init(struct family_pool *fp, const uint8_t *net, size_t addr_len, unsigne
 	fp->mask = (uint32_t)(buckets - 1);
 	fp->by_name = calloc(buckets, sizeof(*fp->by_name));
 	fp->by_addr = calloc(buckets, sizeof(*fp->by_addr));
-	fp->lru.prev = fp->lru.next = &fp->lru;
+	list_init(&fp->lru);
 	if (fp->by_name == NULL || fp->by_addr == NULL)
 		return -ENOMEM;
 	return 0;
@@ -211,7 +209,7 @@ family_fini(struct family_pool *fp)
 	if (!fp->enabled)
 		return;
 	if (fp->by_name != NULL)
-		for (struct lru_link *l = fp->lru.next, *next; l != &fp->lru; l = next) {
+		for (struct list_node *l = fp->lru.next, *next; l != &fp->lru; l = next) {
 			next = l->next;
 			free(entry_of(l));
 		}
@@ -324,27 +322,11 @@ addr_excluded(const struct family_pool *fp, const uint8_t *addr)
 }
 
 static void
-lru_unlink(struct lru_link *l)
-{
-	l->prev->next = l->next;
-	l->next->prev = l->prev;
-}
-
-static void
-lru_push_front(struct family_pool *fp, struct lru_link *l)
-{
-	l->prev = &fp->lru;
-	l->next = fp->lru.next;
-	fp->lru.next->prev = l;
-	fp->lru.next = l;
-}
-
-static void
 touch(struct family_pool *fp, struct entry *e, uint64_t now)
 {
 	e->last_used = now;
-	lru_unlink(&e->lru);
-	lru_push_front(fp, &e->lru);
+	list_remove(&e->lru);
+	list_push_front(&fp->lru, &e->lru);
 }
 
 /* Makes room for one more released offset, so that releasing cannot fail halfway. */
@@ -394,7 +376,7 @@ release(struct family_pool *fp, struct entry *e)
 {
 	unchain_name(fp, e);
 	unchain_addr(fp, e);
-	lru_unlink(&e->lru);
+	list_remove(&e->lru);
 	fp->ring[(fp->ring_head + fp->ring_len) & (fp->ring_cap - 1)] = e->offset;
 	fp->ring_len++;
 	fp->count--;
@@ -479,7 +461,7 @@ fakeip_lookup_name(struct fakeip *pool, const char *name, int family, uint64_t n
 	fp->by_name[hash & fp->mask] = e;
 	e->addr_next = fp->by_addr[offset_hash(e->offset) & fp->mask];
 	fp->by_addr[offset_hash(e->offset) & fp->mask] = e;
-	lru_push_front(fp, &e->lru);
+	list_push_front(&fp->lru, &e->lru);
 	fp->count++;
 	offset_to_addr(fp, e->offset, addr_out);
 	return 0;

@@ -27,8 +27,8 @@
 #include "martian.h"
 #include "lwip_port.h"
 #include "rxpool.h"
-#include "tcp_flow.h"
 #include "socks5_udp.h"
+#include "tcp_flow.h"
 #include "udp_flow.h"
 #include "udp_health.h"
 #include "udp_pool.h"
@@ -84,9 +84,11 @@ t2s_tunif_output(void *ctx, struct iovec *iov, int iovcnt, const struct tunif_pa
 	return tun_write(t, iov, iovcnt);
 }
 
-int
-t2s_tun_sendv(struct t2s *t, const struct iovec *iov, int iovcnt)
+/* tun_out.sendv: a packet we built ourselves, with the "checksum verified" header. */
+static int
+t2s_tun_sendv(void *ctx, const struct iovec *iov, int iovcnt)
 {
+	struct t2s *t = ctx;
 	struct iovec all[5] = {{.iov_base = t->vnet_tx, .iov_len = t->tun.vnet_hdr_len}};
 	int first = t->tun.vnet_hdr_len > 0 ? 0 : 1;
 
@@ -102,19 +104,14 @@ emit_fragment(void *ctx, const struct iovec *iov, int iovcnt)
 	return t2s_tun_sendv(ctx, iov, iovcnt);
 }
 
-int
-t2s_tun_send_udp(struct t2s *t, int family, const uint8_t *src, uint16_t sport, const uint8_t *dst, uint16_t dport,
+/* tun_out.send_udp */
+static int
+t2s_tun_send_udp(void *ctx, int family, const uint8_t *src, uint16_t sport, const uint8_t *dst, uint16_t dport,
 		 const uint8_t *payload, size_t len)
 {
-	uint8_t hdr[48];
-	int hl, n;
+	struct t2s *t = ctx;
+	int n = ip_frag_udp(family, src, sport, dst, dport, payload, len, t->cfg->mtu, &t->frag_id, emit_fragment, t);
 
-	hl = packet_build_udp_header(family, src, sport, dst, dport, payload, len, hdr, sizeof(hdr));
-	if (hl < 0)
-		return hl;
-	if ((size_t)hl + len > t->cfg->mtu)
-		t->frag_id++;
-	n = ip_frag_split(hdr, (size_t)hl, payload, len, t->cfg->mtu, t->frag_id, emit_fragment, t);
 	if (n < 0)
 		return n;
 	if (n > 1)
@@ -122,19 +119,19 @@ t2s_tun_send_udp(struct t2s *t, int family, const uint8_t *src, uint16_t sport, 
 	return 0;
 }
 
-void
-t2s_tun_send(struct t2s *t, const uint8_t *pkt, size_t len)
-{
-	struct iovec iov = {.iov_base = (void *)pkt, .iov_len = len};
-
-	t2s_tun_sendv(t, &iov, 1);
-}
-
 size_t
 t2s_mem_used(const struct t2s *t)
 {
-	return lwip_port_heap_bytes() + rxpool_bytes(t->rxpool) + t->txpool.bytes + t->udp_pending_bytes +
-	       (size_t)(t->tcp_flow_count + t->udp_flow_count) * T2S_FLOW_COST;
+	return lwip_port_heap_bytes() + rxpool_bytes(t->rxpool) + tcp_flows_tx_bytes(t->tcp) +
+	       udp_flows_pending_bytes(t->udp) +
+	       (size_t)(tcp_flows_count(t->tcp) + udp_flows_count(t->udp)) * T2S_FLOW_COST;
+}
+
+/* flow_env.mem_used */
+static size_t
+mem_used_hook(void *ctx)
+{
+	return t2s_mem_used(ctx);
 }
 
 static void
@@ -143,14 +140,18 @@ t2s_mem_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct t2s *t = container_of(w, struct t2s, mem_timer);
 
 	(void)revents;
-	tcp_flow_budget_tick(t);
-	if (t->mem_owed_flows == 0)
+	tcp_flows_budget_tick(t->tcp);
+	if (tcp_flows_owed(t->tcp) == 0)
 		ev_timer_stop(loop, w);
 }
 
-void
-t2s_mem_owed(struct t2s *t)
+/* flow_env.mem_owed: arms the timer that gives held-back receive window back as
+ * memory frees. */
+static void
+mem_owed_hook(void *ctx)
 {
+	struct t2s *t = ctx;
+
 	if (!ev_is_active(&t->mem_timer) && !t->stopping)
 		ev_timer_again(t->loop, &t->mem_timer);
 }
@@ -161,24 +162,6 @@ update_ooseq_limit(struct t2s *t, size_t used)
 {
 	lwip_port_set_ooseq_limit(mem_budget_scale(&t->mem, used, LWIP_PORT_OOSEQ_BYTES),
 				  (uint16_t)mem_budget_scale(&t->mem, used, LWIP_PORT_OOSEQ_PBUFS));
-}
-
-bool
-t2s_rate_take(struct t2s *t, unsigned slot, double interval, unsigned *skipped)
-{
-	if (slot >= sizeof(t->rate_log) / sizeof(t->rate_log[0])) {
-		*skipped = 0;
-		return true;
-	}
-	return log_rate_ok(&t->rate_log[slot], ev_now(t->loop), interval, skipped);
-}
-
-bool
-t2s_rate_ok(struct t2s *t, unsigned slot, double interval)
-{
-	unsigned skipped;
-
-	return t2s_rate_take(t, slot, interval, &skipped);
 }
 
 static void
@@ -211,7 +194,7 @@ reassemble(struct t2s *t, const uint8_t *pkt, const struct packet_info *info)
 		ev_timer_start(t->loop, &t->reass_timer);
 	}
 	if (r < 0) {
-		if (t2s_rate_ok(t, T2S_RATE_FRAGMENT, 5.0))
+		if (flow_env_rate_ok(&t->env, T2S_RATE_FRAGMENT, 5.0))
 			log_debug("dropped an IPv%u UDP fragment: %s", info->family, strerror(-r));
 		return;
 	}
@@ -224,7 +207,7 @@ reassemble(struct t2s *t, const uint8_t *pkt, const struct packet_info *info)
 		log_debug("dropped a reassembled datagram: %s", err < 0 ? packet_error_str(err) : "not UDP");
 		return;
 	}
-	udp_flow_handle(t, whole, &whole_info);
+	udp_route_datagram(&t->route, whole, &whole_info);
 }
 
 /*
@@ -237,8 +220,6 @@ drop_martian(struct t2s *t, const uint8_t *pkt, const struct packet_info *info)
 {
 	struct martian_tun_net net = {.has_net4 = t->cfg->has_address4, .prefix4 = t->cfg->prefix4};
 	enum martian m;
-	uint8_t out[1280]; /* the most an ICMPv6 error may be */
-	int n;
 
 	if (info->proto != PACKET_PROTO_TCP && info->proto != PACKET_PROTO_UDP)
 		return false;
@@ -251,11 +232,8 @@ drop_martian(struct t2s *t, const uint8_t *pkt, const struct packet_info *info)
 		  martian_str(m));
 	if (!martian_answer(m) || info->fragment || (info->tcp_flags & PACKET_TCP_RST) != 0)
 		return true;
-	n = packet_build_unreachable(pkt, info, PACKET_UNREACH_ADMIN, out, sizeof(out));
-	if (n > 0) {
-		t2s_tun_send(t, out, (size_t)n);
+	if (tun_out_unreachable(&t->env.tun, pkt, info->ip_len, info, PACKET_UNREACH_ADMIN))
 		t->stats.martian_answered++;
-	}
 	return true;
 }
 
@@ -274,20 +252,73 @@ dispatch(struct t2s *t, const uint8_t *pkt, const struct packet_info *info)
 	switch (info->proto) {
 	case PACKET_PROTO_TCP:
 		if ((info->tcp_flags & (PACKET_TCP_SYN | PACKET_TCP_ACK | PACKET_TCP_RST)) == PACKET_TCP_SYN)
-			return !tcp_flow_handle_syn(t, pkt, info);
+			return !tcp_flows_handle_syn(t->tcp, pkt, info);
 		return true;
 	case PACKET_PROTO_UDP:
 		/* Reassembled by us: lwIP's reassembly is compiled out (see lwipopts.h). */
 		if (info->fragment)
 			reassemble(t, pkt, info);
 		else
-			udp_flow_handle(t, pkt, info);
+			udp_route_datagram(&t->route, pkt, info);
 		return false;
 	default:
 		/* ICMP cannot cross a SOCKS proxy; we do not fake echo replies. */
 		t->stats.ignored++;
 		return false;
 	}
+}
+
+/* Counts, validates and dispatches a packet of n bytes read from the TUN; true if lwIP
+ * should see it (*info describes it). */
+static bool
+receive(struct t2s *t, const uint8_t *pkt, ssize_t n, struct packet_info *info)
+{
+	int err;
+
+	if (n <= 0) {
+		t->stats.malformed++;
+		return false;
+	}
+	t->stats.tun_packets_in++;
+	t->stats.tun_bytes_in += (uint64_t)n;
+	err = packet_parse(pkt, (size_t)n, info);
+	if (err < 0) {
+		t->stats.malformed++;
+		log_debug("dropped a packet from %s: %s", t->tun.name, packet_error_str(err));
+		return false;
+	}
+	/* Past the budget, data for existing flows waits in the application (it
+	 * retransmits); ACKs still pass, since they free what lwIP holds. */
+	if (info->proto == PACKET_PROTO_TCP && info->tcp_payload_len > 0 && !(info->tcp_flags & PACKET_TCP_SYN) &&
+	    mem_budget_over(&t->mem, t2s_mem_used(t))) {
+		t->mem.dropped++;
+		return false;
+	}
+	return dispatch(t, pkt, info);
+}
+
+/* An exact-size pbuf holding the packet (NULL when lwIP has no memory). */
+static struct pbuf *
+copy_packet(const uint8_t *pkt, const struct packet_info *info)
+{
+	struct pbuf *q = pbuf_alloc(PBUF_RAW, info->ip_len, PBUF_RAM);
+
+	if (q != NULL)
+		memcpy(q->payload, pkt, info->ip_len);
+	return q;
+}
+
+void
+t2s_input(struct t2s *t, const uint8_t *pkt, size_t len)
+{
+	struct packet_info info;
+	struct pbuf *q;
+
+	if (len > TUN_MAX_PACKET || !receive(t, pkt, (ssize_t)len, &info))
+		return;
+	q = copy_packet(pkt, &info);
+	if (q != NULL)
+		tunif_input(t->tunif, q);
 }
 
 static void
@@ -306,7 +337,6 @@ t2s_tun_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		struct packet_info info;
 		struct pbuf *p = t->rx_spare, *q;
 		ssize_t n;
-		int err;
 
 		if (p == NULL) {
 			p = rxpool_get(t->rxpool);
@@ -318,7 +348,7 @@ t2s_tun_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		iov[1].iov_len = t->rx_bufsize;
 		n = readv(t->tun.fd, iov + first, 3 - first);
 		if (n <= 0) {
-			if (n < 0 && errno != EAGAIN && errno != EINTR && t2s_rate_ok(t, T2S_RATE_TUN_READ, 5.0))
+			if (n < 0 && errno != EAGAIN && errno != EINTR && flow_env_rate_ok(&t->env, T2S_RATE_TUN_READ, 5.0))
 				log_warn("reading %s: %s", t->tun.name, strerror(errno));
 			break;
 		}
@@ -327,7 +357,7 @@ t2s_tun_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		 * the guard byte is a packet cut short, never to be parsed. */
 		if ((size_t)n > t->tun.vnet_hdr_len + t->rx_bufsize) {
 			t->stats.tun_truncated++;
-			if (t2s_rate_ok(t, T2S_RATE_TUN_TRUNCATED, 5.0))
+			if (flow_env_rate_ok(&t->env, T2S_RATE_TUN_TRUNCATED, 5.0))
 				log_warn("dropped a packet from %s longer than the %u-byte read buffer (was the device "
 					 "MTU raised above --mtu %u?)",
 					 t->tun.name, t->rx_bufsize, t->cfg->mtu);
@@ -337,32 +367,12 @@ t2s_tun_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		 * checksummed the packet; lwIP takes segments of any size and we do not
 		 * verify transport checksums, so it is skipped. */
 		n -= (ssize_t)t->tun.vnet_hdr_len;
-		if (n <= 0) {
-			t->stats.malformed++;
-			continue;
-		}
-		t->stats.tun_packets_in++;
-		t->stats.tun_bytes_in += (uint64_t)n;
-		err = packet_parse(p->payload, (size_t)n, &info);
-		if (err < 0) {
-			t->stats.malformed++;
-			log_debug("dropped a packet from %s: %s", t->tun.name, packet_error_str(err));
-			continue;
-		}
-		/* Past the budget, data for existing flows waits in the application (it
-		 * retransmits); ACKs still pass, since they free what lwIP holds. */
-		if (info.proto == PACKET_PROTO_TCP && info.tcp_payload_len > 0 && !(info.tcp_flags & PACKET_TCP_SYN) &&
-		    mem_budget_over(&t->mem, t2s_mem_used(t))) {
-			t->mem.dropped++;
-			continue;
-		}
-		if (!dispatch(t, p->payload, &info))
+		if (!receive(t, p->payload, n, &info))
 			continue;
 		if (info.ip_len <= COPY_BELOW(t->rx_bufsize)) {
-			q = pbuf_alloc(PBUF_RAW, info.ip_len, PBUF_RAM);
+			q = copy_packet(p->payload, &info);
 			if (q == NULL)
 				continue;
-			memcpy(q->payload, p->payload, info.ip_len);
 		} else {
 			q = p;
 			pbuf_realloc(q, info.ip_len);
@@ -379,11 +389,12 @@ t2s_service_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	tcp_flow_service_scheduled(t);
+	tcp_flows_service(t->tcp);
 }
 
-void
-t2s_udp_config(const struct t2s *t, struct socks5_udp_config *cfg)
+/* The options for a new UDP association (relay override, shared receive buffer). */
+static void
+udp_config(const struct t2s *t, struct socks5_udp_config *cfg)
 {
 	*cfg = (struct socks5_udp_config){
 		.relay_override = t->cfg->udp_relay,
@@ -396,6 +407,9 @@ void
 t2s_log_stats(const struct t2s *t)
 {
 	const struct t2s_stats *s = &t->stats;
+	const struct tcp_flows_stats *tc = tcp_flows_get_stats(t->tcp);
+	const struct udp_flows_stats *u = udp_flows_get_stats(t->udp);
+	const struct udp_route_stats *r = &t->route.stats;
 	const struct udp_pool_stats *p = udp_pool_get_stats(t->udp_pool);
 	const struct dns_tcp_stats *d = dns_tcp_get_stats(t->dns_tcp);
 
@@ -415,26 +429,25 @@ t2s_log_stats(const struct t2s *t)
 		 (unsigned long long)s->tun_packets_in, (unsigned long long)s->tun_bytes_in,
 		 (unsigned long long)s->tun_packets_out, (unsigned long long)s->tun_bytes_out,
 		 (unsigned long long)s->tun_write_drops, (unsigned long long)s->malformed,
-		 (unsigned long long)s->ignored, (unsigned long long)s->martian_dropped,
+		 (unsigned long long)(s->ignored + r->ignored + d->ignored), (unsigned long long)s->martian_dropped,
 		 (unsigned long long)s->martian_answered, (unsigned long long)s->fragments_dropped,
-		 (unsigned long long)s->syn_absorbed, t->tcp_flow_count, (unsigned long long)s->tcp_flows_opened,
-		 (unsigned long long)s->tcp_flows_failed, (unsigned long long)s->tcp_flows_refused_cap,
-		 (unsigned long long)t->flow_cap.episodes,
-		 t->udp_flow_count, (unsigned long long)s->udp_flows_opened, (unsigned long long)s->udp_assoc_failed,
-		 (unsigned long long)s->udp_evictions, (unsigned long long)s->udp_refused,
-		 (unsigned long long)s->udp_datagrams_out, (unsigned long long)s->udp_datagrams_in,
-		 (unsigned long long)s->udp_send_errors, (unsigned long long)s->udp_reply_drops,
-		 (unsigned long long)p->hits, (unsigned long long)p->misses, (unsigned long long)p->opened,
-		 (unsigned long long)p->recycled, udp_pool_ready(t->udp_pool),
+		 (unsigned long long)tc->syn_absorbed, tcp_flows_count(t->tcp), (unsigned long long)tc->opened,
+		 (unsigned long long)tc->failed, (unsigned long long)tc->refused_cap,
+		 (unsigned long long)tcp_flows_cap(t->tcp)->episodes, udp_flows_count(t->udp),
+		 (unsigned long long)u->opened, (unsigned long long)u->assoc_failed, (unsigned long long)u->evictions,
+		 (unsigned long long)r->refused, (unsigned long long)u->datagrams_out,
+		 (unsigned long long)u->datagrams_in, (unsigned long long)u->send_errors,
+		 (unsigned long long)u->reply_drops, (unsigned long long)p->hits, (unsigned long long)p->misses,
+		 (unsigned long long)p->opened, (unsigned long long)p->recycled, udp_pool_ready(t->udp_pool),
 		 udp_health_state_str(udp_health_state(t->udp_health)), (unsigned long long)d->queries,
 		 (unsigned long long)d->answered, (unsigned long long)d->failed, (unsigned long long)d->refused,
-		 (unsigned long long)s->dns_fake_answers, (unsigned long long)s->fake_ip_unmapped,
-		 (unsigned long long)s->dns_stub_refused,
+		 (unsigned long long)r->fake_answers, (unsigned long long)(tc->fake_unmapped + r->fake_unmapped),
+		 (unsigned long long)(tc->stub_refused + r->stub_refused),
 		 (unsigned long long)t->fd_pressure.episodes, (unsigned long long)t->fd_pressure.refused,
 		 t->fd_pressure.exhausted ? 1 : 0, t2s_mem_used(t), t->mem.limit,
 		 (unsigned long long)t->mem.episode.episodes, (unsigned long long)t->mem.episode.refused,
 		 (unsigned long long)t->mem.dropped, t->mem.episode.exhausted ? 1 : 0,
-		 (unsigned long long)s->tun_truncated, (unsigned long long)s->tcp_collapses);
+		 (unsigned long long)s->tun_truncated, (unsigned long long)tc->collapses);
 }
 
 static void
@@ -490,14 +503,15 @@ pool_result(void *arg, const struct socks5_udp_result *res)
 	udp_health_on_result(t->udp_health, res);
 }
 
-/* The spare pool and the UDP health check, which feed each other. */
+/* The spare pool and the UDP health check, which feed each other; the mappings and
+ * the router that sends datagrams to them. */
 static int
-udp_setup(struct t2s *t)
+udp_setup(struct t2s *t, uint64_t seed)
 {
 	struct socks5_udp_config ucfg;
 	struct udp_health_env env;
 
-	t2s_udp_config(t, &ucfg);
+	udp_config(t, &ucfg);
 	t->udp_pool = udp_pool_new(t->loop, &t->proxy, &ucfg, t->cfg->udp_pool, t->cfg->udp_timeout, pool_result, t);
 	if (t->udp_pool == NULL)
 		return -1;
@@ -521,7 +535,19 @@ udp_setup(struct t2s *t)
 			memcpy(ep->u.ipv6, &t->cfg->dns_server.addr.v6, 16);
 	}
 	t->udp_health = udp_health_new(t->cfg->udp_mode, &env);
-	return t->udp_health != NULL ? 0 : -1;
+	if (t->udp_health == NULL)
+		return -1;
+	t->udp = udp_flows_new(&(struct udp_flows_env){.env = t->env,
+						      .pool = t->udp_pool,
+						      .health = t->udp_health,
+						      .udp_cfg = ucfg,
+						      .dns_fallback = udp_route_dns_fallback,
+						      .arg = &t->route},
+			       seed);
+	if (t->udp == NULL)
+		return -1;
+	udp_route_init(&t->route, &t->env, t->udp_health, t->dns_tcp, t->udp);
+	return 0;
 }
 
 static void
@@ -582,19 +608,11 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 	tun->fd = -1;
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		seed = (uint64_t)(uintptr_t)t ^ (uint64_t)ev_time();
-	if (flow_table_init(&t->tcp_table, seed) < 0)
-		goto err_free;
-	if (flow_table_init(&t->udp_table, seed ^ 0x5bd1e995u) < 0) {
-		flow_table_fini(&t->tcp_table);
-		goto err_free;
-	}
-	txpool_init(&t->txpool, T2S_TX_CHUNKS_KEPT);
 	mem_budget_init(&t->mem,
 			cfg->max_memory > 0 ? cfg->max_memory : mem_budget_default(cfg->max_flows, phys_memory()));
 	ev_timer_init(&t->mem_timer, t2s_mem_timer_cb, 0, 0.25);
-	t->relay_buf = malloc(T2S_RELAY_BUF);
 	t->udp_recv_buf = malloc(SOCKS5_UDP_RECV_BUF);
-	if (t->relay_buf == NULL || t->udp_recv_buf == NULL)
+	if (t->udp_recv_buf == NULL)
 		goto err_relay;
 	if (t->tun.vnet_hdr_len > sizeof(t->vnet_tx)) {
 		errno = EPROTOTYPE;
@@ -659,16 +677,35 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 		.prefix = {.iov_base = t->vnet_tx, .iov_len = t->tun.vnet_hdr_len},
 		.tcp_csum_partial = t->tun.vnet_hdr_len > 0,
 		.accept = tcp_flow_accept_cb,
-		.accept_arg = t,
 	};
-	t->dns_tcp = dns_tcp_new(t);
-	if (t->dns_tcp == NULL || udp_setup(t) < 0)
+	t->env = (struct flow_env){
+		.loop = loop,
+		.cfg = cfg,
+		.proxy = &t->proxy,
+		.tun = {.sendv = t2s_tun_sendv, .send_udp = t2s_tun_send_udp, .ctx = t},
+		.fakeip = t->fakeip,
+		.fd_pressure = &t->fd_pressure,
+		.rate = t->rate_log,
+		.next_flow_id = &t->next_flow_id,
+		.stopping = &t->stopping,
+		.mem = &t->mem,
+		.mem_used = mem_used_hook,
+		.mem_owed = mem_owed_hook,
+		.mem_ctx = t,
+	};
+	t->dns_tcp = dns_tcp_new(&t->env);
+	if (t->dns_tcp == NULL || udp_setup(t, seed ^ 0x5bd1e995u) < 0)
 		goto err_rxpool;
+	t->tcp = tcp_flows_new(&t->env, seed);
+	if (t->tcp == NULL)
+		goto err_rxpool;
+	tcfg.accept_arg = t->tcp;
 	t->tunif = tunif_new(&tcfg);
 	if (t->tunif == NULL) {
 		errno = ENOMEM;
 		goto err_rxpool;
 	}
+	tcp_flows_set_tunif(t->tcp, t->tunif);
 
 	ev_io_init(&t->tun_io, t2s_tun_io_cb, t->tun.fd, EV_READ);
 	ev_io_start(loop, &t->tun_io);
@@ -681,6 +718,8 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 	return t;
 
 err_rxpool:
+	tcp_flows_free(t->tcp);
+	udp_flows_free(t->udp);
 	udp_health_free(t->udp_health);
 	udp_pool_free(t->udp_pool);
 	ip_reass_free(t->reass);
@@ -688,14 +727,18 @@ err_rxpool:
 	fakeip_free(t->fakeip);
 	rxpool_free(t->rxpool);
 err_relay:
-	free(t->relay_buf);
 	free(t->udp_recv_buf);
-	flow_table_fini(&t->udp_table);
-	flow_table_fini(&t->tcp_table);
-err_free:
 	tun_close(&t->tun);
 	free(t);
 	return NULL;
+}
+
+void
+t2s_release_stop_signals(struct t2s *t)
+{
+	ev_signal_stop(t->loop, &t->sigint);
+	ev_signal_stop(t->loop, &t->sigterm);
+	ev_signal_stop(t->loop, &t->sighup);
 }
 
 void
@@ -707,8 +750,8 @@ t2s_stop(struct t2s *t)
 		return;
 	t->stopping = true;
 	t2s_log_stats(t);
-	tcp_flow_abort_all(t);
-	udp_flow_close_all(t);
+	tcp_flows_abort_all(t->tcp);
+	udp_flows_close_all(t->udp);
 	udp_pool_drain(t->udp_pool);
 	dns_tcp_close_all(t->dns_tcp);
 	ev_io_stop(t->loop, &t->tun_io);
@@ -725,9 +768,7 @@ t2s_stop(struct t2s *t)
 	sigaddset(&stop, SIGTERM);
 	sigaddset(&stop, SIGHUP);
 	sigprocmask(SIG_BLOCK, &stop, NULL);
-	ev_signal_stop(t->loop, &t->sigint);
-	ev_signal_stop(t->loop, &t->sigterm);
-	ev_signal_stop(t->loop, &t->sighup);
+	t2s_release_stop_signals(t);
 	ev_ref(t->loop);
 	ev_signal_stop(t->loop, &t->sigusr1);
 	ev_break(t->loop, EVBREAK_ALL);
@@ -759,9 +800,11 @@ t2s_free(struct t2s *t)
 	t2s_stop(t);
 	ev_ref(t->loop);
 	ev_prepare_stop(t->loop, &t->service_prepare);
+	tcp_flows_free(t->tcp);
 	tunif_free(t->tunif);
 	if (t->rx_spare != NULL)
 		pbuf_free(t->rx_spare);
+	udp_flows_free(t->udp);
 	udp_health_free(t->udp_health);
 	udp_pool_free(t->udp_pool);
 	log_fragment_stats(t);
@@ -769,11 +812,7 @@ t2s_free(struct t2s *t)
 	dns_tcp_free(t->dns_tcp);
 	rxpool_free(t->rxpool);
 	fakeip_free(t->fakeip);
-	free(t->relay_buf);
 	free(t->udp_recv_buf);
-	txpool_fini(&t->txpool);
-	flow_table_fini(&t->udp_table);
-	flow_table_fini(&t->tcp_table);
 	tun_close(&t->tun);
 	free(t);
 }

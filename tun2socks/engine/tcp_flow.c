@@ -38,7 +38,9 @@
 #include <lwip/priv/tcp_priv.h>
 
 #include "container_of.h"
+#include "list.h"
 #include "dns_stub.h"
+#include "flow_table.h"
 #include "fake_dns.h"
 #include "log.h"
 #include "lwip_port.h"
@@ -46,6 +48,7 @@
 #include "sock.h"
 #include "tunif.h"
 #include "txbuf.h"
+#include "io_watch.h"
 
 #define MAX_IOV 64
 #define READS_PER_WAKEUP 16
@@ -65,11 +68,25 @@ enum close_how {
 	CLOSE_ABORT,    /* RST to whichever side is still there */
 };
 
+struct tcp_flows {
+	struct flow_env env;
+	struct tunif *tunif;
+	struct flow_table table;
+	struct list_node all;     /* every live flow */
+	struct list_node service; /* flows scheduled for tcp_flows_service, the latest first */
+	unsigned count;
+	unsigned owed; /* flows whose window the memory budget holds back */
+	struct txpool txpool; /* chunks for the proxy -> app bytes of bulk flows */
+	uint8_t *relay_buf;   /* TCP_FLOWS_RELAY_BUF bytes, shared by small reads */
+	struct fd_pressure flow_cap; /* new flows refused at --max-flows */
+	struct tcp_flows_stats stats;
+};
+
 struct tcp_flow {
-	struct t2s *t2s;
+	struct tcp_flows *set;
 	struct flow_table_node node;
-	struct tcp_flow *prev, *next;
-	struct tcp_flow *service_next;
+	struct list_node link;         /* in set->all */
+	struct list_node service_link; /* in set->service while scheduled */
 	enum tcp_flow_state state;
 	bool in_table, scheduled;
 	bool app_eof;         /* the application sent FIN */
@@ -146,7 +163,7 @@ flow_tuple(const struct tcp_flow *f, char *buf, size_t cap)
 	do { \
 		unsigned skipped_; \
 		char note_[64] = ""; \
-		if (t2s_rate_take((f)->t2s, (slot), FLOW_LOG_INTERVAL, &skipped_)) { \
+		if (flow_env_rate_take(&(f)->set->env, (slot), FLOW_LOG_INTERVAL, &skipped_)) { \
 			if (skipped_ > 0) \
 				snprintf(note_, sizeof(note_), " (and %u more like it since the last such line)", \
 					 skipped_); \
@@ -160,22 +177,7 @@ schedule(struct tcp_flow *f)
 	if (f->scheduled)
 		return;
 	f->scheduled = true;
-	f->service_next = f->t2s->service_list;
-	f->t2s->service_list = f;
-}
-
-static void
-watch(struct tcp_flow *f, int events)
-{
-	struct ev_loop *loop = f->t2s->loop;
-
-	if (ev_is_active(&f->io) && (f->io.events & (EV_READ | EV_WRITE)) == events)
-		return;
-	ev_io_stop(loop, &f->io);
-	if (events == 0)
-		return;
-	ev_io_modify(&f->io, events);
-	ev_io_start(loop, &f->io);
+	list_push_front(&f->set->service, &f->service_link);
 }
 
 static int
@@ -278,7 +280,7 @@ collapse(struct tcp_flow *f)
 	}
 	f->rxq_tail = head != NULL ? tail : prev;
 	free_list(start);
-	f->t2s->stats.tcp_collapses++;
+	f->set->stats.collapses++;
 	f->rxq_len = f->rxq_len - old_len + len;
 	f->rxq_cost = f->rxq_cost - old_cost + cost;
 }
@@ -288,10 +290,10 @@ set_owed(struct tcp_flow *f, uint32_t owed)
 {
 	if ((f->credit_owed > 0) != (owed > 0)) {
 		if (owed > 0) {
-			f->t2s->mem_owed_flows++;
-			t2s_mem_owed(f->t2s);
+			f->set->owed++;
+			f->set->env.mem_owed(f->set->env.mem_ctx);
 		} else {
-			f->t2s->mem_owed_flows--;
+			f->set->owed--;
 		}
 	}
 	f->credit_owed = owed;
@@ -299,12 +301,12 @@ set_owed(struct tcp_flow *f, uint32_t owed)
 
 /*
  * Opens the window for n bytes that left us, as far as the memory budget lets this
- * flow offer window now; what it holds back is given later (tcp_flow_budget_tick).
+ * flow offer window now; what it holds back is given later (tcp_flows_budget_tick).
  */
 static void
 give_credit(struct tcp_flow *f, size_t n)
 {
-	struct t2s *t = f->t2s;
+	struct tcp_flows *t = f->set;
 	size_t credit = n + f->credit_owed, give = credit;
 	bool was_owed = f->credit_owed > 0;
 	uint32_t allowed;
@@ -315,7 +317,7 @@ give_credit(struct tcp_flow *f, size_t n)
 	}
 	if (credit == 0)
 		return;
-	allowed = mem_budget_scale(&t->mem, t2s_mem_used(t), TCP_WND);
+	allowed = mem_budget_scale(t->env.mem, flow_env_mem_used(&t->env), TCP_WND);
 	/* (Without pressure everything goes: lwIP clamps at TCP_WND, e.g. after a FIN.) */
 	if (allowed < TCP_WND && f->pcb->rcv_wnd + give > allowed)
 		give = allowed > f->pcb->rcv_wnd ? allowed - f->pcb->rcv_wnd : 0;
@@ -338,11 +340,26 @@ give_credit(struct tcp_flow *f, size_t n)
 }
 
 void
-tcp_flow_budget_tick(struct t2s *t)
+tcp_flows_budget_tick(struct tcp_flows *t)
 {
-	for (struct tcp_flow *f = t->tcp_flows; f != NULL && t->mem_owed_flows > 0; f = f->next)
+	for (struct list_node *n = t->all.next; n != &t->all && t->owed > 0; n = n->next) {
+		struct tcp_flow *f = container_of(n, struct tcp_flow, link);
+
 		if (f->credit_owed > 0)
 			give_credit(f, 0);
+	}
+}
+
+unsigned
+tcp_flows_owed(const struct tcp_flows *t)
+{
+	return t->owed;
+}
+
+size_t
+tcp_flows_tx_bytes(const struct tcp_flows *t)
+{
+	return t->txpool.bytes;
 }
 
 /* Writes queued application bytes to the proxy; returns 0 or -errno (fatal). */
@@ -398,7 +415,7 @@ flush_to_proxy(struct tcp_flow *f)
 			break;
 	}
 	if (written > 0)
-		f->last_active = ev_now(f->t2s->loop);
+		f->last_active = ev_now(f->set->env.loop);
 	give_credit(f, written);
 	if (f->rxq_head == NULL && f->app_eof && !f->app_eof_relayed) {
 		f->app_eof_relayed = true;
@@ -441,7 +458,7 @@ tcp_flow_pcb_recv_cb(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 		if (f->rxq_cost > 2 * f->rxq_len + COLLAPSE_SLACK)
 			collapse(f);
 	}
-	f->last_active = ev_now(f->t2s->loop);
+	f->last_active = ev_now(f->set->env.loop);
 	schedule(f);
 	return ERR_OK;
 }
@@ -505,7 +522,7 @@ queue_copy(struct tcp_flow *f, const uint8_t *data, size_t n)
 	}
 	if (e != ERR_MEM)
 		return -EIO;
-	dst = txbuf_space(&f->tx, &f->t2s->txpool, n, &len);
+	dst = txbuf_space(&f->tx, &f->set->txpool, n, &len);
 	if (dst == NULL || len < n)
 		return -ENOMEM;
 	memcpy(dst, data, n);
@@ -518,7 +535,7 @@ queue_copy(struct tcp_flow *f, const uint8_t *data, size_t n)
 static int
 pump_from_proxy(struct tcp_flow *f)
 {
-	struct txpool *pool = &f->t2s->txpool;
+	struct txpool *pool = &f->set->txpool;
 	bool queued = false;
 	int r;
 
@@ -538,8 +555,8 @@ pump_from_proxy(struct tcp_flow *f)
 			if (buf == NULL)
 				return -ENOMEM;
 		} else {
-			buf = f->t2s->relay_buf;
-			len = room < T2S_RELAY_BUF ? room : T2S_RELAY_BUF;
+			buf = f->set->relay_buf;
+			len = room < TCP_FLOWS_RELAY_BUF ? room : TCP_FLOWS_RELAY_BUF;
 		}
 		n = recv(f->fd, buf, len, 0);
 		if (n < 0) {
@@ -564,7 +581,7 @@ pump_from_proxy(struct tcp_flow *f)
 		if (r < 0)
 			return r;
 		queued = true;
-		f->last_active = ev_now(f->t2s->loop);
+		f->last_active = ev_now(f->set->env.loop);
 		if (r == 0 || (size_t)n < len)
 			break;
 	}
@@ -607,7 +624,7 @@ tcp_flow_pcb_sent_cb(void *arg, struct tcp_pcb *pcb, u16_t len)
 		f->copied_unacked -= c;
 		len = (u16_t)(len - c);
 	}
-	txbuf_acked(&f->tx, &f->t2s->txpool, len);
+	txbuf_acked(&f->tx, &f->set->txpool, len);
 	/* The ACK of our FIN in CLOSING moves the pcb to TIME_WAIT before this callback. */
 	(void)pcb_usable(f);
 	/* Paused reads may resume; a flow waiting for its last bytes to be acked may end. */
@@ -689,7 +706,7 @@ service(struct tcp_flow *f)
 		flow_close(f, CLOSE_GRACEFUL);
 		return;
 	}
-	watch(f, wanted_events(f));
+	io_watch_set(f->set->env.loop, &f->io, wanted_events(f));
 }
 
 static void
@@ -725,7 +742,7 @@ tcp_flow_sock_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		flow_close(f, CLOSE_GRACEFUL);
 		return;
 	}
-	watch(f, wanted_events(f));
+	io_watch_set(f->set->env.loop, &f->io, wanted_events(f));
 }
 
 /* ---- lifetime ------------------------------------------------------------------ */
@@ -752,7 +769,7 @@ forget_pcb(struct tcp_flow *f)
 	f->pcb = NULL;
 	f->app_eof = true;
 	if (f->in_table) {
-		flow_table_remove(&f->t2s->tcp_table, &f->node);
+		flow_table_remove(&f->set->table, &f->node);
 		f->in_table = false;
 	}
 	schedule(f);
@@ -761,33 +778,21 @@ forget_pcb(struct tcp_flow *f)
 static void
 flow_close(struct tcp_flow *f, enum close_how how)
 {
-	struct t2s *t = f->t2s;
+	struct tcp_flows *t = f->set;
 
 	if (f->in_table) {
-		flow_table_remove(&t->tcp_table, &f->node);
+		flow_table_remove(&t->table, &f->node);
 		f->in_table = false;
 	}
-	if (f->scheduled) {
-		struct tcp_flow **pp;
+	if (f->scheduled)
+		list_remove(&f->service_link);
+	list_remove(&f->link);
+	t->count--;
 
-		for (pp = &t->service_list; *pp != NULL; pp = &(*pp)->service_next) {
-			if (*pp == f) {
-				*pp = f->service_next;
-				break;
-			}
-		}
-	}
-	if (f->prev != NULL)
-		f->prev->next = f->next;
-	else
-		t->tcp_flows = f->next;
-	if (f->next != NULL)
-		f->next->prev = f->prev;
-	t->tcp_flow_count--;
 	set_owed(f, 0);
 
-	ev_io_stop(t->loop, &f->io);
-	ev_timer_stop(t->loop, &f->timer);
+	ev_io_stop(t->env.loop, &f->io);
+	ev_timer_stop(t->env.loop, &f->timer);
 	socks5_tcp_free(f->socks);
 	if (f->syn != NULL)
 		pbuf_free(f->syn);
@@ -816,47 +821,42 @@ flow_close(struct tcp_flow *f, enum close_how how)
 }
 
 void
-tcp_flow_service_scheduled(struct t2s *t)
+tcp_flows_service(struct tcp_flows *t)
 {
-	while (t->service_list != NULL) {
-		struct tcp_flow *f = t->service_list;
+	struct list_node *n;
 
-		t->service_list = f->service_next;
+	while ((n = list_first(&t->service)) != NULL) {
+		struct tcp_flow *f = container_of(n, struct tcp_flow, service_link);
+
+		list_remove(n);
 		f->scheduled = false;
 		service(f);
 	}
 }
 
 void
-tcp_flow_abort_all(struct t2s *t)
+tcp_flows_abort_all(struct tcp_flows *t)
 {
-	while (t->tcp_flows != NULL)
-		flow_close(t->tcp_flows, CLOSE_ABORT);
+	while (!list_empty(&t->all))
+		flow_close(list_entry(list_first(&t->all), struct tcp_flow, link), CLOSE_ABORT);
 }
 
 static void
 tcp_flow_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct tcp_flow *f = container_of(w, struct tcp_flow, timer);
-	const struct t2s_config *cfg = f->t2s->cfg;
+	const struct t2s_config *cfg = f->set->env.cfg;
 	ev_tstamp idle_left;
-	uint8_t pkt[1400];
-	struct packet_info info;
-	int n;
 
 	(void)revents;
 	switch (f->state) {
 	case TCP_FLOW_CONNECTING:
 		flow_log_limited(f, T2S_RATE_CONNECT_TIMEOUT, LOG_LEVEL_INFO, "no answer from the proxy within %.0f s",
 				 cfg->connect_timeout);
-		f->t2s->stats.tcp_flows_failed++;
+		f->set->stats.failed++;
 		/* What a router says when a host does not answer: the application stops
 		 * retrying at once instead of after its own SYN timeout. */
-		if (packet_parse(f->syn->payload, f->syn->len, &info) == 0) {
-			n = packet_build_unreachable(f->syn->payload, &info, PACKET_UNREACH_HOST, pkt, sizeof(pkt));
-			if (n > 0)
-				t2s_tun_send(f->t2s, pkt, (size_t)n);
-		}
+		(void)tun_out_unreachable(&f->set->env.tun, f->syn->payload, f->syn->len, NULL, PACKET_UNREACH_HOST);
 		flow_close(f, CLOSE_ABORT);
 		return;
 	case TCP_FLOW_HANDSHAKING:
@@ -880,23 +880,21 @@ tcp_flow_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 refuse_application(struct tcp_flow *f, const struct socks5_tcp_result *res)
 {
+	const struct tun_out *out = &f->set->env.tun;
+	const uint8_t *syn = f->syn->payload;
 	struct packet_info info;
-	uint8_t pkt[1400];
-	int n = -1;
 
-	if (packet_parse(f->syn->payload, f->syn->len, &info) < 0)
+	if (packet_parse(syn, f->syn->len, &info) < 0)
 		return;
 	if (res->failure == SOCKS5_TCP_TARGET && res->rep == SOCKS5_REP_NET_UNREACHABLE)
-		n = packet_build_unreachable(f->syn->payload, &info, PACKET_UNREACH_NET, pkt, sizeof(pkt));
+		(void)tun_out_unreachable(out, syn, info.ip_len, &info, PACKET_UNREACH_NET);
 	else if (res->failure == SOCKS5_TCP_TARGET &&
 		 (res->rep == SOCKS5_REP_HOST_UNREACHABLE || res->rep == SOCKS5_REP_TTL_EXPIRED))
-		n = packet_build_unreachable(f->syn->payload, &info, PACKET_UNREACH_HOST, pkt, sizeof(pkt));
+		(void)tun_out_unreachable(out, syn, info.ip_len, &info, PACKET_UNREACH_HOST);
 	else if (res->failure == SOCKS5_TCP_TARGET && res->rep == SOCKS5_REP_NOT_ALLOWED)
-		n = packet_build_unreachable(f->syn->payload, &info, PACKET_UNREACH_ADMIN, pkt, sizeof(pkt));
+		(void)tun_out_unreachable(out, syn, info.ip_len, &info, PACKET_UNREACH_ADMIN);
 	else
-		n = packet_build_tcp_rst(&info, pkt, sizeof(pkt));
-	if (n > 0)
-		t2s_tun_send(f->t2s, pkt, (size_t)n);
+		(void)tun_out_rst(out, &info);
 }
 
 /*
@@ -909,7 +907,7 @@ refuse_no_descriptor(struct tcp_flow *f, int err)
 {
 	struct socks5_tcp_result res = {.failure = SOCKS5_TCP_PROXY_UNREACHABLE, .err = err};
 
-	fd_pressure_refused(&f->t2s->fd_pressure, ev_now(f->t2s->loop), "TCP", err);
+	fd_pressure_refused(f->set->env.fd_pressure, ev_now(f->set->env.loop), "TCP", err);
 	refuse_application(f, &res);
 	flow_close(f, CLOSE_ABORT);
 }
@@ -917,32 +915,32 @@ refuse_no_descriptor(struct tcp_flow *f, int err)
 static void
 log_failure(struct tcp_flow *f, const struct socks5_tcp_result *res)
 {
-	struct t2s *t = f->t2s;
+	struct tcp_flows *t = f->set;
 	char proxy[T2S_ENDPOINT_STRLEN];
 
-	endpoint_format(&t->cfg->proxy.server, proxy, sizeof(proxy));
+	endpoint_format(&t->env.cfg->proxy.server, proxy, sizeof(proxy));
 	switch (res->failure) {
 	case SOCKS5_TCP_TARGET:
 		flow_log_limited(f, T2S_RATE_TARGET_FAILED, LOG_LEVEL_INFO, "proxy could not connect: %s (REP %u)",
 				 socks5_proto_rep_str(res->rep), res->rep);
 		break;
 	case SOCKS5_TCP_PROXY_UNREACHABLE:
-		if (t2s_rate_ok(t, T2S_RATE_PROXY_UNREACHABLE, 5.0))
+		if (flow_env_rate_ok(&t->env, T2S_RATE_PROXY_UNREACHABLE, 5.0))
 			log_warn("proxy %s unreachable: %s (connections are refused until it is back)", proxy,
 				 strerror(-res->err));
 		break;
 	case SOCKS5_TCP_PROXY_AUTH:
-		if (t2s_rate_ok(t, T2S_RATE_PROXY_AUTH, 5.0)) {
-			if (res->method == SOCKS5_METHOD_USERPASS || t->proxy.user != NULL)
+		if (flow_env_rate_ok(&t->env, T2S_RATE_PROXY_AUTH, 5.0)) {
+			if (res->method == SOCKS5_METHOD_USERPASS || t->env.proxy->user != NULL)
 				log_error("proxy %s: authentication failed (%s)", proxy,
-					  t->proxy.user != NULL ? "username or password rejected"
+					  t->env.proxy->user != NULL ? "username or password rejected"
 								: "the proxy requires a username and password");
 			else
 				log_error("proxy %s: authentication failed (no acceptable method)", proxy);
 		}
 		break;
 	case SOCKS5_TCP_PROXY_PROTOCOL:
-		if (t2s_rate_ok(t, T2S_RATE_PROXY_PROTOCOL, 5.0))
+		if (flow_env_rate_ok(&t->env, T2S_RATE_PROXY_PROTOCOL, 5.0))
 			log_warn("proxy %s broke the SOCKS5 handshake: %s", proxy, strerror(-res->err));
 		break;
 	case SOCKS5_TCP_OK:
@@ -954,12 +952,12 @@ static void
 flow_socks_done_cb(void *arg, const struct socks5_tcp_result *res)
 {
 	struct tcp_flow *f = arg;
-	struct t2s *t = f->t2s;
+	struct tcp_flows *t = f->set;
 	struct pbuf *syn;
 	ip_addr_t app, dst;
 
 	if (res->failure != SOCKS5_TCP_OK) {
-		t->stats.tcp_flows_failed++;
+		t->stats.failed++;
 		log_failure(f, res);
 		refuse_application(f, res);
 		flow_close(f, CLOSE_ABORT);
@@ -1014,18 +1012,8 @@ hold_syn(const uint8_t *pkt, const struct packet_info *info)
 }
 
 /* RST for a SYN no flow is made for. */
-static void
-refuse_syn(struct t2s *t, const struct packet_info *info)
-{
-	uint8_t rst[128];
-	int n = packet_build_tcp_rst(info, rst, sizeof(rst));
-
-	if (n > 0)
-		t2s_tun_send(t, rst, (size_t)n);
-}
-
 bool
-tcp_flow_handle_syn(struct t2s *t, const uint8_t *pkt, const struct packet_info *info)
+tcp_flows_handle_syn(struct tcp_flows *t, const uint8_t *pkt, const struct packet_info *info)
 {
 	struct flow_key key;
 	struct flow_table_node *node;
@@ -1033,7 +1021,7 @@ tcp_flow_handle_syn(struct t2s *t, const uint8_t *pkt, const struct packet_info 
 	struct t2s_endpoint target;
 
 	flow_key_make(&key, info->family, PACKET_PROTO_TCP, info->src, info->sport, info->dst, info->dport);
-	node = flow_table_lookup(&t->tcp_table, &key);
+	node = flow_table_lookup(&t->table, &key);
 	if (node != NULL) {
 		f = container_of(node, struct tcp_flow, node);
 		if (f->state == TCP_FLOW_CONNECTING) {
@@ -1042,26 +1030,26 @@ tcp_flow_handle_syn(struct t2s *t, const uint8_t *pkt, const struct packet_info 
 		}
 		return false; /* lwIP's pcb for this tuple answers it */
 	}
-	if (t->stopping)
+	if (*t->env.stopping)
 		return true;
-	if (dns_stub_owns(t, info->family, info->dst)) {
+	if (dns_stub_owns(t->env.cfg->dns_stub ? &t->env.cfg->dns_stub4 : NULL, info->family, info->dst)) {
 		/* The command's nameserver answers UDP only (dns_stub.h): RST, no flow. */
-		refuse_syn(t, info);
-		t->stats.dns_stub_refused++;
+		(void)tun_out_rst(&t->env.tun, info);
+		t->stats.stub_refused++;
 		return true;
 	}
-	if (t->tcp_flow_count >= t->cfg->max_flows) {
+	if (t->count >= t->env.cfg->max_flows) {
 		/* RST at once, as on descriptor exhaustion: a silent drop would leave the
 		 * application retransmitting its SYN for a minute. */
-		refuse_syn(t, info);
-		t->stats.tcp_flows_refused_cap++;
-		fd_pressure_capped(&t->flow_cap, ev_now(t->loop), "TCP", "--max-flows", t->tcp_flow_count);
+		(void)tun_out_rst(&t->env.tun, info);
+		t->stats.refused_cap++;
+		fd_pressure_capped(&t->flow_cap, ev_now(t->env.loop), "TCP", "--max-flows", t->count);
 		return true;
 	}
-	fd_pressure_ok(&t->flow_cap, ev_now(t->loop));
+	fd_pressure_ok(&t->flow_cap, ev_now(t->env.loop));
 
-	if (!mem_budget_admit(&t->mem, t2s_mem_used(t), ev_now(t->loop), "TCP")) {
-		refuse_syn(t, info);
+	if (!mem_budget_admit(t->env.mem, flow_env_mem_used(&t->env), ev_now(t->env.loop), "TCP")) {
+		(void)tun_out_rst(&t->env.tun, info);
 		return true;
 	}
 
@@ -1073,34 +1061,28 @@ tcp_flow_handle_syn(struct t2s *t, const uint8_t *pkt, const struct packet_info 
 		free(f);
 		return true;
 	}
-	f->t2s = t;
+	f->set = t;
 	f->fd = -1;
-	f->id = ++t->next_flow_id;
+	f->id = ++*t->env.next_flow_id;
 	f->state = TCP_FLOW_CONNECTING;
 	f->node.key = key;
-	(void)flow_table_insert(&t->tcp_table, &f->node);
+	(void)flow_table_insert(&t->table, &f->node);
 	f->in_table = true;
-	f->next = t->tcp_flows;
-	if (t->tcp_flows != NULL)
-		t->tcp_flows->prev = f;
-	t->tcp_flows = f;
-	t->tcp_flow_count++;
-	t->stats.tcp_flows_opened++;
-	ev_timer_init(&f->timer, tcp_flow_timer_cb, t->cfg->connect_timeout, 0);
-	ev_timer_start(t->loop, &f->timer);
+	list_push_front(&t->all, &f->link);
+	t->count++;
+	t->stats.opened++;
+	ev_timer_init(&f->timer, tcp_flow_timer_cb, t->env.cfg->connect_timeout, 0);
+	ev_timer_start(t->env.loop, &f->timer);
 	ev_init(&f->io, tcp_flow_sock_io_cb);
 
-	memset(&target, 0, sizeof(target));
-	target.type = info->family == 4 ? T2S_ENDPOINT_IPV4 : T2S_ENDPOINT_IPV6;
-	target.port = info->dport;
-	memcpy(info->family == 4 ? target.u.ipv4 : target.u.ipv6, info->dst, info->family == 4 ? 4 : 16);
-	if (fake_dns_target(t, info->family, info->dst, info->dport, &target) < 0) {
+	flow_env_dst_endpoint(info, &target);
+	if (fake_dns_target(t->env.fakeip, ev_now(t->env.loop), info->family, info->dst, info->dport, &target) < 0) {
 		/* A fake address whose name is gone (a stale cache): refuse, so the
 		 * application resolves the name again. */
 		struct socks5_tcp_result res = {.failure = SOCKS5_TCP_TARGET, .err = -ECONNREFUSED,
 						.rep = SOCKS5_REP_CONN_REFUSED};
 
-		t->stats.fake_ip_unmapped++;
+		t->stats.fake_unmapped++;
 		flow_log_limited(f, T2S_RATE_FAKE_UNMAPPED, LOG_LEVEL_INFO,
 				 "fake address with no name mapped (stale DNS cache?)");
 		flow_socks_done_cb(f, &res);
@@ -1108,7 +1090,7 @@ tcp_flow_handle_syn(struct t2s *t, const uint8_t *pkt, const struct packet_info 
 	}
 	flow_log(f, LOG_LEVEL_DEBUG, "new connection%s%s", target.type == T2S_ENDPOINT_DOMAIN ? " to " : "",
 		 target.type == T2S_ENDPOINT_DOMAIN ? target.u.domain.name : "");
-	f->socks = socks5_tcp_new(t->loop, &t->proxy, &target, flow_socks_done_cb, f);
+	f->socks = socks5_tcp_new(t->env.loop, t->env.proxy, &target, flow_socks_done_cb, f);
 	if (f->socks == NULL) {
 		struct socks5_tcp_result res = {.failure = SOCKS5_TCP_PROXY_UNREACHABLE, .err = -errno};
 
@@ -1119,14 +1101,14 @@ tcp_flow_handle_syn(struct t2s *t, const uint8_t *pkt, const struct packet_info 
 		flow_socks_done_cb(f, &res);
 		return true;
 	}
-	fd_pressure_ok(&t->fd_pressure, ev_now(t->loop));
+	fd_pressure_ok(t->env.fd_pressure, ev_now(t->env.loop));
 	return true;
 }
 
 err_t
 tcp_flow_accept_cb(void *arg, struct tcp_pcb *newpcb, err_t err)
 {
-	struct t2s *t = arg;
+	struct tcp_flows *t = arg;
 	struct flow_key key;
 	struct flow_table_node *node;
 	struct tcp_flow *f;
@@ -1142,7 +1124,7 @@ tcp_flow_accept_cb(void *arg, struct tcp_pcb *newpcb, err_t err)
 		flow_key_make(&key, 6, PACKET_PROTO_TCP, (const uint8_t *)ip_2_ip6(&newpcb->remote_ip)->addr,
 			      newpcb->remote_port, (const uint8_t *)ip_2_ip6(&newpcb->local_ip)->addr,
 			      newpcb->local_port);
-	node = flow_table_lookup(&t->tcp_table, &key);
+	node = flow_table_lookup(&t->table, &key);
 	f = node != NULL ? container_of(node, struct tcp_flow, node) : NULL;
 	if (f == NULL || f->state != TCP_FLOW_HANDSHAKING || f->pcb != NULL) {
 		/* A handshake we never gated (e.g. its flow timed out meanwhile). */
@@ -1151,7 +1133,7 @@ tcp_flow_accept_cb(void *arg, struct tcp_pcb *newpcb, err_t err)
 	}
 	f->pcb = newpcb;
 	/* Admitted near the budget: start with the window it allows, not all of TCP_WND. */
-	set_owed(f, lwip_port_tcp_limit_window(newpcb, mem_budget_scale(&t->mem, t2s_mem_used(t), TCP_WND)));
+	set_owed(f, lwip_port_tcp_limit_window(newpcb, mem_budget_scale(t->env.mem, flow_env_mem_used(&t->env), TCP_WND)));
 	tcp_arg(newpcb, f);
 	tcp_recv(newpcb, tcp_flow_pcb_recv_cb);
 	tcp_sent(newpcb, tcp_flow_pcb_sent_cb);
@@ -1160,11 +1142,68 @@ tcp_flow_accept_cb(void *arg, struct tcp_pcb *newpcb, err_t err)
 	tcp_ext_arg_set(newpcb, FLOW_EXT_ARG, f);
 	tcp_nagle_disable(newpcb);
 	f->state = TCP_FLOW_RELAYING;
-	f->last_active = ev_now(t->loop);
-	ev_timer_stop(t->loop, &f->timer);
-	ev_timer_set(&f->timer, t->cfg->idle_timeout, 0);
-	ev_timer_start(t->loop, &f->timer);
+	f->last_active = ev_now(t->env.loop);
+	ev_timer_stop(t->env.loop, &f->timer);
+	ev_timer_set(&f->timer, t->env.cfg->idle_timeout, 0);
+	ev_timer_start(t->env.loop, &f->timer);
 	flow_log(f, LOG_LEVEL_DEBUG, "relaying");
 	schedule(f); /* starts the proxy watcher outside lwIP */
 	return ERR_OK;
+}
+
+struct tcp_flows *
+tcp_flows_new(const struct flow_env *env, uint64_t seed)
+{
+	struct tcp_flows *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return NULL;
+	t->env = *env;
+	list_init(&t->all);
+	list_init(&t->service);
+	txpool_init(&t->txpool, TCP_FLOWS_TX_CHUNKS_KEPT);
+	t->relay_buf = malloc(TCP_FLOWS_RELAY_BUF);
+	if (t->relay_buf == NULL || flow_table_init(&t->table, seed) < 0) {
+		free(t->relay_buf);
+		free(t);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return t;
+}
+
+void
+tcp_flows_set_tunif(struct tcp_flows *t, struct tunif *tunif)
+{
+	t->tunif = tunif;
+}
+
+void
+tcp_flows_free(struct tcp_flows *t)
+{
+	if (t == NULL)
+		return;
+	tcp_flows_abort_all(t);
+	txpool_fini(&t->txpool);
+	free(t->relay_buf);
+	flow_table_fini(&t->table);
+	free(t);
+}
+
+unsigned
+tcp_flows_count(const struct tcp_flows *t)
+{
+	return t->count;
+}
+
+const struct tcp_flows_stats *
+tcp_flows_get_stats(const struct tcp_flows *t)
+{
+	return &t->stats;
+}
+
+const struct fd_pressure *
+tcp_flows_cap(const struct tcp_flows *t)
+{
+	return &t->flow_cap;
 }

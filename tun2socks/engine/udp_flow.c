@@ -16,9 +16,8 @@
 #include <sys/uio.h>
 
 #include "container_of.h"
-#include "dns_stub.h"
-#include "dns_tcp.h"
-#include "fake_dns.h"
+#include "flow_table.h"
+#include "list.h"
 #include "log.h"
 #include "socks5_udp.h"
 #include "udp_health.h"
@@ -48,10 +47,24 @@ struct fake_dst {
 	uint8_t addr[16];
 };
 
+struct udp_flows {
+	struct flow_env env;
+	struct udp_pool *pool;
+	struct udp_health *health;
+	struct socks5_udp_config udp_cfg;
+	bool (*dns_fallback)(void *arg, const uint8_t *pkt, const struct packet_info *info);
+	void *arg;
+	struct flow_table table;
+	struct list_node lru; /* every mapping, the most recently active first */
+	unsigned count;
+	size_t pending_bytes; /* heap held by queued datagrams of every mapping */
+	struct udp_flows_stats stats;
+};
+
 struct udp_flow {
-	struct t2s *t2s;
+	struct udp_flows *set;
 	struct flow_table_node node;
-	struct udp_flow *lru_prev, *lru_next; /* t2s->udp_lru_head is the most recent */
+	struct list_node lru; /* in set->lru */
 	struct socks5_udp *assoc;
 	bool ready;
 	ev_timer timer;
@@ -134,40 +147,14 @@ source_endpoint(const struct udp_flow *f, struct t2s_endpoint *ep)
 }
 
 static void
-lru_unlink(struct t2s *t, struct udp_flow *f)
-{
-	if (f->lru_prev != NULL)
-		f->lru_prev->lru_next = f->lru_next;
-	else
-		t->udp_lru_head = f->lru_next;
-	if (f->lru_next != NULL)
-		f->lru_next->lru_prev = f->lru_prev;
-	else
-		t->udp_lru_tail = f->lru_prev;
-	f->lru_prev = f->lru_next = NULL;
-}
-
-static void
-lru_push_front(struct t2s *t, struct udp_flow *f)
-{
-	f->lru_next = t->udp_lru_head;
-	f->lru_prev = NULL;
-	if (t->udp_lru_head != NULL)
-		t->udp_lru_head->lru_prev = f;
-	t->udp_lru_head = f;
-	if (t->udp_lru_tail == NULL)
-		t->udp_lru_tail = f;
-}
-
-static void
 touch(struct udp_flow *f)
 {
-	struct t2s *t = f->t2s;
+	struct udp_flows *u = f->set;
 
-	f->last_active = ev_now(t->loop);
-	if (t->udp_lru_head != f) {
-		lru_unlink(t, f);
-		lru_push_front(t, f);
+	f->last_active = ev_now(u->env.loop);
+	if (u->lru.next != &f->lru) {
+		list_remove(&f->lru);
+		list_push_front(&u->lru, &f->lru);
 	}
 }
 
@@ -178,22 +165,14 @@ pending_free(struct udp_flow *f, struct pending_dgram *d)
 
 	f->pending_count--;
 	f->pending_bytes -= size;
-	f->t2s->udp_pending_bytes -= size;
+	f->set->pending_bytes -= size;
 	free(d);
 }
 
 static void
-answer_unreachable(struct t2s *t, const uint8_t *pkt, size_t len)
+answer_unreachable(struct udp_flows *u, const uint8_t *pkt, size_t len)
 {
-	struct packet_info info;
-	uint8_t out[1400];
-	int n;
-
-	if (packet_parse(pkt, len, &info) < 0)
-		return;
-	n = packet_build_unreachable(pkt, &info, PACKET_UNREACH_PORT, out, sizeof(out));
-	if (n > 0)
-		t2s_tun_send(t, out, (size_t)n);
+	(void)tun_out_unreachable(&u->env.tun, pkt, len, NULL, PACKET_UNREACH_PORT);
 }
 
 /*
@@ -203,24 +182,24 @@ answer_unreachable(struct t2s *t, const uint8_t *pkt, size_t len)
 static void
 flow_release(struct udp_flow *f, bool refuse, bool recycle)
 {
-	struct t2s *t = f->t2s;
+	struct udp_flows *u = f->set;
 	struct pending_dgram *d, *next;
 	struct t2s_endpoint src;
 
-	flow_table_remove(&t->udp_table, &f->node);
-	lru_unlink(t, f);
-	t->udp_flow_count--;
-	ev_timer_stop(t->loop, &f->timer);
+	flow_table_remove(&u->table, &f->node);
+	list_remove(&f->lru);
+	u->count--;
+	ev_timer_stop(u->env.loop, &f->timer);
 	if (recycle && f->ready) {
 		source_endpoint(f, &src);
-		udp_pool_give(t->udp_pool, f->assoc, &src);
+		udp_pool_give(u->pool, f->assoc, &src);
 	} else
 		socks5_udp_free(f->assoc);
 	free(f->fake_dsts);
 	for (d = f->pending_head; d != NULL; d = next) {
 		next = d->next;
 		if (refuse)
-			answer_unreachable(t, d->pkt, d->pkt_len);
+			answer_unreachable(u, d->pkt, d->pkt_len);
 		pending_free(f, d);
 	}
 	free(f);
@@ -238,16 +217,17 @@ send_one(struct udp_flow *f, const struct t2s_endpoint *dst, const uint8_t *payl
 	int err = socks5_udp_send(f->assoc, dst, payload, len);
 
 	if (err < 0) {
-		f->t2s->stats.udp_send_errors++;
+		f->set->stats.send_errors++;
 		log_debug("udp %llu: send failed: %s", (unsigned long long)f->id, strerror(-err));
 		return;
 	}
-	f->t2s->stats.udp_datagrams_out++;
+	f->set->stats.datagrams_out++;
 	if (dst->port == 53)
-		udp_health_on_dns_sent(f->t2s->udp_health);
+		udp_health_on_dns_sent(f->set->health);
 }
 
-/* The proxy has no UDP: queued DNS queries go over TCP instead of failing. */
+/* The association failed: the router may take queued DNS queries (over TCP when the
+ * proxy has no UDP) instead of their failing. */
 static void
 reroute_dns(struct udp_flow *f)
 {
@@ -255,8 +235,8 @@ reroute_dns(struct udp_flow *f)
 	struct packet_info info;
 
 	while ((d = *pp) != NULL) {
-		if (d->dst.port == 53 && packet_parse(d->pkt, d->pkt_len, &info) == 0) {
-			dns_tcp_query(f->t2s->dns_tcp, d->pkt, &info);
+		if (d->dst.port == 53 && packet_parse(d->pkt, d->pkt_len, &info) == 0 &&
+		    f->set->dns_fallback(f->set->arg, d->pkt, &info)) {
 			*pp = d->next;
 			pending_free(f, d);
 			continue;
@@ -269,34 +249,33 @@ static void
 udp_flow_assoc_ready_cb(void *arg, const struct socks5_udp_result *res)
 {
 	struct udp_flow *f = arg;
-	struct t2s *t = f->t2s;
+	struct udp_flows *u = f->set;
 	struct pending_dgram *d, *next;
 	char name[INET6_ADDRSTRLEN + 8];
 
-	udp_health_on_result(t->udp_health, res);
+	udp_health_on_result(u->health, res);
 	if (res->failure != SOCKS5_UDP_OK) {
 		if (res->failure == SOCKS5_UDP_UNSUPPORTED || res->failure == SOCKS5_UDP_CLOSED_ON_ASSOCIATE) {
-			if (udp_health_route(t->udp_health, 53) != UDP_ROUTE_DNS_TCP &&
-			    t2s_rate_ok(t, T2S_RATE_UDP_UNSUPPORTED, 30.0))
+			if (udp_health_route(u->health, 53) != UDP_ROUTE_DNS_TCP &&
+			    flow_env_rate_ok(&u->env, T2S_RATE_UDP_UNSUPPORTED, 30.0))
 				log_warn("udp %s: %s", flow_name(f, name, sizeof(name)),
 					 res->failure == SOCKS5_UDP_UNSUPPORTED
 						 ? "the proxy does not support UDP ASSOCIATE (REP 7)"
 						 : "the proxy closed the connection on UDP ASSOCIATE");
 		} else if (fd_pressure_is_exhaustion(res->err)) {
-			fd_pressure_refused(&t->fd_pressure, ev_now(t->loop), "UDP", res->err);
-		} else if (t2s_rate_ok(t, T2S_RATE_UDP_ASSOC, 5.0)) {
+			fd_pressure_refused(u->env.fd_pressure, ev_now(u->env.loop), "UDP", res->err);
+		} else if (flow_env_rate_ok(&u->env, T2S_RATE_UDP_ASSOC, 5.0)) {
 			log_warn("udp %s: no UDP association: %s (%s)", flow_name(f, name, sizeof(name)),
 				 res->failure == SOCKS5_UDP_REJECTED ? "refused by the proxy" : "proxy failed",
 				 res->err < 0 ? strerror(-res->err) : "no reason given");
 		}
-		t->stats.udp_assoc_failed++;
-		if (udp_health_route(t->udp_health, 53) == UDP_ROUTE_DNS_TCP)
-			reroute_dns(f);
+		u->stats.assoc_failed++;
+		reroute_dns(f);
 		flow_free(f, true);
 		return;
 	}
 	f->ready = true;
-	fd_pressure_ok(&t->fd_pressure, ev_now(t->loop));
+	fd_pressure_ok(u->env.fd_pressure, ev_now(u->env.loop));
 	log_debug("udp %llu %s: association ready", (unsigned long long)f->id, flow_name(f, name, sizeof(name)));
 	for (d = f->pending_head; d != NULL; d = next) {
 		next = d->next;
@@ -310,28 +289,28 @@ static void
 udp_flow_assoc_datagram_cb(void *arg, const struct t2s_endpoint *src, const uint8_t *payload, size_t len)
 {
 	struct udp_flow *f = arg;
-	struct t2s *t = f->t2s;
+	struct udp_flows *u = f->set;
 	int family = f->node.key.family, err;
 	const uint8_t *src_addr;
 
-	udp_health_on_datagram(t->udp_health); /* the proxy relays, whatever becomes of it */
+	udp_health_on_datagram(u->health); /* the proxy relays, whatever becomes of it */
 	src_addr = fake_source(f, src);
 	if (src_addr == NULL) {
 		if ((family == 4 && src->type != T2S_ENDPOINT_IPV4) || (family == 6 && src->type != T2S_ENDPOINT_IPV6)) {
 			/* A reply the application could not tell apart (other family or a name). */
-			t->stats.udp_reply_drops++;
+			u->stats.reply_drops++;
 			return;
 		}
 		src_addr = family == 4 ? src->u.ipv4 : src->u.ipv6;
 	}
 	/* Larger than the MTU: sent as fragments, which the application's kernel reassembles. */
-	err = t2s_tun_send_udp(t, family, src_addr, src->port, f->node.key.app_addr, f->node.key.app_port, payload,
-			       len);
+	err = tun_out_send_udp(&u->env.tun, family, src_addr, src->port, f->node.key.app_addr, f->node.key.app_port,
+			       payload, len);
 	if (err < 0) {
-		t->stats.udp_reply_drops++;
+		u->stats.reply_drops++;
 		return;
 	}
-	t->stats.udp_datagrams_in++;
+	u->stats.datagrams_in++;
 	touch(f);
 }
 
@@ -349,19 +328,19 @@ static void
 udp_flow_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct udp_flow *f = container_of(w, struct udp_flow, timer);
-	struct t2s *t = f->t2s;
-	ev_tstamp left = f->last_active + t->cfg->udp_timeout - ev_now(loop);
-	ev_tstamp setup_left = f->created + t->cfg->connect_timeout - ev_now(loop);
+	struct udp_flows *u = f->set;
+	ev_tstamp left = f->last_active + u->env.cfg->udp_timeout - ev_now(loop);
+	ev_tstamp setup_left = f->created + u->env.cfg->connect_timeout - ev_now(loop);
 	char name[INET6_ADDRSTRLEN + 8];
 
 	(void)revents;
 	if (!f->ready && setup_left <= 0) {
 		/* Its datagrams waited long enough: refused (ICMP), like a TCP connection the
 		 * proxy did not answer. */
-		t->stats.udp_assoc_failed++;
-		if (t2s_rate_ok(t, T2S_RATE_UDP_ASSOC, 5.0))
+		u->stats.assoc_failed++;
+		if (flow_env_rate_ok(&u->env, T2S_RATE_UDP_ASSOC, 5.0))
 			log_warn("udp %s: no UDP association within %.0f s (--connect-timeout)",
-				 flow_name(f, name, sizeof(name)), t->cfg->connect_timeout);
+				 flow_name(f, name, sizeof(name)), u->env.cfg->connect_timeout);
 		flow_free(f, true);
 		return;
 	}
@@ -385,124 +364,90 @@ static const struct socks5_udp_callbacks assoc_callbacks = {
 };
 
 static struct udp_flow *
-flow_new(struct t2s *t, const struct flow_key *key)
+flow_new(struct udp_flows *u, const struct flow_key *key)
 {
-	struct socks5_udp_config cfg;
 	struct t2s_endpoint src;
 	struct udp_flow *f;
+	struct list_node *oldest = list_last(&u->lru);
 
-	if (t->udp_flow_count >= t->cfg->max_flows && t->udp_lru_tail != NULL) {
-		t->stats.udp_evictions++;
-		flow_free(t->udp_lru_tail, false); /* the least recently active mapping */
+	if (u->count >= u->env.cfg->max_flows && oldest != NULL) {
+		u->stats.evictions++;
+		flow_free(list_entry(oldest, struct udp_flow, lru), false); /* the least recently active */
 	}
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
 		return NULL;
-	f->t2s = t;
-	f->id = ++t->next_flow_id;
+	f->set = u;
+	f->id = ++*u->env.next_flow_id;
 	f->node.key = *key;
-	t2s_udp_config(t, &cfg);
 	source_endpoint(f, &src);
-	f->assoc = udp_pool_take(t->udp_pool, &src, &assoc_callbacks, f);
+	f->assoc = udp_pool_take(u->pool, &src, &assoc_callbacks, f);
 	if (f->assoc != NULL) {
 		f->ready = true;
 	} else {
-		f->assoc = socks5_udp_new(t->loop, &t->proxy, &cfg, &assoc_callbacks, f);
+		f->assoc = socks5_udp_new(u->env.loop, u->env.proxy, &u->udp_cfg, &assoc_callbacks, f);
 		if (f->assoc == NULL) {
 			if (fd_pressure_is_exhaustion(-errno))
-				fd_pressure_refused(&t->fd_pressure, ev_now(t->loop), "UDP", -errno);
+				fd_pressure_refused(u->env.fd_pressure, ev_now(u->env.loop), "UDP", -errno);
 			free(f);
 			return NULL;
 		}
 	}
-	(void)flow_table_insert(&t->udp_table, &f->node);
-	lru_push_front(t, f);
-	t->udp_flow_count++;
-	t->stats.udp_flows_opened++;
-	f->last_active = f->created = ev_now(t->loop);
+	(void)flow_table_insert(&u->table, &f->node);
+	list_push_front(&u->lru, &f->lru);
+	u->count++;
+	u->stats.opened++;
+	f->last_active = f->created = ev_now(u->env.loop);
 	ev_timer_init(&f->timer, udp_flow_timer_cb,
-		      !f->ready && t->cfg->connect_timeout < t->cfg->udp_timeout ? t->cfg->connect_timeout
-										 : t->cfg->udp_timeout,
+		      !f->ready && u->env.cfg->connect_timeout < u->env.cfg->udp_timeout ? u->env.cfg->connect_timeout
+											 : u->env.cfg->udp_timeout,
 		      0);
-	ev_timer_start(t->loop, &f->timer);
+	ev_timer_start(u->env.loop, &f->timer);
 	return f;
 }
 
 void
-udp_flow_handle(struct t2s *t, const uint8_t *pkt, const struct packet_info *info)
+udp_flows_send(struct udp_flows *u, const uint8_t *pkt, const struct packet_info *info,
+	       const struct t2s_endpoint *dst)
 {
 	const uint8_t *payload = pkt + info->l4_off + 8;
-	struct t2s_endpoint dst;
 	struct flow_key key;
 	struct flow_table_node *node;
 	struct udp_flow *f;
 	struct pending_dgram *d;
-	enum udp_route route;
 	static const uint8_t zero[16];
 
-	if (info->dport == 0 || t->stopping) {
-		t->stats.ignored++;
-		return;
-	}
-	route = udp_health_route(t->udp_health, info->dport);
-	if (info->dport == 53) {
-		if (dns_stub_answer(t, pkt, info))
-			return;
-		if (t->cfg->dns_mode == CONFIG_DNS_FAKE_IP && fake_dns_answer(t, pkt, info))
-			return;
-		/* DNS over TCP when asked for, or when the proxy cannot relay UDP: any
-		 * SOCKS5 server can CONNECT, so names still resolve through the proxy. */
-		if (t->cfg->dns_mode == CONFIG_DNS_TCP || route == UDP_ROUTE_DNS_TCP) {
-			dns_tcp_query(t->dns_tcp, pkt, info);
-			return;
-		}
-	}
-	if (route == UDP_ROUTE_REFUSE) {
-		t->stats.udp_refused++;
-		answer_unreachable(t, pkt, info->ip_len);
-		return;
-	}
-	memset(&dst, 0, sizeof(dst));
-	dst.type = info->family == 4 ? T2S_ENDPOINT_IPV4 : T2S_ENDPOINT_IPV6;
-	dst.port = info->dport;
-	memcpy(info->family == 4 ? dst.u.ipv4 : dst.u.ipv6, info->dst, info->family == 4 ? 4 : 16);
-	if (fake_dns_target(t, info->family, info->dst, info->dport, &dst) < 0) {
-		t->stats.fake_ip_unmapped++;
-		answer_unreachable(t, pkt, info->ip_len);
-		return;
-	}
-
 	flow_key_make(&key, info->family, PACKET_PROTO_UDP, info->src, info->sport, zero, 0);
-	node = flow_table_lookup(&t->udp_table, &key);
+	node = flow_table_lookup(&u->table, &key);
 	f = node != NULL ? container_of(node, struct udp_flow, node) : NULL;
 	if (f == NULL) {
-		if (!mem_budget_admit(&t->mem, t2s_mem_used(t), ev_now(t->loop), "UDP")) {
-			answer_unreachable(t, pkt, info->ip_len);
+		if (!mem_budget_admit(u->env.mem, flow_env_mem_used(&u->env), ev_now(u->env.loop), "UDP")) {
+			answer_unreachable(u, pkt, info->ip_len);
 			return;
 		}
-		f = flow_new(t, &key);
+		f = flow_new(u, &key);
 		if (f == NULL) {
-			answer_unreachable(t, pkt, info->ip_len);
+			answer_unreachable(u, pkt, info->ip_len);
 			return;
 		}
 	}
 	touch(f);
-	if (dst.type == T2S_ENDPOINT_DOMAIN)
-		note_fake_dst(f, &dst, info->dst);
+	if (dst->type == T2S_ENDPOINT_DOMAIN)
+		note_fake_dst(f, dst, info->dst);
 	if (f->ready) {
-		send_one(f, &dst, payload, info->udp_payload_len);
+		send_one(f, dst, payload, info->udp_payload_len);
 		return;
 	}
 	if (f->pending_count >= PENDING_MAX || f->pending_bytes + sizeof(*d) + info->ip_len > PENDING_BYTES_MAX ||
-	    mem_budget_over(&t->mem, t2s_mem_used(t))) {
-		t->stats.udp_send_errors++;
+	    mem_budget_over(u->env.mem, flow_env_mem_used(&u->env))) {
+		u->stats.send_errors++;
 		return;
 	}
 	d = malloc(sizeof(*d) + info->ip_len);
 	if (d == NULL)
 		return;
 	d->next = NULL;
-	d->dst = dst;
+	d->dst = *dst;
 	d->pkt_len = info->ip_len;
 	d->payload_off = (uint16_t)(info->l4_off + 8);
 	d->payload_len = info->udp_payload_len;
@@ -514,12 +459,62 @@ udp_flow_handle(struct t2s *t, const uint8_t *pkt, const struct packet_info *inf
 	f->pending_tail = d;
 	f->pending_count++;
 	f->pending_bytes += malloc_usable_size(d);
-	t->udp_pending_bytes += malloc_usable_size(d);
+	u->pending_bytes += malloc_usable_size(d);
 }
 
 void
-udp_flow_close_all(struct t2s *t)
+udp_flows_close_all(struct udp_flows *u)
 {
-	while (t->udp_lru_head != NULL)
-		flow_free(t->udp_lru_head, false);
+	while (!list_empty(&u->lru))
+		flow_free(list_entry(list_first(&u->lru), struct udp_flow, lru), false);
+}
+
+struct udp_flows *
+udp_flows_new(const struct udp_flows_env *env, uint64_t seed)
+{
+	struct udp_flows *u = calloc(1, sizeof(*u));
+
+	if (u == NULL)
+		return NULL;
+	if (flow_table_init(&u->table, seed) < 0) {
+		free(u);
+		errno = ENOMEM;
+		return NULL;
+	}
+	u->env = env->env;
+	u->pool = env->pool;
+	u->health = env->health;
+	u->udp_cfg = env->udp_cfg;
+	u->dns_fallback = env->dns_fallback;
+	u->arg = env->arg;
+	list_init(&u->lru);
+	return u;
+}
+
+void
+udp_flows_free(struct udp_flows *u)
+{
+	if (u == NULL)
+		return;
+	udp_flows_close_all(u);
+	flow_table_fini(&u->table);
+	free(u);
+}
+
+unsigned
+udp_flows_count(const struct udp_flows *u)
+{
+	return u->count;
+}
+
+size_t
+udp_flows_pending_bytes(const struct udp_flows *u)
+{
+	return u->pending_bytes;
+}
+
+const struct udp_flows_stats *
+udp_flows_get_stats(const struct udp_flows *u)
+{
+	return &u->stats;
 }

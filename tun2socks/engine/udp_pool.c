@@ -11,13 +11,14 @@
 #include <stdlib.h>
 
 #include "container_of.h"
+#include "list.h"
 #include "log.h"
 
 
 struct spare {
 	struct udp_pool *pool;
 	struct socks5_udp *assoc;
-	struct spare *prev, *next;
+	struct list_node link; /* in pool->spares */
 	bool ready;
 	bool used;                /* recycled: only owner may take it */
 	struct t2s_endpoint owner; /* the source endpoint of the mapping that gave it */
@@ -32,7 +33,7 @@ struct udp_pool {
 	double idle;
 	udp_pool_result_fn on_result;
 	void *arg;
-	struct spare *head;
+	struct list_node spares; /* fresh and recycled, the newest first */
 	unsigned count, ready; /* fresh spares (opening or ready), and of them ready */
 	unsigned kept;         /* recycled spares */
 	ev_tstamp last_take;
@@ -54,12 +55,7 @@ static const struct socks5_udp_callbacks spare_callbacks = {
 static void
 unlink_spare(struct udp_pool *p, struct spare *sp)
 {
-	if (sp->prev != NULL)
-		sp->prev->next = sp->next;
-	else
-		p->head = sp->next;
-	if (sp->next != NULL)
-		sp->next->prev = sp->prev;
+	list_remove(&sp->link);
 	if (sp->used) {
 		p->kept--;
 		return;
@@ -72,11 +68,7 @@ unlink_spare(struct udp_pool *p, struct spare *sp)
 static void
 link_spare(struct udp_pool *p, struct spare *sp)
 {
-	sp->prev = NULL;
-	sp->next = p->head;
-	if (p->head != NULL)
-		p->head->prev = sp;
-	p->head = sp;
+	list_push_front(&p->spares, &sp->link);
 	if (sp->used) {
 		p->kept++;
 		return;
@@ -110,13 +102,15 @@ udp_pool_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct udp_pool *p = container_of(w, struct udp_pool, idle_timer);
 	ev_tstamp t = ev_now(loop), left = p->last_take + p->idle - t;
-	struct spare *sp, *next;
+	struct list_node *n, *next;
 
 	(void)revents;
 	if (left > 0) {
 		/* Recycled spares whose source did not come back in time go. */
-		for (sp = p->head; sp != NULL; sp = next) {
-			next = sp->next;
+		for (n = p->spares.next; n != &p->spares; n = next) {
+			struct spare *sp = container_of(n, struct spare, link);
+
+			next = n->next;
 			if (!sp->used)
 				continue;
 			if (sp->given_at + p->idle <= t)
@@ -186,6 +180,7 @@ udp_pool_new(struct ev_loop *loop, const struct socks5_server *server, const str
 	p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return NULL;
+	list_init(&p->spares);
 	p->loop = loop;
 	p->server = server;
 	if (cfg != NULL)
@@ -202,8 +197,8 @@ udp_pool_new(struct ev_loop *loop, const struct socks5_server *server, const str
 void
 udp_pool_drain(struct udp_pool *p)
 {
-	while (p->head != NULL)
-		close_spare(p, p->head);
+	while (!list_empty(&p->spares))
+		close_spare(p, list_entry(list_first(&p->spares), struct spare, link));
 	ev_timer_stop(p->loop, &p->idle_timer);
 }
 
@@ -246,9 +241,11 @@ udp_pool_fill(struct udp_pool *p)
 static struct spare *
 find_spare(const struct udp_pool *p, const struct t2s_endpoint *src)
 {
-	struct spare *sp, *fresh = NULL;
+	struct spare *fresh = NULL;
 
-	for (sp = p->head; sp != NULL; sp = sp->next) {
+	for (const struct list_node *n = p->spares.next; n != &p->spares; n = n->next) {
+		struct spare *sp = container_of(n, struct spare, link);
+
 		if (sp->used && endpoint_equal(&sp->owner, src))
 			return sp;
 		if (!sp->used && sp->ready && fresh == NULL)

@@ -26,7 +26,9 @@
 #include "log.h"
 #include "lwip_port.h"
 #include "t2s.h"
+#include "tcp_flow.h"
 #include "tun.h"
+#include "udp_flow.h"
 
 struct t2s_conf {
 	struct t2s_config cfg;
@@ -186,16 +188,19 @@ stats_refresh(struct t2s_engine *e)
 		s.tun_packets_out = t->stats.tun_packets_out;
 		s.tun_bytes_out = t->stats.tun_bytes_out;
 		s.tun_write_drops = t->stats.tun_write_drops;
-		s.tcp_flows_active = t->tcp_flow_count;
-		s.tcp_flows_opened = t->stats.tcp_flows_opened;
-		s.tcp_flows_failed = t->stats.tcp_flows_failed;
-		s.tcp_flows_refused = t->stats.tcp_flows_refused_cap;
-		s.udp_flows_active = t->udp_flow_count;
-		s.udp_flows_opened = t->stats.udp_flows_opened;
-		s.udp_assoc_failed = t->stats.udp_assoc_failed;
-		s.udp_datagrams_out = t->stats.udp_datagrams_out;
-		s.udp_datagrams_in = t->stats.udp_datagrams_in;
-		s.dns_fake_answers = t->stats.dns_fake_answers;
+		const struct tcp_flows_stats *tc = tcp_flows_get_stats(t->tcp);
+		const struct udp_flows_stats *u = udp_flows_get_stats(t->udp);
+
+		s.tcp_flows_active = tcp_flows_count(t->tcp);
+		s.tcp_flows_opened = tc->opened;
+		s.tcp_flows_failed = tc->failed;
+		s.tcp_flows_refused = tc->refused_cap;
+		s.udp_flows_active = udp_flows_count(t->udp);
+		s.udp_flows_opened = u->opened;
+		s.udp_assoc_failed = u->assoc_failed;
+		s.udp_datagrams_out = u->datagrams_out;
+		s.udp_datagrams_in = u->datagrams_in;
+		s.dns_fake_answers = t->route.stats.fake_answers;
 	} else {
 		s = e->stats; /* after the run: keep the last figures */
 		s.tcp_flows_active = s.udp_flows_active = 0;

@@ -92,3 +92,18 @@ ip_frag_split(const uint8_t *hdr, size_t hdr_len, const uint8_t *payload, size_t
 	}
 	return n;
 }
+
+int
+ip_frag_udp(int family, const uint8_t *src, uint16_t sport, const uint8_t *dst, uint16_t dport,
+	    const uint8_t *payload, size_t len, unsigned mtu, uint32_t *id,
+	    int (*emit)(void *ctx, const struct iovec *iov, int iovcnt), void *ctx)
+{
+	uint8_t hdr[48];
+	int hl = packet_build_udp_header(family, src, sport, dst, dport, payload, len, hdr, sizeof(hdr));
+
+	if (hl < 0)
+		return hl;
+	if ((size_t)hl + len > mtu)
+		(*id)++;
+	return ip_frag_split(hdr, (size_t)hl, payload, len, mtu, *id, emit, ctx);
+}

@@ -30,4 +30,15 @@
 int ip_frag_split(const uint8_t *hdr, size_t hdr_len, const uint8_t *payload, size_t len, unsigned mtu, uint32_t id,
 		  int (*emit)(void *ctx, const struct iovec *iov, int iovcnt), void *ctx);
 
+/*
+ * A UDP datagram from src:sport to dst:dport (family 4 or 6): its headers built by
+ * packet_build_udp_header, then ip_frag_split at mtu. *id is advanced first when the
+ * datagram must be fragmented. Returns the number of packets emitted, or what
+ * packet_build_udp_header or ip_frag_split returned (-EMSGSIZE: too large for one
+ * datagram, nothing sent).
+ */
+int ip_frag_udp(int family, const uint8_t *src, uint16_t sport, const uint8_t *dst, uint16_t dport,
+		const uint8_t *payload, size_t len, unsigned mtu, uint32_t *id,
+		int (*emit)(void *ctx, const struct iovec *iov, int iovcnt), void *ctx);
+
 #endif

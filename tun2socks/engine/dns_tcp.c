@@ -23,6 +23,7 @@
 #include "container_of.h"
 #include "dns_msg.h"
 #include "endpoint.h"
+#include "list.h"
 #include "log.h"
 #include "socks5_tcp.h"
 
@@ -34,16 +35,16 @@
 
 
 struct dns_tcp {
-	struct t2s *t2s;
-	struct query *head; /* every query in flight (doubly linked) */
+	struct flow_env env;
+	struct list_node queries; /* every query in flight */
 	unsigned count;
-	ev_tstamp last_warn;
+	struct log_rate warn;
 	struct dns_tcp_stats stats;
 };
 
 struct query {
 	struct dns_tcp *owner;
-	struct query *prev, *next;
+	struct list_node link; /* in owner->queries */
 	struct packet_info info; /* of the query datagram; ip_len cut to the bytes in quote */
 	struct socks5_tcp *socks; /* during the handshake */
 	int fd;			  /* after it, -1 before */
@@ -59,22 +60,9 @@ struct query {
 };
 
 static void
-make_dst(const struct packet_info *info, struct t2s_endpoint *ep)
+send_unreachable(struct dns_tcp *d, const uint8_t *orig, const struct packet_info *info)
 {
-	memset(ep, 0, sizeof(*ep));
-	ep->type = info->family == 4 ? T2S_ENDPOINT_IPV4 : T2S_ENDPOINT_IPV6;
-	ep->port = info->dport;
-	memcpy(info->family == 4 ? ep->u.ipv4 : ep->u.ipv6, info->dst, info->family == 4 ? 4 : 16);
-}
-
-static void
-send_unreachable(struct t2s *t, const uint8_t *orig, const struct packet_info *info)
-{
-	uint8_t out[1280];
-	int n = packet_build_unreachable(orig, info, PACKET_UNREACH_PORT, out, sizeof(out));
-
-	if (n > 0)
-		t2s_tun_send(t, out, (size_t)n);
+	(void)tun_out_unreachable(&d->env.tun, orig, info->ip_len, info, PACKET_UNREACH_PORT);
 }
 
 /* The only place a query is freed. */
@@ -83,17 +71,12 @@ query_free(struct query *q)
 {
 	struct dns_tcp *d = q->owner;
 
-	if (q->prev != NULL)
-		q->prev->next = q->next;
-	else
-		d->head = q->next;
-	if (q->next != NULL)
-		q->next->prev = q->prev;
+	list_remove(&q->link);
 	d->count--;
-	ev_timer_stop(d->t2s->loop, &q->timer);
+	ev_timer_stop(d->env.loop, &q->timer);
 	socks5_tcp_free(q->socks);
 	if (q->fd >= 0) {
-		ev_io_stop(d->t2s->loop, &q->io);
+		ev_io_stop(d->env.loop, &q->io);
 		close(q->fd);
 	}
 	free(q->resp);
@@ -104,12 +87,7 @@ query_free(struct query *q)
 static bool
 warn_ok(struct dns_tcp *d)
 {
-	ev_tstamp now = ev_now(d->t2s->loop);
-
-	if (d->last_warn != 0 && now - d->last_warn < WARN_INTERVAL)
-		return false;
-	d->last_warn = now;
-	return true;
+	return log_rate_ok(&d->warn, ev_now(d->env.loop), WARN_INTERVAL, NULL);
 }
 
 /* Ends q with ICMP port unreachable to the application; err is a negative errno. */
@@ -117,17 +95,16 @@ static void
 query_fail(struct query *q, int err, const char *what)
 {
 	struct dns_tcp *d = q->owner;
-	struct t2s *t = d->t2s;
 	struct t2s_endpoint dst;
 	char name[T2S_ENDPOINT_STRLEN];
 
 	d->stats.failed++;
 	if (warn_ok(d)) {
-		make_dst(&q->info, &dst);
+		flow_env_dst_endpoint(&q->info, &dst);
 		log_warn("dns over tcp to %s: %s (%s)", endpoint_format(&dst, name, sizeof(name)), what,
 			 strerror(-err));
 	}
-	send_unreachable(t, q->quote, &q->info);
+	send_unreachable(d, q->quote, &q->info);
 	query_free(q);
 }
 
@@ -139,7 +116,7 @@ query_fail(struct query *q, int err, const char *what)
 static int
 send_truncated(struct query *q)
 {
-	struct t2s *t = q->owner->t2s;
+	const struct tun_out *out = &q->owner->env.tun;
 	const uint8_t *msg = q->out + 2;
 	struct dns_query dq;
 	uint8_t buf[DNS_MSG_HEADER_LEN + 255 + 4], hdr[48];
@@ -162,7 +139,7 @@ send_truncated(struct query *q)
 		return hl;
 	iov[0] = (struct iovec){hdr, (size_t)hl};
 	iov[1] = (struct iovec){buf, len};
-	t2s_tun_sendv(t, iov, 2);
+	out->sendv(out->ctx, iov, 2);
 	return 0;
 }
 
@@ -184,7 +161,7 @@ deliver(struct query *q)
 	 * (then it goes as IP fragments). Only a response that cannot be one datagram at all
 	 * is truncated.
 	 */
-	hl = t2s_tun_send_udp(d->t2s, q->info.family, q->info.dst, q->info.dport, q->info.src, q->info.sport, q->resp,
+	hl = tun_out_send_udp(&d->env.tun, q->info.family, q->info.dst, q->info.dport, q->info.src, q->info.sport, q->resp,
 			      q->resp_len);
 	if (hl == -EMSGSIZE) {
 		hl = send_truncated(q);
@@ -206,7 +183,7 @@ deliver(struct query *q)
 static void
 on_writable(struct query *q)
 {
-	struct ev_loop *loop = q->owner->t2s->loop;
+	struct ev_loop *loop = q->owner->env.loop;
 	ssize_t n = send(q->fd, q->out + q->out_off, q->out_len - q->out_off, MSG_NOSIGNAL);
 
 	if (n < 0) {
@@ -304,7 +281,7 @@ static void
 dns_tcp_socks_done_cb(void *arg, const struct socks5_tcp_result *res)
 {
 	struct query *q = arg;
-	struct ev_loop *loop = q->owner->t2s->loop;
+	struct ev_loop *loop = q->owner->env.loop;
 
 	assert(q->socks != NULL && q->fd < 0 && "handshake finished twice");
 	if (res->failure != SOCKS5_TCP_OK) {
@@ -330,13 +307,14 @@ dns_tcp_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 struct dns_tcp *
-dns_tcp_new(struct t2s *t)
+dns_tcp_new(const struct flow_env *env)
 {
 	struct dns_tcp *d = calloc(1, sizeof(*d));
 
 	if (d == NULL)
 		return NULL;
-	d->t2s = t;
+	d->env = *env;
+	list_init(&d->queries);
 	return d;
 }
 
@@ -352,26 +330,25 @@ dns_tcp_free(struct dns_tcp *d)
 void
 dns_tcp_query(struct dns_tcp *d, const uint8_t *pkt, const struct packet_info *info)
 {
-	struct t2s *t = d->t2s;
 	const uint8_t *msg = pkt + info->l4_off + 8;
 	size_t len = info->udp_payload_len;
 	struct t2s_endpoint dst;
 	struct query *q;
 	int err;
 
-	if (t->stopping || info->proto != PACKET_PROTO_UDP || info->fragment || info->dport == 0) {
-		t->stats.ignored++;
+	if (*d->env.stopping || info->proto != PACKET_PROTO_UDP || info->fragment || info->dport == 0) {
+		d->stats.ignored++;
 		return;
 	}
 	if (len < DNS_MSG_HEADER_LEN || d->count >= DNS_TCP_MAX_INFLIGHT) {
 		d->stats.refused++;
-		send_unreachable(t, pkt, info);
+		send_unreachable(d, pkt, info);
 		return;
 	}
 	q = malloc(sizeof(*q) + 2 + len);
 	if (q == NULL) {
 		d->stats.refused++;
-		send_unreachable(t, pkt, info);
+		send_unreachable(d, pkt, info);
 		return;
 	}
 	memset(q, 0, sizeof(*q));
@@ -385,26 +362,23 @@ dns_tcp_query(struct dns_tcp *d, const uint8_t *pkt, const struct packet_info *i
 	q->out[1] = (uint8_t)len;
 	memcpy(q->out + 2, msg, len);
 	q->out_len = 2 + len;
-	make_dst(info, &dst);
-	q->socks = socks5_tcp_new(t->loop, &t->proxy, &dst, dns_tcp_socks_done_cb, q);
+	flow_env_dst_endpoint(info, &dst);
+	q->socks = socks5_tcp_new(d->env.loop, d->env.proxy, &dst, dns_tcp_socks_done_cb, q);
 	if (q->socks == NULL) {
 		err = -errno;
 		d->stats.refused++;
 		if (fd_pressure_is_exhaustion(err))
-			fd_pressure_refused(&t->fd_pressure, ev_now(t->loop), "DNS over TCP", err);
+			fd_pressure_refused(d->env.fd_pressure, ev_now(d->env.loop), "DNS over TCP", err);
 		else if (warn_ok(d))
 			log_warn("dns over tcp: cannot reach the proxy: %s", strerror(-err));
-		send_unreachable(t, q->quote, &q->info);
+		send_unreachable(d, q->quote, &q->info);
 		free(q);
 		return;
 	}
-	fd_pressure_ok(&t->fd_pressure, ev_now(t->loop));
+	fd_pressure_ok(d->env.fd_pressure, ev_now(d->env.loop));
 	ev_timer_init(&q->timer, dns_tcp_timer_cb, DNS_TCP_TIMEOUT, 0);
-	ev_timer_start(t->loop, &q->timer);
-	q->next = d->head;
-	if (d->head != NULL)
-		d->head->prev = q;
-	d->head = q;
+	ev_timer_start(d->env.loop, &q->timer);
+	list_push_front(&d->queries, &q->link);
 	d->count++;
 	d->stats.queries++;
 }
@@ -412,9 +386,9 @@ dns_tcp_query(struct dns_tcp *d, const uint8_t *pkt, const struct packet_info *i
 void
 dns_tcp_close_all(struct dns_tcp *d)
 {
-	while (d->head != NULL) {
+	while (!list_empty(&d->queries)) {
 		d->stats.cancelled++;
-		query_free(d->head);
+		query_free(list_entry(list_first(&d->queries), struct query, link));
 	}
 }
 

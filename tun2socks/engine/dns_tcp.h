@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "packet.h"
-#include "t2s.h"
+#include "flow_env.h"
 
 /* Queries in flight at once; beyond, queries are answered with ICMP port unreachable. */
 #define DNS_TCP_MAX_INFLIGHT 256
@@ -25,15 +25,16 @@ struct dns_tcp_stats {
 	uint64_t failed;    /* proxy, timeout or response errors: answered with ICMP */
 	uint64_t refused;   /* not started (cap, no memory or socket, not a DNS message): ICMP */
 	uint64_t cancelled; /* dropped without an answer by dns_tcp_close_all/free */
+	uint64_t ignored;   /* not a query we take (stopping, not UDP, a fragment, port 0) */
 };
 
 struct dns_tcp;
 
 /*
- * Creates the (empty) set of queries in flight for t, which must outlive it. Uses
- * t->loop, t->proxy, and t2s_tun_sendv for answers. Returns NULL with errno set.
+ * Creates the (empty) set of queries in flight. env is copied; what it points to must
+ * outlive d. Answers and refusals go out through env->tun. Returns NULL with errno set.
  */
-struct dns_tcp *dns_tcp_new(struct t2s *t);
+struct dns_tcp *dns_tcp_new(const struct flow_env *env);
 
 /* Cancels every query in flight (no answers) and frees d. NULL is fine. */
 void dns_tcp_free(struct dns_tcp *d);
