@@ -127,7 +127,8 @@ t2s_stop
 # nothing until all of them and the FIN are acknowledged: ~780 kB fit in lwIP's 1 MiB
 # window, and at most a few hundred kB in the socket buffers after tun2socks (64 KiB
 # caps above, a 4 KiB receive buffer at the target), so thousands of tiny segments
-# wait in its queue.
+# wait in its queue. Segment 12000 is left out the first time: the injector's
+# retransmission (from the first unacknowledged segment) is exercised too.
 TINY_PORT=7022 TINY_SEGS=${STALL_TINY_SEGS:-24000}
 tiny_go=$WORK/tiny_go tiny_got=$WORK/tiny_got tiny_sent=$WORK/tiny_sent
 start_bg slowsink "$SRV" "$PY" "$E2E_DIR/stall.py" slowsink --bind "$TGT4" --port "$TINY_PORT" \
@@ -135,7 +136,7 @@ start_bg slowsink "$SRV" "$PY" "$E2E_DIR/stall.py" slowsink --bind "$TGT4" --por
 wait_until 10 listening "$SRV" "$TGT4" "$TINY_PORT" || fail "slowsink did not listen"
 T2S_EXTRA= t2s_start
 in_cli "$PY" "$E2E_DIR/tuninject.py" tiny --dev "$TUN" --dst4 "$TGT4" --dst6 "$TGT6" --port "$TINY_PORT" \
-    --segs "$TINY_SEGS" --min 1 --max 64 --deadline 120 --out "$tiny_sent" >"$LOGDIR/tiny.log" 2>&1 \
+    --segs "$TINY_SEGS" --min 1 --max 64 --flight "${STALL_TINY_FLIGHT:-256}" --lose 12000 --deadline 120 --out "$tiny_sent" >"$LOGDIR/tiny.log" 2>&1 \
     || fail "tiny segments: $(tail -1 "$LOGDIR/tiny.log")"
 stats_now
 collapses=$(statv tcp_collapses)

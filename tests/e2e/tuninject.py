@@ -17,7 +17,8 @@ the process that reads the TUN (tun2socks) as if an application had sent them.
           of the handshakes completed
   tiny    one connection made by hand as in ooseq, then --segs in-order segments of
           --min..--max seeded bytes (one packet each, whatever the load), within the
-          window tun2socks advertises, retransmitted when lost, then FIN; writes
+          window tun2socks advertises, retransmitted when lost (--lose K: the Kth
+          is left out the first time), then FIN; writes
           "SHA-256 bytes" of the stream to --out once all of it is acknowledged
 
 Only the TUN named by --dev receives anything; run it in the client namespace.
@@ -336,7 +337,8 @@ def tiny(a, s, d4, rnd, counts):
     """One connection by hand, then --segs in-order segments of --min..--max bytes, each
     sent once as built (so it reaches tun2socks as it is, whatever the load), within the
     window tun2socks advertises and at most --flight unacknowledged; go-back-N from the
-    first unacknowledged segment when no ACK advanced for 0.5 s. Then FIN. Returns
+    first unacknowledged segment when no ACK advanced for 0.5 s (segment number --lose,
+    if given, is skipped the first time, as if lost). Then FIN. Returns
     (SHA-256 hex, bytes, retransmitted segments); raises RuntimeError on failure."""
     net = ipaddress.ip_network(a.src_net)
     rx = open_rx(a.dev)
@@ -367,6 +369,10 @@ def tiny(a, s, d4, rnd, counts):
         if now > deadline:
             raise RuntimeError("%d of %d bytes acknowledged after %.0f s" % (min(una, total), total, a.deadline))
         while nxt_i < a.segs and offs[nxt_i + 1] <= una + right and nxt_i - una_i < a.flight:
+            if nxt_i + 1 == a.lose:
+                a.lose = 0  # not sent the first time: the retransmission is exercised
+                nxt_i += 1
+                continue
             seg = data[offs[nxt_i]:offs[nxt_i + 1]]
             send(s, a.dev, ip4(src, d4, 6, tcp(src, d4, sport, a.port, ACK | PSH, seq=(base + offs[nxt_i]) & 0xFFFFFFFF,
                                                 ack=ack, data=seg)), counts)
@@ -433,6 +439,7 @@ def main():
     ap.add_argument("--min", type=int, default=1)
     ap.add_argument("--max", type=int, default=64)
     ap.add_argument("--flight", type=int, default=256)
+    ap.add_argument("--lose", type=int, default=0)
     ap.add_argument("--deadline", type=float, default=120)
     ap.add_argument("--out")
     a = ap.parse_args()
