@@ -9,8 +9,10 @@
            gone through for --quiet s; connections refused on the way are counted.
            Then it writes --hold-file ("open O refused R sent B"), waits for
            --go-file and closes every connection with RST.
-  slowsink a target that accepts, waits --delay s before reading anything, then
-           reads to EOF and answers with the SHA-256 (hex) of what it read
+  slowsink a target that accepts, waits --delay s (or, with --go-file, until that
+           file exists, at most 300 s) before reading anything, then reads to EOF
+           and answers with the SHA-256 (hex) of what it read; with --out it
+           answers nothing and writes "SHA-256 bytes" to that file instead
   tiny     one connection writes --size seeded bytes in writes of --min..--max bytes
            (TCP_NODELAY) to a slowsink, half-closes, and checks the digest it gets back
   probe    one new connection: --expect refused must fail (RST or ICMP) within
@@ -135,14 +137,25 @@ def cmd_slowsink(a):
 
     def serve(c):
         with c:
-            time.sleep(a.delay)
-            h = hashlib.sha256()
+            if a.go_file:
+                go_deadline = time.monotonic() + 300
+                while not os.path.exists(a.go_file) and time.monotonic() < go_deadline:
+                    time.sleep(0.05)
+            else:
+                time.sleep(a.delay)
+            h, n = hashlib.sha256(), 0
             while True:
                 d = c.recv(65536)
                 if not d:
                     break
                 h.update(d)
-            c.sendall(h.hexdigest().encode())
+                n += len(d)
+            if not a.out:
+                c.sendall(h.hexdigest().encode())
+                return
+            with open(a.out + ".tmp", "w") as f:
+                f.write("%s %d\n" % (h.hexdigest(), n))
+            os.rename(a.out + ".tmp", a.out)
 
     while True:
         c, _ = ls.accept()
@@ -231,6 +244,8 @@ def main():
     p.add_argument("--bind", required=True)
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--delay", type=float, default=5.0)
+    p.add_argument("--go-file")
+    p.add_argument("--out")
     p = sub.add_parser("tiny")
     p.add_argument("--host", required=True)
     p.add_argument("--port", type=int, required=True)

@@ -121,16 +121,32 @@ t2s_stop
 [ "$T2S_STATUS" = 0 ] || fail "tun2socks exited with status $T2S_STATUS"
 
 # Tiny segments queued behind a slow target are packed densely (collapsed) and still
-# arrive intact: 6 MiB in writes of 1-64 bytes to a target that reads only after 6 s.
-TINY_PORT=7022
-start_bg slowsink "$SRV" "$PY" "$E2E_DIR/stall.py" slowsink --bind "$TGT4" --port "$TINY_PORT" --delay 6
+# arrive intact. The connection is made by hand (tuninject.py tiny): each of
+# STALL_TINY_SEGS writes of 1-64 bytes reaches tun2socks as one segment, whatever the
+# load (a kernel client coalesces them when its window is full). The target reads
+# nothing until all of them and the FIN are acknowledged: ~780 kB fit in lwIP's 1 MiB
+# window, and at most a few hundred kB in the socket buffers after tun2socks (64 KiB
+# caps above, a 4 KiB receive buffer at the target), so thousands of tiny segments
+# wait in its queue. Segment 12000 is left out the first time: the injector's
+# retransmission (from the first unacknowledged segment) is exercised too.
+TINY_PORT=7022 TINY_SEGS=${STALL_TINY_SEGS:-24000}
+tiny_go=$WORK/tiny_go tiny_got=$WORK/tiny_got tiny_sent=$WORK/tiny_sent
+start_bg slowsink "$SRV" "$PY" "$E2E_DIR/stall.py" slowsink --bind "$TGT4" --port "$TINY_PORT" \
+    --go-file "$tiny_go" --out "$tiny_got"
 wait_until 10 listening "$SRV" "$TGT4" "$TINY_PORT" || fail "slowsink did not listen"
 T2S_EXTRA= t2s_start
-in_cli "$PY" "$E2E_DIR/stall.py" tiny --host "$TGT4" --port "$TINY_PORT" --size 6291456 --min 1 --max 64 \
-    >"$LOGDIR/tiny.log" 2>&1 || fail "tiny writes: $(tail -1 "$LOGDIR/tiny.log")"
+in_cli "$PY" "$E2E_DIR/tuninject.py" tiny --dev "$TUN" --dst4 "$TGT4" --dst6 "$TGT6" --port "$TINY_PORT" \
+    --segs "$TINY_SEGS" --min 1 --max 64 --flight 256 --lose 12000 --deadline 120 --out "$tiny_sent" \
+    >"$LOGDIR/tiny.log" 2>&1 \
+    || fail "tiny segments: $(tail -1 "$LOGDIR/tiny.log")"
 stats_now
-[ "$(statv tcp_collapses)" -ge 1 ] || fail "the tiny segments were never collapsed: the check proves nothing"
-info "$(tail -1 "$LOGDIR/tiny.log"); $(statv tcp_collapses) collapses"
+collapses=$(statv tcp_collapses)
+touch "$tiny_go"
+wait_until 60 test -s "$tiny_got" || fail "the slow target did not read the tiny stream to its end within 60 s"
+[ "$(cat "$tiny_got")" = "$(cat "$tiny_sent")" ] \
+    || fail "tiny stream: the target got $(cat "$tiny_got"), sent $(cat "$tiny_sent") (SHA-256 bytes)"
+[ "${collapses:-0}" -ge 1 ] || fail "the tiny segments were never collapsed: the check proves nothing"
+info "$(tail -1 "$LOGDIR/tiny.log"); SHA-256 checked; $collapses collapses"
 t2s_stop
 [ "$T2S_STATUS" = 0 ] || fail "tun2socks exited with status $T2S_STATUS"
 

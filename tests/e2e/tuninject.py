@@ -15,13 +15,21 @@ the process that reads the TUN (tun2socks) as if an application had sent them.
           bytes that all lie beyond a hole at the start of the stream: everything
           waits in tun2socks' out-of-order queue; exit status 1 if fewer than half
           of the handshakes completed
+  tiny    one connection made by hand as in ooseq, then --segs in-order segments of
+          --min..--max seeded bytes (one packet each, whatever the load), within the
+          window tun2socks advertises, retransmitted when lost (--lose K: the Kth
+          is left out the first time), then FIN; writes
+          "SHA-256 bytes" of the stream to --out once all of it is acknowledged
 
 Only the TUN named by --dev receives anything; run it in the client namespace.
 Prints a one-line summary of what was sent. Deterministic for a given --seed.
 """
 import argparse
+import hashlib
 import ipaddress
+import os
 import random
+import select
 import socket
 import struct
 import sys
@@ -230,53 +238,76 @@ def send(s, dev, pkt, counts):
     counts["unsendable"] += 1
 
 
-def ooseq(a, s, d4, rnd, counts):
-    """Handshakes by hand, then out-of-order data only; returns connections done."""
-    net = ipaddress.ip_network(a.src_net)
+def open_rx(dev):
+    """An AF_PACKET socket that reads what tun2socks writes to the TUN."""
     rx = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
-    rx.bind((a.dev, ETH_P_IP))
-    try:  # PACKET_IGNORE_OUTGOING: our own data must not crowd the SYN|ACKs out
+    rx.bind((dev, ETH_P_IP))
+    try:  # PACKET_IGNORE_OUTGOING: our own data must not crowd the answers out
         rx.setsockopt(263, 23, 1)
     except OSError:
         pass
     rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     rx.settimeout(0.2)
+    return rx
+
+
+def tcp_from(pkt, src, sport):
+    """The TCP header and data of pkt if it is TCP to src:sport (from tun2socks), else None."""
+    if len(pkt) < 40 or pkt[0] >> 4 != 4 or pkt[9] != 6 or pkt[16:20] != src.packed:
+        return None
+    t = pkt[(pkt[0] & 0x0F) * 4:]
+    if len(t) < 20 or struct.unpack("!H", t[2:4])[0] != sport:
+        return None
+    return t
+
+
+def handshake(a, s, rx, src, d4, sport, isn, counts):
+    """SYN (MSS 1460, window scale 7: a 1 MiB window is open) until a SYN|ACK comes
+    back within 5 s, then the ACK. Returns the SYN|ACK's TCP header, or None."""
+    syn = ip4(src, d4, 6, tcp(src, d4, sport, a.port, SYN, seq=isn, opts=b"\x02\x04\x05\xb4\x01\x03\x03\x07"))
+    synack = None
+    rx.setblocking(False)
+    try:
+        while rx.recv(65536):
+            pass
+    except BlockingIOError:
+        pass
+    rx.settimeout(0.2)
+    deadline = time.monotonic() + 5
+    next_syn = 0
+    while synack is None and time.monotonic() < deadline:
+        if time.monotonic() >= next_syn:
+            send(s, a.dev, syn, counts)
+            next_syn = time.monotonic() + 1
+        try:
+            pkt, addr = rx.recvfrom(65536)
+        except socket.timeout:
+            continue
+        if addr[2] == socket.PACKET_OUTGOING:
+            continue
+        t = tcp_from(pkt, src, sport)
+        if t is not None and t[13] & (SYN | ACK) == SYN | ACK:
+            synack = t
+    if synack is None:
+        return None
+    ack = (struct.unpack("!I", synack[4:8])[0] + 1) & 0xFFFFFFFF
+    send(s, a.dev, ip4(src, d4, 6, tcp(src, d4, sport, a.port, ACK, seq=isn + 1, ack=ack)), counts)
+    return synack
+
+
+def ooseq(a, s, d4, rnd, counts):
+    """Handshakes by hand, then out-of-order data only; returns connections done."""
+    net = ipaddress.ip_network(a.src_net)
+    rx = open_rx(a.dev)
     done = 0
     for i in range(a.count):
         src = net[rnd.randrange(1, net.num_addresses - 1)]
         sport = rnd.randrange(1024, 65536)
         isn = rnd.getrandbits(32)
-        # MSS 1460 and window scaling: the whole 1 MiB window is open to out-of-order data.
-        syn = ip4(src, d4, 6, tcp(src, d4, sport, a.port, SYN, seq=isn, opts=b"\x02\x04\x05\xb4\x01\x03\x03\x07"))
-        peer_isn = None
-        rx.setblocking(False)
-        try:
-            while rx.recv(65536):
-                pass
-        except BlockingIOError:
-            pass
-        rx.settimeout(0.2)
-        deadline = time.monotonic() + 5
-        next_syn = 0
-        while peer_isn is None and time.monotonic() < deadline:
-            if time.monotonic() >= next_syn:
-                send(s, a.dev, syn, counts)
-                next_syn = time.monotonic() + 1
-            try:
-                pkt, addr = rx.recvfrom(65536)
-            except socket.timeout:
-                continue
-            if addr[2] == socket.PACKET_OUTGOING or len(pkt) < 40 or pkt[9] != 6:
-                continue
-            ihl = (pkt[0] & 0x0F) * 4
-            t = pkt[ihl:]
-            dport, flags = struct.unpack("!H", t[2:4])[0], t[13]
-            if pkt[16:20] == src.packed and dport == sport and flags & (SYN | ACK) == SYN | ACK:
-                peer_isn = struct.unpack("!I", t[4:8])[0]
-        if peer_isn is None:
+        synack = handshake(a, s, rx, src, d4, sport, isn, counts)
+        if synack is None:
             continue
-        ack = (peer_isn + 1) & 0xFFFFFFFF
-        send(s, a.dev, ip4(src, d4, 6, tcp(src, d4, sport, a.port, ACK, seq=isn + 1, ack=ack)), counts)
+        ack = (struct.unpack("!I", synack[4:8])[0] + 1) & 0xFFFFFFFF
         data = bytes(rnd.getrandbits(8) for _ in range(a.seg_size))
         for k in range(a.segs):
             # The first seg_size bytes are never sent: a hole before everything else.
@@ -287,9 +318,109 @@ def ooseq(a, s, d4, rnd, counts):
     return done
 
 
+def wscale_of(t):
+    """The window scale option of a SYN|ACK's TCP header (0 if none)."""
+    opts, i = t[20:(t[12] >> 4) * 4], 0
+    while i < len(opts) and opts[i] != 0:
+        if opts[i] == 1:
+            i += 1
+            continue
+        if i + 1 >= len(opts) or opts[i + 1] < 2:
+            break
+        if opts[i] == 3 and opts[i + 1] == 3 and i + 2 < len(opts):
+            return min(opts[i + 2], 14)
+        i += opts[i + 1]
+    return 0
+
+
+def tiny(a, s, d4, rnd, counts):
+    """One connection by hand, then --segs in-order segments of --min..--max bytes, each
+    sent once as built (so it reaches tun2socks as it is, whatever the load), within the
+    window tun2socks advertises and at most --flight unacknowledged; go-back-N from the
+    first unacknowledged segment when no ACK advanced for 0.5 s (segment number --lose,
+    if given, is skipped the first time, as if lost). Then FIN. Returns
+    (SHA-256 hex, bytes, retransmitted segments); raises RuntimeError on failure."""
+    net = ipaddress.ip_network(a.src_net)
+    rx = open_rx(a.dev)
+    src = net[rnd.randrange(1, net.num_addresses - 1)]
+    sport = rnd.randrange(1024, 65536)
+    isn = rnd.getrandbits(32)
+    synack = handshake(a, s, rx, src, d4, sport, isn, counts)
+    if synack is None:
+        raise RuntimeError("no SYN|ACK within 5 s")
+    ack = (struct.unpack("!I", synack[4:8])[0] + 1) & 0xFFFFFFFF
+    scale = wscale_of(synack)
+    sizes = [rnd.randint(a.min, a.max) for _ in range(a.segs)]
+    offs = [0]
+    for n in sizes:
+        offs.append(offs[-1] + n)
+    total = offs[-1]
+    data = rnd.randbytes(total)
+    base = isn + 1
+    una, right = 0, struct.unpack("!H", synack[14:16])[0]  # (a SYN|ACK's window is not scaled)
+    una_i = nxt_i = 0
+    fin_sent = 0.0
+    retrans = 0
+    deadline = time.monotonic() + a.deadline
+    last_adv = time.monotonic()
+    rx.setblocking(False)
+    while una < total + 1:
+        now = time.monotonic()
+        if now > deadline:
+            raise RuntimeError("%d of %d bytes acknowledged after %.0f s" % (min(una, total), total, a.deadline))
+        while nxt_i < a.segs and offs[nxt_i + 1] <= una + right and nxt_i - una_i < a.flight:
+            if nxt_i + 1 == a.lose:
+                a.lose = 0  # not sent the first time: the retransmission is exercised
+                nxt_i += 1
+                continue
+            seg = data[offs[nxt_i]:offs[nxt_i + 1]]
+            send(s, a.dev, ip4(src, d4, 6, tcp(src, d4, sport, a.port, ACK | PSH, seq=(base + offs[nxt_i]) & 0xFFFFFFFF,
+                                                ack=ack, data=seg)), counts)
+            nxt_i += 1
+        if una == total and now - fin_sent > 0.5:
+            send(s, a.dev, ip4(src, d4, 6, tcp(src, d4, sport, a.port, FIN | ACK, seq=(base + total) & 0xFFFFFFFF,
+                                                ack=ack)), counts)
+            fin_sent = now
+        got = False
+        try:
+            while True:
+                pkt = rx.recv(65536)
+                t = tcp_from(pkt, src, sport)
+                if t is None:
+                    continue
+                if t[13] & RST:
+                    raise RuntimeError("RST after %d of %d bytes acknowledged" % (una, total))
+                if not t[13] & ACK:
+                    continue
+                rel = (struct.unpack("!I", t[8:12])[0] - base) & 0xFFFFFFFF
+                if una <= rel <= total + 1:
+                    if rel > una:
+                        una, last_adv = rel, time.monotonic()
+                    right = struct.unpack("!H", t[14:16])[0] << scale
+                got = True
+        except BlockingIOError:
+            pass
+        while una_i < a.segs and offs[una_i + 1] <= una:
+            una_i += 1
+        nxt_i = max(nxt_i, una_i)
+        if una < total and time.monotonic() - last_adv > 0.5:
+            # Lost (e.g. the TUN queue was full) or a closed window: again from the first
+            # unacknowledged segment, which also probes the window.
+            retrans += nxt_i - una_i if nxt_i > una_i else 1
+            nxt_i = una_i
+            seg = data[offs[una_i]:offs[una_i + 1]]
+            send(s, a.dev, ip4(src, d4, 6, tcp(src, d4, sport, a.port, ACK | PSH, seq=(base + offs[una_i]) & 0xFFFFFFFF,
+                                                ack=ack, data=seg)), counts)
+            nxt_i += 1
+            last_adv = time.monotonic()
+        if not got:
+            select.select([rx], [], [], 0.01)
+    return hashlib.sha256(data).hexdigest(), total, retrans
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=("junk", "synflood", "ooseq"))
+    ap.add_argument("mode", choices=("junk", "synflood", "ooseq", "tiny"))
     ap.add_argument("--dev", required=True)
     ap.add_argument("--src4", default="198.18.128.1")
     ap.add_argument("--src6", default="2001:2:0:ff::1")
@@ -305,6 +436,12 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--segs", type=int, default=64)
     ap.add_argument("--seg-size", type=int, default=1400)
+    ap.add_argument("--min", type=int, default=1)
+    ap.add_argument("--max", type=int, default=64)
+    ap.add_argument("--flight", type=int, default=256)
+    ap.add_argument("--lose", type=int, default=0)
+    ap.add_argument("--deadline", type=float, default=120)
+    ap.add_argument("--out")
     a = ap.parse_args()
     rnd = random.Random(a.seed)
     s = open_sock(a.dev)
@@ -328,6 +465,22 @@ def main():
               "%d packets sent, %.1fs" % (done, a.count, a.src_net, a.dst4, a.port, a.segs, a.seg_size,
                                           counts["sent"], time.monotonic() - t0))
         return 0 if done * 2 >= a.count else 1
+    elif a.mode == "tiny":
+        if not 1 <= a.min <= a.max <= 1400 or a.segs < 1 or a.flight < 1 or not a.out:
+            print("FAIL: tiny needs 1 <= --min <= --max <= 1400, --segs >= 1, --flight >= 1 and --out",
+                  file=sys.stderr)
+            return 2
+        try:
+            digest, total, retrans = tiny(a, s, d4, rnd, counts)
+        except RuntimeError as e:
+            print("FAIL: tiny: %s" % e, file=sys.stderr)
+            return 1
+        with open(a.out + ".tmp", "w") as f:
+            f.write("%s %d\n" % (digest, total))
+        os.rename(a.out + ".tmp", a.out)
+        print("tiny: %d segments of %d-%d bytes (%d bytes) and FIN from %s to %s:%d acknowledged: "
+              "%d packets sent, %d segments again, %.1fs" % (a.segs, a.min, a.max, total, a.src_net, a.dst4,
+                                                            a.port, counts["sent"], retrans, time.monotonic() - t0))
     else:
         net = ipaddress.ip_network(a.src_net)
         ports = [int(p) for p in a.ports.split(",")]
