@@ -13,8 +13,6 @@
            file exists, at most 300 s) before reading anything, then reads to EOF
            and answers with the SHA-256 (hex) of what it read; with --out it
            answers nothing and writes "SHA-256 bytes" to that file instead
-  tiny     one connection writes --size seeded bytes in writes of --min..--max bytes
-           (TCP_NODELAY) to a slowsink, half-closes, and checks the digest it gets back
   probe    one new connection: --expect refused must fail (RST or ICMP) within
            --within s; --expect ok must connect and get SIZE echoed bytes back
            (SHA-256 checked) within --within s.
@@ -162,34 +160,6 @@ def cmd_slowsink(a):
         threading.Thread(target=serve, args=(c,), daemon=True).start()
 
 
-def cmd_tiny(a):
-    fam = socket.AF_INET6 if ":" in a.host else socket.AF_INET
-    rnd = random.Random(7)
-    data = bytes(rnd.getrandbits(8) for _ in range(a.size))
-    s = socket.create_connection((a.host, a.port), timeout=a.deadline)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    t0 = time.monotonic()
-    i = 0
-    while i < len(data):
-        n = rnd.randint(a.min, a.max)
-        s.sendall(data[i:i + n])
-        i += n
-    s.shutdown(socket.SHUT_WR)
-    got = b""
-    while True:
-        d = s.recv(256)
-        if not d:
-            break
-        got += d
-    want = hashlib.sha256(data).hexdigest().encode()
-    if got != want:
-        print("FAIL: digest %r, expected %r" % (got[:64], want), file=sys.stderr)
-        return 1
-    print("tiny: %d bytes in writes of %d-%d bytes, SHA-256 checked, %.1fs" % (
-        a.size, a.min, a.max, time.monotonic() - t0))
-    return 0
-
-
 def cmd_probe(a):
     fam = socket.AF_INET6 if ":" in a.host else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM)
@@ -246,13 +216,6 @@ def main():
     p.add_argument("--delay", type=float, default=5.0)
     p.add_argument("--go-file")
     p.add_argument("--out")
-    p = sub.add_parser("tiny")
-    p.add_argument("--host", required=True)
-    p.add_argument("--port", type=int, required=True)
-    p.add_argument("--size", type=int, default=1 << 20)
-    p.add_argument("--min", type=int, default=1)
-    p.add_argument("--max", type=int, default=64)
-    p.add_argument("--deadline", type=float, default=120.0)
     p = sub.add_parser("probe")
     p.add_argument("--host", required=True)
     p.add_argument("--port", type=int, required=True)
@@ -260,7 +223,7 @@ def main():
     p.add_argument("--within", type=float, default=2.0)
     p.add_argument("--size", type=int, default=100000)
     a = ap.parse_args()
-    return {"sink": cmd_sink, "stall": cmd_stall, "slowsink": cmd_slowsink, "tiny": cmd_tiny,
+    return {"sink": cmd_sink, "stall": cmd_stall, "slowsink": cmd_slowsink,
             "probe": cmd_probe}[a.cmd](a)
 
 
