@@ -33,42 +33,20 @@ import struct
 import sys
 import time
 
+from tuninject import SYN, ip4, ip6, tcp, udp
+
 ETH_P_ALL, ETH_P_IP, ETH_P_IPV6 = 0x0003, 0x0800, 0x86DD
 PACKET_HOST = 0
 
 
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
-def pseudo(src, dst, proto, length):
-    if src.version == 4:
-        return src.packed + dst.packed + struct.pack("!BBH", 0, proto, length)
-    return src.packed + dst.packed + struct.pack("!IxxxB", length, proto)
-
-
-def l4(src, dst, proto, sport, dport):
-    if proto == 6:
-        seg = struct.pack("!HHIIBBHHH", sport, dport, 1000, 0, 5 << 4, 0x02, 65535, 0, 0)
-    else:
-        data = b"martian?"
-        seg = struct.pack("!HHHH", sport, dport, 8 + len(data), 0) + data
-    s = csum(pseudo(src, dst, proto, len(seg)) + seg) or 0xFFFF
-    off = 16 if proto == 6 else 6
-    return seg[:off] + struct.pack("!H", s) + seg[off + 2:]
-
-
 def packet(src, dst, proto, sport, dport):
-    seg = l4(src, dst, proto, sport, dport)
+    if proto == 6:
+        seg = tcp(src, dst, sport, dport, SYN, seq=1000)
+    else:
+        seg = udp(src, dst, sport, dport, b"martian?")
     if src.version == 4:
-        h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(seg), 0, 0x4000, 64, proto, 0, src.packed, dst.packed)
-        return h[:10] + struct.pack("!H", csum(h)) + h[12:] + seg
-    return struct.pack("!IHBB16s16s", 6 << 28, len(seg), proto, 64, src.packed, dst.packed) + seg
+        return ip4(src, dst, proto, seg, flags_frag=0x4000)
+    return ip6(src, dst, proto, seg)
 
 
 def cases(src4, src6, tun_bcast, tun_net, port):
