@@ -30,6 +30,7 @@
 #include "config.h"
 #include "log.h"
 #include "lwip_port.h"
+#include "support/engine_fixture.h"
 #include "support/fake_socks5.h"
 #include "support/tcp_peer.h"
 #include "t2s.h"
@@ -49,22 +50,15 @@
 #define STALL_BOUND (24ull * 1024 * 1024)
 
 static struct ev_loop *g_loop;
-static ev_timer g_tick; /* wakes the loop often, so conditions are checked */
 static uint16_t g_next_port = 20000;
 
 /* Runs the loop until cond holds or secs pass. */
-#define WAIT_UNTIL(cond, secs) \
-	do { \
-		ev_tstamp end_ = ev_time() + (secs); \
-		while (!(cond) && ev_time() < end_) \
-			ev_run(g_loop, EVRUN_ONCE); \
-	} while (0)
 #define ASSERT_WITHIN(cond, secs) \
 	do { \
-		WAIT_UNTIL(cond, secs); \
+		WAIT_UNTIL(g_loop, cond, secs); \
 		assert_true(cond); \
 	} while (0)
-#define RUN_FOR(secs) WAIT_UNTIL(false, secs)
+#define RUN_FOR(secs) WAIT_UNTIL(g_loop, false, secs)
 
 struct fx {
 	struct fake_socks5 *fake;
@@ -75,30 +69,10 @@ struct fx {
 	struct tcp_target *target;
 };
 
-static void
-tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	(void)loop;
-	(void)w;
-	(void)revents;
-}
-
-static void
-bufsize(int fd, int bytes)
-{
-	/* Room for several windows of packets either way (the socketpair never drops). */
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof(bytes)) < 0)
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) < 0)
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
-}
-
 static int
 setup(void **state)
 {
 	struct fx *x = calloc(1, sizeof(*x));
-	struct tun_device tun = {.fd = -1};
-	int sp[2];
 
 	assert_non_null(x);
 	x->fake = fake_socks5_new(g_loop);
@@ -108,14 +82,7 @@ setup(void **state)
 	x->cfg.mtu = 1500;
 	x->cfg.udp_mode = CONFIG_UDP_BLOCK; /* no association at start-up: TCP only */
 	x->cfg.udp_pool = 0;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp), 0);
-	bufsize(sp[0], 4 << 20);
-	bufsize(sp[1], 4 << 20);
-	tun.fd = sp[0];
-	strcpy(tun.name, "socketpair");
-	x->t = t2s_new(g_loop, &x->cfg, fake_socks5_server(x->fake), &tun);
-	assert_non_null(x->t);
-	x->peer = tun_peer_new(g_loop, sp[1]);
+	engine_fixture_open(g_loop, &x->cfg, fake_socks5_server(x->fake), 4 << 20, &x->t, &x->peer);
 	*state = x;
 	return 0;
 }
@@ -264,7 +231,7 @@ test_unreachable_gets_icmp(void **state)
 		fake_socks5_set_connect_rep(x->fake, cases[i].rep);
 		a = new_app(x);
 		tcp_app_connect(a);
-		WAIT_UNTIL(a->icmps == 1, WAIT);
+		WAIT_UNTIL(g_loop, a->icmps == 1, WAIT);
 		RUN_FOR(0.1);
 		assert_int_equal(a->icmps, 1);
 		assert_int_equal(a->icmp_type, 3);
@@ -504,21 +471,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_backpressure_proxy_to_app, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_window_scaling, setup, teardown),
 	};
-	int rc;
 
 	/* T2S_TEST_FILTER=test_close_* runs only the matching tests. */
-	if (getenv("T2S_TEST_FILTER") != NULL)
-		cmocka_set_test_filter(getenv("T2S_TEST_FILTER"));
-	log_set_level(getenv("T2S_TEST_DEBUG") != NULL ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN);
-	g_loop = ev_default_loop(0);
-	if (lwip_port_init(g_loop, NULL) != 0)
-		return 1;
-	ev_timer_init(&g_tick, tick_cb, 0.02, 0.02);
-	ev_timer_start(g_loop, &g_tick);
-	ev_unref(g_loop);
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	ev_ref(g_loop);
-	ev_timer_stop(g_loop, &g_tick);
-	lwip_port_fini();
-	return rc;
+	return engine_fixture_run("test_tcp_flow", tests, sizeof(tests) / sizeof(tests[0]), &g_loop);
 }

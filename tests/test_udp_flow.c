@@ -25,6 +25,7 @@
 #include "config.h"
 #include "log.h"
 #include "lwip_port.h"
+#include "support/engine_fixture.h"
 #include "support/fake_socks5.h"
 #include "support/pktbuild.h"
 #include "support/tcp_peer.h"
@@ -37,20 +38,13 @@
 #define WAIT 10.0
 
 static struct ev_loop *g_loop;
-static ev_timer g_tick;
 
-#define WAIT_UNTIL(cond, secs) \
-	do { \
-		ev_tstamp end_ = ev_time() + (secs); \
-		while (!(cond) && ev_time() < end_) \
-			ev_run(g_loop, EVRUN_ONCE); \
-	} while (0)
 #define ASSERT_WITHIN(cond, secs) \
 	do { \
-		WAIT_UNTIL(cond, secs); \
+		WAIT_UNTIL(g_loop, cond, secs); \
 		assert_true(cond); \
 	} while (0)
-#define RUN_FOR(secs) WAIT_UNTIL(false, secs)
+#define RUN_FOR(secs) WAIT_UNTIL(g_loop, false, secs)
 
 struct fx {
 	struct fake_socks5 *fake;
@@ -59,20 +53,10 @@ struct fx {
 	struct tun_peer *peer;
 };
 
-static void
-tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	(void)loop;
-	(void)w;
-	(void)revents;
-}
-
 static int
 start(void **state, enum config_udp_mode mode, double udp_timeout, enum fake_socks5_reply reply)
 {
 	struct fx *x = calloc(1, sizeof(*x));
-	struct tun_device tun = {.fd = -1};
-	int sp[2];
 
 	assert_non_null(x);
 	x->fake = fake_socks5_new(g_loop);
@@ -82,12 +66,7 @@ start(void **state, enum config_udp_mode mode, double udp_timeout, enum fake_soc
 	x->cfg.udp_mode = mode;
 	x->cfg.udp_pool = 0; /* every association the fake sees is a mapping's */
 	x->cfg.udp_timeout = udp_timeout;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp), 0);
-	tun.fd = sp[0];
-	strcpy(tun.name, "socketpair");
-	x->t = t2s_new(g_loop, &x->cfg, fake_socks5_server(x->fake), &tun);
-	assert_non_null(x->t);
-	x->peer = tun_peer_new(g_loop, sp[1]);
+	engine_fixture_open(g_loop, &x->cfg, fake_socks5_server(x->fake), 0, &x->t, &x->peer);
 	*state = x;
 	return 0;
 }
@@ -282,7 +261,7 @@ test_refused_without_udp(void **state)
 
 	for (int i = 0; i < 50 && port_unreachables(x, 5004) == 0; i++) {
 		send_udp(x, 5004, "anyone there?");
-		WAIT_UNTIL(port_unreachables(x, 5004) > 0, 0.1);
+		WAIT_UNTIL(g_loop, port_unreachables(x, 5004) > 0, 0.1);
 	}
 	assert_true(port_unreachables(x, 5004) > 0);
 	assert_int_equal(fake_socks5_get_stats(x->fake)->associated, 0);
@@ -310,21 +289,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_refused_without_udp, setup_no_udp, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_block, setup_block, teardown),
 	};
-	int rc;
 
-	/* T2S_TEST_FILTER=test_close_* runs only the matching tests. */
-	if (getenv("T2S_TEST_FILTER") != NULL)
-		cmocka_set_test_filter(getenv("T2S_TEST_FILTER"));
-	log_set_level(getenv("T2S_TEST_DEBUG") != NULL ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN);
-	g_loop = ev_default_loop(0);
-	if (lwip_port_init(g_loop, NULL) != 0)
-		return 1;
-	ev_timer_init(&g_tick, tick_cb, 0.02, 0.02);
-	ev_timer_start(g_loop, &g_tick);
-	ev_unref(g_loop);
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	ev_ref(g_loop);
-	ev_timer_stop(g_loop, &g_tick);
-	lwip_port_fini();
-	return rc;
+	/* T2S_TEST_FILTER=test_expiry runs only the matching tests. */
+	return engine_fixture_run("test_udp_flow", tests, sizeof(tests) / sizeof(tests[0]), &g_loop);
 }
