@@ -502,16 +502,21 @@ dnsmasq_start() {
     info "dnsmasq up (pid $DNSMASQ_PID)"
 }
 
-# t2s_stat NAME: the counter NAME from a fresh "stats:" line, which tun2socks
-# logs on SIGUSR1 (e.g. t2s_stat udp_pool_hits).
+# t2s_stats_now: makes tun2socks log a fresh "stats:" line (SIGUSR1) and waits for it;
+# t2s_statv NAME: the value of NAME= in the last such line; t2s_stat NAME: both
+# (e.g. t2s_stat udp_pool_hits).
 stats_lines() { grep -c ' stats: ' "$T2S_LOG"; }
 stats_lines_gt() { [ "$(stats_lines)" -gt "$1" ]; }
-t2s_stat() {
+t2s_stats_now() {
     local n0
     n0=$(stats_lines)
     kill -USR1 "$T2S_PID" || fail "SIGUSR1 to tun2socks"
     wait_until 5 stats_lines_gt "$n0" || fail "tun2socks logged no stats line after SIGUSR1"
-    grep ' stats: ' "$T2S_LOG" | tail -1 | tr ' ' '\n' | sed -n "s/^$1=//p" | sed 's,/.*,,'
+}
+t2s_statv() { grep ' stats: ' "$T2S_LOG" | tail -1 | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+t2s_stat() {
+    t2s_stats_now
+    t2s_statv "$1" | sed 's,/.*,,'
 }
 
 # ---------------------------------------------------------------- capture modes

@@ -20,14 +20,6 @@ ulimit -n "$(ulimit -Hn)" || fail "cannot raise the open file limit"
 [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge $((N + 512)) ] || fail "open file limit $(ulimit -n) too low"
 
 rss_kb() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$T2S_PID/status"; }
-# statv NAME: the value of NAME= in the last stats line.
-statv() { grep ' stats: ' "$T2S_LOG" | tail -1 | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-stats_now() {
-    local n
-    n=$(stats_lines)
-    kill -USR1 "$T2S_PID"
-    wait_until 5 stats_lines_gt "$n" || fail "no stats line after SIGUSR1"
-}
 probe() { in_cli "$PY" "$E2E_DIR/stall.py" probe --host "$TGT4" --port "$PROBE_PORT" "$@"; }
 
 topo_up
@@ -53,7 +45,7 @@ info "idle: RSS $rss0 kB, budget $BUDGET_MB MiB"
 in_cli "$PY" "$E2E_DIR/tuninject.py" ooseq --dev "$TUN" --dst4 "$TGT4" --dst6 "$TGT6" --port "$SINK_PORT" \
     --count "$NOOSEQ" --segs 256 --seg-size 1400 >"$LOGDIR/ooseq.log" 2>&1 \
     || fail "ooseq injection: $(tail -1 "$LOGDIR/ooseq.log")"
-stats_now
+t2s_stats_now
 rss_oo=$(rss_kb)
 info "$(cat "$LOGDIR/ooseq.log"); RSS $rss0 -> $rss_oo kB ($(( (rss_oo - rss0) / NOOSEQ )) kB per connection)"
 # 256 segments of 1400 bytes beyond a hole: lwIP keeps at most 64 pbufs (256 KiB) of
@@ -78,11 +70,11 @@ wait_until 200 stalled_or_done
 [ -s "$hold" ] || { cat "$LOGDIR/stall.log" >&2; fail "the stalling client did not finish"; }
 t2s_alive || fail "tun2socks died under the stalled load"
 read -r _ opened _ refused _ sent <"$hold"
-stats_now
-used=$(statv mem_used) limit=$(statv mem_limit) episodes=$(statv mem_episodes) mem_refused=$(statv mem_refused)
+t2s_stats_now
+used=$(t2s_statv mem_used) limit=$(t2s_statv mem_limit) episodes=$(t2s_statv mem_episodes) mem_refused=$(t2s_statv mem_refused)
 info "stalled: $opened open, $refused refused, $sent bytes sent; RSS $rss0 -> peak $rss_peak kB" \
      "($(( (rss_peak - rss0) / (opened > 0 ? opened : 1) )) kB per stalled connection);" \
-     "accounted $used of $limit bytes, episodes $episodes, refused $mem_refused, dropped $(statv mem_dropped)"
+     "accounted $used of $limit bytes, episodes $episodes, refused $mem_refused, dropped $(t2s_statv mem_dropped)"
 [ "$opened" -ge 100 ] || fail "only $opened connections got through"
 if [ -z "${T2S_E2E_SANITIZED:-}" ]; then
     # (A sanitizer build's RSS is its shadow memory and quarantine: not checked.)
@@ -97,9 +89,9 @@ for i in 1 2 3; do
         || fail "probe $i past the budget (accounted $used of $limit): $(tail -1 "$LOGDIR/probe.log")"
 done
 info "past the budget: $(tail -1 "$LOGDIR/probe.log")"
-stats_now
-[ "$(statv mem_episodes)" = 1 ] || fail "$(statv mem_episodes) budget episodes, expected 1"
-[ "$(statv mem_refused)" -ge 3 ] || fail "only $(statv mem_refused) refusals counted"
+t2s_stats_now
+[ "$(t2s_statv mem_episodes)" = 1 ] || fail "$(t2s_statv mem_episodes) budget episodes, expected 1"
+[ "$(t2s_statv mem_refused)" -ge 3 ] || fail "only $(t2s_statv mem_refused) refusals counted"
 n=$(grep -c "over the memory budget (--max-memory) (" "$T2S_LOG")
 [ "$n" = 1 ] || fail "$n episode lines in the log, expected 1"
 
@@ -114,9 +106,9 @@ probe_ok() { probe --expect ok --within 5 >>"$LOGDIR/probe.log" 2>&1; }
 wait_until 30 probe_ok || fail "no new connection works 30 s after the stalled ones were reset: $(tail -1 "$LOGDIR/probe.log")"
 info "recovered after $(elapsed "$t0") s: $(tail -1 "$LOGDIR/probe.log")"
 grep -q "back under the memory budget (--max-memory) after" "$T2S_LOG" || fail "no end-of-episode log line"
-under_half() { stats_now; [ "$(statv mem_used)" -lt $((limit / 2)) ]; }
-wait_until 20 under_half || fail "accounted memory still $(statv mem_used) of $limit bytes after the reset"
-info "after: accounted $(statv mem_used) bytes, RSS $(rss_kb) kB, $(statv tcp_flows) TCP flows left"
+under_half() { t2s_stats_now; [ "$(t2s_statv mem_used)" -lt $((limit / 2)) ]; }
+wait_until 20 under_half || fail "accounted memory still $(t2s_statv mem_used) of $limit bytes after the reset"
+info "after: accounted $(t2s_statv mem_used) bytes, RSS $(rss_kb) kB, $(t2s_statv tcp_flows) TCP flows left"
 t2s_stop
 [ "$T2S_STATUS" = 0 ] || fail "tun2socks exited with status $T2S_STATUS"
 
@@ -139,8 +131,8 @@ in_cli "$PY" "$E2E_DIR/tuninject.py" tiny --dev "$TUN" --dst4 "$TGT4" --dst6 "$T
     --segs "$TINY_SEGS" --min 1 --max 64 --flight 256 --lose 12000 --deadline 120 --out "$tiny_sent" \
     >"$LOGDIR/tiny.log" 2>&1 \
     || fail "tiny segments: $(tail -1 "$LOGDIR/tiny.log")"
-stats_now
-collapses=$(statv tcp_collapses)
+t2s_stats_now
+collapses=$(t2s_statv tcp_collapses)
 touch "$tiny_go"
 wait_until 60 test -s "$tiny_got" || fail "the slow target did not read the tiny stream to its end within 60 s"
 [ "$(cat "$tiny_got")" = "$(cat "$tiny_sent")" ] \

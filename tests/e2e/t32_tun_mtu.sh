@@ -17,13 +17,6 @@ udp_echo_start
 httpd_start
 T2S_EXTRA="--mtu 1500 --no-offload" t2s_start
 
-statv() { grep ' stats: ' "$T2S_LOG" | tail -1 | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-stats_now() {
-    local n
-    n=$(stats_lines)
-    kill -USR1 "$T2S_PID"
-    wait_until 5 stats_lines_gt "$n" || fail "no stats line after SIGUSR1"
-}
 echo_ok() {
     udp_client "$CLI" echo --host "$1" --port "$UDP_ECHO_PORT" -n 2 --count 3 --size 1200 >>"$LOGDIR/udp.log" 2>&1 \
         || fail "UDP echo to $1 $2: $(tail -1 "$LOGDIR/udp.log")"
@@ -47,12 +40,12 @@ if command -v ping >/dev/null; then
 else
     pings=0
 fi
-truncated() { stats_now; [ "$(statv tun_truncated)" -ge $((40 + pings)) ]; }
-wait_until 10 truncated || fail "tun_truncated=$(statv tun_truncated), expected at least $((40 + pings))"
+truncated() { t2s_stats_now; [ "$(t2s_statv tun_truncated)" -ge $((40 + pings)) ]; }
+wait_until 10 truncated || fail "tun_truncated=$(t2s_statv tun_truncated), expected at least $((40 + pings))"
 t2s_alive || fail "tun2socks died on packets longer than its buffer"
 n=$(grep -c "dropped a packet from $TUN longer than the 1500-byte read buffer" "$T2S_LOG")
 [ "$n" = 1 ] || fail "$n log lines for the long packets, expected 1 (rate-limited)"
-info "$(statv tun_truncated) long packets dropped: $(grep -o 'dropped a packet.*' "$T2S_LOG" | head -1)"
+info "$(t2s_statv tun_truncated) long packets dropped: $(grep -o 'dropped a packet.*' "$T2S_LOG" | head -1)"
 
 # What fits still goes through, both ways.
 echo_ok "$TGT4" "after the MTU change"
