@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tun2socks: parse the command line, resolve the proxy, open and configure the TUN,
- * build the data path, run the loop, tear down in reverse. The only exit() is here.
+ * tun2socks: parse the command line, resolve the proxy, open and configure the TUN and
+ * the capture, then run the engine through libtun2socks (tun2socks.h, with the
+ * command's side door host_api.h) on the default loop, where the command keeps its own
+ * watchers (signals, the child of -- COMMAND); tear down in reverse. The only exit() is
+ * here.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,23 +28,17 @@
 #include "cli.h"
 #include "config.h"
 #include "container_of.h"
+#include "host_api.h"
 #include "log.h"
-#include "lwip_port.h"
 #include "netns.h"
 #include "privdrop.h"
-#include "t2s.h"
+#include "proxy_url.h"
 #include "tun.h"
 
 
 enum {
 	EXIT_USAGE = 2,
 };
-
-static void
-lwip_diag(const char *msg)
-{
-	log_warn("lwip: %s", msg);
-}
 
 /* Credentials from --proxy-auth-file or TUN2SOCKS_PROXY_AUTH override the URL's. */
 static int
@@ -195,9 +192,15 @@ struct host_setup {
 	char **cmd_env;           /* ... with this environment */
 	int sigfd;                /* -- COMMAND: SIGINT, SIGTERM and SIGHUP, with their sender */
 	ev_io sig_io;
-	struct t2s *t;
+	ev_signal sigint, sigterm, sighup; /* otherwise: each one stops */
+	ev_signal sigusr1;        /* the stats line */
+	struct ev_loop *loop;
+	struct t2s_engine *engine;
+	const struct t2s_config *cfg;
+	const struct privdrop_target *run_as; /* --user, else NULL */
 	long record_owner;        /* --user: the capture's state record is left removable by it */
 	bool cmd_running;         /* netns_cmd_go was called: the command is no longer ours to reap */
+	bool start_failed;        /* a start hook failed, and said why */
 	int exit_status;
 };
 
@@ -396,7 +399,7 @@ command_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	ev_child_stop(loop, w);
 	hs->exit_status = netns_exit_status(w->rstatus);
 	log_info("command exited with status %d", hs->exit_status);
-	t2s_stop(hs->t);
+	t2s_engine_stop(hs->engine);
 }
 
 /*
@@ -437,7 +440,6 @@ command_signals(sigset_t *set)
 static int
 command_watch(struct ev_loop *loop, struct host_setup *hs)
 {
-	struct t2s *t = hs->t;
 	sigset_t set;
 
 	/* Blocked since before the command was forked (main), so none is lost. */
@@ -449,7 +451,6 @@ command_watch(struct ev_loop *loop, struct host_setup *hs)
 	}
 	ev_io_init(&hs->sig_io, command_sigfd_cb, hs->sigfd, EV_READ);
 	ev_io_start(loop, &hs->sig_io);
-	t2s_release_stop_signals(t);
 	ev_child_init(&hs->child, command_child_cb, netns_cmd_pid(hs->cmd), 0);
 	ev_child_start(loop, &hs->child);
 	return 0;
@@ -464,6 +465,70 @@ command_unwatch(struct ev_loop *loop, struct host_setup *hs)
 		close(hs->sigfd);
 		hs->sigfd = -1;
 	}
+}
+
+/*
+ * Out of the loop's hands from here on: blocked first, since stopping the last watcher
+ * of a signal restores its default action, which would end the process before the
+ * teardown (routes, kill switch) that follows the loop.
+ */
+static void
+signals_release(struct ev_loop *loop, struct host_setup *hs)
+{
+	sigset_t set;
+
+	command_signals(&set);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	ev_signal_stop(loop, &hs->sigint);
+	ev_signal_stop(loop, &hs->sigterm);
+	ev_signal_stop(loop, &hs->sighup);
+	if (ev_is_active(&hs->sigusr1)) {
+		ev_ref(loop);
+		ev_signal_stop(loop, &hs->sigusr1);
+	}
+}
+
+/* SIGHUP too: the terminal or SSH session went away (there is no configuration to reload). */
+static void
+stop_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct host_setup *hs = w->data;
+
+	(void)revents;
+	log_info("%s received, shutting down",
+		 w->signum == SIGINT ? "SIGINT" : w->signum == SIGHUP ? "SIGHUP" : "SIGTERM");
+	signals_release(loop, hs);
+	t2s_engine_stop(hs->engine);
+}
+
+static void
+stats_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct host_setup *hs = w->data;
+
+	(void)loop;
+	(void)revents;
+	t2s_engine_log_stats(hs->engine);
+}
+
+/* SIGUSR1 always; SIGINT, SIGTERM and SIGHUP unless a command has them (command_watch). */
+static void
+signals_start(struct ev_loop *loop, struct host_setup *hs, bool stop_too)
+{
+	ev_signal_init(&hs->sigusr1, stats_signal_cb, SIGUSR1);
+	hs->sigusr1.data = hs;
+	ev_signal_start(loop, &hs->sigusr1);
+	ev_unref(loop); /* a stats request is no reason to keep running */
+	if (!stop_too)
+		return;
+	ev_signal_init(&hs->sigint, stop_signal_cb, SIGINT);
+	ev_signal_init(&hs->sigterm, stop_signal_cb, SIGTERM);
+	ev_signal_init(&hs->sighup, stop_signal_cb, SIGHUP);
+	hs->sigint.data = hs->sigterm.data = hs->sighup.data = hs;
+	ev_signal_start(loop, &hs->sigint);
+	ev_signal_start(loop, &hs->sigterm);
+	ev_signal_start(loop, &hs->sighup);
 }
 
 /*
@@ -570,6 +635,50 @@ drop_privileges(const struct t2s_config *cfg, const struct privdrop_target *run_
 	return 0;
 }
 
+/*
+ * The engine is built on the TUN and about to run: drop privileges, take the signals
+ * (or the command's), let the command go. What arrived meanwhile is handled now.
+ */
+static int
+host_started(void *arg, struct t2s_engine *engine)
+{
+	struct host_setup *hs = arg;
+	sigset_t sigs;
+	int err;
+
+	hs->engine = engine;
+	if (hs->run_as != NULL && (err = drop_privileges(hs->cfg, hs->run_as, hs->capture != NULL)) < 0)
+		goto err_failed;
+	signals_start(hs->loop, hs, hs->cmd == NULL);
+	if (hs->cmd != NULL) {
+		if ((err = command_watch(hs->loop, hs)) < 0)
+			goto err_failed;
+		if (netns_cmd_go(hs->cmd) < 0)
+			log_warn("the command did not wait for us: %s", strerror(errno));
+		hs->cmd_running = true;
+	} else {
+		command_signals(&sigs);
+		sigprocmask(SIG_UNBLOCK, &sigs, NULL);
+	}
+	return 0;
+
+err_failed:
+	hs->start_failed = true;
+	return err;
+}
+
+/* Every flow was reset: the capture goes first, so nothing new enters the TUN while
+ * they close. */
+static void
+host_stopping(void *arg, struct t2s_engine *engine)
+{
+	struct host_setup *hs = arg;
+
+	(void)engine;
+	signals_release(hs->loop, hs);
+	stop_capture(hs);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -578,12 +687,13 @@ main(int argc, char **argv)
 	struct socks5_server proxy;
 	struct tun_device tun;
 	static struct host_setup hs = {.netns_fd = -1, .sigfd = -1, .record_owner = -1, .exit_status = EXIT_SUCCESS};
+	const struct t2s_host_hooks hooks = {.started = host_started, .stopping = host_stopping, .arg = &hs};
 	sigset_t sigs;
 	struct ev_loop *loop;
-	struct t2s *t;
-	struct privdrop_target run_as = {0};
-	char msg[256], url[T2S_ENDPOINT_STRLEN + PROXY_URL_CRED_MAX + 16];
-	bool ran = false;
+	struct t2s_conf *conf;
+	struct t2s_engine *engine = NULL;
+	static struct privdrop_target run_as;
+	char msg[256];
 	int rc, status = EXIT_FAILURE;
 
 	config_defaults(&cfg);
@@ -634,40 +744,34 @@ main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	if (open_tun(&cfg, &tun, &hs) < 0)
 		goto err_end_host;
-	lwip_port_init(loop, lwip_diag);
-	t = t2s_new(loop, &cfg, &proxy, &tun);
-	if (t == NULL) {
-		log_error("cannot start: %s", strerror(errno));
-		tun_close(&tun);
-		goto err_fini_lwip;
+	hs.loop = loop;
+	hs.cfg = &cfg;
+	hs.run_as = cfg.user != NULL ? &run_as : NULL;
+	conf = t2s_conf_from_config(&cfg, &proxy);
+	if (conf == NULL) {
+		log_error("cannot start: %s", strerror(ENOMEM));
+		goto err_close_tun;
 	}
-	if (cfg.user != NULL && drop_privileges(&cfg, &run_as, hs.capture != NULL) < 0)
-		goto err_free_engine;
-	hs.t = t;
-	if (hs.cmd != NULL) {
-		if (command_watch(loop, &hs) < 0)
-			goto err_free_engine;
-		if (netns_cmd_go(hs.cmd) < 0)
-			log_warn("the command did not wait for us: %s", strerror(errno));
-		hs.cmd_running = true;
+	rc = t2s_engine_new_host(conf, loop, &hooks, &engine);
+	if (rc < 0) {
+		log_error("cannot start: %s", t2s_config_error(conf));
+		t2s_config_free(conf);
+		goto err_close_tun;
+	}
+	t2s_config_free(conf);
+	rc = t2s_engine_run(engine, tun.fd);
+	if (rc < 0) {
+		if (!hs.start_failed)
+			log_error("%s", t2s_engine_error(engine));
 	} else {
-		/* The loop's watchers are in place: what arrived meanwhile is handled now. */
-		sigprocmask(SIG_UNBLOCK, &sigs, NULL);
+		status = hs.exit_status;
 	}
-	proxy_url_format_redacted(&cfg.proxy, url, sizeof(url));
-	log_info("ready: %s (mtu %u%s%s) -> %s", t->tun.name, cfg.mtu, t->tun.vnet_hdr_len ? ", offload" : "",
-		 t->tun.persistent ? ", persistent" : "", url);
-	ev_run(loop, 0);
-	ran = true;
-	status = hs.exit_status;
-
-err_free_engine:
-	/* Capture first: with it gone nothing new enters the TUN while the flows close. */
+	/* A no-op when the stopping hook ran. */
 	stop_capture(&hs);
 	command_unwatch(loop, &hs);
-	t2s_free(t);
-err_fini_lwip:
-	lwip_port_fini();
+	t2s_engine_free(engine);
+err_close_tun:
+	tun_close(&tun);
 err_end_host:
 	stop_capture(&hs); /* when the engine never started; a no-op after the one above */
 	if (hs.netns_fd >= 0)
@@ -675,7 +779,5 @@ err_end_host:
 	command_end(&hs);
 err_free_env:
 	free(hs.cmd_env);
-	if (ran)
-		log_info("stopped");
 	return status;
 }

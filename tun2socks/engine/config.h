@@ -105,7 +105,6 @@ struct t2s_config {
 	struct in_addr dns_stub4;   /* CONFIG_DNS_STUB_ADDR4, answered by dns_stub.c */
 	const char *user;      /* --user: drop privileges to it once set up (NULL: stay) */
 	const char *group;     /* --group: instead of the user's primary group */
-	bool embedded;         /* libtun2socks: no signal watchers, the signal mask untouched */
 };
 
 void config_defaults(struct t2s_config *cfg);

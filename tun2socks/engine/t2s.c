@@ -7,7 +7,6 @@
 #include "t2s.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -451,14 +450,6 @@ t2s_log_stats(const struct t2s *t)
 }
 
 static void
-t2s_sigusr1_cb(struct ev_loop *loop, ev_signal *w, int revents)
-{
-	(void)loop;
-	(void)revents;
-	t2s_log_stats(w->data);
-}
-
-static void
 health_adopt(void *arg, struct socks5_udp *s)
 {
 	struct t2s *t = arg;
@@ -550,44 +541,12 @@ udp_setup(struct t2s *t, uint64_t seed)
 	return 0;
 }
 
-static void
-t2s_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
-{
-	struct t2s *t = w->data;
-
-	(void)loop;
-	(void)revents;
-	/* SIGHUP too: the terminal or SSH session went away (no configuration to reload). */
-	log_info("%s received, shutting down",
-		 w->signum == SIGINT ? "SIGINT" : w->signum == SIGHUP ? "SIGHUP" : "SIGTERM");
-	t2s_stop(t);
-}
-
 static uint64_t
 phys_memory(void)
 {
 	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
 
 	return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
-}
-
-/* The program's signals; an embedder keeps its own, and stops us through the API. */
-static void
-t2s_signals_start(struct t2s *t)
-{
-	struct ev_loop *loop = t->loop;
-
-	ev_signal_init(&t->sigint, t2s_signal_cb, SIGINT);
-	ev_signal_init(&t->sigterm, t2s_signal_cb, SIGTERM);
-	ev_signal_init(&t->sighup, t2s_signal_cb, SIGHUP);
-	t->sigint.data = t->sigterm.data = t->sighup.data = t;
-	ev_signal_start(loop, &t->sigint);
-	ev_signal_start(loop, &t->sigterm);
-	ev_signal_start(loop, &t->sighup);
-	ev_signal_init(&t->sigusr1, t2s_sigusr1_cb, SIGUSR1);
-	t->sigusr1.data = t;
-	ev_signal_start(loop, &t->sigusr1);
-	ev_unref(loop); /* a stats request is no reason to keep running */
 }
 
 struct t2s *
@@ -712,8 +671,6 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 	ev_prepare_init(&t->service_prepare, t2s_service_prepare_cb);
 	ev_prepare_start(loop, &t->service_prepare);
 	ev_unref(loop); /* the prepare watcher alone must not keep the loop running */
-	if (!cfg->embedded)
-		t2s_signals_start(t);
 	udp_health_start(t->udp_health);
 	return t;
 
@@ -734,18 +691,8 @@ err_relay:
 }
 
 void
-t2s_release_stop_signals(struct t2s *t)
-{
-	ev_signal_stop(t->loop, &t->sigint);
-	ev_signal_stop(t->loop, &t->sigterm);
-	ev_signal_stop(t->loop, &t->sighup);
-}
-
-void
 t2s_stop(struct t2s *t)
 {
-	sigset_t stop;
-
 	if (t->stopping)
 		return;
 	t->stopping = true;
@@ -757,20 +704,6 @@ t2s_stop(struct t2s *t)
 	ev_io_stop(t->loop, &t->tun_io);
 	ev_timer_stop(t->loop, &t->reass_timer);
 	ev_timer_stop(t->loop, &t->mem_timer);
-	if (t->cfg->embedded) {
-		ev_break(t->loop, EVBREAK_ALL);
-		return;
-	}
-	/* Stopping a watcher restores the default action, which would end the process
-	 * before the teardown that follows the loop: from here on they stay blocked. */
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGHUP);
-	sigprocmask(SIG_BLOCK, &stop, NULL);
-	t2s_release_stop_signals(t);
-	ev_ref(t->loop);
-	ev_signal_stop(t->loop, &t->sigusr1);
 	ev_break(t->loop, EVBREAK_ALL);
 }
 

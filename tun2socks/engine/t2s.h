@@ -3,7 +3,9 @@
  * struct t2s: the engine. It owns the TUN device, the lwIP netif, the proxy description
  * and the flow kinds (tcp_flow, udp_flow, udp_route, dns_tcp), which it gives a
  * struct flow_env (flow_env.h) and the TUN through struct tun_out: they never see
- * struct t2s, and nothing below includes this header. main.c creates it.
+ * struct t2s, and nothing below includes this header. lib/api.c creates it (for
+ * embedders and for the command alike); it installs no signal handler and stops only
+ * when told.
  */
 #ifndef T2S_TUN2SOCKS_T2S_H
 #define T2S_TUN2SOCKS_T2S_H
@@ -63,7 +65,6 @@ struct t2s {
 	struct socks5_server proxy;
 	ev_io tun_io;
 	ev_prepare service_prepare; /* runs flow work that lwIP callbacks scheduled */
-	ev_signal sigint, sigterm, sighup, sigusr1;
 	struct flow_env env;      /* what the flow kinds are given (flow_env.h) */
 	struct tcp_flows *tcp;
 	struct udp_flows *udp;
@@ -106,13 +107,6 @@ void t2s_stop(struct t2s *t);
 void t2s_free(struct t2s *t);
 
 /*
- * Stops watching SIGINT, SIGTERM and SIGHUP (t2s_new starts watching them: each one
- * calls t2s_stop): for a caller that handles them itself (main.c while a command runs).
- * SIGUSR1 (the stats line) stays.
- */
-void t2s_release_stop_signals(struct t2s *t);
-
-/*
  * One packet as if read from the TUN (len bytes, no virtio-net header): counted,
  * validated, dispatched (martians, SYN gating, UDP routing, reassembly) and, if lwIP
  * should see it, copied into a pbuf for it. The TUN watcher runs the same path; the
@@ -120,7 +114,7 @@ void t2s_release_stop_signals(struct t2s *t);
  */
 void t2s_input(struct t2s *t, const uint8_t *pkt, size_t len);
 
-/* Logs every counter on one line (also on SIGUSR1). */
+/* Logs every counter on one line (the command does on SIGUSR1). */
 void t2s_log_stats(const struct t2s *t);
 
 /* Bytes the data path holds now, at their real allocation sizes (--max-memory). */

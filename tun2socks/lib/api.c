@@ -23,6 +23,7 @@
 #include "cli.h"
 #include "config.h"
 #include "container_of.h"
+#include "host_api.h"
 #include "log.h"
 #include "lwip_port.h"
 #include "t2s.h"
@@ -33,6 +34,9 @@
 struct t2s_conf {
 	struct t2s_config cfg;
 	bool have_proxy, mtu_set;
+	bool host;                       /* t2s_conf_from_config: host options and a resolved proxy */
+	struct sockaddr_storage proxy_addr;
+	socklen_t proxy_addrlen;
 	t2s_socket_fn socket_fn;
 	void *socket_arg;
 	t2s_log_fn log_fn;
@@ -49,6 +53,9 @@ struct t2s_engine {
 	t2s_log_fn log_fn;
 	void *log_arg;
 	struct ev_loop *loop;
+	bool own_loop;                /* made by t2s_engine_new; the command's is its own */
+	struct t2s_host_hooks hooks;  /* the command's (host_api.h); none for an embedder */
+	bool stop_told;               /* hooks.stopping was called */
 	ev_async stop_async;
 	ev_timer stats_timer;
 	struct t2s *t; /* while running */
@@ -221,20 +228,49 @@ api_stats_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	stats_refresh(e);
 }
 
+/* The command's stopping hook, once: the flows are reset, not yet freed. */
+static void
+tell_stopping(struct t2s_engine *e)
+{
+	if (e->stop_told || e->hooks.stopping == NULL)
+		return;
+	e->stop_told = true;
+	e->hooks.stopping(e->hooks.arg, e);
+}
+
 static void
 api_stop_async_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
 	struct t2s_engine *e = container_of(w, struct t2s_engine, stop_async);
 
 	(void)revents;
-	if (e->t != NULL)
-		t2s_stop(e->t); /* resets every flow, then breaks the loop */
-	else
+	if (e->t == NULL) {
 		ev_break(loop, EVBREAK_ALL);
+		return;
+	}
+	t2s_stop(e->t); /* resets every flow, then breaks the loop */
 }
 
-int
-t2s_engine_new(struct t2s_conf *conf, struct t2s_engine **out)
+struct t2s_conf *
+t2s_conf_from_config(const struct t2s_config *cfg, const struct socks5_server *proxy)
+{
+	struct t2s_conf *conf = calloc(1, sizeof(*conf));
+
+	if (conf == NULL)
+		return NULL;
+	conf->cfg = *cfg;
+	conf->have_proxy = true;
+	conf->host = true;
+	memcpy(&conf->proxy_addr, &proxy->addr, proxy->addrlen);
+	conf->proxy_addrlen = proxy->addrlen;
+	/* The command set the MTU of a device it made; one given with --tun-fd is kept. */
+	conf->mtu_set = cfg->tun_fd < 0 || cfg->mtu != CONFIG_DEFAULT_MTU;
+	return conf;
+}
+
+static int
+engine_new(struct t2s_conf *conf, struct ev_loop *loop, const struct t2s_host_hooks *hooks,
+	   struct t2s_engine **out)
 {
 	struct t2s_engine *e;
 	int expected = 0;
@@ -247,7 +283,7 @@ t2s_engine_new(struct t2s_conf *conf, struct t2s_engine **out)
 		snprintf(conf->err, sizeof(conf->err), "proxy is required (e.g. socks5://198.51.100.1:1080)");
 		return -EINVAL;
 	}
-	if (conf->cfg.proxy.server.type == T2S_ENDPOINT_DOMAIN) {
+	if (!conf->host && conf->cfg.proxy.server.type == T2S_ENDPOINT_DOMAIN) {
 		/* getaddrinfo's sockets would not pass through the socket hook. */
 		snprintf(conf->err, sizeof(conf->err),
 			 "proxy: give an IP address; the library does not resolve the proxy's name (%.64s)",
@@ -267,14 +303,18 @@ t2s_engine_new(struct t2s_conf *conf, struct t2s_engine **out)
 	if (e == NULL)
 		goto err_release;
 	e->cfg = conf->cfg;
-	e->cfg.embedded = true;
-	e->cfg.tun_fd = -1;
 	e->mtu_set = conf->mtu_set;
-	if (endpoint_to_sockaddr(&e->cfg.proxy.server, &e->proxy.addr, &e->proxy.addrlen) < 0) {
-		snprintf(conf->err, sizeof(conf->err), "proxy: not an IP address");
-		free(e);
-		atomic_store(&engine_claimed, 0);
-		return -EINVAL;
+	if (conf->host) {
+		memcpy(&e->proxy.addr, &conf->proxy_addr, conf->proxy_addrlen);
+		e->proxy.addrlen = conf->proxy_addrlen;
+	} else {
+		e->cfg.tun_fd = -1;
+		if (endpoint_to_sockaddr(&e->cfg.proxy.server, &e->proxy.addr, &e->proxy.addrlen) < 0) {
+			snprintf(conf->err, sizeof(conf->err), "proxy: not an IP address");
+			free(e);
+			atomic_store(&engine_claimed, 0);
+			return -EINVAL;
+		}
 	}
 	if (e->cfg.proxy.has_credentials) {
 		e->proxy.user = e->cfg.proxy.user;
@@ -286,13 +326,20 @@ t2s_engine_new(struct t2s_conf *conf, struct t2s_engine **out)
 	e->socket_arg = conf->socket_arg;
 	e->log_fn = conf->log_fn;
 	e->log_arg = conf->log_arg;
+	if (hooks != NULL)
+		e->hooks = *hooks;
 	e->stats.size = sizeof(e->stats);
 	if (pthread_mutex_init(&e->stats_lock, NULL) != 0)
 		goto err_free;
-	/* A loop of our own; NOSIGMASK: libev leaves the signal mask alone. */
-	e->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
-	if (e->loop == NULL)
-		goto err_mutex;
+	if (loop != NULL) {
+		e->loop = loop;
+	} else {
+		/* A loop of our own; NOSIGMASK: libev leaves the signal mask alone. */
+		e->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+		if (e->loop == NULL)
+			goto err_mutex;
+		e->own_loop = true;
+	}
 	ev_async_init(&e->stop_async, api_stop_async_cb);
 	ev_async_start(e->loop, &e->stop_async);
 	ev_timer_init(&e->stats_timer, api_stats_timer_cb, 1.0, 1.0);
@@ -310,6 +357,28 @@ err_release:
 	atomic_store(&engine_claimed, 0);
 	snprintf(conf->err, sizeof(conf->err), "out of memory");
 	return -ENOMEM;
+}
+
+int
+t2s_engine_new(struct t2s_conf *conf, struct t2s_engine **out)
+{
+	return engine_new(conf, NULL, NULL, out);
+}
+
+int
+t2s_engine_new_host(struct t2s_conf *conf, struct ev_loop *loop, const struct t2s_host_hooks *hooks,
+		    struct t2s_engine **out)
+{
+	if (loop == NULL)
+		return -EINVAL;
+	return engine_new(conf, loop, hooks, out);
+}
+
+void
+t2s_engine_log_stats(struct t2s_engine *e)
+{
+	if (e != NULL && e->t != NULL)
+		t2s_log_stats(e->t);
 }
 
 /* A SIGPIPE our own sockets raised while it was blocked must not reach the embedder. */
@@ -372,22 +441,29 @@ t2s_engine_run(struct t2s_engine *e, int tun_fd)
 		lwip_port_fini();
 		goto out_mask;
 	}
-	proxy_url_format_redacted(&e->cfg.proxy, url, sizeof(url));
-	log_info("ready: %s (mtu %u%s) -> %s", e->t->tun.name, e->cfg.mtu, e->t->tun.vnet_hdr_len ? ", offload" : "",
-		 url);
+	if (e->hooks.started != NULL && (err = e->hooks.started(e->hooks.arg, e)) < 0) {
+		snprintf(e->err, sizeof(e->err), "cannot start: %s", strerror(-err));
+		atomic_store(&e->stop_requested, 1);
+	} else {
+		err = 0;
+		proxy_url_format_redacted(&e->cfg.proxy, url, sizeof(url));
+		log_info("ready: %s (mtu %u%s%s) -> %s", e->t->tun.name, e->cfg.mtu,
+			 e->t->tun.vnet_hdr_len ? ", offload" : "", e->t->tun.persistent ? ", persistent" : "", url);
+	}
 	stats_refresh(e);
 	ev_timer_start(e->loop, &e->stats_timer);
 	if (!atomic_load(&e->stop_requested))
 		ev_run(e->loop, 0);
 	ev_timer_stop(e->loop, &e->stats_timer);
 	t2s_stop(e->t);
+	tell_stopping(e);
 	stats_refresh(e);
 	t2s_free(e->t);
 	e->t = NULL;
 	stats_refresh(e);
 	lwip_port_fini();
-	log_info("stopped");
-	err = 0;
+	if (err == 0)
+		log_info("stopped");
 out_mask:
 	if (!sigismember(&old, SIGPIPE))
 		drain_sigpipe(&pipe);
@@ -410,7 +486,8 @@ t2s_engine_free(struct t2s_engine *e)
 	if (e == NULL)
 		return;
 	ev_async_stop(e->loop, &e->stop_async);
-	ev_loop_destroy(e->loop);
+	if (e->own_loop)
+		ev_loop_destroy(e->loop);
 	pthread_mutex_destroy(&e->stats_lock);
 	if (e->log_fn != NULL)
 		log_set_sink(NULL, NULL);

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The tun2socks command's side door into libtun2socks (not installed, not exported).
+ * The command is one user of the public API (tun2socks.h): it builds a t2s_conf, creates
+ * the engine, runs it on the TUN it opened and stops it with t2s_engine_stop. What an
+ * embedder does not need and the command does is here:
+ *  - a configuration it parsed itself (host options included) and a proxy address it
+ *    resolved;
+ *  - the process's default loop, on which it keeps its own watchers (signals, the
+ *    command's child) next to the engine's;
+ *  - two hooks around the run: `started` once the data path is built and before the
+ *    loop runs (where the command drops privileges and lets its child go), `stopping`
+ *    once when the loop has ended and every flow has been reset, before they are freed
+ *    (where it lifts the capture, so nothing new enters the TUN while they close);
+ *  - the stats line, on the engine's thread.
+ */
+#ifndef T2S_LIB_HOST_API_H
+#define T2S_LIB_HOST_API_H
+
+#include <ev.h>
+
+#include "config.h"
+#include "socks5_server.h"
+#include "tun2socks.h"
+
+struct t2s_host_hooks {
+	/* 0 to run, or -errno to end the run at once with that error (logged by the hook). */
+	int (*started)(void *arg, struct t2s_engine *engine);
+	void (*stopping)(void *arg, struct t2s_engine *engine);
+	void *arg;
+};
+
+/*
+ * A configuration from one the command parsed and checked (cli_parse, credentials
+ * loaded) and the proxy's resolved address; NULL when out of memory. Freed with
+ * t2s_config_free.
+ */
+struct t2s_conf *t2s_conf_from_config(const struct t2s_config *cfg, const struct socks5_server *proxy);
+
+/*
+ * t2s_engine_new on loop (the caller's, and not destroyed by t2s_engine_free) with
+ * hooks (copied). The engine is stopped by t2s_engine_stop as an embedder's is.
+ */
+int t2s_engine_new_host(struct t2s_conf *conf, struct ev_loop *loop, const struct t2s_host_hooks *hooks,
+			struct t2s_engine **out);
+
+/* Logs every counter on one line; on the engine's thread, while it runs. */
+void t2s_engine_log_stats(struct t2s_engine *engine);
+
+#endif
