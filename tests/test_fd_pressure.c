@@ -93,22 +93,28 @@ count(const char *hay, const char *needle)
 	return n;
 }
 
+/* tcp_flow.c's words for its --max-flows episodes. */
+static const struct fd_pressure_kind max_flows = {
+	.short_of = "at --max-flows",
+	.recovered = "below --max-flows again",
+};
+
 /* At --max-flows: 200 SYNs in one episode, then one admitted; later a second episode. */
 static void
 cap_sequence(struct fd_pressure *p)
 {
 	for (int i = 0; i < 200; i++)
-		fd_pressure_capped(p, 100.0 + i * 0.01, "TCP", "--max-flows", 3);
+		fd_pressure_capped(p, 100.0 + i * 0.01, "TCP", 3);
 	fd_pressure_ok(p, 103.0);
 	fd_pressure_ok(p, 103.5); /* more admissions: nothing more to say */
-	fd_pressure_capped(p, 110.0, "TCP", "--max-flows", 3);
+	fd_pressure_capped(p, 110.0, "TCP", 3);
 	fd_pressure_ok(p, 110.5);
 }
 
 static void
 cap_episodes(void **state)
 {
-	struct fd_pressure p = {0};
+	struct fd_pressure p = {.kind = &max_flows};
 	const char *log;
 
 	(void)state;
@@ -118,7 +124,9 @@ cap_episodes(void **state)
 	assert_int_equal(p.episode_refused, 1);
 	assert_false(p.exhausted);
 	/* One line at each edge of each episode, none per refused SYN. */
-	assert_int_equal(count(log, "3 TCP connections open (--max-flows): new ones are refused (RST)"), 2);
+	assert_int_equal(count(log, "at --max-flows (3 TCP connections open): new connections are refused until "
+				    "some close; open ones carry on (first refused: TCP)"),
+			 2);
 	assert_int_equal(count(log, "below --max-flows again after 3.0 s: 200 new connections were refused"), 1);
 	assert_int_equal(count(log, "below --max-flows again after 0.5 s: 1 new connections were refused"), 1);
 	assert_int_equal(count(log, "\n"), 4);
@@ -130,20 +138,20 @@ static void
 cap_long(struct fd_pressure *p)
 {
 	for (int i = 0; i <= 650; i++)
-		fd_pressure_capped(p, 1000.0 + i * 0.1, "TCP", "--max-flows", 16384);
+		fd_pressure_capped(p, 1000.0 + i * 0.1, "TCP", 16384);
 	fd_pressure_ok(p, 1066.0);
 }
 
 static void
 cap_remind(void **state)
 {
-	struct fd_pressure p = {0};
+	struct fd_pressure p = {.kind = &max_flows};
 	const char *log;
 
 	(void)state;
 	log = capture_log(cap_long, &p);
 	assert_int_equal(p.episodes, 1);
-	assert_int_equal(count(log, "16384 TCP connections open (--max-flows)"), 1);
+	assert_int_equal(count(log, "at --max-flows (16384 TCP connections open)"), 1);
 	assert_int_equal(count(log, "still at --max-flows after"), 2); /* at 30 s and 60 s */
 	assert_int_equal(count(log, "below --max-flows again after 66.0 s: 651 new"), 1);
 }

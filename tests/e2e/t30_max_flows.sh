@@ -20,7 +20,7 @@ out=$(client "$CLI" maxflows --host "$TGT4" --port "$LINE_PORT" -n 3 --extra "$E
 info "$out"
 refused=$(printf '%s\n' "$out" | sed -n 's/.*refused=\([0-9]*\).*/\1/p')
 [ -n "$refused" ] || fail "client did not report its refusals"
-starts=$(grep -c "TCP connections open (--max-flows): new ones are refused (RST)" "$T2S_LOG")
+starts=$(grep -c "at --max-flows ([0-9]* TCP connections open): new connections are refused" "$T2S_LOG")
 ends=$(grep -c "below --max-flows again after" "$T2S_LOG")
 [ "$starts" = 1 ] && [ "$ends" = 1 ] \
     || fail "one episode logged as $starts start and $ends end lines: $(grep -- '--max-flows' "$T2S_LOG" | head -5)"

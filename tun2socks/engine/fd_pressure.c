@@ -3,6 +3,7 @@
 #include "fd_pressure.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
@@ -54,14 +55,16 @@ count_refusal(struct fd_pressure *p, ev_tstamp now)
 	return EPISODE_QUIET;
 }
 
-void
-fd_pressure_refused(struct fd_pressure *p, ev_tstamp now, const char *what, int err)
+/* The one wording of every kind: "<short_of> (<why>): ...", "still <short_of> ...",
+ * "<recovered> after ...". */
+static void
+log_refusal(struct fd_pressure *p, ev_tstamp now, const char *why, const char *what)
 {
 	switch (count_refusal(p, now)) {
 	case EPISODE_START:
 		log_warn("%s (%s): new connections are refused until some close; open ones carry on (first "
 			 "refused: %s)",
-			 kind(p)->short_of, strerror(-err), what);
+			 kind(p)->short_of, why, what);
 		break;
 	case EPISODE_REMIND:
 		log_warn("still %s after %.0f s: %llu new connections refused so far", kind(p)->short_of,
@@ -73,22 +76,18 @@ fd_pressure_refused(struct fd_pressure *p, ev_tstamp now, const char *what, int 
 }
 
 void
-fd_pressure_capped(struct fd_pressure *p, ev_tstamp now, const char *what, const char *limit, unsigned open)
+fd_pressure_refused(struct fd_pressure *p, ev_tstamp now, const char *what, int err)
 {
-	p->limit = limit;
-	switch (count_refusal(p, now)) {
-	case EPISODE_START:
-		log_warn("%u %s connections open (%s): new ones are refused (RST) until some close; open ones "
-			 "carry on",
-			 open, what, limit);
-		break;
-	case EPISODE_REMIND:
-		log_warn("still at %s after %.0f s: %llu new connections refused so far", limit, now - p->since,
-			 (unsigned long long)p->episode_refused);
-		break;
-	case EPISODE_QUIET:
-		break;
-	}
+	log_refusal(p, now, strerror(-err), what);
+}
+
+void
+fd_pressure_capped(struct fd_pressure *p, ev_tstamp now, const char *what, unsigned open)
+{
+	char why[64];
+
+	snprintf(why, sizeof(why), "%u %s connections open", open, what);
+	log_refusal(p, now, why, what);
 }
 
 void
@@ -98,10 +97,6 @@ fd_pressure_recovered(struct fd_pressure *p, ev_tstamp now)
 	if (!p->logged)
 		return;
 	p->last_log = now;
-	if (p->limit != NULL)
-		log_warn("below %s again after %.1f s: %llu new connections were refused", p->limit, now - p->since,
-			 (unsigned long long)p->episode_refused);
-	else
-		log_warn("%s after %.1f s: %llu new connections were refused", kind(p)->recovered, now - p->since,
-			 (unsigned long long)p->episode_refused);
+	log_warn("%s after %.1f s: %llu new connections were refused", kind(p)->recovered, now - p->since,
+		 (unsigned long long)p->episode_refused);
 }

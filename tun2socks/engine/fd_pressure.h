@@ -4,7 +4,8 @@
  * table) is an episode, not an error per flow: while it lasts every new flow is refused
  * (RST or ICMP by the caller), existing flows carry on, and the log says so once when
  * it starts and once when a descriptor could be had again. A configured limit reached
- * (--max-flows: fd_pressure_capped) is an episode of the same kind, in its own struct.
+ * (--max-flows: fd_pressure_capped) and the memory budget (mem_budget.h) have episodes
+ * of the same shape, each in its own struct with its own words (fd_pressure_kind).
  * A value type embedded in struct t2s; no allocation.
  */
 #ifndef T2S_TUN2SOCKS_FD_PRESSURE_H
@@ -21,11 +22,12 @@
  * (a limit right at the edge frees and takes a descriptor per flow). */
 #define FD_PRESSURE_LOG_INTERVAL 5.0
 
-/* The words of an episode's log lines: what the program is short of. The memory
- * budget (mem_budget.h) has episodes of the same shape. */
+/* The words of an episode's log lines, the same three for every kind: "<short_of>
+ * (<why>): new connections are refused ...", "still <short_of> after ...",
+ * "<recovered> after ...". */
 struct fd_pressure_kind {
-	const char *short_of;  /* "out of file descriptors": begins "<short_of> (<why>): ..." */
-	const char *recovered; /* "recovered from file descriptor exhaustion" */
+	const char *short_of;  /* "out of file descriptors", "at --max-flows" */
+	const char *recovered; /* "recovered from file descriptor exhaustion", "below --max-flows again" */
 };
 
 struct fd_pressure {
@@ -36,7 +38,6 @@ struct fd_pressure {
 	uint64_t episodes;       /* episodes begun, ever */
 	uint64_t episode_refused; /* refused during the current (or last) episode */
 	ev_tstamp since, last_log;
-	const char *limit; /* NULL: descriptors; else the limit's option ("--max-flows") */
 };
 
 /* True for the errors that mean "no descriptor": -EMFILE, -ENFILE (negative errno). */
@@ -51,11 +52,11 @@ bool fd_pressure_is_exhaustion(int err);
 void fd_pressure_refused(struct fd_pressure *p, ev_tstamp now, const char *what, int err);
 
 /*
- * A new flow (what: "TCP") was refused because a configured limit (the option's name,
- * e.g. "--max-flows", a string constant) is reached with `open` flows: counts and logs
- * the episode exactly as fd_pressure_refused does. Use one struct per limit.
+ * A new flow (what: "TCP") was refused because a configured limit is reached with `open`
+ * flows: counts and logs the episode exactly as fd_pressure_refused does, in the words
+ * of p->kind (which names the limit). Use one struct per limit.
  */
-void fd_pressure_capped(struct fd_pressure *p, ev_tstamp now, const char *what, const char *limit, unsigned open);
+void fd_pressure_capped(struct fd_pressure *p, ev_tstamp now, const char *what, unsigned open);
 
 /* The out-of-line half of fd_pressure_ok. */
 void fd_pressure_recovered(struct fd_pressure *p, ev_tstamp now);

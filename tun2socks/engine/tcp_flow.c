@@ -1043,7 +1043,7 @@ tcp_flows_handle_syn(struct tcp_flows *t, const uint8_t *pkt, const struct packe
 		 * application retransmitting its SYN for a minute. */
 		(void)tun_out_rst(&t->env.tun, info);
 		t->stats.refused_cap++;
-		fd_pressure_capped(&t->flow_cap, ev_now(t->env.loop), "TCP", "--max-flows", t->count);
+		fd_pressure_capped(&t->flow_cap, ev_now(t->env.loop), "TCP", t->count);
 		return true;
 	}
 	fd_pressure_ok(&t->flow_cap, ev_now(t->env.loop));
@@ -1151,6 +1151,12 @@ tcp_flow_accept_cb(void *arg, struct tcp_pcb *newpcb, err_t err)
 	return ERR_OK;
 }
 
+/* New flows refused (RST) at --max-flows: episodes worded like the other limits'. */
+static const struct fd_pressure_kind max_flows_kind = {
+	.short_of = "at --max-flows",
+	.recovered = "below --max-flows again",
+};
+
 struct tcp_flows *
 tcp_flows_new(const struct flow_env *env, uint64_t seed)
 {
@@ -1159,6 +1165,7 @@ tcp_flows_new(const struct flow_env *env, uint64_t seed)
 	if (t == NULL)
 		return NULL;
 	t->env = *env;
+	t->flow_cap.kind = &max_flows_kind;
 	list_init(&t->all);
 	list_init(&t->service);
 	txpool_init(&t->txpool, TCP_FLOWS_TX_CHUNKS_KEPT);
