@@ -73,7 +73,7 @@ options_by_name(void **state)
 }
 
 static void
-engine_needs_ip_proxy(void **state)
+engine_needs_a_proxy(void **state)
 {
 	struct t2s_conf *c = t2s_config_new();
 	struct t2s_engine *e = (struct t2s_engine *)1;
@@ -82,12 +82,33 @@ engine_needs_ip_proxy(void **state)
 	assert_int_equal(t2s_engine_new(c, &e), -EINVAL);
 	assert_null(e);
 	assert_non_null(strstr(t2s_config_error(c), "proxy is required"));
-	assert_int_equal(t2s_config_set(c, "proxy", "socks5://proxy.example:1080"), 0);
-	assert_int_equal(t2s_engine_new(c, &e), -EINVAL);
-	assert_non_null(strstr(t2s_config_error(c), "does not resolve"));
 	assert_int_equal(t2s_config_set(c, "proxy", "socks5://user@127.0.0.1"), 0);
 	assert_int_equal(t2s_engine_new(c, &e), -EINVAL);
 	assert_non_null(strstr(t2s_config_error(c), "needs a password"));
+	t2s_config_free(c);
+}
+
+/* A proxy given by name is looked up by the engine itself, of these servers. */
+static void
+proxy_by_name(void **state)
+{
+	struct t2s_conf *c = t2s_config_new();
+	struct t2s_engine *e = NULL;
+
+	(void)state;
+	assert_int_equal(t2s_config_set(c, "proxy-resolver", NULL), -EINVAL);
+	assert_int_equal(t2s_config_set(c, "proxy-resolver", ""), -EINVAL);
+	assert_int_equal(t2s_config_set(c, "proxy-resolver", "ns.example"), -EINVAL);
+	assert_non_null(strstr(t2s_config_error(c), "not an IP address"));
+	assert_int_equal(t2s_config_set(c, "proxy-resolver", "192.0.2.53:99999"), -EINVAL);
+	assert_int_equal(t2s_config_set(c, "proxy-resolver", "192.0.2.53,"), -EINVAL);
+	assert_int_equal(t2s_config_set(c, "proxy-resolver", "192.0.2.53,[2001:db8::53]:5353"), 0);
+	assert_int_equal(t2s_config_set(c, "proxy-resolver", "127.0.0.1"), 0);
+	assert_int_equal(t2s_config_set(c, "proxy-resolver", "127.0.0.2"), -EINVAL); /* a 4th */
+	assert_non_null(strstr(t2s_config_error(c), "at most 3"));
+	assert_int_equal(t2s_config_set(c, "proxy", "socks5://proxy.example:1080"), 0);
+	assert_int_equal(t2s_engine_new(c, &e), 0);
+	t2s_engine_free(e);
 	t2s_config_free(c);
 }
 
@@ -414,7 +435,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(options_by_name),
-		cmocka_unit_test(engine_needs_ip_proxy),
+		cmocka_unit_test(engine_needs_a_proxy),
+		cmocka_unit_test(proxy_by_name),
 		cmocka_unit_test(one_engine_per_process),
 		cmocka_unit_test(run_needs_a_tun),
 		cmocka_unit_test(stats_versioned_by_size),

@@ -784,6 +784,51 @@ test_pointer_into_own_label_data(void **state)
 	assert_int_equal(r.qdcount, 0);
 }
 
+/* dns_msg_build_query: what our own parser (and any resolver) reads back. */
+static void
+test_build_query(void **state)
+{
+	uint8_t out[DNS_MSG_HEADER_LEN + 255 + 4 + 11];
+	char name[300];
+	struct dns_query q;
+	int n;
+
+	(void)state;
+	n = dns_msg_build_query(0xbeef, "Proxy.Example.", DNS_MSG_TYPE_AAAA, out, sizeof(out));
+	assert_int_equal(n, DNS_MSG_HEADER_LEN + 15 + 4 + 11);
+	assert_int_equal(dns_msg_parse_query(out, (size_t)n, &q), 0);
+	assert_int_equal(q.id, 0xbeef);
+	assert_int_equal(q.qtype, DNS_MSG_TYPE_AAAA);
+	assert_int_equal(q.qclass, DNS_MSG_CLASS_IN);
+	assert_true(q.rd);
+	assert_true(q.edns);
+	assert_false(q.edns_do);
+	assert_string_equal(q.name, "proxy.example");
+	/* Names DNS cannot carry, or that a SOCKS5 domain could not. */
+	assert_int_equal(dns_msg_build_query(1, "", DNS_MSG_TYPE_A, out, sizeof(out)), -EINVAL);
+	assert_int_equal(dns_msg_build_query(1, ".", DNS_MSG_TYPE_A, out, sizeof(out)), -EINVAL);
+	assert_int_equal(dns_msg_build_query(1, "a..b", DNS_MSG_TYPE_A, out, sizeof(out)), -EINVAL);
+	assert_int_equal(dns_msg_build_query(1, ".a", DNS_MSG_TYPE_A, out, sizeof(out)), -EINVAL);
+	assert_int_equal(dns_msg_build_query(1, "a b", DNS_MSG_TYPE_A, out, sizeof(out)), -EINVAL);
+	memset(name, 'a', 64);
+	name[64] = '\0';
+	assert_int_equal(dns_msg_build_query(1, name, DNS_MSG_TYPE_A, out, sizeof(out)), -EINVAL); /* label > 63 */
+	name[63] = '\0';
+	assert_true(dns_msg_build_query(1, name, DNS_MSG_TYPE_A, out, sizeof(out)) > 0);
+	/* 253 bytes is the longest name; 254 is too long. */
+	for (int i = 0; i < 253; i++)
+		name[i] = i % 2 == 0 ? 'x' : '.';
+	name[253] = '\0';
+	n = dns_msg_build_query(2, name, DNS_MSG_TYPE_A, out, sizeof(out));
+	assert_true(n > 0);
+	assert_int_equal(dns_msg_parse_query(out, (size_t)n, &q), 0);
+	assert_int_equal(strlen(q.name), 253);
+	name[253] = 'x';
+	name[254] = '\0';
+	assert_int_equal(dns_msg_build_query(2, name, DNS_MSG_TYPE_A, out, sizeof(out)), -EINVAL);
+	assert_int_equal(dns_msg_build_query(2, "a.example", DNS_MSG_TYPE_A, out, 20), -ENOSPC);
+}
+
 int
 main(void)
 {
@@ -809,6 +854,7 @@ main(void)
 		cmocka_unit_test(test_builder_checks),
 		cmocka_unit_test(test_parse_response_with_compression),
 		cmocka_unit_test(test_pointer_into_own_label_data),
+		cmocka_unit_test(test_build_query),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -486,8 +486,8 @@ udp_client() {
 
 # dnsmasq_start: an authoritative-only dnsmasq on $DNS4 and $DNS6 port 53 in
 # the server ns (no resolv.conf, no hosts file, no upstream), answering
-# *.e2e.test with $TGT4 (A) and $TGT6 (AAAA). Returns 1 if dnsmasq is not
-# installed.
+# *.e2e.test with $TGT4 (A) and $TGT6 (AAAA); further dnsmasq options (more
+# --address=/name/addr) may follow. Returns 1 if dnsmasq is not installed.
 dnsmasq_start() {
     command -v dnsmasq >/dev/null || return 1
     ip -n "$SRV" addr add "$DNS4/32" dev lo 2>/dev/null || udp_has_addr "$DNS4" || fail "addr $DNS4"
@@ -495,7 +495,7 @@ dnsmasq_start() {
     start_bg dnsmasq "$SRV" dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts \
         --port 53 --listen-address="$DNS4" --listen-address="$DNS6" --bind-interfaces \
         --address="/e2e.test/$TGT4" --address="/e2e.test/$TGT6" \
-        --user=root --group=root --pid-file="$WORK/dnsmasq.pid" --log-queries --log-facility=-
+        --user=root --group=root --pid-file="$WORK/dnsmasq.pid" --log-queries --log-facility=- "$@"
     DNSMASQ_PID=$BG_PID
     wait_until 10 udp_bound "$SRV" "$DNS4" 53 || fail "dnsmasq did not bind $DNS4:53"
     wait_until 5 udp_bound "$SRV" "[$DNS6]" 53 || fail "dnsmasq did not bind [$DNS6]:53"

@@ -7,7 +7,10 @@
 # `pkg-config --cflags --libs tun2socks`, relays curl through a TUN it opened itself.
 # The proxy is reachable only for sockets carrying mark 0x7441 (unmarked ones are routed
 # into the TUN), and the example marks them in the socket hook: the transfer (SHA-256)
-# proves every proxy socket went through the hook, and `ss -e` shows the marks. SIGINT
+# proves every proxy socket went through the hook, and `ss -e` shows the marks. The
+# proxy is given by name: the engine looks it up itself (proxy-resolver, a dnsmasq in
+# the server namespace) on a UDP socket the hook saw, as the nameserver is reachable
+# only with the mark too; a name that does not exist fails the run with the reason. SIGINT
 # reaches the engine through t2s_engine_stop from the example's sigwait thread; a
 # second engine in the process is refused with EBUSY.
 # T2S_BIN names the build: its directory's parent is the build tree (build/release or
@@ -79,17 +82,36 @@ info "an embedder with lwIP's names of its own links shared and static (t2s_vers
 cc "${CFLAGS_SAN[@]}" -Wall -Wextra -Werror "$REPO_ROOT/examples/embed.c" -o "$WORK/embed" \
     $(pkg-config --cflags --libs tun2socks) -lpthread -Wl,-rpath,"$LIBDIR" 2>"$LOGDIR/embed-build.log" \
     || fail "examples/embed.c does not build against the installed library: $(head -5 "$LOGDIR/embed-build.log")"
-ldd "$WORK/embed" | grep -q "libtun2socks.so.0 => $LIBDIR/" || fail "embed is not linked to the installed libtun2socks.so.0"
+ldd "$WORK/embed" | grep "libtun2socks.so.0 => $LIBDIR/" >/dev/null || fail "embed is not linked to the installed libtun2socks.so.0"
 
 topo_up
 danted_start
 httpd_start
+dnsmasq_start --address="/proxy.t41.test/$SRV_IP4" --address=/nosuch.t41.test/ || fail "dnsmasq is missing (scripts/setup-deps)"
+# Marked sockets reach the proxy and the nameserver over the veth (table $TABLE); unmarked
+# ones are refused (the nameserver) or routed into the TUN (the proxy, below).
+ip -n "$CLI" route add "$SRV_IP4/32" dev veth-c table "$TABLE" || fail "table $TABLE"
+ip -n "$CLI" route add "$DNS4/32" via "$SRV_IP4" dev veth-c table "$TABLE" || fail "table $TABLE: nameserver"
+ip -n "$CLI" rule add fwmark "$MARK" lookup "$TABLE" pref 100 || fail "fwmark rule"
+ip -n "$CLI" route add prohibit "$DNS4/32" || fail "prohibit route to the nameserver"
+route=$(in_cli ip route get "$DNS4" 2>&1) # fails (EACCES) when prohibited
+[[ $route == *prohibit* || $route == *"Permission denied"* ]] || fail "trap: the unmarked route to the nameserver is open: $route"
+in_cli ip route get "$DNS4" mark "$MARK" | grep -q "dev veth-c" || fail "trap: marked route to the nameserver"
+
+# A name that does not exist: the run fails at once, saying why.
+ip netns exec "$CLI" "$WORK/embed" "$TUN" "socks5://nosuch.t41.test:$DANTE_PORT" "$MARK" \
+    proxy-resolver="$DNS4" >"$LOGDIR/nosuch.log" 2>&1
+st=$?
+[ "$st" = 1 ] || fail "embed with an unknown proxy name exited $st: $(tail -3 "$LOGDIR/nosuch.log")"
+grep -q "cannot resolve the proxy's name nosuch.t41.test: no such name (NXDOMAIN from $DNS4:53)" "$LOGDIR/nosuch.log" \
+    || fail "no clear error for an unknown proxy name: $(tail -3 "$LOGDIR/nosuch.log")"
+info "an unknown proxy name: exit 1, $(grep -o "cannot resolve.*" "$LOGDIR/nosuch.log")"
 head -c 16M /dev/urandom >"$WORK/www/f.bin" || fail "test file"
 WANT=$(sha256sum <"$WORK/www/f.bin" | cut -d' ' -f1)
 
-echo "=== $(date +%T.%3N) start: embed $TUN socks5://$SRV_IP4:$DANTE_PORT $MARK" >>"$T2S_LOG"
-ip netns exec "$CLI" env --default-signal=INT,QUIT "$WORK/embed" "$TUN" "socks5://$SRV_IP4:$DANTE_PORT" "$MARK" \
-    log-level=debug udp-pool=2 >>"$T2S_LOG" 2>&1 &
+echo "=== $(date +%T.%3N) start: embed $TUN socks5://proxy.t41.test:$DANTE_PORT $MARK" >>"$T2S_LOG"
+ip netns exec "$CLI" env --default-signal=INT,QUIT "$WORK/embed" "$TUN" "socks5://proxy.t41.test:$DANTE_PORT" "$MARK" \
+    log-level=debug udp-pool=2 proxy-resolver="$DNS4" >>"$T2S_LOG" 2>&1 &
 T2S_PID=$!
 wait_until 10 grep -q "^tun $TUN open" "$T2S_LOG" || fail "embed did not open $TUN: $(tail -3 "$T2S_LOG")"
 grep -q '^second engine: refused (EBUSY)' "$T2S_LOG" || fail "a second engine in the process was not refused with EBUSY"
@@ -98,12 +120,12 @@ ip -n "$CLI" link set "$TUN" up || fail "$TUN up"
 ip -n "$CLI" route replace default dev "$TUN" || fail "default route"
 # Unmarked sockets to the proxy go into the TUN; marked ones (the hook's) over the veth.
 ip -n "$CLI" route add "$SRV_IP4/32" dev "$TUN" || fail "proxy route into the TUN"
-ip -n "$CLI" route add "$SRV_IP4/32" dev veth-c table "$TABLE" || fail "table $TABLE"
-ip -n "$CLI" rule add fwmark "$MARK" lookup "$TABLE" pref 100 || fail "fwmark rule"
 # Self-check of the trap: the kernel routes an unmarked socket to the proxy into the TUN.
 in_cli ip route get "$SRV_IP4" | grep -q "dev $TUN" || fail "trap: unmarked route to $SRV_IP4 is not the TUN"
 in_cli ip route get "$SRV_IP4" mark "$MARK" | grep -q "dev veth-c" || fail "trap: marked route is not veth-c"
-wait_until 10 grep -q ' ready: ' "$T2S_LOG" || fail "the engine did not start: $(tail -3 "$T2S_LOG")"
+wait_until 15 grep -q ' ready: ' "$T2S_LOG" || fail "the engine did not start: $(tail -3 "$T2S_LOG")"
+grep -q "proxy proxy.t41.test is $SRV_IP4:$DANTE_PORT (TTL [0-9]* s, A record from $DNS4:53)" "$T2S_LOG" \
+    || fail "the engine did not say how it found the proxy: $(grep -m1 'proxy proxy' "$T2S_LOG")"
 
 t0=$(now)
 cli_curl -o "$WORK/got.bin" "http://$TGT4:$HTTP_PORT/f.bin" || fail "curl through the embedded engine failed (status $?)"
@@ -130,6 +152,7 @@ line=$(grep '^hooked: ' "$T2S_LOG") || fail "embed printed no hook count"
 tcp=$(sed -n 's/^hooked: tcp=\([0-9]*\) .*/\1/p' <<<"$line")
 udp=$(sed -n 's/.* udp=\([0-9]*\)$/\1/p' <<<"$line")
 [ "${tcp:-0}" -ge 3 ] || fail "the hook saw $tcp TCP sockets (2 curl flows and the UDP probe at least)"
+[ "${udp:-0}" -ge 1 ] || fail "the hook saw no UDP socket (the proxy's name lookup at least)"
 stats=$(grep '^stats: ' "$T2S_LOG") || fail "no stats line"
 [[ $stats == *"sockets_hooked=$((tcp + udp))"* ]] || fail "t2s_engine_stats disagrees with the hook: $stats vs $line"
 opened=$(sed -n 's/.*tcp_flows_opened=\([0-9]*\).*/\1/p' <<<"$stats")

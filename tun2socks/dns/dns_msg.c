@@ -358,6 +358,47 @@ dns_msg_build_error_header(const uint8_t *msg, size_t len, int rcode, uint8_t *o
 }
 
 int
+dns_msg_build_query(uint16_t id, const char *name, uint16_t qtype, uint8_t *out, size_t cap)
+{
+	const struct dns_query opt_of = {.edns = true};
+	size_t len = strlen(name), pos = DNS_MSG_HEADER_LEN, label = 0;
+
+	if (len > 0 && name[len - 1] == '.')
+		len--;
+	if (len == 0 || len > DNS_MSG_NAME_MAX)
+		return -EINVAL;
+	if (cap < DNS_MSG_HEADER_LEN + len + 2 + 4 + OPT_LEN)
+		return -ENOSPC;
+	wire_wr16(out, id);
+	wire_wr16(out + 2, FLAG_RD);
+	wire_wr16(out + 4, 1);
+	wire_wr16(out + 6, 0);
+	wire_wr16(out + 8, 0);
+	wire_wr16(out + 10, 1);
+	/* Each label's length byte goes where its first byte's predecessor was. */
+	for (size_t i = 0; i <= len; i++) {
+		if (i == len || name[i] == '.') {
+			size_t n = i - label;
+
+			if (n == 0 || n > LABEL_MAX)
+				return -EINVAL;
+			out[pos] = (uint8_t)n;
+			memcpy(out + pos + 1, name + label, n);
+			pos += 1 + n;
+			label = i + 1;
+		} else if ((unsigned char)name[i] < 0x21 || (unsigned char)name[i] > 0x7e) {
+			return -EINVAL;
+		}
+	}
+	out[pos++] = 0;
+	wire_wr16(out + pos, qtype);
+	wire_wr16(out + pos + 2, DNS_MSG_CLASS_IN);
+	pos += 4;
+	pos += put_opt(&opt_of, out + pos);
+	return (int)pos;
+}
+
+int
 dns_msg_parse_response(const uint8_t *msg, size_t len, struct dns_response *r)
 {
 	struct rr rr;

@@ -110,6 +110,14 @@ int dns_msg_build_error(const struct dns_query *q, const uint8_t *query_msg, int
  */
 int dns_msg_build_error_header(const uint8_t *msg, size_t len, int rcode, uint8_t *out, size_t cap);
 
+/*
+ * Builds a standard query for name (dotted text, an optional trailing dot; labels of 1
+ * to 63 bytes of 0x21..0x7e other than '.', at most 253 bytes in all) and qtype, class
+ * IN, with this ID, RD set and an EDNS OPT record (UDP size 1232) into out[0..cap).
+ * Returns the length, -EINVAL for a name that cannot be sent, or -ENOSPC.
+ */
+int dns_msg_build_query(uint16_t id, const char *name, uint16_t qtype, uint8_t *out, size_t cap);
+
 /* What dns_msg_parse_response reports. */
 struct dns_response {
 	uint16_t id;

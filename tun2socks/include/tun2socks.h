@@ -47,7 +47,9 @@ T2S_API void t2s_config_free(struct t2s_conf *conf);
  * the same code ("proxy" "socks5://198.51.100.1:1080", "mtu" "1500", "dns" "fake-ip").
  * Options without a value take NULL, "" or "1". A later call for the same option wins
  * (repeatable ones, none so far in the engine, add). "proxy-auth" "user:password" sets
- * the credentials apart from the URL. Options of the command's host integration (tun,
+ * the credentials apart from the URL. "proxy-resolver" "IP[:port][,IP[:port]...]" (at
+ * most 3 in all; each call adds) names the nameservers that a proxy given by name is
+ * looked up of (default: those of /etc/resolv.conf). Options of the command's host integration (tun,
  * tun-fd, auto-route, kill-switch, exclude, share-from, netns, user, group,
  * proxy-auth-file, no-offload) are refused with -ENOTSUP: the embedder owns the device
  * and the routes. Returns 0, or -EINVAL / -ENOTSUP / -ENOMEM with the reason in
@@ -60,7 +62,8 @@ T2S_API const char *t2s_config_error(const struct t2s_conf *conf);
 
 /*
  * Called on every socket the engine opens (SOCKS5 TCP connections, UDP ASSOCIATE
- * control connections and relay sockets, DNS over TCP, the UDP health probes), after
+ * control connections and relay sockets, DNS over TCP, the UDP health probes, the
+ * lookup of the proxy's name), after
  * socket() and before connect(), on the engine's thread. type is SOCK_STREAM or
  * SOCK_DGRAM. Android calls VpnService.protect(fd) here. Return 0 to go on, or a
  * negative errno to refuse the socket (the engine closes it and treats the proxy as
@@ -87,16 +90,19 @@ typedef void (*t2s_log_fn)(void *arg, enum t2s_log_level level, const char *text
 T2S_API void t2s_config_set_log_hook(struct t2s_conf *conf, t2s_log_fn fn, void *arg);
 
 /*
- * Checks the configuration ("proxy" is required, and must be an IP address: the
- * engine does not resolve names, see docs/EMBEDDING.md), copies it and claims the
- * process's one engine. Returns 0 with *out set, -EBUSY when an engine exists already,
- * -EINVAL (reason in t2s_config_error(conf)) or -ENOMEM.
+ * Checks the configuration ("proxy" is required; given by name, it needs a nameserver:
+ * "proxy-resolver" or /etc/resolv.conf's), copies it and claims the process's one
+ * engine. Returns 0 with *out set, -EBUSY when an engine exists already, -EINVAL
+ * (reason in t2s_config_error(conf)) or -ENOMEM.
  */
 T2S_API int t2s_engine_new(struct t2s_conf *conf, struct t2s_engine **out);
 
 /*
  * Runs the engine on tun_fd (IFF_TUN | IFF_NO_PI, optionally IFF_VNET_HDR; configured
- * and up: addresses, MTU and routes are the embedder's). The engine works on a
+ * and up: addresses, MTU and routes are the embedder's). A proxy given by name is first
+ * looked up (A, then AAAA) on UDP sockets that pass through the socket hook, within
+ * "connect-timeout"; a failure ends the run with -EHOSTUNREACH and the reason in
+ * t2s_engine_error. The engine works on a
  * duplicate of tun_fd and sets O_NONBLOCK on it (the open file is shared); tun_fd
  * itself stays the embedder's. Blocks until t2s_engine_stop (a TUN that fails, e.g. a
  * revoked VPN, is logged, rate-limited, and not a reason to return: the embedder that

@@ -26,6 +26,8 @@
 #include "host_api.h"
 #include "log.h"
 #include "lwip_port.h"
+#include "proxy_lookup.h"
+#include "resolv_conf.h"
 #include "t2s.h"
 #include "tcp_flow.h"
 #include "tun.h"
@@ -37,6 +39,8 @@ struct t2s_conf {
 	bool host;                       /* t2s_conf_from_config: host options and a resolved proxy */
 	struct sockaddr_storage proxy_addr;
 	socklen_t proxy_addrlen;
+	struct sockaddr_storage resolvers[PROXY_LOOKUP_SERVERS_MAX]; /* "proxy-resolver" */
+	size_t n_resolvers;
 	t2s_socket_fn socket_fn;
 	void *socket_arg;
 	t2s_log_fn log_fn;
@@ -52,8 +56,13 @@ struct t2s_engine {
 	void *socket_arg;
 	t2s_log_fn log_fn;
 	void *log_arg;
+	struct sockaddr_storage resolvers[PROXY_LOOKUP_SERVERS_MAX]; /* for a proxy given by name */
+	size_t n_resolvers;
+	struct proxy_lookup_result lookup; /* its outcome */
+	bool looked_up;
 	struct ev_loop *loop;
 	bool own_loop;                /* made by t2s_engine_new; the command's is its own */
+	bool host;                    /* the command's: the proxy was resolved already */
 	struct t2s_host_hooks hooks;  /* the command's (host_api.h); none for an embedder */
 	bool stop_told;               /* hooks.stopping was called */
 	ev_async stop_async;
@@ -101,6 +110,48 @@ t2s_config_free(struct t2s_conf *conf)
 	free(conf);
 }
 
+/* "proxy-resolver": IP[:port] or [IPv6]:port, comma-separated; each call adds (all
+ * of its list, or nothing). */
+static int
+set_resolvers(struct t2s_conf *conf, const char *value)
+{
+	char item[T2S_ENDPOINT_STRLEN + 1];
+	struct t2s_endpoint ep;
+	socklen_t len;
+	const char *p = value, *end;
+	size_t n = conf->n_resolvers;
+
+	if (value == NULL || value[0] == '\0' || value[strlen(value) - 1] == ',') {
+		snprintf(conf->err, sizeof(conf->err), "proxy-resolver: needs IP[:port][,IP[:port]...] (e.g. 192.0.2.53)");
+		return -EINVAL;
+	}
+	for (; *p != '\0'; p = *end == ',' ? end + 1 : end) {
+		end = strchr(p, ',');
+		if (end == NULL)
+			end = p + strlen(p);
+		if ((size_t)(end - p) >= sizeof(item) || end == p) {
+			snprintf(conf->err, sizeof(conf->err), "proxy-resolver: '%.64s' is not IP[:port]", p);
+			return -EINVAL;
+		}
+		memcpy(item, p, (size_t)(end - p));
+		item[end - p] = '\0';
+		if (n == PROXY_LOOKUP_SERVERS_MAX) {
+			snprintf(conf->err, sizeof(conf->err), "proxy-resolver: at most %d servers",
+				 PROXY_LOOKUP_SERVERS_MAX);
+			return -EINVAL;
+		}
+		if (endpoint_parse(&ep, item, 53) < 0 || ep.type == T2S_ENDPOINT_DOMAIN ||
+		    endpoint_to_sockaddr(&ep, &conf->resolvers[n], &len) < 0) {
+			snprintf(conf->err, sizeof(conf->err),
+				 "proxy-resolver: '%.64s' is not an IP address with an optional port", item);
+			return -EINVAL;
+		}
+		n++;
+	}
+	conf->n_resolvers = n;
+	return 0;
+}
+
 int
 t2s_config_set(struct t2s_conf *conf, const char *name, const char *value)
 {
@@ -119,6 +170,8 @@ t2s_config_set(struct t2s_conf *conf, const char *name, const char *value)
 			return -ENOTSUP;
 		}
 	}
+	if (strcmp(name, "proxy-resolver") == 0)
+		return set_resolvers(conf, value);
 	if (strcmp(name, "proxy-auth") == 0) {
 		if (value == NULL || config_set_credentials(&conf->cfg, value, &why) < 0) {
 			snprintf(conf->err, sizeof(conf->err), "proxy-auth: %s",
@@ -268,6 +321,23 @@ t2s_conf_from_config(const struct t2s_config *cfg, const struct socks5_server *p
 	return conf;
 }
 
+/* The host's nameservers, when the embedder named none; how many. */
+static size_t
+resolvers_of_host(struct t2s_conf *conf)
+{
+	char text[4096];
+	FILE *fp = fopen("/etc/resolv.conf", "re");
+	size_t n = 0;
+
+	if (fp != NULL) {
+		n = fread(text, 1, sizeof(text) - 1, fp);
+		fclose(fp);
+	}
+	text[n] = '\0';
+	conf->n_resolvers = resolv_conf_nameservers(text, conf->resolvers, PROXY_LOOKUP_SERVERS_MAX);
+	return conf->n_resolvers;
+}
+
 static int
 engine_new(struct t2s_conf *conf, struct ev_loop *loop, const struct t2s_host_hooks *hooks,
 	   struct t2s_engine **out)
@@ -283,10 +353,12 @@ engine_new(struct t2s_conf *conf, struct ev_loop *loop, const struct t2s_host_ho
 		snprintf(conf->err, sizeof(conf->err), "proxy is required (e.g. socks5://198.51.100.1:1080)");
 		return -EINVAL;
 	}
-	if (!conf->host && conf->cfg.proxy.server.type == T2S_ENDPOINT_DOMAIN) {
-		/* getaddrinfo's sockets would not pass through the socket hook. */
+	if (!conf->host && conf->cfg.proxy.server.type == T2S_ENDPOINT_DOMAIN && conf->n_resolvers == 0 &&
+	    resolvers_of_host(conf) == 0) {
+		/* Not getaddrinfo: its sockets would not pass through the socket hook. */
 		snprintf(conf->err, sizeof(conf->err),
-			 "proxy: give an IP address; the library does not resolve the proxy's name (%.64s)",
+			 "proxy: %.64s is a name, and no nameserver to ask is known (none in /etc/resolv.conf): set "
+			 "proxy-resolver, or give the proxy's IP address",
 			 conf->cfg.proxy.server.u.domain.name);
 		return -EINVAL;
 	}
@@ -304,9 +376,14 @@ engine_new(struct t2s_conf *conf, struct ev_loop *loop, const struct t2s_host_ho
 		goto err_release;
 	e->cfg = conf->cfg;
 	e->mtu_set = conf->mtu_set;
+	e->host = conf->host;
 	if (conf->host) {
 		memcpy(&e->proxy.addr, &conf->proxy_addr, conf->proxy_addrlen);
 		e->proxy.addrlen = conf->proxy_addrlen;
+	} else if (e->cfg.proxy.server.type == T2S_ENDPOINT_DOMAIN) {
+		e->cfg.tun_fd = -1;
+		memcpy(e->resolvers, conf->resolvers, sizeof(e->resolvers));
+		e->n_resolvers = conf->n_resolvers; /* looked up when the engine runs */
 	} else {
 		e->cfg.tun_fd = -1;
 		if (endpoint_to_sockaddr(&e->cfg.proxy.server, &e->proxy.addr, &e->proxy.addrlen) < 0) {
@@ -381,6 +458,66 @@ t2s_engine_log_stats(struct t2s_engine *e)
 		t2s_log_stats(e->t);
 }
 
+static void
+lookup_done(void *arg, const struct proxy_lookup_result *res)
+{
+	struct t2s_engine *e = arg;
+
+	e->lookup = *res;
+	e->looked_up = true;
+	ev_break(e->loop, EVBREAK_ONE);
+}
+
+/*
+ * The proxy given by name: asked of the resolvers on sockets the hook sees, on the
+ * engine's loop (a stop interrupts it), within --connect-timeout. Returns 0 (e->proxy
+ * set), 1 (stopped meanwhile) or -errno (reason in e->err).
+ */
+static int
+lookup_proxy(struct t2s_engine *e)
+{
+	const struct t2s_endpoint *ep = &e->cfg.proxy.server;
+	struct proxy_lookup_params p = {
+		.name = ep->u.domain.name,
+		.servers = e->resolvers,
+		.n_servers = e->n_resolvers,
+		.timeout = e->cfg.connect_timeout,
+		.fwmark = e->cfg.fwmark,
+		.hook = &e->proxy.hook,
+	};
+	struct proxy_lookup *l;
+	char addr[T2S_ENDPOINT_STRLEN];
+	struct t2s_endpoint got;
+	int err;
+
+	err = proxy_lookup_start(e->loop, &p, lookup_done, e, &l);
+	if (err < 0) {
+		snprintf(e->err, sizeof(e->err), "cannot look the proxy's name %s up: %s", p.name, strerror(-err));
+		return err;
+	}
+	while (!e->looked_up && !atomic_load(&e->stop_requested))
+		ev_run(e->loop, EVRUN_ONCE);
+	proxy_lookup_free(l);
+	if (!e->looked_up)
+		return 1;
+	if (e->lookup.err < 0) {
+		snprintf(e->err, sizeof(e->err), "cannot resolve the proxy's name %s: %s", p.name, e->lookup.why);
+		return -EHOSTUNREACH;
+	}
+	memcpy(&e->proxy.addr, &e->lookup.addr, e->lookup.addrlen);
+	e->proxy.addrlen = e->lookup.addrlen;
+	if (e->proxy.addr.ss_family == AF_INET)
+		((struct sockaddr_in *)&e->proxy.addr)->sin_port = htons(ep->port);
+	else
+		((struct sockaddr_in6 *)&e->proxy.addr)->sin6_port = htons(ep->port);
+	if (endpoint_from_sockaddr(&got, (const struct sockaddr *)&e->proxy.addr) == 0)
+		endpoint_format(&got, addr, sizeof(addr));
+	else
+		snprintf(addr, sizeof(addr), "?");
+	log_info("proxy %s is %s (TTL %u s, %s)", p.name, addr, (unsigned)e->lookup.ttl, e->lookup.why);
+	return 0;
+}
+
 /* A SIGPIPE our own sockets raised while it was blocked must not reach the embedder. */
 static void
 drain_sigpipe(const sigset_t *pipe)
@@ -427,6 +564,12 @@ t2s_engine_run(struct t2s_engine *e, int tun_fd)
 	sigemptyset(&pipe);
 	sigaddset(&pipe, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe, &old);
+	if (!e->host && e->cfg.proxy.server.type == T2S_ENDPOINT_DOMAIN && (err = lookup_proxy(e)) != 0) {
+		tun_close(&tun);
+		if (err > 0) /* stopped while looking up: not a failure */
+			err = 0;
+		goto out_mask;
+	}
 	err = lwip_port_init(e->loop, api_lwip_diag);
 	if (err < 0) {
 		tun_close(&tun);
