@@ -83,14 +83,14 @@ next_op(struct capture_plan *plan, enum capture_op_kind kind)
 }
 
 static struct netlink_rule *
-add_rule(struct capture_plan *plan, int family, unsigned prio_off, enum netlink_rule_action action)
+add_rule(struct capture_plan *plan, int family, int prio_off, enum netlink_rule_action action)
 {
 	struct capture_op *op = next_op(plan, CAPTURE_OP_RULE);
 
 	if (op == NULL)
 		return NULL;
 	op->u.rule.family = family;
-	op->u.rule.priority = CAPTURE_PRIO + prio_off;
+	op->u.rule.priority = (uint32_t)(CAPTURE_PRIO + prio_off);
 	op->u.rule.action = action;
 	if (action == NETLINK_RULE_LOOKUP)
 		op->u.rule.table = CAPTURE_TABLE;
@@ -111,6 +111,48 @@ add_sysctl(struct capture_plan *plan, const char *proto, const char *dev, const 
 	return 0;
 }
 
+/*
+ * DNS (UDP and TCP port 53) goes into the TUN before the exclusions are looked at, so
+ * that a nameserver on an excluded LAN or a link-local address is no way around the
+ * capture; our own sockets (marked: the proxy's name, the connections to it) are sent
+ * to the main table first, as at +1/+2. With the kill switch, DNS that the TUN's table
+ * cannot take (tun2socks is gone) is refused instead of reaching the exclusions.
+ */
+static int
+plan_dns(const struct capture_params *p, struct capture_plan *plan, int family, const char *iif)
+{
+	static const uint8_t protos[] = {IPPROTO_UDP, IPPROTO_TCP};
+	struct netlink_rule *r;
+	unsigned i;
+
+	if (p->exclude_dns)
+		return 0;
+	if (p->whole_host && p->fwmark != 0) {
+		if ((r = add_rule(plan, family, -4, NETLINK_RULE_LOOKUP)) == NULL)
+			return -E2BIG;
+		r->table = NETLINK_TABLE_MAIN;
+		r->fwmark = r->fwmask = p->fwmark;
+		if ((r = add_rule(plan, family, -3, NETLINK_RULE_UNREACHABLE)) == NULL)
+			return -E2BIG;
+		r->fwmark = r->fwmask = p->fwmark;
+	}
+	for (i = 0; i < sizeof(protos); i++) {
+		if ((r = add_rule(plan, family, -2, NETLINK_RULE_LOOKUP)) == NULL)
+			return -E2BIG;
+		r->ip_proto = protos[i];
+		r->dport = 53;
+		snprintf(r->iif, sizeof(r->iif), "%s", iif);
+		if (!p->kill_switch)
+			continue;
+		if ((r = add_rule(plan, family, -1, NETLINK_RULE_PROHIBIT)) == NULL)
+			return -E2BIG;
+		r->ip_proto = protos[i];
+		r->dport = 53;
+		snprintf(r->iif, sizeof(r->iif), "%s", iif);
+	}
+	return 0;
+}
+
 static int
 plan_family(const struct capture_params *p, struct capture_plan *plan, int family)
 {
@@ -120,6 +162,7 @@ plan_family(const struct capture_params *p, struct capture_plan *plan, int famil
 	struct netlink_rule *r;
 	struct capture_op *op;
 	unsigned i;
+	int err;
 
 	op = next_op(plan, CAPTURE_OP_ROUTE);
 	if (op == NULL)
@@ -131,6 +174,8 @@ plan_family(const struct capture_params *p, struct capture_plan *plan, int famil
 	rt->dst.family = family;
 	snprintf(rt->oif, sizeof(rt->oif), "%s", p->tun);
 
+	if ((err = plan_dns(p, plan, family, iif)) < 0)
+		return err;
 	for (i = 0; i < sizeof(default_exclusions) / sizeof(default_exclusions[0]) + p->n_exclude; i++) {
 		struct netlink_prefix x;
 
@@ -254,6 +299,10 @@ capture_op_format(const struct capture_op *op, char *buf, size_t len)
 			capture_prefix_format(&r->to, pfx, sizeof(pfx));
 			put(&o, " to %s", pfx);
 		}
+		if (r->ip_proto != 0)
+			put(&o, " ipproto %s", r->ip_proto == IPPROTO_TCP ? "tcp" : "udp");
+		if (r->dport != 0)
+			put(&o, " dport %u", (unsigned)r->dport);
 		if (r->action == NETLINK_RULE_LOOKUP)
 			put(&o, " lookup %u", (unsigned)r->table);
 		else
@@ -363,6 +412,22 @@ parse_rule(const char *s, struct netlink_rule *r)
 			if ((s = token(s, tok, sizeof(tok))) == NULL || capture_prefix_parse(tok, &r->to) < 0 ||
 			    r->to.family != r->family)
 				return -EINVAL;
+		} else if (strcmp(tok, "ipproto") == 0) {
+			if ((s = token(s, tok, sizeof(tok))) == NULL || r->ip_proto != 0)
+				return -EINVAL;
+			if (strcmp(tok, "tcp") == 0)
+				r->ip_proto = IPPROTO_TCP;
+			else if (strcmp(tok, "udp") == 0)
+				r->ip_proto = IPPROTO_UDP;
+			else
+				return -EINVAL;
+		} else if (strcmp(tok, "dport") == 0) {
+			uint32_t port;
+
+			if ((s = token(s, tok, sizeof(tok))) == NULL || parse_u32(tok, &port) < 0 || port == 0 ||
+			    port > 65535 || r->ip_proto == 0)
+				return -EINVAL;
+			r->dport = (uint16_t)port;
 		} else if (strcmp(tok, "lookup") == 0) {
 			if ((s = token(s, tok, sizeof(tok))) == NULL || parse_u32(tok, &r->table) < 0)
 				return -EINVAL;
@@ -947,7 +1012,11 @@ capture_start(const struct capture_params *p)
 		if (err < 0) {
 			op_describe(&c->plan.op[c->applied], what, sizeof(what));
 			log_error("cannot add '%s': %s%s", what, strerror(-err),
-				  err == -EPERM || err == -EACCES ? " (needs CAP_NET_ADMIN)" : "");
+				  err == -EPERM || err == -EACCES ? " (needs CAP_NET_ADMIN)"
+				  : err == -EINVAL && c->plan.op[c->applied].kind == CAPTURE_OP_RULE &&
+						  c->plan.op[c->applied].u.rule.dport != 0
+					  ? " (rules on ports need Linux 4.17; --exclude-dns does without them)"
+					  : "");
 			goto err_undo;
 		}
 	}

@@ -6,7 +6,13 @@
  * capture_start/capture_stop/capture_down apply and undo them in the current network
  * namespace.
  *
- * Rules use priorities CAPTURE_PRIO..CAPTURE_PRIO+5 and table CAPTURE_TABLE:
+ * Rules use priorities CAPTURE_PRIO-4..CAPTURE_PRIO+5 and table CAPTURE_TABLE:
+ *   -4  fwmark M/M lookup main             (our own sockets, DNS lookups included, ...
+ *   -3  fwmark M/M unreachable             ... before the DNS rules)
+ *   -2  [iif IFACE] ipproto udp|tcp dport 53 lookup CAPTURE_TABLE
+ *                                          (DNS, whatever --exclude says; not with --exclude-dns)
+ *   -1  [iif IFACE] ipproto udp|tcp dport 53 prohibit
+ *                                          (--kill-switch: DNS never falls through to +0)
  *   +0  to EXCLUDED lookup main            (loopback, link-local, multicast, --exclude)
  *   +1  fwmark M/M lookup main             (our own proxy connections)
  *   +2  fwmark M/M unreachable             (... never fall through into the TUN)
@@ -69,6 +75,7 @@ struct capture_params {
 	const char *share_from;   /* forward this interface's clients into the TUN; NULL for none */
 	const struct netlink_prefix *exclude; /* user exclusions (either family) */
 	unsigned n_exclude;
+	bool exclude_dns;         /* --exclude-dns: DNS to excluded destinations bypasses the TUN */
 	bool ipv6;                /* the namespace has IPv6 */
 	long owner_uid;           /* who removes the record at exit (--user), or -1: we, as we are now */
 };
