@@ -136,7 +136,8 @@ test_plan_whole_host(void **state)
 					  "rule 4 7431 fwmark 0x7432/0x7432 lookup 254\n"
 					  "rule 4 7432 fwmark 0x7432/0x7432 unreachable\n"
 					  "rule 4 7434 lookup 7432\n"
-					  "rule 4 7435 prohibit\n");
+					  "rule 4 7435 prohibit\n"
+					  "nft inet tun2socks-tun0\n");
 
 	/* A namespace whose proxy sockets live elsewhere (--netns): no mark rules. */
 	p.fwmark = 0;
@@ -222,6 +223,8 @@ test_op_round_trip(void **state)
 		"rule 4 7428 ipproto udp dport 53 lookup 7432",
 		"rule 6 7429 iif lan0 ipproto tcp dport 53 prohibit",
 		"rule 4 7428 ipproto tcp lookup 7432",
+		"nft inet tun2socks-tun0",
+		"nft inet tun2socks-a.b_c-15chars",
 		"route 4 7432 unicast default dev tun0",
 		"route 6 254 unicast 2001:db8::/32 dev t",
 		"route 4 7432 unreachable default",
@@ -259,6 +262,12 @@ test_op_parse_bad(void **state)
 		"rule 4 7430 iif abcdefghijklmnopq prohibit",
 		"rule 4 7430 bogus 1 prohibit",
 		"rule 4 7428 ipproto icmp lookup 7432",
+		"nft inet",
+		"nft ip tun2socks-tun0",
+		"nft inet filter",               /* never a table that is not ours */
+		"nft inet tun2socks-",
+		"nft inet tun2socks-0123456789abcdef", /* longer than an interface name */
+		"nft inet tun2socks-tun0 extra",
 		"rule 4 7428 ipproto udp ipproto tcp lookup 7432",
 		"rule 4 7428 dport 53 lookup 7432",           /* a port needs a protocol */
 		"rule 4 7428 ipproto udp dport 0 lookup 7432",

@@ -19,6 +19,9 @@
  *   +3  iif IFACE lookup CAPTURE_TABLE     (--share-from)
  *   +4  lookup CAPTURE_TABLE               (whole host)
  *   +5  [iif IFACE] prohibit               (--kill-switch)
+ * With --auto-route, an nftables table (nft_guard.h) refuses what no rule can capture:
+ * sockets bound to an interface. With the kill switch it is recorded (CAPTURE_OP_NFT)
+ * and outlives us like the rules; without it, the kernel removes it when we die.
  * CAPTURE_TABLE holds one default route per family through the TUN. When the TUN
  * disappears (tun2socks dies) the kernel drops those routes, the lookup at +4 finds
  * nothing, and with the kill switch the packet meets +5 instead of the main table.
@@ -43,6 +46,7 @@ enum capture_op_kind {
 	CAPTURE_OP_RULE,
 	CAPTURE_OP_ROUTE,
 	CAPTURE_OP_SYSCTL,
+	CAPTURE_OP_NFT, /* the nftables guard (nft_guard.h) that outlives us: kill switch only */
 };
 
 /* A sysctl under /proc/sys/ set to value; old is what it was ("" before apply). */
@@ -59,6 +63,7 @@ struct capture_op {
 		struct netlink_rule rule;
 		struct netlink_route route;
 		struct capture_sysctl sysctl;
+		char nft_table[48]; /* "tun2socks-<tun>", family inet */
 	} u;
 };
 
