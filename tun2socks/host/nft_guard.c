@@ -30,8 +30,9 @@ struct nft_guard {
 	unsigned portid;
 	uint32_t seq;
 	char table[IFNAMSIZ + sizeof(NFT_GUARD_PREFIX)];
-	char buf[BATCH_MAX];
-	char rbuf[16384]; /* acknowledgements: 20 bytes and the request's header each */
+	/* Both hold netlink messages, read in place as struct nlmsghdr. */
+	_Alignas(struct nlmsghdr) char buf[BATCH_MAX];
+	_Alignas(struct nlmsghdr) char rbuf[16384]; /* acks: 20 bytes and the request's header each */
 };
 
 void
