@@ -189,12 +189,27 @@ test_plan_lan(void **state)
 					  "sysctl net/ipv6/conf/lan0/force_forwarding 1 - optional\n"
 					  "sysctl net/ipv6/conf/tun0/force_forwarding 1 - optional\n");
 
-	/* With the whole host captured too, the host-wide rules cover the LAN. */
+	/* Without the kill switch the LAN still fails closed: the same prohibit rules. */
+	p.kill_switch = false;
+	assert_int_equal(capture_plan_build(&p, &plan), 0);
+	assert_non_null(strstr(lines(&plan), "rule 4 7435 iif lan0 prohibit\n"));
+	assert_non_null(strstr(lines(&plan), "rule 6 7435 iif lan0 prohibit\n"));
+	assert_non_null(strstr(lines(&plan), "rule 4 7429 iif lan0 ipproto udp dport 53 prohibit\n"));
+	assert_null(strstr(lines(&plan), "nft"));
+
+	/* With the whole host captured too, the host-wide rules cover the LAN; without the
+	 * kill switch only the LAN's forwarded traffic is refused after a crash. */
 	p.whole_host = true;
 	p.fwmark = 1;
 	assert_int_equal(capture_plan_build(&p, &plan), 0);
-	assert_null(strstr(lines(&plan), "iif"));
+	assert_non_null(strstr(lines(&plan), "rule 4 7434 lookup 7432\nrule 4 7435 iif lan0 prohibit\n"));
+	assert_non_null(strstr(lines(&plan), "rule 4 7428 ipproto udp dport 53 lookup 7432\n"));
+	assert_non_null(strstr(lines(&plan), "rule 4 7429 iif lan0 ipproto udp dport 53 prohibit\n"));
 	assert_non_null(strstr(lines(&plan), "sysctl net/ipv4/conf/lan0/forwarding 1 -\n"));
+	p.kill_switch = true;
+	assert_int_equal(capture_plan_build(&p, &plan), 0);
+	assert_null(strstr(lines(&plan), "iif"));
+	assert_non_null(strstr(lines(&plan), "rule 4 7435 prohibit\n"));
 }
 
 static void

@@ -123,6 +123,7 @@ static int
 plan_dns(const struct capture_params *p, struct capture_plan *plan, int family, const char *iif)
 {
 	static const uint8_t protos[] = {IPPROTO_UDP, IPPROTO_TCP};
+	bool lan = p->share_from != NULL && p->share_from[0] != '\0';
 	struct netlink_rule *r;
 	unsigned i;
 
@@ -143,13 +144,13 @@ plan_dns(const struct capture_params *p, struct capture_plan *plan, int family, 
 		r->ip_proto = protos[i];
 		r->dport = 53;
 		snprintf(r->iif, sizeof(r->iif), "%s", iif);
-		if (!p->kill_switch)
+		if (!p->kill_switch && !lan)
 			continue;
 		if ((r = add_rule(plan, family, -1, NETLINK_RULE_PROHIBIT)) == NULL)
 			return -E2BIG;
 		r->ip_proto = protos[i];
 		r->dport = 53;
-		snprintf(r->iif, sizeof(r->iif), "%s", iif);
+		snprintf(r->iif, sizeof(r->iif), "%s", p->kill_switch ? iif : p->share_from);
 	}
 	return 0;
 }
@@ -159,6 +160,7 @@ plan_family(const struct capture_params *p, struct capture_plan *plan, int famil
 {
 	/* Without whole-host capture the rules only concern what the LAN interface forwards. */
 	const char *iif = p->whole_host ? "" : p->share_from;
+	bool lan = p->share_from != NULL && p->share_from[0] != '\0';
 	struct netlink_route *rt;
 	struct netlink_rule *r;
 	struct capture_op *op;
@@ -208,10 +210,12 @@ plan_family(const struct capture_params *p, struct capture_plan *plan, int famil
 	} else if (add_rule(plan, family, 4, NETLINK_RULE_LOOKUP) == NULL) {
 		return -E2BIG;
 	}
-	if (p->kill_switch) {
+	/* Forwarded LAN traffic fails closed, kill switch or not: after a crash the host
+	 * must not turn into a plain router for IFACE's clients. */
+	if (p->kill_switch || lan) {
 		if ((r = add_rule(plan, family, 5, NETLINK_RULE_PROHIBIT)) == NULL)
 			return -E2BIG;
-		snprintf(r->iif, sizeof(r->iif), "%s", iif);
+		snprintf(r->iif, sizeof(r->iif), "%s", p->kill_switch ? iif : p->share_from);
 	}
 	return 0;
 }

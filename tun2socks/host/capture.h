@@ -12,13 +12,14 @@
  *   -2  [iif IFACE] ipproto udp|tcp dport 53 lookup CAPTURE_TABLE
  *                                          (DNS, whatever --exclude says; not with --exclude-dns)
  *   -1  [iif IFACE] ipproto udp|tcp dport 53 prohibit
- *                                          (--kill-switch: DNS never falls through to +0)
+ *                                          (as +5: DNS never falls through to +0)
  *   +0  to EXCLUDED lookup main            (loopback, link-local, multicast, --exclude)
  *   +1  fwmark M/M lookup main             (our own proxy connections)
  *   +2  fwmark M/M unreachable             (... never fall through into the TUN)
  *   +3  iif IFACE lookup CAPTURE_TABLE     (--share-from)
  *   +4  lookup CAPTURE_TABLE               (whole host)
- *   +5  [iif IFACE] prohibit               (--kill-switch)
+ *   +5  [iif IFACE] prohibit               (--kill-switch; iif IFACE always with --share-from:
+ *                                           forwarded traffic fails closed after a crash)
  * With --auto-route, an nftables table (nft_guard.h) refuses what no rule can capture:
  * sockets bound to an interface. With the kill switch it is recorded (CAPTURE_OP_NFT)
  * and outlives us like the rules; without it, the kernel removes it when we die.
