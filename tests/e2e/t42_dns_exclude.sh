@@ -16,6 +16,8 @@
 #  4. kill -9 with the kill switch: queries to the LAN fail and nothing reaches it;
 #     `tun2socks down` restores rules and routes exactly.
 #  5. --exclude-dns: the LAN's server answers directly again (and is counted).
+#  6. An upgrade: the previous version's kill-switch state (rules, record) is lifted
+#     by the next start and by `down`, exactly.
 . "$(dirname "$0")/lib.sh"
 
 command -v dig >/dev/null || fail "dig (bind9-dnsutils) is needed"
@@ -140,3 +142,54 @@ after=$(routing_snapshot "$CLI")
 [ "$before" = "$after" ] || fail "rules/routes differ after SIGTERM: $(diff <(echo "$before") <(echo "$after"))"
 cap_no_leak_since "$w" "whole scenario"
 info "--exclude-dns: the LAN's server answers directly"
+
+# 6. An upgrade with the kill switch on: the state a previous version left after a
+#    crash (its rules at 7430-7435, no DNS rules, no nftables table, and its record)
+#    is lifted by the next start, whose own clean exit then restores everything, and
+#    by `down`.
+old_state() {
+    local fam pid
+    pid=$(sh -c 'echo $$') # a process that is gone
+    mkdir -p "${STATE%/state}"
+    {
+        printf 'tun2socks-capture 1\npid %s\nstart 0\n' "$pid"
+        for fam in 4 6; do
+            printf 'route %s 7432 unicast default dev %s\n' $fam "$TUN"
+            if [ $fam = 4 ]; then
+                printf 'rule 4 7430 to %s lookup 254\n' 127.0.0.0/8 169.254.0.0/16 224.0.0.0/4 255.255.255.255/32 198.18.2.0/24
+            else
+                printf 'rule 6 7430 to %s lookup 254\n' ::1/128 fe80::/10 ff00::/8 2001:2:0:4::/64
+            fi
+            printf 'rule %s 7431 fwmark 0x7432/0x7432 lookup 254\nrule %s 7432 fwmark 0x7432/0x7432 unreachable\n' $fam $fam
+            printf 'rule %s 7434 lookup 7432\nrule %s 7435 prohibit\n' $fam $fam
+        done
+    } >"$STATE"
+    chmod 644 "$STATE"
+    for x in 127.0.0.0/8 169.254.0.0/16 224.0.0.0/4 255.255.255.255/32 198.18.2.0/24; do
+        in_cli ip -4 rule add pref 7430 to $x lookup main || fail "old rule to $x"
+    done
+    for x in ::1/128 fe80::/10 ff00::/8 2001:2:0:4::/64; do
+        in_cli ip -6 rule add pref 7430 to $x lookup main || fail "old rule to $x"
+    done
+    for fam in -4 -6; do
+        in_cli ip $fam rule add pref 7431 fwmark 0x7432/0x7432 lookup main &&
+            in_cli ip $fam rule add pref 7432 fwmark 0x7432/0x7432 unreachable &&
+            in_cli ip $fam rule add pref 7434 lookup 7432 && in_cli ip $fam rule add pref 7435 prohibit \
+            || fail "old rules ($fam)"
+    done
+}
+old_state
+cap_blocked "$CLI" "the previous version's kill switch"
+cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN" "${EXCL[@]}" --dns-server "$DNS4"
+grep -q "lifting what a previous run" "$T2S_LOG" || fail "the start did not lift the previous version's state"
+got=$(q $LAN4) || fail "query after the upgrade: $got"
+[ "$got" = "$TGT4" ] || fail "query after the upgrade answered '$got'"
+t2s_stop TERM
+after=$(routing_snapshot "$CLI")
+[ "$before" = "$after" ] || fail "rules/routes differ after the upgrade and SIGTERM: $(diff <(echo "$before") <(echo "$after"))"
+old_state
+out=$(ip netns exec "$CLI" "$T2S_BIN" down 2>&1) || fail "tun2socks down (previous version's state) failed: $out"
+after=$(routing_snapshot "$CLI")
+[ "$before" = "$after" ] || fail "rules/routes differ after down of the previous version's state: $(diff <(echo "$before") <(echo "$after"))"
+[ ! -e "$STATE" ] || fail "the previous version's record left after down"
+info "upgrade: the previous version's kill switch is lifted by the next start and by down, exactly"
