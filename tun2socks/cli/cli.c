@@ -82,9 +82,13 @@ const char cli_usage[] =
 	"Capture modes:\n"
 	"      --auto-route           send all IPv4 and IPv6 traffic of the host into the TUN,\n"
 	"                             except the proxy connections (marked with --fwmark,\n"
-	"                             0x7432 by default) and excluded destinations\n"
+	"                             0x7432 by default) and excluded destinations;\n"
+	"                             sockets bound to another interface are refused\n"
 	"      --exclude CIDR         keep this destination out of the TUN (repeatable;\n"
-	"                             loopback, link-local and multicast always are)\n"
+	"                             loopback, link-local and multicast always are); DNS\n"
+	"                             (port 53) to it is still captured: see --dns-server\n"
+	"      --exclude-dns          let DNS to excluded and link-local servers bypass the\n"
+	"                             TUN too (it reaches them unproxied: a leak of names)\n"
 	"      --kill-switch          refuse traffic that would bypass the TUN, also after\n"
 	"                             tun2socks dies, until 'tun2socks down' or the next start\n"
 	"      --share-from IFACE     send traffic forwarded from IFACE's clients (a LAN or\n"
@@ -97,7 +101,9 @@ const char cli_usage[] =
 	"                             if none, as with systemd-resolved's 127.0.0.53, one of\n"
 	"                             tun2socks' own that answers from the fake-IP pool with\n"
 	"                             --dns fake-ip, else REFUSED); in any mode, what\n"
-	"                             --udp auto checks the proxy's UDP relay with\n"
+	"                             --udp auto checks the proxy's UDP relay with; with\n"
+	"                             --auto-route/--share-from, where captured queries to\n"
+	"                             excluded or link-local servers go (else: REFUSED)\n"
 	"\n"
 	"  -l, --log-level LEVEL      error, warn, info (default) or debug\n"
 	"  -h, --help                 show this text\n"
@@ -132,6 +138,7 @@ enum {
 	OPT_UDP_POOL,
 	OPT_AUTO_ROUTE,
 	OPT_EXCLUDE,
+	OPT_EXCLUDE_DNS,
 	OPT_KILL_SWITCH,
 	OPT_SHARE_FROM,
 	OPT_NETNS,
@@ -165,6 +172,7 @@ static const struct option options[] = {
 	{"no-offload", no_argument, NULL, OPT_NO_OFFLOAD},
 	{"auto-route", no_argument, NULL, OPT_AUTO_ROUTE},
 	{"exclude", required_argument, NULL, OPT_EXCLUDE},
+	{"exclude-dns", no_argument, NULL, OPT_EXCLUDE_DNS},
 	{"kill-switch", no_argument, NULL, OPT_KILL_SWITCH},
 	{"share-from", required_argument, NULL, OPT_SHARE_FROM},
 	{"netns", required_argument, NULL, OPT_NETNS},
@@ -269,9 +277,10 @@ check_modes(struct t2s_config *cfg, char *msg, size_t msglen)
 	if (cfg->netns != NULL && (cfg->auto_route || lan || cfg->tun_fd >= 0))
 		return fail(msg, msglen, "--netns captures that whole namespace: it does not go with --auto-route, "
 					 "--share-from or --tun-fd");
-	if ((cfg->kill_switch || cfg->n_exclude > 0) && !cfg->auto_route && cfg->netns == NULL && !lan)
+	if ((cfg->kill_switch || cfg->n_exclude > 0 || cfg->exclude_dns) && !cfg->auto_route && cfg->netns == NULL &&
+	    !lan)
 		return fail(msg, msglen, "%s needs --auto-route, --netns or --share-from",
-			    cfg->kill_switch ? "--kill-switch" : "--exclude");
+			    cfg->kill_switch ? "--kill-switch" : cfg->n_exclude > 0 ? "--exclude" : "--exclude-dns");
 	/* Our own proxy connections must be told apart from the traffic we capture. */
 	if (cfg->auto_route && cfg->fwmark == 0)
 		cfg->fwmark = CAPTURE_DEFAULT_FWMARK;
@@ -418,6 +427,9 @@ parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, b
 			if (capture_prefix_parse(optarg, &cfg->exclude[cfg->n_exclude]) < 0)
 				return fail(msg, msglen, "--exclude: '%s' is not an IPv4 or IPv6 address[/prefix]", optarg);
 			cfg->n_exclude++;
+			break;
+		case OPT_EXCLUDE_DNS:
+			cfg->exclude_dns = true;
 			break;
 		case OPT_KILL_SWITCH:
 			cfg->kill_switch = true;

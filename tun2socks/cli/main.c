@@ -233,6 +233,7 @@ start_capture(const struct t2s_config *cfg, const char *tun, bool whole_host, ui
 		.share_from = cfg->share_from[0] != '\0' ? cfg->share_from : NULL,
 		.exclude = cfg->exclude,
 		.n_exclude = cfg->n_exclude,
+		.exclude_dns = cfg->exclude_dns,
 		.ipv6 = capture_have_ipv6(),
 		.owner_uid = record_owner,
 	};

@@ -97,6 +97,7 @@ struct t2s_config {
 	bool kill_switch;  /* what bypasses the TUN is refused, even after we die */
 	struct netlink_prefix exclude[CONFIG_MAX_EXCLUDE];
 	unsigned n_exclude;
+	bool exclude_dns;    /* --exclude-dns: DNS to excluded destinations is not captured either */
 	char share_from[16]; /* LAN interface whose forwarded traffic is captured; "" for none */
 	const char *netns;   /* --netns PATH|NAME: the TUN lives there */
 	char **command;      /* after "--": run in a namespace of its own (NULL-terminated) */

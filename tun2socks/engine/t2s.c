@@ -18,6 +18,7 @@
 #include <lwip/pbuf.h>
 
 #include "container_of.h"
+#include "dns_local.h"
 #include "dns_tcp.h"
 #include "fakeip.h"
 #include "ip_frag.h"
@@ -225,6 +226,10 @@ drop_martian(struct t2s *t, const uint8_t *pkt, const struct packet_info *info)
 	memcpy(net.addr4, &t->cfg->address4, 4);
 	m = martian_classify(info, &net);
 	if (m == MARTIAN_NONE)
+		return false;
+	/* Captured DNS to a link-local nameserver is answered here (dns_local.h), never
+	 * handed to the proxy as it is. */
+	if (m == MARTIAN_LINK_LOCAL && dns_local_decide(t->cfg, info->family, info->dst, info->dport) != DNS_LOCAL_PASS)
 		return false;
 	t->stats.martian_dropped++;
 	log_debug("dropped an IPv%u packet (protocol %u) from %s: %s", info->family, info->proto, t->tun.name,
