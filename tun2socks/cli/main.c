@@ -26,6 +26,7 @@
 #include "argv_scrub.h"
 #include "capture.h"
 #include "cli.h"
+#include "cli_file.h"
 #include "config.h"
 #include "container_of.h"
 #include "host_api.h"
@@ -39,44 +40,6 @@
 enum {
 	EXIT_USAGE = 2,
 };
-
-/* Credentials from --proxy-auth-file or TUN2SOCKS_PROXY_AUTH override the URL's. */
-static int
-load_credentials(struct t2s_config *cfg)
-{
-	const char *env = getenv("TUN2SOCKS_PROXY_AUTH");
-	const char *why = NULL;
-	char line[2 * PROXY_URL_CRED_MAX + 8];
-
-	if (cfg->auth_file != NULL) {
-		FILE *fp = fopen(cfg->auth_file, "re");
-
-		if (fp == NULL) {
-			fprintf(stderr, "tun2socks: --proxy-auth-file %s: %s\n", cfg->auth_file, strerror(errno));
-			return -1;
-		}
-		if (fgets(line, sizeof(line), fp) == NULL)
-			line[0] = '\0';
-		fclose(fp);
-		if (config_set_credentials(cfg, line, &why) < 0) {
-			fprintf(stderr, "tun2socks: --proxy-auth-file %s: %s\n", cfg->auth_file, why);
-			return -1;
-		}
-		explicit_bzero(line, sizeof(line));
-	} else if (env != NULL && env[0] != '\0') {
-		if (config_set_credentials(cfg, env, &why) < 0) {
-			fprintf(stderr, "tun2socks: TUN2SOCKS_PROXY_AUTH: %s\n", why);
-			return -1;
-		}
-	}
-	/* Read or not (the file wins), the credential is never passed on to a COMMAND. */
-	(void)argv_scrub_env("TUN2SOCKS_PROXY_AUTH");
-	if (cfg->proxy.has_credentials && cfg->proxy.pass[0] == '\0') {
-		fprintf(stderr, "tun2socks: --proxy: a user name needs a password (RFC 1929)\n");
-		return -1;
-	}
-	return 0;
-}
 
 static int
 resolve_proxy(const struct t2s_config *cfg, struct socks5_server *server)
@@ -693,11 +656,13 @@ main(int argc, char **argv)
 	struct t2s_conf *conf;
 	struct t2s_engine *engine = NULL;
 	static struct privdrop_target run_as;
+	static struct cli_file file;
+	uid_t allowed[2];
 	char msg[256];
 	int rc, status = EXIT_FAILURE;
 
 	config_defaults(&cfg);
-	rc = cli_parse(argc, argv, &cfg, msg, sizeof(msg));
+	rc = cli_file_load(argc, argv, &cfg, &file, msg, sizeof(msg));
 	if (rc < 0) {
 		fprintf(stderr, "tun2socks: %s\nTry 'tun2socks --help' for more information.\n", msg);
 		return EXIT_USAGE;
@@ -715,11 +680,23 @@ main(int argc, char **argv)
 		return run_down(&cfg);
 	}
 	(void)argv_scrub_passwords(argc, argv);
-	if (load_credentials(&cfg) < 0)
+	if (cli_file_credentials(&cfg, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "tun2socks: %s\n", msg);
 		return EXIT_USAGE;
+	}
 	if (cfg.user != NULL && privdrop_resolve(cfg.user, cfg.group, &run_as, msg, sizeof(msg)) < 0) {
 		fprintf(stderr, "tun2socks: %s\n", msg);
 		return EXIT_USAGE;
+	}
+	allowed[0] = geteuid();
+	allowed[1] = cfg.user != NULL ? run_as.uid : allowed[0];
+	if (cli_file_check(&file, allowed, 2, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "tun2socks: %s\n", msg);
+		return EXIT_USAGE;
+	}
+	if (cfg.print_config) {
+		cli_file_print(stdout, &cfg);
+		return EXIT_SUCCESS;
 	}
 	if (cfg.user != NULL && run_as.uid != 0)
 		hs.record_owner = (long)run_as.uid;

@@ -91,6 +91,9 @@ struct t2s_config {
 	unsigned fake_prefix6;
 	enum log_level log_level;
 	const char *auth_file; /* --proxy-auth-file, read by main */
+	bool proxy_given;      /* --proxy was given (on the command line or in the file) */
+	const char *config_file; /* --config FILE (cli/cli_file.h), NULL: none */
+	bool print_config;     /* --print-config: print the effective configuration, exit */
 
 	/* Capture modes (capture.h, netns.h). */
 	bool auto_route;   /* whole host: policy routing into the TUN */
