@@ -165,6 +165,12 @@ struct host_setup {
 	bool cmd_running;         /* netns_cmd_go was called: the command is no longer ours to reap */
 	bool start_failed;        /* a start hook failed, and said why */
 	int exit_status;
+	/* --config: SIGHUP reloads (reload_signal_cb) from the file and this copy of the
+	 * command line, taken before argv was scrubbed of passwords. */
+	int argc;
+	char **argv;
+	uid_t allowed[2];         /* who may own a config file with a password (cli_file_check) */
+	struct cli_file next_file; /* the reload's file, until the engine has taken what it can */
 };
 
 /* The capture modes give the TUN addresses of their own unless the user chose some. */
@@ -452,7 +458,81 @@ signals_release(struct ev_loop *loop, struct host_setup *hs)
 	}
 }
 
-/* SIGHUP too: the terminal or SSH session went away (there is no configuration to reload). */
+/*
+ * Reload hooks, for the service manager: host_reload_begin runs before a reload is
+ * read, host_reload_end once it is over (err 0: applied; else the running
+ * configuration stays and why says why). systemd's notify protocol (RELOADING=1, then
+ * READY=1 with STATUS=) is to be sent from here.
+ */
+static void
+host_reload_begin(struct host_setup *hs)
+{
+	(void)hs;
+}
+
+static void
+host_reload_end(struct host_setup *hs, int err, const char *why)
+{
+	(void)hs;
+	(void)err;
+	(void)why;
+}
+
+static void
+reload_done_cb(void *arg, int err, const char *why)
+{
+	struct host_setup *hs = arg;
+
+	if (err < 0)
+		log_error("reload: %s: the running configuration stays", why);
+	/* The engine copied what it took; nothing points into the new file any more. */
+	cli_file_release(&hs->next_file);
+	host_reload_end(hs, err, why);
+}
+
+/* SIGHUP with --config: the file and the command line again, as at start. */
+static void
+reload_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct host_setup *hs = w->data;
+	static struct t2s_config next;
+	char msg[256];
+	int rc;
+
+	(void)loop;
+	(void)revents;
+	if (hs->next_file.file != NULL) {
+		log_warn("SIGHUP: a reload is under way already; send it again once it is done");
+		return;
+	}
+	log_info("SIGHUP received: reloading %s", hs->cfg->config_file);
+	host_reload_begin(hs);
+	config_defaults(&next);
+	rc = cli_file_load(hs->argc, hs->argv, &next, &hs->next_file, msg, sizeof(msg));
+	if (rc >= 0 && rc != CLI_RUN) {
+		snprintf(msg, sizeof(msg), "the command line no longer says to run");
+		rc = -EINVAL;
+	}
+	if (rc >= 0)
+		rc = cli_file_credentials(&next, msg, sizeof(msg));
+	if (rc >= 0)
+		rc = cli_file_check(&hs->next_file, hs->allowed, 2, msg, sizeof(msg));
+	if (rc >= 0) {
+		default_capture_addresses(&next);
+		rc = t2s_engine_reload(hs->engine, &next, reload_done_cb, hs);
+		if (rc < 0)
+			snprintf(msg, sizeof(msg), "%s", strerror(-rc));
+	}
+	explicit_bzero(&next.proxy, sizeof(next.proxy));
+	if (rc < 0) {
+		log_error("reload: %s: the running configuration stays", msg);
+		cli_file_release(&hs->next_file);
+		host_reload_end(hs, rc, msg);
+	}
+}
+
+/* SIGHUP too: the terminal or SSH session went away (without --config, there is no
+ * configuration to reload). */
 static void
 stop_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -487,7 +567,7 @@ signals_start(struct ev_loop *loop, struct host_setup *hs, bool stop_too)
 		return;
 	ev_signal_init(&hs->sigint, stop_signal_cb, SIGINT);
 	ev_signal_init(&hs->sigterm, stop_signal_cb, SIGTERM);
-	ev_signal_init(&hs->sighup, stop_signal_cb, SIGHUP);
+	ev_signal_init(&hs->sighup, hs->cfg->config_file != NULL ? reload_signal_cb : stop_signal_cb, SIGHUP);
 	hs->sigint.data = hs->sigterm.data = hs->sighup.data = hs;
 	ev_signal_start(loop, &hs->sigint);
 	ev_signal_start(loop, &hs->sigterm);
@@ -657,7 +737,6 @@ main(int argc, char **argv)
 	struct t2s_engine *engine = NULL;
 	static struct privdrop_target run_as;
 	static struct cli_file file;
-	uid_t allowed[2];
 	char msg[256];
 	int rc, status = EXIT_FAILURE;
 
@@ -679,6 +758,14 @@ main(int argc, char **argv)
 		log_set_level(cfg.log_level);
 		return run_down(&cfg);
 	}
+	if (cfg.config_file != NULL && cfg.command == NULL) {
+		hs.argc = argc;
+		hs.argv = cli_file_argv_dup(argc, argv);
+		if (hs.argv == NULL) {
+			fprintf(stderr, "tun2socks: %s\n", strerror(ENOMEM));
+			return EXIT_FAILURE;
+		}
+	}
 	(void)argv_scrub_passwords(argc, argv);
 	if (cli_file_credentials(&cfg, msg, sizeof(msg)) < 0) {
 		fprintf(stderr, "tun2socks: %s\n", msg);
@@ -688,9 +775,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "tun2socks: %s\n", msg);
 		return EXIT_USAGE;
 	}
-	allowed[0] = geteuid();
-	allowed[1] = cfg.user != NULL ? run_as.uid : allowed[0];
-	if (cli_file_check(&file, allowed, 2, msg, sizeof(msg)) < 0) {
+	hs.allowed[0] = geteuid();
+	hs.allowed[1] = cfg.user != NULL ? run_as.uid : hs.allowed[0];
+	if (cli_file_check(&file, hs.allowed, 2, msg, sizeof(msg)) < 0) {
 		fprintf(stderr, "tun2socks: %s\n", msg);
 		return EXIT_USAGE;
 	}
@@ -756,5 +843,8 @@ err_end_host:
 	command_end(&hs);
 err_free_env:
 	free(hs.cmd_env);
+	cli_file_argv_free(hs.argv);
+	cli_file_release(&hs.next_file);
+	cli_file_release(&file);
 	return status;
 }
