@@ -1,0 +1,74 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# SIGHUP with --config switches the proxy for new connections (issue 11, reload):
+# a 64 MiB download through danted A (rate-limited so that it spans the reload)
+# keeps going across a reload whose file names danted B, and arrives intact
+# (SHA-256); a connection made after the reload goes through B (seen in B's log),
+# none more through A; connect-timeout changed in the file too (2 settings).
+. "$(dirname "$0")/lib.sh"
+
+need_root
+need_bin
+topo_up
+danted_start
+# danted B: the same server namespace, another port and log.
+B_PORT=1082
+sed -e "s/port = $DANTE_PORT/port = $B_PORT/" -e "s|$LOGDIR/danted.log|$LOGDIR/danted_b.log|" \
+    "$WORK/danted.conf" >"$WORK/danted_b.conf"
+start_bg danted_b "$SRV" danted -f "$WORK/danted_b.conf" -p "$WORK/danted_b.pid" -N 2
+wait_until 10 listening "$SRV" "$SRV_IP4" "$B_PORT" || fail "danted B did not listen on $SRV_IP4:$B_PORT"
+httpd_start
+size_mb=64
+head -c "${size_mb}M" /dev/urandom >"$WORK/www/big.bin" || fail "test file"
+want=$(sha256sum <"$WORK/www/big.bin" | cut -d' ' -f1)
+
+CONF=$WORK/t2s.conf
+cat >"$CONF" <<EOC
+# proxy A
+proxy = socks5://$SRV_IP4:$DANTE_PORT
+connect-timeout = 5
+EOC
+chmod 600 "$CONF"
+t2s_start --config "$CONF"
+connects() { grep -c 'pass.*connect' "$1" 2>/dev/null || true; }
+
+# The download: ~8 MiB/s, so it is still running when the reload comes.
+in_cli curl -q --noproxy '*' -sS --fail --max-time 120 --limit-rate 8M -o "$WORK/got.bin" \
+    "http://$TGT4:$HTTP_PORT/big.bin" >"$LOGDIR/curl.log" 2>&1 &
+CURL_PID=$!
+BG_PIDS+=("$CURL_PID")
+got_some() { [ "$(stat -c %s "$WORK/got.bin" 2>/dev/null || echo 0)" -gt $((4 << 20)) ]; }
+wait_until 30 got_some || fail "the download did not start through proxy A"
+a_before=$(connects "$LOGDIR/danted.log")
+b_before=$(connects "$LOGDIR/danted_b.log")
+
+cat >"$CONF" <<EOC
+# proxy B, and another timeout
+proxy = socks5://$SRV_IP4:$B_PORT
+connect-timeout = 7
+EOC
+kill -HUP "$T2S_PID"
+wait_until 10 grep -q "reload: done" "$T2S_LOG" || fail "no 'reload: done' in the log"
+grep -q "reload: done (2 settings changed)" "$T2S_LOG" || fail "not 2 settings changed: $(grep reload: "$T2S_LOG")"
+grep -q "reload: new connections go to socks5://$SRV_IP4:$B_PORT" "$T2S_LOG" || fail "the new proxy is not logged"
+t2s_alive || fail "tun2socks died on SIGHUP"
+[ "$(stat -c %s "$WORK/got.bin")" -lt $((size_mb << 20)) ] \
+    || fail "the download was over before the reload: raise size_mb or lower the rate"
+info "reloaded while the download was at $(( $(stat -c %s "$WORK/got.bin") >> 20 )) MiB"
+
+# A new connection goes through B, none through A.
+peer=$(cli_curl "http://$TGT4:$HTTP_PORT/peer") || fail "a request after the reload failed"
+[ "$peer" = "$SRV_IP4" ] || fail "the target saw '$peer'"
+b_has_new() { [ "$(connects "$LOGDIR/danted_b.log")" -gt "$b_before" ]; }
+wait_until 5 b_has_new || fail "danted B saw no connection after the reload: $(tail -3 "$LOGDIR/danted_b.log")"
+[ "$(connects "$LOGDIR/danted.log")" = "$a_before" ] || fail "danted A saw a new connection after the reload"
+
+# The download through A ends intact.
+wait_until 120 proc_done "$CURL_PID" || fail "the download did not finish"
+wait "$CURL_PID" || fail "curl failed: $(cat "$LOGDIR/curl.log")"
+got=$(sha256sum <"$WORK/got.bin" | cut -d' ' -f1)
+[ "$got" = "$want" ] || fail "SHA-256 of the download across the reload differs"
+info "64 MiB across the reload: SHA-256 intact; the new connection went through B"
+t2s_stop
+[ "$T2S_STATUS" = 0 ] || fail "exit status $T2S_STATUS"
+info "PASS"
