@@ -3,7 +3,8 @@
  * Unit tests for cli/conf_file.c and cli/cli_file.c: the line syntax (comments,
  * blanks, quotes, long lines, 255-byte credentials), errors with their line, the merge
  * with the command line (overrides, repeatable lists replaced), the permission checks
- * of a file that holds a password, cred:NAME, and --print-config's masking.
+ * of a file that holds a password, cred:NAME, --print-config's masking, and what a
+ * reload may change live (config_merge_live).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -23,6 +24,7 @@
 #include "cli_file.h"
 #include "conf_file.h"
 #include "config.h"
+#include "proxy_url.h"
 
 static struct conf_file *
 parse_ok(const char *text)
@@ -368,6 +370,75 @@ test_print_masks(void **state)
 	cli_file_release(&cf2);
 }
 
+/* ---- config_merge_live: what a reload takes --------------------------------------- */
+
+struct refused {
+	char names[512];
+};
+
+static void
+refused_cb(void *arg, const char *option)
+{
+	struct refused *r = arg;
+
+	strcat(r->names, option);
+	strcat(r->names, " ");
+}
+
+static void
+test_merge_live(void **state)
+{
+	struct t2s_config run, next;
+	struct refused r = {""};
+	const char *why;
+
+	(void)state;
+	config_defaults(&run);
+	assert_int_equal(proxy_url_parse(&run.proxy, "socks5://a:b@192.0.2.1:1080", &why), 0);
+	run.dns_mode = CONFIG_DNS_UDP;
+	next = run;
+	/* Nothing differs: nothing taken, nothing refused. */
+	assert_int_equal(config_merge_live(&run, &next, refused_cb, &r), 0);
+	assert_string_equal(r.names, "");
+
+	/* Live: proxy and credentials, timeouts, max-flows, log level, dns udp -> tcp. */
+	assert_int_equal(proxy_url_parse(&next.proxy, "socks5://c:d@192.0.2.2:1081", &why), 0);
+	next.connect_timeout = 3;
+	next.idle_timeout = 30;
+	next.udp_timeout = 20;
+	next.max_flows = 10;
+	next.log_level = LOG_LEVEL_DEBUG;
+	next.dns_mode = CONFIG_DNS_TCP;
+	/* Restart only: these keep the running value. */
+	next.mtu = 1500;
+	next.udp_mode = CONFIG_UDP_BLOCK;
+	next.auto_route = true;
+	assert_int_equal(capture_prefix_parse("10.0.0.0/8", &next.exclude[0]), 0);
+	next.n_exclude = 1;
+	next.user = "nobody";
+	assert_int_equal(config_merge_live(&run, &next, refused_cb, &r), 7);
+	assert_string_equal(r.names, "mtu udp auto-route exclude user ");
+	assert_string_equal(run.proxy.user, "c");
+	assert_int_equal(run.proxy.server.port, 1081);
+	assert_true(run.connect_timeout == 3 && run.idle_timeout == 30 && run.udp_timeout == 20);
+	assert_int_equal(run.max_flows, 10);
+	assert_int_equal(run.log_level, LOG_LEVEL_DEBUG);
+	assert_int_equal(run.dns_mode, CONFIG_DNS_TCP);
+	assert_int_equal(run.mtu, CONFIG_DEFAULT_MTU);
+	assert_int_equal(run.udp_mode, CONFIG_UDP_AUTO);
+	assert_false(run.auto_route);
+	assert_int_equal(run.n_exclude, 0);
+	assert_null(run.user);
+
+	/* The fake-IP pool exists only if the engine started with it. */
+	r.names[0] = '\0';
+	next = run;
+	next.dns_mode = CONFIG_DNS_FAKE_IP;
+	assert_int_equal(config_merge_live(&run, &next, refused_cb, &r), 0);
+	assert_string_equal(r.names, "dns ");
+	assert_int_equal(run.dns_mode, CONFIG_DNS_TCP);
+}
+
 static int
 setup(void **state)
 {
@@ -399,6 +470,7 @@ main(void)
 		cmocka_unit_test(test_secret_permissions),
 		cmocka_unit_test(test_credentials),
 		cmocka_unit_test(test_print_masks),
+		cmocka_unit_test(test_merge_live),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -30,6 +30,13 @@ grep -qx 'mtu = 9000' <<<"$out" || fail "the command line's --mtu did not win"
     || fail "the command line's --exclude did not replace the file's: $(grep exclude <<<"$out")"
 grep -qx 'auto-route = true' <<<"$out" && grep -qx 'log-level = warn' <<<"$out" || fail "the file's values are missing"
 info "--print-config: command line over file, list replaced, password masked"
+# The example file parses, and every option is in it.
+ex=$E2E_DIR/../../examples/tun2socks.conf
+out=$("$T2S_BIN" --config "$ex" --print-config) || fail "examples/tun2socks.conf: status $?"
+for o in $(sed -n 's/^#* *\([a-z][a-z0-9-]*\) =.*/\1/p' <<<"$out"); do
+    grep -Eq "^#?$o( =|$)" "$ex" || fail "examples/tun2socks.conf lacks $o"
+done
+info "examples/tun2socks.conf parses and names every option"
 
 bad() { # bad WHAT WANT-IN-STDERR ARGS...
     local what=$1 want=$2 rc
