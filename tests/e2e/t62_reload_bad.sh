@@ -4,6 +4,8 @@
 # (issue 11, reload): a file with an error (FILE:LINE named), a password in a file
 # others may read, an option that needs a restart (logged, its old value kept while
 # the rest is taken). After each, tun2socks still runs and still uses proxy A.
+# Last, credentials from TUN2SOCKS_PROXY_AUTH (removed from the environment at start)
+# still authenticate after a reload.
 . "$(dirname "$0")/lib.sh"
 
 setup_default_conf() {
@@ -11,6 +13,7 @@ setup_default_conf() {
     need_bin
     topo_up
     danted_start
+    microsocks_start
     httpd_start
 }
 setup_default_conf
@@ -63,4 +66,20 @@ reload_logged 4 "reload: $CONF: No such file or directory: the running configura
 still_ok "missing file"
 t2s_stop
 [ "$T2S_STATUS" = 0 ] || fail "exit status $T2S_STATUS"
+
+# 5. Credentials from the environment outlive its scrubbing: a reload keeps them.
+printf 'proxy = socks5://%s:%s\nconnect-timeout = 5\n' "$SRV_IP4" "$MS_PORT" >"$CONF"
+export TUN2SOCKS_PROXY_AUTH="$MS_USER:$MS_PASS"
+t2s_start --config "$CONF"
+unset TUN2SOCKS_PROXY_AUTH
+printf 'proxy = socks5://%s:%s\nconnect-timeout = 6\n' "$SRV_IP4" "$MS_PORT" >"$CONF"
+n=$(grep -c "reload: done" "$T2S_LOG")
+kill -HUP "$T2S_PID"
+reloaded() { [ "$(grep -c "reload: done" "$T2S_LOG")" -gt "$n" ]; }
+wait_until 10 reloaded || fail "env credentials: no reload"
+still_ok "env credentials after a reload"
+grep -q "authentication failed" "$T2S_LOG" && fail "env credentials: authentication failed after the reload"
+t2s_stop
+[ "$T2S_STATUS" = 0 ] || fail "exit status $T2S_STATUS"
+info "TUN2SOCKS_PROXY_AUTH: still used after a reload"
 info "PASS"

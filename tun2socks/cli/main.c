@@ -170,6 +170,7 @@ struct host_setup {
 	int argc;
 	char **argv;
 	uid_t allowed[2];         /* who may own a config file with a password (cli_file_check) */
+	char *env_auth;           /* TUN2SOCKS_PROXY_AUTH as at start (removed from environ then) */
 	struct cli_file next_file; /* the reload's file, until the engine has taken what it can */
 };
 
@@ -515,6 +516,15 @@ reload_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	}
 	if (rc >= 0)
 		rc = cli_file_credentials(&next, msg, sizeof(msg));
+	/* The variable was read at start: it still counts, below a proxy-auth-file. */
+	if (rc >= 0 && next.auth_file == NULL && hs->env_auth != NULL) {
+		const char *why;
+
+		if (config_set_credentials(&next, hs->env_auth, &why) < 0) {
+			snprintf(msg, sizeof(msg), "TUN2SOCKS_PROXY_AUTH: %s", why);
+			rc = -EINVAL;
+		}
+	}
 	if (rc >= 0)
 		rc = cli_file_check(&hs->next_file, hs->allowed, 2, msg, sizeof(msg));
 	if (rc >= 0) {
@@ -759,9 +769,13 @@ main(int argc, char **argv)
 		return run_down(&cfg);
 	}
 	if (cfg.config_file != NULL && cfg.command == NULL) {
+		const char *env = getenv("TUN2SOCKS_PROXY_AUTH");
+
 		hs.argc = argc;
 		hs.argv = cli_file_argv_dup(argc, argv);
-		if (hs.argv == NULL) {
+		if (env != NULL && env[0] != '\0')
+			hs.env_auth = strdup(env);
+		if (hs.argv == NULL || (env != NULL && env[0] != '\0' && hs.env_auth == NULL)) {
 			fprintf(stderr, "tun2socks: %s\n", strerror(ENOMEM));
 			return EXIT_FAILURE;
 		}
@@ -844,6 +858,10 @@ err_end_host:
 err_free_env:
 	free(hs.cmd_env);
 	cli_file_argv_free(hs.argv);
+	if (hs.env_auth != NULL) {
+		explicit_bzero(hs.env_auth, strlen(hs.env_auth));
+		free(hs.env_auth);
+	}
 	cli_file_release(&hs.next_file);
 	cli_file_release(&file);
 	return status;
