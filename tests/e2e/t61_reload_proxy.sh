@@ -5,6 +5,9 @@
 # keeps going across a reload whose file names danted B, and arrives intact
 # (SHA-256); a connection made after the reload goes through B (seen in B's log),
 # none more through A; connect-timeout changed in the file too (2 settings).
+# Then --auto-route: a reload that changes --exclude puts the new rule in before the
+# old one goes (the state record names both meanwhile), the excluded target goes
+# direct and the other one through the proxy; at exit rules and routes are as before.
 . "$(dirname "$0")/lib.sh"
 
 need_root
@@ -71,4 +74,37 @@ got=$(sha256sum <"$WORK/got.bin" | cut -d' ' -f1)
 info "64 MiB across the reload: SHA-256 intact; the new connection went through B"
 t2s_stop
 [ "$T2S_STATUS" = 0 ] || fail "exit status $T2S_STATUS"
+
+# 2. --exclude changed by a reload in --auto-route mode.
+wan_default_routes "$CLI"
+ino=$(ip netns exec "$CLI" stat -L -c %i /proc/self/ns/net) || fail "netns inode"
+STATE=/run/tun2socks/net$ino-$TUN/state
+CLEANUP_PATHS+=("${STATE%/state}")
+before=$(routing_snapshot "$CLI")
+OTHER=198.19.0.99
+cat >"$CONF" <<EOC
+proxy = socks5://$SRV_IP4:$DANTE_PORT
+auto-route
+exclude = $TGT4/32
+EOC
+cap_start "$CLI" --config "$CONF" --tun "$TUN"
+peer_of() { ip netns exec "$CLI" curl -q --noproxy '*' -sS --fail --max-time 10 "http://$TGT4:$HTTP_PORT/peer"; }
+rule_for() { ip -n "$CLI" -4 rule show | grep -q "^7430:.*to $1 lookup main"; }
+rule_for "$TGT4" || fail "no exclusion rule for $TGT4: $(ip -n "$CLI" -4 rule show)"
+[ "$(peer_of)" = "$CLI_IP4" ] || fail "excluded $TGT4 did not go direct"
+sed -i "s|^exclude = .*|exclude = $OTHER/32|" "$CONF"
+kill -HUP "$T2S_PID"
+wait_until 10 grep -q "reload: --exclude now keeps 1 destination out of the TUN" "$T2S_LOG" \
+    || fail "--exclude not changed by the reload: $(grep reload: "$T2S_LOG" | tail -3)"
+rule_for "$OTHER" || fail "no rule for the new exclusion $OTHER"
+rule_for "$TGT4" && fail "the old exclusion $TGT4 is still there"
+grep -q "$OTHER" "$STATE" && ! grep -q "to $TGT4/32" "$STATE" || fail "the state record does not name the new exclusion only"
+peer=$(peer_of) || fail "$TGT4 unreachable after the reload"
+[ "$peer" = "$SRV_IP4" ] || fail "$TGT4 no longer excluded should go through danted, came from '$peer'"
+t2s_stop
+[ "$T2S_STATUS" = 0 ] || fail "exit status $T2S_STATUS"
+after=$(routing_snapshot "$CLI")
+[ "$before" = "$after" ] || fail "rules/routes differ after exit: $(diff <(echo "$before") <(echo "$after"))"
+[ -e "$STATE" ] && fail "state record left"
+info "--exclude changed live: new rule in, old one out, record follows; all gone at exit"
 info "PASS"

@@ -159,7 +159,7 @@ struct host_setup {
 	ev_signal sigusr1;        /* the stats line */
 	struct ev_loop *loop;
 	struct t2s_engine *engine;
-	const struct t2s_config *cfg;
+	struct t2s_config *cfg;   /* a reload changes its --exclude (reload_capture) */
 	const struct privdrop_target *run_as; /* --user, else NULL */
 	long record_owner;        /* --user: the capture's state record is left removable by it */
 	bool cmd_running;         /* netns_cmd_go was called: the command is no longer ours to reap */
@@ -171,6 +171,10 @@ struct host_setup {
 	char **argv;
 	uid_t allowed[2];         /* who may own a config file with a password (cli_file_check) */
 	char *env_auth;           /* TUN2SOCKS_PROXY_AUTH as at start (removed from environ then) */
+	char tun_name[IFNAMSIZ];  /* the capture's TUN, for a reload's capture_update */
+	bool exclude_pending;     /* the reload's --exclude differs: applied once the engine took it */
+	struct netlink_prefix next_exclude[CONFIG_MAX_EXCLUDE];
+	unsigned n_next_exclude;
 	struct cli_file next_file; /* the reload's file, until the engine has taken what it can */
 };
 
@@ -479,6 +483,53 @@ host_reload_end(struct host_setup *hs, int err, const char *why)
 	(void)why;
 }
 
+static bool
+excludes_differ(const struct t2s_config *a, const struct t2s_config *b)
+{
+	return a->n_exclude != b->n_exclude || memcmp(a->exclude, b->exclude, a->n_exclude * sizeof(a->exclude[0])) != 0;
+}
+
+/* The reload's --exclude, once the engine took the rest: new rules in before the old
+ * ones go (capture_update). Returns 0 or -errno (logged). */
+static int
+reload_capture(struct host_setup *hs)
+{
+	struct t2s_config *cfg = hs->cfg;
+	struct capture_params p = {
+		.tun = hs->tun_name,
+		.whole_host = cfg->auto_route || hs->netns_fd >= 0,
+		.kill_switch = cfg->kill_switch,
+		.fwmark = hs->netns_fd >= 0 ? 0 : cfg->fwmark,
+		.share_from = cfg->share_from[0] != '\0' ? cfg->share_from : NULL,
+		.exclude = hs->next_exclude,
+		.n_exclude = hs->n_next_exclude,
+		.ipv6 = capture_have_ipv6(),
+		.owner_uid = hs->record_owner,
+	};
+	int saved = -1, err;
+
+	hs->exclude_pending = false;
+	if (geteuid() != 0) {
+		log_warn("reload: --exclude cannot change once running as --user (the state record must stay root's): "
+			 "the running value stays (restart to change it)");
+		return -EPERM;
+	}
+	if (hs->netns_fd >= 0 && (err = netns_enter(hs->netns_fd, &saved)) < 0) {
+		log_error("reload: cannot enter the namespace to change --exclude: %s", strerror(-err));
+		return err;
+	}
+	err = capture_update(hs->capture, &p);
+	if (saved >= 0 && netns_return(saved) < 0)
+		log_warn("cannot return to our own network namespace");
+	if (err < 0)
+		return err;
+	memcpy(cfg->exclude, hs->next_exclude, sizeof(cfg->exclude));
+	cfg->n_exclude = hs->n_next_exclude;
+	log_info("reload: --exclude now keeps %u destination%s out of the TUN", cfg->n_exclude,
+		 cfg->n_exclude == 1 ? "" : "s");
+	return 0;
+}
+
 static void
 reload_done_cb(void *arg, int err, const char *why)
 {
@@ -486,6 +537,9 @@ reload_done_cb(void *arg, int err, const char *why)
 
 	if (err < 0)
 		log_error("reload: %s: the running configuration stays", why);
+	else if (hs->exclude_pending && (err = reload_capture(hs)) < 0)
+		why = "--exclude was not changed";
+	hs->exclude_pending = false;
 	/* The engine copied what it took; nothing points into the new file any more. */
 	cli_file_release(&hs->next_file);
 	host_reload_end(hs, err, why);
@@ -529,6 +583,14 @@ reload_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		rc = cli_file_check(&hs->next_file, hs->allowed, 2, msg, sizeof(msg));
 	if (rc >= 0) {
 		default_capture_addresses(&next);
+		/* The capture is ours, not the engine's: it follows once the engine took the rest. */
+		hs->exclude_pending = hs->capture != NULL && excludes_differ(hs->cfg, &next);
+		if (hs->exclude_pending) {
+			memcpy(hs->next_exclude, next.exclude, sizeof(hs->next_exclude));
+			hs->n_next_exclude = next.n_exclude;
+			memcpy(next.exclude, hs->cfg->exclude, sizeof(next.exclude));
+			next.n_exclude = hs->cfg->n_exclude;
+		}
 		rc = t2s_engine_reload(hs->engine, &next, reload_done_cb, hs);
 		if (rc < 0)
 			snprintf(msg, sizeof(msg), "%s", strerror(-rc));
@@ -536,6 +598,7 @@ reload_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	explicit_bzero(&next.proxy, sizeof(next.proxy));
 	if (rc < 0) {
 		log_error("reload: %s: the running configuration stays", msg);
+		hs->exclude_pending = false;
 		cli_file_release(&hs->next_file);
 		host_reload_end(hs, rc, msg);
 	}
@@ -822,6 +885,7 @@ main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	if (open_tun(&cfg, &tun, &hs) < 0)
 		goto err_end_host;
+	snprintf(hs.tun_name, sizeof(hs.tun_name), "%s", tun.name);
 	hs.loop = loop;
 	hs.cfg = &cfg;
 	hs.run_as = cfg.user != NULL ? &run_as : NULL;
