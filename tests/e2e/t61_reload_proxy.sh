@@ -4,7 +4,8 @@
 # a 64 MiB download through danted A (rate-limited so that it spans the reload)
 # keeps going across a reload whose file names danted B, and arrives intact
 # (SHA-256); a connection made after the reload goes through B (seen in B's log),
-# none more through A; connect-timeout changed in the file too (2 settings).
+# none more through A; connect-timeout changed in the file too (2 settings); UDP
+# ASSOCIATE is checked again, with B.
 # Then --auto-route: a reload that changes --exclude puts the new rule in before the
 # old one goes (the state record names both meanwhile), the excluded target goes
 # direct and the other one through the proxy; at exit rules and routes are as before.
@@ -55,6 +56,10 @@ wait_until 10 grep -q "reload: done" "$T2S_LOG" || fail "no 'reload: done' in th
 grep -q "reload: done (2 settings changed)" "$T2S_LOG" || fail "not 2 settings changed: $(grep reload: "$T2S_LOG")"
 grep -q "reload: new connections go to socks5://$SRV_IP4:$B_PORT" "$T2S_LOG" || fail "the new proxy is not logged"
 t2s_alive || fail "tun2socks died on SIGHUP"
+# Whether the proxy relays UDP is asked again, of B.
+grep -q "UDP: a new proxy: checking whether it supports UDP ASSOCIATE" "$T2S_LOG" || fail "UDP not re-checked"
+accepts_twice() { [ "$(grep -c 'UDP: the proxy accepts UDP ASSOCIATE' "$T2S_LOG")" -ge 2 ]; }
+wait_until 10 accepts_twice || fail "B's UDP ASSOCIATE not checked: $(grep 'UDP:' "$T2S_LOG" | tail -3)"
 [ "$(stat -c %s "$WORK/got.bin")" -lt $((size_mb << 20)) ] \
     || fail "the download was over before the reload: raise size_mb or lower the rate"
 info "reloaded while the download was at $(( $(stat -c %s "$WORK/got.bin") >> 20 )) MiB"

@@ -549,6 +549,7 @@ t2s_set_proxy(struct t2s *t, const struct socks5_server *proxy)
 	t->proxy.user = proxy->user;
 	t->proxy.pass = proxy->pass;
 	udp_pool_drain(t->udp_pool);
+	udp_health_proxy_changed(t->udp_health);
 	if (t->fakeip != NULL)
 		fakeip_keep_out(t, (const struct sockaddr *)&t->proxy.addr);
 }
