@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 # SIGHUP with --config switches the proxy for new connections (issue 11, reload):
 # a 64 MiB download through danted A (rate-limited so that it spans the reload)
-# keeps going across a reload whose file names danted B, and arrives intact
+# keeps going across a reload whose file names danted B by name (looked up on the
+# loop, from the resolv.conf `ip netns exec` gives the client namespace, by a
+# dnsmasq of the test's own), and arrives intact
 # (SHA-256); a connection made after the reload goes through B (seen in B's log),
 # none more through A; connect-timeout changed in the file too (2 settings); UDP
 # ASSOCIATE is checked again, with B.
@@ -22,6 +24,16 @@ sed -e "s/port = $DANTE_PORT/port = $B_PORT/" -e "s|$LOGDIR/danted.log|$LOGDIR/d
 start_bg danted_b "$SRV" danted -f "$WORK/danted_b.conf" -p "$WORK/danted_b.pid" -N 2
 wait_until 10 listening "$SRV" "$SRV_IP4" "$B_PORT" || fail "danted B did not listen on $SRV_IP4:$B_PORT"
 httpd_start
+# B's name, answered by a dnsmasq on the server's veth address; the client namespace's
+# resolv.conf (bound by ip netns exec from /etc/netns/NS) names only it.
+B_NAME=proxy-b.e2e.test
+start_bg dnsmasq_b "$SRV" dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts --port 53 \
+    --listen-address="$SRV_IP4" --bind-interfaces --address="/$B_NAME/$SRV_IP4" --user=root --group=root \
+    --pid-file="$WORK/dnsmasq_b.pid" --log-queries --log-facility=-
+wait_until 10 udp_bound "$SRV" "$SRV_IP4" 53 || fail "dnsmasq did not bind $SRV_IP4:53"
+mkdir -p "/etc/netns/$CLI" || fail "mkdir /etc/netns/$CLI"
+CLEANUP_PATHS+=("/etc/netns/$CLI")
+echo "nameserver $SRV_IP4" >"/etc/netns/$CLI/resolv.conf"
 size_mb=64
 head -c "${size_mb}M" /dev/urandom >"$WORK/www/big.bin" || fail "test file"
 want=$(sha256sum <"$WORK/www/big.bin" | cut -d' ' -f1)
@@ -47,14 +59,15 @@ a_before=$(connects "$LOGDIR/danted.log")
 b_before=$(connects "$LOGDIR/danted_b.log")
 
 cat >"$CONF" <<EOC
-# proxy B, and another timeout
-proxy = socks5://$SRV_IP4:$B_PORT
+# proxy B, by name, and another timeout
+proxy = socks5://$B_NAME:$B_PORT
 connect-timeout = 7
 EOC
 kill -HUP "$T2S_PID"
 wait_until 10 grep -q "reload: done" "$T2S_LOG" || fail "no 'reload: done' in the log"
 grep -q "reload: done (2 settings changed)" "$T2S_LOG" || fail "not 2 settings changed: $(grep reload: "$T2S_LOG")"
-grep -q "reload: new connections go to socks5://$SRV_IP4:$B_PORT" "$T2S_LOG" || fail "the new proxy is not logged"
+grep -q "reload: new connections go to socks5://$B_NAME:$B_PORT" "$T2S_LOG" || fail "the new proxy is not logged"
+grep -q "$B_NAME" "$LOGDIR/dnsmasq_b.log" || fail "B's name was not asked of dnsmasq"
 t2s_alive || fail "tun2socks died on SIGHUP"
 # Whether the proxy relays UDP is asked again, of B.
 grep -q "UDP: a new proxy: checking whether it supports UDP ASSOCIATE" "$T2S_LOG" || fail "UDP not re-checked"

@@ -4,6 +4,8 @@
 # (issue 11, reload): a file with an error (FILE:LINE named), a password in a file
 # others may read, an option that needs a restart (logged, its old value kept while
 # the rest is taken). After each, tun2socks still runs and still uses proxy A.
+# A proxy name that no nameserver answers (the client namespace's resolv.conf names
+# the server's address, where nothing listens on 53) keeps the running proxy too.
 # Last, credentials from TUN2SOCKS_PROXY_AUTH (removed from the environment at start)
 # still authenticate after a reload.
 . "$(dirname "$0")/lib.sh"
@@ -58,6 +60,18 @@ reload_logged 3 "reload: done (1 setting changed)"
 [ "$(ip -n "$CLI" -o link show "$TUN" | sed -n 's/.* mtu \([0-9]*\) .*/\1/p')" = 65535 ] || fail "the TUN's MTU changed"
 still_ok "restart-only option"
 info "--mtu: needs a restart (logged), connect-timeout taken"
+
+# 3b. A proxy name that cannot be looked up.
+mkdir -p "/etc/netns/$CLI" || fail "mkdir /etc/netns/$CLI"
+CLEANUP_PATHS+=("/etc/netns/$CLI")
+echo "nameserver $SRV_IP4" >"/etc/netns/$CLI/resolv.conf"
+t2s_stop
+t2s_start --config "$CONF" # again, so that it reads the namespace's resolv.conf
+printf 'proxy = socks5://nowhere.e2e.test:%s\n' "$DANTE_PORT" >"$CONF"
+kill -HUP "$T2S_PID"
+reload_logged 3b "reload: cannot resolve the proxy's name nowhere.e2e.test: .*: the running configuration stays"
+still_ok "unresolvable proxy name"
+info "a proxy name that does not resolve: the old proxy stays"
 
 # 4. A file that is gone.
 rm -f "$CONF"

@@ -780,6 +780,10 @@ reload_lookup_done(void *arg, const struct proxy_lookup_result *res)
 	char why[256];
 	int err;
 
+	if (e->t == NULL) { /* the run ended meanwhile */
+		reload_finish(e, -ECANCELED, "the engine stopped");
+		return;
+	}
 	if (res->err < 0) {
 		snprintf(why, sizeof(why), "cannot resolve the proxy's name %.64s: %.150s", r->next.proxy.server.u.domain.name,
 			 res->why);
