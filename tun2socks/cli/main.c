@@ -33,6 +33,7 @@
 #include "log.h"
 #include "netns.h"
 #include "privdrop.h"
+#include "reload.h"
 #include "proxy_url.h"
 #include "tun.h"
 
@@ -159,23 +160,15 @@ struct host_setup {
 	ev_signal sigusr1;        /* the stats line */
 	struct ev_loop *loop;
 	struct t2s_engine *engine;
-	struct t2s_config *cfg;   /* a reload changes its --exclude (reload_capture) */
+	struct t2s_config *cfg;   /* a reload changes its --exclude (reload.c) */
 	const struct privdrop_target *run_as; /* --user, else NULL */
 	long record_owner;        /* --user: the capture's state record is left removable by it */
 	bool cmd_running;         /* netns_cmd_go was called: the command is no longer ours to reap */
 	bool start_failed;        /* a start hook failed, and said why */
 	int exit_status;
-	/* --config: SIGHUP reloads (reload_signal_cb) from the file and this copy of the
-	 * command line, taken before argv was scrubbed of passwords. */
-	int argc;
-	char **argv;
+	struct reload *reload;    /* --config: SIGHUP reloads (reload.h) */
 	uid_t allowed[2];         /* who may own a config file with a password (cli_file_check) */
-	char *env_auth;           /* TUN2SOCKS_PROXY_AUTH as at start (removed from environ then) */
-	char tun_name[IFNAMSIZ];  /* the capture's TUN, for a reload's capture_update */
-	bool exclude_pending;     /* the reload's --exclude differs: applied once the engine took it */
-	struct netlink_prefix next_exclude[CONFIG_MAX_EXCLUDE];
-	unsigned n_next_exclude;
-	struct cli_file next_file; /* the reload's file, until the engine has taken what it can */
+	char tun_name[IFNAMSIZ];  /* the capture's TUN, for a reload */
 };
 
 /* The capture modes give the TUN addresses of their own unless the user chose some. */
@@ -483,66 +476,10 @@ host_reload_end(struct host_setup *hs, int err, const char *why)
 	(void)why;
 }
 
-static bool
-excludes_differ(const struct t2s_config *a, const struct t2s_config *b)
-{
-	return a->n_exclude != b->n_exclude || memcmp(a->exclude, b->exclude, a->n_exclude * sizeof(a->exclude[0])) != 0;
-}
-
-/* The reload's --exclude, once the engine took the rest: new rules in before the old
- * ones go (capture_update). Returns 0 or -errno (logged). */
-static int
-reload_capture(struct host_setup *hs)
-{
-	struct t2s_config *cfg = hs->cfg;
-	struct capture_params p = {
-		.tun = hs->tun_name,
-		.whole_host = cfg->auto_route || hs->netns_fd >= 0,
-		.kill_switch = cfg->kill_switch,
-		.fwmark = hs->netns_fd >= 0 ? 0 : cfg->fwmark,
-		.share_from = cfg->share_from[0] != '\0' ? cfg->share_from : NULL,
-		.exclude = hs->next_exclude,
-		.n_exclude = hs->n_next_exclude,
-		.ipv6 = capture_have_ipv6(),
-		.owner_uid = hs->record_owner,
-	};
-	int saved = -1, err;
-
-	hs->exclude_pending = false;
-	if (geteuid() != 0) {
-		log_warn("reload: --exclude cannot change once running as --user (the state record must stay root's): "
-			 "the running value stays (restart to change it)");
-		return -EPERM;
-	}
-	if (hs->netns_fd >= 0 && (err = netns_enter(hs->netns_fd, &saved)) < 0) {
-		log_error("reload: cannot enter the namespace to change --exclude: %s", strerror(-err));
-		return err;
-	}
-	err = capture_update(hs->capture, &p);
-	if (saved >= 0 && netns_return(saved) < 0)
-		log_warn("cannot return to our own network namespace");
-	if (err < 0)
-		return err;
-	memcpy(cfg->exclude, hs->next_exclude, sizeof(cfg->exclude));
-	cfg->n_exclude = hs->n_next_exclude;
-	log_info("reload: --exclude now keeps %u destination%s out of the TUN", cfg->n_exclude,
-		 cfg->n_exclude == 1 ? "" : "s");
-	return 0;
-}
-
 static void
 reload_done_cb(void *arg, int err, const char *why)
 {
-	struct host_setup *hs = arg;
-
-	if (err < 0)
-		log_error("reload: %s: the running configuration stays", why);
-	else if (hs->exclude_pending && (err = reload_capture(hs)) < 0)
-		why = "--exclude was not changed";
-	hs->exclude_pending = false;
-	/* The engine copied what it took; nothing points into the new file any more. */
-	cli_file_release(&hs->next_file);
-	host_reload_end(hs, err, why);
+	host_reload_end(arg, err, why);
 }
 
 /* SIGHUP with --config: the file and the command line again, as at start. */
@@ -550,58 +487,26 @@ static void
 reload_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct host_setup *hs = w->data;
-	static struct t2s_config next;
-	char msg[256];
-	int rc;
+	const struct reload_host host = {
+		.engine = hs->engine,
+		.cfg = hs->cfg,
+		.capture = hs->capture,
+		.netns_fd = hs->netns_fd,
+		.tun = hs->tun_name,
+		.record_owner = hs->record_owner,
+		.allowed = {hs->allowed[0], hs->allowed[1]},
+		.prepare = default_capture_addresses,
+	};
 
 	(void)loop;
 	(void)revents;
-	if (hs->next_file.file != NULL) {
+	if (reload_busy(hs->reload)) {
 		log_warn("SIGHUP: a reload is under way already; send it again once it is done");
 		return;
 	}
 	log_info("SIGHUP received: reloading %s", hs->cfg->config_file);
 	host_reload_begin(hs);
-	config_defaults(&next);
-	rc = cli_file_load(hs->argc, hs->argv, &next, &hs->next_file, msg, sizeof(msg));
-	if (rc >= 0 && rc != CLI_RUN) {
-		snprintf(msg, sizeof(msg), "the command line no longer says to run");
-		rc = -EINVAL;
-	}
-	if (rc >= 0)
-		rc = cli_file_credentials(&next, msg, sizeof(msg));
-	/* The variable was read at start: it still counts, below a proxy-auth-file. */
-	if (rc >= 0 && next.auth_file == NULL && hs->env_auth != NULL) {
-		const char *why;
-
-		if (config_set_credentials(&next, hs->env_auth, &why) < 0) {
-			snprintf(msg, sizeof(msg), "TUN2SOCKS_PROXY_AUTH: %s", why);
-			rc = -EINVAL;
-		}
-	}
-	if (rc >= 0)
-		rc = cli_file_check(&hs->next_file, hs->allowed, 2, msg, sizeof(msg));
-	if (rc >= 0) {
-		default_capture_addresses(&next);
-		/* The capture is ours, not the engine's: it follows once the engine took the rest. */
-		hs->exclude_pending = hs->capture != NULL && excludes_differ(hs->cfg, &next);
-		if (hs->exclude_pending) {
-			memcpy(hs->next_exclude, next.exclude, sizeof(hs->next_exclude));
-			hs->n_next_exclude = next.n_exclude;
-			memcpy(next.exclude, hs->cfg->exclude, sizeof(next.exclude));
-			next.n_exclude = hs->cfg->n_exclude;
-		}
-		rc = t2s_engine_reload(hs->engine, &next, reload_done_cb, hs);
-		if (rc < 0)
-			snprintf(msg, sizeof(msg), "%s", strerror(-rc));
-	}
-	explicit_bzero(&next.proxy, sizeof(next.proxy));
-	if (rc < 0) {
-		log_error("reload: %s: the running configuration stays", msg);
-		hs->exclude_pending = false;
-		cli_file_release(&hs->next_file);
-		host_reload_end(hs, rc, msg);
-	}
+	(void)reload_start(hs->reload, &host, reload_done_cb, hs);
 }
 
 /* SIGHUP too: the terminal or SSH session went away (without --config, there is no
@@ -640,7 +545,7 @@ signals_start(struct ev_loop *loop, struct host_setup *hs, bool stop_too)
 		return;
 	ev_signal_init(&hs->sigint, stop_signal_cb, SIGINT);
 	ev_signal_init(&hs->sigterm, stop_signal_cb, SIGTERM);
-	ev_signal_init(&hs->sighup, hs->cfg->config_file != NULL ? reload_signal_cb : stop_signal_cb, SIGHUP);
+	ev_signal_init(&hs->sighup, hs->reload != NULL ? reload_signal_cb : stop_signal_cb, SIGHUP);
 	hs->sigint.data = hs->sigterm.data = hs->sighup.data = hs;
 	ev_signal_start(loop, &hs->sigint);
 	ev_signal_start(loop, &hs->sigterm);
@@ -831,17 +736,10 @@ main(int argc, char **argv)
 		log_set_level(cfg.log_level);
 		return run_down(&cfg);
 	}
-	if (cfg.config_file != NULL && cfg.command == NULL) {
-		const char *env = getenv("TUN2SOCKS_PROXY_AUTH");
-
-		hs.argc = argc;
-		hs.argv = cli_file_argv_dup(argc, argv);
-		if (env != NULL && env[0] != '\0')
-			hs.env_auth = strdup(env);
-		if (hs.argv == NULL || (env != NULL && env[0] != '\0' && hs.env_auth == NULL)) {
-			fprintf(stderr, "tun2socks: %s\n", strerror(ENOMEM));
-			return EXIT_FAILURE;
-		}
+	/* Before argv is scrubbed and the environment's credentials go. */
+	if (cfg.config_file != NULL && cfg.command == NULL && (hs.reload = reload_new(argc, argv)) == NULL) {
+		fprintf(stderr, "tun2socks: %s\n", strerror(ENOMEM));
+		return EXIT_FAILURE;
 	}
 	(void)argv_scrub_passwords(argc, argv);
 	if (cli_file_credentials(&cfg, msg, sizeof(msg)) < 0) {
@@ -921,12 +819,7 @@ err_end_host:
 	command_end(&hs);
 err_free_env:
 	free(hs.cmd_env);
-	cli_file_argv_free(hs.argv);
-	if (hs.env_auth != NULL) {
-		explicit_bzero(hs.env_auth, strlen(hs.env_auth));
-		free(hs.env_auth);
-	}
-	cli_file_release(&hs.next_file);
+	reload_free(hs.reload);
 	cli_file_release(&file);
 	return status;
 }
