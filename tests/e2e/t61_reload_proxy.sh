@@ -107,7 +107,8 @@ exclude = $TGT4/32
 EOC
 cap_start "$CLI" --config "$CONF" --tun "$TUN"
 peer_of() { ip netns exec "$CLI" curl -q --noproxy '*' -sS --fail --max-time 10 "http://$TGT4:$HTTP_PORT/peer"; }
-rule_for() { ip -n "$CLI" -4 rule show | grep -q "^7430:.*to $1 lookup main"; }
+# (Not `ip rule | grep -q`: with pipefail, ip's SIGPIPE after an early match fails it.)
+rule_for() { local r; r=$(ip -n "$CLI" -4 rule show) && grep -q "^7430:.*to $1 lookup main" <<<"$r"; }
 rule_for "$TGT4" || fail "no exclusion rule for $TGT4: $(ip -n "$CLI" -4 rule show)"
 [ "$(peer_of)" = "$CLI_IP4" ] || fail "excluded $TGT4 did not go direct"
 sed -i "s|^exclude = .*|exclude = $OTHER/32|" "$CONF"
