@@ -106,6 +106,14 @@ const char cli_usage[] =
 	"                             excluded or link-local servers go (else: REFUSED)\n"
 	"\n"
 	"  -l, --log-level LEVEL      error, warn, info (default) or debug\n"
+	"      --config FILE          read options from FILE first: 'name = value' per line,\n"
+	"                             names as the long options, '#' comments; the command\n"
+	"                             line overrides it (a repeatable option given there\n"
+	"                             replaces the file's list); SIGHUP re-reads it\n"
+	"                             (proxy-auth-file = cred:NAME reads systemd's\n"
+	"                             $CREDENTIALS_DIRECTORY/NAME)\n"
+	"      --print-config         print the effective configuration (passwords masked)\n"
+	"                             and exit\n"
 	"  -h, --help                 show this text\n"
 	"  -V, --version              show the version\n"
 	"\n"
@@ -145,6 +153,8 @@ enum {
 	OPT_DNS_SERVER,
 	OPT_USER,
 	OPT_GROUP,
+	OPT_CONFIG,
+	OPT_PRINT_CONFIG,
 };
 
 static const char short_options[] = ":p:t:m:a:6:l:hV";
@@ -180,6 +190,8 @@ static const struct option options[] = {
 	{"user", required_argument, NULL, OPT_USER},
 	{"group", required_argument, NULL, OPT_GROUP},
 	{"log-level", required_argument, NULL, 'l'},
+	{"config", required_argument, NULL, OPT_CONFIG},
+	{"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -291,7 +303,7 @@ check_modes(struct t2s_config *cfg, char *msg, size_t msglen)
 static int
 parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, bool one)
 {
-	bool have_proxy = false;
+	bool exclude_seen = false;
 	const char *why;
 	unsigned long v;
 	int opt, lvl;
@@ -305,7 +317,7 @@ parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, b
 		case 'p':
 			if (proxy_url_parse(&cfg->proxy, optarg, &why) < 0)
 				return fail(msg, msglen, "--proxy: %s", why);
-			have_proxy = true;
+			cfg->proxy_given = true;
 			break;
 		case OPT_AUTH_FILE:
 			cfg->auth_file = optarg;
@@ -422,6 +434,10 @@ parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, b
 			cfg->auto_route = true;
 			break;
 		case OPT_EXCLUDE:
+			/* The command line's list replaces the config file's. */
+			if (!one && !exclude_seen)
+				cfg->n_exclude = 0;
+			exclude_seen = true;
 			if (cfg->n_exclude == CONFIG_MAX_EXCLUDE)
 				return fail(msg, msglen, "--exclude: at most %u", CONFIG_MAX_EXCLUDE);
 			if (capture_prefix_parse(optarg, &cfg->exclude[cfg->n_exclude]) < 0)
@@ -460,6 +476,12 @@ parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, b
 				return fail(msg, msglen, "--log-level: '%s' is not error, warn, info or debug", optarg);
 			cfg->log_level = (enum log_level)lvl;
 			break;
+		case OPT_CONFIG:
+			cfg->config_file = optarg;
+			break;
+		case OPT_PRINT_CONFIG:
+			cfg->print_config = true;
+			break;
 		case 'h':
 			return CLI_HELP;
 		case 'V':
@@ -491,7 +513,7 @@ parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, b
 		return fail(msg, msglen,
 			    "--user cannot go with --netns: removing the capture means entering the namespace "
 			    "again, which needs root");
-	if (!have_proxy)
+	if (!cfg->proxy_given)
 		return fail(msg, msglen, "--proxy is required (e.g. --proxy socks5://127.0.0.1:1080)");
 	return check_modes(cfg, msg, msglen);
 }
@@ -502,8 +524,8 @@ cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msgle
 	return parse(argc, argv, cfg, msg, msglen, false);
 }
 
-int
-cli_set(struct t2s_config *cfg, const char *name, const char *value, char *msg, size_t msglen)
+static int
+set_named(struct t2s_config *cfg, const char *name, const char *value, char *msg, size_t msglen, bool kept)
 {
 	const struct option *o;
 	char *argv[3] = {"tun2socks", NULL, NULL};
@@ -516,8 +538,10 @@ cli_set(struct t2s_config *cfg, const char *name, const char *value, char *msg, 
 		;
 	if (o->name == NULL || o->val == 'h' || o->val == 'V')
 		return fail(msg, msglen, "unknown option '%s'", name);
+	if (o->val == OPT_CONFIG || o->val == OPT_PRINT_CONFIG)
+		return fail(msg, msglen, "--%s is for the command line only", name);
 	/* These keep a pointer to their value, which does not outlive this call. */
-	if (o->val == OPT_AUTH_FILE || o->val == OPT_NETNS || o->val == OPT_USER || o->val == OPT_GROUP) {
+	if (!kept && (o->val == OPT_AUTH_FILE || o->val == OPT_NETNS || o->val == OPT_USER || o->val == OPT_GROUP)) {
 		fail(msg, msglen, "--%s cannot be set by name", name);
 		return -ENOTSUP;
 	}
@@ -534,10 +558,31 @@ cli_set(struct t2s_config *cfg, const char *name, const char *value, char *msg, 
 		return fail(msg, msglen, "out of memory");
 	snprintf(argv[1], n, "--%s%s%s", name, value != NULL ? "=" : "", value != NULL ? value : "");
 	rc = parse(2, argv, cfg, msg, msglen, true);
+	/* optarg pointed into argv[1]: these keep the caller's value instead. */
+	if (rc >= 0 && kept && o->val == OPT_AUTH_FILE)
+		cfg->auth_file = value;
+	else if (rc >= 0 && kept && o->val == OPT_NETNS)
+		cfg->netns = value;
+	else if (rc >= 0 && kept && o->val == OPT_USER)
+		cfg->user = value;
+	else if (rc >= 0 && kept && o->val == OPT_GROUP)
+		cfg->group = value;
 	free(argv[1]);
 	optarg = saved_optarg;
 	optind = saved_optind;
 	opterr = saved_opterr;
 	optopt = saved_optopt;
 	return rc < 0 ? rc : 0;
+}
+
+int
+cli_set(struct t2s_config *cfg, const char *name, const char *value, char *msg, size_t msglen)
+{
+	return set_named(cfg, name, value, msg, msglen, false);
+}
+
+int
+cli_set_kept(struct t2s_config *cfg, const char *name, const char *value, char *msg, size_t msglen)
+{
+	return set_named(cfg, name, value, msg, msglen, true);
 }

@@ -91,6 +91,9 @@ struct t2s_config {
 	unsigned fake_prefix6;
 	enum log_level log_level;
 	const char *auth_file; /* --proxy-auth-file, read by main */
+	bool proxy_given;      /* --proxy was given (on the command line or in the file) */
+	const char *config_file; /* --config FILE (cli/cli_file.h), NULL: none */
+	bool print_config;     /* --print-config: print the effective configuration, exit */
 
 	/* Capture modes (capture.h, netns.h). */
 	bool auto_route;   /* whole host: policy routing into the TUN */
@@ -112,5 +115,16 @@ void config_defaults(struct t2s_config *cfg);
 
 /* "user:password" (password may contain ':') into cfg->proxy. Returns 0 or -EINVAL. */
 int config_set_credentials(struct t2s_config *cfg, const char *userpass, const char **why);
+
+/*
+ * A reload (SIGHUP): copies into running what a running engine can take for its new
+ * flows (the proxy and its credentials, connect-, idle- and udp-timeout, max-flows,
+ * log-level, dns udp <-> tcp). Every other option that differs keeps running's value
+ * and is named to refused (once each: "mtu", "exclude", ...). Pure. Returns how many
+ * options were taken.
+ */
+typedef void (*config_refused_fn)(void *arg, const char *option);
+unsigned config_merge_live(struct t2s_config *running, const struct t2s_config *next, config_refused_fn refused,
+			   void *arg);
 
 #endif

@@ -546,6 +546,19 @@ udp_setup(struct t2s *t, uint64_t seed)
 	return 0;
 }
 
+void
+t2s_set_proxy(struct t2s *t, const struct socks5_server *proxy)
+{
+	memcpy(&t->proxy.addr, &proxy->addr, sizeof(t->proxy.addr));
+	t->proxy.addrlen = proxy->addrlen;
+	t->proxy.user = proxy->user;
+	t->proxy.pass = proxy->pass;
+	udp_pool_drain(t->udp_pool);
+	udp_health_proxy_changed(t->udp_health);
+	if (t->fakeip != NULL)
+		fakeip_keep_out(t, (const struct sockaddr *)&t->proxy.addr);
+}
+
 static uint64_t
 phys_memory(void)
 {

@@ -690,6 +690,7 @@ struct capture {
 	struct netlink_prefix guard_exclude[GUARD_MAX_EXCLUDE];
 	struct nft_guard_params guard_params;
 	char tun[IFNAMSIZ];
+	long owner_uid;   /* capture_params.owner_uid, for a rewritten record */
 	char dir[256];
 	char path[280];
 };
@@ -1048,6 +1049,7 @@ capture_start(const struct capture_params *p)
 		log_error("cannot open rtnetlink for the capture: %s", strerror(-err));
 		goto err_free;
 	}
+	c->owner_uid = p->owner_uid;
 	stale = malloc(sizeof(*stale));
 	if (stale == NULL) {
 		err = -ENOMEM;
@@ -1140,6 +1142,102 @@ err_free:
 	free(c);
 	errno = -err;
 	return NULL;
+}
+
+int
+capture_update(struct capture *c, const struct capture_params *p)
+{
+	struct capture_plan *next, *both;
+	char what[256];
+	unsigned i, applied;
+	int err;
+
+	next = malloc(sizeof(*next));
+	both = malloc(sizeof(*both));
+	if (next == NULL || both == NULL) {
+		err = -ENOMEM;
+		log_error("cannot change the capture: %s", strerror(-err));
+		goto out;
+	}
+	if ((err = capture_plan_build(p, next)) < 0 || (err = guard_setup(c, p)) < 0) {
+		log_error("cannot plan the new capture: %s", strerror(-err));
+		goto out;
+	}
+	/* Settings keep the value from before us; one new to the plan is read now. */
+	for (i = 0; i < next->n; i++) {
+		struct capture_sysctl *sc = &next->op[i].u.sysctl;
+		const struct capture_op *prev;
+
+		if (next->op[i].kind != CAPTURE_OP_SYSCTL)
+			continue;
+		prev = plan_find(&c->plan, &next->op[i]);
+		if (prev != NULL) {
+			strcpy(sc->old, prev->u.sysctl.old);
+		} else if ((err = sysctl_read(sc->key, sc->old, sizeof(sc->old))) < 0) {
+			if (err != -ENOENT || !sc->optional) {
+				log_error("cannot read /proc/sys/%s: %s", sc->key, strerror(-err));
+				goto out;
+			}
+			sc->old[0] = '\0';
+		}
+	}
+	/* While both may be in place, the record names both: a crash now leaves nothing
+	 * that `down` or the next start would not lift. */
+	*both = *next;
+	for (i = 0; i < c->applied; i++) {
+		if (plan_find(next, &c->plan.op[i]) != NULL)
+			continue;
+		if (both->n == CAPTURE_MAX_OPS) {
+			err = -E2BIG;
+			log_error("cannot change the capture: more than %d routes, rules and settings", CAPTURE_MAX_OPS);
+			goto out;
+		}
+		both->op[both->n++] = c->plan.op[i];
+	}
+	if ((err = record_write(c->dir, both, c->owner_uid)) < 0) {
+		log_error("cannot write the state record %s: %s", c->path, strerror(-err));
+		goto out;
+	}
+	/* The new ops in first (those of the old plan are there already), then the old
+	 * ones the new plan lacks out: nothing goes uncaptured in between. */
+	for (applied = 0; applied < next->n; applied++) {
+		/* The guard is replaced below, once, with the new exclusions. */
+		err = next->op[applied].kind == CAPTURE_OP_NFT ? 0 : op_apply(c->nl, &next->op[applied]);
+		if (err < 0) {
+			op_describe(&next->op[applied], what, sizeof(what));
+			log_error("cannot add '%s': %s: the capture stays as it was", what, strerror(-err));
+			plan_undo(c->nl, next, applied, &c->plan);
+			if (record_write(c->dir, &c->plan, c->owner_uid) < 0)
+				log_warn("the state record %s names more than is in place: 'tun2socks down' copes", c->path);
+			goto out;
+		}
+	}
+	plan_undo(c->nl, &c->plan, c->applied, next);
+	c->plan = *next;
+	c->applied = next->n;
+	if (record_write(c->dir, &c->plan, c->owner_uid) < 0)
+		log_warn("the state record %s names more than is in place: 'tun2socks down' copes", c->path);
+	/* The guard lets the new exclusions leave. A recorded one (kill switch) is replaced
+	 * in one transaction; an owned one belongs to its socket, so it goes and comes back
+	 * (bound sockets are unguarded for that moment, as before the first start). */
+	for (i = 0; i < next->n && next->op[i].kind != CAPTURE_OP_NFT; i++)
+		;
+	if (i < next->n)
+		err = guard_apply(c, true);
+	else if (c->guard != NULL) {
+		nft_guard_free(c->guard, true);
+		c->guard = NULL;
+		err = guard_apply(c, false);
+	}
+	if (err < 0)
+		log_warn("cannot replace the nftables table %s%s: %s; sockets bound to an interface may be refused "
+			 "to the new exclusions, or bypass the TUN",
+			 NFT_GUARD_PREFIX, c->tun, strerror(-err));
+	err = 0;
+out:
+	free(both);
+	free(next);
+	return err;
 }
 
 void

@@ -137,6 +137,16 @@ struct capture;
  */
 struct capture *capture_start(const struct capture_params *p);
 /*
+ * A reload's new capture (p as for capture_start; in practice other --exclude): the
+ * record first names the old and the new plan's ops, then the new plan's ops go in and
+ * only then the old ones it lacks go out, so nothing leaves uncaptured in between; the
+ * record then names the new plan. Needs root (the record must stay root's) and the
+ * namespace capture_start ran in. Returns 0, or -errno (logged here, once) with the old
+ * capture in place.
+ */
+int capture_update(struct capture *c, const struct capture_params *p);
+
+/*
  * Undoes everything and removes the record; must run in the namespace capture_start ran
  * in. NULL is allowed.
  */
