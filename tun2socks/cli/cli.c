@@ -78,6 +78,9 @@ const char cli_usage[] =
 	"                             COMMAND runs as NAME too (under sudo, by default as\n"
 	"                             $SUDO_USER; --user root keeps root)\n"
 	"      --group NAME           group for --user\n"
+	"      --ready-timeout SEC    under systemd (Type=notify): READY=1 once the TUN is up\n"
+	"                             and the proxy answered, or after SEC seconds all the\n"
+	"                             same, with a STATUS= saying it did not (default 30)\n"
 	"\n"
 	"Capture modes:\n"
 	"      --auto-route           send all IPv4 and IPv6 traffic of the host into the TUN,\n"
@@ -138,6 +141,7 @@ enum {
 	OPT_DNS_SERVER,
 	OPT_USER,
 	OPT_GROUP,
+	OPT_READY_TIMEOUT,
 };
 
 static const char short_options[] = ":p:t:m:a:6:l:hV";
@@ -171,6 +175,7 @@ static const struct option options[] = {
 	{"dns-server", required_argument, NULL, OPT_DNS_SERVER},
 	{"user", required_argument, NULL, OPT_USER},
 	{"group", required_argument, NULL, OPT_GROUP},
+	{"ready-timeout", required_argument, NULL, OPT_READY_TIMEOUT},
 	{"log-level", required_argument, NULL, 'l'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -441,6 +446,11 @@ parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, b
 			break;
 		case OPT_GROUP:
 			cfg->group = optarg;
+			break;
+		case OPT_READY_TIMEOUT:
+			if (parse_seconds(optarg, &cfg->ready_timeout) < 0)
+				return fail(msg, msglen, "--ready-timeout: '%s' is not a positive number of seconds",
+					    optarg);
 			break;
 		case 'l':
 			lvl = log_level_parse(optarg);

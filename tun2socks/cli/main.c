@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,6 +34,7 @@
 #include "netns.h"
 #include "privdrop.h"
 #include "proxy_url.h"
+#include "service.h"
 #include "tun.h"
 
 
@@ -201,6 +203,7 @@ struct host_setup {
 	long record_owner;        /* --user: the capture's state record is left removable by it */
 	bool cmd_running;         /* netns_cmd_go was called: the command is no longer ours to reap */
 	bool start_failed;        /* a start hook failed, and said why */
+	struct service *svc;      /* systemd's notifications (does nothing when not under it) */
 	int exit_status;
 };
 
@@ -498,6 +501,7 @@ stop_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)revents;
 	log_info("%s received, shutting down",
 		 w->signum == SIGINT ? "SIGINT" : w->signum == SIGHUP ? "SIGHUP" : "SIGTERM");
+	service_stopping(hs->svc);
 	signals_release(loop, hs);
 	t2s_engine_stop(hs->engine);
 }
@@ -660,6 +664,7 @@ host_started(void *arg, struct t2s_engine *engine)
 		command_signals(&sigs);
 		sigprocmask(SIG_UNBLOCK, &sigs, NULL);
 	}
+	service_tun_up(hs->svc);
 	return 0;
 
 err_failed:
@@ -675,8 +680,48 @@ host_stopping(void *arg, struct t2s_engine *engine)
 	struct host_setup *hs = arg;
 
 	(void)engine;
+	service_stopping(hs->svc);
 	signals_release(hs->loop, hs);
 	stop_capture(hs);
+}
+
+/* stderr is the journal: <N> priorities instead of timestamps (log.h). */
+static void
+log_to_journal(void)
+{
+	struct stat st;
+
+	if (fstat(STDERR_FILENO, &st) == 0 &&
+	    log_journal_stream_matches(getenv("JOURNAL_STREAM"), (unsigned long long)st.st_dev,
+				       (unsigned long long)st.st_ino))
+		log_set_journal(true);
+}
+
+/* Under systemd (Type=notify): READY=1, STATUS=, STOPPING=1, WATCHDOG=1 (service.h). */
+static int
+start_service(const struct t2s_config *cfg, struct ev_loop *loop, const struct socks5_server *proxy,
+	      struct host_setup *hs)
+{
+	struct service_params p = {
+		.loop = loop,
+		.notify_socket = getenv("NOTIFY_SOCKET"),
+		.watchdog_usec = getenv("WATCHDOG_USEC"),
+		.watchdog_pid = getenv("WATCHDOG_PID"),
+		.proxy = proxy,
+		.ready_timeout = cfg->ready_timeout,
+	};
+	char name[T2S_ENDPOINT_STRLEN];
+
+	endpoint_format(&cfg->proxy.server, name, sizeof(name));
+	p.proxy_name = name;
+	hs->svc = service_new(&p);
+	if (hs->svc == NULL) {
+		log_error("cannot talk to systemd ($NOTIFY_SOCKET %s): %s", p.notify_socket, strerror(errno));
+		return -1;
+	}
+	/* The notification socket is ours alone: a command must not send READY=1 for us. */
+	(void)argv_scrub_env("NOTIFY_SOCKET");
+	return 0;
 }
 
 int
@@ -724,6 +769,7 @@ main(int argc, char **argv)
 	if (cfg.user != NULL && run_as.uid != 0)
 		hs.record_owner = (long)run_as.uid;
 	log_set_level(cfg.log_level);
+	log_to_journal();
 	if (command_identity(&cfg, &hs, &cmd_login) < 0)
 		goto err_free_env;
 	signal(SIGPIPE, SIG_IGN);
@@ -737,6 +783,8 @@ main(int argc, char **argv)
 		goto err_free_env;
 	}
 	default_capture_addresses(&cfg);
+	if (start_service(&cfg, loop, &proxy, &hs) < 0)
+		goto err_free_env;
 	/* From the first change to the host on, SIGINT, SIGTERM and SIGHUP wait (blocked)
 	 * until the loop can handle them with a teardown; the default action of any of
 	 * them would leave the routes and the kill switch in place. */
@@ -771,12 +819,14 @@ main(int argc, char **argv)
 	command_unwatch(loop, &hs);
 	t2s_engine_free(engine);
 err_close_tun:
+	service_stopping(hs.svc);
 	tun_close(&tun);
 err_end_host:
 	stop_capture(&hs); /* when the engine never started; a no-op after the one above */
 	if (hs.netns_fd >= 0)
 		close(hs.netns_fd);
 	command_end(&hs);
+	service_free(hs.svc);
 err_free_env:
 	free(hs.cmd_env);
 	return status;
