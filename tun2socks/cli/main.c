@@ -26,6 +26,7 @@
 
 #include "argv_scrub.h"
 #include "capture.h"
+#include "check.h"
 #include "cli.h"
 #include "config.h"
 #include "container_of.h"
@@ -762,6 +763,10 @@ main(int argc, char **argv)
 	(void)argv_scrub_passwords(argc, argv);
 	if (load_credentials(&cfg) < 0)
 		return EXIT_USAGE;
+	if (rc == CLI_CHECK) {
+		log_set_level(cfg.log_level);
+		return check_run(&cfg, stdout);
+	}
 	if (cfg.user != NULL && privdrop_resolve(cfg.user, cfg.group, &run_as, msg, sizeof(msg)) < 0) {
 		fprintf(stderr, "tun2socks: %s\n", msg);
 		return EXIT_USAGE;

@@ -107,6 +107,8 @@ struct t2s_config {
 	const char *user;      /* --user: drop privileges to it once set up (NULL: stay) */
 	const char *group;     /* --group: instead of the user's primary group */
 	double ready_timeout;  /* --ready-timeout: READY=1 at the latest this long after start */
+	struct t2s_endpoint check_target; /* `check --check-target`; type NONE when not given */
+	bool check_json;       /* `check --json` */
 };
 
 void config_defaults(struct t2s_config *cfg);
