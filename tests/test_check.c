@@ -159,6 +159,65 @@ print_text_and_json(void **state)
 	assert_int_equal(r.n, CHECK_MAX_LINES);
 }
 
+static void
+host_side(void **state)
+{
+	struct check_report r = {0};
+	unsigned major = 0, minor = 0;
+
+	(void)state;
+	check_route_report(&r, 0, "eth0", false, 1500, 0);
+	assert_line(&r, "route", CHECK_OK, "eth0 (MTU 1500)");
+	memset(&r, 0, sizeof(r));
+	/* Marked sockets into a TUN: a loop for sure. Unmarked: maybe a running tun2socks. */
+	check_route_report(&r, 0, "tun0", true, 65535, 0x7432);
+	assert_line(&r, "route", CHECK_FAIL, "loop");
+	assert_non_null(strstr(find(&r, "route")->detail, "mark 0x7432"));
+	memset(&r, 0, sizeof(r));
+	check_route_report(&r, 0, "tun0", true, 65535, 0);
+	assert_line(&r, "route", CHECK_WARN, "tun0");
+	memset(&r, 0, sizeof(r));
+	check_route_report(&r, -ENETUNREACH, NULL, false, 0, 0);
+	assert_line(&r, "route", CHECK_WARN, "unreachable");
+
+	memset(&r, 0, sizeof(r));
+	check_tun_report(&r, false, true);
+	assert_line(&r, "tun", CHECK_FAIL, "no /dev/net/tun");
+	memset(&r, 0, sizeof(r));
+	check_tun_report(&r, true, false);
+	assert_line(&r, "tun", CHECK_WARN, "CAP_NET_ADMIN");
+	memset(&r, 0, sizeof(r));
+	check_tun_report(&r, true, true);
+	assert_line(&r, "tun", CHECK_OK, NULL);
+
+	assert_int_equal(check_kernel_version("6.1.0-18-amd64", &major, &minor), 0);
+	assert_int_equal(major, 6);
+	assert_int_equal(minor, 1);
+	assert_int_equal(check_kernel_version("4", &major, &minor), -EINVAL);
+	assert_int_equal(check_kernel_version(NULL, &major, &minor), -EINVAL);
+	memset(&r, 0, sizeof(r));
+	check_kernel_report(&r, "4.16.3", 0, 0, false);
+	assert_line(&r, "kernel", CHECK_WARN, "4.16");
+	assert_line(&r, "userns", CHECK_WARN, "off");
+	assert_line(&r, "forwarding", CHECK_WARN, "IPv4 only");
+	assert_int_equal(check_exit_status(&r), 0); /* warnings do not fail */
+	memset(&r, 0, sizeof(r));
+	check_kernel_report(&r, "6.17.0", 15000, -1, true); /* no unprivileged_userns_clone: upstream */
+	assert_line(&r, "kernel", CHECK_OK, "6.17");
+	assert_line(&r, "userns", CHECK_OK, NULL);
+	assert_line(&r, "forwarding", CHECK_OK, NULL);
+	memset(&r, 0, sizeof(r));
+	check_kernel_report(&r, "6.1.0", 15000, 0, true); /* Debian's switch off */
+	assert_line(&r, "userns", CHECK_WARN, "needs root");
+
+	assert_true(check_capeff_has("Name:\tx\nCapInh:\t0\nCapEff:\t000001ffffffffff\n", 12));
+	assert_false(check_capeff_has("Name:\tx\nCapEff:\t0000000000000000\n", 12));
+	assert_true(check_capeff_has("Name:\tx\nCapEff:\t0000000000001000\n", 12));
+	assert_false(check_capeff_has("Name:\tx\nCapEff:\t0000000000000fff\n", 12));
+	assert_false(check_capeff_has("CapEff:\t1000\n", 12)); /* not at a line start */
+	assert_false(check_capeff_has(NULL, 12));
+}
+
 int
 main(void)
 {
@@ -168,6 +227,7 @@ main(void)
 		cmocka_unit_test(credentials),
 		cmocka_unit_test(udp_variants),
 		cmocka_unit_test(print_text_and_json),
+		cmocka_unit_test(host_side),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

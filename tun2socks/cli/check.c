@@ -10,9 +10,13 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <net/if.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "dns_msg.h"
+#include "netlink.h"
 #include "sock.h"
 #include "socks5_proto.h"
 
@@ -175,6 +179,94 @@ check_handshake_report(struct check_report *r, const struct check_handshake *h, 
 		check_add(r, cmd, CHECK_FAIL, NULL, "%s: the proxy closed the connection on the request", h->what);
 	}
 	return true;
+}
+
+/* ---- The host's side (pure). */
+
+void
+check_route_report(struct check_report *r, int err, const char *oif, bool oif_is_tun, unsigned mtu, unsigned mark)
+{
+	char how[32] = "";
+
+	if (mark != 0)
+		snprintf(how, sizeof(how), " (mark 0x%x)", mark);
+	if (err < 0) {
+		check_add(r, "route", CHECK_WARN, NULL, "cannot ask the kernel for the route to the proxy: %s",
+			  strerror(-err));
+	} else if (oif_is_tun && mark != 0) {
+		check_add(r, "route", CHECK_FAIL,
+			  "a rule must send marked sockets elsewhere (--auto-route adds one), or --exclude the proxy",
+			  "sockets to the proxy%s go through the TUN %s: tun2socks' own connections would loop", how,
+			  oif);
+	} else if (oif_is_tun) {
+		check_add(r, "route", CHECK_WARN,
+			  "a tun2socks that owns it needs --fwmark (--auto-route sets 0x7432) so that its own "
+			  "connections bypass it",
+			  "unmarked sockets to the proxy go through the TUN %s", oif);
+	} else {
+		check_add(r, "route", CHECK_OK, NULL, "the proxy is reached%s through %s (MTU %u), not a TUN", how, oif,
+			  mtu);
+	}
+}
+
+void
+check_tun_report(struct check_report *r, bool dev_present, bool cap_net_admin)
+{
+	if (!dev_present)
+		check_add(r, "tun", CHECK_FAIL, "load the driver: modprobe tun", "no /dev/net/tun");
+	else if (!cap_net_admin)
+		check_add(r, "tun", CHECK_WARN,
+			  "run tun2socks as root (sudo); -- COMMAND also works unprivileged in a user namespace",
+			  "no CAP_NET_ADMIN: creating a TUN and the capture need it");
+	else
+		check_add(r, "tun", CHECK_OK, NULL, "/dev/net/tun is there, and CAP_NET_ADMIN to create a TUN");
+}
+
+int
+check_kernel_version(const char *release, unsigned *major, unsigned *minor)
+{
+	return release != NULL && sscanf(release, "%u.%u", major, minor) == 2 ? 0 : -EINVAL;
+}
+
+void
+check_kernel_report(struct check_report *r, const char *release, long max_userns, int unpriv_clone,
+		    bool force_forwarding)
+{
+	unsigned major, minor;
+
+	if (check_kernel_version(release, &major, &minor) < 0)
+		check_add(r, "kernel", CHECK_WARN, NULL, "cannot tell the kernel's version from '%s'",
+			  release != NULL ? release : "");
+	else if (major > 4 || (major == 4 && minor >= 17))
+		check_add(r, "kernel", CHECK_OK, NULL, "Linux %u.%u: policy routing with port ranges (--auto-route)",
+			  major, minor);
+	else
+		check_add(r, "kernel", CHECK_WARN, "upgrade to Linux 4.17 or later",
+			  "Linux %u.%u: no policy routing by port range, which --auto-route needs", major, minor);
+	if (max_userns < 0 || unpriv_clone < -1)
+		check_add(r, "userns", CHECK_WARN, NULL, "cannot tell whether user namespaces are available");
+	else if (max_userns == 0 || unpriv_clone == 0)
+		check_add(r, "userns", CHECK_WARN,
+			  "sysctl user.max_user_namespaces=N, kernel.unprivileged_userns_clone=1; or run as root",
+			  "unprivileged user namespaces are off: -- COMMAND needs root");
+	else
+		check_add(r, "userns", CHECK_OK, NULL, "user namespaces: -- COMMAND works without root");
+	if (force_forwarding)
+		check_add(r, "forwarding", CHECK_OK, NULL, "net.ipv6.conf.*.force_forwarding: --share-from carries IPv6");
+	else
+		check_add(r, "forwarding", CHECK_WARN, "needs Linux 6.17", 
+			  "no net.ipv6.conf.*.force_forwarding: --share-from carries IPv4 only");
+}
+
+bool
+check_capeff_has(const char *status, unsigned cap)
+{
+	const char *p = status != NULL ? strstr(status, "\nCapEff:") : NULL;
+	unsigned long long v;
+
+	if (p == NULL || sscanf(p + 8, " %llx", &v) != 1 || cap >= 64)
+		return false;
+	return (v >> cap) & 1;
 }
 
 /* ---- The probes (blocking). */
@@ -420,6 +512,78 @@ resolve(const struct t2s_config *cfg, struct socks5_server *server, struct check
 	return 0;
 }
 
+static bool
+is_tun(const char *ifname)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/tun_flags", ifname);
+	return access(path, F_OK) == 0;
+}
+
+static long
+read_long(const char *path, long absent)
+{
+	FILE *f = fopen(path, "re");
+	long v;
+
+	if (f == NULL)
+		return absent;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -2;
+	fclose(f);
+	return v;
+}
+
+/* The kernel's route to the proxy. Returns false when it loops into a TUN (a failure). */
+static bool
+check_route(struct check_report *r, const struct t2s_config *cfg, const struct socks5_server *server)
+{
+	struct netlink_prefix dst = {0};
+	char oif[IF_NAMESIZE] = "?", path[64];
+	struct netlink *nl;
+	int err, ifindex = 0;
+	unsigned before = r->n;
+
+	if (server->addr.ss_family == AF_INET) {
+		dst.family = AF_INET;
+		dst.addr.v4 = ((const struct sockaddr_in *)&server->addr)->sin_addr;
+	} else {
+		dst.family = AF_INET6;
+		dst.addr.v6 = ((const struct sockaddr_in6 *)&server->addr)->sin6_addr;
+	}
+	nl = netlink_open();
+	err = nl == NULL ? -errno : netlink_route_get(nl, &dst, cfg->fwmark, &ifindex);
+	netlink_close(nl);
+	if (err == 0 && if_indextoname((unsigned)ifindex, oif) == NULL)
+		snprintf(oif, sizeof(oif), "#%d", ifindex);
+	snprintf(path, sizeof(path), "/sys/class/net/%s/mtu", oif);
+	check_route_report(r, err, oif, err == 0 && is_tun(oif), (unsigned)read_long(path, 0), cfg->fwmark);
+	return r->n == before || r->lines[r->n - 1].level != CHECK_FAIL;
+}
+
+/* The TUN driver, our capability, the kernel's features. */
+static void
+check_system(struct check_report *r)
+{
+	static char status[4096];
+	struct utsname u;
+	struct stat st;
+	FILE *f;
+	size_t n = 0;
+
+	if ((f = fopen("/proc/self/status", "re")) != NULL) {
+		n = fread(status, 1, sizeof(status) - 1, f);
+		fclose(f);
+	}
+	status[n] = '\0';
+	check_tun_report(r, stat("/dev/net/tun", &st) == 0 && S_ISCHR(st.st_mode),
+			 check_capeff_has(status, 12 /* CAP_NET_ADMIN */));
+	check_kernel_report(r, uname(&u) == 0 ? u.release : NULL, read_long("/proc/sys/user/max_user_namespaces", -1),
+			    (int)read_long("/proc/sys/kernel/unprivileged_userns_clone", -1),
+			    access("/proc/sys/net/ipv6/conf/all/force_forwarding", F_OK) == 0);
+}
+
 int
 check_run(const struct t2s_config *cfg, FILE *out)
 {
@@ -432,8 +596,8 @@ check_run(const struct t2s_config *cfg, FILE *out)
 	int fd;
 
 	memset(&r, 0, sizeof(r));
-	if (resolve(cfg, &server, &r) < 0)
-		goto out;
+	if (resolve(cfg, &server, &r) < 0 || !check_route(&r, cfg, &server))
+		goto host;
 	if (cfg->dns_server.family == AF_INET) {
 		dns.type = T2S_ENDPOINT_IPV4;
 		memcpy(dns.u.ipv4, &cfg->dns_server.addr.v4, 4);
@@ -450,7 +614,7 @@ check_run(const struct t2s_config *cfg, FILE *out)
 		if (fd >= 0)
 			close(fd);
 		if (!check_handshake_report(&r, &h, first))
-			goto out;
+			goto host;
 		first = false;
 	}
 	memset(&h, 0, sizeof(h));
@@ -459,7 +623,7 @@ check_run(const struct t2s_config *cfg, FILE *out)
 	if (!check_handshake_report(&r, &h, first)) {
 		if (fd >= 0)
 			close(fd);
-		goto out;
+		goto host;
 	}
 	if (cfg->check_target.type == T2S_ENDPOINT_NONE)
 		check_add(&r, "connect", CHECK_SKIP, "give --check-target HOST:PORT, e.g. example.org:443",
@@ -476,7 +640,8 @@ check_run(const struct t2s_config *cfg, FILE *out)
 	}
 	if (fd >= 0)
 		close(fd);
-out:
+host:
+	check_system(&r);
 	check_print(&r, out, cfg->check_json);
 	return check_exit_status(&r);
 }

@@ -21,7 +21,7 @@
 #include "config.h"
 #include "socks5_handshake.h"
 
-#define CHECK_MAX_LINES 16
+#define CHECK_MAX_LINES 24
 #define CHECK_TIMEOUT 5.0 /* seconds for each network step */
 
 enum check_level {
@@ -79,6 +79,27 @@ struct check_handshake {
  * itself works (the next checks are worth running), false when it cannot be used.
  */
 bool check_handshake_report(struct check_report *r, const struct check_handshake *h, bool first);
+
+/*
+ * The host's side. route: the kernel's route to the proxy for a socket marked with mark
+ * (err < 0: the question failed); a TUN there means tun2socks' own connections would
+ * loop into it (a failure with a mark, a warning without one: a running tun2socks may
+ * own that TUN). tun: /dev/net/tun and CAP_NET_ADMIN. kernel: what each mode needs:
+ * policy routing with port ranges (Linux >= 4.17, --auto-route), user namespaces
+ * (unprivileged -- COMMAND; max_userns < 0 or unpriv_clone < 0: not known), and
+ * net.ipv6.conf.all.force_forwarding (--share-from's IPv6, Linux >= 6.17).
+ */
+void check_route_report(struct check_report *r, int err, const char *oif, bool oif_is_tun, unsigned mtu,
+			unsigned mark);
+void check_tun_report(struct check_report *r, bool dev_present, bool cap_net_admin);
+void check_kernel_report(struct check_report *r, const char *release, long max_userns, int unpriv_clone,
+			 bool force_forwarding);
+
+/* "6.1.0-18-amd64" -> 6, 1. Returns 0 or -EINVAL. */
+int check_kernel_version(const char *release, unsigned *major, unsigned *minor);
+
+/* Whether /proc/self/status's text says capability cap is in CapEff. */
+bool check_capeff_has(const char *status, unsigned cap);
 
 /* Runs every check for cfg (proxy, --check-target, --dns-server) and prints the report
  * to out. Returns the exit status. */
