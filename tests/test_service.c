@@ -240,7 +240,7 @@ static void
 ready_after_proxy_answered(void **state)
 {
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct fake_socks5 *f = fake_socks5_new(loop);
+	struct fake_socks5 *f = fake_socks5_new(loop), *f2 = fake_socks5_new(loop);
 	struct listener l;
 	struct service_params p = {.loop = loop, .proxy = fake_socks5_server(f), .proxy_name = "127.0.0.1:x",
 				   .ready_timeout = 30, .watchdog_usec = "200000"};
@@ -262,8 +262,11 @@ ready_after_proxy_answered(void **state)
 	assert_int_equal(fake_socks5_get_stats(f)->accepted, 1);
 	/* The watchdog at half of WATCHDOG_USEC. */
 	assert_true(loop_run_until(loop, has_msg, &wd, 2));
+	/* A reload that switches the proxy: the new one is probed at once. */
 	service_reloading(s);
+	service_set_proxy(s, fake_socks5_server(f2), "127.0.0.1:y");
 	service_reloaded(s, "reloaded: proxy changed");
+	assert_true(loop_wait_uint(loop, &fake_socks5_get_stats(f2)->accepted, 1, 2));
 	ready.s = "READY=1\nSTATUS=reloaded: proxy changed";
 	assert_true(loop_run_until(loop, has_msg, &ready, 2));
 	assert_true(listener_find(&l, "RELOADING=1") >= 0);
@@ -274,6 +277,7 @@ ready_after_proxy_answered(void **state)
 	service_stopping(s); /* idempotent */
 	service_free(s);
 	listener_close(&l, loop);
+	fake_socks5_free(f2);
 	fake_socks5_free(f);
 	ev_loop_destroy(loop);
 }

@@ -353,6 +353,18 @@ service_reloading(struct service *s)
 }
 
 void
+service_set_proxy(struct service *s, const struct socks5_server *proxy, const char *proxy_name)
+{
+	if (s == NULL)
+		return;
+	probe_close(s);
+	ev_timer_stop(s->loop, &s->probe_timer);
+	s->proxy = proxy;
+	snprintf(s->proxy_name, sizeof(s->proxy_name), "%s", proxy_name);
+	s->st.proxy = SERVICE_PROXY_UNKNOWN;
+}
+
+void
 service_reloaded(struct service *s, const char *status)
 {
 	char msg[512];

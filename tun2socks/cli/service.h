@@ -72,8 +72,13 @@ bool service_active(const struct service *s);
 /* The TUN is up and the engine built: probe the proxy, start the ready timer. */
 void service_tun_up(struct service *s);
 
-/* Around a reload (SIGHUP with --config): RELOADING=1, then READY=1 with STATUS=status
- * (status may be NULL: the proxy's state). */
+/*
+ * Around a reload (SIGHUP with --config): RELOADING=1, then READY=1 with STATUS=status
+ * (status may be NULL: the proxy's state), and the proxy is probed again at once. A
+ * reload that changes the proxy calls service_set_proxy in between (proxy borrowed as
+ * in service_params, name copied); a probe under way is abandoned.
+ */
+void service_set_proxy(struct service *s, const struct socks5_server *proxy, const char *proxy_name);
 void service_reloading(struct service *s);
 void service_reloaded(struct service *s, const char *status);
 
