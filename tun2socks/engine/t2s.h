@@ -55,6 +55,7 @@ struct t2s_stats {
 	uint64_t fragments_dropped;  /* fragments of anything but UDP (ip_reass counts the rest) */
 	uint64_t tun_fragmented;     /* datagrams we wrote as fragments (larger than the MTU) */
 	uint64_t tun_truncated; /* reads longer than the buffer (device MTU raised above --mtu) */
+	uint64_t tun_gso_in, tun_gso_out; /* TCP segments larger than the MTU read / written (GSO) */
 };
 
 struct t2s {
