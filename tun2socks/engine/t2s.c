@@ -74,12 +74,17 @@ t2s_tunif_output(void *ctx, struct iovec *iov, int iovcnt, const struct tunif_pa
 	struct t2s *t = ctx;
 	struct vnet_hdr h;
 
-	if (partial != NULL && iovcnt > 1 &&
-	    vnet_hdr_for_tcp(iov[1].iov_base, iov[1].iov_len, partial->mss, &h) == 0) {
+	if (partial != NULL) {
 		/* The kernel completes the TCP checksum (for local delivery it need not even
 		 * compute it; forwarded packets get it in software or from the NIC), and
 		 * cuts a segment larger than the peer's MSS into segments of that MSS (a
-		 * local socket takes it whole, as from GRO). */
+		 * local socket takes it whole, as from GRO). tunif puts the IP and TCP
+		 * headers in iov[1]; should they ever not be whole there, the checksum is
+		 * still completed and the packet is not segmented. */
+		if (iovcnt < 2 || vnet_hdr_for_tcp(iov[1].iov_base, iov[1].iov_len, partial->mss, &h) < 0)
+			h = (struct vnet_hdr){.needs_csum = true,
+					      .csum_start = (uint16_t)partial->start,
+					      .csum_offset = (uint16_t)partial->offset};
 		vnet_hdr_build(t->vnet_csum, &h);
 		iov[0].iov_base = t->vnet_csum;
 		if (h.gso != VNET_GSO_NONE)
