@@ -24,6 +24,7 @@ hosts=("$TGT4")
 [ "$CAP_V6" = 1 ] && hosts+=("[$TGT6]")
 
 # IpFragCreates of the host: found by name in the "Ip:" header line.
+# shellcheck disable=SC2016  # awk code, not shell
 frag_creates() {
     ip netns exec "$CLI" awk '/^Ip:/ { if (!n++) { for (i = 2; i <= NF; i++) if ($i == "FragCreates") f = i } else print $f }' \
         /proc/net/snmp
