@@ -21,10 +21,14 @@
 #include <lwip/prot/ip4.h>
 #include <lwip/prot/ip6.h>
 #include <lwip/raw.h>
+#include <lwip/tcp.h>
 
 /* The netif slot that carries the current packet's IPv6 destination. */
 #define RETARGET_SLOT (LWIP_IPV6_NUM_ADDRESSES - 1)
 #define MAX_IOV 64
+/* The pcb ext-arg slot of the netif (slot 0 is the flow layer's): the real MSS. */
+#define TUNIF_EXT_ARG 1
+_Static_assert(LWIP_TCP_PCB_NUM_EXT_ARGS == 2, "tunif owns ext-arg slot 1");
 
 struct tunif {
 	struct netif netif;
@@ -34,9 +38,15 @@ struct tunif {
 	void *output_ctx;
 	struct iovec prefix;
 	int tcp_csum_partial;
+	int gso;
+	/* The real MSS of the pcb whose segment lwIP is sending now: set by the TCP
+	 * output hook, consumed (and cleared) by the output of that segment. */
+	unsigned seg_mss;
+	uint8_t *bounce; /* a packet in more pieces than MAX_IOV, made whole (gso only) */
 };
 
-static int tunif_exists;
+/* lwIP is global: one netif, which its TCP output hook reaches through this. */
+static struct tunif *tunif_instance;
 
 static u32_t
 sum16(const u8_t *b, unsigned len, u32_t acc)
@@ -80,6 +90,7 @@ prepare_partial(struct pbuf *p, struct tunif_partial_csum *pc)
 	b[hl + 17] = (u8_t)acc;
 	pc->start = hl;
 	pc->offset = 16;
+	pc->mss = 0;
 	return pc;
 }
 
@@ -89,21 +100,33 @@ emit(struct tunif *tif, struct pbuf *p)
 	struct iovec iov[MAX_IOV];
 	struct tunif_partial_csum pc;
 	const struct tunif_partial_csum *partial = NULL;
+	struct pbuf *q;
 	int n = 0;
 
 	if (tif->tcp_csum_partial)
 		partial = prepare_partial(p, &pc);
+	if (partial != NULL)
+		pc.mss = tif->seg_mss;
+	tif->seg_mss = 0;
 	if (tif->prefix.iov_len > 0)
 		iov[n++] = tif->prefix;
-	for (; p != NULL && n < MAX_IOV; p = p->next) {
-		if (p->len == 0)
+	for (q = p; q != NULL && n < MAX_IOV; q = q->next) {
+		if (q->len == 0)
 			continue;
-		iov[n].iov_base = p->payload;
-		iov[n].iov_len = p->len;
+		iov[n].iov_base = q->payload;
+		iov[n].iov_len = q->len;
 		n++;
 	}
-	if (p != NULL)
-		return ERR_BUF;
+	if (q != NULL) {
+		/* A large segment made of many small writes (only with gso: at most a few
+		 * pbufs fit one MTU-sized segment). */
+		if (tif->bounce == NULL)
+			return ERR_BUF;
+		n = tif->prefix.iov_len > 0 ? 1 : 0;
+		iov[n].iov_base = tif->bounce;
+		iov[n].iov_len = pbuf_copy_partial(p, tif->bounce, p->tot_len, 0);
+		n++;
+	}
 	return tif->output(tif->output_ctx, iov, n, partial) == 0 ? ERR_OK : ERR_IF;
 }
 
@@ -120,6 +143,44 @@ tunif_output6_cb(struct netif *netif, struct pbuf *p, const ip6_addr_t *dst)
 	(void)dst;
 	return emit((struct tunif *)netif->state, p);
 }
+
+/*
+ * lwIP's TCP output hook (LWIP_HOOK_TCP_OUT_ADD_TCPOPTS in lwipopts.h), run for every
+ * segment it sends just before the IP output that reaches emit(): notes the pcb's real
+ * MSS for that segment. Adds no options.
+ */
+u32_t *
+tunif_tcp_out_hook(const struct tcp_pcb *pcb, u32_t *opts)
+{
+	struct tunif *tif = tunif_instance;
+
+	if (tif != NULL)
+		tif->seg_mss = tif->gso && pcb != NULL ? (unsigned)(uintptr_t)tcp_ext_arg_get(pcb, TUNIF_EXT_ARG) : 0;
+	return opts;
+}
+
+/*
+ * A SYN reached the listener and lwIP made its pcb: cpcb->mss is now what the peer can
+ * take (its MSS option bounded by the MTU). With gso that is kept for the segmentation
+ * and lwIP is let build segments of the largest multiple of it that fits an IP packet,
+ * so that the receiver cuts each into equal pieces. lwIP announces its own MSS from
+ * the MTU (tcp_output_segment), not from this.
+ */
+static err_t
+tunif_passive_open_cb(u8_t id, struct tcp_pcb_listen *lpcb, struct tcp_pcb *cpcb)
+{
+	struct tunif *tif = tunif_instance;
+	unsigned real = cpcb->mss;
+
+	(void)lpcb;
+	if (tif == NULL || !tif->gso || real == 0)
+		return ERR_OK;
+	tcp_ext_arg_set(cpcb, id, (void *)(uintptr_t)real);
+	cpcb->mss = (u16_t)(TCP_MSS / real * real);
+	return ERR_OK;
+}
+
+static const struct tcp_ext_arg_callbacks tunif_ext_callbacks = {.passive_open = tunif_passive_open_cb};
 
 static err_t
 tunif_netif_init_cb(struct netif *netif)
@@ -214,7 +275,7 @@ tunif_new(const struct tunif_config *cfg)
 	ip4_addr_t any4 = {0};
 	struct tcp_pcb *pcb;
 
-	if (tunif_exists || cfg->mtu < 1280 || cfg->mtu > 65535)
+	if (tunif_instance != NULL || cfg->mtu < 1280 || cfg->mtu > 65535 || (cfg->gso && !cfg->tcp_csum_partial))
 		return NULL;
 	tif = calloc(1, sizeof(*tif));
 	if (tif == NULL)
@@ -223,6 +284,12 @@ tunif_new(const struct tunif_config *cfg)
 	tif->output_ctx = cfg->output_ctx;
 	tif->prefix = cfg->prefix;
 	tif->tcp_csum_partial = cfg->tcp_csum_partial;
+	tif->gso = cfg->gso;
+	if (tif->gso) {
+		tif->bounce = malloc(0x10000);
+		if (tif->bounce == NULL)
+			goto err_free;
+	}
 
 	if (netif_add(&tif->netif, &any4, &any4, &any4, tif, tunif_netif_init_cb, ip_input) == NULL)
 		goto err_free;
@@ -248,13 +315,14 @@ tunif_new(const struct tunif_config *cfg)
 	}
 	tcp_arg(tif->listener, cfg->accept_arg);
 	tcp_accept(tif->listener, cfg->accept);
+	tcp_ext_arg_set_callbacks(tif->listener, TUNIF_EXT_ARG, &tunif_ext_callbacks);
 
 	tif->tcp_port_hook = raw_new_ip_type(IPADDR_TYPE_ANY, IP_PROTO_TCP);
 	if (tif->tcp_port_hook == NULL)
 		goto err_close_listener;
 	raw_recv(tif->tcp_port_hook, tunif_tcp_port_hook_cb, tif);
 
-	tunif_exists = 1;
+	tunif_instance = tif;
 	return tif;
 
 err_close_listener:
@@ -262,6 +330,7 @@ err_close_listener:
 err_remove_netif:
 	netif_remove(&tif->netif);
 err_free:
+	free(tif->bounce);
 	free(tif);
 	return NULL;
 }
@@ -274,8 +343,9 @@ tunif_free(struct tunif *tif)
 	raw_remove(tif->tcp_port_hook);
 	tcp_close(tif->listener);
 	netif_remove(&tif->netif);
+	free(tif->bounce);
 	free(tif);
-	tunif_exists = 0;
+	tunif_instance = NULL;
 }
 
 unsigned

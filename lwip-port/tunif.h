@@ -24,6 +24,10 @@ struct tunif;
 struct tunif_partial_csum {
 	unsigned start;  /* offset of the TCP header in the packet */
 	unsigned offset; /* of the checksum field within it */
+	/* With gso: the MSS the peer can take (its own announcement, bounded by the MTU).
+	 * A segment whose payload exceeds it must be cut into pieces of that size on the
+	 * way (virtio-net GSO). 0 for packets of no connection (RST, ...), never larger. */
+	unsigned mss;
 };
 
 /*
@@ -47,6 +51,13 @@ struct tunif_config {
 	 * Only with a receiver that completes them, such as a TUN with a virtio-net header.
 	 */
 	int tcp_csum_partial;
+	/*
+	 * Segmentation offload (needs tcp_csum_partial): lwIP builds TCP segments of up to
+	 * ~64 KiB whatever the MTU, and output is told each pcb's real MSS (partial->mss)
+	 * so that the receiver cuts them (a TUN with a virtio-net header: GSO). The peer
+	 * still sees segments of its own MSS.
+	 */
+	int gso;
 	/* Called by lwIP for each TCP connection whose handshake completed; accept_arg is
 	 * passed as arg. newpcb->local_ip/local_port hold the original destination. */
 	tcp_accept_fn accept;

@@ -64,12 +64,16 @@ void lwip_port_heap_free(void *ptr);
  * tun2socks/packet/ip_reass.c, others dropped). Fuzzing the input path found a leak in lwIP
  * 2.2.1's IPv6 reassembly with crafted fragment sequences (reproducer:
  * tests/fuzz/corpus/fuzz_tun_input/regression_ipv6_frag_leak), so the code is not even
- * compiled in. Fragmentation of what lwIP sends stays on. */
+ * compiled in. No fragmentation either: lwIP sends only TCP (UDP replies and ICMP errors
+ * are built by tun2socks, which fragments its own), whose segments fit the MTU, except
+ * with segmentation offload, where a segment larger than the MTU is one GSO packet that
+ * the kernel cuts in TCP segments and must not be cut in IP fragments (tunif.h). */
 #define IP_REASSEMBLY 0
-#define IP_FRAG 1
+#define IP_FRAG 0
 #define LWIP_IPV6_REASS 0
-#define LWIP_IPV6_FRAG 1
-#define IPV6_FRAG_COPYHEADER 1
+#define LWIP_IPV6_FRAG 0
+/* opt.h derives this from the fragmentation options; rxpool.c needs it anyway. */
+#define LWIP_SUPPORT_CUSTOM_PBUF 1
 #define IP_DEFAULT_TTL 64
 
 /*
@@ -113,8 +117,12 @@ uint16_t lwip_port_ooseq_pbufs(const struct tcp_pcb *pcb);
  * zero-window probes (64 KiB per probe), or never. Scaling peers keep the default. */
 #define TCP_WND_UPDATE_THRESHOLD \
 	(((pcb)->flags & TF_WND_SCALE) ? LWIP_MIN(TCP_WND / 4, TCP_MSS * 4) : 0xffff / 4)
-/* Slot 0 (the only one) tells tcp_flow.c when lwIP frees a pcb: TIME_WAIT ends with no callback. */
-#define LWIP_TCP_PCB_NUM_EXT_ARGS 1
+/* Slot 0 tells tcp_flow.c when lwIP frees a pcb: TIME_WAIT ends with no callback.
+ * Slot 1 is tunif.c's: the pcb's real MSS, for segmentation offload. */
+#define LWIP_TCP_PCB_NUM_EXT_ARGS 2
+/* Tells tunif.c which pcb's segment it is about to emit (its real MSS). */
+uint32_t *tunif_tcp_out_hook(const struct tcp_pcb *pcb, uint32_t *opts);
+#define LWIP_HOOK_TCP_OUT_ADD_TCPOPTS(p, hdr, pcb, opts) tunif_tcp_out_hook(pcb, opts)
 #if TCP_SND_BUF < 2 * TCP_MSS || TCP_WND < TCP_MSS || TCP_SND_QUEUELEN < 2 * (TCP_SND_BUF / TCP_MSS) || \
 	TCP_MSS + 60 + 40 > 0xffff
 #error "TCP sizing no longer satisfies lwIP's own sanity rules"

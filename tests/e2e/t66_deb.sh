@@ -8,6 +8,9 @@
 #    pkg-config file, nothing in /usr/local;
 #  - the maintainer scripts create the tun2socks user (systemd-sysusers) and neither
 #    enable nor start the unit; Depends names the sysusers provider;
+#  - /etc/tun2socks/tun2socks.conf, a conffile (the example: a local proxy, the rest
+#    comments) shipped 0640, given to the tun2socks group by dpkg-statoverride in
+#    postinst once the user exists;
 #  - lintian reports no error;
 #  - no systemd runs here (PID 1 is not systemd), so the unit is not started; where one
 #    does (/run/systemd/system), the installed units are verified by systemd-analyze.
@@ -34,6 +37,7 @@ entry /usr/lib/sysusers.d/tun2socks.conf -rw-r--r--
 entry /usr/share/doc/tun2socks/copyright -rw-r--r--
 entry /usr/share/doc/tun2socks/README.md.gz -rw-r--r--
 entry /usr/share/doc/tun2socks/examples/tun2socks.conf -rw-r--r--
+entry /etc/tun2socks/tun2socks.conf -rw-r-----
 grep -E 'libtun2socks|/include/|pkgconfig|usr/local|/usr/bin/' "$LOGDIR/contents.txt" && fail "the package ships more than the program"
 info "contents: $(grep -c '^-' "$LOGDIR/contents.txt") files as expected"
 
@@ -51,6 +55,14 @@ done
 dpkg-deb -e "$DEB" "$WORK/ctl" || fail "dpkg-deb -e"
 grep -q 'systemd-sysusers.*tun2socks.conf' "$WORK/ctl/postinst" || fail "postinst does not create the tun2socks user"
 grep -q "deb-systemd-invoke start" "$WORK/ctl/postinst" && fail "postinst starts the unit before it is configured"
+grep -q 'dpkg-statoverride --update --add root tun2socks 0640 /etc/tun2socks/tun2socks.conf' "$WORK/ctl/postinst" \
+    || fail "postinst does not give the configuration to the tun2socks group"
+awk '/#DEBHELPER#|systemd-sysusers/ { u = NR } /dpkg-statoverride --update/ { s = NR } END { exit !(u && s > u) }' "$WORK/ctl/postinst" \
+    || fail "postinst sets the configuration's group before the user exists"
+grep -qxF /etc/tun2socks/tun2socks.conf "$WORK/ctl/conffiles" || fail "/etc/tun2socks/tun2socks.conf is not a conffile"
+"$X/usr/sbin/tun2socks" --config "$X/etc/tun2socks/tun2socks.conf" --print-config >"$WORK/conf.out" 2>&1 \
+    && grep -qx 'proxy = socks5://127.0.0.1:1080' "$WORK/conf.out" \
+    || fail "the packaged configuration, unedited: $(head -3 "$WORK/conf.out")"
 grep -q '^Depends:.*systemd-standalone-sysusers' "$WORK/ctl/control" || fail "Depends: $(grep ^Depends "$WORK/ctl/control")"
 info "maintainer scripts: the user by systemd-sysusers; the unit neither enabled nor started"
 

@@ -7,6 +7,7 @@
 #include "t2s.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -33,6 +34,7 @@
 #include "udp_health.h"
 #include "udp_pool.h"
 #include "tunif.h"
+#include "vnet_hdr.h"
 
 /*
  * Reassembly bounds. Fragments come from the local kernel back to back, so a datagram
@@ -71,15 +73,23 @@ static int
 t2s_tunif_output(void *ctx, struct iovec *iov, int iovcnt, const struct tunif_partial_csum *partial)
 {
 	struct t2s *t = ctx;
-	struct virtio_net_hdr *h = (struct virtio_net_hdr *)t->vnet_csum;
+	struct vnet_hdr h;
 
 	if (partial != NULL) {
 		/* The kernel completes the TCP checksum (for local delivery it need not even
-		 * compute it; forwarded packets get it in software or from the NIC). */
-		h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-		h->csum_start = (uint16_t)partial->start;
-		h->csum_offset = (uint16_t)partial->offset;
-		iov[0].iov_base = h;
+		 * compute it; forwarded packets get it in software or from the NIC), and
+		 * cuts a segment larger than the peer's MSS into segments of that MSS (a
+		 * local socket takes it whole, as from GRO). tunif puts the IP and TCP
+		 * headers in iov[1]; should they ever not be whole there, the checksum is
+		 * still completed and the packet is not segmented. */
+		if (iovcnt < 2 || vnet_hdr_for_tcp(iov[1].iov_base, iov[1].iov_len, partial->mss, &h) < 0)
+			h = (struct vnet_hdr){.needs_csum = true,
+					      .csum_start = (uint16_t)partial->start,
+					      .csum_offset = (uint16_t)partial->offset};
+		vnet_hdr_build(t->vnet_csum, &h);
+		iov[0].iov_base = t->vnet_csum;
+		if (h.gso != VNET_GSO_NONE)
+			t->stats.tun_gso_out++;
 	}
 	return tun_write(t, iov, iovcnt);
 }
@@ -371,6 +381,8 @@ t2s_tun_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		 * checksummed the packet; lwIP takes segments of any size and we do not
 		 * verify transport checksums, so it is skipped. */
 		n -= (ssize_t)t->tun.vnet_hdr_len;
+		if (t->tun.vnet_hdr_len > 0 && t->vnet_rx[offsetof(struct virtio_net_hdr, gso_type)] != VIRTIO_NET_HDR_GSO_NONE)
+			t->stats.tun_gso_in++;
 		if (!receive(t, p->payload, n, &info))
 			continue;
 		if (info.ip_len <= COPY_BELOW(t->rx_bufsize)) {
@@ -429,7 +441,7 @@ t2s_log_stats(const struct t2s *t)
 		 "fake_ip_unmapped=%llu dns_stub_refused=%llu "
 		 "fd_exhaustion_episodes=%llu fd_exhaustion_refused=%llu fd_exhausted=%d "
 		 "mem_used=%zu mem_limit=%zu mem_episodes=%llu mem_refused=%llu mem_dropped=%llu mem_over=%d "
-		 "tun_truncated=%llu tcp_collapses=%llu",
+		 "tun_truncated=%llu tcp_collapses=%llu tun_gso_in=%llu tun_gso_out=%llu",
 		 (unsigned long long)s->tun_packets_in, (unsigned long long)s->tun_bytes_in,
 		 (unsigned long long)s->tun_packets_out, (unsigned long long)s->tun_bytes_out,
 		 (unsigned long long)s->tun_write_drops, (unsigned long long)s->malformed,
@@ -451,7 +463,8 @@ t2s_log_stats(const struct t2s *t)
 		 t->fd_pressure.exhausted ? 1 : 0, t2s_mem_used(t), t->mem.limit,
 		 (unsigned long long)t->mem.episode.episodes, (unsigned long long)t->mem.episode.refused,
 		 (unsigned long long)t->mem.dropped, t->mem.episode.exhausted ? 1 : 0,
-		 (unsigned long long)s->tun_truncated, (unsigned long long)tc->collapses);
+		 (unsigned long long)s->tun_truncated, (unsigned long long)tc->collapses,
+		 (unsigned long long)s->tun_gso_in, (unsigned long long)s->tun_gso_out);
 }
 
 static void
@@ -653,6 +666,7 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 		.output_ctx = t,
 		.prefix = {.iov_base = t->vnet_tx, .iov_len = t->tun.vnet_hdr_len},
 		.tcp_csum_partial = t->tun.vnet_hdr_len > 0,
+		.gso = t->tun.vnet_hdr_len > 0, /* Linux takes GSO writes on any such TUN */
 		.accept = tcp_flow_accept_cb,
 	};
 	t->env = (struct flow_env){

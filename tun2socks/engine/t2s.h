@@ -55,6 +55,7 @@ struct t2s_stats {
 	uint64_t fragments_dropped;  /* fragments of anything but UDP (ip_reass counts the rest) */
 	uint64_t tun_fragmented;     /* datagrams we wrote as fragments (larger than the MTU) */
 	uint64_t tun_truncated; /* reads longer than the buffer (device MTU raised above --mtu) */
+	uint64_t tun_gso_in, tun_gso_out; /* TCP segments larger than the MTU read / written (GSO) */
 };
 
 struct t2s {
@@ -80,9 +81,9 @@ struct t2s {
 	uint32_t frag_id;       /* identification of the next datagram we fragment */
 	struct rxpool *rxpool;
 	unsigned rx_bufsize;  /* MTU, or 64 KiB when the TUN delivers TSO segments */
-	uint8_t vnet_rx[64];  /* virtio-net header of the packet just read (ignored) */
+	uint8_t vnet_rx[64];  /* virtio-net header of the packet just read (only counted) */
 	uint8_t vnet_tx[64];  /* header sent with our own packets: "checksum verified" */
-	uint8_t vnet_csum[64]; /* header for lwIP's TCP packets: "checksum needed" */
+	uint8_t vnet_csum[64]; /* header for lwIP's TCP packets: "checksum needed", GSO */
 	uint8_t rx_guard[1];  /* read after the buffer: a packet reaching it did not fit */
 	struct pbuf *rx_spare; /* MTU-sized buffer for the next TUN read */
 	struct log_rate rate_log[T2S_RATE_SLOTS];
