@@ -28,20 +28,26 @@ import time
 def one(a, sport):
     fam = socket.AF_INET6 if ":" in a.host else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM)
+    stage, buf, t0 = "bind", bytearray(), time.monotonic()
     try:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.settimeout(a.timeout)
         if sport:
             s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", sport))
+        stage = "connect"
         s.connect((a.host, a.port))
+        stage = "request"
         host = "[%s]" % a.host if fam == socket.AF_INET6 else a.host
         s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (a.path, host)).encode())
-        buf = bytearray()
+        stage = "reply"
         while True:
             d = s.recv(65536)
             if not d:
                 break
             buf += d
+    except socket.timeout as e:
+        raise RuntimeError("timed out in %s after %.1f s, %d bytes received, local %s" % (
+            stage, time.monotonic() - t0, len(buf), s.getsockname()[:2])) from e
     finally:
         s.close()
     head, sep, body = bytes(buf).partition(b"\r\n\r\n")
