@@ -5,7 +5,8 @@
  *   tcpblast server -l ADDR -p PORT [-w WORKERS] [--no-verify]
  *   tcpblast client -c ADDR -p PORT [--socks5 HOST:PORT] -d send|recv -t SECONDS -P STREAMS
  *                   [--stall SECONDS] [--no-verify]
- *   tcpblast rate   -c ADDR -p PORT [--socks5 HOST:PORT] -t SECONDS [--max N] [--timeout SECONDS]
+ *   tcpblast rate   -c ADDR -p PORT [--socks5 HOST:PORT] -t SECONDS [--max N] [--conc CLIENTS]
+ *                   [--timeout SECONDS]
  *   tcpblast hold   -c ADDR -p PORT [--socks5 HOST:PORT] -n N [--conc THREADS] [--timeout SECONDS]
  *
  * Wire protocol: the client sends one header line, then
@@ -107,7 +108,8 @@ die_usage(const char *fmt, ...)
 			"  tcpblast server -l ADDR -p PORT [-w WORKERS] [--no-verify]\n"
 			"  tcpblast client -c ADDR -p PORT [--socks5 HOST:PORT] -d send|recv -t SECONDS -P STREAMS\n"
 			"                  [--stall SECONDS] [--no-verify]\n"
-			"  tcpblast rate   -c ADDR -p PORT [--socks5 HOST:PORT] -t SECONDS [--max N] [--timeout SECONDS]\n"
+			"  tcpblast rate   -c ADDR -p PORT [--socks5 HOST:PORT] -t SECONDS [--max N] [--conc CLIENTS]\n"
+			"                  [--timeout SECONDS]\n"
 			"  tcpblast hold   -c ADDR -p PORT [--socks5 HOST:PORT] -n N [--conc THREADS] [--timeout SECONDS]\n");
 	exit(2);
 }
@@ -737,75 +739,160 @@ cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* One client of the rate test: new connection, ping, wait for the server's FIN, repeat. */
+struct rate_shared {
+	const struct copts *o;
+	double deadline;
+	atomic_long started;
+	atomic_long ok;
+	atomic_long failed;
+	atomic_int give_up;
+	pthread_mutex_t mu;
+	char first_err[160];
+};
+
+struct rate_client {
+	struct rate_shared *sh;
+	double *lat;
+	size_t nl, cap;
+	pthread_t th;
+};
+
+/* One connection: 0 when it went through, else -1 with err set. */
+static int
+rate_once(const struct target *tg, char *err, size_t errlen)
+{
+	int fd = open_conn(tg, err, errlen);
+	char c = 0, extra;
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	err[0] = '\0';
+	if (blastnet_write_all(fd, "ping\n", 5) < 0 || blastnet_read_all(fd, &c, 1) < 0) {
+		snprintf(err, errlen, "ping: %s", blastnet_errstr(errno));
+	} else if (c != '!') {
+		snprintf(err, errlen, "ping: unexpected answer 0x%02x", (unsigned char)c);
+	} else {
+		/* The server closes first: wait for its FIN, so TIME_WAIT stays on its side. */
+		while ((n = read(fd, &extra, 1)) < 0 && errno == EINTR)
+			;
+		if (n != 0)
+			snprintf(err, errlen, "ping: no EOF after the answer (%s)",
+				 n < 0 ? blastnet_errstr(errno) : "extra data");
+	}
+	close(fd);
+	return err[0] == '\0' ? 0 : -1;
+}
+
+static void *
+rate_client_main(void *arg)
+{
+	struct rate_client *rc = arg;
+	struct rate_shared *sh = rc->sh;
+	long consecutive = 0;
+	char err[160];
+	double t;
+
+	while (!atomic_load(&sh->give_up) && (t = blastnet_now()) < sh->deadline &&
+	       atomic_fetch_add(&sh->started, 1) < sh->o->max) {
+		if (rate_once(&sh->o->t, err, sizeof(err)) == 0) {
+			atomic_fetch_add(&sh->ok, 1);
+			consecutive = 0;
+			if (rc->nl == rc->cap) {
+				double *grown = realloc(rc->lat, 2 * rc->cap * sizeof(*grown));
+
+				if (grown == NULL)
+					continue; /* counted, latency not kept */
+				rc->lat = grown;
+				rc->cap *= 2;
+			}
+			rc->lat[rc->nl++] = blastnet_now() - t;
+		} else {
+			atomic_fetch_add(&sh->failed, 1);
+			pthread_mutex_lock(&sh->mu);
+			if (!sh->first_err[0])
+				snprintf(sh->first_err, sizeof(sh->first_err), "%s", err);
+			pthread_mutex_unlock(&sh->mu);
+			if (++consecutive >= 20) {
+				fprintf(stderr, "tcpblast rate: 20 failures in a row, giving up\n");
+				atomic_store(&sh->give_up, 1);
+			}
+		}
+	}
+	return NULL;
+}
+
 static int
 run_rate(int argc, char **argv)
 {
 	struct copts o;
+	int conc_given = 0;
 
+	for (int i = 2; i < argc; i++)
+		if (!strcmp(argv[i], "--conc"))
+			conc_given = 1;
 	parse_client_opts(argc, argv, &o);
 	if (o.max < 1)
 		die_usage("rate: --max >= 1");
+	if (!conc_given)
+		o.conc = 1; /* sequential unless asked */
+	if (o.conc < 1 || o.conc > 1024)
+		die_usage("rate: --conc 1..1024");
 
-	size_t cap = 4096, nl = 0;
-	double *lat = malloc(cap * sizeof(*lat));
-	long ok = 0, failed = 0, consecutive = 0;
-	char err[160], first_err[160] = "";
-	double t0 = blastnet_now(), deadline = t0 + o.secs, t;
+	struct rate_shared sh = {.o = &o};
+	struct rate_client *cl = calloc((size_t)o.conc, sizeof(*cl));
+	double t0 = blastnet_now();
+	long started = 0;
 
-	while ((t = blastnet_now()) < deadline && ok + failed < o.max) {
-		int fd = open_conn(&o.t, err, sizeof(err));
-		char c = 0, extra;
-
-		if (fd >= 0) {
-			if (blastnet_write_all(fd, "ping\n", 5) < 0 || blastnet_read_all(fd, &c, 1) < 0) {
-				snprintf(err, sizeof(err), "ping: %s", blastnet_errstr(errno));
-			} else if (c != '!') {
-				snprintf(err, sizeof(err), "ping: unexpected answer 0x%02x", (unsigned char)c);
-			} else {
-				/* The server closes first: wait for its FIN, so TIME_WAIT stays on its side. */
-				ssize_t n;
-
-				while ((n = read(fd, &extra, 1)) < 0 && errno == EINTR)
-					;
-				if (n == 0)
-					err[0] = '\0';
-				else
-					snprintf(err, sizeof(err), "ping: no EOF after the answer (%s)",
-						 n < 0 ? blastnet_errstr(errno) : "extra data");
-			}
-			close(fd);
-		}
-		if (fd >= 0 && err[0] == '\0') {
-			ok++;
-			consecutive = 0;
-			if (nl == cap) {
-				cap *= 2;
-				lat = realloc(lat, cap * sizeof(*lat));
-			}
-			lat[nl++] = blastnet_now() - t;
-		} else {
-			failed++;
-			if (!first_err[0])
-				snprintf(first_err, sizeof(first_err), "%s", err);
-			if (++consecutive >= 20) {
-				fprintf(stderr, "tcpblast rate: 20 failures in a row, giving up\n");
-				break;
-			}
-		}
+	if (cl == NULL) {
+		fprintf(stderr, "tcpblast rate: out of memory\n");
+		return 1;
 	}
+	pthread_mutex_init(&sh.mu, NULL);
+	sh.deadline = t0 + o.secs;
+	for (long i = 0; i < o.conc; i++) {
+		cl[i].sh = &sh;
+		cl[i].cap = 4096;
+		cl[i].lat = malloc(cl[i].cap * sizeof(double));
+		if (cl[i].lat == NULL || pthread_create(&cl[i].th, NULL, rate_client_main, &cl[i]) != 0) {
+			fprintf(stderr, "tcpblast rate: cannot start client %ld\n", i);
+			atomic_store(&sh.give_up, 1);
+			break;
+		}
+		started++;
+	}
+	for (long i = 0; i < started; i++)
+		pthread_join(cl[i].th, NULL);
 	double secs = blastnet_now() - t0;
 	double p50 = 0, p99 = 0, pmax = 0;
+	size_t nl = 0;
 
-	if (nl > 0) {
+	for (long i = 0; i < started; i++)
+		nl += cl[i].nl;
+	double *lat = malloc((nl ? nl : 1) * sizeof(*lat));
+
+	nl = 0;
+	for (long i = 0; i < o.conc; i++) {
+		if (lat != NULL && cl[i].nl)
+			memcpy(lat + nl, cl[i].lat, cl[i].nl * sizeof(*lat));
+		nl += cl[i].nl;
+		free(cl[i].lat);
+	}
+	free(cl);
+	if (lat != NULL && nl > 0) {
 		qsort(lat, nl, sizeof(*lat), cmp_double);
 		p50 = lat[nl / 2];
 		p99 = lat[(size_t)((double)(nl - 1) * 0.99)];
 		pmax = lat[nl - 1];
 	}
+	free(lat);
+	long ok = atomic_load(&sh.ok), failed = atomic_load(&sh.failed);
+
 	if (failed)
-		fprintf(stderr, "tcpblast rate: %ld failed connections, first: %s\n", failed, first_err);
-	printf("conns=%ld failed=%ld secs=%.3f cps=%.1f lat_p50_ms=%.3f lat_p99_ms=%.3f lat_max_ms=%.3f\n", ok, failed,
-	       secs, (double)ok / secs, p50 * 1e3, p99 * 1e3, pmax * 1e3);
+		fprintf(stderr, "tcpblast rate: %ld failed connections, first: %s\n", failed, sh.first_err);
+	printf("conns=%ld failed=%ld secs=%.3f cps=%.1f conc=%ld lat_p50_ms=%.3f lat_p99_ms=%.3f lat_max_ms=%.3f\n", ok,
+	       failed, secs, (double)ok / secs, o.conc, p50 * 1e3, p99 * 1e3, pmax * 1e3);
 	return failed ? 1 : 0;
 }
 

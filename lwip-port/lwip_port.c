@@ -177,15 +177,30 @@ tuple_matches(const struct tcp_pcb *pcb, const ip_addr_t *remote_ip, u16_t remot
 int
 lwip_port_tcp_forget(const ip_addr_t *remote_ip, u16_t remote_port, const ip_addr_t *local_ip, u16_t local_port)
 {
-	struct tcp_pcb *pcb, *next;
+	struct tcp_pcb **link = &tcp_tw_pcbs, *pcb, *next, *gone = NULL;
+	unsigned kept = 0;
 	int dropped = 0;
 
-	for (pcb = tcp_tw_pcbs; pcb != NULL; pcb = next) {
-		next = pcb->next;
-		if (tuple_matches(pcb, remote_ip, remote_port, local_ip, local_port)) {
-			tcp_abandon(pcb, 0);
-			dropped++;
+	/* One pass over TIME_WAIT (newest first: lwIP pushes at the head): the tuple's
+	 * pcb and every one past the newest LWIP_PORT_TIME_WAIT_KEPT go to a list of our
+	 * own, so that each removal is O(1). */
+	while ((pcb = *link) != NULL) {
+		if (kept >= LWIP_PORT_TIME_WAIT_KEPT || tuple_matches(pcb, remote_ip, remote_port, local_ip, local_port)) {
+			*link = pcb->next;
+			pcb->next = gone;
+			gone = pcb;
+		} else {
+			kept++;
+			link = &pcb->next;
 		}
+	}
+	/* What tcp_abandon does to a TIME_WAIT pcb (no RST, no err callback), with our list
+	 * for lwIP's: tcp_free runs the ext-arg destroy callback of a flow that still has
+	 * the pcb, so no flow is left holding a freed one. */
+	while ((pcb = gone) != NULL) {
+		tcp_pcb_remove(&gone, pcb);
+		tcp_free(pcb);
+		dropped++;
 	}
 	/* The caller owns no pcb for this tuple, so any active one is a leftover that
 	 * lwIP still finishes on its own (FIN_WAIT_x, CLOSING, LAST_ACK after tcp_close,

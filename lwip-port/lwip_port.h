@@ -34,9 +34,14 @@ void lwip_port_fini(void);
  * no flow owns any more), without sending anything. The caller must own none of them. Called before a new SYN for the tuple is
  * handed to lwIP: a peer that reuses a source port has finished with the old
  * connection, and lwIP would otherwise answer the SYN from the stale pcb.
+ * It also frees every TIME_WAIT pcb but the newest LWIP_PORT_TIME_WAIT_KEPT (no RST; a
+ * flow that still has one learns it from its ext-arg destroy callback): lwIP walks
+ * that list for every segment that matches no active pcb, every SYN among them, so
+ * its length is the cost of a new connection (docs/ARCHITECTURE.md, "TIME_WAIT").
  * remote = the application's side, local = the original destination. Returns the
  * number of pcbs dropped.
  */
+#define LWIP_PORT_TIME_WAIT_KEPT 32
 int lwip_port_tcp_forget(const ip_addr_t *remote_ip, u16_t remote_port, const ip_addr_t *local_ip,
 			 u16_t local_port);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for the memory hooks of lwip-port: heap counting, out-of-order limits,
- * and the window a pcb offers when the budget narrows it at accept. */
+ * the window a pcb offers when the budget narrows it at accept, and how
+ * lwip_port_tcp_forget bounds lwIP's TIME_WAIT list. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include <ev.h>
 
 #include <lwip/priv/tcp_priv.h>
 #include <lwip/tcp.h>
@@ -87,6 +90,94 @@ limit_window(void **state)
 	assert_int_equal(lwip_port_tcp_limit_window(&pcb, 0), 0);
 }
 
+/* ---- TIME_WAIT bound ---- */
+
+static int destroyed[200];
+
+static void
+count_destroy(u8_t id, void *data)
+{
+	(void)id;
+	destroyed[(intptr_t)data]++;
+}
+
+static const struct tcp_ext_arg_callbacks count_callbacks = {.destroy = count_destroy};
+
+/* A pcb as lwIP leaves it on entering TIME_WAIT: app 198.18.0.1:(10000 + i) ->
+ * 198.19.0.10:80, pushed at the head of tcp_tw_pcbs, ext arg i. */
+static struct tcp_pcb *
+fake_time_wait(int i)
+{
+	struct tcp_pcb *pcb = tcp_new();
+
+	assert_non_null(pcb);
+	IP_ADDR4(&pcb->remote_ip, 198, 18, 0, 1);
+	IP_ADDR4(&pcb->local_ip, 198, 19, 0, 10);
+	pcb->remote_port = (u16_t)(10000 + i);
+	pcb->local_port = 80;
+	pcb->state = TIME_WAIT;
+	tcp_ext_arg_set_callbacks(pcb, 0, &count_callbacks);
+	tcp_ext_arg_set(pcb, 0, (void *)(intptr_t)i);
+	TCP_REG(&tcp_tw_pcbs, pcb);
+	return pcb;
+}
+
+static int
+time_wait_count(void)
+{
+	int n = 0;
+
+	for (struct tcp_pcb *pcb = tcp_tw_pcbs; pcb != NULL; pcb = pcb->next) {
+		assert_int_equal(pcb->state, TIME_WAIT);
+		n++;
+	}
+	return n;
+}
+
+static void
+forget_bounds_time_wait(void **state)
+{
+	ip_addr_t app, dst;
+	const int total = 100;
+
+	(void)state;
+	assert_int_equal(lwip_port_init(ev_default_loop(0), NULL), 0);
+	memset(destroyed, 0, sizeof(destroyed));
+	for (int i = 0; i < total; i++)
+		fake_time_wait(i);
+	assert_int_equal(time_wait_count(), total);
+	IP_ADDR4(&app, 198, 18, 0, 1);
+	IP_ADDR4(&dst, 198, 19, 0, 10);
+
+	/* A SYN for the newest tuple (99): its pcb goes, and every one past the newest
+	 * LWIP_PORT_TIME_WAIT_KEPT of the others (the oldest ones: 0..66). */
+	assert_int_equal(lwip_port_tcp_forget(&app, 10000 + total - 1, &dst, 80), total - LWIP_PORT_TIME_WAIT_KEPT);
+	assert_int_equal(time_wait_count(), LWIP_PORT_TIME_WAIT_KEPT);
+	for (int i = 0; i < total; i++) {
+		int kept = i >= total - 1 - LWIP_PORT_TIME_WAIT_KEPT && i != total - 1;
+
+		/* Each freed pcb told its owner exactly once; the kept ones are untouched. */
+		assert_int_equal(destroyed[i], kept ? 0 : 1);
+	}
+	/* Order kept: newest first. */
+	assert_int_equal(tcp_tw_pcbs->remote_port, 10000 + total - 2);
+
+	/* A tuple lwIP has nothing for, with the list under the bound: nothing dropped. */
+	assert_int_equal(lwip_port_tcp_forget(&app, 5, &dst, 80), 0);
+	assert_int_equal(time_wait_count(), LWIP_PORT_TIME_WAIT_KEPT);
+	/* An older kept tuple (70): only it. */
+	assert_int_equal(lwip_port_tcp_forget(&app, 10070, &dst, 80), 1);
+	assert_int_equal(destroyed[70], 1);
+	assert_int_equal(time_wait_count(), LWIP_PORT_TIME_WAIT_KEPT - 1);
+
+	/* Clean up the way lwIP would (tcp_abandon frees TIME_WAIT pcbs silently). */
+	while (tcp_tw_pcbs != NULL)
+		tcp_abandon(tcp_tw_pcbs, 0);
+	for (int i = 0; i < total; i++)
+		assert_int_equal(destroyed[i], 1);
+	lwip_port_fini();
+}
+
 int
 main(void)
 {
@@ -94,6 +185,7 @@ main(void)
 		cmocka_unit_test(heap_counts_real_sizes),
 		cmocka_unit_test(ooseq_limits),
 		cmocka_unit_test(limit_window),
+		cmocka_unit_test(forget_bounds_time_wait),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -107,7 +107,10 @@ uint16_t lwip_port_ooseq_pbufs(const struct tcp_pcb *pcb);
 #define LWIP_TCP_TIMESTAMPS 0
 #define LWIP_TCP_KEEPALIVE 0 /* the flow layer has its own idle timeout */
 #define TCP_LISTEN_BACKLOG 0 /* a u8 backlog on the one wildcard listener would throttle everything */
-#define TCP_MSL 2000UL      /* TIME_WAIT 4 s: the app side keeps its own TIME_WAIT */
+/* TIME_WAIT 4 s. lwIP is in TIME_WAIT when the target closed first; the application,
+ * the passive closer then, keeps none. Only the newest LWIP_PORT_TIME_WAIT_KEPT are kept
+ * (lwip_port_tcp_forget; docs/ARCHITECTURE.md, "TIME_WAIT"). */
+#define TCP_MSL 2000UL
 #define TCP_SYNMAXRTX 4
 #define TCP_MAXRTX 8
 /* lwIP announces a reopened receive window once it grew by this much. Its only use is
