@@ -227,7 +227,6 @@ static void
 test_bad_scheme(void **state)
 {
 	(void)state;
-	parse_bad("http://127.0.0.1:1080", "scheme");
 	parse_bad("https://127.0.0.1:1080", "scheme");
 	parse_bad("socks4://127.0.0.1:1080", "scheme");
 	parse_bad("socks5a://127.0.0.1:1080", "scheme");
@@ -238,6 +237,32 @@ test_bad_scheme(void **state)
 	parse_bad(" socks5://127.0.0.1", "scheme");
 	parse_bad("", "scheme");
 	parse_bad(NULL, "URL");
+}
+
+/* http:// is HTTP CONNECT: its own kind and default port, the same host and userinfo rules. */
+static void
+test_http(void **state)
+{
+	struct proxy_url url;
+	char buf[128];
+
+	(void)state;
+	parse_ok("http://198.18.2.3:3128", &url);
+	assert_int_equal(url.kind, PROXY_KIND_HTTP);
+	assert_server(&url, "198.18.2.3:3128");
+	parse_ok("HTTP://proxy.example", &url);
+	assert_int_equal(url.kind, PROXY_KIND_HTTP);
+	assert_server(&url, "proxy.example:8080");
+	parse_ok("http://u%40x:p%3Aw@[::1]/", &url);
+	assert_server(&url, "[::1]:8080");
+	assert_string_equal(url.user, "u@x");
+	assert_string_equal(url.pass, "p:w");
+	proxy_url_format_redacted(&url, buf, sizeof(buf));
+	assert_string_equal(buf, "http://u%40x@[::1]:8080");
+	parse_ok("socks5://h", &url);
+	assert_int_equal(url.kind, PROXY_KIND_SOCKS5);
+	parse_bad("http://host:1080/path", "trailing");
+	parse_bad("http://", "missing host");
 }
 
 static void
@@ -340,7 +365,7 @@ test_why_optional(void **state)
 	struct proxy_url url;
 
 	(void)state;
-	assert_int_equal(proxy_url_parse(&url, "http://x", NULL), -EINVAL);
+	assert_int_equal(proxy_url_parse(&url, "ftp://x", NULL), -EINVAL);
 	assert_int_equal(proxy_url_parse(&url, "socks5://x", NULL), 0);
 }
 
@@ -416,6 +441,7 @@ main(void)
 		cmocka_unit_test(test_user_without_password),
 		cmocka_unit_test(test_credentials_max),
 		cmocka_unit_test(test_bad_scheme),
+		cmocka_unit_test(test_http),
 		cmocka_unit_test(test_missing_host),
 		cmocka_unit_test(test_bad_port),
 		cmocka_unit_test(test_trailing),

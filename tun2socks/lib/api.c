@@ -362,7 +362,14 @@ engine_new(struct t2s_conf *conf, struct ev_loop *loop, const struct t2s_host_ho
 			 conf->cfg.proxy.server.u.domain.name);
 		return -EINVAL;
 	}
-	if (conf->cfg.proxy.has_credentials && conf->cfg.proxy.pass[0] == '\0') {
+	if (conf->cfg.proxy.kind == PROXY_KIND_HTTP &&
+	    (conf->cfg.udp_mode == CONFIG_UDP_ASSOCIATE || conf->cfg.udp_relay.ss_family != AF_UNSPEC)) {
+		snprintf(conf->err, sizeof(conf->err),
+			 "proxy: an HTTP proxy relays no UDP: --udp associate and --udp-relay need a SOCKS5 proxy");
+		return -EINVAL;
+	}
+	if (conf->cfg.proxy.kind == PROXY_KIND_SOCKS5 && conf->cfg.proxy.has_credentials &&
+	    conf->cfg.proxy.pass[0] == '\0') {
 		snprintf(conf->err, sizeof(conf->err), "proxy: a user name needs a password (RFC 1929)");
 		return -EINVAL;
 	}
@@ -375,6 +382,10 @@ engine_new(struct t2s_conf *conf, struct ev_loop *loop, const struct t2s_host_ho
 	if (e == NULL)
 		goto err_release;
 	e->cfg = conf->cfg;
+	/* CONNECT only, as for a SOCKS5 proxy without UDP: DNS over TCP, other UDP refused. */
+	if (e->cfg.proxy.kind == PROXY_KIND_HTTP && e->cfg.udp_mode == CONFIG_UDP_AUTO)
+		e->cfg.udp_mode = CONFIG_UDP_DNS_OVER_TCP;
+	e->proxy.kind = e->cfg.proxy.kind;
 	e->mtu_set = conf->mtu_set;
 	e->host = conf->host;
 	if (conf->host) {
