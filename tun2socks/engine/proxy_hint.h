@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Advice logged once per run when an HTTP proxy refuses CONNECT (403) to a port other
- * than 443: many allow CONNECT only there (squid's SSL_ports, tinyproxy's ConnectPort),
- * so DNS over TCP to port 53 fails too, and --dns fake-ip (names go to the proxy, with
- * port 443 kept) is the way. Shared by tcp_flow.c and dns_tcp.c.
+ * Advice logged once per run when an HTTP proxy refuses (403) the CONNECT to port 53 that
+ * carries DNS over TCP: many allow CONNECT only to 443 (squid's SSL_ports, tinyproxy's
+ * ConnectPort), and --dns fake-ip, which answers names here and sends them to the
+ * proxy in the CONNECT, is the way. Port 53 only: a 403 elsewhere is as often a filtered
+ * host, and a wrong hint is worse than none. Used by dns_tcp.c.
  */
 #ifndef T2S_TUN2SOCKS_PROXY_HINT_H
 #define T2S_TUN2SOCKS_PROXY_HINT_H

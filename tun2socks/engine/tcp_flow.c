@@ -44,7 +44,6 @@
 #include "fake_dns.h"
 #include "log.h"
 #include "lwip_port.h"
-#include "proxy_hint.h"
 #include "socks5_proto.h"
 #include "sock.h"
 #include "tunif.h"
@@ -928,7 +927,6 @@ log_failure(struct tcp_flow *f, const struct proxy_tcp_result *res)
 		else
 			flow_log_limited(f, T2S_RATE_TARGET_FAILED, LOG_LEVEL_INFO,
 					 "proxy could not connect: %s (REP %u)", socks5_proto_rep_str(res->rep), res->rep);
-		proxy_hint_refused(&t->env, f->node.key.dst_port, res);
 		break;
 	case PROXY_TCP_UNREACHABLE:
 		if (flow_env_rate_ok(&t->env, T2S_RATE_PROXY_UNREACHABLE, 5.0))
