@@ -156,28 +156,23 @@ http_connect_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 struct http_connect *
-http_connect_new(struct ev_loop *loop, const struct socks5_server *server, const struct t2s_endpoint *target,
-		 proxy_tcp_done_fn done, void *arg)
+http_connect_new_on_fd(struct ev_loop *loop, const struct socks5_server *server, int fd,
+		       const struct t2s_endpoint *target, proxy_tcp_done_fn done, void *arg)
 {
 	struct http_connect *s;
-	int fd, n;
+	int n;
 
 	s = malloc(sizeof(*s));
 	if (s == NULL) {
+		close(fd);
 		errno = ENOMEM;
 		return NULL;
 	}
 	n = http_proto_encode_connect(s->out, sizeof(s->out), target, server->user, server->pass);
 	if (n < 0) {
+		close(fd);
 		free(s);
 		errno = -n;
-		return NULL;
-	}
-	fd = sock_connect_nb((const struct sockaddr *)&server->addr, server->addrlen, server->fwmark, &server->hook);
-	if (fd < 0) {
-		explicit_bzero(s->out, sizeof(s->out));
-		free(s);
-		errno = -fd;
 		return NULL;
 	}
 	s->loop = loop;
@@ -191,6 +186,20 @@ http_connect_new(struct ev_loop *loop, const struct socks5_server *server, const
 	ev_io_init(&s->io, http_connect_io_cb, fd, EV_WRITE);
 	ev_io_start(loop, &s->io);
 	return s;
+}
+
+struct http_connect *
+http_connect_new(struct ev_loop *loop, const struct socks5_server *server, const struct t2s_endpoint *target,
+		 proxy_tcp_done_fn done, void *arg)
+{
+	int fd;
+
+	fd = sock_connect_nb((const struct sockaddr *)&server->addr, server->addrlen, server->fwmark, &server->hook);
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	return http_connect_new_on_fd(loop, server, fd, target, done, arg);
 }
 
 int

@@ -25,6 +25,11 @@ struct http_connect;
 struct http_connect *http_connect_new(struct ev_loop *loop, const struct socks5_server *server,
 				      const struct t2s_endpoint *target, proxy_tcp_done_fn done, void *arg);
 
+/* The same on fd, already connected or connecting to the proxy; owned by the session
+ * from now on, also when NULL is returned (then it is closed). */
+struct http_connect *http_connect_new_on_fd(struct ev_loop *loop, const struct socks5_server *server, int fd,
+					    const struct t2s_endpoint *target, proxy_tcp_done_fn done, void *arg);
+
 /* After success: the connected, non-blocking socket; the caller now owns it. */
 int http_connect_take_fd(struct http_connect *s);
 

@@ -16,9 +16,10 @@ enum proxy_tcp_failure {
 	PROXY_TCP_PROTOCOL,    /* the proxy closed early, spoke garbage or refuses CONNECT itself */
 	PROXY_TCP_AUTH,        /* no acceptable method, or credentials rejected (SOCKS5, HTTP 407) */
 	PROXY_TCP_TARGET,      /* the proxy could not or would not reach the target; see rep */
+	PROXY_TCP_TLS,         /* TLS to the proxy failed (certificate, name, pin, protocol); see reason */
 };
 
-#define PROXY_TCP_REASON_MAX 63
+#define PROXY_TCP_REASON_MAX 159
 
 struct proxy_tcp_result {
 	enum proxy_tcp_failure failure;
@@ -28,7 +29,8 @@ struct proxy_tcp_result {
 	uint8_t rep;
 	uint8_t method;       /* SOCKS5: the method the proxy chose, for diagnostics */
 	uint16_t http_status; /* HTTP: the final status code, 0 for SOCKS5 or before a reply */
-	char reason[PROXY_TCP_REASON_MAX + 1]; /* HTTP: the reason phrase (printable, cut) */
+	/* HTTP: the reason phrase (printable, cut); PROXY_TCP_TLS: what failed */
+	char reason[PROXY_TCP_REASON_MAX + 1];
 };
 
 /*

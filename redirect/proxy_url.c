@@ -1,22 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Proxy URL parsing (socks5://, socks5h://, http://, optional percent-encoded userinfo) and
+ * Proxy URL parsing (socks5://, socks5h://, socks5+tls://, http://, https://, optional
+ * percent-encoded userinfo) and
  * password-free formatting for logs. Pure, no I/O.
  */
 #include "proxy_url.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 static const struct scheme {
 	const char *prefix;
 	enum proxy_kind kind;
+	bool tls;
 	uint16_t default_port;
 } schemes[] = {
-	{"socks5://", PROXY_KIND_SOCKS5, 1080},
-	{"socks5h://", PROXY_KIND_SOCKS5, 1080},
-	{"http://", PROXY_KIND_HTTP, 8080},
+	{"socks5://", PROXY_KIND_SOCKS5, false, 1080},
+	{"socks5h://", PROXY_KIND_SOCKS5, false, 1080},
+	{"http://", PROXY_KIND_HTTP, false, 8080},
+	{"https://", PROXY_KIND_HTTP, true, 443},
+	{"socks5+tls://", PROXY_KIND_SOCKS5, true, 1080},
 };
 
 static int
@@ -155,8 +160,9 @@ parse(struct proxy_url *url, const char *text)
 		return "no URL";
 	n = match_scheme(text, &scheme);
 	if (n == 0)
-		return "unknown scheme (expected socks5://, socks5h:// or http://)";
+		return "unknown scheme (expected socks5://, socks5h://, socks5+tls://, http:// or https://)";
 	url->kind = scheme->kind;
+	url->tls = scheme->tls;
 	auth = text + n;
 	auth_end = auth + strcspn(auth, "/?#");
 	/* A lone trailing "/" is an empty path, common in *_proxy variables. */
@@ -223,7 +229,7 @@ char *
 proxy_url_format_redacted(const struct proxy_url *url, char *buf, size_t cap)
 {
 	/* scheme + user with every byte escaped + '@' + endpoint + NUL */
-	char tmp[sizeof("socks5://") + 3 * PROXY_URL_CRED_MAX + 1 + T2S_ENDPOINT_STRLEN];
+	char tmp[sizeof("socks5+tls://") + 3 * PROXY_URL_CRED_MAX + 1 + T2S_ENDPOINT_STRLEN];
 	char ep[T2S_ENDPOINT_STRLEN];
 	size_t n, i;
 
@@ -233,7 +239,9 @@ proxy_url_format_redacted(const struct proxy_url *url, char *buf, size_t cap)
 		snprintf(buf, cap, "(none)");
 		return buf;
 	}
-	n = (size_t)snprintf(tmp, sizeof(tmp), "%s", url->kind == PROXY_KIND_HTTP ? "http://" : "socks5://");
+	n = (size_t)snprintf(tmp, sizeof(tmp), "%s",
+			     url->kind == PROXY_KIND_HTTP ? (url->tls ? "https://" : "http://")
+							  : (url->tls ? "socks5+tls://" : "socks5://"));
 	if (url->has_credentials) {
 		/* Escaped so that user names holding ':' or '@' or control bytes stay unambiguous. */
 		for (i = 0; url->user[i] && i < PROXY_URL_CRED_MAX; i++) {

@@ -12,6 +12,8 @@
 #include "proxy_kind.h"
 #include "sock.h"
 
+struct tls_client;
+
 /* How to reach the proxy. Owned by the caller; must outlive every session using it. */
 struct socks5_server {
 	enum proxy_kind kind; /* what the proxy speaks; SOCKS5 (0) unless set */
@@ -21,6 +23,7 @@ struct socks5_server {
 	const char *pass;
 	unsigned fwmark; /* SO_MARK for proxy sockets, 0 for none */
 	struct sock_hook hook; /* called on every socket opened for this server (sock.h) */
+	struct tls_client *tls; /* NULL: plain TCP; else TLS to the proxy (tls_client.h), borrowed */
 };
 
 #endif

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "log.h"
 #include "netlink.h"
@@ -91,6 +92,9 @@ struct t2s_config {
 	unsigned fake_prefix6;
 	enum log_level log_level;
 	const char *auth_file; /* --proxy-auth-file, read by main */
+	char proxy_ca[4096];   /* --proxy-ca: PEM CA file for a TLS proxy; "" for the system store */
+	bool has_proxy_pin;    /* --proxy-pin was given */
+	uint8_t proxy_pin[32]; /* SHA-256 of the proxy certificate's SubjectPublicKeyInfo */
 
 	/* Capture modes (capture.h, netns.h). */
 	bool auto_route;   /* whole host: policy routing into the TUN */

@@ -287,7 +287,8 @@ dns_tcp_socks_done_cb(void *arg, const struct proxy_tcp_result *res)
 	assert(q->socks != NULL && q->fd < 0 && "handshake finished twice");
 	if (res->failure != PROXY_TCP_OK) {
 		proxy_hint_refused(&q->owner->env, q->info.dport, res);
-		query_fail(q, res->err < 0 ? res->err : -EPROTO, socks_failure_str(res->failure));
+		query_fail(q, res->err < 0 ? res->err : -EPROTO,
+			   res->failure == PROXY_TCP_TLS ? res->reason : socks_failure_str(res->failure));
 		return;
 	}
 	q->fd = proxy_tcp_take_fd(q->socks);

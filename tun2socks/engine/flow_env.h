@@ -41,6 +41,7 @@ enum t2s_rate_slot {
 	T2S_RATE_TUN_READ,
 	T2S_RATE_TUN_TRUNCATED,
 	T2S_RATE_CONNECT_PORTS, /* proxy_hint.c: once per run */
+	T2S_RATE_PROXY_TLS,
 	T2S_RATE_SLOTS
 };
 

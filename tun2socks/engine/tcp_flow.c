@@ -958,6 +958,10 @@ log_failure(struct tcp_flow *f, const struct proxy_tcp_result *res)
 			log_warn("proxy %s broke the %s handshake: %s", proxy,
 				 t->env.proxy->kind == PROXY_KIND_HTTP ? "HTTP CONNECT" : "SOCKS5", strerror(-res->err));
 		break;
+	case PROXY_TCP_TLS:
+		if (flow_env_rate_ok(&t->env, T2S_RATE_PROXY_TLS, 5.0))
+			log_error("proxy %s: TLS: %s (connections are refused until this is fixed)", proxy, res->reason);
+		break;
 	case PROXY_TCP_OK:
 		break;
 	}
