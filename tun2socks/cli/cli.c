@@ -25,6 +25,7 @@ const char cli_usage[] =
 	"Captures the IP traffic of a TUN device and sends every TCP connection through a\n"
 	"SOCKS5 proxy (CONNECT), and every UDP datagram through a UDP ASSOCIATE; or every\n"
 	"TCP connection through an HTTP proxy (CONNECT), with DNS over TCP and no other UDP.\n"
+	"https:// and socks5+tls:// reach the proxy through TLS (DNS over TCP, no other UDP).\n"
 	"With -- COMMAND, runs COMMAND in a network namespace of its own whose only route\n"
 	"is the TUN, and exits with its status. 'down' removes routes, rules and the kill\n"
 	"switch that a run which did not stop cleanly left behind.\n"
