@@ -38,6 +38,7 @@ struct tls_client {
 	char host[256];
 	bool host_is_ip;
 	bool pinned;
+	double idle_timeout;
 	uint8_t pin[TLS_PIN_LEN];
 	SSL_SESSION *session; /* the last one the proxy gave us; new connections offer it */
 	struct list_node conns;
@@ -59,6 +60,7 @@ struct tls_conn {
 	int pair; /* our end of the socketpair */
 	ev_io io; /* on fd */
 	ev_io pio; /* on pair */
+	ev_timer idle; /* while relaying: no byte moved for client->idle_timeout */
 	enum step step;
 	bool detached, relaying;
 	bool plain_eof, tls_eof, notify_sent, plain_shut;
@@ -114,6 +116,7 @@ tls_client_new(struct ev_loop *loop, const struct tls_client_params *p, char *er
 		return NULL;
 	}
 	c->loop = loop;
+	c->idle_timeout = p->idle_timeout > 0 ? p->idle_timeout : 7440.0;
 	list_init(&c->conns);
 	snprintf(c->host, sizeof(c->host), "%s", p->host);
 	c->host_is_ip = inet_pton(AF_INET, c->host, &a4) == 1 || inet_pton(AF_INET6, c->host, &a6) == 1;
@@ -165,6 +168,7 @@ conn_release(struct tls_conn *t)
 {
 	ev_io_stop(t->client->loop, &t->io);
 	ev_io_stop(t->client->loop, &t->pio);
+	ev_timer_stop(t->client->loop, &t->idle);
 	if (t->ssl != NULL) {
 		SSL_free(t->ssl);
 		t->ssl = NULL;
@@ -285,7 +289,7 @@ ssl_wants(struct tls_conn *t, int r)
 static bool
 relay(struct tls_conn *t)
 {
-	bool progress;
+	bool progress, moved = false;
 	ssize_t n;
 	int r, w;
 
@@ -363,9 +367,12 @@ relay(struct tls_conn *t)
 			t->plain_shut = true;
 			progress = true;
 		}
+		moved |= progress;
 	} while (progress);
 	if (t->plain_eof && t->notify_sent && t->plain_shut)
 		goto end; /* both directions finished */
+	if (moved)
+		ev_timer_again(t->client->loop, &t->idle);
 	set_watchers(t);
 	return true;
 end:
@@ -425,6 +432,7 @@ handshake(struct tls_conn *t)
 		t->step = STEP_RELAY;
 		t->relaying = true;
 		t->client->stats.relays++;
+		ev_timer_again(t->client->loop, &t->idle);
 		(void)relay(t);
 		return;
 	}
@@ -494,6 +502,17 @@ tls_conn_pair_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)relay(t);
 }
 
+static void
+tls_conn_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct tls_conn *t = container_of(w, struct tls_conn, idle);
+
+	(void)loop;
+	(void)revents;
+	assert(t->step == STEP_RELAY && "idle timer of a connection not relaying");
+	conn_end(t);
+}
+
 struct tls_conn *
 tls_conn_new(struct tls_client *c, const struct socks5_server *server, tls_conn_failed_fn failed, void *arg,
 	     int *plain_fd)
@@ -542,6 +561,8 @@ tls_conn_new(struct tls_client *c, const struct socks5_server *server, tls_conn_
 		(void)SSL_set_session(t->ssl, c->session);
 	ev_io_init(&t->io, tls_conn_io_cb, t->fd, EV_WRITE);
 	ev_io_init(&t->pio, tls_conn_pair_cb, t->pair, 0);
+	ev_init(&t->idle, tls_conn_idle_cb);
+	t->idle.repeat = c->idle_timeout;
 	ev_io_start(c->loop, &t->io);
 	list_push_back(&c->conns, &t->link);
 	t->step = STEP_CONNECTING;

@@ -26,6 +26,10 @@ struct tls_client_params {
 	const char *ca_file;  /* PEM CA certificates to trust; NULL: the system store */
 	const char *host;     /* the proxy's host as in the URL: a name (SNI + name check) or an IP literal */
 	const uint8_t *pin;   /* NULL, or 32 bytes: SHA-256 of the certificate's SubjectPublicKeyInfo */
+	/* A relay that moved no byte either way for this long is closed (> 0): a flow ends
+	 * its own side after its idle timeout, but an EOF cannot tell a half-close from a
+	 * flow that is gone, and a proxy may never close. */
+	double idle_timeout;
 };
 
 struct tls_client_stats {

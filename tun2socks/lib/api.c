@@ -351,6 +351,7 @@ tls_setup(struct t2s_engine *e, char *err, size_t errlen)
 		.ca_file = e->cfg.proxy_ca[0] != '\0' ? e->cfg.proxy_ca : NULL,
 		.host = host,
 		.pin = e->cfg.has_proxy_pin ? e->cfg.proxy_pin : NULL,
+		.idle_timeout = e->cfg.idle_timeout,
 	};
 
 	if (ep->type == T2S_ENDPOINT_DOMAIN)
