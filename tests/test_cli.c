@@ -216,7 +216,7 @@ test_usage_lists_every_option(void **state)
 		"-t,",        "-m,",               "-a,",            "-6,",         "-l,",
 		"-h,",        "-V,",               "--auto-route",   "--exclude",   "--kill-switch",
 		"--share-from", "--netns",         "--dns-server",   "-- COMMAND",  "tun2socks down",
-		"--max-memory",
+		"--max-memory", "--exclude-dns",
 	};
 
 	(void)state;
@@ -875,6 +875,11 @@ test_capture_options(void **state)
 	bad("--exclude", "'example.com'", "--proxy", PROXY, "--auto-route", "--exclude", "example.com", NULL);
 	bad("--exclude", "needs --auto-route", "--proxy", PROXY, "--exclude", "198.18.0.0/15", NULL);
 	bad("--kill-switch", "needs --auto-route", "--proxy", PROXY, "--kill-switch", NULL);
+	bad("--exclude-dns", "needs --auto-route", "--proxy", PROXY, "--exclude-dns", NULL);
+	ok(&cfg, "--proxy", PROXY, "--auto-route", "--exclude", "192.168.1.0/24", "--exclude-dns", NULL);
+	assert_true(cfg.exclude_dns);
+	ok(&cfg, "--proxy", PROXY, "--auto-route", NULL);
+	assert_false(cfg.exclude_dns);
 	ok(&cfg, "--proxy", PROXY, "--share-from", "lan0", "--kill-switch", NULL);
 	assert_string_equal(cfg.share_from, "lan0");
 	assert_int_equal(cfg.fwmark, 0); /* forwarded traffic only: our own sockets are not captured */

@@ -32,6 +32,10 @@ int cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t m
  */
 int cli_set(struct t2s_config *cfg, const char *name, const char *value, char *msg, size_t msglen);
 
+/* cli_set for a value that outlives cfg (a config file's text): proxy-auth-file,
+ * netns, user and group are accepted too. */
+int cli_set_kept(struct t2s_config *cfg, const char *name, const char *value, char *msg, size_t msglen);
+
 /* The --help text. */
 extern const char cli_usage[];
 

@@ -95,12 +95,16 @@ struct t2s_config {
 	char proxy_ca[4096];   /* --proxy-ca: PEM CA file for a TLS proxy; "" for the system store */
 	bool has_proxy_pin;    /* --proxy-pin was given */
 	uint8_t proxy_pin[32]; /* SHA-256 of the proxy certificate's SubjectPublicKeyInfo */
+	bool proxy_given;      /* --proxy was given (on the command line or in the file) */
+	const char *config_file; /* --config FILE (cli/cli_file.h), NULL: none */
+	bool print_config;     /* --print-config: print the effective configuration, exit */
 
 	/* Capture modes (capture.h, netns.h). */
 	bool auto_route;   /* whole host: policy routing into the TUN */
 	bool kill_switch;  /* what bypasses the TUN is refused, even after we die */
 	struct netlink_prefix exclude[CONFIG_MAX_EXCLUDE];
 	unsigned n_exclude;
+	bool exclude_dns;    /* --exclude-dns: DNS to excluded destinations is not captured either */
 	char share_from[16]; /* LAN interface whose forwarded traffic is captured; "" for none */
 	const char *netns;   /* --netns PATH|NAME: the TUN lives there */
 	char **command;      /* after "--": run in a namespace of its own (NULL-terminated) */
@@ -115,5 +119,25 @@ void config_defaults(struct t2s_config *cfg);
 
 /* "user:password" (password may contain ':') into cfg->proxy. Returns 0 or -EINVAL. */
 int config_set_credentials(struct t2s_config *cfg, const char *userpass, const char **why);
+
+/*
+ * A reload (SIGHUP): copies into running what a running engine can take for its new
+ * flows (the proxy and its credentials, connect-, idle- and udp-timeout, max-flows,
+ * log-level, dns udp <-> tcp). Every other option that differs keeps running's value
+ * and is named to refused (once each: "mtu", "exclude", ...). Pure. Returns how many
+ * options were taken.
+ */
+typedef void (*config_refused_fn)(void *arg, const char *option);
+
+/*
+ * Whether next's proxy may replace running's live: the same kind and TLS or not (the
+ * UDP mode and the TLS context were chosen for them at start) and, for a TLS proxy,
+ * the same host (the name its certificate is checked against). Else "proxy" is refused.
+ * Pure.
+ */
+bool config_proxy_live_ok(const struct t2s_config *running, const struct t2s_config *next);
+
+unsigned config_merge_live(struct t2s_config *running, const struct t2s_config *next, config_refused_fn refused,
+			   void *arg);
 
 #endif

@@ -19,6 +19,7 @@
 #include <lwip/pbuf.h>
 
 #include "container_of.h"
+#include "dns_local.h"
 #include "dns_tcp.h"
 #include "fakeip.h"
 #include "ip_frag.h"
@@ -227,6 +228,10 @@ drop_martian(struct t2s *t, const uint8_t *pkt, const struct packet_info *info)
 	memcpy(net.addr4, &t->cfg->address4, 4);
 	m = martian_classify(info, &net);
 	if (m == MARTIAN_NONE)
+		return false;
+	/* Captured DNS to a link-local nameserver is answered here (dns_local.h), never
+	 * handed to the proxy as it is. */
+	if (m == MARTIAN_LINK_LOCAL && dns_local_decide(t->cfg, info->family, info->dst, info->dport) != DNS_LOCAL_PASS)
 		return false;
 	t->stats.martian_dropped++;
 	log_debug("dropped an IPv%u packet (protocol %u) from %s: %s", info->family, info->proto, t->tun.name,
@@ -549,6 +554,19 @@ udp_setup(struct t2s *t, uint64_t seed)
 		return -1;
 	udp_route_init(&t->route, &t->env, t->udp_health, t->dns_tcp, t->udp);
 	return 0;
+}
+
+void
+t2s_set_proxy(struct t2s *t, const struct socks5_server *proxy)
+{
+	memcpy(&t->proxy.addr, &proxy->addr, sizeof(t->proxy.addr));
+	t->proxy.addrlen = proxy->addrlen;
+	t->proxy.user = proxy->user;
+	t->proxy.pass = proxy->pass;
+	udp_pool_drain(t->udp_pool);
+	udp_health_proxy_changed(t->udp_health);
+	if (t->fakeip != NULL)
+		fakeip_keep_out(t, (const struct sockaddr *)&t->proxy.addr);
 }
 
 static uint64_t

@@ -216,6 +216,13 @@ rule_msg(struct netlink *nl, const struct netlink_rule *r, bool add)
 		frh->dst_len = (uint8_t)r->to.len;
 		mnl_attr_put(nlh, FRA_DST, addr_len(r->to.family), &r->to.addr);
 	}
+	if (r->ip_proto != 0)
+		mnl_attr_put_u8(nlh, FRA_IP_PROTO, r->ip_proto);
+	if (r->dport != 0) {
+		struct fib_rule_port_range range = {.start = r->dport, .end = r->dport};
+
+		mnl_attr_put(nlh, FRA_DPORT_RANGE, sizeof(range), &range);
+	}
 	return transact(nl, nlh);
 }
 

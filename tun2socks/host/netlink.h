@@ -40,6 +40,8 @@ struct netlink_rule {
 	uint32_t fwmark, fwmask;  /* fwmask 0: no mark match */
 	char iif[IFNAMSIZ];       /* "": any input interface */
 	struct netlink_prefix to; /* family 0: any destination */
+	uint8_t ip_proto;         /* IPPROTO_TCP, IPPROTO_UDP; 0: any (FRA_IP_PROTO, Linux 4.17) */
+	uint16_t dport;           /* with ip_proto: this destination port only; 0: any (FRA_DPORT_RANGE) */
 };
 
 enum netlink_route_type {
