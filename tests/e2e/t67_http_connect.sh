@@ -5,7 +5,8 @@
 # refused port answered with RST within 3 s, a host the proxy filters answered with
 # ICMP (EHOSTUNREACH), DNS over TCP and other UDP refused at once; a proxy allowing
 # CONNECT only to 443 gets the --dns fake-ip advice, logged once; a SOCKS5 server given
-# as http:// fails clearly; --udp associate with http:// is refused at start.
+# as http:// fails clearly; a reload keeps the kind; --udp associate with http:// is
+# refused at start.
 . "$(dirname "$0")/lib.sh"
 
 need_root
@@ -58,8 +59,9 @@ t2s_start --proxy "http://$SRV_IP4:$TP_PORT"
 grep -q "ready: .* -> http://$SRV_IP4:$TP_PORT" "$T2S_LOG" || fail "the ready line does not name the http:// proxy"
 download_ok "IPv4 target" "http://$TGT4:$HTTP_PORT/blob"
 download_ok "IPv6 target" "http://[$TGT6]:$HTTP_PORT/blob"
-# The server speaks first and closes its side first: nothing behind the 200 is lost.
-client "$CLI" revclose --host "$TGT4" --port "$REV_PORT" --send $((1 << 20)) --body $((1 << 20)) \
+# The server speaks first: nothing behind the 200 is lost. (--send 0: tinyproxy ends the
+# tunnel once either side half-closes, so nothing can follow the server's FIN.)
+client "$CLI" revclose --host "$TGT4" --port "$REV_PORT" --send 0 --body $((1 << 20)) \
     || fail "server-first stream through CONNECT"
 info "server-first stream intact"
 
@@ -127,7 +129,30 @@ client "$CLI" probe --host "$TGT4" --port "$LINE_PORT" --expect fail --max 12 ||
 wait_until 15 logged "broke the HTTP CONNECT handshake" || fail "SOCKS5 server as http://: no clear log line"
 t2s_stop
 
-# 5. UDP ASSOCIATE needs SOCKS5: refused at start with a clear message.
+# 5. Reload (SIGHUP with --config): credentials change live; "udp auto" is what it meant at
+#    start, not a change; a SOCKS5 proxy instead of the HTTP one needs a restart.
+CONF=$WORK/t2s.conf
+printf 'proxy = http://%s:%s\n' "$SRV_IP4" "$TP_PORT" >"$CONF"
+chmod 600 "$CONF"
+t2s_start --config "$CONF"
+printf 'proxy = http://%s:%s@%s:%s\n' "$TP_USER" "$TP_PASS" "$SRV_IP4" "$TP_AUTH_PORT" >"$CONF"
+log_mark
+kill -HUP "$T2S_PID"
+wait_until 10 logged "reload: done" || fail "reload 1: no 'reload: done'"
+not logged "cannot change" || fail "reload 1: $(log_since | grep 'cannot change')"
+download_ok "after a reload to the auth proxy" "http://$TGT4:$HTTP_PORT/blob"
+printf 'proxy = socks5://%s:%s\n' "$SRV_IP4" "$DANTE_PORT" >"$CONF"
+log_mark
+kill -HUP "$T2S_PID"
+wait_until 10 logged "reload: done" || fail "reload 2: no 'reload: done'"
+logged "reload: --proxy cannot change while running" || fail "reload 2: the kind change was not refused"
+not logged "reload: --udp" || fail "reload 2: $(log_since | grep 'reload: --udp')"
+download_ok "still through the HTTP proxy" "http://$TGT4:$HTTP_PORT/blob"
+grep -q "CONNECT $TGT4:$HTTP_PORT" "$LOGDIR/tinyproxy-auth.log" || fail "reload: the auth proxy saw no CONNECT"
+t2s_stop
+info "reload: credentials live, kind change refused"
+
+# 6. UDP ASSOCIATE needs SOCKS5: refused at start with a clear message.
 out=$(in_cli timeout 10 "$T2S_BIN" --proxy "http://$SRV_IP4:$TP_PORT" --udp associate --tun t2sx0 2>&1)
 rc=$?
 [ "$rc" != 0 ] && [ "$rc" != 124 ] || fail "--udp associate with http://: exit status $rc"

@@ -144,7 +144,7 @@ t2s_stop
 # 2. socks5+tls://: content both ways, a server-first stream, RST for a refused port; a good pin.
 t2s_start --proxy "socks5+tls://$SRV_IP4:$SOCKS_TLS_PORT" --proxy-ca "$PKI/ca.pem" --proxy-pin "sha256:$pin"
 download_ok "socks5+tls://" "http://$TGT4:$HTTP_PORT/blob"
-client "$CLI" revclose --host "$TGT4" --port "$REV_PORT" --send $((1 << 20)) --body $((1 << 20)) \
+client "$CLI" revclose --host "$TGT4" --port "$REV_PORT" --send 16384 --body $((1 << 20)) \
     || fail "socks5+tls://: server-first stream"
 # Our EOF is close_notify, which stunnel turns into a FIN to danted; the reply comes after
 # it. Small: stunnel 5.68 drops what it has not read yet from danted once that socket is

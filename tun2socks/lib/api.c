@@ -814,11 +814,10 @@ reload_apply(struct t2s_engine *e, const struct t2s_config *next, const struct s
 		free(n);
 		return -ENOMEM;
 	}
-	/* The file says --udp auto as before: the running value is what auto meant for
-	 * this proxy at start (engine_new), not a change. */
+	/* "udp auto" again is what auto meant at start for the running proxy's kind, which a
+	 * reload never changes (engine_new, config_proxy_live_ok), not a change. */
 	*n = *next;
-	if ((n->proxy.kind == PROXY_KIND_HTTP || n->proxy.tls) && n->udp_mode == CONFIG_UDP_AUTO &&
-	    config_proxy_live_ok(&e->cfg, n))
+	if ((e->cfg.proxy.kind == PROXY_KIND_HTTP || e->cfg.proxy.tls) && n->udp_mode == CONFIG_UDP_AUTO)
 		n->udp_mode = CONFIG_UDP_DNS_OVER_TCP;
 	taken = config_merge_live(&e->cfg, n, reload_refused_cb, e);
 	explicit_bzero(n, sizeof(*n));
