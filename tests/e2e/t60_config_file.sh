@@ -16,17 +16,17 @@ cat >"$CONF" <<EOC
 proxy = socks5://alice:pw%23with;marks@192.0.2.7:1080
 mtu = 1500
 auto-route = yes
-exclude = 10.0.0.0/8
-exclude = 192.168.0.0/16
+exclude = 198.18.100.0/24
+exclude = 198.18.200.0/24
 log-level = warn
 EOC
 chmod 600 "$CONF"
-out=$("$T2S_BIN" --config "$CONF" --mtu 9000 --exclude 172.16.0.0/12 --print-config) \
+out=$("$T2S_BIN" --config "$CONF" --mtu 9000 --exclude 198.19.200.0/24 --print-config) \
     || fail "--print-config: status $?"
 grep -qx 'proxy = socks5://alice:\*\*\*\*\*\*\*\*@192.0.2.7:1080' <<<"$out" || fail "proxy line: $(grep proxy <<<"$out")"
 grep -q "with;marks" <<<"$out" && fail "--print-config shows the password"
 grep -qx 'mtu = 9000' <<<"$out" || fail "the command line's --mtu did not win"
-[ "$(grep -c '^exclude = ' <<<"$out")" = 1 ] && grep -qx 'exclude = 172.16.0.0/12' <<<"$out" \
+[ "$(grep -c '^exclude = ' <<<"$out")" = 1 ] && grep -qx 'exclude = 198.19.200.0/24' <<<"$out" \
     || fail "the command line's --exclude did not replace the file's: $(grep exclude <<<"$out")"
 grep -qx 'auto-route = true' <<<"$out" && grep -qx 'log-level = warn' <<<"$out" || fail "the file's values are missing"
 info "--print-config: command line over file, list replaced, password masked"

@@ -21,6 +21,8 @@ const char cli_usage[] =
 	"Usage: tun2socks --proxy URL [options]\n"
 	"       tun2socks --proxy URL [options] -- COMMAND [ARGS...]\n"
 	"       tun2socks down [--tun NAME] [--netns PATH|NAME]\n"
+	"       tun2socks check --proxy URL [--check-target HOST:PORT] [--dns-server ADDR]\n"
+	"                       [--json]\n"
 	"\n"
 	"Captures the IP traffic of a TUN device and sends every TCP connection through a\n"
 	"SOCKS5 proxy (CONNECT), and every UDP datagram through a UDP ASSOCIATE; or every\n"
@@ -91,6 +93,12 @@ const char cli_usage[] =
 	"                             COMMAND runs as NAME too (under sudo, by default as\n"
 	"                             $SUDO_USER; --user root keeps root)\n"
 	"      --group NAME           group for --user\n"
+	"      --ready-timeout SEC    under systemd (Type=notify): READY=1 once the TUN is up\n"
+	"                             and the proxy answered, or after SEC seconds all the\n"
+	"                             same, with a STATUS= saying it did not (default 30)\n"
+	"      --check-target HOST:PORT\n"
+	"                             check: the destination of the CONNECT check\n"
+	"      --json                 check: one JSON object per check instead of text\n"
 	"\n"
 	"Capture modes:\n"
 	"      --auto-route           send all IPv4 and IPv6 traffic of the host into the TUN,\n"
@@ -170,6 +178,9 @@ enum {
 	OPT_GROUP,
 	OPT_CONFIG,
 	OPT_PRINT_CONFIG,
+	OPT_READY_TIMEOUT,
+	OPT_CHECK_TARGET,
+	OPT_JSON,
 };
 
 static const char short_options[] = ":p:t:m:a:6:l:hV";
@@ -206,6 +217,9 @@ static const struct option options[] = {
 	{"dns-server", required_argument, NULL, OPT_DNS_SERVER},
 	{"user", required_argument, NULL, OPT_USER},
 	{"group", required_argument, NULL, OPT_GROUP},
+	{"ready-timeout", required_argument, NULL, OPT_READY_TIMEOUT},
+	{"check-target", required_argument, NULL, OPT_CHECK_TARGET},
+	{"json", no_argument, NULL, OPT_JSON},
 	{"log-level", required_argument, NULL, 'l'},
 	{"config", required_argument, NULL, OPT_CONFIG},
 	{"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
@@ -497,6 +511,18 @@ parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, b
 		case OPT_GROUP:
 			cfg->group = optarg;
 			break;
+		case OPT_READY_TIMEOUT:
+			if (parse_seconds(optarg, &cfg->ready_timeout) < 0)
+				return fail(msg, msglen, "--ready-timeout: '%s' is not a positive number of seconds",
+					    optarg);
+			break;
+		case OPT_CHECK_TARGET:
+			if (endpoint_parse(&cfg->check_target, optarg, -1) < 0)
+				return fail(msg, msglen, "--check-target: '%s' is not HOST:PORT", optarg);
+			break;
+		case OPT_JSON:
+			cfg->check_json = true;
+			break;
 		case 'l':
 			lvl = log_level_parse(optarg);
 			if (lvl < 0)
@@ -531,6 +557,8 @@ parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, b
 		cfg->command = argv + optind;
 	} else if (optind + 1 == argc && strcmp(argv[optind], "down") == 0) {
 		return CLI_DOWN;
+	} else if (optind + 1 == argc && strcmp(argv[optind], "check") == 0) {
+		return cfg->proxy_given ? CLI_CHECK : fail(msg, msglen, "check needs --proxy URL");
 	} else if (optind < argc) {
 		return fail(msg, msglen, "unexpected argument '%s' (a command goes after '--')", argv[optind]);
 	}

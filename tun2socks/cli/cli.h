@@ -13,6 +13,7 @@ enum cli_result {
 	CLI_HELP = 1,
 	CLI_VERSION = 2,
 	CLI_DOWN = 3, /* `tun2socks down`: lift what capture modes left in place */
+	CLI_CHECK = 4, /* `tun2socks check`: diagnose the proxy (check.h) */
 };
 
 /*

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@
 
 #include "argv_scrub.h"
 #include "capture.h"
+#include "check.h"
 #include "cli.h"
 #include "cli_file.h"
 #include "config.h"
@@ -35,6 +37,7 @@
 #include "privdrop.h"
 #include "reload.h"
 #include "proxy_url.h"
+#include "service.h"
 #include "tun.h"
 
 
@@ -165,6 +168,7 @@ struct host_setup {
 	long record_owner;        /* --user: the capture's state record is left removable by it */
 	bool cmd_running;         /* netns_cmd_go was called: the command is no longer ours to reap */
 	bool start_failed;        /* a start hook failed, and said why */
+	struct service *svc;      /* systemd's notifications (does nothing when not under it) */
 	int exit_status;
 	struct reload *reload;    /* --config: SIGHUP reloads (reload.h) */
 	uid_t allowed[2];         /* who may own a config file with a password (cli_file_check) */
@@ -460,21 +464,30 @@ signals_release(struct ev_loop *loop, struct host_setup *hs)
 /*
  * Reload hooks, for the service manager: host_reload_begin runs before a reload is
  * read, host_reload_end once it is over (err 0: applied; else the running
- * configuration stays and why says why). systemd's notify protocol (RELOADING=1, then
- * READY=1 with STATUS=) is to be sent from here.
+ * configuration stays and why says why): systemd hears RELOADING=1, then READY=1 with
+ * a STATUS= (the proxy's state, probed again, or why the reload failed).
  */
 static void
 host_reload_begin(struct host_setup *hs)
 {
-	(void)hs;
+	service_reloading(hs->svc);
 }
 
 static void
 host_reload_end(struct host_setup *hs, int err, const char *why)
 {
-	(void)hs;
-	(void)err;
-	(void)why;
+	char name[T2S_ENDPOINT_STRLEN], status[320];
+	const struct socks5_server *proxy;
+
+	if (err < 0) {
+		snprintf(status, sizeof(status), "reload failed (%s): the running configuration stays",
+			 why != NULL ? why : strerror(-err));
+		service_reloaded(hs->svc, status);
+		return;
+	}
+	proxy = t2s_engine_proxy(hs->engine, name, sizeof(name));
+	service_set_proxy(hs->svc, proxy, name);
+	service_reloaded(hs->svc, NULL);
 }
 
 static void
@@ -520,6 +533,7 @@ stop_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)revents;
 	log_info("%s received, shutting down",
 		 w->signum == SIGINT ? "SIGINT" : w->signum == SIGHUP ? "SIGHUP" : "SIGTERM");
+	service_stopping(hs->svc);
 	signals_release(loop, hs);
 	t2s_engine_stop(hs->engine);
 }
@@ -682,6 +696,7 @@ host_started(void *arg, struct t2s_engine *engine)
 		command_signals(&sigs);
 		sigprocmask(SIG_UNBLOCK, &sigs, NULL);
 	}
+	service_tun_up(hs->svc);
 	return 0;
 
 err_failed:
@@ -697,8 +712,48 @@ host_stopping(void *arg, struct t2s_engine *engine)
 	struct host_setup *hs = arg;
 
 	(void)engine;
+	service_stopping(hs->svc);
 	signals_release(hs->loop, hs);
 	stop_capture(hs);
+}
+
+/* stderr is the journal: <N> priorities instead of timestamps (log.h). */
+static void
+log_to_journal(void)
+{
+	struct stat st;
+
+	if (fstat(STDERR_FILENO, &st) == 0 &&
+	    log_journal_stream_matches(getenv("JOURNAL_STREAM"), (unsigned long long)st.st_dev,
+				       (unsigned long long)st.st_ino))
+		log_set_journal(true);
+}
+
+/* Under systemd (Type=notify): READY=1, STATUS=, STOPPING=1, WATCHDOG=1 (service.h). */
+static int
+start_service(const struct t2s_config *cfg, struct ev_loop *loop, const struct socks5_server *proxy,
+	      struct host_setup *hs)
+{
+	struct service_params p = {
+		.loop = loop,
+		.notify_socket = getenv("NOTIFY_SOCKET"),
+		.watchdog_usec = getenv("WATCHDOG_USEC"),
+		.watchdog_pid = getenv("WATCHDOG_PID"),
+		.proxy = proxy,
+		.ready_timeout = cfg->ready_timeout,
+	};
+	char name[T2S_ENDPOINT_STRLEN];
+
+	endpoint_format(&cfg->proxy.server, name, sizeof(name));
+	p.proxy_name = name;
+	hs->svc = service_new(&p);
+	if (hs->svc == NULL) {
+		log_error("cannot talk to systemd ($NOTIFY_SOCKET %s): %s", p.notify_socket, strerror(errno));
+		return -1;
+	}
+	/* The notification socket is ours alone: a command must not send READY=1 for us. */
+	(void)argv_scrub_env("NOTIFY_SOCKET");
+	return 0;
 }
 
 int
@@ -747,6 +802,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "tun2socks: %s\n", msg);
 		return EXIT_USAGE;
 	}
+	if (rc == CLI_CHECK) {
+		log_set_level(cfg.log_level);
+		status = check_run(&cfg, stdout);
+		goto err_free_env;
+	}
 	if (cfg.user != NULL && privdrop_resolve(cfg.user, cfg.group, &run_as, msg, sizeof(msg)) < 0) {
 		fprintf(stderr, "tun2socks: %s\n", msg);
 		return EXIT_USAGE;
@@ -764,6 +824,7 @@ main(int argc, char **argv)
 	if (cfg.user != NULL && run_as.uid != 0)
 		hs.record_owner = (long)run_as.uid;
 	log_set_level(cfg.log_level);
+	log_to_journal();
 	if (command_identity(&cfg, &hs, &cmd_login) < 0)
 		goto err_free_env;
 	signal(SIGPIPE, SIG_IGN);
@@ -777,6 +838,8 @@ main(int argc, char **argv)
 		goto err_free_env;
 	}
 	default_capture_addresses(&cfg);
+	if (start_service(&cfg, loop, &proxy, &hs) < 0)
+		goto err_free_env;
 	/* From the first change to the host on, SIGINT, SIGTERM and SIGHUP wait (blocked)
 	 * until the loop can handle them with a teardown; the default action of any of
 	 * them would leave the routes and the kill switch in place. */
@@ -812,12 +875,14 @@ main(int argc, char **argv)
 	command_unwatch(loop, &hs);
 	t2s_engine_free(engine);
 err_close_tun:
+	service_stopping(hs.svc);
 	tun_close(&tun);
 err_end_host:
 	stop_capture(&hs); /* when the engine never started; a no-op after the one above */
 	if (hs.netns_fd >= 0)
 		close(hs.netns_fd);
 	command_end(&hs);
+	service_free(hs.svc);
 err_free_env:
 	free(hs.cmd_env);
 	reload_free(hs.reload);

@@ -22,6 +22,7 @@ config_defaults(struct t2s_config *cfg)
 	cfg->dns_mode = CONFIG_DNS_UDP;
 	cfg->udp_mode = CONFIG_UDP_AUTO;
 	cfg->udp_pool = CONFIG_DEFAULT_UDP_POOL;
+	cfg->ready_timeout = CONFIG_DEFAULT_READY_TIMEOUT;
 	inet_pton(AF_INET, "198.18.0.0", &cfg->fake_net4);
 	cfg->fake_prefix4 = 15;
 	inet_pton(AF_INET6, "fd00:7432:7373::", &cfg->fake_net6);

@@ -22,6 +22,7 @@
 #define CONFIG_MIN_MTU 1280
 #define CONFIG_MAX_MTU 65535
 #define CONFIG_DEFAULT_TUN "tun2socks0"
+#define CONFIG_DEFAULT_READY_TIMEOUT 30.0 /* --ready-timeout (the command under systemd) */
 #define CONFIG_DEFAULT_CONNECT_TIMEOUT 10.0
 #define CONFIG_DEFAULT_IDLE_TIMEOUT 7440.0 /* RFC 5382 REQ-5: 2 h 4 min for established TCP */
 #define CONFIG_DEFAULT_MAX_FLOWS 16384
@@ -113,6 +114,9 @@ struct t2s_config {
 	struct in_addr dns_stub4;   /* CONFIG_DNS_STUB_ADDR4, answered by dns_stub.c */
 	const char *user;      /* --user: drop privileges to it once set up (NULL: stay) */
 	const char *group;     /* --group: instead of the user's primary group */
+	double ready_timeout;  /* --ready-timeout: READY=1 at the latest this long after start */
+	struct t2s_endpoint check_target; /* `check --check-target`; type NONE when not given */
+	bool check_json;       /* `check --json` */
 };
 
 void config_defaults(struct t2s_config *cfg);

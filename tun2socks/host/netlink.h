@@ -83,4 +83,11 @@ int netlink_route_del(struct netlink *nl, const struct netlink_route *r);
 int netlink_rule_add(struct netlink *nl, const struct netlink_rule *r);
 int netlink_rule_del(struct netlink *nl, const struct netlink_rule *r);
 
+/*
+ * The kernel's route for a packet to dst (dst->len ignored) from a socket marked with
+ * mark (0: none), as `ip route get ADDR mark MARK` would say: the output interface's
+ * index into *oif. Returns 0 or -errno (-ENETUNREACH: no route).
+ */
+int netlink_route_get(struct netlink *nl, const struct netlink_prefix *dst, uint32_t mark, int *oif);
+
 #endif

@@ -835,6 +835,13 @@ reload_apply(struct t2s_engine *e, const struct t2s_config *next, const struct s
 	return 0;
 }
 
+const struct socks5_server *
+t2s_engine_proxy(const struct t2s_engine *e, char *name, size_t len)
+{
+	endpoint_format(&e->cfg.proxy.server, name, len);
+	return &e->proxy;
+}
+
 static void
 reload_finish(struct t2s_engine *e, int err, const char *why)
 {

@@ -59,6 +59,10 @@ int t2s_engine_new_host(struct t2s_conf *conf, struct ev_loop *loop, const struc
 typedef void (*t2s_reload_done_fn)(void *arg, int err, const char *why);
 int t2s_engine_reload(struct t2s_engine *e, const struct t2s_config *next, t2s_reload_done_fn done, void *arg);
 
+/* The proxy new flows go to (its address follows a reload; valid as long as e), and
+ * its host and port as given, formatted into name. */
+const struct socks5_server *t2s_engine_proxy(const struct t2s_engine *e, char *name, size_t len);
+
 /* Logs every counter on one line; on the engine's thread, while it runs. */
 void t2s_engine_log_stats(struct t2s_engine *engine);
 
