@@ -152,7 +152,24 @@ grep -q "CONNECT $TGT4:$HTTP_PORT" "$LOGDIR/tinyproxy-auth.log" || fail "reload:
 t2s_stop
 info "reload: credentials live, kind change refused"
 
-# 6. UDP ASSOCIATE needs SOCKS5: refused at start with a clear message.
+# 6. tun2socks check: the open proxy passes; the 443-only one fails DNS over TCP with the
+#    --dns fake-ip hint; wrong credentials are named.
+check_out() { in_cli timeout 60 "$T2S_BIN" check "$@" 2>&1; }
+out=$(check_out --proxy "http://$SRV_IP4:$TP_PORT" --check-target "$TGT4:$HTTP_PORT" --dns-server "$DNS4")
+rc=$?
+[ "$rc" = 0 ] || fail "check, open proxy: exit $rc: $out"
+grep -Eq '^ok +connect: CONNECT to ' <<<"$out" && grep -Eq '^ok +dns-tcp: ' <<<"$out" || fail "check, open proxy: $out"
+grep -Eq '^skip +udp: a http:// proxy carries no UDP' <<<"$out" || fail "check, open proxy: no udp line: $out"
+out=$(check_out --proxy "http://$SRV_IP4:$TP_443_PORT" --dns-server "$DNS4")
+rc=$?
+[ "$rc" = 1 ] || fail "check, 443-only proxy: exit $rc: $out"
+grep -Eq '^FAIL +dns-tcp: CONNECT to the nameserver.s port 53: HTTP 403' <<<"$out" && grep -q 'use --dns fake-ip' <<<"$out" ||
+    fail "check, 443-only proxy: $out"
+out=$(check_out --proxy "http://$TP_USER:wrong@$SRV_IP4:$TP_AUTH_PORT" --check-target "$TGT4:$HTTP_PORT")
+[ $? = 1 ] && grep -Eq '^FAIL +auth: HTTP 401' <<<"$out" || fail "check, wrong password: $out"
+info "check: open proxy ok, 443-only named with its hint, wrong password named"
+
+# 7. UDP ASSOCIATE needs SOCKS5: refused at start with a clear message.
 out=$(in_cli timeout 10 "$T2S_BIN" --proxy "http://$SRV_IP4:$TP_PORT" --udp associate --tun t2sx0 2>&1)
 rc=$?
 [ "$rc" != 0 ] && [ "$rc" != 124 ] || fail "--udp associate with http://: exit status $rc"

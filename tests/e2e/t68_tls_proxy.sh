@@ -181,7 +181,20 @@ t2s_start --proxy "https://$SRV_IP4:$DANTE_PORT" --proxy-ca "$PKI/ca.pem"
 refused_with "not a TLS server" "TLS: the proxy closed the connection during the TLS handshake"
 t2s_stop
 
-# 4. Start-up errors.
+# 4. tun2socks check through TLS: verified, CONNECT and DNS over TCP inside TLS; the system
+#    store only fails at "tls".
+out=$(in_cli timeout 60 "$T2S_BIN" check --proxy "socks5+tls://$SRV_IP4:$SOCKS_TLS_PORT" --proxy-ca "$PKI/ca.pem" \
+      --proxy-pin "sha256:$pin" --check-target "$TGT4:$HTTP_PORT" --dns-server "$DNS4" 2>&1)
+rc=$?
+[ "$rc" = 0 ] && grep -Eq '^ok +tls: .*matches --proxy-pin' <<<"$out" && grep -Eq '^ok +dns-tcp: ' <<<"$out" ||
+    fail "check through socks5+tls://: exit $rc: $out"
+out=$(in_cli timeout 60 "$T2S_BIN" check --proxy "https://$SRV_IP4:$HTTPS_PORT" --check-target "$TGT4:$HTTP_PORT" 2>&1)
+rc=$?
+[ "$rc" = 1 ] && grep -Eq '^FAIL +tls: TLS: certificate verify failed: unable to get local issuer' <<<"$out" ||
+    fail "check, https:// with the system store only: exit $rc: $out"
+info "check: TLS verified and pinned, DNS over TCP inside TLS; an unknown CA fails at tls"
+
+# 5. Start-up errors.
 out=$(in_cli timeout 10 "$T2S_BIN" --proxy "https://$SRV_IP4:$HTTPS_PORT" --proxy-ca "$WORK/nonexistent.pem" --tun t2sx0 2>&1)
 rc=$?
 [ "$rc" != 0 ] && [ "$rc" != 124 ] || fail "missing CA file: exit status $rc"
