@@ -1,17 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Proxy URL parsing (socks5:// and socks5h://, optional percent-encoded userinfo) and
+ * Proxy URL parsing (socks5://, socks5h://, socks5+tls://, http://, https://, optional
+ * percent-encoded userinfo) and
  * password-free formatting for logs. Pure, no I/O.
  */
 #include "proxy_url.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
-#define PROXY_URL_DEFAULT_PORT 1080
-
-static const char *const schemes[] = { "socks5://", "socks5h://" };
+static const struct scheme {
+	const char *prefix;
+	enum proxy_kind kind;
+	bool tls;
+	uint16_t default_port;
+} schemes[] = {
+	{"socks5://", PROXY_KIND_SOCKS5, false, 1080},
+	{"socks5h://", PROXY_KIND_SOCKS5, false, 1080},
+	{"http://", PROXY_KIND_HTTP, false, 8080},
+	{"https://", PROXY_KIND_HTTP, true, 443},
+	{"socks5+tls://", PROXY_KIND_SOCKS5, true, 1080},
+};
 
 static int
 ascii_lower(int c)
@@ -21,17 +32,19 @@ ascii_lower(int c)
 
 /* RFC 3986 3.1: schemes are case-insensitive. Returns the prefix length or 0. */
 static size_t
-match_scheme(const char *text)
+match_scheme(const char *text, const struct scheme **which)
 {
 	size_t i, j;
 
 	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
-		const char *s = schemes[i];
+		const char *s = schemes[i].prefix;
 
 		for (j = 0; s[j] && ascii_lower((unsigned char)text[j]) == s[j]; j++)
 			;
-		if (s[j] == '\0')
+		if (s[j] == '\0') {
+			*which = &schemes[i];
 			return j;
+		}
 	}
 	return 0;
 }
@@ -86,11 +99,11 @@ decode_cred(char *out, const char *s, size_t len)
 
 /* hostport is s[0..len): "host", "host:port", "[v6]" or "[v6]:port". */
 static const char *
-parse_hostport(struct t2s_endpoint *ep, const char *s, size_t len)
+parse_hostport(struct t2s_endpoint *ep, const char *s, size_t len, uint16_t default_port)
 {
 	char host[T2S_ENDPOINT_DOMAIN_MAX + 3];
 	const char *host_end, *colon;
-	uint16_t port = PROXY_URL_DEFAULT_PORT;
+	uint16_t port = default_port;
 	size_t host_len;
 
 	if (len == 0)
@@ -139,14 +152,17 @@ static const char *
 parse(struct proxy_url *url, const char *text)
 {
 	const char *auth, *auth_end, *at = NULL, *p;
+	const struct scheme *scheme = NULL;
 	const char *err;
 	size_t n;
 
 	if (!text)
 		return "no URL";
-	n = match_scheme(text);
+	n = match_scheme(text, &scheme);
 	if (n == 0)
-		return "unknown scheme (expected socks5:// or socks5h://)";
+		return "unknown scheme (expected socks5://, socks5h://, socks5+tls://, http:// or https://)";
+	url->kind = scheme->kind;
+	url->tls = scheme->tls;
 	auth = text + n;
 	auth_end = auth + strcspn(auth, "/?#");
 	/* A lone trailing "/" is an empty path, common in *_proxy variables. */
@@ -175,7 +191,7 @@ parse(struct proxy_url *url, const char *text)
 		url->has_credentials = 1;
 		auth = at + 1;
 	}
-	return parse_hostport(&url->server, auth, (size_t)(auth_end - auth));
+	return parse_hostport(&url->server, auth, (size_t)(auth_end - auth), scheme->default_port);
 }
 
 int
@@ -213,7 +229,7 @@ char *
 proxy_url_format_redacted(const struct proxy_url *url, char *buf, size_t cap)
 {
 	/* scheme + user with every byte escaped + '@' + endpoint + NUL */
-	char tmp[sizeof("socks5://") + 3 * PROXY_URL_CRED_MAX + 1 + T2S_ENDPOINT_STRLEN];
+	char tmp[sizeof("socks5+tls://") + 3 * PROXY_URL_CRED_MAX + 1 + T2S_ENDPOINT_STRLEN];
 	char ep[T2S_ENDPOINT_STRLEN];
 	size_t n, i;
 
@@ -223,7 +239,9 @@ proxy_url_format_redacted(const struct proxy_url *url, char *buf, size_t cap)
 		snprintf(buf, cap, "(none)");
 		return buf;
 	}
-	n = (size_t)snprintf(tmp, sizeof(tmp), "socks5://");
+	n = (size_t)snprintf(tmp, sizeof(tmp), "%s",
+			     url->kind == PROXY_KIND_HTTP ? (url->tls ? "https://" : "http://")
+							  : (url->tls ? "socks5+tls://" : "socks5://"));
 	if (url->has_credentials) {
 		/* Escaped so that user names holding ':' or '@' or control bytes stay unambiguous. */
 		for (i = 0; url->user[i] && i < PROXY_URL_CRED_MAX; i++) {

@@ -71,18 +71,11 @@ socks5_tcp_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 struct socks5_tcp *
-socks5_tcp_new(struct ev_loop *loop, const struct socks5_server *server, const struct t2s_endpoint *target,
-	       socks5_tcp_done_fn done, void *arg)
+socks5_tcp_new_on_fd(struct ev_loop *loop, const struct socks5_server *server, int fd,
+		     const struct t2s_endpoint *target, socks5_tcp_done_fn done, void *arg)
 {
-	struct socks5_tcp *s;
-	int fd;
+	struct socks5_tcp *s = malloc(sizeof(*s));
 
-	fd = sock_connect_nb((const struct sockaddr *)&server->addr, server->addrlen, server->fwmark, &server->hook);
-	if (fd < 0) {
-		errno = -fd;
-		return NULL;
-	}
-	s = malloc(sizeof(*s));
 	if (s == NULL) {
 		close(fd);
 		errno = ENOMEM;
@@ -96,6 +89,20 @@ socks5_tcp_new(struct ev_loop *loop, const struct socks5_server *server, const s
 	ev_io_init(&s->io, socks5_tcp_io_cb, fd, EV_WRITE);
 	ev_io_start(loop, &s->io);
 	return s;
+}
+
+struct socks5_tcp *
+socks5_tcp_new(struct ev_loop *loop, const struct socks5_server *server, const struct t2s_endpoint *target,
+	       socks5_tcp_done_fn done, void *arg)
+{
+	int fd;
+
+	fd = sock_connect_nb((const struct sockaddr *)&server->addr, server->addrlen, server->fwmark, &server->hook);
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	return socks5_tcp_new_on_fd(loop, server, fd, target, done, arg);
 }
 
 int

@@ -44,6 +44,14 @@ typedef void (*socks5_tcp_done_fn)(void *arg, const struct socks5_tcp_result *re
 struct socks5_tcp *socks5_tcp_new(struct ev_loop *loop, const struct socks5_server *server,
 				  const struct t2s_endpoint *target, socks5_tcp_done_fn done, void *arg);
 
+/*
+ * The same on fd, a non-blocking stream socket already connected or connecting to the
+ * proxy (tls_client.h's plain end). The session owns fd from now on, also when NULL is
+ * returned (then it is closed).
+ */
+struct socks5_tcp *socks5_tcp_new_on_fd(struct ev_loop *loop, const struct socks5_server *server, int fd,
+					const struct t2s_endpoint *target, socks5_tcp_done_fn done, void *arg);
+
 /* After success: the connected, non-blocking socket; the caller now owns it. */
 int socks5_tcp_take_fd(struct socks5_tcp *s);
 

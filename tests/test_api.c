@@ -62,7 +62,7 @@ options_by_name(void **state)
 	assert_non_null(strstr(t2s_config_error(c), "unknown option 'no-such-option'"));
 	assert_int_equal(t2s_config_set(c, "mtu", NULL), -EINVAL);
 	assert_int_equal(t2s_config_set(c, "help", NULL), -EINVAL);
-	assert_int_equal(t2s_config_set(c, "proxy", "http://x"), -EINVAL);
+	assert_int_equal(t2s_config_set(c, "proxy", "ftp://x"), -EINVAL);
 	assert_int_equal(t2s_config_set(c, "proxy-auth", "nocolon"), -EINVAL);
 	/* The host integration belongs to the embedder. */
 	assert_int_equal(t2s_config_set(c, "tun", "tun0"), -ENOTSUP);
@@ -70,6 +70,38 @@ options_by_name(void **state)
 	assert_int_equal(t2s_config_set(c, "netns", "x"), -ENOTSUP);
 	assert_int_equal(t2s_config_set(c, "user", "nobody"), -ENOTSUP);
 	t2s_config_free(c);
+}
+
+/* What an HTTP or TLS proxy cannot do is refused when the engine is made, with a reason. */
+static void
+engine_refuses_what_the_proxy_cannot(void **state)
+{
+	static const struct {
+		const char *proxy, *name, *value, *why;
+	} cases[] = {
+		{"http://127.0.0.1:3128", "udp", "associate", "relays no UDP"},
+		{"http://127.0.0.1:3128", "udp-relay", "127.0.0.1:1081", "relays no UDP"},
+		{"socks5+tls://127.0.0.1", "udp", "associate", "never inside TLS"},
+		{"socks5://127.0.0.1", "proxy-pin", "sha256:ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=", "need a TLS proxy"},
+		{"http://127.0.0.1", "proxy-ca", "/etc/hostname", "need a TLS proxy"},
+		{"https://127.0.0.1", "proxy-ca", "/nonexistent/ca.pem", "cannot load CA certificates from /nonexistent/ca.pem"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct t2s_conf *c = t2s_config_new();
+		struct t2s_engine *e = (struct t2s_engine *)1;
+
+		assert_int_equal(t2s_config_set(c, "proxy", cases[i].proxy), 0);
+		assert_int_equal(t2s_config_set(c, cases[i].name, cases[i].value), 0);
+		assert_int_equal(t2s_engine_new(c, &e), -EINVAL);
+		assert_null(e);
+		if (strstr(t2s_config_error(c), cases[i].why) == NULL)
+			fail_msg("%s + %s %s: \"%s\" lacks \"%s\"", cases[i].proxy, cases[i].name, cases[i].value,
+				 t2s_config_error(c), cases[i].why);
+		t2s_config_free(c);
+	}
 }
 
 static void
@@ -436,6 +468,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(options_by_name),
 		cmocka_unit_test(engine_needs_a_proxy),
+		cmocka_unit_test(engine_refuses_what_the_proxy_cannot),
 		cmocka_unit_test(proxy_by_name),
 		cmocka_unit_test(one_engine_per_process),
 		cmocka_unit_test(run_needs_a_tun),

@@ -177,7 +177,7 @@ static void
 test_proxy_invalid(void **state)
 {
 	(void)state;
-	bad("--proxy", NULL, "--proxy", "http://127.0.0.1:3128", NULL);
+	bad("--proxy", NULL, "--proxy", "ftp://127.0.0.1:3128", NULL);
 	bad("--proxy", NULL, "--proxy", "", NULL);
 	bad("--proxy", NULL, "--proxy", "socks5://", NULL);
 	bad("--proxy", NULL, "--proxy", "socks5://127.0.0.1:0", NULL);

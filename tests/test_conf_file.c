@@ -439,6 +439,61 @@ test_merge_live(void **state)
 	assert_int_equal(run.dns_mode, CONFIG_DNS_TCP);
 }
 
+/* A reload cannot change what was set up for the proxy's kind and TLS at start. */
+static void
+test_merge_live_proxy_kind(void **state)
+{
+	static const struct {
+		const char *from, *to;
+		bool live;
+	} cases[] = {
+		{"http://192.0.2.1:3128", "http://u:p@192.0.2.2:3129", true},
+		{"socks5://192.0.2.1", "http://192.0.2.1:3128", false},
+		{"http://192.0.2.1:3128", "https://192.0.2.1", false},
+		{"socks5://192.0.2.1", "socks5+tls://192.0.2.1", false},
+		{"https://proxy.example", "https://u:p@proxy.example", true},
+		{"https://proxy.example", "https://other.example", false}, /* the name checked */
+		{"socks5+tls://192.0.2.1:1443", "socks5+tls://192.0.2.1:1444", false},
+	};
+	const char *why;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct t2s_config run, next;
+		struct refused r = {""};
+
+		config_defaults(&run);
+		assert_int_equal(proxy_url_parse(&run.proxy, cases[i].from, &why), 0);
+		next = run;
+		assert_int_equal(proxy_url_parse(&next.proxy, cases[i].to, &why), 0);
+		assert_int_equal(config_proxy_live_ok(&run, &next), cases[i].live);
+		assert_int_equal(config_merge_live(&run, &next, refused_cb, &r), cases[i].live ? 1 : 0);
+		if (cases[i].live) {
+			assert_string_equal(r.names, "");
+			assert_true(endpoint_equal(&run.proxy.server, &next.proxy.server));
+		} else {
+			assert_string_equal(r.names, "proxy ");
+			assert_false(run.proxy.has_credentials && !next.proxy.has_credentials);
+		}
+	}
+	/* Trust and pin stay what the TLS context was made with. */
+	{
+		struct t2s_config run, next;
+		struct refused r = {""};
+
+		config_defaults(&run);
+		assert_int_equal(proxy_url_parse(&run.proxy, "https://192.0.2.1", &why), 0);
+		next = run;
+		snprintf(next.proxy_ca, sizeof(next.proxy_ca), "/etc/other-ca.pem");
+		next.has_proxy_pin = true;
+		assert_int_equal(config_merge_live(&run, &next, refused_cb, &r), 0);
+		assert_string_equal(r.names, "proxy-ca proxy-pin ");
+		assert_string_equal(run.proxy_ca, "");
+		assert_false(run.has_proxy_pin);
+	}
+}
+
 static int
 setup(void **state)
 {
@@ -471,6 +526,7 @@ main(void)
 		cmocka_unit_test(test_credentials),
 		cmocka_unit_test(test_print_masks),
 		cmocka_unit_test(test_merge_live),
+		cmocka_unit_test(test_merge_live_proxy_kind),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

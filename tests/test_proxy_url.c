@@ -227,8 +227,9 @@ static void
 test_bad_scheme(void **state)
 {
 	(void)state;
-	parse_bad("http://127.0.0.1:1080", "scheme");
-	parse_bad("https://127.0.0.1:1080", "scheme");
+	parse_bad("ftp://127.0.0.1:1080", "scheme");
+	parse_bad("socks5+ssl://127.0.0.1:1080", "scheme");
+	parse_bad("http+tls://127.0.0.1:1080", "scheme");
 	parse_bad("socks4://127.0.0.1:1080", "scheme");
 	parse_bad("socks5a://127.0.0.1:1080", "scheme");
 	parse_bad("socks5:/127.0.0.1:1080", "scheme");
@@ -238,6 +239,60 @@ test_bad_scheme(void **state)
 	parse_bad(" socks5://127.0.0.1", "scheme");
 	parse_bad("", "scheme");
 	parse_bad(NULL, "URL");
+}
+
+/* http:// is HTTP CONNECT: its own kind and default port, the same host and userinfo rules. */
+static void
+test_http(void **state)
+{
+	struct proxy_url url;
+	char buf[128];
+
+	(void)state;
+	parse_ok("http://198.18.2.3:3128", &url);
+	assert_int_equal(url.kind, PROXY_KIND_HTTP);
+	assert_server(&url, "198.18.2.3:3128");
+	parse_ok("HTTP://proxy.example", &url);
+	assert_int_equal(url.kind, PROXY_KIND_HTTP);
+	assert_server(&url, "proxy.example:8080");
+	parse_ok("http://u%40x:p%3Aw@[::1]/", &url);
+	assert_server(&url, "[::1]:8080");
+	assert_string_equal(url.user, "u@x");
+	assert_string_equal(url.pass, "p:w");
+	proxy_url_format_redacted(&url, buf, sizeof(buf));
+	assert_string_equal(buf, "http://u%40x@[::1]:8080");
+	assert_false(url.tls);
+	parse_ok("socks5://h", &url);
+	assert_int_equal(url.kind, PROXY_KIND_SOCKS5);
+	assert_false(url.tls);
+	parse_bad("http://host:1080/path", "trailing");
+	parse_bad("http://", "missing host");
+}
+
+/* The TLS schemes: the same kinds inside TLS, their own default ports and redaction. */
+static void
+test_tls(void **state)
+{
+	struct proxy_url url;
+	char buf[128];
+
+	(void)state;
+	parse_ok("https://proxy.example", &url);
+	assert_int_equal(url.kind, PROXY_KIND_HTTP);
+	assert_true(url.tls);
+	assert_server(&url, "proxy.example:443");
+	parse_ok("HTTPS://u:p@[2001:db8::1]:8443", &url);
+	assert_server(&url, "[2001:db8::1]:8443");
+	proxy_url_format_redacted(&url, buf, sizeof(buf));
+	assert_string_equal(buf, "https://u@[2001:db8::1]:8443");
+	parse_ok("socks5+tls://198.18.0.2", &url);
+	assert_int_equal(url.kind, PROXY_KIND_SOCKS5);
+	assert_true(url.tls);
+	assert_server(&url, "198.18.0.2:1080");
+	parse_ok("Socks5+TLS://user:secret@198.18.0.2:1443/", &url);
+	proxy_url_format_redacted(&url, buf, sizeof(buf));
+	assert_string_equal(buf, "socks5+tls://user@198.18.0.2:1443");
+	assert_null(strstr(buf, "secret"));
 }
 
 static void
@@ -340,7 +395,7 @@ test_why_optional(void **state)
 	struct proxy_url url;
 
 	(void)state;
-	assert_int_equal(proxy_url_parse(&url, "http://x", NULL), -EINVAL);
+	assert_int_equal(proxy_url_parse(&url, "ftp://x", NULL), -EINVAL);
 	assert_int_equal(proxy_url_parse(&url, "socks5://x", NULL), 0);
 }
 
@@ -416,6 +471,8 @@ main(void)
 		cmocka_unit_test(test_user_without_password),
 		cmocka_unit_test(test_credentials_max),
 		cmocka_unit_test(test_bad_scheme),
+		cmocka_unit_test(test_http),
+		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_missing_host),
 		cmocka_unit_test(test_bad_port),
 		cmocka_unit_test(test_trailing),

@@ -25,7 +25,7 @@ expect_usage() {
 
 expect_usage "unknown option"  --proxy "$P" --tun "$TUN" --bogus-option
 expect_usage "missing --proxy" --tun "$TUN"
-expect_usage "bad scheme"      --proxy "http://$SRV_IP4:8080" --tun "$TUN"
+expect_usage "bad scheme"      --proxy "ftp://$SRV_IP4:8080" --tun "$TUN"
 expect_usage "no host"         --proxy "socks5://" --tun "$TUN"
 expect_usage "bad port"        --proxy "socks5://$SRV_IP4:99999" --tun "$TUN"
 expect_usage "non-numeric port" --proxy "socks5://$SRV_IP4:port" --tun "$TUN"

@@ -15,10 +15,14 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <ev.h>
+
 #include "dns_msg.h"
 #include "netlink.h"
+#include "proxy_tcp.h"
 #include "sock.h"
 #include "socks5_proto.h"
+#include "tls_client.h"
 
 /* ---- The report (pure). */
 
@@ -434,15 +438,14 @@ check_udp_relay(struct check_report *r, const struct socks5_server *server, cons
 	close(fd);
 }
 
+static void dns_tcp_exchange(struct check_report *r, int fd, struct ev_loop *loop);
+static void probe_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
 static void
 check_dns_tcp(struct check_report *r, const struct socks5_server *server, const struct t2s_endpoint *dns)
 {
 	struct check_handshake h = {.what = "CONNECT to the nameserver"};
-	uint8_t q[600], in[1500];
-	size_t got = 0;
-	double t0;
-	int fd, ql;
-	ssize_t n;
+	int fd;
 
 	handshake(server, SOCKS5_CMD_CONNECT, dns, &h, &fd);
 	if (fd < 0) {
@@ -451,6 +454,55 @@ check_dns_tcp(struct check_report *r, const struct socks5_server *server, const 
 											  : "failed");
 		return;
 	}
+	dns_tcp_exchange(r, fd, NULL);
+}
+
+struct readable {
+	ev_io io;
+	bool ready;
+};
+
+static void
+readable_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct readable *rd = (struct readable *)w;
+
+	(void)revents;
+	rd->ready = true;
+	ev_io_stop(loop, w);
+}
+
+/* wait_fd for POLLIN, running loop meanwhile (a TLS relay moves the bytes on it). */
+static bool
+wait_readable(struct ev_loop *loop, int fd, double deadline)
+{
+	struct readable rd = {.ready = false};
+	ev_timer t;
+
+	if (loop == NULL)
+		return wait_fd(fd, POLLIN, deadline);
+	ev_io_init(&rd.io, readable_cb, fd, EV_READ);
+	ev_io_start(loop, &rd.io);
+	ev_timer_init(&t, probe_timer_cb, (deadline - now_ms()) / 1e3 > 0 ? (deadline - now_ms()) / 1e3 : 0, 0);
+	ev_timer_start(loop, &t);
+	while (!rd.ready && ev_is_active(&t))
+		ev_run(loop, EVRUN_ONCE);
+	ev_timer_stop(loop, &t);
+	ev_io_stop(loop, &rd.io);
+	return rd.ready;
+}
+
+/* The query and its answer on fd, a connection to the nameserver's port 53 (closed
+ * here); loop, if not NULL, is run while waiting. */
+static void
+dns_tcp_exchange(struct check_report *r, int fd, struct ev_loop *loop)
+{
+	uint8_t q[600], in[1500];
+	size_t got = 0;
+	double t0;
+	int ql;
+	ssize_t n;
+
 	ql = dns_query(q + 2, sizeof(q) - 2, 0x7433);
 	q[0] = (uint8_t)(ql >> 8);
 	q[1] = (uint8_t)ql;
@@ -460,7 +512,7 @@ check_dns_tcp(struct check_report *r, const struct socks5_server *server, const 
 		close(fd);
 		return;
 	}
-	while (got < sizeof(in) && wait_fd(fd, POLLIN, t0 + CHECK_TIMEOUT * 1e3)) {
+	while (got < sizeof(in) && wait_readable(loop, fd, t0 + CHECK_TIMEOUT * 1e3)) {
 		n = recv(fd, in + got, sizeof(in) - got, 0);
 		if (n <= 0)
 			break;
@@ -584,6 +636,191 @@ check_system(struct check_report *r)
 			    access("/proc/sys/net/ipv6/conf/all/force_forwarding", F_OK) == 0);
 }
 
+/* ---- HTTP and TLS proxies: CONNECT through proxy_tcp, on a loop of the check's own. */
+
+struct probe {
+	struct proxy_tcp *session;
+	bool done, timed_out;
+	struct proxy_tcp_result res;
+	int fd;
+	double ms;
+};
+
+static void
+probe_done_cb(void *arg, const struct proxy_tcp_result *res)
+{
+	struct probe *p = arg;
+
+	p->done = true;
+	p->res = *res;
+	if (res->failure == PROXY_TCP_OK)
+		p->fd = proxy_tcp_take_fd(p->session);
+	proxy_tcp_free(p->session);
+	p->session = NULL;
+}
+
+static void
+probe_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents; /* no longer active: the caller's loop ends */
+}
+
+static void
+connect_probe(struct ev_loop *loop, const struct socks5_server *server, const struct t2s_endpoint *target,
+	      struct probe *p)
+{
+	double t0 = now_ms();
+	ev_timer t;
+
+	memset(p, 0, sizeof(*p));
+	p->fd = -1;
+	p->session = proxy_tcp_new(loop, server, target, probe_done_cb, p);
+	if (p->session == NULL) {
+		p->done = true;
+		p->res.failure = PROXY_TCP_UNREACHABLE;
+		p->res.err = -errno;
+		return;
+	}
+	ev_timer_init(&t, probe_timer_cb, 2 * CHECK_TIMEOUT, 0);
+	ev_timer_start(loop, &t);
+	while (!p->done && ev_is_active(&t))
+		ev_run(loop, EVRUN_ONCE);
+	ev_timer_stop(loop, &t);
+	if (!p->done) {
+		proxy_tcp_free(p->session);
+		p->session = NULL;
+		p->timed_out = true;
+	}
+	p->ms = now_ms() - t0;
+}
+
+static const char *
+probe_why(const struct probe *p, char *buf, size_t cap)
+{
+	const struct proxy_tcp_result *r = &p->res;
+
+	if (p->timed_out)
+		snprintf(buf, cap, "no answer within %g s", 2 * CHECK_TIMEOUT);
+	else if (r->failure == PROXY_TCP_TLS)
+		snprintf(buf, cap, "TLS: %s", r->reason);
+	else if (r->http_status != 0)
+		snprintf(buf, cap, "HTTP %u %s", r->http_status, r->reason);
+	else if (r->failure == PROXY_TCP_TARGET)
+		snprintf(buf, cap, "%s", socks5_proto_rep_str(r->rep));
+	else
+		snprintf(buf, cap, "%s", strerror(r->err < 0 ? -r->err : EPROTO));
+	return buf;
+}
+
+/* The proxy itself failed (not the target): the later lines would say nothing more. */
+static bool
+probe_proxy_failed(struct check_report *r, const struct probe *p, const char *kind)
+{
+	char why[PROXY_TCP_REASON_MAX + 64];
+
+	if (p->res.failure == PROXY_TCP_TLS) {
+		check_add(r, "tls", CHECK_FAIL, "check --proxy-ca, --proxy-pin and the proxy's certificate", "%s",
+			  probe_why(p, why, sizeof(why)));
+		return true;
+	}
+	if (p->res.failure == PROXY_TCP_UNREACHABLE || p->timed_out) {
+		check_add(r, "proxy-tcp", CHECK_FAIL, NULL, "%s:// proxy: %s", kind, probe_why(p, why, sizeof(why)));
+		return true;
+	}
+	if (p->res.failure == PROXY_TCP_AUTH) {
+		check_add(r, "auth", CHECK_FAIL, "check the user name and password", "%s", probe_why(p, why, sizeof(why)));
+		return true;
+	}
+	if (p->res.failure == PROXY_TCP_PROTOCOL) {
+		check_add(r, "greeting", CHECK_FAIL, NULL, "not a %s:// proxy: %s", kind, probe_why(p, why, sizeof(why)));
+		return true;
+	}
+	return false;
+}
+
+/* An HTTP proxy, or a TLS one: CONNECT to --check-target and to --dns-server's port 53. */
+static void
+check_connect_only(struct check_report *r, const struct t2s_config *cfg, struct socks5_server *server,
+		   const struct t2s_endpoint *dns)
+{
+	const char *kind = cfg->proxy.kind == PROXY_KIND_HTTP ? (cfg->proxy.tls ? "https" : "http") : "socks5+tls";
+	char err[256], why[PROXY_TCP_REASON_MAX + 64], target[T2S_ENDPOINT_STRLEN];
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct tls_client *tls = NULL;
+	struct probe p;
+
+	if (loop == NULL) {
+		check_add(r, "proxy-tcp", CHECK_FAIL, NULL, "no event loop");
+		return;
+	}
+	if (cfg->proxy.tls) {
+		const struct t2s_endpoint *ep = &cfg->proxy.server;
+		char host[T2S_ENDPOINT_STRLEN];
+		struct tls_client_params tp = {
+			.ca_file = cfg->proxy_ca[0] != '\0' ? cfg->proxy_ca : NULL,
+			.host = host,
+			.pin = cfg->has_proxy_pin ? cfg->proxy_pin : NULL,
+		};
+
+		if (ep->type == T2S_ENDPOINT_DOMAIN)
+			snprintf(host, sizeof(host), "%s", ep->u.domain.name);
+		else if (inet_ntop(ep->type == T2S_ENDPOINT_IPV4 ? AF_INET : AF_INET6, ep->u.ipv4, host, sizeof(host)) == NULL)
+			host[0] = '\0';
+		tls = tls_client_new(loop, &tp, err, sizeof(err));
+		if (tls == NULL) {
+			check_add(r, "tls", CHECK_FAIL, NULL, "%s", err);
+			goto out;
+		}
+		server->tls = tls;
+	}
+	server->kind = cfg->proxy.kind;
+	check_add(r, "udp", CHECK_SKIP, NULL,
+		  "a %s:// proxy carries no UDP: DNS goes over TCP through CONNECT, other UDP is refused", kind);
+	if (cfg->check_target.type != T2S_ENDPOINT_NONE) {
+		endpoint_format(&cfg->check_target, target, sizeof(target));
+		connect_probe(loop, server, &cfg->check_target, &p);
+		if (probe_proxy_failed(r, &p, kind))
+			goto out;
+		if (tls != NULL)
+			check_add(r, "tls", CHECK_OK, NULL, "the proxy's certificate verified%s",
+				  cfg->has_proxy_pin ? ", its key matches --proxy-pin" : "");
+		if (p.res.failure == PROXY_TCP_OK)
+			check_add(r, "connect", CHECK_OK, NULL, "CONNECT to %s in %.1f ms", target, p.ms);
+		else
+			check_add(r, "connect", CHECK_FAIL, NULL, "CONNECT to %s: %s", target,
+				  probe_why(&p, why, sizeof(why)));
+		if (p.fd >= 0)
+			close(p.fd);
+	} else {
+		check_add(r, "connect", CHECK_SKIP, "give --check-target HOST:PORT, e.g. example.org:443",
+			  "no --check-target");
+	}
+	if (dns->type == T2S_ENDPOINT_NONE) {
+		check_add(r, "dns", CHECK_SKIP, "give --dns-server ADDR to check DNS over TCP through the proxy",
+			  "no --dns-server");
+		goto out;
+	}
+	connect_probe(loop, server, dns, &p);
+	if (probe_proxy_failed(r, &p, kind))
+		goto out;
+	if (p.res.failure != PROXY_TCP_OK) {
+		check_add(r, "dns-tcp", CHECK_FAIL,
+			  p.res.http_status == 403 ? "the proxy probably allows CONNECT only to port 443 (squid's "
+						     "SSL_ports, tinyproxy's ConnectPort): use --dns fake-ip, so that "
+						     "names go to the proxy in the CONNECT"
+						   : NULL,
+			  "CONNECT to the nameserver's port 53: %s", probe_why(&p, why, sizeof(why)));
+		goto out;
+	}
+	dns_tcp_exchange(r, p.fd, loop);
+out:
+	server->tls = NULL;
+	tls_client_free(tls); /* its relays first: they use the loop */
+	ev_loop_destroy(loop);
+}
+
 int
 check_run(const struct t2s_config *cfg, FILE *out)
 {
@@ -606,6 +843,10 @@ check_run(const struct t2s_config *cfg, FILE *out)
 		memcpy(dns.u.ipv6, &cfg->dns_server.addr.v6, 16);
 	}
 	dns.port = 53;
+	if (cfg->proxy.kind == PROXY_KIND_HTTP || cfg->proxy.tls) {
+		check_connect_only(&r, cfg, &server, &dns);
+		goto host;
+	}
 	if (cfg->check_target.type != T2S_ENDPOINT_NONE) {
 		endpoint_format(&cfg->check_target, target, sizeof(target));
 		snprintf(what, sizeof(what), "CONNECT to %s", target);

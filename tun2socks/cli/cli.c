@@ -15,6 +15,7 @@
 #include "capture.h"
 #include "cidr.h"
 #include "mem_budget.h"
+#include "tls_pin.h"
 
 const char cli_usage[] =
 	"Usage: tun2socks --proxy URL [options]\n"
@@ -24,16 +25,28 @@ const char cli_usage[] =
 	"                       [--json]\n"
 	"\n"
 	"Captures the IP traffic of a TUN device and sends every TCP connection through a\n"
-	"SOCKS5 proxy (CONNECT), and every UDP datagram through a UDP ASSOCIATE.\n"
+	"SOCKS5 proxy (CONNECT), and every UDP datagram through a UDP ASSOCIATE; or every\n"
+	"TCP connection through an HTTP proxy (CONNECT), with DNS over TCP and no other UDP.\n"
+	"https:// and socks5+tls:// reach the proxy through TLS (DNS over TCP, no other UDP).\n"
 	"With -- COMMAND, runs COMMAND in a network namespace of its own whose only route\n"
 	"is the TUN, and exits with its status. 'down' removes routes, rules and the kill\n"
 	"switch that a run which did not stop cleanly left behind.\n"
 	"\n"
-	"  -p, --proxy URL            socks5://[user[:pass]@]host[:port] (port 1080 by default);\n"
+	"  -p, --proxy URL            socks5://[user[:pass]@]host[:port] (port 1080 by default)\n"
+	"                             or http://[user[:pass]@]host[:port] (HTTP CONNECT, Basic\n"
+	"                             auth, port 8080 by default); https:// (port 443) and\n"
+	"                             socks5+tls:// (port 1080) are the same inside TLS;\n"
 	"                             host is an IPv4 address, [IPv6 address] or name\n"
 	"      --proxy-auth-file FILE read user:password from the first line of FILE\n"
 	"                             (or set TUN2SOCKS_PROXY_AUTH=user:password), so that\n"
 	"                             credentials never show in the process list\n"
+	"      --proxy-ca FILE        trust the PEM CA certificates in FILE for a TLS proxy\n"
+	"                             (https://, socks5+tls://) instead of the system store\n"
+	"      --proxy-pin sha256:PIN also require the proxy certificate's public key to be\n"
+	"                             this one: Base64 (or hex) of the SHA-256 of its DER\n"
+	"                             SubjectPublicKeyInfo (openssl x509 -pubkey -noout |\n"
+	"                             openssl pkey -pubin -outform der | openssl dgst\n"
+	"                             -sha256 -binary | base64)\n"
 	"  -t, --tun NAME             TUN device to create, or persistent one to attach to\n"
 	"                             (default " CONFIG_DEFAULT_TUN ")\n"
 	"      --tun-fd N             use an already-open TUN file descriptor instead\n"
@@ -138,6 +151,8 @@ const char cli_usage[] =
 
 enum {
 	OPT_AUTH_FILE = 256,
+	OPT_PROXY_CA,
+	OPT_PROXY_PIN,
 	OPT_TUN_FD,
 	OPT_CONNECT_TIMEOUT,
 	OPT_IDLE_TIMEOUT,
@@ -173,6 +188,8 @@ static const char short_options[] = ":p:t:m:a:6:l:hV";
 static const struct option options[] = {
 	{"proxy", required_argument, NULL, 'p'},
 	{"proxy-auth-file", required_argument, NULL, OPT_AUTH_FILE},
+	{"proxy-ca", required_argument, NULL, OPT_PROXY_CA},
+	{"proxy-pin", required_argument, NULL, OPT_PROXY_PIN},
 	{"tun", required_argument, NULL, 't'},
 	{"tun-fd", required_argument, NULL, OPT_TUN_FD},
 	{"mtu", required_argument, NULL, 'm'},
@@ -335,6 +352,16 @@ parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, b
 			break;
 		case OPT_AUTH_FILE:
 			cfg->auth_file = optarg;
+			break;
+		case OPT_PROXY_CA:
+			if (optarg[0] == '\0' || strlen(optarg) >= sizeof(cfg->proxy_ca))
+				return fail(msg, msglen, "--proxy-ca: expected a file name");
+			snprintf(cfg->proxy_ca, sizeof(cfg->proxy_ca), "%s", optarg);
+			break;
+		case OPT_PROXY_PIN:
+			if (tls_pin_parse(optarg, cfg->proxy_pin, &why) < 0)
+				return fail(msg, msglen, "--proxy-pin: %s", why);
+			cfg->has_proxy_pin = true;
 			break;
 		case 't':
 			if (!valid_ifname(optarg))

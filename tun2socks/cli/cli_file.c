@@ -248,6 +248,18 @@ cli_file_print(FILE *fp, const struct t2s_config *cfg)
 		fprintf(fp, "proxy-auth-file = %s\n", cfg->auth_file);
 	else
 		print_unset(fp, "proxy-auth-file");
+	if (cfg->proxy_ca[0] != '\0')
+		fprintf(fp, "proxy-ca = %s\n", cfg->proxy_ca);
+	else
+		print_unset(fp, "proxy-ca");
+	if (cfg->has_proxy_pin) {
+		fprintf(fp, "proxy-pin = sha256:");
+		for (size_t i = 0; i < sizeof(cfg->proxy_pin); i++)
+			fprintf(fp, "%02x", cfg->proxy_pin[i]);
+		fprintf(fp, "\n");
+	} else {
+		print_unset(fp, "proxy-pin");
+	}
 	fprintf(fp, "tun = %s\n", cfg->tun_name);
 	if (cfg->tun_fd >= 0)
 		fprintf(fp, "tun-fd = %d\n", cfg->tun_fd);

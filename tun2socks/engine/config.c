@@ -64,8 +64,17 @@ str_differ(const char *a, const char *b)
 static bool
 proxy_differ(const struct proxy_url *a, const struct proxy_url *b)
 {
-	return !endpoint_equal(&a->server, &b->server) || a->has_credentials != b->has_credentials ||
+	return a->kind != b->kind || a->tls != b->tls || !endpoint_equal(&a->server, &b->server) ||
+	       a->has_credentials != b->has_credentials ||
 	       strcmp(a->user, b->user) != 0 || strcmp(a->pass, b->pass) != 0;
+}
+
+bool
+config_proxy_live_ok(const struct t2s_config *running, const struct t2s_config *next)
+{
+	if (running->proxy.kind != next->proxy.kind || running->proxy.tls != next->proxy.tls)
+		return false;
+	return !running->proxy.tls || endpoint_equal(&running->proxy.server, &next->proxy.server);
 }
 
 unsigned
@@ -109,9 +118,16 @@ config_merge_live(struct t2s_config *running, const struct t2s_config *next, con
 	/* The fake-IP pool exists only when the engine started with it. */
 	REFUSE_IF(r->dns_mode != n->dns_mode && (r->dns_mode == CONFIG_DNS_FAKE_IP || n->dns_mode == CONFIG_DNS_FAKE_IP),
 		  "dns");
+	REFUSE_IF(strcmp(r->proxy_ca, n->proxy_ca) != 0, "proxy-ca");
+	REFUSE_IF(r->has_proxy_pin != n->has_proxy_pin || memcmp(r->proxy_pin, n->proxy_pin, sizeof(r->proxy_pin)) != 0,
+		  "proxy-pin");
 #undef REFUSE_IF
 
-	if (proxy_differ(&r->proxy, &n->proxy)) {
+	/* The UDP mode, the TLS context and its name were set up for the proxy's kind and
+	 * host at start (config_proxy_live_ok). */
+	if (proxy_differ(&r->proxy, &n->proxy) && !config_proxy_live_ok(r, n)) {
+		refused(arg, "proxy");
+	} else if (proxy_differ(&r->proxy, &n->proxy)) {
 		running->proxy = n->proxy;
 		taken++;
 	}

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "log.h"
 #include "netlink.h"
@@ -92,6 +93,9 @@ struct t2s_config {
 	unsigned fake_prefix6;
 	enum log_level log_level;
 	const char *auth_file; /* --proxy-auth-file, read by main */
+	char proxy_ca[4096];   /* --proxy-ca: PEM CA file for a TLS proxy; "" for the system store */
+	bool has_proxy_pin;    /* --proxy-pin was given */
+	uint8_t proxy_pin[32]; /* SHA-256 of the proxy certificate's SubjectPublicKeyInfo */
 	bool proxy_given;      /* --proxy was given (on the command line or in the file) */
 	const char *config_file; /* --config FILE (cli/cli_file.h), NULL: none */
 	bool print_config;     /* --print-config: print the effective configuration, exit */
@@ -128,6 +132,15 @@ int config_set_credentials(struct t2s_config *cfg, const char *userpass, const c
  * options were taken.
  */
 typedef void (*config_refused_fn)(void *arg, const char *option);
+
+/*
+ * Whether next's proxy may replace running's live: the same kind and TLS or not (the
+ * UDP mode and the TLS context were chosen for them at start) and, for a TLS proxy,
+ * the same host (the name its certificate is checked against). Else "proxy" is refused.
+ * Pure.
+ */
+bool config_proxy_live_ok(const struct t2s_config *running, const struct t2s_config *next);
+
 unsigned config_merge_live(struct t2s_config *running, const struct t2s_config *next, config_refused_fn refused,
 			   void *arg);
 

@@ -25,7 +25,8 @@
 #include "endpoint.h"
 #include "list.h"
 #include "log.h"
-#include "socks5_tcp.h"
+#include "proxy_hint.h"
+#include "proxy_tcp.h"
 
 /* Bytes of the original packet kept for the ICMP quote: the most an ICMPv6 error may
  * quote (1280 - IPv6 header - ICMPv6 header); ICMP for IPv4 quotes less. */
@@ -46,7 +47,7 @@ struct query {
 	struct dns_tcp *owner;
 	struct list_node link; /* in owner->queries */
 	struct packet_info info; /* of the query datagram; ip_len cut to the bytes in quote */
-	struct socks5_tcp *socks; /* during the handshake */
+	struct proxy_tcp *socks; /* during the handshake */
 	int fd;			  /* after it, -1 before */
 	ev_io io;
 	ev_timer timer;
@@ -74,7 +75,7 @@ query_free(struct query *q)
 	list_remove(&q->link);
 	d->count--;
 	ev_timer_stop(d->env.loop, &q->timer);
-	socks5_tcp_free(q->socks);
+	proxy_tcp_free(q->socks);
 	if (q->fd >= 0) {
 		ev_io_stop(d->env.loop, &q->io);
 		close(q->fd);
@@ -261,16 +262,16 @@ dns_tcp_sock_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 static const char *
-socks_failure_str(enum socks5_tcp_failure failure)
+socks_failure_str(enum proxy_tcp_failure failure)
 {
 	switch (failure) {
-	case SOCKS5_TCP_PROXY_UNREACHABLE:
+	case PROXY_TCP_UNREACHABLE:
 		return "proxy unreachable";
-	case SOCKS5_TCP_PROXY_PROTOCOL:
+	case PROXY_TCP_PROTOCOL:
 		return "proxy protocol error";
-	case SOCKS5_TCP_PROXY_AUTH:
+	case PROXY_TCP_AUTH:
 		return "proxy authentication failed";
-	case SOCKS5_TCP_TARGET:
+	case PROXY_TCP_TARGET:
 		return "the proxy could not connect";
 	default:
 		return "proxy failed";
@@ -278,18 +279,20 @@ socks_failure_str(enum socks5_tcp_failure failure)
 }
 
 static void
-dns_tcp_socks_done_cb(void *arg, const struct socks5_tcp_result *res)
+dns_tcp_socks_done_cb(void *arg, const struct proxy_tcp_result *res)
 {
 	struct query *q = arg;
 	struct ev_loop *loop = q->owner->env.loop;
 
 	assert(q->socks != NULL && q->fd < 0 && "handshake finished twice");
-	if (res->failure != SOCKS5_TCP_OK) {
-		query_fail(q, res->err < 0 ? res->err : -EPROTO, socks_failure_str(res->failure));
+	if (res->failure != PROXY_TCP_OK) {
+		proxy_hint_refused(&q->owner->env, q->info.dport, res);
+		query_fail(q, res->err < 0 ? res->err : -EPROTO,
+			   res->failure == PROXY_TCP_TLS ? res->reason : socks_failure_str(res->failure));
 		return;
 	}
-	q->fd = socks5_tcp_take_fd(q->socks);
-	socks5_tcp_free(q->socks);
+	q->fd = proxy_tcp_take_fd(q->socks);
+	proxy_tcp_free(q->socks);
 	q->socks = NULL;
 	ev_io_init(&q->io, dns_tcp_sock_io_cb, q->fd, EV_WRITE);
 	ev_io_start(loop, &q->io);
@@ -373,7 +376,7 @@ dns_tcp_query_to(struct dns_tcp *d, const uint8_t *pkt, const struct packet_info
 		dst = *server;
 	else
 		flow_env_dst_endpoint(info, &dst);
-	q->socks = socks5_tcp_new(d->env.loop, d->env.proxy, &dst, dns_tcp_socks_done_cb, q);
+	q->socks = proxy_tcp_new(d->env.loop, d->env.proxy, &dst, dns_tcp_socks_done_cb, q);
 	if (q->socks == NULL) {
 		err = -errno;
 		d->stats.refused++;

@@ -22,7 +22,7 @@
 #include "log.h"
 #include "mem_budget.h"
 #include "packet.h"
-#include "socks5_tcp.h"
+#include "proxy_tcp.h"
 #include "tun_out.h"
 
 struct fakeip;
@@ -41,6 +41,8 @@ enum t2s_rate_slot {
 	T2S_RATE_FRAGMENT,
 	T2S_RATE_TUN_READ,
 	T2S_RATE_TUN_TRUNCATED,
+	T2S_RATE_CONNECT_PORTS, /* proxy_hint.c: once per run */
+	T2S_RATE_PROXY_TLS,
 	T2S_RATE_SLOTS
 };
 

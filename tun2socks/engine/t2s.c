@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -32,6 +33,7 @@
 #include "tcp_flow.h"
 #include "udp_flow.h"
 #include "udp_health.h"
+#include "tls_client.h"
 #include "udp_pool.h"
 #include "tunif.h"
 #include "vnet_hdr.h"
@@ -428,7 +430,15 @@ t2s_log_stats(const struct t2s *t)
 	const struct udp_route_stats *r = &t->route.stats;
 	const struct udp_pool_stats *p = udp_pool_get_stats(t->udp_pool);
 	const struct dns_tcp_stats *d = dns_tcp_get_stats(t->dns_tcp);
+	char tls[128] = "";
 
+	if (t->proxy.tls != NULL) {
+		const struct tls_client_stats *ts = tls_client_get_stats(t->proxy.tls);
+
+		snprintf(tls, sizeof(tls), " tls_handshakes=%llu tls_resumed=%llu tls_failed=%llu tls_relays=%llu",
+			 (unsigned long long)ts->handshakes, (unsigned long long)ts->resumed,
+			 (unsigned long long)ts->failed, (unsigned long long)ts->relays);
+	}
 	log_info("stats: tun_in=%llu/%lluB tun_out=%llu/%lluB tun_write_drops=%llu malformed=%llu "
 		 "ignored=%llu martian_dropped=%llu martian_answered=%llu "
 		 "fragments_dropped=%llu syn_absorbed=%llu tcp_flows=%u tcp_opened=%llu "
@@ -441,7 +451,7 @@ t2s_log_stats(const struct t2s *t)
 		 "fake_ip_unmapped=%llu dns_stub_refused=%llu "
 		 "fd_exhaustion_episodes=%llu fd_exhaustion_refused=%llu fd_exhausted=%d "
 		 "mem_used=%zu mem_limit=%zu mem_episodes=%llu mem_refused=%llu mem_dropped=%llu mem_over=%d "
-		 "tun_truncated=%llu tcp_collapses=%llu tun_gso_in=%llu tun_gso_out=%llu",
+		 "tun_truncated=%llu tcp_collapses=%llu tun_gso_in=%llu tun_gso_out=%llu%s",
 		 (unsigned long long)s->tun_packets_in, (unsigned long long)s->tun_bytes_in,
 		 (unsigned long long)s->tun_packets_out, (unsigned long long)s->tun_bytes_out,
 		 (unsigned long long)s->tun_write_drops, (unsigned long long)s->malformed,
@@ -464,7 +474,7 @@ t2s_log_stats(const struct t2s *t)
 		 (unsigned long long)t->mem.episode.episodes, (unsigned long long)t->mem.episode.refused,
 		 (unsigned long long)t->mem.dropped, t->mem.episode.exhausted ? 1 : 0,
 		 (unsigned long long)s->tun_truncated, (unsigned long long)tc->collapses,
-		 (unsigned long long)s->tun_gso_in, (unsigned long long)s->tun_gso_out);
+		 (unsigned long long)s->tun_gso_in, (unsigned long long)s->tun_gso_out, tls);
 }
 
 static void

@@ -21,7 +21,7 @@
 #include "flow_env.h"
 #include "mem_budget.h"
 #include "packet.h"
-#include "socks5_tcp.h"
+#include "proxy_tcp.h"
 #include "tun.h"
 #include "udp_route.h"
 

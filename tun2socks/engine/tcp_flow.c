@@ -97,7 +97,7 @@ struct tcp_flow {
 	bool app_reset;       /* lwIP aborted the pcb (RST from the application, timeout) */
 	int fd;
 	struct tcp_pcb *pcb;
-	struct socks5_tcp *socks;
+	struct proxy_tcp *socks;
 	struct pbuf *syn;
 	struct pbuf *rxq_head, *rxq_tail; /* app -> proxy, single pbufs linked by ->next */
 	size_t rxq_off;
@@ -794,7 +794,7 @@ flow_close(struct tcp_flow *f, enum close_how how)
 
 	ev_io_stop(t->env.loop, &f->io);
 	ev_timer_stop(t->env.loop, &f->timer);
-	socks5_tcp_free(f->socks);
+	proxy_tcp_free(f->socks);
 	if (f->syn != NULL)
 		pbuf_free(f->syn);
 	if (f->pcb != NULL) {
@@ -879,7 +879,7 @@ tcp_flow_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* Answers the held SYN the way the network would have without a proxy. */
 static void
-refuse_application(struct tcp_flow *f, const struct socks5_tcp_result *res)
+refuse_application(struct tcp_flow *f, const struct proxy_tcp_result *res)
 {
 	const struct tun_out *out = &f->set->env.tun;
 	const uint8_t *syn = f->syn->payload;
@@ -887,12 +887,12 @@ refuse_application(struct tcp_flow *f, const struct socks5_tcp_result *res)
 
 	if (packet_parse(syn, f->syn->len, &info) < 0)
 		return;
-	if (res->failure == SOCKS5_TCP_TARGET && res->rep == SOCKS5_REP_NET_UNREACHABLE)
+	if (res->failure == PROXY_TCP_TARGET && res->rep == SOCKS5_REP_NET_UNREACHABLE)
 		(void)tun_out_unreachable(out, syn, info.ip_len, &info, PACKET_UNREACH_NET);
-	else if (res->failure == SOCKS5_TCP_TARGET &&
+	else if (res->failure == PROXY_TCP_TARGET &&
 		 (res->rep == SOCKS5_REP_HOST_UNREACHABLE || res->rep == SOCKS5_REP_TTL_EXPIRED))
 		(void)tun_out_unreachable(out, syn, info.ip_len, &info, PACKET_UNREACH_HOST);
-	else if (res->failure == SOCKS5_TCP_TARGET && res->rep == SOCKS5_REP_NOT_ALLOWED)
+	else if (res->failure == PROXY_TCP_TARGET && res->rep == SOCKS5_REP_NOT_ALLOWED)
 		(void)tun_out_unreachable(out, syn, info.ip_len, &info, PACKET_UNREACH_ADMIN);
 	else
 		(void)tun_out_rst(out, &info);
@@ -906,7 +906,7 @@ refuse_application(struct tcp_flow *f, const struct socks5_tcp_result *res)
 static void
 refuse_no_descriptor(struct tcp_flow *f, int err)
 {
-	struct socks5_tcp_result res = {.failure = SOCKS5_TCP_PROXY_UNREACHABLE, .err = err};
+	struct proxy_tcp_result res = {.failure = PROXY_TCP_UNREACHABLE, .err = err};
 
 	fd_pressure_refused(f->set->env.fd_pressure, ev_now(f->set->env.loop), "TCP", err);
 	refuse_application(f, &res);
@@ -914,24 +914,34 @@ refuse_no_descriptor(struct tcp_flow *f, int err)
 }
 
 static void
-log_failure(struct tcp_flow *f, const struct socks5_tcp_result *res)
+log_failure(struct tcp_flow *f, const struct proxy_tcp_result *res)
 {
 	struct tcp_flows *t = f->set;
 	char proxy[T2S_ENDPOINT_STRLEN];
 
 	endpoint_format(&t->env.cfg->proxy.server, proxy, sizeof(proxy));
 	switch (res->failure) {
-	case SOCKS5_TCP_TARGET:
-		flow_log_limited(f, T2S_RATE_TARGET_FAILED, LOG_LEVEL_INFO, "proxy could not connect: %s (REP %u)",
-				 socks5_proto_rep_str(res->rep), res->rep);
+	case PROXY_TCP_TARGET:
+		if (res->http_status != 0)
+			flow_log_limited(f, T2S_RATE_TARGET_FAILED, LOG_LEVEL_INFO,
+					 "proxy could not connect: HTTP %u %s", res->http_status, res->reason);
+		else
+			flow_log_limited(f, T2S_RATE_TARGET_FAILED, LOG_LEVEL_INFO,
+					 "proxy could not connect: %s (REP %u)", socks5_proto_rep_str(res->rep), res->rep);
 		break;
-	case SOCKS5_TCP_PROXY_UNREACHABLE:
+	case PROXY_TCP_UNREACHABLE:
 		if (flow_env_rate_ok(&t->env, T2S_RATE_PROXY_UNREACHABLE, 5.0))
 			log_warn("proxy %s unreachable: %s (connections are refused until it is back)", proxy,
 				 strerror(-res->err));
 		break;
-	case SOCKS5_TCP_PROXY_AUTH:
-		if (flow_env_rate_ok(&t->env, T2S_RATE_PROXY_AUTH, 5.0)) {
+	case PROXY_TCP_AUTH:
+		if (res->http_status != 0) {
+			if (flow_env_rate_ok(&t->env, T2S_RATE_PROXY_AUTH, 5.0))
+				log_error("proxy %s: authentication failed (HTTP %u %s: %s)", proxy, res->http_status,
+					  res->reason,
+					  t->env.proxy->user != NULL ? "username or password rejected"
+								: "the proxy requires a username and password");
+		} else if (flow_env_rate_ok(&t->env, T2S_RATE_PROXY_AUTH, 5.0)) {
 			if (res->method == SOCKS5_METHOD_USERPASS || t->env.proxy->user != NULL)
 				log_error("proxy %s: authentication failed (%s)", proxy,
 					  t->env.proxy->user != NULL ? "username or password rejected"
@@ -940,32 +950,41 @@ log_failure(struct tcp_flow *f, const struct socks5_tcp_result *res)
 				log_error("proxy %s: authentication failed (no acceptable method)", proxy);
 		}
 		break;
-	case SOCKS5_TCP_PROXY_PROTOCOL:
-		if (flow_env_rate_ok(&t->env, T2S_RATE_PROXY_PROTOCOL, 5.0))
-			log_warn("proxy %s broke the SOCKS5 handshake: %s", proxy, strerror(-res->err));
+	case PROXY_TCP_PROTOCOL:
+		if (!flow_env_rate_ok(&t->env, T2S_RATE_PROXY_PROTOCOL, 5.0))
+			break;
+		if (res->http_status != 0)
+			log_warn("proxy %s does not do CONNECT (HTTP %u %s)", proxy, res->http_status, res->reason);
+		else
+			log_warn("proxy %s broke the %s handshake: %s", proxy,
+				 t->env.proxy->kind == PROXY_KIND_HTTP ? "HTTP CONNECT" : "SOCKS5", strerror(-res->err));
 		break;
-	case SOCKS5_TCP_OK:
+	case PROXY_TCP_TLS:
+		if (flow_env_rate_ok(&t->env, T2S_RATE_PROXY_TLS, 5.0))
+			log_error("proxy %s: TLS: %s (connections are refused until this is fixed)", proxy, res->reason);
+		break;
+	case PROXY_TCP_OK:
 		break;
 	}
 }
 
 static void
-flow_socks_done_cb(void *arg, const struct socks5_tcp_result *res)
+flow_socks_done_cb(void *arg, const struct proxy_tcp_result *res)
 {
 	struct tcp_flow *f = arg;
 	struct tcp_flows *t = f->set;
 	struct pbuf *syn;
 	ip_addr_t app, dst;
 
-	if (res->failure != SOCKS5_TCP_OK) {
+	if (res->failure != PROXY_TCP_OK) {
 		t->stats.failed++;
 		log_failure(f, res);
 		refuse_application(f, res);
 		flow_close(f, CLOSE_ABORT);
 		return;
 	}
-	f->fd = socks5_tcp_take_fd(f->socks);
-	socks5_tcp_free(f->socks);
+	f->fd = proxy_tcp_take_fd(f->socks);
+	proxy_tcp_free(f->socks);
 	f->socks = NULL;
 	ev_io_init(&f->io, tcp_flow_sock_io_cb, f->fd, EV_READ);
 	f->state = TCP_FLOW_HANDSHAKING;
@@ -1080,7 +1099,7 @@ tcp_flows_handle_syn(struct tcp_flows *t, const uint8_t *pkt, const struct packe
 	if (fake_dns_target(t->env.fakeip, ev_now(t->env.loop), info->family, info->dst, info->dport, &target) < 0) {
 		/* A fake address whose name is gone (a stale cache): refuse, so the
 		 * application resolves the name again. */
-		struct socks5_tcp_result res = {.failure = SOCKS5_TCP_TARGET, .err = -ECONNREFUSED,
+		struct proxy_tcp_result res = {.failure = PROXY_TCP_TARGET, .err = -ECONNREFUSED,
 						.rep = SOCKS5_REP_CONN_REFUSED};
 
 		t->stats.fake_unmapped++;
@@ -1098,8 +1117,8 @@ tcp_flows_handle_syn(struct tcp_flows *t, const uint8_t *pkt, const struct packe
 		break;
 	case DNS_LOCAL_REFUSE: {
 		/* Captured (capture.c), but the proxy cannot reach it: refused at once. */
-		struct socks5_tcp_result res = {.failure = SOCKS5_TCP_TARGET, .err = -ECONNREFUSED,
-						.rep = SOCKS5_REP_CONN_REFUSED};
+		struct proxy_tcp_result res = {.failure = PROXY_TCP_TARGET, .err = -ECONNREFUSED,
+					       .rep = SOCKS5_REP_CONN_REFUSED};
 
 		flow_log_limited(f, T2S_RATE_DNS_LOCAL, LOG_LEVEL_WARN,
 				 "DNS to an excluded or link-local server refused: the proxy cannot reach it; set "
@@ -1110,9 +1129,9 @@ tcp_flows_handle_syn(struct tcp_flows *t, const uint8_t *pkt, const struct packe
 	}
 	flow_log(f, LOG_LEVEL_DEBUG, "new connection%s%s", target.type == T2S_ENDPOINT_DOMAIN ? " to " : "",
 		 target.type == T2S_ENDPOINT_DOMAIN ? target.u.domain.name : "");
-	f->socks = socks5_tcp_new(t->env.loop, t->env.proxy, &target, flow_socks_done_cb, f);
+	f->socks = proxy_tcp_new(t->env.loop, t->env.proxy, &target, flow_socks_done_cb, f);
 	if (f->socks == NULL) {
-		struct socks5_tcp_result res = {.failure = SOCKS5_TCP_PROXY_UNREACHABLE, .err = -errno};
+		struct proxy_tcp_result res = {.failure = PROXY_TCP_UNREACHABLE, .err = -errno};
 
 		if (fd_pressure_is_exhaustion(res.err)) {
 			refuse_no_descriptor(f, res.err);

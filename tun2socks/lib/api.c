@@ -6,6 +6,7 @@
  */
 #include "tun2socks.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -29,6 +30,7 @@
 #include "proxy_lookup.h"
 #include "resolv_conf.h"
 #include "t2s.h"
+#include "tls_client.h"
 #include "tcp_flow.h"
 #include "tun.h"
 #include "udp_flow.h"
@@ -359,6 +361,32 @@ resolvers_of_host(struct t2s_conf *conf)
 	return conf->n_resolvers;
 }
 
+/* The TLS context of a https:// or socks5+tls:// proxy: the URL's host is the name
+ * checked (and sent as SNI), also when the engine looks the name up itself. */
+static int
+tls_setup(struct t2s_engine *e, char *err, size_t errlen)
+{
+	const struct t2s_endpoint *ep = &e->cfg.proxy.server;
+	char host[T2S_ENDPOINT_STRLEN];
+	struct tls_client_params p = {
+		.ca_file = e->cfg.proxy_ca[0] != '\0' ? e->cfg.proxy_ca : NULL,
+		.host = host,
+		.pin = e->cfg.has_proxy_pin ? e->cfg.proxy_pin : NULL,
+		.idle_timeout = e->cfg.idle_timeout,
+	};
+
+	if (ep->type == T2S_ENDPOINT_DOMAIN)
+		snprintf(host, sizeof(host), "%s", ep->u.domain.name);
+	else if (inet_ntop(ep->type == T2S_ENDPOINT_IPV4 ? AF_INET : AF_INET6, ep->u.ipv4, host, sizeof(host)) == NULL)
+		host[0] = '\0';
+	e->proxy.tls = tls_client_new(e->loop, &p, err, errlen);
+	if (e->proxy.tls == NULL)
+		return -EINVAL;
+	log_info("proxy TLS: %s checked against %s%s", host, p.ca_file != NULL ? p.ca_file : "the system's CA store",
+		 p.pin != NULL ? ", public key pinned" : "");
+	return 0;
+}
+
 static void
 free_creds(struct api_creds *c)
 {
@@ -418,7 +446,25 @@ engine_new(struct t2s_conf *conf, struct ev_loop *loop, const struct t2s_host_ho
 			 conf->cfg.proxy.server.u.domain.name);
 		return -EINVAL;
 	}
-	if (conf->cfg.proxy.has_credentials && conf->cfg.proxy.pass[0] == '\0') {
+	if (conf->cfg.proxy.kind == PROXY_KIND_HTTP &&
+	    (conf->cfg.udp_mode == CONFIG_UDP_ASSOCIATE || conf->cfg.udp_relay.ss_family != AF_UNSPEC)) {
+		snprintf(conf->err, sizeof(conf->err),
+			 "proxy: an HTTP proxy relays no UDP: --udp associate and --udp-relay need a SOCKS5 proxy");
+		return -EINVAL;
+	}
+	if (conf->cfg.proxy.tls &&
+	    (conf->cfg.udp_mode == CONFIG_UDP_ASSOCIATE || conf->cfg.udp_relay.ss_family != AF_UNSPEC)) {
+		snprintf(conf->err, sizeof(conf->err),
+			 "proxy: socks5+tls:// carries DNS over TCP only: a UDP ASSOCIATE relay is never inside "
+			 "TLS, so --udp associate and --udp-relay need socks5://");
+		return -EINVAL;
+	}
+	if (!conf->cfg.proxy.tls && (conf->cfg.proxy_ca[0] != '\0' || conf->cfg.has_proxy_pin)) {
+		snprintf(conf->err, sizeof(conf->err), "--proxy-ca and --proxy-pin need a TLS proxy (https:// or socks5+tls://)");
+		return -EINVAL;
+	}
+	if (conf->cfg.proxy.kind == PROXY_KIND_SOCKS5 && conf->cfg.proxy.has_credentials &&
+	    conf->cfg.proxy.pass[0] == '\0') {
 		snprintf(conf->err, sizeof(conf->err), "proxy: a user name needs a password (RFC 1929)");
 		return -EINVAL;
 	}
@@ -431,6 +477,11 @@ engine_new(struct t2s_conf *conf, struct ev_loop *loop, const struct t2s_host_ho
 	if (e == NULL)
 		goto err_release;
 	e->cfg = conf->cfg;
+	/* CONNECT only, as for a SOCKS5 proxy without UDP: DNS over TCP, other UDP refused.
+	 * Also for socks5+tls://: nothing leaves outside TLS unless the user asks for it. */
+	if ((e->cfg.proxy.kind == PROXY_KIND_HTTP || e->cfg.proxy.tls) && e->cfg.udp_mode == CONFIG_UDP_AUTO)
+		e->cfg.udp_mode = CONFIG_UDP_DNS_OVER_TCP;
+	e->proxy.kind = e->cfg.proxy.kind;
 	e->mtu_set = conf->mtu_set;
 	e->host = conf->host;
 	if (conf->host) {
@@ -477,9 +528,21 @@ engine_new(struct t2s_conf *conf, struct ev_loop *loop, const struct t2s_host_ho
 	log_set_level(e->cfg.log_level);
 	if (e->log_fn != NULL)
 		log_set_sink(api_log_sink, e);
+	if (e->cfg.proxy.tls && tls_setup(e, conf->err, sizeof(conf->err)) < 0)
+		goto err_tls;
 	*out = e;
 	return 0;
 
+err_tls:
+	if (e->log_fn != NULL)
+		log_set_sink(NULL, NULL);
+	ev_async_stop(e->loop, &e->stop_async);
+	if (e->own_loop)
+		ev_loop_destroy(e->loop);
+	pthread_mutex_destroy(&e->stats_lock);
+	free(e);
+	atomic_store(&engine_claimed, 0);
+	return -EINVAL; /* tls_setup said why */
 err_mutex:
 	pthread_mutex_destroy(&e->stats_lock);
 err_free:
@@ -658,6 +721,7 @@ t2s_engine_run(struct t2s_engine *e, int tun_fd)
 	stats_refresh(e);
 	t2s_free(e->t);
 	e->t = NULL;
+	tls_client_close_all(e->proxy.tls); /* relays whose flows are gone */
 	stats_refresh(e);
 	lwip_port_fini();
 	if (err == 0)
@@ -684,6 +748,7 @@ t2s_engine_free(struct t2s_engine *e)
 	if (e == NULL)
 		return;
 	ev_async_stop(e->loop, &e->stop_async);
+	tls_client_free(e->proxy.tls);
 	if (e->own_loop)
 		ev_loop_destroy(e->loop);
 	pthread_mutex_destroy(&e->stats_lock);
@@ -734,16 +799,29 @@ reload_apply(struct t2s_engine *e, const struct t2s_config *next, const struct s
 	     socklen_t addrlen)
 {
 	char url[T2S_ENDPOINT_STRLEN + PROXY_URL_CRED_MAX + 16];
-	bool proxy_changed = !endpoint_equal(&e->cfg.proxy.server, &next->proxy.server) ||
-			     e->cfg.proxy.has_credentials != next->proxy.has_credentials ||
-			     strcmp(e->cfg.proxy.user, next->proxy.user) != 0 ||
-			     strcmp(e->cfg.proxy.pass, next->proxy.pass) != 0 ||
-			     addrlen != e->proxy.addrlen || memcmp(addr, &e->proxy.addr, addrlen) != 0;
+	bool proxy_changed = config_proxy_live_ok(&e->cfg, next) &&
+			     (!endpoint_equal(&e->cfg.proxy.server, &next->proxy.server) ||
+			      e->cfg.proxy.has_credentials != next->proxy.has_credentials ||
+			      strcmp(e->cfg.proxy.user, next->proxy.user) != 0 ||
+			      strcmp(e->cfg.proxy.pass, next->proxy.pass) != 0 ||
+			      addrlen != e->proxy.addrlen || memcmp(addr, &e->proxy.addr, addrlen) != 0);
+	struct t2s_config *n = malloc(sizeof(*n));
 	unsigned taken;
 
-	if (proxy_changed && set_creds(e, &next->proxy) < 0)
+	if (n == NULL)
 		return -ENOMEM;
-	taken = config_merge_live(&e->cfg, next, reload_refused_cb, e);
+	if (proxy_changed && set_creds(e, &next->proxy) < 0) {
+		free(n);
+		return -ENOMEM;
+	}
+	/* "udp auto" again is what auto meant at start for the running proxy's kind, which a
+	 * reload never changes (engine_new, config_proxy_live_ok), not a change. */
+	*n = *next;
+	if ((e->cfg.proxy.kind == PROXY_KIND_HTTP || e->cfg.proxy.tls) && n->udp_mode == CONFIG_UDP_AUTO)
+		n->udp_mode = CONFIG_UDP_DNS_OVER_TCP;
+	taken = config_merge_live(&e->cfg, n, reload_refused_cb, e);
+	explicit_bzero(n, sizeof(*n));
+	free(n);
 	log_set_level(e->cfg.log_level);
 	if (proxy_changed) {
 		memcpy(&e->proxy.addr, addr, addrlen);
