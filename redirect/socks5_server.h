@@ -10,6 +10,8 @@
 
 #include "sock.h"
 
+struct socks5_pipeline;
+
 /* How to reach the proxy. Owned by the caller; must outlive every session using it. */
 struct socks5_server {
 	struct sockaddr_storage addr;
@@ -18,6 +20,9 @@ struct socks5_server {
 	const char *pass;
 	unsigned fwmark; /* SO_MARK for proxy sockets, 0 for none */
 	struct sock_hook hook; /* called on every socket opened for this server (sock.h) */
+	/* What CONNECT sessions learn about pipelining (socks5_pipeline.h), owned by the
+	 * holder of this struct; NULL: always step by step. */
+	struct socks5_pipeline *pipeline;
 };
 
 #endif
