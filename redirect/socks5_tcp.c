@@ -103,7 +103,8 @@ learn(struct socks5_tcp *s)
 		socks5_pipeline_answered(p);
 		return false;
 	}
-	if (s->hs.failure == SOCKS5_HANDSHAKE_PROXY_PROTOCOL && !s->retried)
+	/* out_len 0: our own requests did not encode (step by step would not either). */
+	if (s->hs.failure == SOCKS5_HANDSHAKE_PROXY_PROTOCOL && s->hs.out_len > 0 && !s->retried)
 		return fall_back(s, s->hs.mismatch);
 	socks5_pipeline_abandoned(p, s->probe);
 	return false;

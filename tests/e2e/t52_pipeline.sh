@@ -46,6 +46,7 @@ AllowTcpForwarding yes
 PermitTTY no
 X11Forwarding no
 EOF
+# shellcheck disable=SC2016  # $1 is expanded by the inner sh
 start_bg sshd "$SRV" sh -c 'mount -t tmpfs -o mode=755 t2s-e2e-run /run && mkdir -m 755 /run/sshd &&
     exec /usr/sbin/sshd -D -e -f "$1"' sh "$S/sshd_config"
 wait_until 10 listening "$SRV" "$SRV_IP4" "$SSHD_PORT" || fail "sshd did not listen on $SRV_IP4:$SSHD_PORT"
