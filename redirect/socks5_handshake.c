@@ -65,12 +65,59 @@ prepare_request(struct socks5_handshake *hs)
 	return 0;
 }
 
+void
+socks5_handshake_pipeline(struct socks5_handshake *hs, uint8_t method)
+{
+	if (method == SOCKS5_METHOD_USERPASS && hs->user == NULL)
+		return; /* learned with other credentials: step by step */
+	hs->pipelined = true;
+	hs->expect_method = method;
+}
+
+/* Queues every request at once, for a pipelined handshake. */
+static int
+prepare_pipelined(struct socks5_handshake *hs)
+{
+	size_t len = 0;
+	int n;
+
+	n = socks5_proto_encode_greeting(hs->out, sizeof(hs->out), hs->user != NULL);
+	if (n < 0)
+		return n;
+	len += (size_t)n;
+	if (hs->expect_method == SOCKS5_METHOD_USERPASS) {
+		n = socks5_proto_encode_userpass(hs->out + len, sizeof(hs->out) - len, hs->user, hs->pass);
+		if (n < 0)
+			return n;
+		len += (size_t)n;
+	}
+	n = socks5_proto_encode_request(hs->out + len, sizeof(hs->out) - len, hs->cmd, &hs->target);
+	if (n < 0)
+		return n;
+	hs->out_off = 0;
+	hs->out_len = len + (size_t)n;
+	hs->in_len = 0;
+	return 0;
+}
+
 static enum socks5_handshake_status
 advance(struct socks5_handshake *hs, enum socks5_handshake_step next)
 {
 	int err;
 
+	if (hs->pipelined && next != SOCKS5_HANDSHAKE_STEP_METHOD) {
+		/* Already sent: wait for its reply. */
+		hs->step = next;
+		hs->in_len = 0;
+		return SOCKS5_HANDSHAKE_NEED_READ;
+	}
 	hs->step = next;
+	if (hs->pipelined) {
+		err = prepare_pipelined(hs);
+		if (err < 0)
+			return finish(hs, SOCKS5_HANDSHAKE_PROXY_PROTOCOL, err, 0);
+		return SOCKS5_HANDSHAKE_NEED_WRITE;
+	}
 	err = prepare_request(hs);
 	if (err < 0)
 		return finish(hs, SOCKS5_HANDSHAKE_PROXY_PROTOCOL, err, 0);
@@ -91,6 +138,11 @@ handle_reply(struct socks5_handshake *hs)
 			return SOCKS5_HANDSHAKE_NEED_READ;
 		if (n < 0)
 			return finish(hs, SOCKS5_HANDSHAKE_PROXY_PROTOCOL, n, 0);
+		if (hs->pipelined && hs->method != hs->expect_method && hs->method != SOCKS5_METHOD_UNACCEPTABLE) {
+			/* The proxy reads what we sent after the greeting as something else. */
+			hs->mismatch = true;
+			return finish(hs, SOCKS5_HANDSHAKE_PROXY_PROTOCOL, -EPROTO, 0);
+		}
 		if (hs->method == SOCKS5_METHOD_USERPASS && hs->user != NULL)
 			return advance(hs, SOCKS5_HANDSHAKE_STEP_AUTH);
 		if (hs->method == SOCKS5_METHOD_NONE)

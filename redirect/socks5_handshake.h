@@ -9,6 +9,7 @@
 #ifndef T2S_REDIRECT_SOCKS5_HANDSHAKE_H
 #define T2S_REDIRECT_SOCKS5_HANDSHAKE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,11 +57,15 @@ struct socks5_handshake {
 	/* The step that failed (CONNECTING..REQUEST): a proxy that closes the connection
 	 * at REQUEST completed the greeting and refuses the command itself. */
 	enum socks5_handshake_step failed_step;
+	/* Pipelined (socks5_handshake_pipeline): every request in one write, then the
+	 * replies in order; mismatch: the proxy chose another method than expect_method. */
+	bool pipelined, mismatch;
+	uint8_t expect_method;
 	uint8_t rep;             /* the REP code for SOCKS5_HANDSHAKE_REJECTED */
 	struct t2s_endpoint bnd; /* BND.ADDR:BND.PORT as replied (type NONE before the reply) */
 	/* Outgoing request [out_off, out_len), then incoming reply [0, in_len). */
 	size_t out_off, out_len, in_len;
-	uint8_t out[SOCKS5_MAX_REQUEST];
+	uint8_t out[4 + 2 * SOCKS5_MAX_REQUEST]; /* greeting, user/pass, request */
 	uint8_t in[SOCKS5_MAX_REPLY];
 };
 
@@ -70,6 +75,14 @@ struct socks5_handshake {
  */
 void socks5_handshake_init(struct socks5_handshake *hs, const struct socks5_server *server, uint8_t cmd,
 			   const struct t2s_endpoint *target);
+
+/*
+ * Right after init: send the greeting, the credentials (if method is USERPASS) and the
+ * request in one write, assuming the proxy chooses method. If it chooses another, the
+ * handshake fails as SOCKS5_HANDSHAKE_PROXY_PROTOCOL with mismatch set (0xff, no
+ * acceptable method, is still SOCKS5_HANDSHAKE_PROXY_AUTH).
+ */
+void socks5_handshake_pipeline(struct socks5_handshake *hs, uint8_t method);
 
 /* Drive the handshake when fd is writable / readable. Never closes fd. */
 enum socks5_handshake_status socks5_handshake_on_writable(struct socks5_handshake *hs, int fd);

@@ -13,6 +13,7 @@
 #include "sock.h"
 
 struct tls_client;
+struct socks5_pipeline;
 
 /* How to reach the proxy. Owned by the caller; must outlive every session using it. */
 struct socks5_server {
@@ -24,6 +25,9 @@ struct socks5_server {
 	unsigned fwmark; /* SO_MARK for proxy sockets, 0 for none */
 	struct sock_hook hook; /* called on every socket opened for this server (sock.h) */
 	struct tls_client *tls; /* NULL: plain TCP; else TLS to the proxy (tls_client.h), borrowed */
+	/* What CONNECT sessions learn about pipelining (socks5_pipeline.h), owned by the
+	 * holder of this struct; NULL: always step by step. */
+	struct socks5_pipeline *pipeline;
 };
 
 #endif

@@ -13,6 +13,7 @@
 #include "container_of.h"
 #include "sock.h"
 #include "socks5_handshake.h"
+#include "socks5_pipeline.h"
 #include "io_watch.h"
 
 struct socks5_tcp {
@@ -20,9 +21,95 @@ struct socks5_tcp {
 	ev_io io;
 	int fd;
 	struct socks5_handshake hs;
+	const struct socks5_server *server;
+	struct t2s_endpoint target;
+	bool probe;     /* this pipelined handshake is the proxy's probe (probe_timer runs) */
+	bool retried;   /* fell back to step by step once already */
+	ev_timer probe_timer;
 	socks5_tcp_done_fn done;
 	void *arg;
 };
+
+static void socks5_tcp_io_cb(struct ev_loop *loop, ev_io *w, int revents);
+
+/* Starts a handshake on fd, or on a proxy connection of its own (fd < 0); -errno on
+ * failure. */
+static int
+start(struct socks5_tcp *s, bool may_pipeline, int fd)
+{
+	struct socks5_pipeline *p = s->server->pipeline;
+	uint8_t method;
+
+	if (fd < 0)
+		fd = sock_connect_nb((const struct sockaddr *)&s->server->addr, s->server->addrlen,
+				     s->server->fwmark, &s->server->hook);
+	if (fd < 0)
+		return fd;
+	s->fd = fd;
+	socks5_handshake_init(&s->hs, s->server, SOCKS5_CMD_CONNECT, &s->target);
+	s->probe = false;
+	if (may_pipeline && p != NULL && socks5_pipeline_begin(p, &method, &s->probe)) {
+		socks5_handshake_pipeline(&s->hs, method);
+		if (!s->hs.pipelined) {
+			socks5_pipeline_abandoned(p, s->probe);
+			s->probe = false;
+		}
+	}
+	if (s->probe) {
+		ev_timer_set(&s->probe_timer, p->probe_timeout > 0 ? p->probe_timeout : 2.0, 0);
+		ev_timer_start(s->loop, &s->probe_timer);
+	}
+	ev_io_init(&s->io, socks5_tcp_io_cb, fd, EV_WRITE);
+	ev_io_start(s->loop, &s->io);
+	return 0;
+}
+
+/* Drops the pipelined attempt and starts again step by step; false if that failed. */
+static bool
+fall_back(struct socks5_tcp *s, bool mismatch)
+{
+	int err;
+
+	socks5_pipeline_failed(s->server->pipeline, mismatch);
+	ev_timer_stop(s->loop, &s->probe_timer);
+	ev_io_stop(s->loop, &s->io);
+	close(s->fd);
+	s->fd = -1;
+	s->retried = true;
+	err = start(s, false, -1);
+	if (err < 0) {
+		s->hs.failure = SOCKS5_HANDSHAKE_PROXY_UNREACHABLE;
+		s->hs.err = err;
+		return false;
+	}
+	return true;
+}
+
+/* Learns from the outcome; true if the session goes on (a fallback started). */
+static bool
+learn(struct socks5_tcp *s)
+{
+	struct socks5_pipeline *p = s->server->pipeline;
+	bool answered = s->hs.failure == SOCKS5_HANDSHAKE_OK || s->hs.failure == SOCKS5_HANDSHAKE_REJECTED ||
+			(s->hs.failure == SOCKS5_HANDSHAKE_PROXY_AUTH && s->hs.failed_step == SOCKS5_HANDSHAKE_STEP_AUTH);
+
+	if (p == NULL)
+		return false;
+	if (!s->hs.pipelined) {
+		if (answered)
+			socks5_pipeline_stepwise_answered(p, s->hs.method);
+		return false;
+	}
+	if (answered) {
+		socks5_pipeline_answered(p);
+		return false;
+	}
+	/* out_len 0: our own requests did not encode (step by step would not either). */
+	if (s->hs.failure == SOCKS5_HANDSHAKE_PROXY_PROTOCOL && s->hs.out_len > 0 && !s->retried)
+		return fall_back(s, s->hs.mismatch);
+	socks5_pipeline_abandoned(p, s->probe);
+	return false;
+}
 
 static void
 finish(struct socks5_tcp *s)
@@ -34,11 +121,33 @@ finish(struct socks5_tcp *s)
 		[SOCKS5_HANDSHAKE_PROXY_AUTH] = SOCKS5_TCP_PROXY_AUTH,
 		[SOCKS5_HANDSHAKE_REJECTED] = SOCKS5_TCP_TARGET,
 	};
-	struct socks5_tcp_result res = {
-		.failure = failures[s->hs.failure], .err = s->hs.err, .rep = s->hs.rep, .method = s->hs.method};
+	struct socks5_tcp_result res;
 
+	if (learn(s))
+		return;
+	res = (struct socks5_tcp_result){
+		.failure = failures[s->hs.failure], .err = s->hs.err, .rep = s->hs.rep, .method = s->hs.method};
+	s->probe = false;
+	ev_timer_stop(s->loop, &s->probe_timer);
 	ev_io_stop(s->loop, &s->io);
 	s->done(s->arg, &res);
+}
+
+/* The probe's reply is late: a proxy that read the greeting and dropped the rest. */
+static void
+socks5_tcp_probe_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct socks5_tcp *s = container_of(w, struct socks5_tcp, probe_timer);
+
+	(void)loop;
+	(void)revents;
+	if (s->hs.step == SOCKS5_HANDSHAKE_STEP_DONE || !s->hs.pipelined)
+		return;
+	s->probe = false;
+	if (!fall_back(s, false)) {
+		s->hs.step = SOCKS5_HANDSHAKE_STEP_DONE;
+		finish(s);
+	}
 }
 
 static void
@@ -70,39 +179,53 @@ socks5_tcp_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
+static struct socks5_tcp *
+session_new(struct ev_loop *loop, const struct socks5_server *server, int fd, const struct t2s_endpoint *target,
+	    socks5_tcp_done_fn done, void *arg)
+{
+	struct socks5_tcp *s;
+	int err;
+
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		err = -ENOMEM;
+		goto err_close;
+	}
+	s->loop = loop;
+	s->server = server;
+	s->target = *target;
+	s->done = done;
+	s->arg = arg;
+	ev_init(&s->probe_timer, socks5_tcp_probe_cb);
+	/* On a connection the caller made (TLS), step by step: falling back would need a
+	 * new connection, which only the caller can make. */
+	err = start(s, fd < 0, fd);
+	if (err < 0) {
+		free(s);
+		errno = -err;
+		return NULL;
+	}
+	return s;
+
+err_close:
+	if (fd >= 0)
+		close(fd);
+	errno = -err;
+	return NULL;
+}
+
 struct socks5_tcp *
 socks5_tcp_new_on_fd(struct ev_loop *loop, const struct socks5_server *server, int fd,
 		     const struct t2s_endpoint *target, socks5_tcp_done_fn done, void *arg)
 {
-	struct socks5_tcp *s = malloc(sizeof(*s));
-
-	if (s == NULL) {
-		close(fd);
-		errno = ENOMEM;
-		return NULL;
-	}
-	s->loop = loop;
-	s->fd = fd;
-	socks5_handshake_init(&s->hs, server, SOCKS5_CMD_CONNECT, target);
-	s->done = done;
-	s->arg = arg;
-	ev_io_init(&s->io, socks5_tcp_io_cb, fd, EV_WRITE);
-	ev_io_start(loop, &s->io);
-	return s;
+	return session_new(loop, server, fd, target, done, arg);
 }
 
 struct socks5_tcp *
 socks5_tcp_new(struct ev_loop *loop, const struct socks5_server *server, const struct t2s_endpoint *target,
 	       socks5_tcp_done_fn done, void *arg)
 {
-	int fd;
-
-	fd = sock_connect_nb((const struct sockaddr *)&server->addr, server->addrlen, server->fwmark, &server->hook);
-	if (fd < 0) {
-		errno = -fd;
-		return NULL;
-	}
-	return socks5_tcp_new_on_fd(loop, server, fd, target, done, arg);
+	return session_new(loop, server, -1, target, done, arg);
 }
 
 int
@@ -120,6 +243,9 @@ socks5_tcp_free(struct socks5_tcp *s)
 {
 	if (s == NULL)
 		return;
+	if (s->probe && s->server->pipeline != NULL)
+		socks5_pipeline_abandoned(s->server->pipeline, true);
+	ev_timer_stop(s->loop, &s->probe_timer);
 	ev_io_stop(s->loop, &s->io);
 	if (s->fd >= 0)
 		close(s->fd);

@@ -47,7 +47,8 @@ struct socks5_tcp *socks5_tcp_new(struct ev_loop *loop, const struct socks5_serv
 /*
  * The same on fd, a non-blocking stream socket already connected or connecting to the
  * proxy (tls_client.h's plain end). The session owns fd from now on, also when NULL is
- * returned (then it is closed).
+ * returned (then it is closed). Such a session never pipelines (socks5_pipeline.h):
+ * its fallback would need a new connection, which only the caller can make.
  */
 struct socks5_tcp *socks5_tcp_new_on_fd(struct ev_loop *loop, const struct socks5_server *server, int fd,
 					const struct t2s_endpoint *target, socks5_tcp_done_fn done, void *arg);

@@ -582,6 +582,7 @@ struct script {
 	ev_io relay_io;
 	uint16_t relay_port;
 	unsigned relay_events;
+	unsigned reads; /* fake_socks5_script_reads */
 };
 
 static void script_queue(struct script_conn *sc, const void *buf, size_t len);
@@ -750,6 +751,13 @@ script_step(struct conn *c, struct script_conn *sc)
 			return false;
 		consume(c, 2u + c->buf[1]);
 		sc->stage = SCRIPT_REQUEST;
+		if (s->kind == FAKE_SOCKS5_SCRIPT_GREETING_ONLY) {
+			c->len = 0;
+		} else if (s->kind == FAKE_SOCKS5_SCRIPT_CLOSE_ON_PIPELINE && c->len > 0) {
+			sc->reset = true;
+			sc->stage = SCRIPT_DONE;
+			return false;
+		}
 		switch (s->kind) {
 		case FAKE_SOCKS5_SCRIPT_CLOSE_AFTER_GREETING:
 			sc->stage = SCRIPT_DONE;
@@ -837,6 +845,7 @@ script_input(struct conn *c)
 		sc->split_timer.repeat = 0.002;
 	}
 	sc->split = c->f->script->kind == FAKE_SOCKS5_SCRIPT_OK_SPLIT;
+	c->f->script->reads++;
 	while (script_step(c, sc))
 		;
 	if (sc->reset) {
@@ -991,6 +1000,12 @@ uint16_t
 fake_socks5_script_relay_port(const struct fake_socks5 *f)
 {
 	return f->script->relay_port;
+}
+
+unsigned
+fake_socks5_script_reads(const struct fake_socks5 *f)
+{
+	return f->script != NULL ? f->script->reads : 0;
 }
 
 const unsigned *

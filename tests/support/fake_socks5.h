@@ -139,6 +139,10 @@ enum fake_socks5_script {
 	FAKE_SOCKS5_SCRIPT_CLOSE_ON_REQUEST,     /* greeting answered, request read, then half-closed (ssh -D) */
 	FAKE_SOCKS5_SCRIPT_CLOSE_ON_REQUEST_AUTH, /* the same after a user/pass */
 	FAKE_SOCKS5_SCRIPT_RESET_ON_REQUEST,     /* greeting answered, request read, then reset */
+	/* Pipelining (several requests in one write): like microsocks, drops whatever came
+	 * with the greeting and waits for more; or resets the connection when anything did. */
+	FAKE_SOCKS5_SCRIPT_GREETING_ONLY,
+	FAKE_SOCKS5_SCRIPT_CLOSE_ON_PIPELINE,
 };
 
 /* Listens on ::1 instead of 127.0.0.1; NULL if this host has no IPv6 loopback. */
@@ -153,6 +157,9 @@ void fake_socks5_set_script(struct fake_socks5 *f, enum fake_socks5_script scrip
 const uint8_t *fake_socks5_script_request(const struct fake_socks5 *f, size_t *len);
 /* Whether the last user/pass was "user"/"secret". */
 bool fake_socks5_script_auth_seen(const struct fake_socks5 *f);
+/* How many reads returned data on scripted connections so far (one per client write
+ * on loopback, as each write is read before the next one arrives). */
+unsigned fake_socks5_script_reads(const struct fake_socks5 *f);
 /* Runs the loop until every scripted connection is closed, at most timeout seconds. */
 bool fake_socks5_wait_closed(struct fake_socks5 *f, double timeout);
 

@@ -451,7 +451,8 @@ t2s_log_stats(const struct t2s *t)
 		 "fake_ip_unmapped=%llu dns_stub_refused=%llu "
 		 "fd_exhaustion_episodes=%llu fd_exhaustion_refused=%llu fd_exhausted=%d "
 		 "mem_used=%zu mem_limit=%zu mem_episodes=%llu mem_refused=%llu mem_dropped=%llu mem_over=%d "
-		 "tun_truncated=%llu tcp_collapses=%llu tun_gso_in=%llu tun_gso_out=%llu%s",
+		 "tun_truncated=%llu tcp_collapses=%llu tun_gso_in=%llu tun_gso_out=%llu "
+		 "socks5_pipelined=%llu socks5_pipeline_fallbacks=%llu socks5_pipeline=%s%s",
 		 (unsigned long long)s->tun_packets_in, (unsigned long long)s->tun_bytes_in,
 		 (unsigned long long)s->tun_packets_out, (unsigned long long)s->tun_bytes_out,
 		 (unsigned long long)s->tun_write_drops, (unsigned long long)s->malformed,
@@ -474,7 +475,9 @@ t2s_log_stats(const struct t2s *t)
 		 (unsigned long long)t->mem.episode.episodes, (unsigned long long)t->mem.episode.refused,
 		 (unsigned long long)t->mem.dropped, t->mem.episode.exhausted ? 1 : 0,
 		 (unsigned long long)s->tun_truncated, (unsigned long long)tc->collapses,
-		 (unsigned long long)s->tun_gso_in, (unsigned long long)s->tun_gso_out, tls);
+		 (unsigned long long)s->tun_gso_in, (unsigned long long)s->tun_gso_out,
+		 (unsigned long long)t->pipeline.pipelined, (unsigned long long)t->pipeline.fallbacks,
+		 socks5_pipeline_state_str(t->pipeline.state), tls);
 }
 
 static void
@@ -576,6 +579,7 @@ t2s_set_proxy(struct t2s *t, const struct socks5_server *proxy)
 	t->proxy.addrlen = proxy->addrlen;
 	t->proxy.user = proxy->user;
 	t->proxy.pass = proxy->pass;
+	socks5_pipeline_reset(&t->pipeline);
 	udp_pool_drain(t->udp_pool);
 	udp_health_proxy_changed(t->udp_health);
 	if (t->fakeip != NULL)
@@ -604,6 +608,9 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 	t->loop = loop;
 	t->cfg = cfg;
 	t->proxy = *proxy;
+	t->proxy.pipeline = &t->pipeline;
+	/* A probe that waits longer would leave its flow too little for the fallback. */
+	t->pipeline.probe_timeout = cfg->connect_timeout / 3 < 2.0 ? cfg->connect_timeout / 3 : 2.0;
 	t->tun = *tun;
 	tun->fd = -1;
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))

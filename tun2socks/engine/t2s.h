@@ -22,6 +22,8 @@
 #include "mem_budget.h"
 #include "packet.h"
 #include "proxy_tcp.h"
+#include "socks5_pipeline.h"
+#include "socks5_tcp.h"
 #include "tun.h"
 #include "udp_route.h"
 
@@ -64,6 +66,7 @@ struct t2s {
 	struct tun_device tun;
 	struct tunif *tunif;
 	struct socks5_server proxy;
+	struct socks5_pipeline pipeline; /* proxy.pipeline: does it take pipelined handshakes */
 	ev_io tun_io;
 	ev_prepare service_prepare; /* runs flow work that lwIP callbacks scheduled */
 	struct flow_env env;      /* what the flow kinds are given (flow_env.h) */
