@@ -19,6 +19,7 @@
 
 #include "fd_pressure.h"
 #include "flow_env.h"
+#include "flow_info.h"
 #include "packet.h"
 
 struct tunif;
@@ -75,6 +76,9 @@ unsigned tcp_flows_count(const struct tcp_flows *t);
 const struct tcp_flows_stats *tcp_flows_get_stats(const struct tcp_flows *t);
 /* The --max-flows episode (fd_pressure.h): its counters go in the stats line. */
 const struct fd_pressure *tcp_flows_cap(const struct tcp_flows *t);
+/* Calls fn for every live flow, the newest first (on the loop's thread; fn must not
+ * open or close flows). Returns 0, or fn's first non-zero return. */
+int tcp_flows_foreach(const struct tcp_flows *t, flow_info_fn fn, void *arg);
 /* Bytes of the transmit pool (proxy -> app chunks), for the memory budget. */
 size_t tcp_flows_tx_bytes(const struct tcp_flows *t);
 
