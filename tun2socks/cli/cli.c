@@ -15,11 +15,14 @@
 #include "capture.h"
 #include "cidr.h"
 #include "mem_budget.h"
+#include "metrics_addr.h"
 
 const char cli_usage[] =
 	"Usage: tun2socks --proxy URL [options]\n"
 	"       tun2socks --proxy URL [options] -- COMMAND [ARGS...]\n"
 	"       tun2socks down [--tun NAME] [--netns PATH|NAME]\n"
+	"       tun2socks status|flows|top [--tun NAME | --control PATH] [options]\n"
+	"                             (see 'tun2socks flows --help')\n"
 	"\n"
 	"Captures the IP traffic of a TUN device and sends every TCP connection through a\n"
 	"SOCKS5 proxy (CONNECT), and every UDP datagram through a UDP ASSOCIATE.\n"
@@ -78,6 +81,11 @@ const char cli_usage[] =
 	"                             COMMAND runs as NAME too (under sudo, by default as\n"
 	"                             $SUDO_USER; --user root keeps root)\n"
 	"      --group NAME           group for --user\n"
+	"      --control PATH         the control socket that 'tun2socks status', 'flows' and\n"
+	"                             'top' ask (default /run/tun2socks/net<netns>-<tun>.control,\n"
+	"                             mode 0660, group --group's)\n"
+	"      --metrics [ADDR:]PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+	"                             (ADDR 127.0.0.1 by default: they reveal traffic)\n"
 	"\n"
 	"Capture modes:\n"
 	"      --auto-route           send all IPv4 and IPv6 traffic of the host into the TUN,\n"
@@ -138,6 +146,8 @@ enum {
 	OPT_DNS_SERVER,
 	OPT_USER,
 	OPT_GROUP,
+	OPT_CONTROL,
+	OPT_METRICS,
 };
 
 static const char short_options[] = ":p:t:m:a:6:l:hV";
@@ -171,6 +181,8 @@ static const struct option options[] = {
 	{"dns-server", required_argument, NULL, OPT_DNS_SERVER},
 	{"user", required_argument, NULL, OPT_USER},
 	{"group", required_argument, NULL, OPT_GROUP},
+	{"control", required_argument, NULL, OPT_CONTROL},
+	{"metrics", required_argument, NULL, OPT_METRICS},
 	{"log-level", required_argument, NULL, 'l'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -442,6 +454,17 @@ parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, b
 		case OPT_GROUP:
 			cfg->group = optarg;
 			break;
+		case OPT_CONTROL:
+			if (optarg[0] != '/' || strlen(optarg) >= 108)
+				return fail(msg, msglen, "--control: '%s' is not an absolute path of at most 107 bytes",
+					    optarg);
+			cfg->control = optarg;
+			break;
+		case OPT_METRICS:
+			if (metrics_addr_parse(optarg, NULL) < 0)
+				return fail(msg, msglen, "--metrics: '%s' is not [ADDR:]PORT (e.g. 127.0.0.1:9477)", optarg);
+			cfg->metrics = optarg;
+			break;
 		case 'l':
 			lvl = log_level_parse(optarg);
 			if (lvl < 0)
@@ -505,7 +528,8 @@ cli_set(struct t2s_config *cfg, const char *name, const char *value, char *msg, 
 	if (o->name == NULL || o->val == 'h' || o->val == 'V')
 		return fail(msg, msglen, "unknown option '%s'", name);
 	/* These keep a pointer to their value, which does not outlive this call. */
-	if (o->val == OPT_AUTH_FILE || o->val == OPT_NETNS || o->val == OPT_USER || o->val == OPT_GROUP) {
+	if (o->val == OPT_AUTH_FILE || o->val == OPT_NETNS || o->val == OPT_USER || o->val == OPT_GROUP ||
+	    o->val == OPT_CONTROL || o->val == OPT_METRICS) {
 		fail(msg, msglen, "--%s cannot be set by name", name);
 		return -ENOTSUP;
 	}

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +29,8 @@
 #include "cli.h"
 #include "config.h"
 #include "container_of.h"
+#include "control.h"
+#include "ctl_cmd.h"
 #include "host_api.h"
 #include "log.h"
 #include "netns.h"
@@ -202,6 +205,7 @@ struct host_setup {
 	bool cmd_running;         /* netns_cmd_go was called: the command is no longer ours to reap */
 	bool start_failed;        /* a start hook failed, and said why */
 	int exit_status;
+	struct control *control;  /* the control socket (control.h) */
 };
 
 /* The capture modes give the TUN addresses of their own unless the user chose some. */
@@ -635,6 +639,67 @@ drop_privileges(const struct t2s_config *cfg, const struct privdrop_target *run_
 	return 0;
 }
 
+/* The inode of the network namespace the TUN lives in (0 when unknown). */
+static unsigned long
+tun_netns(const struct host_setup *hs)
+{
+	char path[64];
+	struct stat st;
+
+	if (hs->netns_fd >= 0)
+		return fstat(hs->netns_fd, &st) == 0 ? (unsigned long)st.st_ino : 0;
+	if (hs->cmd != NULL)
+		snprintf(path, sizeof(path), "/proc/%ld/ns/net", (long)netns_cmd_pid(hs->cmd));
+	else
+		snprintf(path, sizeof(path), "/proc/self/ns/net");
+	return stat(path, &st) == 0 ? (unsigned long)st.st_ino : 0;
+}
+
+/*
+ * The control socket, while we may still write /run/tun2socks. A path of our own
+ * choosing that cannot be had is a warning; --control's is an error.
+ */
+static int
+start_control(struct host_setup *hs)
+{
+	const struct t2s_config *cfg = hs->cfg;
+	struct control_params p = {.gid = hs->run_as != NULL ? hs->run_as->gid : (gid_t)-1, .netns = tun_netns(hs)};
+	struct t2s_engine_status st;
+	char path[108], capture[80];
+	int err;
+
+	if (t2s_engine_status(hs->engine, &st) < 0)
+		return 0;
+	if (cfg->control != NULL)
+		snprintf(path, sizeof(path), "%s", cfg->control);
+	else if (control_default_path(p.netns, st.tun, path, sizeof(path)) < 0)
+		return 0;
+	if (cfg->command != NULL)
+		snprintf(capture, sizeof(capture), "command");
+	else if (cfg->netns != NULL)
+		snprintf(capture, sizeof(capture), "netns %s", cfg->netns);
+	else if (cfg->auto_route)
+		snprintf(capture, sizeof(capture), "auto-route%s%s", cfg->share_from[0] != '\0' ? " share-from " : "",
+			 cfg->share_from);
+	else if (cfg->share_from[0] != '\0')
+		snprintf(capture, sizeof(capture), "share-from %s", cfg->share_from);
+	else
+		snprintf(capture, sizeof(capture), "none");
+	p.path = path;
+	p.capture = capture;
+	err = control_start(hs->loop, hs->engine, &p, &hs->control);
+	if (err < 0 && cfg->control != NULL) {
+		log_error("--control %s: %s", path, strerror(-err));
+		return err;
+	}
+	if (err < 0)
+		log_warn("no control socket at %s: %s%s", path, strerror(-err),
+			 err == -EADDRINUSE ? " (another tun2socks answers there)" : "");
+	else
+		log_info("control socket: %s", path);
+	return 0;
+}
+
 /*
  * The engine is built on the TUN and about to run: drop privileges, take the signals
  * (or the command's), let the command go. What arrived meanwhile is handled now.
@@ -647,6 +712,8 @@ host_started(void *arg, struct t2s_engine *engine)
 	int err;
 
 	hs->engine = engine;
+	if ((err = start_control(hs)) < 0)
+		goto err_failed;
 	if (hs->run_as != NULL && (err = drop_privileges(hs->cfg, hs->run_as, hs->capture != NULL)) < 0)
 		goto err_failed;
 	signals_start(hs->loop, hs, hs->cmd == NULL);
@@ -676,6 +743,8 @@ host_stopping(void *arg, struct t2s_engine *engine)
 
 	(void)engine;
 	signals_release(hs->loop, hs);
+	control_stop(hs->control);
+	hs->control = NULL;
 	stop_capture(hs);
 }
 
@@ -696,6 +765,8 @@ main(int argc, char **argv)
 	char msg[256];
 	int rc, status = EXIT_FAILURE;
 
+	if (argc >= 2 && ctl_cmd_is(argv[1]))
+		return ctl_cmd_main(argc - 1, argv + 1);
 	config_defaults(&cfg);
 	rc = cli_parse(argc, argv, &cfg, msg, sizeof(msg));
 	if (rc < 0) {
@@ -767,6 +838,8 @@ main(int argc, char **argv)
 		status = hs.exit_status;
 	}
 	/* A no-op when the stopping hook ran. */
+	control_stop(hs.control);
+	hs.control = NULL;
 	stop_capture(&hs);
 	command_unwatch(loop, &hs);
 	t2s_engine_free(engine);

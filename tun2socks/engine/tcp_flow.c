@@ -965,12 +965,20 @@ flow_socks_done_cb(void *arg, const struct socks5_tcp_result *res)
 
 	if (res->failure != SOCKS5_TCP_OK) {
 		t->stats.failed++;
+		if (res->failure != SOCKS5_TCP_TARGET) {
+			t->stats.proxy_last_fail = ev_now(t->env.loop);
+			t->stats.proxy_last_error = res->failure == SOCKS5_TCP_PROXY_UNREACHABLE ? "unreachable"
+						    : res->failure == SOCKS5_TCP_PROXY_AUTH      ? "authentication failed"
+											 : "protocol error";
+		} else {
+			t->stats.proxy_last_ok = ev_now(t->env.loop); /* it answered */
+		}
 		log_failure(f, res);
 		refuse_application(f, res);
 		flow_close(f, CLOSE_ABORT);
 		return;
 	}
-	f->connected = ev_now(t->env.loop);
+	f->connected = t->stats.proxy_last_ok = ev_now(t->env.loop);
 	f->fd = socks5_tcp_take_fd(f->socks);
 	socks5_tcp_free(f->socks);
 	f->socks = NULL;

@@ -37,6 +37,9 @@ struct tcp_flows_stats {
 	uint64_t stub_refused;  /* SYNs to the command's nameserver (RST) */
 	uint64_t fake_unmapped; /* SYNs to a fake address whose name is gone */
 	uint64_t collapses;     /* queues of small segments copied into dense buffers */
+	/* The proxy as the last CONNECTs found it (ev_now; 0: never): for `tun2socks status`. */
+	double proxy_last_ok, proxy_last_fail;
+	const char *proxy_last_error; /* static text, NULL before the first failure */
 };
 
 /* Every TCP flow: the registry (tuple table, list, service queue) and its counters. */

@@ -32,6 +32,7 @@
 #include "tcp_flow.h"
 #include "tun.h"
 #include "udp_flow.h"
+#include "udp_health.h"
 
 struct t2s_conf {
 	struct t2s_config cfg;
@@ -77,6 +78,7 @@ struct t2s_engine {
 	 * to the loop by flows_async and answered under stats_lock with flows_done. */
 	pthread_t run_thread;
 	bool running; /* e->t is built and the loop runs (stats_lock) */
+	ev_tstamp started_at;
 	pthread_mutex_t flows_serial;
 	pthread_cond_t flows_done;
 	struct flows_request *flows_req;
@@ -98,7 +100,7 @@ static atomic_int engine_claimed;
 /* The command's host integration: the embedder owns the device and the routes. */
 static const char *const host_options[] = {
 	"tun", "tun-fd", "auto-route", "kill-switch", "exclude", "share-from", "netns",
-	"user", "group", "proxy-auth-file", "no-offload", NULL,
+	"user", "group", "proxy-auth-file", "no-offload", "control", "metrics", NULL,
 };
 
 const char *
@@ -624,6 +626,65 @@ t2s_engine_new_host(struct t2s_conf *conf, struct ev_loop *loop, const struct t2
 	return engine_new(conf, loop, hooks, out);
 }
 
+static const char *
+udp_mode_str(enum config_udp_mode m)
+{
+	switch (m) {
+	case CONFIG_UDP_AUTO:
+		return "auto";
+	case CONFIG_UDP_ASSOCIATE:
+		return "associate";
+	case CONFIG_UDP_DNS_OVER_TCP:
+		return "dns-over-tcp";
+	case CONFIG_UDP_BLOCK:
+		return "block";
+	}
+	return "?";
+}
+
+static double
+ago(ev_tstamp now, double when)
+{
+	return when > 0 ? now - when : -1;
+}
+
+int
+t2s_engine_status(struct t2s_engine *e, struct t2s_engine_status *st)
+{
+	const struct tcp_flows_stats *tc;
+	ev_tstamp now;
+
+	if (e == NULL || e->t == NULL)
+		return -ESRCH;
+	now = ev_now(e->loop);
+	tc = tcp_flows_get_stats(e->t->tcp);
+	memset(st, 0, sizeof(*st));
+	snprintf(st->tun, sizeof(st->tun), "%s", e->t->tun.name);
+	st->mtu = e->cfg.mtu;
+	st->offload = e->t->tun.vnet_hdr_len > 0;
+	proxy_url_format_redacted(&e->cfg.proxy, st->proxy, sizeof(st->proxy));
+	st->udp_mode = udp_mode_str(e->cfg.udp_mode);
+	st->udp_state = udp_health_state_str(udp_health_state(e->t->udp_health));
+	st->dns_mode = e->cfg.dns_mode == CONFIG_DNS_FAKE_IP ? "fake-ip" : e->cfg.dns_mode == CONFIG_DNS_TCP ? "tcp" : "udp";
+	st->uptime = now - e->started_at;
+	st->proxy_ok_ago = ago(now, tc->proxy_last_ok);
+	st->proxy_fail_ago = ago(now, tc->proxy_last_fail);
+	st->proxy_error = tc->proxy_last_error != NULL ? tc->proxy_last_error : "";
+	st->udp_probes = udp_health_get_stats(e->t->udp_health)->probes;
+	return 0;
+}
+
+int
+t2s_engine_counters(struct t2s_engine *e,
+		    void (*fn)(void *arg, const char *name, uint64_t value, bool gauge, const char *help), void *arg)
+{
+	if (e == NULL || e->t == NULL)
+		return -ESRCH;
+	t2s_counters(e->t, fn, arg);
+	fn(arg, "sockets_hooked", e->sockets_hooked, false, "Sockets given to the socket hook");
+	return 0;
+}
+
 void
 t2s_engine_log_stats(struct t2s_engine *e)
 {
@@ -759,6 +820,7 @@ t2s_engine_run(struct t2s_engine *e, int tun_fd)
 	}
 	pthread_mutex_lock(&e->stats_lock);
 	e->run_thread = pthread_self();
+	e->started_at = ev_now(e->loop);
 	e->running = true;
 	pthread_mutex_unlock(&e->stats_lock);
 	if (e->hooks.started != NULL && (err = e->hooks.started(e->hooks.arg, e)) < 0) {

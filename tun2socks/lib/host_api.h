@@ -17,7 +17,12 @@
 #ifndef T2S_LIB_HOST_API_H
 #define T2S_LIB_HOST_API_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include <ev.h>
+
+#include "endpoint.h"
 
 #include "config.h"
 #include "socks5_server.h"
@@ -43,6 +48,27 @@ struct t2s_conf *t2s_conf_from_config(const struct t2s_config *cfg, const struct
  */
 int t2s_engine_new_host(struct t2s_conf *conf, struct ev_loop *loop, const struct t2s_host_hooks *hooks,
 			struct t2s_engine **out);
+
+/* What `tun2socks status` shows of the engine (on the engine's thread, while it runs). */
+struct t2s_engine_status {
+	char tun[16];
+	unsigned mtu;
+	bool offload;
+	char proxy[T2S_ENDPOINT_STRLEN + 2 * 256 + 16]; /* the URL, password redacted */
+	const char *udp_mode, *udp_state, *dns_mode; /* static text */
+	double uptime;                 /* seconds the data path has run */
+	double proxy_ok_ago, proxy_fail_ago; /* seconds since the last CONNECT the proxy
+					      * answered / failed; -1: none yet */
+	const char *proxy_error;       /* the last failure, or "" */
+	uint64_t udp_probes;           /* UDP relay checks run */
+};
+/* Returns 0, or -ESRCH when the engine does not run. */
+int t2s_engine_status(struct t2s_engine *engine, struct t2s_engine_status *st);
+
+/* Every counter (t2s_counters, t2s.h) on the engine's thread; -ESRCH when not running. */
+int t2s_engine_counters(struct t2s_engine *engine,
+			void (*fn)(void *arg, const char *name, uint64_t value, bool gauge, const char *help),
+			void *arg);
 
 /* Logs every counter on one line; on the engine's thread, while it runs. */
 void t2s_engine_log_stats(struct t2s_engine *engine);
