@@ -45,6 +45,7 @@ struct opts {
 	const char *cmd;
 	const char *tun, *control;
 	int sort;
+	const char *sort_name;
 	bool json, programs, once;
 	double interval;
 };
@@ -599,8 +600,8 @@ top_totals(int fd, char *out, size_t cap)
 		value = ctl_proto_get(f, nf, "value");
 		if (name == NULL || value == NULL)
 			continue;
-		if (strcmp(name, "tun_bytes_in") == 0)
-			human_bytes(strtod(value, NULL), tout, sizeof(tout)); /* from the apps: out */
+		if (strcmp(name, "tun_bytes_in") == 0) /* what the applications sent */
+			human_bytes(strtod(value, NULL), tout, sizeof(tout));
 		else if (strcmp(name, "tun_bytes_out") == 0)
 			human_bytes(strtod(value, NULL), tin, sizeof(tin));
 		else if (strcmp(name, "tcp_flows") == 0)
@@ -608,7 +609,7 @@ top_totals(int fd, char *out, size_t cap)
 		else if (strcmp(name, "udp_mappings") == 0)
 			udp = strtoull(value, NULL, 10);
 	}
-	snprintf(out, cap, "tun2socks top - %s, up %s - %" PRIu64 " TCP, %" PRIu64 " UDP - TUN in %s, out %s", tun, up,
+	snprintf(out, cap, "tun2socks top - %s, up %s - %" PRIu64 " TCP, %" PRIu64 " UDP - applications sent %s, received %s", tun, up,
 		 tcp, udp, tout, tin);
 	free(text);
 }
@@ -662,9 +663,9 @@ run_top(int fd, const struct opts *o)
 			int n = printf("%s", head);
 
 			(void)n;
-			printf("\033[K\n%zu flows - rate out %s, in %s - sorted by %s - q quits\033[K\n\033[K\n", cur.n,
-			       human_rate(tx, a, sizeof(a)), human_rate(rx, b, sizeof(b)),
-			       o->sort == CTL_SORT_RATE ? "rate" : "--sort");
+			printf("\033[K\n%zu flow%s - rate out %s, in %s - sorted by %s - q quits\033[K\n\033[K\n", cur.n,
+			       cur.n == 1 ? "" : "s", human_rate(tx, a, sizeof(a)), human_rate(rx, b, sizeof(b)),
+			       o->sort_name);
 		}
 		print_header(o->programs, ws.ws_col, true);
 		rows = ws.ws_row > 5 ? (size_t)ws.ws_row - 5 : 1;
@@ -724,6 +725,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->cmd = argv[0];
 	o->sort = CTL_SORT_RATE;
+	o->sort_name = "rate";
 	o->interval = top ? 1.0 : 0.5;
 	opterr = 0;
 	optind = 1;
@@ -737,6 +739,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 's':
 			o->sort = ctl_flows_sort_parse(optarg);
+			o->sort_name = optarg;
 			if (o->sort < 0 || status) {
 				fprintf(stderr, "tun2socks %s: --sort: '%s' is not %s\n", o->cmd, optarg,
 					status ? "an option of status"
