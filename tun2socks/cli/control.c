@@ -52,9 +52,8 @@ counter_record(void *arg, const char *name, uint64_t value, bool gauge, const ch
 	ctl_proto_end_record(out);
 }
 
-/* Resident memory and open descriptors of this process (0 when unknown). */
-static void
-process_usage(uint64_t *rss, uint64_t *fds)
+void
+control_process_usage(uint64_t *rss, uint64_t *fds)
 {
 	FILE *fp = fopen("/proc/self/statm", "re");
 	unsigned long size, res;
@@ -87,7 +86,7 @@ answer_status(struct control *c, struct ctl_buf *out)
 		ctl_proto_end(out);
 		return;
 	}
-	process_usage(&rss, &fds);
+	control_process_usage(&rss, &fds);
 	ctl_proto_ok(out);
 	ctl_proto_field(out, "type", "status");
 	ctl_proto_field(out, "version", t2s_version());

@@ -9,6 +9,7 @@
 #define T2S_CLI_CONTROL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <ev.h>
@@ -33,5 +34,8 @@ int control_default_path(unsigned long netns, const char *tun, char *out, size_t
 int control_start(struct ev_loop *loop, struct t2s_engine *engine, const struct control_params *p,
 		  struct control **out);
 void control_stop(struct control *c);
+
+/* Resident memory and open descriptors of this process (0 when unknown). */
+void control_process_usage(uint64_t *rss, uint64_t *fds);
 
 #endif

@@ -31,6 +31,8 @@
 #include "container_of.h"
 #include "control.h"
 #include "ctl_cmd.h"
+#include "metrics.h"
+#include "metrics_addr.h"
 #include "host_api.h"
 #include "log.h"
 #include "netns.h"
@@ -206,6 +208,7 @@ struct host_setup {
 	bool start_failed;        /* a start hook failed, and said why */
 	int exit_status;
 	struct control *control;  /* the control socket (control.h) */
+	struct metrics *metrics;  /* --metrics (metrics.h) */
 };
 
 /* The capture modes give the TUN addresses of their own unless the user chose some. */
@@ -700,6 +703,27 @@ start_control(struct host_setup *hs)
 	return 0;
 }
 
+/* --metrics, bound before privileges go (a port below 1024 needs root). */
+static int
+start_metrics(struct host_setup *hs)
+{
+	struct sockaddr_storage addr;
+	int err;
+
+	if (hs->cfg->metrics == NULL)
+		return 0;
+	if (metrics_addr_parse(hs->cfg->metrics, &addr) < 0)
+		return -EINVAL; /* cli_parse checked it */
+	err = metrics_start(hs->loop, hs->engine, &addr, &hs->metrics);
+	if (err < 0) {
+		log_error("--metrics %s: %s", hs->cfg->metrics, strerror(-err));
+		return err;
+	}
+	log_info("metrics: http://%s%s/metrics", strchr(hs->cfg->metrics, ':') != NULL ? "" : "127.0.0.1:",
+		 hs->cfg->metrics);
+	return 0;
+}
+
 /*
  * The engine is built on the TUN and about to run: drop privileges, take the signals
  * (or the command's), let the command go. What arrived meanwhile is handled now.
@@ -712,7 +736,7 @@ host_started(void *arg, struct t2s_engine *engine)
 	int err;
 
 	hs->engine = engine;
-	if ((err = start_control(hs)) < 0)
+	if ((err = start_control(hs)) < 0 || (err = start_metrics(hs)) < 0)
 		goto err_failed;
 	if (hs->run_as != NULL && (err = drop_privileges(hs->cfg, hs->run_as, hs->capture != NULL)) < 0)
 		goto err_failed;
@@ -745,6 +769,8 @@ host_stopping(void *arg, struct t2s_engine *engine)
 	signals_release(hs->loop, hs);
 	control_stop(hs->control);
 	hs->control = NULL;
+	metrics_stop(hs->metrics);
+	hs->metrics = NULL;
 	stop_capture(hs);
 }
 
@@ -840,6 +866,8 @@ main(int argc, char **argv)
 	/* A no-op when the stopping hook ran. */
 	control_stop(hs.control);
 	hs.control = NULL;
+	metrics_stop(hs.metrics);
+	hs.metrics = NULL;
 	stop_capture(&hs);
 	command_unwatch(loop, &hs);
 	t2s_engine_free(engine);

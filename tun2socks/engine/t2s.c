@@ -823,3 +823,18 @@ t2s_counters(const struct t2s *t, t2s_counter_fn fn, void *arg)
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
 		fn(arg, c[i].name, c[i].value, c[i].gauge, c[i].help);
 }
+
+void
+t2s_histograms(const struct t2s *t, t2s_histogram_fn fn, void *arg)
+{
+	fn(arg, "socks_connect_seconds", "Time from an application's SYN to the proxy's CONNECT reply",
+	   &tcp_flows_get_stats(t->tcp)->connect_time);
+	fn(arg, "tcp_flow_duration_seconds", "Lifetime of TCP connections that ended",
+	   &tcp_flows_get_stats(t->tcp)->duration);
+	fn(arg, "udp_mapping_duration_seconds", "Lifetime of UDP mappings that ended",
+	   &udp_flows_get_stats(t->udp)->duration);
+	fn(arg, "dns_fake_ip_answer_seconds", "Time to answer a DNS query from the fake-IP pool",
+	   &t->route.stats.fake_answer_time);
+	fn(arg, "dns_tcp_answer_seconds", "Time from a DNS query datagram to its answer over TCP",
+	   &dns_tcp_get_stats(t->dns_tcp)->answer_time);
+}

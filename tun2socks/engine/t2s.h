@@ -123,6 +123,11 @@ typedef void (*t2s_counter_fn)(void *arg, const char *name, uint64_t value, bool
 /* Calls fn for every counter the stats line shows (and a few more), in a fixed order. */
 void t2s_counters(const struct t2s *t, t2s_counter_fn fn, void *arg);
 
+/* Each histogram (histogram.h) with its name (snake_case) and help text. */
+struct histogram;
+typedef void (*t2s_histogram_fn)(void *arg, const char *name, const char *help, const struct histogram *h);
+void t2s_histograms(const struct t2s *t, t2s_histogram_fn fn, void *arg);
+
 /* Bytes the data path holds now, at their real allocation sizes (--max-memory). */
 size_t t2s_mem_used(const struct t2s *t);
 

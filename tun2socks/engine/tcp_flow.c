@@ -794,6 +794,7 @@ flow_close(struct tcp_flow *f, enum close_how how)
 		list_remove(&f->service_link);
 	list_remove(&f->link);
 	t->count--;
+	histogram_observe(&t->stats.duration, ev_now(t->env.loop) - f->started);
 
 	set_owed(f, 0);
 
@@ -979,6 +980,7 @@ flow_socks_done_cb(void *arg, const struct socks5_tcp_result *res)
 		return;
 	}
 	f->connected = t->stats.proxy_last_ok = ev_now(t->env.loop);
+	histogram_observe(&t->stats.connect_time, f->connected - f->started);
 	f->fd = socks5_tcp_take_fd(f->socks);
 	socks5_tcp_free(f->socks);
 	f->socks = NULL;
@@ -1185,6 +1187,8 @@ tcp_flows_new(const struct flow_env *env, uint64_t seed)
 		return NULL;
 	t->env = *env;
 	t->flow_cap.kind = &max_flows_kind;
+	histogram_init(&t->stats.connect_time, HISTOGRAM_LATENCY, HISTOGRAM_LATENCY_N);
+	histogram_init(&t->stats.duration, HISTOGRAM_DURATION, HISTOGRAM_DURATION_N);
 	list_init(&t->all);
 	list_init(&t->service);
 	txpool_init(&t->txpool, TCP_FLOWS_TX_CHUNKS_KEPT);

@@ -20,6 +20,7 @@
 #include "fd_pressure.h"
 #include "flow_env.h"
 #include "flow_info.h"
+#include "histogram.h"
 #include "packet.h"
 
 struct tunif;
@@ -40,6 +41,8 @@ struct tcp_flows_stats {
 	/* The proxy as the last CONNECTs found it (ev_now; 0: never): for `tun2socks status`. */
 	double proxy_last_ok, proxy_last_fail;
 	const char *proxy_last_error; /* static text, NULL before the first failure */
+	struct histogram connect_time; /* SYN to the proxy's CONNECT reply (successes) */
+	struct histogram duration;     /* SYN to teardown, every flow */
 };
 
 /* Every TCP flow: the registry (tuple table, list, service queue) and its counters. */

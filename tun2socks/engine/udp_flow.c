@@ -199,6 +199,7 @@ flow_release(struct udp_flow *f, bool refuse, bool recycle)
 	flow_table_remove(&u->table, &f->node);
 	list_remove(&f->lru);
 	u->count--;
+	histogram_observe(&u->stats.duration, ev_now(u->env.loop) - f->created);
 	ev_timer_stop(u->env.loop, &f->timer);
 	if (recycle && f->ready) {
 		source_endpoint(f, &src);
@@ -506,6 +507,7 @@ udp_flows_new(const struct udp_flows_env *env, uint64_t seed)
 	u->dns_fallback = env->dns_fallback;
 	u->arg = env->arg;
 	list_init(&u->lru);
+	histogram_init(&u->stats.duration, HISTOGRAM_DURATION, HISTOGRAM_DURATION_N);
 	return u;
 }
 

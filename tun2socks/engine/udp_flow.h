@@ -19,6 +19,7 @@
 #include "endpoint.h"
 #include "flow_env.h"
 #include "flow_info.h"
+#include "histogram.h"
 #include "packet.h"
 #include "socks5_udp.h"
 
@@ -39,6 +40,7 @@ struct udp_flows_env {
 struct udp_flows_stats {
 	uint64_t opened, assoc_failed, evictions;
 	uint64_t datagrams_out, datagrams_in, send_errors, reply_drops;
+	struct histogram duration; /* first datagram to the mapping's end */
 };
 
 struct udp_flows;

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "flow_env.h"
+#include "histogram.h"
 #include "packet.h"
 #include "udp_health.h"
 
@@ -49,6 +50,7 @@ struct udp_route_stats {
 	uint64_t fake_answers;     /* answered from the fake-IP pool */
 	uint64_t fake_unmapped;    /* to a fake address whose name is gone: ICMP */
 	uint64_t stub_refused;     /* the command's nameserver answered REFUSED */
+	struct histogram fake_answer_time; /* the query's read to its answer written */
 };
 
 struct udp_router {

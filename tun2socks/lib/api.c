@@ -685,6 +685,16 @@ t2s_engine_counters(struct t2s_engine *e,
 	return 0;
 }
 
+int
+t2s_engine_histograms(struct t2s_engine *e,
+		      void (*fn)(void *arg, const char *name, const char *help, const struct histogram *h), void *arg)
+{
+	if (e == NULL || e->t == NULL)
+		return -ESRCH;
+	t2s_histograms(e->t, fn, arg);
+	return 0;
+}
+
 void
 t2s_engine_log_stats(struct t2s_engine *e)
 {

@@ -70,6 +70,12 @@ int t2s_engine_counters(struct t2s_engine *engine,
 			void (*fn)(void *arg, const char *name, uint64_t value, bool gauge, const char *help),
 			void *arg);
 
+/* Every histogram (t2s_histograms, t2s.h); -ESRCH when not running. */
+struct histogram;
+int t2s_engine_histograms(struct t2s_engine *engine,
+			  void (*fn)(void *arg, const char *name, const char *help, const struct histogram *h),
+			  void *arg);
+
 /* Logs every counter on one line; on the engine's thread, while it runs. */
 void t2s_engine_log_stats(struct t2s_engine *engine);
 
