@@ -59,6 +59,14 @@ want = {("tun2socks_tun_bytes_out", "counter"), ("tun2socks_tcp_opened", "counte
         ("tun2socks_flows", "gauge"),
         ("tun2socks_socks_connect_seconds", "histogram"), ("tun2socks_tcp_flow_duration_seconds", "histogram"),
         ("tun2socks_dns_fake_ip_answer_seconds", "histogram"), ("tun2socks_dns_tcp_answer_seconds", "histogram")}
+# Histogram buckets: the bounds ascend from 100 us or 10 ms up to +Inf, counts cumulate.
+for fam in text_string_to_metric_families(text):
+    if fam.type != "histogram":
+        continue
+    b = [(float(s.labels["le"]), s.value) for s in fam.samples if s.name.endswith("_bucket")]
+    les = [x[0] for x in b]
+    assert les == sorted(les) and les[-1] == float("inf") and les[0] in (0.0001, 0.01), (fam.name, les)
+    assert all(b[i][1] <= b[i + 1][1] for i in range(len(b) - 1)), (fam.name, b)
 missing = want - names
 assert not missing, f"missing families: {missing}"
 PYEOF

@@ -317,7 +317,7 @@ dns_tcp_new(const struct flow_env *env)
 		return NULL;
 	d->env = *env;
 	list_init(&d->queries);
-	histogram_init(&d->stats.answer_time, HISTOGRAM_LATENCY, HISTOGRAM_LATENCY_N);
+	histogram_init(&d->stats.answer_time, histogram_latency, HISTOGRAM_LATENCY_N);
 	return d;
 }
 

@@ -10,16 +10,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HISTOGRAM_MAX_BOUNDS 16
+#define HISTOGRAM_MAX_BOUNDS 16 /* the most bounds a histogram has */
 
 /* Bounds for latencies (SOCKS connect, DNS answers): 100 us .. 10 s. */
-#define HISTOGRAM_LATENCY                                                                                     \
-	((const double[]){0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, \
-			  2.5, 5, 10})
 #define HISTOGRAM_LATENCY_N 16
+extern const double histogram_latency[HISTOGRAM_LATENCY_N];
 /* Bounds for lifetimes (flows): 10 ms .. 2 h. */
-#define HISTOGRAM_DURATION ((const double[]){0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600, 7200})
 #define HISTOGRAM_DURATION_N 13
+extern const double histogram_duration[HISTOGRAM_DURATION_N];
 
 struct histogram {
 	const double *bounds; /* n ascending upper bounds; a last, implicit one is +Inf */

@@ -1187,8 +1187,8 @@ tcp_flows_new(const struct flow_env *env, uint64_t seed)
 		return NULL;
 	t->env = *env;
 	t->flow_cap.kind = &max_flows_kind;
-	histogram_init(&t->stats.connect_time, HISTOGRAM_LATENCY, HISTOGRAM_LATENCY_N);
-	histogram_init(&t->stats.duration, HISTOGRAM_DURATION, HISTOGRAM_DURATION_N);
+	histogram_init(&t->stats.connect_time, histogram_latency, HISTOGRAM_LATENCY_N);
+	histogram_init(&t->stats.duration, histogram_duration, HISTOGRAM_DURATION_N);
 	list_init(&t->all);
 	list_init(&t->service);
 	txpool_init(&t->txpool, TCP_FLOWS_TX_CHUNKS_KEPT);

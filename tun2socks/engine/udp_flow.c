@@ -507,7 +507,7 @@ udp_flows_new(const struct udp_flows_env *env, uint64_t seed)
 	u->dns_fallback = env->dns_fallback;
 	u->arg = env->arg;
 	list_init(&u->lru);
-	histogram_init(&u->stats.duration, HISTOGRAM_DURATION, HISTOGRAM_DURATION_N);
+	histogram_init(&u->stats.duration, histogram_duration, HISTOGRAM_DURATION_N);
 	return u;
 }
 

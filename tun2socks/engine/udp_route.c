@@ -36,7 +36,7 @@ udp_route_init(struct udp_router *r, const struct flow_env *env, struct udp_heal
 	       struct udp_flows *flows)
 {
 	*r = (struct udp_router){.env = *env, .health = health, .dns_tcp = dns_tcp, .flows = flows};
-	histogram_init(&r->stats.fake_answer_time, HISTOGRAM_LATENCY, HISTOGRAM_LATENCY_N);
+	histogram_init(&r->stats.fake_answer_time, histogram_latency, HISTOGRAM_LATENCY_N);
 }
 
 static void
