@@ -7,8 +7,8 @@
 # `flows --json --programs` gives the same flow with curl's PID and name (sock_diag).
 # The file arrives whole (sha256); the flow then leaves the table. The socket is
 # /run/tun2socks/net<inode>-t2s0.control, mode 0660; a client that requests without
-# reading is cut off within the stall bound while others are served; bad options and a
-# missing instance fail with a clear message.
+# reading is cut off within the stall bound while others are served; a stale socket of a
+# dead run is skipped; bad options and a missing instance fail with a clear message.
 . "$(dirname "$0")/lib.sh"
 
 setup_default httpd_start
@@ -38,6 +38,10 @@ grep -q "TCP up" <<<"$st" || fail "status: the proxy is not shown up"
 grep -Eq '^ +tcp_opened +[1-9]' <<<"$st" || fail "status: tcp_opened is not counted"
 grep -Eq '^ +tcp_flows +1$' <<<"$st" || fail "status: tcp_flows is not 1"
 
+# A socket left by a dead run (nobody answers it) does not count as an instance.
+STALE=/run/tun2socks/net0-stale$$.control
+CLEANUP_PATHS+=("$STALE")
+"$PY" -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$STALE" || fail "cannot make a stale socket"
 for how in "" "--tun $TUN" "--control $SOCK"; do
     # shellcheck disable=SC2086
     out=$(ctl flows $how) || fail "flows $how failed: $out"

@@ -9,13 +9,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <arpa/inet.h>
 #include <unistd.h>
 
 #include "ctl_proto.h"
 #include "ctl_server.h"
 #include "host_api.h"
+#include "log.h"
 #include "tun2socks.h"
 
 /* A client's unsent output, at most: some 3000 bytes a flow, 16384 flows by default. */
@@ -254,4 +257,43 @@ control_stop(struct control *c)
 		return;
 	ctl_server_free(c->server);
 	free(c);
+}
+
+int
+control_remove_stale(const char *tun)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	char prefix[64];
+	struct dirent *de;
+	struct stat st;
+	DIR *dir;
+	int n = 0;
+
+	if (stat("/proc/self/ns/net", &st) < 0 || (dir = opendir(CONTROL_DIR)) == NULL)
+		return 0;
+	snprintf(prefix, sizeof(prefix), "net%lu-", (unsigned long)st.st_ino);
+	while ((de = readdir(dir)) != NULL) {
+		size_t len = strlen(de->d_name), plen = strlen(prefix);
+		int fd;
+
+		if (strncmp(de->d_name, prefix, plen) != 0 || len < plen + 9 ||
+		    strcmp(de->d_name + len - 8, ".control") != 0)
+			continue;
+		if (tun != NULL && (len - plen - 8 != strlen(tun) || strncmp(de->d_name + plen, tun, strlen(tun)) != 0))
+			continue;
+		if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", CONTROL_DIR, de->d_name) >=
+		    sizeof(sun.sun_path))
+			continue;
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			break;
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 && errno == ECONNREFUSED &&
+		    unlink(sun.sun_path) == 0) {
+			log_info("down: removed the stale control socket %s", sun.sun_path);
+			n++;
+		}
+		close(fd);
+	}
+	closedir(dir);
+	return n;
 }

@@ -35,6 +35,13 @@ int control_start(struct ev_loop *loop, struct t2s_engine *engine, const struct 
 		  struct control **out);
 void control_stop(struct control *c);
 
+/*
+ * `tun2socks down`: removes the control sockets of this network namespace (for tun,
+ * or any TUN when NULL) that nobody answers (a run killed, or one that ran as --user
+ * and could not remove its own). Logs each; returns how many went.
+ */
+int control_remove_stale(const char *tun);
+
 /* Resident memory and open descriptors of this process (0 when unknown). */
 void control_process_usage(uint64_t *rss, uint64_t *fds);
 

@@ -94,6 +94,22 @@ mono(void)
 
 /* ---- finding and asking the instance ------------------------------------------- */
 
+/* Someone listens at path (a connect succeeds). */
+static bool
+answers(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 || errno == EACCES;
+	close(fd);
+	return ok;
+}
+
 static int
 find_instance(const struct opts *o, char *path, size_t cap)
 {
@@ -116,18 +132,20 @@ find_instance(const struct opts *o, char *path, size_t cap)
 	dir = opendir(CONTROL_DIR);
 	while (dir != NULL && (de = readdir(dir)) != NULL) {
 		size_t len = strlen(de->d_name);
+		char p[sizeof(((struct sockaddr_un *)0)->sun_path)];
 
-		if (len < 9 || strcmp(de->d_name + len - 8, ".control") != 0)
-			continue;
+		if (len < 9 || strcmp(de->d_name + len - 8, ".control") != 0 ||
+		    (size_t)snprintf(p, sizeof(p), "%s/%s", CONTROL_DIR, de->d_name) >= sizeof(p) || !answers(p))
+			continue; /* a socket nobody answers is a dead run's (after --user it stays) */
 		if (found++ == 0)
-			snprintf(path, cap, "%s/%s", CONTROL_DIR, de->d_name);
+			snprintf(path, cap, "%s", p);
 		else
-			fprintf(stderr, "%s%s/%s\n", found == 2 ? "" : "", CONTROL_DIR, de->d_name);
+			fprintf(stderr, "%s\n", p);
 	}
 	if (dir != NULL)
 		closedir(dir);
 	if (found == 0) {
-		fprintf(stderr, "tun2socks: no tun2socks is running (no control socket in %s)\n", CONTROL_DIR);
+		fprintf(stderr, "tun2socks: no tun2socks is running (no control socket in %s answers)\n", CONTROL_DIR);
 		return -1;
 	}
 	if (found > 1) {

@@ -611,6 +611,8 @@ run_down(const struct t2s_config *cfg)
 		close(fd);
 	}
 	n = capture_down(cfg->tun_named ? cfg->tun_name : NULL);
+	if (n >= 0)
+		n += control_remove_stale(cfg->tun_named ? cfg->tun_name : NULL);
 	if (saved >= 0)
 		(void)netns_return(saved);
 	if (n < 0) {
