@@ -151,14 +151,20 @@ ctl_client_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		}
 		c->in_len += (size_t)n;
+	}
+	/* One response at a time: the next request is answered once the last one went. */
+	for (;;) {
+		size_t before = c->in_len;
+
+		if (flush(c) < 0)
+			return;
+		if (c->out.len > 0 || c->in_len == 0 || c->closing)
+			return;
 		if (handle_lines(c) < 0)
 			return;
+		if (c->in_len == before && c->out.len == 0)
+			return; /* no complete line yet */
 	}
-	if (flush(c) < 0)
-		return;
-	/* Requests that came with the last read, now that the output went. */
-	if (c->out.len == 0 && c->in_len > 0 && handle_lines(c) == 0)
-		(void)flush(c);
 }
 
 static void
