@@ -98,7 +98,7 @@ ctl_proto_escape(const char *value, char *out, size_t cap)
 void
 ctl_proto_field(struct ctl_buf *b, const char *key, const char *value)
 {
-	char esc[3 * 256 + 1];
+	char esc[3 * 1024 + 1]; /* a proxy URL: a 255-byte user name and host, escaped */
 	long n = ctl_proto_escape(value, esc, sizeof(esc));
 
 	if (n < 0) {
