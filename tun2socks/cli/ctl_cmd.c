@@ -75,6 +75,7 @@ static const char usage[] =
 	"                        socket table (sock_diag) of this network namespace\n"
 	"  -i, --interval SEC    between the two samples the rates come from (flows, default\n"
 	"                        0.5; 0: no rates), or between redraws (top, default 1)\n"
+	"      --once            top: draw once and exit\n"
 	"  -h, --help            show this text\n";
 
 bool
@@ -217,7 +218,8 @@ ask(int fd, const char *req)
 		}
 		n = recv(fd, chunk, sizeof(chunk), 0);
 		if (n <= 0) {
-			fprintf(stderr, "tun2socks: the control socket closed%s\n", n < 0 ? strerror(errno) : "");
+			fprintf(stderr, "tun2socks: the control socket closed%s%s\n", n < 0 ? ": " : "",
+				n < 0 ? strerror(errno) : "");
 			goto err;
 		}
 		if (!ctl_buf_put(&b, chunk, (size_t)n)) {
