@@ -19,6 +19,8 @@ socks5_handshake_init(struct socks5_handshake *hs, const struct socks5_server *s
 	memset(hs, 0, sizeof(*hs));
 	hs->step = SOCKS5_HANDSHAKE_STEP_CONNECTING;
 	hs->server = server;
+	hs->user = server->user;
+	hs->pass = server->pass;
 	hs->cmd = cmd;
 	hs->target = *target;
 	hs->method = SOCKS5_METHOD_UNACCEPTABLE;
@@ -44,10 +46,10 @@ prepare_request(struct socks5_handshake *hs)
 
 	switch (hs->step) {
 	case SOCKS5_HANDSHAKE_STEP_METHOD:
-		n = socks5_proto_encode_greeting(hs->out, sizeof(hs->out), hs->server->user != NULL);
+		n = socks5_proto_encode_greeting(hs->out, sizeof(hs->out), hs->user != NULL);
 		break;
 	case SOCKS5_HANDSHAKE_STEP_AUTH:
-		n = socks5_proto_encode_userpass(hs->out, sizeof(hs->out), hs->server->user, hs->server->pass);
+		n = socks5_proto_encode_userpass(hs->out, sizeof(hs->out), hs->user, hs->pass);
 		break;
 	case SOCKS5_HANDSHAKE_STEP_REQUEST:
 		n = socks5_proto_encode_request(hs->out, sizeof(hs->out), hs->cmd, &hs->target);
@@ -89,7 +91,7 @@ handle_reply(struct socks5_handshake *hs)
 			return SOCKS5_HANDSHAKE_NEED_READ;
 		if (n < 0)
 			return finish(hs, SOCKS5_HANDSHAKE_PROXY_PROTOCOL, n, 0);
-		if (hs->method == SOCKS5_METHOD_USERPASS && hs->server->user != NULL)
+		if (hs->method == SOCKS5_METHOD_USERPASS && hs->user != NULL)
 			return advance(hs, SOCKS5_HANDSHAKE_STEP_AUTH);
 		if (hs->method == SOCKS5_METHOD_NONE)
 			return advance(hs, SOCKS5_HANDSHAKE_STEP_REQUEST);

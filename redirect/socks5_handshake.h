@@ -43,6 +43,10 @@ enum socks5_handshake_failure {
 struct socks5_handshake {
 	enum socks5_handshake_step step;
 	const struct socks5_server *server; /* borrowed; must outlive the handshake */
+	/* server's credentials as of init: a reload may point the server at new ones
+	 * while this handshake goes on with the proxy it connected to (the old strings
+	 * must stay valid as long: lib/api.c keeps them). */
+	const char *user, *pass;
 	uint8_t cmd;
 	struct t2s_endpoint target; /* DST of the request */
 	uint8_t method;             /* the method the proxy chose, for diagnostics */

@@ -92,6 +92,10 @@ test_plan_whole_host(void **state)
 	assert_int_equal(capture_prefix_parse("2001:db8::/32", &ex[1]), 0);
 	assert_int_equal(capture_plan_build(&p, &plan), 0);
 	assert_string_equal(lines(&plan), "route 4 7432 unicast default dev tun0\n"
+					  "rule 4 7426 fwmark 0x7432/0x7432 lookup 254\n"
+					  "rule 4 7427 fwmark 0x7432/0x7432 unreachable\n"
+					  "rule 4 7428 ipproto udp dport 53 lookup 7432\n"
+					  "rule 4 7428 ipproto tcp dport 53 lookup 7432\n"
 					  "rule 4 7430 to 127.0.0.0/8 lookup 254\n"
 					  "rule 4 7430 to 169.254.0.0/16 lookup 254\n"
 					  "rule 4 7430 to 224.0.0.0/4 lookup 254\n"
@@ -101,6 +105,10 @@ test_plan_whole_host(void **state)
 					  "rule 4 7432 fwmark 0x7432/0x7432 unreachable\n"
 					  "rule 4 7434 lookup 7432\n"
 					  "route 6 7432 unicast default dev tun0\n"
+					  "rule 6 7426 fwmark 0x7432/0x7432 lookup 254\n"
+					  "rule 6 7427 fwmark 0x7432/0x7432 unreachable\n"
+					  "rule 6 7428 ipproto udp dport 53 lookup 7432\n"
+					  "rule 6 7428 ipproto tcp dport 53 lookup 7432\n"
 					  "rule 6 7430 to ::1/128 lookup 254\n"
 					  "rule 6 7430 to fe80::/10 lookup 254\n"
 					  "rule 6 7430 to ff00::/8 lookup 254\n"
@@ -115,6 +123,12 @@ test_plan_whole_host(void **state)
 	p.n_exclude = 0;
 	assert_int_equal(capture_plan_build(&p, &plan), 0);
 	assert_string_equal(lines(&plan), "route 4 7432 unicast default dev tun0\n"
+					  "rule 4 7426 fwmark 0x7432/0x7432 lookup 254\n"
+					  "rule 4 7427 fwmark 0x7432/0x7432 unreachable\n"
+					  "rule 4 7428 ipproto udp dport 53 lookup 7432\n"
+					  "rule 4 7429 ipproto udp dport 53 prohibit\n"
+					  "rule 4 7428 ipproto tcp dport 53 lookup 7432\n"
+					  "rule 4 7429 ipproto tcp dport 53 prohibit\n"
 					  "rule 4 7430 to 127.0.0.0/8 lookup 254\n"
 					  "rule 4 7430 to 169.254.0.0/16 lookup 254\n"
 					  "rule 4 7430 to 224.0.0.0/4 lookup 254\n"
@@ -122,13 +136,21 @@ test_plan_whole_host(void **state)
 					  "rule 4 7431 fwmark 0x7432/0x7432 lookup 254\n"
 					  "rule 4 7432 fwmark 0x7432/0x7432 unreachable\n"
 					  "rule 4 7434 lookup 7432\n"
-					  "rule 4 7435 prohibit\n");
+					  "rule 4 7435 prohibit\n"
+					  "nft inet tun2socks-tun0\n");
 
 	/* A namespace whose proxy sockets live elsewhere (--netns): no mark rules. */
 	p.fwmark = 0;
 	assert_int_equal(capture_plan_build(&p, &plan), 0);
 	assert_null(strstr(lines(&plan), "fwmark"));
 	assert_non_null(strstr(lines(&plan), "rule 4 7435 prohibit\n"));
+	assert_non_null(strstr(lines(&plan), "rule 4 7428 ipproto udp dport 53 lookup 7432\n"));
+
+	/* --exclude-dns: DNS follows the exclusions like the rest. */
+	p.exclude_dns = true;
+	assert_int_equal(capture_plan_build(&p, &plan), 0);
+	assert_null(strstr(lines(&plan), "dport"));
+	assert_null(strstr(lines(&plan), " 7426 "));
 }
 
 static void
@@ -140,6 +162,10 @@ test_plan_lan(void **state)
 	assert_int_equal(capture_plan_build(&p, &plan), 0);
 	/* Only what lan0 forwards is concerned: every rule names it; sysctls for both ends. */
 	assert_string_equal(lines(&plan), "route 4 7432 unicast default dev tun0\n"
+					  "rule 4 7428 iif lan0 ipproto udp dport 53 lookup 7432\n"
+					  "rule 4 7429 iif lan0 ipproto udp dport 53 prohibit\n"
+					  "rule 4 7428 iif lan0 ipproto tcp dport 53 lookup 7432\n"
+					  "rule 4 7429 iif lan0 ipproto tcp dport 53 prohibit\n"
 					  "rule 4 7430 iif lan0 to 127.0.0.0/8 lookup 254\n"
 					  "rule 4 7430 iif lan0 to 169.254.0.0/16 lookup 254\n"
 					  "rule 4 7430 iif lan0 to 224.0.0.0/4 lookup 254\n"
@@ -147,6 +173,10 @@ test_plan_lan(void **state)
 					  "rule 4 7433 iif lan0 lookup 7432\n"
 					  "rule 4 7435 iif lan0 prohibit\n"
 					  "route 6 7432 unicast default dev tun0\n"
+					  "rule 6 7428 iif lan0 ipproto udp dport 53 lookup 7432\n"
+					  "rule 6 7429 iif lan0 ipproto udp dport 53 prohibit\n"
+					  "rule 6 7428 iif lan0 ipproto tcp dport 53 lookup 7432\n"
+					  "rule 6 7429 iif lan0 ipproto tcp dport 53 prohibit\n"
 					  "rule 6 7430 iif lan0 to ::1/128 lookup 254\n"
 					  "rule 6 7430 iif lan0 to fe80::/10 lookup 254\n"
 					  "rule 6 7430 iif lan0 to ff00::/8 lookup 254\n"
@@ -159,12 +189,27 @@ test_plan_lan(void **state)
 					  "sysctl net/ipv6/conf/lan0/force_forwarding 1 - optional\n"
 					  "sysctl net/ipv6/conf/tun0/force_forwarding 1 - optional\n");
 
-	/* With the whole host captured too, the host-wide rules cover the LAN. */
+	/* Without the kill switch the LAN still fails closed: the same prohibit rules. */
+	p.kill_switch = false;
+	assert_int_equal(capture_plan_build(&p, &plan), 0);
+	assert_non_null(strstr(lines(&plan), "rule 4 7435 iif lan0 prohibit\n"));
+	assert_non_null(strstr(lines(&plan), "rule 6 7435 iif lan0 prohibit\n"));
+	assert_non_null(strstr(lines(&plan), "rule 4 7429 iif lan0 ipproto udp dport 53 prohibit\n"));
+	assert_null(strstr(lines(&plan), "nft"));
+
+	/* With the whole host captured too, the host-wide rules cover the LAN; without the
+	 * kill switch only the LAN's forwarded traffic is refused after a crash. */
 	p.whole_host = true;
 	p.fwmark = 1;
 	assert_int_equal(capture_plan_build(&p, &plan), 0);
-	assert_null(strstr(lines(&plan), "iif"));
+	assert_non_null(strstr(lines(&plan), "rule 4 7434 lookup 7432\nrule 4 7435 iif lan0 prohibit\n"));
+	assert_non_null(strstr(lines(&plan), "rule 4 7428 ipproto udp dport 53 lookup 7432\n"));
+	assert_non_null(strstr(lines(&plan), "rule 4 7429 iif lan0 ipproto udp dport 53 prohibit\n"));
 	assert_non_null(strstr(lines(&plan), "sysctl net/ipv4/conf/lan0/forwarding 1 -\n"));
+	p.kill_switch = true;
+	assert_int_equal(capture_plan_build(&p, &plan), 0);
+	assert_null(strstr(lines(&plan), "iif"));
+	assert_non_null(strstr(lines(&plan), "rule 4 7435 prohibit\n"));
 }
 
 static void
@@ -190,6 +235,11 @@ test_op_round_trip(void **state)
 		"rule 6 7433 iif wlan0 lookup 7432",
 		"rule 4 7435 iif lan0 prohibit",
 		"rule 4 100 prohibit",
+		"rule 4 7428 ipproto udp dport 53 lookup 7432",
+		"rule 6 7429 iif lan0 ipproto tcp dport 53 prohibit",
+		"rule 4 7428 ipproto tcp lookup 7432",
+		"nft inet tun2socks-tun0",
+		"nft inet tun2socks-a.b_c-15chars",
 		"route 4 7432 unicast default dev tun0",
 		"route 6 254 unicast 2001:db8::/32 dev t",
 		"route 4 7432 unreachable default",
@@ -226,6 +276,19 @@ test_op_parse_bad(void **state)
 		"rule 4 7430 fwmark 1/0 lookup 254",
 		"rule 4 7430 iif abcdefghijklmnopq prohibit",
 		"rule 4 7430 bogus 1 prohibit",
+		"rule 4 7428 ipproto icmp lookup 7432",
+		"nft inet",
+		"nft ip tun2socks-tun0",
+		"nft inet filter",               /* never a table that is not ours */
+		"nft inet tun2socks-",
+		"nft inet tun2socks-0123456789abcdef", /* longer than an interface name */
+		"nft inet tun2socks-tun0 extra",
+		"rule 4 7428 ipproto udp ipproto tcp lookup 7432",
+		"rule 4 7428 dport 53 lookup 7432",           /* a port needs a protocol */
+		"rule 4 7428 ipproto udp dport 0 lookup 7432",
+		"rule 4 7428 ipproto udp dport 65536 lookup 7432",
+		"rule 4 7428 ipproto udp dport x lookup 7432",
+		"rule 4 7428 ipproto udp dport lookup 7432",
 		"route 4 7432 multicast default",
 		"route 4 7432 unicast",
 		"route 4 7432 unicast default dev",

@@ -216,7 +216,7 @@ test_usage_lists_every_option(void **state)
 		"-t,",        "-m,",               "-a,",            "-6,",         "-l,",
 		"-h,",        "-V,",               "--auto-route",   "--exclude",   "--kill-switch",
 		"--share-from", "--netns",         "--dns-server",   "-- COMMAND",  "tun2socks down",
-		"--max-memory",
+		"--max-memory", "--exclude-dns",
 	};
 
 	(void)state;
@@ -875,6 +875,11 @@ test_capture_options(void **state)
 	bad("--exclude", "'example.com'", "--proxy", PROXY, "--auto-route", "--exclude", "example.com", NULL);
 	bad("--exclude", "needs --auto-route", "--proxy", PROXY, "--exclude", "198.18.0.0/15", NULL);
 	bad("--kill-switch", "needs --auto-route", "--proxy", PROXY, "--kill-switch", NULL);
+	bad("--exclude-dns", "needs --auto-route", "--proxy", PROXY, "--exclude-dns", NULL);
+	ok(&cfg, "--proxy", PROXY, "--auto-route", "--exclude", "192.168.1.0/24", "--exclude-dns", NULL);
+	assert_true(cfg.exclude_dns);
+	ok(&cfg, "--proxy", PROXY, "--auto-route", NULL);
+	assert_false(cfg.exclude_dns);
 	ok(&cfg, "--proxy", PROXY, "--share-from", "lan0", "--kill-switch", NULL);
 	assert_string_equal(cfg.share_from, "lan0");
 	assert_int_equal(cfg.fwmark, 0); /* forwarded traffic only: our own sockets are not captured */
@@ -883,6 +888,36 @@ test_capture_options(void **state)
 	assert_string_equal(cfg.netns, "/proc/1/ns/net");
 	bad("--netns", "--auto-route", "--proxy", PROXY, "--netns", "x", "--auto-route", NULL);
 	bad("--netns", "needs a path", "--proxy", PROXY, "--netns", "", NULL);
+}
+
+/* `check` (issue 11): needs --proxy; --check-target is HOST:PORT; --ready-timeout. */
+static void
+test_check_and_service(void **state)
+{
+	struct t2s_config cfg;
+	char msg[256];
+
+	(void)state;
+	assert_int_equal(parse(&cfg, msg, sizeof(msg), "check", "--proxy", "socks5://10.0.0.2", "--check-target",
+			       "example.org:443", "--json", NULL),
+			 CLI_CHECK);
+	assert_int_equal(cfg.check_target.type, T2S_ENDPOINT_DOMAIN);
+	assert_int_equal(cfg.check_target.port, 443);
+	assert_true(cfg.check_json);
+	assert_int_equal(parse(&cfg, msg, sizeof(msg), "--proxy", "socks5://10.0.0.2", "check", NULL), CLI_CHECK);
+	assert_int_equal(cfg.check_target.type, T2S_ENDPOINT_NONE);
+	assert_false(cfg.check_json);
+	assert_true(parse(&cfg, msg, sizeof(msg), "check", NULL) < 0);
+	assert_non_null(strstr(msg, "check needs --proxy"));
+	bad("--check-target", "HOST:PORT", "check", "--proxy", "socks5://10.0.0.2", "--check-target", "example.org",
+	    NULL);
+	bad("unexpected argument 'check2'", NULL, "--proxy", "socks5://10.0.0.2", "check2", NULL);
+	ok(&cfg, "--proxy", "socks5://10.0.0.2", NULL);
+	assert_true(cfg.ready_timeout == CONFIG_DEFAULT_READY_TIMEOUT);
+	ok(&cfg, "--proxy", "socks5://10.0.0.2", "--ready-timeout", "2.5", NULL);
+	assert_true(cfg.ready_timeout == 2.5);
+	bad("--ready-timeout", "positive", "--proxy", "socks5://10.0.0.2", "--ready-timeout", "0", NULL);
+	bad("--ready-timeout", "positive", "--proxy", "socks5://10.0.0.2", "--ready-timeout", "soon", NULL);
 }
 
 int
@@ -920,6 +955,7 @@ main(void)
 		cmocka_unit_test(test_down),
 		cmocka_unit_test(test_capture_options),
 		cmocka_unit_test(test_user_group),
+		cmocka_unit_test(test_check_and_service),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -394,6 +394,43 @@ test_rep7_unsupported_then_reprobe(void **state)
 	assert_int_equal(fake_socks5_get_stats(x->srv)->live, 1);
 }
 
+/* A reload names another proxy: the old verdict goes, the new proxy is probed at once
+ * (not one probe interval later). */
+static void
+test_proxy_changed_reprobes_at_once(void **state)
+{
+	struct hx *x = *state;
+	struct udp_health *h = new_health(x, CONFIG_UDP_AUTO, fake_socks5_server(x->srv));
+	const struct udp_health_stats *st = udp_health_get_stats(h);
+	ev_tstamp since;
+
+	fake_socks5_set_reply(x->srv, FAKE_SOCKS5_REPLY_UNSUPPORTED);
+	udp_health_start(h);
+	assert_true(wait_state(x, UDP_HEALTH_UNSUPPORTED, WAIT));
+	assert_routes(h, UDP_ROUTE_DNS_TCP, UDP_ROUTE_REFUSE);
+	fake_socks5_set_reply(x->srv, FAKE_SOCKS5_REPLY_OK);
+	since = ev_now(x->loop);
+	udp_health_proxy_changed(h);
+	assert_int_equal(udp_health_state(h), UDP_HEALTH_UNKNOWN);
+	assert_routes(h, UDP_ROUTE_ASSOCIATE, UDP_ROUTE_ASSOCIATE);
+	assert_int_equal(st->probes, 2);
+	assert_true(wait_state(x, UDP_HEALTH_RELAYS, WAIT));
+	assert_true(ev_now(x->loop) - since < INTERVAL);
+	assert_int_equal(x->adopted, 1);
+}
+
+static void
+test_proxy_changed_fixed_mode_stays(void **state)
+{
+	struct hx *x = *state;
+	struct udp_health *h = new_health(x, CONFIG_UDP_DNS_OVER_TCP, fake_socks5_server(x->srv));
+
+	udp_health_start(h);
+	udp_health_proxy_changed(h);
+	assert_int_equal(udp_health_get_stats(h)->probes, 0);
+	assert_routes(h, UDP_ROUTE_DNS_TCP, UDP_ROUTE_REFUSE);
+}
+
 static void
 test_failed_reprobe_keeps_probing(void **state)
 {
@@ -704,6 +741,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_routes_fixed_modes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_routes_auto_from_results, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_startup_probe_relays, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_proxy_changed_reprobes_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_proxy_changed_fixed_mode_stays, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_startup_probe_unreachable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rep7_unsupported_then_reprobe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_reprobe_keeps_probing, setup, teardown),

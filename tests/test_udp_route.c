@@ -88,6 +88,43 @@ command_nameserver(void **state)
 	assert_int_equal(decide(53, CONFIG_DNS_FAKE_IP, UDP_ROUTE_DNS_TCP, true, true), UDP_ROUTE_STUB_REFUSAL);
 }
 
+/* A captured query to an excluded or link-local server (dns_local.h). */
+static void
+local_server(void **state)
+{
+	static const enum config_dns_mode modes[] = {CONFIG_DNS_UDP, CONFIG_DNS_TCP};
+	static const enum udp_route healths[] = {UDP_ROUTE_ASSOCIATE, UDP_ROUTE_DNS_TCP, UDP_ROUTE_REFUSE};
+	struct udp_route_facts f = {.dport = 53};
+	unsigned i, j;
+
+	(void)state;
+	/* Whatever the mode and the proxy's UDP: to --dns-server over TCP, or REFUSED. */
+	for (i = 0; i < 2; i++) {
+		for (j = 0; j < 3; j++) {
+			f.dns_mode = modes[i];
+			f.health = healths[j];
+			f.dns_local = DNS_LOCAL_REDIRECT;
+			assert_int_equal(udp_route_decide(&f), UDP_ROUTE_DNS_REDIRECT);
+			f.dns_local = DNS_LOCAL_REFUSE;
+			assert_int_equal(udp_route_decide(&f), UDP_ROUTE_DNS_REFUSAL);
+			f.dns_local = DNS_LOCAL_PASS;
+			assert_int_not_equal(udp_route_decide(&f), UDP_ROUTE_DNS_REFUSAL);
+		}
+	}
+	/* Fake-ip answers first; what it passes on (not A/AAAA) is redirected or refused. */
+	f.dns_mode = CONFIG_DNS_FAKE_IP;
+	f.health = UDP_ROUTE_ASSOCIATE;
+	f.dns_local = DNS_LOCAL_REFUSE;
+	assert_int_equal(udp_route_decide(&f), UDP_ROUTE_FAKE_ANSWER);
+	f.fake_passed = true;
+	assert_int_equal(udp_route_decide(&f), UDP_ROUTE_DNS_REFUSAL);
+	f.dns_local = DNS_LOCAL_REDIRECT;
+	assert_int_equal(udp_route_decide(&f), UDP_ROUTE_DNS_REDIRECT);
+	/* Stopping still wins. */
+	f.stopping = true;
+	assert_int_equal(udp_route_decide(&f), UDP_ROUTE_IGNORE);
+}
+
 int
 main(void)
 {
@@ -98,6 +135,7 @@ main(void)
 		cmocka_unit_test(dns_over_tcp),
 		cmocka_unit_test(fake_ip),
 		cmocka_unit_test(command_nameserver),
+		cmocka_unit_test(local_server),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,7 +6,9 @@
 # the host, goes through the TUN and danted (HTTP sha256, UDP echo, dig; IPv6
 # too where the kernel forwards per interface, net.ipv6.conf.*.force_forwarding),
 # nothing leaks, the host's own traffic is left alone, forwarding is enabled on
-# the LAN interface only; with --kill-switch, after kill -9 the LAN client is
+# the LAN interface only; after kill -9 the LAN client is blocked, kill switch or
+# not (with --auto-route and no kill switch the host itself goes direct again);
+# with --kill-switch, after kill -9 the LAN client is
 # blocked until `tun2socks down`, which restores rules, routes and sysctls.
 . "$(dirname "$0")/lib.sh"
 
@@ -67,3 +69,33 @@ sys_after=$(sysctls)
 [ "$sys_after" = "$sys_before" ] || fail "sysctls differ after down: $(diff <(echo "$sys_before") <(echo "$sys_after"))"
 [ ! -e "$STATE" ] || fail "state record left after down"
 info "LAN kill switch: nothing leaked after kill -9; down restored everything"
+
+# 3. No kill switch: after kill -9 the LAN is blocked all the same (sharing fails
+#    closed: forwarding stays on, but the rules refuse what the TUN no longer takes),
+#    while the host's own traffic, not captured, goes on; down restores everything.
+cap_start "$CLI" --proxy "$PROXY" --share-from lan-h
+cap_traffic "$LAN" "LAN client, no kill switch"
+n0=$(sniff_count)
+cap_kill9
+cap_blocked "$LAN" "LAN sharing after kill -9"
+out=$(ip netns exec "$LAN" timeout 10 dig +short +time=2 +tries=1 @"$DNS4" www.e2e.test A 2>&1) && fail "LAN DNS after kill -9 answered: $out"
+cap_no_leak_since "$n0" "LAN sharing after kill -9"
+peer=$(cli_curl "http://$TGT4:$HTTP_PORT/peer") || fail "host's own request after kill -9"
+[ "$peer" = "$CLI_IP4" ] || fail "host's own request after kill -9 came from '$peer'"
+out=$(ip netns exec "$CLI" "$T2S_BIN" down --tun tun2socks0 2>&1) || fail "down failed: $out"
+[ "$(routing_snapshot "$CLI")" = "$before" ] || fail "rules/routes differ after down (no kill switch)"
+[ "$(sysctls)" = "$sys_before" ] || fail "sysctls differ after down (no kill switch)"
+info "LAN sharing without kill switch: blocked after kill -9 (0 packets), the host's own traffic unaffected; down restored everything"
+
+# 4. With --auto-route too and no kill switch: after kill -9 the host's own traffic
+#    goes direct again (no kill switch asked for), the LAN's stays blocked.
+cap_start "$CLI" --proxy "$PROXY" --auto-route --share-from lan-h
+cap_kill9
+n0=$(sniff_count)
+cap_blocked "$LAN" "LAN sharing with --auto-route after kill -9"
+peer=$(cli_curl "http://$TGT4:$HTTP_PORT/peer") || fail "host's own request after kill -9 (auto-route)"
+[ "$peer" = "$CLI_IP4" ] || fail "host's own request after kill -9 (auto-route) came from '$peer'"
+out=$(ip netns exec "$CLI" "$T2S_BIN" down --tun tun2socks0 2>&1) || fail "down failed: $out"
+[ "$(routing_snapshot "$CLI")" = "$before" ] || fail "rules/routes differ after down (auto-route)"
+[ "$(sysctls)" = "$sys_before" ] || fail "sysctls differ after down (auto-route)"
+info "LAN sharing with --auto-route: the LAN blocked after kill -9, the host direct; down restored everything"

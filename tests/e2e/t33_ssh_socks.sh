@@ -13,7 +13,8 @@
 #     tun2socks does not conclude "no UDP": the state stays "unknown".
 # On the old code, dig got "connection refused": the close counted as "cannot
 # check now" and every datagram got ICMP port unreachable.
-# (microsocks, which answers REP 7, is t23 part 2.)
+# (microsocks, which answers REP 7, is t23 part 2.) First, `tun2socks check` against it:
+# CONNECT ok, UDP ASSOCIATE a warning that names ssh -D, DNS over TCP ok, exit 0.
 . "$(dirname "$0")/lib.sh"
 
 SSHD_PORT=2222
@@ -68,6 +69,14 @@ SSH_PID=$BG_PID
 wait_until 15 listening "$SRV" "$SRV_IP4" "$SOCKS_PORT" \
     || fail "ssh -D did not listen on $SRV_IP4:$SOCKS_PORT: $(tail -3 "$LOGDIR/ssh_d.log" 2>/dev/null)"
 info "ssh -D up (pid $SSH_PID) at $SRV_IP4:$SOCKS_PORT"
+
+# 0. `tun2socks check` says what ssh -D can and cannot do (issue 11; t65 has the others).
+in_cli timeout 30 "$T2S_BIN" check --proxy "socks5://$SRV_IP4:$SOCKS_PORT" --check-target "$TGT4:$HTTP_PORT" \
+    --dns-server "$DNS4" >"$WORK/check.txt" 2>&1 || fail "check against ssh -D: exit $?: $(cat "$WORK/check.txt")"
+for l in '^ok +connect: ' '^warn +udp-associate: .*ssh -D' '^ok +dns-tcp: ' '^skip +dns-udp: '; do
+    grep -qE "$l" "$WORK/check.txt" || fail "check against ssh -D: no '$l' line: $(cat "$WORK/check.txt")"
+done
+info "tun2socks check: CONNECT ok, UDP ASSOCIATE closed (a warning), DNS over TCP ok, exit 0"
 
 log_has() { grep -q "$1" "$T2S_LOG"; }
 t2s_start --proxy "socks5://$SRV_IP4:$SOCKS_PORT"

@@ -12,6 +12,7 @@
 enum log_level log_current_level = LOG_LEVEL_INFO;
 static log_sink_fn sink;
 static void *sink_arg;
+static bool journal; /* stderr is the journal: <N> prefixes, no timestamp */
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -53,7 +54,10 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	hn = snprintf(head, sizeof(head), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s ", tm.tm_year + 1900,
+	if (journal)
+		hn = snprintf(head, sizeof(head), "<%d>", log_syslog_priority(level));
+	else
+		hn = snprintf(head, sizeof(head), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s ", tm.tm_year + 1900,
 		      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L,
 		      level_names[level]);
 	bn = vsnprintf(body, sizeof(body), fmt, ap);
@@ -71,6 +75,31 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	iov[2] = (struct iovec){"\n", 1};
 	(void)!writev(STDERR_FILENO, iov, 3);
 	errno = saved;
+}
+
+int
+log_syslog_priority(enum log_level level)
+{
+	static const int prio[] = {3, 4, 6, 7}; /* LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG */
+
+	return prio[level];
+}
+
+bool
+log_journal_stream_matches(const char *value, unsigned long long dev, unsigned long long ino)
+{
+	unsigned long long d, i;
+	int end = 0;
+
+	if (value == NULL || sscanf(value, "%llu:%llu%n", &d, &i, &end) != 2 || value[end] != '\0')
+		return false;
+	return d == dev && i == ino;
+}
+
+void
+log_set_journal(bool on)
+{
+	journal = on;
 }
 
 bool

@@ -36,6 +36,20 @@ log_enabled(enum log_level level)
 typedef void (*log_sink_fn)(void *arg, enum log_level level, const char *text);
 void log_set_sink(log_sink_fn fn, void *arg);
 
+/*
+ * Journal-friendly lines (systemd's stderr stream): each starts with its syslog
+ * priority, "<3>" error, "<4>" warn, "<6>" info, "<7>" debug, and has no timestamp of
+ * ours (the journal keeps its own).
+ */
+void log_set_journal(bool on);
+int log_syslog_priority(enum log_level level);
+
+/*
+ * $JOURNAL_STREAM ("DEV:INODE", decimal) names the file stderr is (fstat: st_dev,
+ * st_ino): true when it does. Pure.
+ */
+bool log_journal_stream_matches(const char *value, unsigned long long dev, unsigned long long ino);
+
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(enum log_level level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 

@@ -21,8 +21,12 @@ const char cli_usage[] =
 	"Usage: tun2socks --proxy URL [options]\n"
 	"       tun2socks --proxy URL [options] -- COMMAND [ARGS...]\n"
 	"       tun2socks down [--tun NAME] [--netns PATH|NAME]\n"
-	"       tun2socks status|flows|top [--tun NAME | --control PATH] [options]\n"
-	"                             (see 'tun2socks flows --help')\n"
+	"       tun2socks check --proxy URL [--check-target HOST:PORT] [--dns-server ADDR]\n"
+	"                       [--json]\n"
+	"       tun2socks status [--tun NAME | --control PATH]\n"
+	"       tun2socks flows [--tun NAME | --control PATH] [--sort COL] [--json] [--programs]\n"
+	"       tun2socks top [--tun NAME | --control PATH] [--sort COL] [--programs]\n"
+	"                             (see 'tun2socks flows --help' and docs/CONTROL.md)\n"
 	"\n"
 	"Captures the IP traffic of a TUN device and sends every TCP connection through a\n"
 	"SOCKS5 proxy (CONNECT), and every UDP datagram through a UDP ASSOCIATE.\n"
@@ -81,6 +85,12 @@ const char cli_usage[] =
 	"                             COMMAND runs as NAME too (under sudo, by default as\n"
 	"                             $SUDO_USER; --user root keeps root)\n"
 	"      --group NAME           group for --user\n"
+	"      --ready-timeout SEC    under systemd (Type=notify): READY=1 once the TUN is up\n"
+	"                             and the proxy answered, or after SEC seconds all the\n"
+	"                             same, with a STATUS= saying it did not (default 30)\n"
+	"      --check-target HOST:PORT\n"
+	"                             check: the destination of the CONNECT check\n"
+	"      --json                 check: one JSON object per check instead of text\n"
 	"      --control PATH         the control socket that 'tun2socks status', 'flows' and\n"
 	"                             'top' ask (default /run/tun2socks/net<netns>-<tun>.control,\n"
 	"                             mode 0660, group --group's)\n"
@@ -90,9 +100,13 @@ const char cli_usage[] =
 	"Capture modes:\n"
 	"      --auto-route           send all IPv4 and IPv6 traffic of the host into the TUN,\n"
 	"                             except the proxy connections (marked with --fwmark,\n"
-	"                             0x7432 by default) and excluded destinations\n"
+	"                             0x7432 by default) and excluded destinations;\n"
+	"                             sockets bound to another interface are refused\n"
 	"      --exclude CIDR         keep this destination out of the TUN (repeatable;\n"
-	"                             loopback, link-local and multicast always are)\n"
+	"                             loopback, link-local and multicast always are); DNS\n"
+	"                             (port 53) to it is still captured: see --dns-server\n"
+	"      --exclude-dns          let DNS to excluded and link-local servers bypass the\n"
+	"                             TUN too (it reaches them unproxied: a leak of names)\n"
 	"      --kill-switch          refuse traffic that would bypass the TUN, also after\n"
 	"                             tun2socks dies, until 'tun2socks down' or the next start\n"
 	"      --share-from IFACE     send traffic forwarded from IFACE's clients (a LAN or\n"
@@ -105,9 +119,19 @@ const char cli_usage[] =
 	"                             if none, as with systemd-resolved's 127.0.0.53, one of\n"
 	"                             tun2socks' own that answers from the fake-IP pool with\n"
 	"                             --dns fake-ip, else REFUSED); in any mode, what\n"
-	"                             --udp auto checks the proxy's UDP relay with\n"
+	"                             --udp auto checks the proxy's UDP relay with; with\n"
+	"                             --auto-route/--share-from, where captured queries to\n"
+	"                             excluded or link-local servers go (else: REFUSED)\n"
 	"\n"
 	"  -l, --log-level LEVEL      error, warn, info (default) or debug\n"
+	"      --config FILE          read options from FILE first: 'name = value' per line,\n"
+	"                             names as the long options, '#' comments; the command\n"
+	"                             line overrides it (a repeatable option given there\n"
+	"                             replaces the file's list); SIGHUP re-reads it\n"
+	"                             (proxy-auth-file = cred:NAME reads systemd's\n"
+	"                             $CREDENTIALS_DIRECTORY/NAME)\n"
+	"      --print-config         print the effective configuration (passwords masked)\n"
+	"                             and exit\n"
 	"  -h, --help                 show this text\n"
 	"  -V, --version              show the version\n"
 	"\n"
@@ -140,12 +164,18 @@ enum {
 	OPT_UDP_POOL,
 	OPT_AUTO_ROUTE,
 	OPT_EXCLUDE,
+	OPT_EXCLUDE_DNS,
 	OPT_KILL_SWITCH,
 	OPT_SHARE_FROM,
 	OPT_NETNS,
 	OPT_DNS_SERVER,
 	OPT_USER,
 	OPT_GROUP,
+	OPT_CONFIG,
+	OPT_PRINT_CONFIG,
+	OPT_READY_TIMEOUT,
+	OPT_CHECK_TARGET,
+	OPT_JSON,
 	OPT_CONTROL,
 	OPT_METRICS,
 };
@@ -175,15 +205,21 @@ static const struct option options[] = {
 	{"no-offload", no_argument, NULL, OPT_NO_OFFLOAD},
 	{"auto-route", no_argument, NULL, OPT_AUTO_ROUTE},
 	{"exclude", required_argument, NULL, OPT_EXCLUDE},
+	{"exclude-dns", no_argument, NULL, OPT_EXCLUDE_DNS},
 	{"kill-switch", no_argument, NULL, OPT_KILL_SWITCH},
 	{"share-from", required_argument, NULL, OPT_SHARE_FROM},
 	{"netns", required_argument, NULL, OPT_NETNS},
 	{"dns-server", required_argument, NULL, OPT_DNS_SERVER},
 	{"user", required_argument, NULL, OPT_USER},
 	{"group", required_argument, NULL, OPT_GROUP},
+	{"ready-timeout", required_argument, NULL, OPT_READY_TIMEOUT},
+	{"check-target", required_argument, NULL, OPT_CHECK_TARGET},
+	{"json", no_argument, NULL, OPT_JSON},
 	{"control", required_argument, NULL, OPT_CONTROL},
 	{"metrics", required_argument, NULL, OPT_METRICS},
 	{"log-level", required_argument, NULL, 'l'},
+	{"config", required_argument, NULL, OPT_CONFIG},
+	{"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -281,9 +317,10 @@ check_modes(struct t2s_config *cfg, char *msg, size_t msglen)
 	if (cfg->netns != NULL && (cfg->auto_route || lan || cfg->tun_fd >= 0))
 		return fail(msg, msglen, "--netns captures that whole namespace: it does not go with --auto-route, "
 					 "--share-from or --tun-fd");
-	if ((cfg->kill_switch || cfg->n_exclude > 0) && !cfg->auto_route && cfg->netns == NULL && !lan)
+	if ((cfg->kill_switch || cfg->n_exclude > 0 || cfg->exclude_dns) && !cfg->auto_route && cfg->netns == NULL &&
+	    !lan)
 		return fail(msg, msglen, "%s needs --auto-route, --netns or --share-from",
-			    cfg->kill_switch ? "--kill-switch" : "--exclude");
+			    cfg->kill_switch ? "--kill-switch" : cfg->n_exclude > 0 ? "--exclude" : "--exclude-dns");
 	/* Our own proxy connections must be told apart from the traffic we capture. */
 	if (cfg->auto_route && cfg->fwmark == 0)
 		cfg->fwmark = CAPTURE_DEFAULT_FWMARK;
@@ -294,7 +331,7 @@ check_modes(struct t2s_config *cfg, char *msg, size_t msglen)
 static int
 parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, bool one)
 {
-	bool have_proxy = false;
+	bool exclude_seen = false;
 	const char *why;
 	unsigned long v;
 	int opt, lvl;
@@ -308,7 +345,7 @@ parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, b
 		case 'p':
 			if (proxy_url_parse(&cfg->proxy, optarg, &why) < 0)
 				return fail(msg, msglen, "--proxy: %s", why);
-			have_proxy = true;
+			cfg->proxy_given = true;
 			break;
 		case OPT_AUTH_FILE:
 			cfg->auth_file = optarg;
@@ -425,11 +462,18 @@ parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, b
 			cfg->auto_route = true;
 			break;
 		case OPT_EXCLUDE:
+			/* The command line's list replaces the config file's. */
+			if (!one && !exclude_seen)
+				cfg->n_exclude = 0;
+			exclude_seen = true;
 			if (cfg->n_exclude == CONFIG_MAX_EXCLUDE)
 				return fail(msg, msglen, "--exclude: at most %u", CONFIG_MAX_EXCLUDE);
 			if (capture_prefix_parse(optarg, &cfg->exclude[cfg->n_exclude]) < 0)
 				return fail(msg, msglen, "--exclude: '%s' is not an IPv4 or IPv6 address[/prefix]", optarg);
 			cfg->n_exclude++;
+			break;
+		case OPT_EXCLUDE_DNS:
+			cfg->exclude_dns = true;
 			break;
 		case OPT_KILL_SWITCH:
 			cfg->kill_switch = true;
@@ -454,6 +498,18 @@ parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, b
 		case OPT_GROUP:
 			cfg->group = optarg;
 			break;
+		case OPT_READY_TIMEOUT:
+			if (parse_seconds(optarg, &cfg->ready_timeout) < 0)
+				return fail(msg, msglen, "--ready-timeout: '%s' is not a positive number of seconds",
+					    optarg);
+			break;
+		case OPT_CHECK_TARGET:
+			if (endpoint_parse(&cfg->check_target, optarg, -1) < 0)
+				return fail(msg, msglen, "--check-target: '%s' is not HOST:PORT", optarg);
+			break;
+		case OPT_JSON:
+			cfg->check_json = true;
+			break;
 		case OPT_CONTROL:
 			if (optarg[0] != '/' || strlen(optarg) >= 108)
 				return fail(msg, msglen, "--control: '%s' is not an absolute path of at most 107 bytes",
@@ -470,6 +526,12 @@ parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, b
 			if (lvl < 0)
 				return fail(msg, msglen, "--log-level: '%s' is not error, warn, info or debug", optarg);
 			cfg->log_level = (enum log_level)lvl;
+			break;
+		case OPT_CONFIG:
+			cfg->config_file = optarg;
+			break;
+		case OPT_PRINT_CONFIG:
+			cfg->print_config = true;
 			break;
 		case 'h':
 			return CLI_HELP;
@@ -493,6 +555,8 @@ parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, b
 		cfg->command = argv + optind;
 	} else if (optind + 1 == argc && strcmp(argv[optind], "down") == 0) {
 		return CLI_DOWN;
+	} else if (optind + 1 == argc && strcmp(argv[optind], "check") == 0) {
+		return cfg->proxy_given ? CLI_CHECK : fail(msg, msglen, "check needs --proxy URL");
 	} else if (optind < argc) {
 		return fail(msg, msglen, "unexpected argument '%s' (a command goes after '--')", argv[optind]);
 	}
@@ -502,7 +566,7 @@ parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, b
 		return fail(msg, msglen,
 			    "--user cannot go with --netns: removing the capture means entering the namespace "
 			    "again, which needs root");
-	if (!have_proxy)
+	if (!cfg->proxy_given)
 		return fail(msg, msglen, "--proxy is required (e.g. --proxy socks5://127.0.0.1:1080)");
 	return check_modes(cfg, msg, msglen);
 }
@@ -513,8 +577,8 @@ cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msgle
 	return parse(argc, argv, cfg, msg, msglen, false);
 }
 
-int
-cli_set(struct t2s_config *cfg, const char *name, const char *value, char *msg, size_t msglen)
+static int
+set_named(struct t2s_config *cfg, const char *name, const char *value, char *msg, size_t msglen, bool kept)
 {
 	const struct option *o;
 	char *argv[3] = {"tun2socks", NULL, NULL};
@@ -527,9 +591,11 @@ cli_set(struct t2s_config *cfg, const char *name, const char *value, char *msg, 
 		;
 	if (o->name == NULL || o->val == 'h' || o->val == 'V')
 		return fail(msg, msglen, "unknown option '%s'", name);
+	if (o->val == OPT_CONFIG || o->val == OPT_PRINT_CONFIG)
+		return fail(msg, msglen, "--%s is for the command line only", name);
 	/* These keep a pointer to their value, which does not outlive this call. */
-	if (o->val == OPT_AUTH_FILE || o->val == OPT_NETNS || o->val == OPT_USER || o->val == OPT_GROUP ||
-	    o->val == OPT_CONTROL || o->val == OPT_METRICS) {
+	if (!kept && (o->val == OPT_AUTH_FILE || o->val == OPT_NETNS || o->val == OPT_USER || o->val == OPT_GROUP ||
+		      o->val == OPT_CONTROL || o->val == OPT_METRICS)) {
 		fail(msg, msglen, "--%s cannot be set by name", name);
 		return -ENOTSUP;
 	}
@@ -546,10 +612,31 @@ cli_set(struct t2s_config *cfg, const char *name, const char *value, char *msg, 
 		return fail(msg, msglen, "out of memory");
 	snprintf(argv[1], n, "--%s%s%s", name, value != NULL ? "=" : "", value != NULL ? value : "");
 	rc = parse(2, argv, cfg, msg, msglen, true);
+	/* optarg pointed into argv[1]: these keep the caller's value instead. */
+	if (rc >= 0 && kept && o->val == OPT_AUTH_FILE)
+		cfg->auth_file = value;
+	else if (rc >= 0 && kept && o->val == OPT_NETNS)
+		cfg->netns = value;
+	else if (rc >= 0 && kept && o->val == OPT_USER)
+		cfg->user = value;
+	else if (rc >= 0 && kept && o->val == OPT_GROUP)
+		cfg->group = value;
 	free(argv[1]);
 	optarg = saved_optarg;
 	optind = saved_optind;
 	opterr = saved_opterr;
 	optopt = saved_optopt;
 	return rc < 0 ? rc : 0;
+}
+
+int
+cli_set(struct t2s_config *cfg, const char *name, const char *value, char *msg, size_t msglen)
+{
+	return set_named(cfg, name, value, msg, msglen, false);
+}
+
+int
+cli_set_kept(struct t2s_config *cfg, const char *name, const char *value, char *msg, size_t msglen)
+{
+	return set_named(cfg, name, value, msg, msglen, true);
 }

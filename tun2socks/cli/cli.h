@@ -13,6 +13,7 @@ enum cli_result {
 	CLI_HELP = 1,
 	CLI_VERSION = 2,
 	CLI_DOWN = 3, /* `tun2socks down`: lift what capture modes left in place */
+	CLI_CHECK = 4, /* `tun2socks check`: diagnose the proxy (check.h) */
 };
 
 /*
@@ -31,6 +32,10 @@ int cli_parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t m
  * -errno with a one-line reason in msg.
  */
 int cli_set(struct t2s_config *cfg, const char *name, const char *value, char *msg, size_t msglen);
+
+/* cli_set for a value that outlives cfg (a config file's text): proxy-auth-file,
+ * netns, user and group are accepted too. */
+int cli_set_kept(struct t2s_config *cfg, const char *name, const char *value, char *msg, size_t msglen);
 
 /* The --help text. */
 extern const char cli_usage[];

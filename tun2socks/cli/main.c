@@ -26,7 +26,9 @@
 
 #include "argv_scrub.h"
 #include "capture.h"
+#include "check.h"
 #include "cli.h"
+#include "cli_file.h"
 #include "config.h"
 #include "container_of.h"
 #include "control.h"
@@ -37,51 +39,15 @@
 #include "log.h"
 #include "netns.h"
 #include "privdrop.h"
+#include "reload.h"
 #include "proxy_url.h"
+#include "service.h"
 #include "tun.h"
 
 
 enum {
 	EXIT_USAGE = 2,
 };
-
-/* Credentials from --proxy-auth-file or TUN2SOCKS_PROXY_AUTH override the URL's. */
-static int
-load_credentials(struct t2s_config *cfg)
-{
-	const char *env = getenv("TUN2SOCKS_PROXY_AUTH");
-	const char *why = NULL;
-	char line[2 * PROXY_URL_CRED_MAX + 8];
-
-	if (cfg->auth_file != NULL) {
-		FILE *fp = fopen(cfg->auth_file, "re");
-
-		if (fp == NULL) {
-			fprintf(stderr, "tun2socks: --proxy-auth-file %s: %s\n", cfg->auth_file, strerror(errno));
-			return -1;
-		}
-		if (fgets(line, sizeof(line), fp) == NULL)
-			line[0] = '\0';
-		fclose(fp);
-		if (config_set_credentials(cfg, line, &why) < 0) {
-			fprintf(stderr, "tun2socks: --proxy-auth-file %s: %s\n", cfg->auth_file, why);
-			return -1;
-		}
-		explicit_bzero(line, sizeof(line));
-	} else if (env != NULL && env[0] != '\0') {
-		if (config_set_credentials(cfg, env, &why) < 0) {
-			fprintf(stderr, "tun2socks: TUN2SOCKS_PROXY_AUTH: %s\n", why);
-			return -1;
-		}
-	}
-	/* Read or not (the file wins), the credential is never passed on to a COMMAND. */
-	(void)argv_scrub_env("TUN2SOCKS_PROXY_AUTH");
-	if (cfg->proxy.has_credentials && cfg->proxy.pass[0] == '\0') {
-		fprintf(stderr, "tun2socks: --proxy: a user name needs a password (RFC 1929)\n");
-		return -1;
-	}
-	return 0;
-}
 
 static int
 resolve_proxy(const struct t2s_config *cfg, struct socks5_server *server)
@@ -201,12 +167,16 @@ struct host_setup {
 	ev_signal sigusr1;        /* the stats line */
 	struct ev_loop *loop;
 	struct t2s_engine *engine;
-	const struct t2s_config *cfg;
+	struct t2s_config *cfg;   /* a reload changes its --exclude (reload.c) */
 	const struct privdrop_target *run_as; /* --user, else NULL */
 	long record_owner;        /* --user: the capture's state record is left removable by it */
 	bool cmd_running;         /* netns_cmd_go was called: the command is no longer ours to reap */
 	bool start_failed;        /* a start hook failed, and said why */
+	struct service *svc;      /* systemd's notifications (does nothing when not under it) */
 	int exit_status;
+	struct reload *reload;    /* --config: SIGHUP reloads (reload.h) */
+	uid_t allowed[2];         /* who may own a config file with a password (cli_file_check) */
+	char tun_name[IFNAMSIZ];  /* the capture's TUN, for a reload */
 	struct control *control;  /* the control socket (control.h) */
 	struct metrics *metrics;  /* --metrics (metrics.h) */
 };
@@ -240,6 +210,7 @@ start_capture(const struct t2s_config *cfg, const char *tun, bool whole_host, ui
 		.share_from = cfg->share_from[0] != '\0' ? cfg->share_from : NULL,
 		.exclude = cfg->exclude,
 		.n_exclude = cfg->n_exclude,
+		.exclude_dns = cfg->exclude_dns,
 		.ipv6 = capture_have_ipv6(),
 		.owner_uid = record_owner,
 	};
@@ -496,7 +467,70 @@ signals_release(struct ev_loop *loop, struct host_setup *hs)
 	}
 }
 
-/* SIGHUP too: the terminal or SSH session went away (there is no configuration to reload). */
+/*
+ * Reload hooks, for the service manager: host_reload_begin runs before a reload is
+ * read, host_reload_end once it is over (err 0: applied; else the running
+ * configuration stays and why says why): systemd hears RELOADING=1, then READY=1 with
+ * a STATUS= (the proxy's state, probed again, or why the reload failed).
+ */
+static void
+host_reload_begin(struct host_setup *hs)
+{
+	service_reloading(hs->svc);
+}
+
+static void
+host_reload_end(struct host_setup *hs, int err, const char *why)
+{
+	char name[T2S_ENDPOINT_STRLEN], status[320];
+	const struct socks5_server *proxy;
+
+	if (err < 0) {
+		snprintf(status, sizeof(status), "reload failed (%s): the running configuration stays",
+			 why != NULL ? why : strerror(-err));
+		service_reloaded(hs->svc, status);
+		return;
+	}
+	proxy = t2s_engine_proxy(hs->engine, name, sizeof(name));
+	service_set_proxy(hs->svc, proxy, name);
+	service_reloaded(hs->svc, NULL);
+}
+
+static void
+reload_done_cb(void *arg, int err, const char *why)
+{
+	host_reload_end(arg, err, why);
+}
+
+/* SIGHUP with --config: the file and the command line again, as at start. */
+static void
+reload_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct host_setup *hs = w->data;
+	const struct reload_host host = {
+		.engine = hs->engine,
+		.cfg = hs->cfg,
+		.capture = hs->capture,
+		.netns_fd = hs->netns_fd,
+		.tun = hs->tun_name,
+		.record_owner = hs->record_owner,
+		.allowed = {hs->allowed[0], hs->allowed[1]},
+		.prepare = default_capture_addresses,
+	};
+
+	(void)loop;
+	(void)revents;
+	if (reload_busy(hs->reload)) {
+		log_warn("SIGHUP: a reload is under way already; send it again once it is done");
+		return;
+	}
+	log_info("SIGHUP received: reloading %s", hs->cfg->config_file);
+	host_reload_begin(hs);
+	(void)reload_start(hs->reload, &host, reload_done_cb, hs);
+}
+
+/* SIGHUP too: the terminal or SSH session went away (without --config, there is no
+ * configuration to reload). */
 static void
 stop_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -505,6 +539,7 @@ stop_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)revents;
 	log_info("%s received, shutting down",
 		 w->signum == SIGINT ? "SIGINT" : w->signum == SIGHUP ? "SIGHUP" : "SIGTERM");
+	service_stopping(hs->svc);
 	signals_release(loop, hs);
 	t2s_engine_stop(hs->engine);
 }
@@ -531,7 +566,7 @@ signals_start(struct ev_loop *loop, struct host_setup *hs, bool stop_too)
 		return;
 	ev_signal_init(&hs->sigint, stop_signal_cb, SIGINT);
 	ev_signal_init(&hs->sigterm, stop_signal_cb, SIGTERM);
-	ev_signal_init(&hs->sighup, stop_signal_cb, SIGHUP);
+	ev_signal_init(&hs->sighup, hs->reload != NULL ? reload_signal_cb : stop_signal_cb, SIGHUP);
 	hs->sigint.data = hs->sigterm.data = hs->sighup.data = hs;
 	ev_signal_start(loop, &hs->sigint);
 	ev_signal_start(loop, &hs->sigterm);
@@ -753,6 +788,7 @@ host_started(void *arg, struct t2s_engine *engine)
 		command_signals(&sigs);
 		sigprocmask(SIG_UNBLOCK, &sigs, NULL);
 	}
+	service_tun_up(hs->svc);
 	return 0;
 
 err_failed:
@@ -768,12 +804,52 @@ host_stopping(void *arg, struct t2s_engine *engine)
 	struct host_setup *hs = arg;
 
 	(void)engine;
+	service_stopping(hs->svc);
 	signals_release(hs->loop, hs);
 	control_stop(hs->control);
 	hs->control = NULL;
 	metrics_stop(hs->metrics);
 	hs->metrics = NULL;
 	stop_capture(hs);
+}
+
+/* stderr is the journal: <N> priorities instead of timestamps (log.h). */
+static void
+log_to_journal(void)
+{
+	struct stat st;
+
+	if (fstat(STDERR_FILENO, &st) == 0 &&
+	    log_journal_stream_matches(getenv("JOURNAL_STREAM"), (unsigned long long)st.st_dev,
+				       (unsigned long long)st.st_ino))
+		log_set_journal(true);
+}
+
+/* Under systemd (Type=notify): READY=1, STATUS=, STOPPING=1, WATCHDOG=1 (service.h). */
+static int
+start_service(const struct t2s_config *cfg, struct ev_loop *loop, const struct socks5_server *proxy,
+	      struct host_setup *hs)
+{
+	struct service_params p = {
+		.loop = loop,
+		.notify_socket = getenv("NOTIFY_SOCKET"),
+		.watchdog_usec = getenv("WATCHDOG_USEC"),
+		.watchdog_pid = getenv("WATCHDOG_PID"),
+		.proxy = proxy,
+		.ready_timeout = cfg->ready_timeout,
+	};
+	char name[T2S_ENDPOINT_STRLEN];
+
+	endpoint_format(&cfg->proxy.server, name, sizeof(name));
+	p.proxy_name = name;
+	hs->svc = service_new(&p);
+	if (hs->svc == NULL) {
+		log_error("cannot talk to systemd ($NOTIFY_SOCKET %s): %s", p.notify_socket, strerror(errno));
+		return -1;
+	}
+	/* The notification socket is ours alone: a command must not send READY=1 for us. */
+	(void)argv_scrub_env("NOTIFY_SOCKET");
+	return 0;
 }
 
 int
@@ -790,13 +866,14 @@ main(int argc, char **argv)
 	struct t2s_conf *conf;
 	struct t2s_engine *engine = NULL;
 	static struct privdrop_target run_as;
+	static struct cli_file file;
 	char msg[256];
 	int rc, status = EXIT_FAILURE;
 
 	if (argc >= 2 && ctl_cmd_is(argv[1]))
 		return ctl_cmd_main(argc - 1, argv + 1);
 	config_defaults(&cfg);
-	rc = cli_parse(argc, argv, &cfg, msg, sizeof(msg));
+	rc = cli_file_load(argc, argv, &cfg, &file, msg, sizeof(msg));
 	if (rc < 0) {
 		fprintf(stderr, "tun2socks: %s\nTry 'tun2socks --help' for more information.\n", msg);
 		return EXIT_USAGE;
@@ -813,16 +890,39 @@ main(int argc, char **argv)
 		log_set_level(cfg.log_level);
 		return run_down(&cfg);
 	}
+	/* Before argv is scrubbed and the environment's credentials go. */
+	if (cfg.config_file != NULL && cfg.command == NULL && (hs.reload = reload_new(argc, argv)) == NULL) {
+		fprintf(stderr, "tun2socks: %s\n", strerror(ENOMEM));
+		return EXIT_FAILURE;
+	}
 	(void)argv_scrub_passwords(argc, argv);
-	if (load_credentials(&cfg) < 0)
+	if (cli_file_credentials(&cfg, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "tun2socks: %s\n", msg);
 		return EXIT_USAGE;
+	}
+	if (rc == CLI_CHECK) {
+		log_set_level(cfg.log_level);
+		status = check_run(&cfg, stdout);
+		goto err_free_env;
+	}
 	if (cfg.user != NULL && privdrop_resolve(cfg.user, cfg.group, &run_as, msg, sizeof(msg)) < 0) {
 		fprintf(stderr, "tun2socks: %s\n", msg);
 		return EXIT_USAGE;
 	}
+	hs.allowed[0] = geteuid();
+	hs.allowed[1] = cfg.user != NULL ? run_as.uid : hs.allowed[0];
+	if (cli_file_check(&file, hs.allowed, 2, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "tun2socks: %s\n", msg);
+		return EXIT_USAGE;
+	}
+	if (cfg.print_config) {
+		cli_file_print(stdout, &cfg);
+		return EXIT_SUCCESS;
+	}
 	if (cfg.user != NULL && run_as.uid != 0)
 		hs.record_owner = (long)run_as.uid;
 	log_set_level(cfg.log_level);
+	log_to_journal();
 	if (command_identity(&cfg, &hs, &cmd_login) < 0)
 		goto err_free_env;
 	signal(SIGPIPE, SIG_IGN);
@@ -836,6 +936,8 @@ main(int argc, char **argv)
 		goto err_free_env;
 	}
 	default_capture_addresses(&cfg);
+	if (start_service(&cfg, loop, &proxy, &hs) < 0)
+		goto err_free_env;
 	/* From the first change to the host on, SIGINT, SIGTERM and SIGHUP wait (blocked)
 	 * until the loop can handle them with a teardown; the default action of any of
 	 * them would leave the routes and the kill switch in place. */
@@ -843,6 +945,7 @@ main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	if (open_tun(&cfg, &tun, &hs) < 0)
 		goto err_end_host;
+	snprintf(hs.tun_name, sizeof(hs.tun_name), "%s", tun.name);
 	hs.loop = loop;
 	hs.cfg = &cfg;
 	hs.run_as = cfg.user != NULL ? &run_as : NULL;
@@ -874,13 +977,17 @@ main(int argc, char **argv)
 	command_unwatch(loop, &hs);
 	t2s_engine_free(engine);
 err_close_tun:
+	service_stopping(hs.svc);
 	tun_close(&tun);
 err_end_host:
 	stop_capture(&hs); /* when the engine never started; a no-op after the one above */
 	if (hs.netns_fd >= 0)
 		close(hs.netns_fd);
 	command_end(&hs);
+	service_free(hs.svc);
 err_free_env:
 	free(hs.cmd_env);
+	reload_free(hs.reload);
+	cli_file_release(&file);
 	return status;
 }

@@ -22,6 +22,7 @@ config_defaults(struct t2s_config *cfg)
 	cfg->dns_mode = CONFIG_DNS_UDP;
 	cfg->udp_mode = CONFIG_UDP_AUTO;
 	cfg->udp_pool = CONFIG_DEFAULT_UDP_POOL;
+	cfg->ready_timeout = CONFIG_DEFAULT_READY_TIMEOUT;
 	inet_pton(AF_INET, "198.18.0.0", &cfg->fake_net4);
 	cfg->fake_prefix4 = 15;
 	inet_pton(AF_INET6, "fd00:7432:7373::", &cfg->fake_net6);
@@ -52,4 +53,82 @@ config_set_credentials(struct t2s_config *cfg, const char *userpass, const char 
 	cfg->proxy.pass[plen] = '\0';
 	cfg->proxy.has_credentials = 1;
 	return 0;
+}
+
+static bool
+str_differ(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+static bool
+proxy_differ(const struct proxy_url *a, const struct proxy_url *b)
+{
+	return !endpoint_equal(&a->server, &b->server) || a->has_credentials != b->has_credentials ||
+	       strcmp(a->user, b->user) != 0 || strcmp(a->pass, b->pass) != 0;
+}
+
+unsigned
+config_merge_live(struct t2s_config *running, const struct t2s_config *next, config_refused_fn refused, void *arg)
+{
+	const struct t2s_config *r = running, *n = next;
+	unsigned taken = 0;
+
+#define REFUSE_IF(cond, name)                                                                                          \
+	do {                                                                                                           \
+		if (cond)                                                                                              \
+			refused(arg, name);                                                                            \
+	} while (0)
+	REFUSE_IF(strcmp(r->tun_name, n->tun_name) != 0, "tun");
+	REFUSE_IF(r->tun_fd != n->tun_fd, "tun-fd");
+	REFUSE_IF(r->mtu != n->mtu, "mtu");
+	REFUSE_IF(r->has_address4 != n->has_address4 || r->prefix4 != n->prefix4 ||
+			  memcmp(&r->address4, &n->address4, sizeof(r->address4)) != 0,
+		  "address");
+	REFUSE_IF(r->has_address6 != n->has_address6 || r->prefix6 != n->prefix6 ||
+			  memcmp(&r->address6, &n->address6, sizeof(r->address6)) != 0,
+		  "address6");
+	REFUSE_IF(r->max_memory != n->max_memory, "max-memory");
+	REFUSE_IF(r->fwmark != n->fwmark, "fwmark");
+	REFUSE_IF(r->offload != n->offload, "no-offload");
+	REFUSE_IF(r->udp_mode != n->udp_mode, "udp");
+	REFUSE_IF(r->udp_pool != n->udp_pool, "udp-pool");
+	REFUSE_IF(memcmp(&r->udp_relay, &n->udp_relay, sizeof(r->udp_relay)) != 0, "udp-relay");
+	REFUSE_IF(r->fake_prefix4 != n->fake_prefix4 || memcmp(&r->fake_net4, &n->fake_net4, 4) != 0, "fake-ip-range");
+	REFUSE_IF(r->fake_prefix6 != n->fake_prefix6 || memcmp(&r->fake_net6, &n->fake_net6, 16) != 0,
+		  "fake-ip-range6");
+	REFUSE_IF(r->auto_route != n->auto_route, "auto-route");
+	REFUSE_IF(r->kill_switch != n->kill_switch, "kill-switch");
+	REFUSE_IF(r->n_exclude != n->n_exclude || memcmp(r->exclude, n->exclude, r->n_exclude * sizeof(r->exclude[0])) != 0,
+		  "exclude");
+	REFUSE_IF(strcmp(r->share_from, n->share_from) != 0, "share-from");
+	REFUSE_IF(str_differ(r->netns, n->netns), "netns");
+	REFUSE_IF(memcmp(&r->dns_server, &n->dns_server, sizeof(r->dns_server)) != 0, "dns-server");
+	REFUSE_IF(str_differ(r->user, n->user), "user");
+	REFUSE_IF(str_differ(r->group, n->group), "group");
+	/* The fake-IP pool exists only when the engine started with it. */
+	REFUSE_IF(r->dns_mode != n->dns_mode && (r->dns_mode == CONFIG_DNS_FAKE_IP || n->dns_mode == CONFIG_DNS_FAKE_IP),
+		  "dns");
+#undef REFUSE_IF
+
+	if (proxy_differ(&r->proxy, &n->proxy)) {
+		running->proxy = n->proxy;
+		taken++;
+	}
+#define TAKE(field)                                                                                                    \
+	do {                                                                                                           \
+		if (running->field != n->field) {                                                                      \
+			running->field = n->field;                                                                     \
+			taken++;                                                                                       \
+		}                                                                                                      \
+	} while (0)
+	TAKE(connect_timeout);
+	TAKE(idle_timeout);
+	TAKE(udp_timeout);
+	TAKE(max_flows);
+	TAKE(log_level);
+	if (r->dns_mode != CONFIG_DNS_FAKE_IP && n->dns_mode != CONFIG_DNS_FAKE_IP)
+		TAKE(dns_mode);
+#undef TAKE
+	return taken;
 }

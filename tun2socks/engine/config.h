@@ -21,6 +21,7 @@
 #define CONFIG_MIN_MTU 1280
 #define CONFIG_MAX_MTU 65535
 #define CONFIG_DEFAULT_TUN "tun2socks0"
+#define CONFIG_DEFAULT_READY_TIMEOUT 30.0 /* --ready-timeout (the command under systemd) */
 #define CONFIG_DEFAULT_CONNECT_TIMEOUT 10.0
 #define CONFIG_DEFAULT_IDLE_TIMEOUT 7440.0 /* RFC 5382 REQ-5: 2 h 4 min for established TCP */
 #define CONFIG_DEFAULT_MAX_FLOWS 16384
@@ -91,12 +92,16 @@ struct t2s_config {
 	unsigned fake_prefix6;
 	enum log_level log_level;
 	const char *auth_file; /* --proxy-auth-file, read by main */
+	bool proxy_given;      /* --proxy was given (on the command line or in the file) */
+	const char *config_file; /* --config FILE (cli/cli_file.h), NULL: none */
+	bool print_config;     /* --print-config: print the effective configuration, exit */
 
 	/* Capture modes (capture.h, netns.h). */
 	bool auto_route;   /* whole host: policy routing into the TUN */
 	bool kill_switch;  /* what bypasses the TUN is refused, even after we die */
 	struct netlink_prefix exclude[CONFIG_MAX_EXCLUDE];
 	unsigned n_exclude;
+	bool exclude_dns;    /* --exclude-dns: DNS to excluded destinations is not captured either */
 	char share_from[16]; /* LAN interface whose forwarded traffic is captured; "" for none */
 	const char *netns;   /* --netns PATH|NAME: the TUN lives there */
 	char **command;      /* after "--": run in a namespace of its own (NULL-terminated) */
@@ -107,11 +112,25 @@ struct t2s_config {
 	struct in_addr dns_stub4;   /* CONFIG_DNS_STUB_ADDR4, answered by dns_stub.c */
 	const char *user;      /* --user: drop privileges to it once set up (NULL: stay) */
 	const char *group;     /* --group: instead of the user's primary group */
+	double ready_timeout;  /* --ready-timeout: READY=1 at the latest this long after start */
+	struct t2s_endpoint check_target; /* `check --check-target`; type NONE when not given */
+	bool check_json;       /* `check --json` */
 };
 
 void config_defaults(struct t2s_config *cfg);
 
 /* "user:password" (password may contain ':') into cfg->proxy. Returns 0 or -EINVAL. */
 int config_set_credentials(struct t2s_config *cfg, const char *userpass, const char **why);
+
+/*
+ * A reload (SIGHUP): copies into running what a running engine can take for its new
+ * flows (the proxy and its credentials, connect-, idle- and udp-timeout, max-flows,
+ * log-level, dns udp <-> tcp). Every other option that differs keeps running's value
+ * and is named to refused (once each: "mtu", "exclude", ...). Pure. Returns how many
+ * options were taken.
+ */
+typedef void (*config_refused_fn)(void *arg, const char *option);
+unsigned config_merge_live(struct t2s_config *running, const struct t2s_config *next, config_refused_fn refused,
+			   void *arg);
 
 #endif

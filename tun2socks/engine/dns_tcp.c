@@ -333,6 +333,13 @@ dns_tcp_free(struct dns_tcp *d)
 void
 dns_tcp_query(struct dns_tcp *d, const uint8_t *pkt, const struct packet_info *info)
 {
+	dns_tcp_query_to(d, pkt, info, NULL);
+}
+
+void
+dns_tcp_query_to(struct dns_tcp *d, const uint8_t *pkt, const struct packet_info *info,
+		 const struct t2s_endpoint *server)
+{
 	const uint8_t *msg = pkt + info->l4_off + 8;
 	size_t len = info->udp_payload_len;
 	struct t2s_endpoint dst;
@@ -366,7 +373,10 @@ dns_tcp_query(struct dns_tcp *d, const uint8_t *pkt, const struct packet_info *i
 	q->out[1] = (uint8_t)len;
 	memcpy(q->out + 2, msg, len);
 	q->out_len = 2 + len;
-	flow_env_dst_endpoint(info, &dst);
+	if (server != NULL)
+		dst = *server;
+	else
+		flow_env_dst_endpoint(info, &dst);
 	q->socks = socks5_tcp_new(d->env.loop, d->env.proxy, &dst, dns_tcp_socks_done_cb, q);
 	if (q->socks == NULL) {
 		err = -errno;

@@ -52,6 +52,10 @@ void dns_tcp_free(struct dns_tcp *d);
  * on at once. Ignored after t2s_stop.
  */
 void dns_tcp_query(struct dns_tcp *d, const uint8_t *pkt, const struct packet_info *info);
+/* As dns_tcp_query, but CONNECTs to server (copied) instead: the response still comes
+ * from the address the application queried. server NULL: as dns_tcp_query. */
+void dns_tcp_query_to(struct dns_tcp *d, const uint8_t *pkt, const struct packet_info *info,
+		      const struct t2s_endpoint *server);
 
 /* Cancels every query in flight (no answers); d stays usable. */
 void dns_tcp_close_all(struct dns_tcp *d);

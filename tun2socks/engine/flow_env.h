@@ -35,6 +35,7 @@ enum t2s_rate_slot {
 	T2S_RATE_CONNECT_TIMEOUT, /* per-flow lines of tcp_flow.c */
 	T2S_RATE_TARGET_FAILED,
 	T2S_RATE_FAKE_UNMAPPED,
+	T2S_RATE_DNS_LOCAL,       /* DNS over TCP to an excluded server, refused (dns_local.h) */
 	T2S_RATE_UDP_UNSUPPORTED,
 	T2S_RATE_UDP_ASSOC,
 	T2S_RATE_FRAGMENT,

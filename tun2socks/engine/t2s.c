@@ -18,6 +18,7 @@
 #include <lwip/pbuf.h>
 
 #include "container_of.h"
+#include "dns_local.h"
 #include "dns_tcp.h"
 #include "fakeip.h"
 #include "ip_frag.h"
@@ -225,6 +226,10 @@ drop_martian(struct t2s *t, const uint8_t *pkt, const struct packet_info *info)
 	memcpy(net.addr4, &t->cfg->address4, 4);
 	m = martian_classify(info, &net);
 	if (m == MARTIAN_NONE)
+		return false;
+	/* Captured DNS to a link-local nameserver is answered here (dns_local.h), never
+	 * handed to the proxy as it is. */
+	if (m == MARTIAN_LINK_LOCAL && dns_local_decide(t->cfg, info->family, info->dst, info->dport) != DNS_LOCAL_PASS)
 		return false;
 	t->stats.martian_dropped++;
 	log_debug("dropped an IPv%u packet (protocol %u) from %s: %s", info->family, info->proto, t->tun.name,
@@ -541,6 +546,19 @@ udp_setup(struct t2s *t, uint64_t seed)
 	return 0;
 }
 
+void
+t2s_set_proxy(struct t2s *t, const struct socks5_server *proxy)
+{
+	memcpy(&t->proxy.addr, &proxy->addr, sizeof(t->proxy.addr));
+	t->proxy.addrlen = proxy->addrlen;
+	t->proxy.user = proxy->user;
+	t->proxy.pass = proxy->pass;
+	udp_pool_drain(t->udp_pool);
+	udp_health_proxy_changed(t->udp_health);
+	if (t->fakeip != NULL)
+		fakeip_keep_out(t, (const struct sockaddr *)&t->proxy.addr);
+}
+
 static uint64_t
 phys_memory(void)
 {
@@ -809,6 +827,9 @@ t2s_counters(const struct t2s *t, t2s_counter_fn fn, void *arg)
 		{"dns_fake_answers", r->fake_answers, false, "DNS queries answered from the fake-IP pool"},
 		{"fake_ip_unmapped", tc->fake_unmapped + r->fake_unmapped, false, "Flows to a fake address whose name is gone"},
 		{"dns_stub_refused", tc->stub_refused + r->stub_refused, false, "Queries the command's nameserver refused"},
+		{"dns_local_redirected", r->local_redirected, false,
+		 "DNS queries to an excluded or link-local server sent to --dns-server"},
+		{"dns_local_refused", r->local_refused, false, "DNS queries to an excluded or link-local server refused"},
 		{"fd_exhaustion_episodes", t->fd_pressure.episodes, false, "Episodes short of file descriptors"},
 		{"fd_exhaustion_refused", t->fd_pressure.refused, false, "Flows refused for want of a descriptor"},
 		{"fd_exhausted", t->fd_pressure.exhausted ? 1 : 0, true, "1 while short of file descriptors"},

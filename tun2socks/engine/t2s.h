@@ -100,6 +100,15 @@ struct t2s {
 struct t2s *t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_server *proxy,
 		    struct tun_device *tun);
 
+/*
+ * A reload's new proxy (address and credentials; fwmark and hook stay): used by every
+ * connection and association made from now on. Flows set up already keep theirs (a
+ * handshake under way keeps the credentials it started with: they must stay valid
+ * until it ends). Spare UDP associations to the old proxy are dropped, and whether
+ * the proxy relays UDP is checked again (udp_health_proxy_changed).
+ */
+void t2s_set_proxy(struct t2s *t, const struct socks5_server *proxy);
+
 /* Closes every flow (applications see RST), stops the watchers; ev_run then returns. */
 void t2s_stop(struct t2s *t);
 

@@ -41,6 +41,7 @@
 #include "list.h"
 #include "dns_stub.h"
 #include "flow_table.h"
+#include "dns_local.h"
 #include "fake_dns.h"
 #include "log.h"
 #include "lwip_port.h"
@@ -1106,6 +1107,25 @@ tcp_flows_handle_syn(struct tcp_flows *t, const uint8_t *pkt, const struct packe
 				 "fake address with no name mapped (stale DNS cache?)");
 		flow_socks_done_cb(f, &res);
 		return true;
+	}
+	switch (dns_local_decide(t->env.cfg, info->family, info->dst, info->dport)) {
+	case DNS_LOCAL_PASS:
+		break;
+	case DNS_LOCAL_REDIRECT:
+		(void)dns_local_server(t->env.cfg, &target);
+		flow_log(f, LOG_LEVEL_DEBUG, "DNS to an excluded or link-local server: to --dns-server instead");
+		break;
+	case DNS_LOCAL_REFUSE: {
+		/* Captured (capture.c), but the proxy cannot reach it: refused at once. */
+		struct socks5_tcp_result res = {.failure = SOCKS5_TCP_TARGET, .err = -ECONNREFUSED,
+						.rep = SOCKS5_REP_CONN_REFUSED};
+
+		flow_log_limited(f, T2S_RATE_DNS_LOCAL, LOG_LEVEL_WARN,
+				 "DNS to an excluded or link-local server refused: the proxy cannot reach it; set "
+				 "--dns-server or --exclude-dns");
+		flow_socks_done_cb(f, &res);
+		return true;
+	}
 	}
 	if (target.type == T2S_ENDPOINT_DOMAIN)
 		f->host = strdup(target.u.domain.name); /* for the flow table only: NULL is fine */

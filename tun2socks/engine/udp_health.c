@@ -429,6 +429,19 @@ udp_health_start(struct udp_health *h)
 	}
 }
 
+void
+udp_health_proxy_changed(struct udp_health *h)
+{
+	if (h->mode != CONFIG_UDP_AUTO)
+		return;
+	if (h->probe != NULL)
+		end_probe(h);
+	set_state(h, UDP_HEALTH_UNKNOWN);
+	h->next_probe = 0;
+	log_info("UDP: a new proxy: checking whether it supports UDP ASSOCIATE");
+	start_probe(h);
+}
+
 enum udp_route
 udp_health_route(const struct udp_health *h, uint16_t dport)
 {

@@ -107,6 +107,12 @@ void udp_health_free(struct udp_health *h);
 /* Starts the start-up probe (auto mode only) and logs the mode. */
 void udp_health_start(struct udp_health *h);
 
+/* env.server now names another proxy (a reload): what was known is about the old
+ * one. In auto mode the state goes back to UNKNOWN (routes as RELAYS) and a probe of
+ * the new proxy starts at once (one of the old proxy's in progress is dropped);
+ * other modes are fixed and stay. */
+void udp_health_proxy_changed(struct udp_health *h);
+
 /* The route for a datagram to port dport, now. */
 enum udp_route udp_health_route(const struct udp_health *h, uint16_t dport);
 

@@ -2,6 +2,8 @@
 /* The UDP routing decision (pure) and the one place that carries it out. */
 #include "udp_route.h"
 
+#include <arpa/inet.h>
+
 #include "dns_msg.h"
 #include "dns_stub.h"
 #include "dns_tcp.h"
@@ -21,6 +23,10 @@ udp_route_decide(const struct udp_route_facts *f)
 			return fake ? UDP_ROUTE_FAKE_ANSWER : UDP_ROUTE_STUB_REFUSAL;
 		if (fake)
 			return UDP_ROUTE_FAKE_ANSWER;
+		if (f->dns_local == DNS_LOCAL_REDIRECT)
+			return UDP_ROUTE_DNS_REDIRECT;
+		if (f->dns_local == DNS_LOCAL_REFUSE)
+			return UDP_ROUTE_DNS_REFUSAL;
 		/* DNS over TCP when asked for, or when the proxy cannot relay UDP: any
 		 * SOCKS5 server can CONNECT, so names still resolve through the proxy. */
 		if (f->dns_mode == CONFIG_DNS_TCP || f->health == UDP_ROUTE_DNS_TCP)
@@ -72,6 +78,28 @@ stub_refusal(struct udp_router *r, const uint8_t *pkt, const struct packet_info 
 	}
 }
 
+/* A captured query to a server the proxy cannot reach, and no --dns-server: REFUSED at once. */
+static void
+local_refusal(struct udp_router *r, const uint8_t *pkt, const struct packet_info *info)
+{
+	uint8_t out[DNS_MSG_ANSWER_MAX + 64];
+	char addr[INET6_ADDRSTRLEN];
+	int n = dns_stub_refusal(pkt + info->l4_off + 8, info->udp_payload_len, out, sizeof(out));
+
+	if (n <= 0)
+		return; /* not a query: dropped */
+	reply(r, info, out, (size_t)n);
+	r->stats.local_refused++;
+	if (!r->local_warned) {
+		r->local_warned = true;
+		inet_ntop(info->family == 4 ? AF_INET : AF_INET6, info->dst, addr, sizeof(addr));
+		log_warn("dns: queries to %s get REFUSED: it is excluded or link-local, so the proxy cannot reach it, "
+			 "and DNS is captured all the same; set --dns-server ADDR (one the proxy reaches) or --dns "
+			 "fake-ip, or --exclude-dns to let such queries bypass the TUN (logged once)",
+			 addr);
+	}
+}
+
 void
 udp_route_datagram(struct udp_router *r, const uint8_t *pkt, const struct packet_info *info)
 {
@@ -89,6 +117,7 @@ udp_route_datagram(struct udp_router *r, const uint8_t *pkt, const struct packet
 		facts.health = udp_health_route(r->health, info->dport);
 		facts.to_stub = info->dport == 53 &&
 				dns_stub_owns(r->env.cfg->dns_stub ? &r->env.cfg->dns_stub4 : NULL, info->family, info->dst);
+		facts.dns_local = dns_local_decide(r->env.cfg, info->family, info->dst, info->dport);
 	}
 	for (;;) {
 		switch (udp_route_decide(&facts)) {
@@ -115,6 +144,15 @@ udp_route_datagram(struct udp_router *r, const uint8_t *pkt, const struct packet
 			return;
 		case UDP_ROUTE_OVER_TCP:
 			dns_tcp_query(r->dns_tcp, pkt, info);
+			return;
+		case UDP_ROUTE_DNS_REDIRECT:
+			if (!dns_local_server(r->env.cfg, &dst))
+				return; /* not reached: REDIRECT means there is one */
+			r->stats.local_redirected++;
+			dns_tcp_query_to(r->dns_tcp, pkt, info, &dst);
+			return;
+		case UDP_ROUTE_DNS_REFUSAL:
+			local_refusal(r, pkt, info);
 			return;
 		case UDP_ROUTE_UNREACHABLE:
 			r->stats.refused++;

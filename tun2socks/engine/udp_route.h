@@ -2,7 +2,9 @@
 /*
  * Where each UDP datagram from the TUN goes, decided in this one place before any
  * mapping is made: dropped (port 0, stopping), answered here (fake-ip, the command's
- * nameserver), sent over TCP (DNS when --dns tcp or when the proxy relays no UDP),
+ * nameserver, REFUSED for a captured nameserver the proxy cannot reach), sent over TCP
+ * (DNS when --dns tcp or when the proxy relays no UDP; to --dns-server for a captured
+ * nameserver the proxy cannot reach: dns_local.h),
  * refused (ICMP port unreachable: the proxy relays no UDP, or a fake address without a
  * name) or handed to udp_flow.c with its SOCKS5 target. The decision itself is pure
  * (udp_route_decide); udp_route_datagram carries it out and owns the counters of it.
@@ -14,6 +16,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "dns_local.h"
 #include "flow_env.h"
 #include "histogram.h"
 #include "packet.h"
@@ -29,6 +32,8 @@ enum udp_route_action {
 	UDP_ROUTE_OVER_TCP,      /* DNS over TCP through CONNECT */
 	UDP_ROUTE_UNREACHABLE,   /* ICMP port unreachable: the proxy relays no UDP */
 	UDP_ROUTE_MAPPING,       /* through the mapping of its source (udp_flow.c) */
+	UDP_ROUTE_DNS_REDIRECT,  /* DNS to a server the proxy cannot reach: over TCP to --dns-server */
+	UDP_ROUTE_DNS_REFUSAL,   /* ... and no --dns-server: REFUSED (dns_local.h) */
 };
 
 /* What the decision depends on, all known before anything is sent. */
@@ -39,6 +44,7 @@ struct udp_route_facts {
 	enum config_dns_mode dns_mode;
 	enum udp_route health;   /* udp_health_route for dport */
 	bool fake_passed;        /* fake-ip was offered the datagram and did not take it */
+	enum dns_local_action dns_local; /* dns_local_decide for the destination */
 };
 
 /* Pure: the action for a datagram. */
@@ -50,6 +56,8 @@ struct udp_route_stats {
 	uint64_t fake_answers;     /* answered from the fake-IP pool */
 	uint64_t fake_unmapped;    /* to a fake address whose name is gone: ICMP */
 	uint64_t stub_refused;     /* the command's nameserver answered REFUSED */
+	uint64_t local_redirected; /* DNS to an excluded/link-local server sent to --dns-server */
+	uint64_t local_refused;    /* ... answered REFUSED */
 	struct histogram fake_answer_time; /* the query's read to its answer written */
 };
 
@@ -59,6 +67,7 @@ struct udp_router {
 	struct dns_tcp *dns_tcp;
 	struct udp_flows *flows;
 	bool stub_warned; /* the one "set --dns-server" line was logged */
+	bool local_warned; /* the one line about REFUSED queries to excluded servers was logged */
 	struct udp_route_stats stats;
 };
 

@@ -15,6 +15,7 @@
 
 #include "cidr.h"
 #include "log.h"
+#include "nft_guard.h"
 #include "procfs.h"
 
 #define RECORD_MAGIC "tun2socks-capture 1"
@@ -83,14 +84,14 @@ next_op(struct capture_plan *plan, enum capture_op_kind kind)
 }
 
 static struct netlink_rule *
-add_rule(struct capture_plan *plan, int family, unsigned prio_off, enum netlink_rule_action action)
+add_rule(struct capture_plan *plan, int family, int prio_off, enum netlink_rule_action action)
 {
 	struct capture_op *op = next_op(plan, CAPTURE_OP_RULE);
 
 	if (op == NULL)
 		return NULL;
 	op->u.rule.family = family;
-	op->u.rule.priority = CAPTURE_PRIO + prio_off;
+	op->u.rule.priority = (uint32_t)(CAPTURE_PRIO + prio_off);
 	op->u.rule.action = action;
 	if (action == NETLINK_RULE_LOOKUP)
 		op->u.rule.table = CAPTURE_TABLE;
@@ -111,15 +112,60 @@ add_sysctl(struct capture_plan *plan, const char *proto, const char *dev, const 
 	return 0;
 }
 
+/*
+ * DNS (UDP and TCP port 53) goes into the TUN before the exclusions are looked at, so
+ * that a nameserver on an excluded LAN or a link-local address is no way around the
+ * capture; our own sockets (marked: the proxy's name, the connections to it) are sent
+ * to the main table first, as at +1/+2. With the kill switch, DNS that the TUN's table
+ * cannot take (tun2socks is gone) is refused instead of reaching the exclusions.
+ */
+static int
+plan_dns(const struct capture_params *p, struct capture_plan *plan, int family, const char *iif)
+{
+	static const uint8_t protos[] = {IPPROTO_UDP, IPPROTO_TCP};
+	bool lan = p->share_from != NULL && p->share_from[0] != '\0';
+	struct netlink_rule *r;
+	unsigned i;
+
+	if (p->exclude_dns)
+		return 0;
+	if (p->whole_host && p->fwmark != 0) {
+		if ((r = add_rule(plan, family, -4, NETLINK_RULE_LOOKUP)) == NULL)
+			return -E2BIG;
+		r->table = NETLINK_TABLE_MAIN;
+		r->fwmark = r->fwmask = p->fwmark;
+		if ((r = add_rule(plan, family, -3, NETLINK_RULE_UNREACHABLE)) == NULL)
+			return -E2BIG;
+		r->fwmark = r->fwmask = p->fwmark;
+	}
+	for (i = 0; i < sizeof(protos); i++) {
+		if ((r = add_rule(plan, family, -2, NETLINK_RULE_LOOKUP)) == NULL)
+			return -E2BIG;
+		r->ip_proto = protos[i];
+		r->dport = 53;
+		snprintf(r->iif, sizeof(r->iif), "%s", iif);
+		if (!p->kill_switch && !lan)
+			continue;
+		if ((r = add_rule(plan, family, -1, NETLINK_RULE_PROHIBIT)) == NULL)
+			return -E2BIG;
+		r->ip_proto = protos[i];
+		r->dport = 53;
+		snprintf(r->iif, sizeof(r->iif), "%s", p->kill_switch ? iif : p->share_from);
+	}
+	return 0;
+}
+
 static int
 plan_family(const struct capture_params *p, struct capture_plan *plan, int family)
 {
 	/* Without whole-host capture the rules only concern what the LAN interface forwards. */
 	const char *iif = p->whole_host ? "" : p->share_from;
+	bool lan = p->share_from != NULL && p->share_from[0] != '\0';
 	struct netlink_route *rt;
 	struct netlink_rule *r;
 	struct capture_op *op;
 	unsigned i;
+	int err;
 
 	op = next_op(plan, CAPTURE_OP_ROUTE);
 	if (op == NULL)
@@ -131,6 +177,8 @@ plan_family(const struct capture_params *p, struct capture_plan *plan, int famil
 	rt->dst.family = family;
 	snprintf(rt->oif, sizeof(rt->oif), "%s", p->tun);
 
+	if ((err = plan_dns(p, plan, family, iif)) < 0)
+		return err;
 	for (i = 0; i < sizeof(default_exclusions) / sizeof(default_exclusions[0]) + p->n_exclude; i++) {
 		struct netlink_prefix x;
 
@@ -162,10 +210,12 @@ plan_family(const struct capture_params *p, struct capture_plan *plan, int famil
 	} else if (add_rule(plan, family, 4, NETLINK_RULE_LOOKUP) == NULL) {
 		return -E2BIG;
 	}
-	if (p->kill_switch) {
+	/* Forwarded LAN traffic fails closed, kill switch or not: after a crash the host
+	 * must not turn into a plain router for IFACE's clients. */
+	if (p->kill_switch || lan) {
 		if ((r = add_rule(plan, family, 5, NETLINK_RULE_PROHIBIT)) == NULL)
 			return -E2BIG;
-		snprintf(r->iif, sizeof(r->iif), "%s", iif);
+		snprintf(r->iif, sizeof(r->iif), "%s", p->kill_switch ? iif : p->share_from);
 	}
 	return 0;
 }
@@ -183,6 +233,13 @@ capture_plan_build(const struct capture_params *p, struct capture_plan *plan)
 		return err;
 	if (p->ipv6 && (err = plan_family(p, plan, AF_INET6)) < 0)
 		return err;
+	if (p->whole_host && p->kill_switch) {
+		struct capture_op *op = next_op(plan, CAPTURE_OP_NFT);
+
+		if (op == NULL)
+			return -E2BIG;
+		nft_guard_table_name(p->tun, op->u.nft_table, sizeof(op->u.nft_table));
+	}
 	if (!lan)
 		return 0;
 	/*
@@ -254,6 +311,10 @@ capture_op_format(const struct capture_op *op, char *buf, size_t len)
 			capture_prefix_format(&r->to, pfx, sizeof(pfx));
 			put(&o, " to %s", pfx);
 		}
+		if (r->ip_proto != 0)
+			put(&o, " ipproto %s", r->ip_proto == IPPROTO_TCP ? "tcp" : "udp");
+		if (r->dport != 0)
+			put(&o, " dport %u", (unsigned)r->dport);
 		if (r->action == NETLINK_RULE_LOOKUP)
 			put(&o, " lookup %u", (unsigned)r->table);
 		else
@@ -273,6 +334,9 @@ capture_op_format(const struct capture_op *op, char *buf, size_t len)
 			put(&o, " dev %s", rt->oif);
 		break;
 	}
+	case CAPTURE_OP_NFT:
+		put(&o, "nft inet %s", op->u.nft_table);
+		break;
 	case CAPTURE_OP_SYSCTL:
 		put(&o, "sysctl %s %s %s%s", op->u.sysctl.key, op->u.sysctl.value,
 		    op->u.sysctl.old[0] != '\0' ? op->u.sysctl.old : "-", op->u.sysctl.optional ? " optional" : "");
@@ -363,6 +427,22 @@ parse_rule(const char *s, struct netlink_rule *r)
 			if ((s = token(s, tok, sizeof(tok))) == NULL || capture_prefix_parse(tok, &r->to) < 0 ||
 			    r->to.family != r->family)
 				return -EINVAL;
+		} else if (strcmp(tok, "ipproto") == 0) {
+			if ((s = token(s, tok, sizeof(tok))) == NULL || r->ip_proto != 0)
+				return -EINVAL;
+			if (strcmp(tok, "tcp") == 0)
+				r->ip_proto = IPPROTO_TCP;
+			else if (strcmp(tok, "udp") == 0)
+				r->ip_proto = IPPROTO_UDP;
+			else
+				return -EINVAL;
+		} else if (strcmp(tok, "dport") == 0) {
+			uint32_t port;
+
+			if ((s = token(s, tok, sizeof(tok))) == NULL || parse_u32(tok, &port) < 0 || port == 0 ||
+			    port > 65535 || r->ip_proto == 0)
+				return -EINVAL;
+			r->dport = (uint16_t)port;
 		} else if (strcmp(tok, "lookup") == 0) {
 			if ((s = token(s, tok, sizeof(tok))) == NULL || parse_u32(tok, &r->table) < 0)
 				return -EINVAL;
@@ -438,6 +518,24 @@ parse_sysctl(const char *s, struct capture_sysctl *sc)
 	return 0;
 }
 
+/* "inet tun2socks-<tun>": only a table of ours is ever removed on a record's word. */
+static int
+parse_nft(const char *s, char *name, size_t len)
+{
+	char tok[16];
+	size_t i, plen = strlen(NFT_GUARD_PREFIX);
+
+	if ((s = token(s, tok, sizeof(tok))) == NULL || strcmp(tok, "inet") != 0)
+		return -EINVAL;
+	if ((s = token(s, name, len)) == NULL || strncmp(name, NFT_GUARD_PREFIX, plen) != 0 || name[plen] == '\0' ||
+	    strlen(name + plen) >= IFNAMSIZ || token(s, tok, sizeof(tok)) != NULL)
+		return -EINVAL;
+	for (i = plen; name[i] != '\0'; i++)
+		if (name[i] <= ' ' || name[i] == '/' || name[i] > '~')
+			return -EINVAL;
+	return 0;
+}
+
 int
 capture_op_parse(const char *line, struct capture_op *op)
 {
@@ -458,6 +556,10 @@ capture_op_parse(const char *line, struct capture_op *op)
 	if (strcmp(tok, "sysctl") == 0) {
 		op->kind = CAPTURE_OP_SYSCTL;
 		return parse_sysctl(s, &op->u.sysctl);
+	}
+	if (strcmp(tok, "nft") == 0) {
+		op->kind = CAPTURE_OP_NFT;
+		return parse_nft(s, op->u.nft_table, sizeof(op->u.nft_table));
 	}
 	return -EINVAL;
 }
@@ -577,10 +679,18 @@ capture_owner_alive(const struct capture_owner *owner, const char *stat, long se
 
 /* ------------------------------------------------------------------ applying */
 
+/* Everything that may leave past the TUN on purpose, for the nftables guard. */
+#define GUARD_MAX_EXCLUDE (sizeof(default_exclusions) / sizeof(default_exclusions[0]) + 64)
+
 struct capture {
 	struct netlink *nl;
 	struct capture_plan plan;
 	unsigned applied; /* ops [0, applied) are in place */
+	struct nft_guard *guard; /* the guard we own (no kill switch), or NULL */
+	struct netlink_prefix guard_exclude[GUARD_MAX_EXCLUDE];
+	struct nft_guard_params guard_params;
+	char tun[IFNAMSIZ];
+	long owner_uid;   /* capture_params.owner_uid, for a rewritten record */
 	char dir[256];
 	char path[280];
 };
@@ -635,6 +745,8 @@ op_equal(const struct capture_op *a, const struct capture_op *b)
 		return memcmp(&a->u.route, &b->u.route, sizeof(a->u.route)) == 0;
 	case CAPTURE_OP_SYSCTL:
 		return strcmp(a->u.sysctl.key, b->u.sysctl.key) == 0;
+	case CAPTURE_OP_NFT:
+		return strcmp(a->u.nft_table, b->u.nft_table) == 0;
 	}
 	return false;
 }
@@ -674,6 +786,8 @@ op_apply(struct netlink *nl, const struct capture_op *op)
 			return 0; /* an optional key this kernel lacks */
 		err = sysctl_write(op->u.sysctl.key, op->u.sysctl.value);
 		break;
+	case CAPTURE_OP_NFT:
+		return -EINVAL; /* guard_apply: it needs the exclusions */
 	}
 	/* Left by an earlier run and adopted: ours, so undone with the rest. */
 	return err == -EEXIST ? 0 : err;
@@ -701,6 +815,9 @@ op_undo(struct netlink *nl, const struct capture_op *op)
 		/* A TUN's own settings go with the TUN. */
 		if (err == -ENOENT)
 			err = 0;
+		break;
+	case CAPTURE_OP_NFT:
+		err = nft_guard_remove(op->u.nft_table);
 		break;
 	}
 	if (err < 0 && err != -ENOENT && err != -ESRCH) {
@@ -867,6 +984,44 @@ record_remove(const char *dir, const char *path)
 		log_debug("cannot remove %s: %s", dir, strerror(errno));
 }
 
+/* What the guard lets leave past the TUN: the exclusions of the rules at +0. */
+static int
+guard_setup(struct capture *c, const struct capture_params *p)
+{
+	size_t n_default = sizeof(default_exclusions) / sizeof(default_exclusions[0]), i;
+
+	if (n_default + p->n_exclude > GUARD_MAX_EXCLUDE)
+		return -E2BIG;
+	for (i = 0; i < n_default; i++)
+		(void)capture_prefix_parse(default_exclusions[i], &c->guard_exclude[i]);
+	for (i = 0; i < p->n_exclude; i++)
+		c->guard_exclude[n_default + i] = p->exclude[i];
+	snprintf(c->tun, sizeof(c->tun), "%s", p->tun);
+	c->guard_params = (struct nft_guard_params){
+		.tun = c->tun,
+		.fwmark = p->fwmark,
+		.exclude = c->guard_exclude,
+		.n_exclude = (unsigned)(n_default + p->n_exclude),
+		.exclude_dns = p->exclude_dns,
+	};
+	return 0;
+}
+
+/* The guard: recorded and left to outlive us (persistent), or owned by c->guard. */
+static int
+guard_apply(struct capture *c, bool persistent)
+{
+	struct nft_guard *g = nft_guard_new(&c->guard_params, persistent);
+
+	if (g == NULL)
+		return -errno;
+	if (persistent)
+		nft_guard_free(g, false);
+	else
+		c->guard = g;
+	return 0;
+}
+
 struct capture *
 capture_start(const struct capture_params *p)
 {
@@ -883,7 +1038,8 @@ capture_start(const struct capture_params *p)
 		errno = ENOMEM;
 		return NULL;
 	}
-	if ((err = capture_plan_build(p, &c->plan)) < 0 || (err = record_path(p->tun, c->dir, sizeof(c->dir), c->path, sizeof(c->path))) < 0) {
+	if ((err = capture_plan_build(p, &c->plan)) < 0 || (err = guard_setup(c, p)) < 0 ||
+	    (err = record_path(p->tun, c->dir, sizeof(c->dir), c->path, sizeof(c->path))) < 0) {
 		log_error("cannot plan the capture through %s: %s", p->tun, strerror(-err));
 		goto err_free;
 	}
@@ -893,6 +1049,7 @@ capture_start(const struct capture_params *p)
 		log_error("cannot open rtnetlink for the capture: %s", strerror(-err));
 		goto err_free;
 	}
+	c->owner_uid = p->owner_uid;
 	stale = malloc(sizeof(*stale));
 	if (stale == NULL) {
 		err = -ENOMEM;
@@ -943,11 +1100,18 @@ capture_start(const struct capture_params *p)
 		goto err_stale;
 	}
 	for (c->applied = 0; c->applied < c->plan.n; c->applied++) {
-		err = op_apply(c->nl, &c->plan.op[c->applied]);
+		if (c->plan.op[c->applied].kind == CAPTURE_OP_NFT)
+			err = guard_apply(c, true);
+		else
+			err = op_apply(c->nl, &c->plan.op[c->applied]);
 		if (err < 0) {
 			op_describe(&c->plan.op[c->applied], what, sizeof(what));
 			log_error("cannot add '%s': %s%s", what, strerror(-err),
-				  err == -EPERM || err == -EACCES ? " (needs CAP_NET_ADMIN)" : "");
+				  err == -EPERM || err == -EACCES ? " (needs CAP_NET_ADMIN)"
+				  : err == -EINVAL && c->plan.op[c->applied].kind == CAPTURE_OP_RULE &&
+						  c->plan.op[c->applied].u.rule.dport != 0
+					  ? " (rules on ports need Linux 4.17; --exclude-dns does without them)"
+					  : "");
 			goto err_undo;
 		}
 	}
@@ -956,6 +1120,12 @@ capture_start(const struct capture_params *p)
 	if (c->plan.n == 0 && stale->n > 0)
 		record_remove(c->dir, c->path);
 	free(stale);
+	/* Without the kill switch the guard lives as long as we do (after the old run's
+	 * recorded one is gone: same name). Not having it is no reason not to run. */
+	if (p->whole_host && !p->kill_switch && (err = guard_apply(c, false)) < 0)
+		log_warn("cannot add the nftables table %s%s: %s; sockets bound to an interface (SO_BINDTODEVICE, "
+			 "IP_UNICAST_IF) bypass the TUN (--kill-switch refuses to run without it)",
+			 NFT_GUARD_PREFIX, p->tun, strerror(-err));
 	return c;
 
 err_undo:
@@ -974,11 +1144,108 @@ err_free:
 	return NULL;
 }
 
+int
+capture_update(struct capture *c, const struct capture_params *p)
+{
+	struct capture_plan *next, *both;
+	char what[256];
+	unsigned i, applied;
+	int err;
+
+	next = malloc(sizeof(*next));
+	both = malloc(sizeof(*both));
+	if (next == NULL || both == NULL) {
+		err = -ENOMEM;
+		log_error("cannot change the capture: %s", strerror(-err));
+		goto out;
+	}
+	if ((err = capture_plan_build(p, next)) < 0 || (err = guard_setup(c, p)) < 0) {
+		log_error("cannot plan the new capture: %s", strerror(-err));
+		goto out;
+	}
+	/* Settings keep the value from before us; one new to the plan is read now. */
+	for (i = 0; i < next->n; i++) {
+		struct capture_sysctl *sc = &next->op[i].u.sysctl;
+		const struct capture_op *prev;
+
+		if (next->op[i].kind != CAPTURE_OP_SYSCTL)
+			continue;
+		prev = plan_find(&c->plan, &next->op[i]);
+		if (prev != NULL) {
+			strcpy(sc->old, prev->u.sysctl.old);
+		} else if ((err = sysctl_read(sc->key, sc->old, sizeof(sc->old))) < 0) {
+			if (err != -ENOENT || !sc->optional) {
+				log_error("cannot read /proc/sys/%s: %s", sc->key, strerror(-err));
+				goto out;
+			}
+			sc->old[0] = '\0';
+		}
+	}
+	/* While both may be in place, the record names both: a crash now leaves nothing
+	 * that `down` or the next start would not lift. */
+	*both = *next;
+	for (i = 0; i < c->applied; i++) {
+		if (plan_find(next, &c->plan.op[i]) != NULL)
+			continue;
+		if (both->n == CAPTURE_MAX_OPS) {
+			err = -E2BIG;
+			log_error("cannot change the capture: more than %d routes, rules and settings", CAPTURE_MAX_OPS);
+			goto out;
+		}
+		both->op[both->n++] = c->plan.op[i];
+	}
+	if ((err = record_write(c->dir, both, c->owner_uid)) < 0) {
+		log_error("cannot write the state record %s: %s", c->path, strerror(-err));
+		goto out;
+	}
+	/* The new ops in first (those of the old plan are there already), then the old
+	 * ones the new plan lacks out: nothing goes uncaptured in between. */
+	for (applied = 0; applied < next->n; applied++) {
+		/* The guard is replaced below, once, with the new exclusions. */
+		err = next->op[applied].kind == CAPTURE_OP_NFT ? 0 : op_apply(c->nl, &next->op[applied]);
+		if (err < 0) {
+			op_describe(&next->op[applied], what, sizeof(what));
+			log_error("cannot add '%s': %s: the capture stays as it was", what, strerror(-err));
+			plan_undo(c->nl, next, applied, &c->plan);
+			if (record_write(c->dir, &c->plan, c->owner_uid) < 0)
+				log_warn("the state record %s names more than is in place: 'tun2socks down' copes", c->path);
+			goto out;
+		}
+	}
+	plan_undo(c->nl, &c->plan, c->applied, next);
+	c->plan = *next;
+	c->applied = next->n;
+	if (record_write(c->dir, &c->plan, c->owner_uid) < 0)
+		log_warn("the state record %s names more than is in place: 'tun2socks down' copes", c->path);
+	/* The guard lets the new exclusions leave. A recorded one (kill switch) is replaced
+	 * in one transaction; an owned one belongs to its socket, so it goes and comes back
+	 * (bound sockets are unguarded for that moment, as before the first start). */
+	for (i = 0; i < next->n && next->op[i].kind != CAPTURE_OP_NFT; i++)
+		;
+	if (i < next->n)
+		err = guard_apply(c, true);
+	else if (c->guard != NULL) {
+		nft_guard_free(c->guard, true);
+		c->guard = NULL;
+		err = guard_apply(c, false);
+	}
+	if (err < 0)
+		log_warn("cannot replace the nftables table %s%s: %s; sockets bound to an interface may be refused "
+			 "to the new exclusions, or bypass the TUN",
+			 NFT_GUARD_PREFIX, c->tun, strerror(-err));
+	err = 0;
+out:
+	free(both);
+	free(next);
+	return err;
+}
+
 void
 capture_stop(struct capture *c)
 {
 	if (c == NULL)
 		return;
+	nft_guard_free(c->guard, true);
 	plan_undo(c->nl, &c->plan, c->applied, NULL);
 	if (c->plan.n > 0)
 		record_remove(c->dir, c->path);

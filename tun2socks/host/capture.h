@@ -6,13 +6,23 @@
  * capture_start/capture_stop/capture_down apply and undo them in the current network
  * namespace.
  *
- * Rules use priorities CAPTURE_PRIO..CAPTURE_PRIO+5 and table CAPTURE_TABLE:
+ * Rules use priorities CAPTURE_PRIO-4..CAPTURE_PRIO+5 and table CAPTURE_TABLE:
+ *   -4  fwmark M/M lookup main             (our own sockets, DNS lookups included, ...
+ *   -3  fwmark M/M unreachable             ... before the DNS rules)
+ *   -2  [iif IFACE] ipproto udp|tcp dport 53 lookup CAPTURE_TABLE
+ *                                          (DNS, whatever --exclude says; not with --exclude-dns)
+ *   -1  [iif IFACE] ipproto udp|tcp dport 53 prohibit
+ *                                          (as +5: DNS never falls through to +0)
  *   +0  to EXCLUDED lookup main            (loopback, link-local, multicast, --exclude)
  *   +1  fwmark M/M lookup main             (our own proxy connections)
  *   +2  fwmark M/M unreachable             (... never fall through into the TUN)
  *   +3  iif IFACE lookup CAPTURE_TABLE     (--share-from)
  *   +4  lookup CAPTURE_TABLE               (whole host)
- *   +5  [iif IFACE] prohibit               (--kill-switch)
+ *   +5  [iif IFACE] prohibit               (--kill-switch; iif IFACE always with --share-from:
+ *                                           forwarded traffic fails closed after a crash)
+ * With --auto-route, an nftables table (nft_guard.h) refuses what no rule can capture:
+ * sockets bound to an interface. With the kill switch it is recorded (CAPTURE_OP_NFT)
+ * and outlives us like the rules; without it, the kernel removes it when we die.
  * CAPTURE_TABLE holds one default route per family through the TUN. When the TUN
  * disappears (tun2socks dies) the kernel drops those routes, the lookup at +4 finds
  * nothing, and with the kill switch the packet meets +5 instead of the main table.
@@ -37,6 +47,7 @@ enum capture_op_kind {
 	CAPTURE_OP_RULE,
 	CAPTURE_OP_ROUTE,
 	CAPTURE_OP_SYSCTL,
+	CAPTURE_OP_NFT, /* the nftables guard (nft_guard.h) that outlives us: kill switch only */
 };
 
 /* A sysctl under /proc/sys/ set to value; old is what it was ("" before apply). */
@@ -53,6 +64,7 @@ struct capture_op {
 		struct netlink_rule rule;
 		struct netlink_route route;
 		struct capture_sysctl sysctl;
+		char nft_table[48]; /* "tun2socks-<tun>", family inet */
 	} u;
 };
 
@@ -69,6 +81,7 @@ struct capture_params {
 	const char *share_from;   /* forward this interface's clients into the TUN; NULL for none */
 	const struct netlink_prefix *exclude; /* user exclusions (either family) */
 	unsigned n_exclude;
+	bool exclude_dns;         /* --exclude-dns: DNS to excluded destinations bypasses the TUN */
 	bool ipv6;                /* the namespace has IPv6 */
 	long owner_uid;           /* who removes the record at exit (--user), or -1: we, as we are now */
 };
@@ -123,6 +136,16 @@ struct capture;
  * that failed, so the caller does not log it again.
  */
 struct capture *capture_start(const struct capture_params *p);
+/*
+ * A reload's new capture (p as for capture_start; in practice other --exclude): the
+ * record first names the old and the new plan's ops, then the new plan's ops go in and
+ * only then the old ones it lacks go out, so nothing leaves uncaptured in between; the
+ * record then names the new plan. Needs root (the record must stay root's) and the
+ * namespace capture_start ran in. Returns 0, or -errno (logged here, once) with the old
+ * capture in place.
+ */
+int capture_update(struct capture *c, const struct capture_params *p);
+
 /*
  * Undoes everything and removes the record; must run in the namespace capture_start ran
  * in. NULL is allowed.

@@ -3,6 +3,7 @@
 #include "netlink.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <linux/fib_rules.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
@@ -216,6 +217,13 @@ rule_msg(struct netlink *nl, const struct netlink_rule *r, bool add)
 		frh->dst_len = (uint8_t)r->to.len;
 		mnl_attr_put(nlh, FRA_DST, addr_len(r->to.family), &r->to.addr);
 	}
+	if (r->ip_proto != 0)
+		mnl_attr_put_u8(nlh, FRA_IP_PROTO, r->ip_proto);
+	if (r->dport != 0) {
+		struct fib_rule_port_range range = {.start = r->dport, .end = r->dport};
+
+		mnl_attr_put(nlh, FRA_DPORT_RANGE, sizeof(range), &range);
+	}
 	return transact(nl, nlh);
 }
 
@@ -229,4 +237,67 @@ int
 netlink_rule_del(struct netlink *nl, const struct netlink_rule *r)
 {
 	return rule_msg(nl, r, false);
+}
+
+struct route_get {
+	unsigned seq;
+	int oif;
+	bool got;
+};
+
+static int
+route_get_attr_cb(const struct nlattr *attr, void *data)
+{
+	struct route_get *g = data;
+
+	if (mnl_attr_get_type(attr) == RTA_OIF && mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+		g->oif = (int)mnl_attr_get_u32(attr);
+	return MNL_CB_OK;
+}
+
+static int
+route_get_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct route_get *g = data;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE)
+		return MNL_CB_OK;
+	g->got = true;
+	mnl_attr_parse(nlh, sizeof(struct rtmsg), route_get_attr_cb, g);
+	return MNL_CB_STOP;
+}
+
+int
+netlink_route_get(struct netlink *nl, const struct netlink_prefix *dst, uint32_t mark, int *oif)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(nl->buf);
+	struct route_get g = {.oif = 0};
+	struct rtmsg *rtm;
+	ssize_t n;
+	int rc;
+
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = g.seq = ++nl->seq;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (unsigned char)dst->family;
+	rtm->rtm_dst_len = dst->family == AF_INET ? 32 : 128;
+	mnl_attr_put(nlh, RTA_DST, addr_len(dst->family), &dst->addr);
+	if (mark != 0)
+		mnl_attr_put_u32(nlh, RTA_MARK, mark);
+	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	while (!g.got) {
+		n = mnl_socket_recvfrom(nl->sock, nl->buf, sizeof(nl->buf));
+		if (n < 0)
+			return -errno;
+		errno = 0;
+		rc = mnl_cb_run(nl->buf, (size_t)n, g.seq, nl->portid, route_get_cb, &g);
+		if (rc < 0)
+			return errno != 0 ? -errno : -EPROTO;
+		if (rc == MNL_CB_STOP && !g.got)
+			return -EPROTO; /* an acknowledgement without the route */
+	}
+	*oif = g.oif;
+	return g.oif > 0 ? 0 : -ENETUNREACH;
 }

@@ -40,6 +40,8 @@ struct netlink_rule {
 	uint32_t fwmark, fwmask;  /* fwmask 0: no mark match */
 	char iif[IFNAMSIZ];       /* "": any input interface */
 	struct netlink_prefix to; /* family 0: any destination */
+	uint8_t ip_proto;         /* IPPROTO_TCP, IPPROTO_UDP; 0: any (FRA_IP_PROTO, Linux 4.17) */
+	uint16_t dport;           /* with ip_proto: this destination port only; 0: any (FRA_DPORT_RANGE) */
 };
 
 enum netlink_route_type {
@@ -80,5 +82,12 @@ int netlink_route_add(struct netlink *nl, const struct netlink_route *r);
 int netlink_route_del(struct netlink *nl, const struct netlink_route *r);
 int netlink_rule_add(struct netlink *nl, const struct netlink_rule *r);
 int netlink_rule_del(struct netlink *nl, const struct netlink_rule *r);
+
+/*
+ * The kernel's route for a packet to dst (dst->len ignored) from a socket marked with
+ * mark (0: none), as `ip route get ADDR mark MARK` would say: the output interface's
+ * index into *oif. Returns 0 or -errno (-ENETUNREACH: no route).
+ */
+int netlink_route_get(struct netlink *nl, const struct netlink_prefix *dst, uint32_t mark, int *oif);
 
 #endif

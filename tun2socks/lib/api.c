@@ -49,8 +49,29 @@ struct t2s_conf {
 	char err[256];
 };
 
+/*
+ * The proxy's credentials, apart from cfg: a handshake under way at a reload goes on
+ * with the strings it started with (socks5_handshake.h), so a replaced block is kept
+ * until the engine is freed (a few hundred bytes per reload that changes them).
+ */
+struct api_creds {
+	struct api_creds *older;
+	char user[PROXY_URL_CRED_MAX + 1];
+	char pass[PROXY_URL_CRED_MAX + 1];
+};
+
+/* A reload waiting for the lookup of its proxy's name. */
+struct api_reload {
+	struct t2s_config next;
+	struct proxy_lookup *lookup;
+	t2s_reload_done_fn done;
+	void *arg;
+};
+
 struct t2s_engine {
 	struct t2s_config cfg;
+	struct api_creds *creds; /* NULL: no credentials */
+	struct api_reload *reload; /* under way */
 	bool mtu_set;
 	struct socks5_server proxy;
 	t2s_socket_fn socket_fn;
@@ -503,6 +524,41 @@ flows_cond_init(pthread_cond_t *c)
 	return rc;
 }
 
+static void
+free_creds(struct api_creds *c)
+{
+	while (c != NULL) {
+		struct api_creds *older = c->older;
+
+		explicit_bzero(c, sizeof(*c));
+		free(c);
+		c = older;
+	}
+}
+
+/* e->proxy's credentials from url, in a block of their own; the previous block is kept
+ * (struct api_creds). Returns 0 or -ENOMEM (nothing changed). */
+static int
+set_creds(struct t2s_engine *e, const struct proxy_url *url)
+{
+	struct api_creds *c;
+
+	if (!url->has_credentials) {
+		e->proxy.user = e->proxy.pass = NULL;
+		return 0;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	memcpy(c->user, url->user, sizeof(c->user));
+	memcpy(c->pass, url->pass, sizeof(c->pass));
+	c->older = e->creds;
+	e->creds = c;
+	e->proxy.user = c->user;
+	e->proxy.pass = c->pass;
+	return 0;
+}
+
 static int
 engine_new(struct t2s_conf *conf, struct ev_loop *loop, const struct t2s_host_hooks *hooks,
 	   struct t2s_engine **out)
@@ -558,10 +614,8 @@ engine_new(struct t2s_conf *conf, struct ev_loop *loop, const struct t2s_host_ho
 			return -EINVAL;
 		}
 	}
-	if (e->cfg.proxy.has_credentials) {
-		e->proxy.user = e->cfg.proxy.user;
-		e->proxy.pass = e->cfg.proxy.pass;
-	}
+	if (set_creds(e, &e->cfg.proxy) < 0)
+		goto err_free;
 	e->proxy.fwmark = e->cfg.fwmark;
 	e->proxy.hook = (struct sock_hook){.fn = api_socket_hook, .arg = e};
 	e->socket_fn = conf->socket_fn;
@@ -604,6 +658,7 @@ err_serial:
 err_stats_lock:
 	pthread_mutex_destroy(&e->stats_lock);
 err_free:
+	free_creds(e->creds);
 	free(e);
 err_release:
 	atomic_store(&engine_claimed, 0);
@@ -736,7 +791,7 @@ lookup_proxy(struct t2s_engine *e)
 
 	err = proxy_lookup_start(e->loop, &p, lookup_done, e, &l);
 	if (err < 0) {
-		snprintf(e->err, sizeof(e->err), "cannot look the proxy's name %s up: %s", p.name, strerror(-err));
+		snprintf(e->err, sizeof(e->err), "cannot look the proxy's name %.64s up: %s", p.name, strerror(-err));
 		return err;
 	}
 	while (!e->looked_up && !atomic_load(&e->stop_requested))
@@ -887,6 +942,12 @@ t2s_engine_free(struct t2s_engine *e)
 	pthread_mutex_destroy(&e->stats_lock);
 	if (e->log_fn != NULL)
 		log_set_sink(NULL, NULL);
+	if (e->reload != NULL) {
+		proxy_lookup_free(e->reload->lookup);
+		explicit_bzero(e->reload, sizeof(*e->reload));
+		free(e->reload);
+	}
+	free_creds(e->creds);
 	explicit_bzero(&e->cfg.proxy, sizeof(e->cfg.proxy));
 	free(e);
 	atomic_store(&engine_claimed, 0);
@@ -909,5 +970,151 @@ t2s_engine_stats(struct t2s_engine *e, struct t2s_stats_snapshot *out)
 	pthread_mutex_lock(&e->stats_lock);
 	memcpy((char *)out + sizeof(out->size), (const char *)&e->stats + sizeof(out->size), n - sizeof(out->size));
 	pthread_mutex_unlock(&e->stats_lock);
+	return 0;
+}
+
+static void
+reload_refused_cb(void *arg, const char *option)
+{
+	(void)arg;
+	log_warn("reload: --%s cannot change while running: the running value stays (restart to change it)",
+		 option);
+}
+
+/* Takes what can change live from next; addr is the proxy's address (port set). */
+static int
+reload_apply(struct t2s_engine *e, const struct t2s_config *next, const struct sockaddr_storage *addr,
+	     socklen_t addrlen)
+{
+	char url[T2S_ENDPOINT_STRLEN + PROXY_URL_CRED_MAX + 16];
+	bool proxy_changed = !endpoint_equal(&e->cfg.proxy.server, &next->proxy.server) ||
+			     e->cfg.proxy.has_credentials != next->proxy.has_credentials ||
+			     strcmp(e->cfg.proxy.user, next->proxy.user) != 0 ||
+			     strcmp(e->cfg.proxy.pass, next->proxy.pass) != 0 ||
+			     addrlen != e->proxy.addrlen || memcmp(addr, &e->proxy.addr, addrlen) != 0;
+	unsigned taken;
+
+	if (proxy_changed && set_creds(e, &next->proxy) < 0)
+		return -ENOMEM;
+	taken = config_merge_live(&e->cfg, next, reload_refused_cb, e);
+	log_set_level(e->cfg.log_level);
+	if (proxy_changed) {
+		memcpy(&e->proxy.addr, addr, addrlen);
+		e->proxy.addrlen = addrlen;
+		t2s_set_proxy(e->t, &e->proxy);
+		proxy_url_format_redacted(&e->cfg.proxy, url, sizeof(url));
+		log_info("reload: new connections go to %s; those open stay with the proxy they have", url);
+	}
+	log_info("reload: done (%u setting%s changed)", taken + (proxy_changed && taken == 0),
+		 taken + (proxy_changed && taken == 0) == 1 ? "" : "s");
+	return 0;
+}
+
+const struct socks5_server *
+t2s_engine_proxy(const struct t2s_engine *e, char *name, size_t len)
+{
+	endpoint_format(&e->cfg.proxy.server, name, len);
+	return &e->proxy;
+}
+
+static void
+reload_finish(struct t2s_engine *e, int err, const char *why)
+{
+	struct api_reload *r = e->reload;
+	t2s_reload_done_fn done = r->done;
+	void *arg = r->arg;
+
+	e->reload = NULL;
+	proxy_lookup_free(r->lookup);
+	explicit_bzero(r, sizeof(*r));
+	free(r);
+	done(arg, err, why);
+}
+
+static void
+reload_lookup_done(void *arg, const struct proxy_lookup_result *res)
+{
+	struct t2s_engine *e = arg;
+	struct api_reload *r = e->reload;
+	struct sockaddr_storage addr;
+	char why[256];
+	int err;
+
+	if (e->t == NULL) { /* the run ended meanwhile */
+		reload_finish(e, -ECANCELED, "the engine stopped");
+		return;
+	}
+	if (res->err < 0) {
+		snprintf(why, sizeof(why), "cannot resolve the proxy's name %.64s: %.150s", r->next.proxy.server.u.domain.name,
+			 res->why);
+		reload_finish(e, -EHOSTUNREACH, why);
+		return;
+	}
+	memcpy(&addr, &res->addr, res->addrlen);
+	if (addr.ss_family == AF_INET)
+		((struct sockaddr_in *)&addr)->sin_port = htons(r->next.proxy.server.port);
+	else
+		((struct sockaddr_in6 *)&addr)->sin6_port = htons(r->next.proxy.server.port);
+	err = reload_apply(e, &r->next, &addr, res->addrlen);
+	reload_finish(e, err, err < 0 ? strerror(-err) : "");
+}
+
+int
+t2s_engine_reload(struct t2s_engine *e, const struct t2s_config *next, t2s_reload_done_fn done, void *arg)
+{
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	struct api_reload *r;
+	int err;
+
+	if (e == NULL || e->t == NULL)
+		return -EINVAL;
+	if (e->reload != NULL)
+		return -EBUSY;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return -ENOMEM;
+	r->next = *next;
+	r->done = done;
+	r->arg = arg;
+	e->reload = r;
+	if (next->proxy.server.type == T2S_ENDPOINT_DOMAIN) {
+		struct proxy_lookup_params p = {
+			.name = next->proxy.server.u.domain.name,
+			.servers = e->resolvers,
+			.timeout = next->connect_timeout,
+			.fwmark = e->cfg.fwmark,
+			.hook = &e->proxy.hook,
+		};
+		struct sockaddr_storage host[PROXY_LOOKUP_SERVERS_MAX];
+		char text[4096];
+		FILE *fp;
+		size_t n = 0;
+
+		/* The embedder's nameservers, or /etc/resolv.conf's as of now. */
+		p.n_servers = e->n_resolvers;
+		if (e->n_resolvers == 0 && (fp = fopen("/etc/resolv.conf", "re")) != NULL) {
+			n = fread(text, 1, sizeof(text) - 1, fp);
+			fclose(fp);
+			text[n] = '\0';
+			p.n_servers = resolv_conf_nameservers(text, host, PROXY_LOOKUP_SERVERS_MAX);
+			p.servers = host;
+		}
+		err = proxy_lookup_start(e->loop, &p, reload_lookup_done, e, &r->lookup);
+		if (err < 0) {
+			char why[200];
+
+			snprintf(why, sizeof(why), "cannot look the proxy's name %.64s up: %s", p.name,
+				 p.n_servers == 0 ? "no nameserver (none in /etc/resolv.conf)" : strerror(-err));
+			reload_finish(e, err, why);
+		}
+		return 0;
+	}
+	if (endpoint_to_sockaddr(&next->proxy.server, &addr, &addrlen) < 0) {
+		reload_finish(e, -EINVAL, "the proxy is not an IP address");
+		return 0;
+	}
+	err = reload_apply(e, next, &addr, addrlen);
+	reload_finish(e, err, err < 0 ? strerror(-err) : "");
 	return 0;
 }

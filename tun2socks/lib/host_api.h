@@ -49,6 +49,25 @@ struct t2s_conf *t2s_conf_from_config(const struct t2s_config *cfg, const struct
 int t2s_engine_new_host(struct t2s_conf *conf, struct ev_loop *loop, const struct t2s_host_hooks *hooks,
 			struct t2s_engine **out);
 
+/*
+ * Reload (the command's SIGHUP with --config): next is a whole configuration, parsed
+ * and checked like the first (host options included). What a running engine can take
+ * (config_merge_live: the proxy and its credentials, timeouts, max-flows, log level,
+ * dns udp/tcp) is used by new flows; open flows keep their proxy; every other option
+ * that differs is logged as needing a restart and keeps its value. A proxy given by
+ * name is looked up first, on the loop (never blocking it), on /etc/resolv.conf's
+ * nameservers: if that fails, nothing changes. done is called once, on the loop,
+ * possibly before this returns, with 0 or -errno and the reason ("" on success); it
+ * may start the next reload. On the engine's thread, while it runs. Returns 0 (done
+ * will be called), -EBUSY while a reload is under way, -EINVAL or -ENOMEM.
+ */
+typedef void (*t2s_reload_done_fn)(void *arg, int err, const char *why);
+int t2s_engine_reload(struct t2s_engine *e, const struct t2s_config *next, t2s_reload_done_fn done, void *arg);
+
+/* The proxy new flows go to (its address follows a reload; valid as long as e), and
+ * its host and port as given, formatted into name. */
+const struct socks5_server *t2s_engine_proxy(const struct t2s_engine *e, char *name, size_t len);
+
 /* What `tun2socks status` shows of the engine (on the engine's thread, while it runs). */
 struct t2s_engine_status {
 	char tun[16];

@@ -1,0 +1,472 @@
+/* SPDX-License-Identifier: MIT */
+/* The nftables guard for interface-bound sockets, built with libnftnl; see nft_guard.h. */
+#include "nft_guard.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/table.h>
+
+#define CHAIN "output"
+/* A batch holds the table, its chain and a few dozen rules of a few hundred bytes. */
+#define BATCH_MAX (64 * 1024)
+
+struct nft_guard {
+	struct mnl_socket *sock; /* owns the table unless it is persistent */
+	unsigned portid;
+	uint32_t seq;
+	char table[IFNAMSIZ + sizeof(NFT_GUARD_PREFIX)];
+	/* Both hold netlink messages, read in place as struct nlmsghdr. */
+	_Alignas(struct nlmsghdr) char buf[BATCH_MAX];
+	_Alignas(struct nlmsghdr) char rbuf[16384]; /* acks: 20 bytes and the request's header each */
+};
+
+void
+nft_guard_table_name(const char *tun, char *buf, size_t len)
+{
+	snprintf(buf, len, NFT_GUARD_PREFIX "%s", tun);
+}
+
+/* ------------------------------------------------------------------ expressions */
+
+/* Each adder returns false when out of memory; the rule is then freed whole. */
+static bool
+add(struct nftnl_rule *r, struct nftnl_expr *e)
+{
+	if (e == NULL)
+		return false;
+	nftnl_rule_add_expr(r, e);
+	return true;
+}
+
+static bool
+meta(struct nftnl_rule *r, uint32_t key)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+
+	if (e != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+	}
+	return add(r, e);
+}
+
+static bool
+payload(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("payload");
+
+	if (e != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+	}
+	return add(r, e);
+}
+
+static bool
+cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
+
+	if (e != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+	}
+	return add(r, e);
+}
+
+static bool
+cmp_u8(struct nftnl_rule *r, uint32_t op, uint8_t v)
+{
+	return cmp(r, op, &v, 1);
+}
+
+/* reg1 = reg1 & mask (len bytes). */
+static bool
+mask(struct nftnl_rule *r, const void *m, uint32_t len)
+{
+	static const uint8_t zero[16];
+	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+
+	if (e != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, m, len);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
+	}
+	return add(r, e);
+}
+
+static bool
+verdict_accept(struct nftnl_rule *r)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+
+	if (e != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_ACCEPT);
+	}
+	return add(r, e);
+}
+
+/*
+ * Refused so that the sender learns at once: a TCP reset for TCP (ECONNREFUSED), ICMP
+ * or ICMPv6 administratively prohibited for the rest (EACCES, EHOSTUNREACH).
+ */
+static bool
+verdict_reject(struct nftnl_rule *r, bool tcp)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("reject");
+
+	if (e != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, tcp ? NFT_REJECT_TCP_RST : NFT_REJECT_ICMPX_UNREACH);
+		nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, tcp ? 0 : NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+	}
+	return add(r, e);
+}
+
+static bool
+oifname(struct nftnl_rule *r, const char *name)
+{
+	char padded[IFNAMSIZ] = {0};
+
+	snprintf(padded, sizeof(padded), "%s", name);
+	return meta(r, NFT_META_OIFNAME) && cmp(r, NFT_CMP_EQ, padded, sizeof(padded));
+}
+
+static bool
+prefix(struct nftnl_rule *r, const struct netlink_prefix *p)
+{
+	uint8_t m[16] = {0};
+	uint32_t len = p->family == AF_INET ? 4 : 16;
+	unsigned i;
+
+	for (i = 0; i < p->len; i++)
+		m[i / 8] |= (uint8_t)(0x80u >> (i % 8));
+	return meta(r, NFT_META_NFPROTO) && cmp_u8(r, NFT_CMP_EQ, p->family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6) &&
+	       payload(r, NFT_PAYLOAD_NETWORK_HEADER, p->family == AF_INET ? 16 : 24, len) && mask(r, m, len) &&
+	       cmp(r, NFT_CMP_EQ, &p->addr, len);
+}
+
+/* ------------------------------------------------------------------ batches */
+
+static struct nlmsghdr *
+put_hdr(struct nft_guard *g, struct mnl_nlmsg_batch *b, uint16_t type, uint16_t flags)
+{
+	return nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), type, NFPROTO_INET, flags | NLM_F_ACK, g->seq++);
+}
+
+/* Sends the batch and collects one acknowledgement per acked message: 0 or the first error. */
+static int
+transact(struct nft_guard *g, struct mnl_nlmsg_batch *b, unsigned acks)
+{
+	char *rbuf = g->rbuf;
+	int first_err = 0;
+	ssize_t n;
+
+	if (mnl_socket_sendto(g->sock, mnl_nlmsg_batch_head(b), mnl_nlmsg_batch_size(b)) < 0)
+		return -errno;
+	while (acks > 0) {
+		struct nlmsghdr *nlh;
+		int len;
+
+		n = mnl_socket_recvfrom(g->sock, rbuf, sizeof(g->rbuf));
+		if (n < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+		len = (int)n;
+		for (nlh = (struct nlmsghdr *)rbuf; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+			const struct nlmsgerr *e;
+
+			if (nlh->nlmsg_type != NLMSG_ERROR)
+				continue;
+			e = mnl_nlmsg_get_payload(nlh);
+			if (e->error != 0 && first_err == 0)
+				first_err = e->error;
+			if (e->error != 0)
+				return first_err; /* the batch is void: later messages may not answer */
+			acks--;
+		}
+	}
+	return first_err;
+}
+
+static struct nft_guard *
+guard_open(void)
+{
+	struct timeval tv = {.tv_sec = 5};
+	struct nft_guard *g = calloc(1, sizeof(*g));
+	int saved;
+
+	if (g == NULL)
+		return NULL;
+	g->sock = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	if (g->sock == NULL)
+		goto err_free;
+	/* The kernel always answers; a bound wait keeps a surprise from hanging the start. */
+	if (setsockopt(mnl_socket_get_fd(g->sock), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    mnl_socket_bind(g->sock, 0, MNL_SOCKET_AUTOPID) < 0)
+		goto err_close;
+	g->portid = mnl_socket_get_portid(g->sock);
+	g->seq = (uint32_t)time(NULL);
+	return g;
+
+err_close:
+	saved = errno;
+	mnl_socket_close(g->sock);
+	errno = saved;
+err_free:
+	saved = errno;
+	free(g);
+	errno = saved;
+	return NULL;
+}
+
+static void
+guard_close(struct nft_guard *g)
+{
+	mnl_socket_close(g->sock);
+	free(g);
+}
+
+static struct nftnl_table *
+table_new(const char *name, uint32_t flags)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+
+	if (t == NULL)
+		return NULL;
+	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, name);
+	nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, flags);
+	return t;
+}
+
+/* Appends the table message of type; false when out of memory. */
+static bool
+put_table(struct nft_guard *g, struct mnl_nlmsg_batch *b, uint16_t type, uint16_t flags, uint32_t tflags)
+{
+	struct nftnl_table *t = table_new(g->table, tflags);
+	struct nlmsghdr *nlh;
+
+	if (t == NULL)
+		return false;
+	nlh = put_hdr(g, b, type, flags);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	return mnl_nlmsg_batch_next(b);
+}
+
+static bool
+put_chain(struct nft_guard *g, struct mnl_nlmsg_batch *b)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nlmsghdr *nlh;
+
+	if (c == NULL)
+		return false;
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, g->table);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, CHAIN);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_OUT);
+	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, 0);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+	nlh = put_hdr(g, b, NFT_MSG_NEWCHAIN, NLM_F_CREATE);
+	nftnl_chain_nlmsg_build_payload(nlh, c);
+	nftnl_chain_free(c);
+	return mnl_nlmsg_batch_next(b);
+}
+
+static struct nftnl_rule *
+rule_new(const struct nft_guard *g)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+
+	if (r == NULL)
+		return NULL;
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, g->table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, CHAIN);
+	return r;
+}
+
+/* Appends r (ok: its expressions were all added) and frees it. */
+static bool
+put_rule(struct nft_guard *g, struct mnl_nlmsg_batch *b, struct nftnl_rule *r, bool ok)
+{
+	struct nlmsghdr *nlh;
+
+	if (r == NULL)
+		return false;
+	if (ok) {
+		nlh = put_hdr(g, b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND);
+		nftnl_rule_nlmsg_build_payload(nlh, r);
+		ok = mnl_nlmsg_batch_next(b);
+	}
+	nftnl_rule_free(r);
+	return ok;
+}
+
+/*
+ * The chain, in order: through the TUN or loopback; ours (marked); IPv6 neighbour
+ * discovery; DNS refused (unless exclude_dns); excluded destinations; anything else
+ * refused (TCP with a reset). Returns the number of messages or 0 when out of memory or space.
+ */
+static unsigned
+put_rules(struct nft_guard *g, struct mnl_nlmsg_batch *b, const struct nft_guard_params *p)
+{
+	static const uint8_t l4[] = {IPPROTO_UDP, IPPROTO_TCP};
+	uint16_t dns = htons(53);
+	struct nftnl_rule *r;
+	unsigned n = 0, i;
+
+	r = rule_new(g);
+	if (!put_rule(g, b, r, r != NULL && oifname(r, p->tun) && verdict_accept(r)))
+		return 0;
+	r = rule_new(g);
+	if (!put_rule(g, b, r, r != NULL && oifname(r, "lo") && verdict_accept(r)))
+		return 0;
+	n += 2;
+	if (p->fwmark != 0) {
+		r = rule_new(g);
+		if (!put_rule(g, b, r, r != NULL && meta(r, NFT_META_MARK) && mask(r, &p->fwmark, 4) &&
+					       cmp(r, NFT_CMP_EQ, &p->fwmark, 4) && verdict_accept(r)))
+			return 0;
+		n++;
+	}
+	/* Router/neighbour solicitations and advertisements, redirects (133..137). */
+	r = rule_new(g);
+	if (!put_rule(g, b, r, r != NULL && meta(r, NFT_META_L4PROTO) && cmp_u8(r, NFT_CMP_EQ, IPPROTO_ICMPV6) &&
+				       payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1) && cmp_u8(r, NFT_CMP_GTE, 133) &&
+				       cmp_u8(r, NFT_CMP_LTE, 137) && verdict_accept(r)))
+		return 0;
+	n++;
+	for (i = 0; !p->exclude_dns && i < sizeof(l4); i++) {
+		r = rule_new(g);
+		if (!put_rule(g, b, r, r != NULL && meta(r, NFT_META_L4PROTO) && cmp_u8(r, NFT_CMP_EQ, l4[i]) &&
+					       payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2) &&
+					       cmp(r, NFT_CMP_EQ, &dns, 2) && verdict_reject(r, l4[i] == IPPROTO_TCP)))
+			return 0;
+		n++;
+	}
+	for (i = 0; i < p->n_exclude; i++) {
+		r = rule_new(g);
+		if (!put_rule(g, b, r, r != NULL && prefix(r, &p->exclude[i]) && verdict_accept(r)))
+			return 0;
+		n++;
+	}
+	r = rule_new(g);
+	if (!put_rule(g, b, r, r != NULL && meta(r, NFT_META_L4PROTO) && cmp_u8(r, NFT_CMP_EQ, IPPROTO_TCP) &&
+				       verdict_reject(r, true)))
+		return 0;
+	r = rule_new(g);
+	if (!put_rule(g, b, r, r != NULL && verdict_reject(r, false)))
+		return 0;
+	return n + 2;
+}
+
+struct nft_guard *
+nft_guard_new(const struct nft_guard_params *p, bool persistent)
+{
+	struct mnl_nlmsg_batch *b;
+	struct nft_guard *g;
+	unsigned acks = 0, rules;
+	int err;
+
+	g = guard_open();
+	if (g == NULL)
+		return NULL;
+	nft_guard_table_name(p->tun, g->table, sizeof(g->table));
+	b = mnl_nlmsg_batch_start(g->buf, sizeof(g->buf));
+	if (b == NULL) {
+		err = -ENOMEM;
+		goto err_close;
+	}
+	nftnl_batch_begin(mnl_nlmsg_batch_current(b), g->seq++);
+	mnl_nlmsg_batch_next(b);
+	/* Create-if-missing, delete, create: one transaction replaces whatever was there. */
+	if (!put_table(g, b, NFT_MSG_NEWTABLE, NLM_F_CREATE, 0) || !put_table(g, b, NFT_MSG_DELTABLE, 0, 0) ||
+	    !put_table(g, b, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL, persistent ? 0 : NFT_TABLE_F_OWNER) ||
+	    !put_chain(g, b) || (rules = put_rules(g, b, p)) == 0) {
+		err = -E2BIG;
+		goto err_batch;
+	}
+	acks = 4 + rules;
+	nftnl_batch_end(mnl_nlmsg_batch_current(b), g->seq++);
+	mnl_nlmsg_batch_next(b);
+	err = transact(g, b, acks);
+	if (err < 0)
+		goto err_batch;
+	mnl_nlmsg_batch_stop(b);
+	return g;
+
+err_batch:
+	mnl_nlmsg_batch_stop(b);
+err_close:
+	guard_close(g);
+	errno = -err;
+	return NULL;
+}
+
+static int
+delete_table(struct nft_guard *g)
+{
+	struct mnl_nlmsg_batch *b = mnl_nlmsg_batch_start(g->buf, sizeof(g->buf));
+	int err;
+
+	if (b == NULL)
+		return -ENOMEM;
+	nftnl_batch_begin(mnl_nlmsg_batch_current(b), g->seq++);
+	mnl_nlmsg_batch_next(b);
+	if (!put_table(g, b, NFT_MSG_DELTABLE, 0, 0)) {
+		mnl_nlmsg_batch_stop(b);
+		return -ENOMEM;
+	}
+	nftnl_batch_end(mnl_nlmsg_batch_current(b), g->seq++);
+	mnl_nlmsg_batch_next(b);
+	err = transact(g, b, 1);
+	mnl_nlmsg_batch_stop(b);
+	return err;
+}
+
+void
+nft_guard_free(struct nft_guard *g, bool remove)
+{
+	if (g == NULL)
+		return;
+	if (remove)
+		(void)delete_table(g);
+	guard_close(g); /* an owned table goes with the socket */
+}
+
+int
+nft_guard_remove(const char *name)
+{
+	struct nft_guard *g = guard_open();
+	int err;
+
+	if (g == NULL)
+		return -errno;
+	snprintf(g->table, sizeof(g->table), "%s", name);
+	err = delete_table(g);
+	guard_close(g);
+	return err;
+}

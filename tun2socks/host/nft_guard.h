@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The guard for what policy routing cannot capture: sockets bound to an interface
+ * (SO_BINDTODEVICE, IP_UNICAST_IF, IPV6_UNICAST_IF) only use routes through that
+ * interface, so the TUN's table never matches them, and for IPv4 the kernel sends
+ * them on-link out of that interface whenever the rule lookup fails (a `prohibit`
+ * rule included). The guard is an nftables table of our own, "inet tun2socks-<tun>",
+ * whose output chain refuses (ICMP administratively prohibited) any packet leaving
+ * through another interface than the TUN and loopback unless it is ours (fwmark), IPv6
+ * neighbour discovery, or to a destination the capture excludes on purpose (DNS to
+ * those only with exclude_dns). Unbound traffic never meets it: policy routing sends
+ * it into the TUN first.
+ *
+ * Two lifetimes: with the kill switch the table outlives the process like the rules
+ * (capture.c records it; `tun2socks down` removes it); without it, the table is owned
+ * by our netlink socket (NFT_TABLE_F_OWNER, Linux 5.12), so the kernel removes it the
+ * moment the process dies, as it drops the TUN's routes.
+ */
+#ifndef T2S_TUN2SOCKS_NFT_GUARD_H
+#define T2S_TUN2SOCKS_NFT_GUARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netlink.h"
+
+#define NFT_GUARD_PREFIX "tun2socks-"
+
+struct nft_guard_params {
+	const char *tun;
+	uint32_t fwmark;                      /* 0: none (the proxy sockets live elsewhere) */
+	const struct netlink_prefix *exclude; /* what may leave directly (either family) */
+	unsigned n_exclude;
+	bool exclude_dns;                     /* DNS to those may leave too */
+};
+
+/* The table's name for tun into buf ("tun2socks-<tun>"). */
+void nft_guard_table_name(const char *tun, char *buf, size_t len);
+
+struct nft_guard;
+
+/*
+ * Creates (or atomically replaces) the table. persistent: an ordinary table, left in
+ * place by nft_guard_free(g, false) and by a crash; otherwise owned by g's socket.
+ * NULL with errno (EPROTONOSUPPORT: no nf_tables in this kernel).
+ */
+struct nft_guard *nft_guard_new(const struct nft_guard_params *p, bool persistent);
+/* Closes g; removes the table first when remove is true (an owned one goes anyway). */
+void nft_guard_free(struct nft_guard *g, bool remove);
+
+/* Removes the table named name (inet family). 0, -ENOENT when there is none, or -errno. */
+int nft_guard_remove(const char *name);
+
+#endif
