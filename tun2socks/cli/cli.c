@@ -621,6 +621,10 @@ set_named(struct t2s_config *cfg, const char *name, const char *value, char *msg
 		cfg->user = value;
 	else if (rc >= 0 && kept && o->val == OPT_GROUP)
 		cfg->group = value;
+	else if (rc >= 0 && kept && o->val == OPT_CONTROL)
+		cfg->control = value;
+	else if (rc >= 0 && kept && o->val == OPT_METRICS)
+		cfg->metrics = value;
 	free(argv[1]);
 	optarg = saved_optarg;
 	optind = saved_optind;
