@@ -217,6 +217,32 @@ log_hook(void *arg, enum t2s_log_level level, const char *text)
 	snprintf(last_line, sizeof(last_line), "%s", text);
 }
 
+static int
+no_flow(void *arg, const struct t2s_flow_info *f)
+{
+	(void)f;
+	++*(int *)arg;
+	return 0;
+}
+
+/* Not running: no flow table, and bad arguments refused. */
+static void
+flows_need_a_running_engine(void **state)
+{
+	struct t2s_conf *c = conf_with_proxy();
+	struct t2s_engine *e;
+	int n = 0;
+
+	(void)state;
+	assert_int_equal(t2s_engine_new(c, &e), 0);
+	assert_int_equal(t2s_engine_flows(e, NULL, NULL), -EINVAL);
+	assert_int_equal(t2s_engine_flows(NULL, no_flow, &n), -EINVAL);
+	assert_int_equal(t2s_engine_flows(e, no_flow, &n), -ESRCH);
+	assert_int_equal(n, 0);
+	t2s_engine_free(e);
+	t2s_config_free(c);
+}
+
 static void
 log_goes_to_the_hook(void **state)
 {
@@ -321,7 +347,18 @@ struct runner {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int ready;
+	int flows_seen;
 };
+
+static int
+count_flow(void *arg, const struct t2s_flow_info *f)
+{
+	struct runner *r = arg;
+
+	(void)f;
+	r->flows_seen++;
+	return 0;
+}
 
 static void
 runner_log(void *arg, enum t2s_log_level level, const char *text)
@@ -363,8 +400,13 @@ run_and_stop(struct runner *r)
 	while (!r->ready)
 		pthread_cond_wait(&r->cond, &r->lock);
 	pthread_mutex_unlock(&r->lock);
+	/* The flow table from another thread: taken by the loop, empty, then gone. */
+	r->flows_seen = 0;
+	assert_int_equal(t2s_engine_flows(r->engine, count_flow, r), 0);
+	assert_int_equal(r->flows_seen, 0);
 	t2s_engine_stop(r->engine);
 	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(t2s_engine_flows(r->engine, count_flow, r), -ESRCH);
 	assert_int_equal(r->rc, 0);
 	t2s_engine_free(r->engine);
 }
@@ -474,6 +516,7 @@ main(void)
 		cmocka_unit_test(run_needs_a_tun),
 		cmocka_unit_test(stats_versioned_by_size),
 		cmocka_unit_test(log_goes_to_the_hook),
+		cmocka_unit_test(flows_need_a_running_engine),
 		cmocka_unit_test(socket_hook_before_connect),
 		cmocka_unit_test(stop_from_another_thread_and_run_again),
 		cmocka_unit_test(lwip_assertion_reported_then_abort),

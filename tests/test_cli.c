@@ -920,6 +920,30 @@ test_check_and_service(void **state)
 	bad("--ready-timeout", "positive", "--proxy", "socks5://10.0.0.2", "--ready-timeout", "soon", NULL);
 }
 
+/* --control and --metrics: checked, kept by pointer (cli_set_kept keeps the caller's
+ * value: a config file's text; cli_set refuses them); refused by name for embedders. */
+static void
+test_control_metrics(void **state)
+{
+	struct t2s_config cfg;
+	char msg[256], value[32];
+
+	(void)state;
+	ok(&cfg, "--proxy", "socks5://10.0.0.2", "--control", "/run/x.control", "--metrics", "9477", NULL);
+	assert_string_equal(cfg.control, "/run/x.control");
+	assert_string_equal(cfg.metrics, "9477");
+	bad("--control", "absolute path", "--proxy", "socks5://10.0.0.2", "--control", "x.control", NULL);
+	bad("--metrics", "[ADDR:]PORT", "--proxy", "socks5://10.0.0.2", "--metrics", "localhost:1", NULL);
+	config_defaults(&cfg);
+	snprintf(value, sizeof(value), "/run/y.control");
+	assert_int_equal(cli_set_kept(&cfg, "control", value, msg, sizeof(msg)), 0);
+	assert_ptr_equal(cfg.control, value); /* not cli_set's freed copy */
+	snprintf(value + 16, sizeof(value) - 16, "127.0.0.1:80");
+	assert_int_equal(cli_set_kept(&cfg, "metrics", value + 16, msg, sizeof(msg)), 0);
+	assert_ptr_equal(cfg.metrics, value + 16);
+	assert_int_equal(cli_set(&cfg, "control", "/run/z.control", msg, sizeof(msg)), -ENOTSUP);
+}
+
 int
 main(void)
 {
@@ -956,6 +980,7 @@ main(void)
 		cmocka_unit_test(test_capture_options),
 		cmocka_unit_test(test_user_group),
 		cmocka_unit_test(test_check_and_service),
+		cmocka_unit_test(test_control_metrics),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -416,8 +416,9 @@ test_merge_live(void **state)
 	assert_int_equal(capture_prefix_parse("10.0.0.0/8", &next.exclude[0]), 0);
 	next.n_exclude = 1;
 	next.user = "nobody";
+	next.metrics = "9477";
 	assert_int_equal(config_merge_live(&run, &next, refused_cb, &r), 7);
-	assert_string_equal(r.names, "mtu udp auto-route exclude user ");
+	assert_string_equal(r.names, "mtu udp auto-route exclude user metrics ");
 	assert_string_equal(run.proxy.user, "c");
 	assert_int_equal(run.proxy.server.port, 1081);
 	assert_true(run.connect_timeout == 3 && run.idle_timeout == 30 && run.udp_timeout == 20);

@@ -34,6 +34,7 @@
 #include "support/fake_socks5.h"
 #include "support/tcp_peer.h"
 #include "t2s.h"
+#include "tcp_flow.h"
 #include "tun.h"
 
 #define APP_ADDR "198.18.0.1"
@@ -264,6 +265,70 @@ test_data_both_ways(void **state)
 	assert_int_equal(x->target->rx_err, 0);
 }
 
+/* ---- accounting ---------------------------------------------------------------- */
+
+static int
+stop_walk(void *arg, const struct flow_info *info)
+{
+	(void)arg;
+	(void)info;
+	return 7;
+}
+
+struct seen_flows {
+	unsigned n;
+	struct flow_info last;
+};
+
+static int
+remember_flow(void *arg, const struct flow_info *info)
+{
+	struct seen_flows *s = arg;
+
+	s->n++;
+	s->last = *info;
+	return 0;
+}
+
+/* Bytes each way as written to the proxy and read from it, the tuple as the app sees
+ * it, the state, the start and connect times; the flow leaves the table when closed. */
+static void
+test_flow_accounting(void **state)
+{
+	struct fx *x = *state;
+	struct seen_flows s = {0};
+	const uint64_t up = 300000, down = 700000;
+	uint8_t dst[4];
+
+	open_flow(x);
+	assert_int_equal(tcp_flows_foreach(x->t->tcp, remember_flow, &s), 0);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.last.key.proto, 6);
+	assert_int_equal(s.last.key.dst_port, DST_PORT);
+	assert_int_equal(s.last.key.app_port, x->app->sport);
+	inet_pton(AF_INET, DST_ADDR, dst);
+	assert_memory_equal(s.last.key.dst_addr, dst, 4);
+	assert_true(s.last.connected >= s.last.started && s.last.started > 0);
+	assert_string_equal(s.last.host, "");
+	tcp_app_send(x->app, up);
+	tcp_target_send(x->target, down);
+	ASSERT_WITHIN(x->target->rx_bytes == up && x->app->rx_bytes == down, BULK_WAIT);
+	s.n = 0;
+	assert_int_equal(tcp_flows_foreach(x->t->tcp, remember_flow, &s), 0);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.last.state, "relaying");
+	assert_int_equal(s.last.bytes_out, up);
+	assert_int_equal(s.last.bytes_in, down);
+	assert_int_equal(s.last.packets_out, 0);
+	/* A walk stops at the first non-zero return, which it gives back. */
+	assert_int_equal(tcp_flows_foreach(x->t->tcp, stop_walk, NULL), 7);
+	tcp_app_close(x->app);
+	tcp_target_shutdown(x->target);
+	ASSERT_WITHIN(x->app->got_fin && x->app->fin_acked && x->target->rx_eof, WAIT);
+	s.n = 0;
+	ASSERT_WITHIN((s.n = 0, tcp_flows_foreach(x->t->tcp, remember_flow, &s), s.n == 0), WAIT);
+}
+
 /* ---- close orders, each with a backlog toward a stalled target ---------------- */
 
 #define RESERVE 1000       /* window kept for the app's FIN */
@@ -462,6 +527,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_refused_gets_rst, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreachable_gets_icmp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_both_ways, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flow_accounting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_app_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_target_first_time_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_simultaneous, setup, teardown),

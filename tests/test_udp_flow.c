@@ -30,6 +30,7 @@
 #include "support/pktbuild.h"
 #include "support/tcp_peer.h"
 #include "t2s.h"
+#include "udp_flow.h"
 #include "tun.h"
 
 #define APP_ADDR "198.18.0.1"
@@ -209,6 +210,43 @@ test_one_association(void **state)
 	ASSERT_WITHIN(replies_from(x, "198.19.0.99", 9999, 5000, "from elsewhere") == 1, WAIT);
 }
 
+static int
+remember_mapping(void *arg, const struct flow_info *info)
+{
+	struct flow_info *last = arg;
+
+	*last = *info;
+	last->id++; /* (ids start at 1: 0 means "not seen") */
+	return 0;
+}
+
+/* Accounting: payload bytes and datagrams each way, the last destination, the state. */
+static void
+test_accounting(void **state)
+{
+	struct fx *x = *state;
+	struct flow_info seen = {0};
+	uint8_t dst[4];
+
+	send_udp(x, 5100, "0123456789");
+	ASSERT_WITHIN(replies(x, 5100, "0123456789") == 1, WAIT);
+	send_udp(x, 5100, "abc");
+	ASSERT_WITHIN(replies(x, 5100, "abc") == 1, WAIT);
+	assert_int_equal(udp_flows_foreach(x->t->udp, remember_mapping, &seen), 0);
+	assert_true(seen.id > 0);
+	assert_int_equal(seen.key.proto, 17);
+	assert_int_equal(seen.key.app_port, 5100);
+	assert_int_equal(seen.key.dst_port, DST_PORT);
+	inet_pton(AF_INET, DST_ADDR, dst);
+	assert_memory_equal(seen.key.dst_addr, dst, 4);
+	assert_string_equal(seen.state, "mapped");
+	assert_int_equal(seen.packets_out, 2);
+	assert_int_equal(seen.packets_in, 2);
+	assert_int_equal(seen.bytes_out, 13);
+	assert_int_equal(seen.bytes_in, 13);
+	assert_string_equal(seen.host, "");
+}
+
 /* Two sources, interleaved: one association each, each reply to its own source. */
 static void
 test_per_source(void **state)
@@ -284,6 +322,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_one_association, setup_associate, teardown),
+		cmocka_unit_test_setup_teardown(test_accounting, setup_associate, teardown),
 		cmocka_unit_test_setup_teardown(test_per_source, setup_associate, teardown),
 		cmocka_unit_test_setup_teardown(test_expiry, setup_short_timeout, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_without_udp, setup_no_udp, teardown),

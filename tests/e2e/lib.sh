@@ -150,6 +150,9 @@ cleanup() {
     # One SIGTERM is a clean shutdown; a second one during it kills tun2socks before
     # it is done (and before valgrind's leak check, when T2S_WRAPPER runs it).
     [ -n "$T2S_PID" ] && wait_until 10 proc_done "$T2S_PID"
+    # A control socket tun2socks could not remove (it ran as --user) or never did (kill -9).
+    local ino
+    ino=$(ip netns exec "$CLI" stat -L -c %i /proc/self/ns/net 2>/dev/null) && rm -f /run/tun2socks/net"$ino"-*.control
     netns_delete_all 3 2
     # Reap our children so nothing is left as a zombie of this shell. (Every
     # PID in these lists is an unreaped child, so it cannot have been reused.)

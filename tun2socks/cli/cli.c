@@ -16,6 +16,7 @@
 #include "cidr.h"
 #include "mem_budget.h"
 #include "tls_pin.h"
+#include "metrics_addr.h"
 
 const char cli_usage[] =
 	"Usage: tun2socks --proxy URL [options]\n"
@@ -23,6 +24,10 @@ const char cli_usage[] =
 	"       tun2socks down [--tun NAME] [--netns PATH|NAME]\n"
 	"       tun2socks check --proxy URL [--check-target HOST:PORT] [--dns-server ADDR]\n"
 	"                       [--json]\n"
+	"       tun2socks status [--tun NAME | --control PATH]\n"
+	"       tun2socks flows [--tun NAME | --control PATH] [--sort COL] [--json] [--programs]\n"
+	"       tun2socks top [--tun NAME | --control PATH] [--sort COL] [--programs]\n"
+	"                             (see 'tun2socks flows --help' and docs/CONTROL.md)\n"
 	"\n"
 	"Captures the IP traffic of a TUN device and sends every TCP connection through a\n"
 	"SOCKS5 proxy (CONNECT), and every UDP datagram through a UDP ASSOCIATE; or every\n"
@@ -99,6 +104,11 @@ const char cli_usage[] =
 	"      --check-target HOST:PORT\n"
 	"                             check: the destination of the CONNECT check\n"
 	"      --json                 check: one JSON object per check instead of text\n"
+	"      --control PATH         the control socket that 'tun2socks status', 'flows' and\n"
+	"                             'top' ask (default /run/tun2socks/net<netns>-<tun>.control,\n"
+	"                             mode 0660, group --group's)\n"
+	"      --metrics [ADDR:]PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+	"                             (ADDR 127.0.0.1 by default: they reveal traffic)\n"
 	"\n"
 	"Capture modes:\n"
 	"      --auto-route           send all IPv4 and IPv6 traffic of the host into the TUN,\n"
@@ -181,6 +191,8 @@ enum {
 	OPT_READY_TIMEOUT,
 	OPT_CHECK_TARGET,
 	OPT_JSON,
+	OPT_CONTROL,
+	OPT_METRICS,
 };
 
 static const char short_options[] = ":p:t:m:a:6:l:hV";
@@ -220,6 +232,8 @@ static const struct option options[] = {
 	{"ready-timeout", required_argument, NULL, OPT_READY_TIMEOUT},
 	{"check-target", required_argument, NULL, OPT_CHECK_TARGET},
 	{"json", no_argument, NULL, OPT_JSON},
+	{"control", required_argument, NULL, OPT_CONTROL},
+	{"metrics", required_argument, NULL, OPT_METRICS},
 	{"log-level", required_argument, NULL, 'l'},
 	{"config", required_argument, NULL, OPT_CONFIG},
 	{"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
@@ -523,6 +537,17 @@ parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, b
 		case OPT_JSON:
 			cfg->check_json = true;
 			break;
+		case OPT_CONTROL:
+			if (optarg[0] != '/' || strlen(optarg) >= 108)
+				return fail(msg, msglen, "--control: '%s' is not an absolute path of at most 107 bytes",
+					    optarg);
+			cfg->control = optarg;
+			break;
+		case OPT_METRICS:
+			if (metrics_addr_parse(optarg, NULL) < 0)
+				return fail(msg, msglen, "--metrics: '%s' is not [ADDR:]PORT (e.g. 127.0.0.1:9477)", optarg);
+			cfg->metrics = optarg;
+			break;
 		case 'l':
 			lvl = log_level_parse(optarg);
 			if (lvl < 0)
@@ -596,7 +621,8 @@ set_named(struct t2s_config *cfg, const char *name, const char *value, char *msg
 	if (o->val == OPT_CONFIG || o->val == OPT_PRINT_CONFIG)
 		return fail(msg, msglen, "--%s is for the command line only", name);
 	/* These keep a pointer to their value, which does not outlive this call. */
-	if (!kept && (o->val == OPT_AUTH_FILE || o->val == OPT_NETNS || o->val == OPT_USER || o->val == OPT_GROUP)) {
+	if (!kept && (o->val == OPT_AUTH_FILE || o->val == OPT_NETNS || o->val == OPT_USER || o->val == OPT_GROUP ||
+		      o->val == OPT_CONTROL || o->val == OPT_METRICS)) {
 		fail(msg, msglen, "--%s cannot be set by name", name);
 		return -ENOTSUP;
 	}
@@ -622,6 +648,10 @@ set_named(struct t2s_config *cfg, const char *name, const char *value, char *msg
 		cfg->user = value;
 	else if (rc >= 0 && kept && o->val == OPT_GROUP)
 		cfg->group = value;
+	else if (rc >= 0 && kept && o->val == OPT_CONTROL)
+		cfg->control = value;
+	else if (rc >= 0 && kept && o->val == OPT_METRICS)
+		cfg->metrics = value;
 	free(argv[1]);
 	optarg = saved_optarg;
 	optind = saved_optind;

@@ -330,6 +330,14 @@ cli_file_print(FILE *fp, const struct t2s_config *cfg)
 		fprintf(fp, "group = %s\n", cfg->group);
 	else
 		print_unset(fp, "group");
+	if (cfg->control != NULL)
+		fprintf(fp, "control = %s\n", cfg->control);
+	else
+		print_unset(fp, "control");
+	if (cfg->metrics != NULL)
+		fprintf(fp, "metrics = %s\n", cfg->metrics);
+	else
+		print_unset(fp, "metrics");
 	fprintf(fp, "log-level = %s\n", levels[cfg->log_level]);
 }
 

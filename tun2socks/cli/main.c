@@ -31,6 +31,10 @@
 #include "cli_file.h"
 #include "config.h"
 #include "container_of.h"
+#include "control.h"
+#include "ctl_cmd.h"
+#include "metrics.h"
+#include "metrics_addr.h"
 #include "host_api.h"
 #include "log.h"
 #include "netns.h"
@@ -173,6 +177,8 @@ struct host_setup {
 	struct reload *reload;    /* --config: SIGHUP reloads (reload.h) */
 	uid_t allowed[2];         /* who may own a config file with a password (cli_file_check) */
 	char tun_name[IFNAMSIZ];  /* the capture's TUN, for a reload */
+	struct control *control;  /* the control socket (control.h) */
+	struct metrics *metrics;  /* --metrics (metrics.h) */
 };
 
 /* The capture modes give the TUN addresses of their own unless the user chose some. */
@@ -640,6 +646,8 @@ run_down(const struct t2s_config *cfg)
 		close(fd);
 	}
 	n = capture_down(cfg->tun_named ? cfg->tun_name : NULL);
+	if (n >= 0)
+		n += control_remove_stale(cfg->tun_named ? cfg->tun_name : NULL);
 	if (saved >= 0)
 		(void)netns_return(saved);
 	if (n < 0) {
@@ -671,6 +679,88 @@ drop_privileges(const struct t2s_config *cfg, const struct privdrop_target *run_
 	return 0;
 }
 
+/* The inode of the network namespace the TUN lives in (0 when unknown). */
+static unsigned long
+tun_netns(const struct host_setup *hs)
+{
+	char path[64];
+	struct stat st;
+
+	if (hs->netns_fd >= 0)
+		return fstat(hs->netns_fd, &st) == 0 ? (unsigned long)st.st_ino : 0;
+	if (hs->cmd != NULL)
+		snprintf(path, sizeof(path), "/proc/%ld/ns/net", (long)netns_cmd_pid(hs->cmd));
+	else
+		snprintf(path, sizeof(path), "/proc/self/ns/net");
+	return stat(path, &st) == 0 ? (unsigned long)st.st_ino : 0;
+}
+
+/*
+ * The control socket, while we may still write /run/tun2socks. A path of our own
+ * choosing that cannot be had is a warning; --control's is an error.
+ */
+static int
+start_control(struct host_setup *hs)
+{
+	const struct t2s_config *cfg = hs->cfg;
+	struct control_params p = {.gid = hs->run_as != NULL ? hs->run_as->gid : (gid_t)-1, .netns = tun_netns(hs)};
+	struct t2s_engine_status st;
+	char path[108], capture[80];
+	int err;
+
+	if (t2s_engine_status(hs->engine, &st) < 0)
+		return 0;
+	if (cfg->control != NULL)
+		snprintf(path, sizeof(path), "%s", cfg->control);
+	else if (control_default_path(p.netns, st.tun, path, sizeof(path)) < 0)
+		return 0;
+	if (cfg->command != NULL)
+		snprintf(capture, sizeof(capture), "command");
+	else if (cfg->netns != NULL)
+		snprintf(capture, sizeof(capture), "netns %s", cfg->netns);
+	else if (cfg->auto_route)
+		snprintf(capture, sizeof(capture), "auto-route%s%s", cfg->share_from[0] != '\0' ? " share-from " : "",
+			 cfg->share_from);
+	else if (cfg->share_from[0] != '\0')
+		snprintf(capture, sizeof(capture), "share-from %s", cfg->share_from);
+	else
+		snprintf(capture, sizeof(capture), "none");
+	p.path = path;
+	p.capture = capture;
+	err = control_start(hs->loop, hs->engine, &p, &hs->control);
+	if (err < 0 && cfg->control != NULL) {
+		log_error("--control %s: %s", path, strerror(-err));
+		return err;
+	}
+	if (err < 0)
+		log_warn("no control socket at %s: %s%s", path, strerror(-err),
+			 err == -EADDRINUSE ? " (another tun2socks answers there)" : "");
+	else
+		log_info("control socket: %s", path);
+	return 0;
+}
+
+/* --metrics, bound before privileges go (a port below 1024 needs root). */
+static int
+start_metrics(struct host_setup *hs)
+{
+	struct sockaddr_storage addr;
+	int err;
+
+	if (hs->cfg->metrics == NULL)
+		return 0;
+	if (metrics_addr_parse(hs->cfg->metrics, &addr) < 0)
+		return -EINVAL; /* cli_parse checked it */
+	err = metrics_start(hs->loop, hs->engine, &addr, &hs->metrics);
+	if (err < 0) {
+		log_error("--metrics %s: %s", hs->cfg->metrics, strerror(-err));
+		return err;
+	}
+	log_info("metrics: http://%s%s/metrics", strchr(hs->cfg->metrics, ':') != NULL ? "" : "127.0.0.1:",
+		 hs->cfg->metrics);
+	return 0;
+}
+
 /*
  * The engine is built on the TUN and about to run: drop privileges, take the signals
  * (or the command's), let the command go. What arrived meanwhile is handled now.
@@ -683,6 +773,8 @@ host_started(void *arg, struct t2s_engine *engine)
 	int err;
 
 	hs->engine = engine;
+	if ((err = start_control(hs)) < 0 || (err = start_metrics(hs)) < 0)
+		goto err_failed;
 	if (hs->run_as != NULL && (err = drop_privileges(hs->cfg, hs->run_as, hs->capture != NULL)) < 0)
 		goto err_failed;
 	signals_start(hs->loop, hs, hs->cmd == NULL);
@@ -714,6 +806,10 @@ host_stopping(void *arg, struct t2s_engine *engine)
 	(void)engine;
 	service_stopping(hs->svc);
 	signals_release(hs->loop, hs);
+	control_stop(hs->control);
+	hs->control = NULL;
+	metrics_stop(hs->metrics);
+	hs->metrics = NULL;
 	stop_capture(hs);
 }
 
@@ -774,6 +870,8 @@ main(int argc, char **argv)
 	char msg[256];
 	int rc, status = EXIT_FAILURE;
 
+	if (argc >= 2 && ctl_cmd_is(argv[1]))
+		return ctl_cmd_main(argc - 1, argv + 1);
 	config_defaults(&cfg);
 	rc = cli_file_load(argc, argv, &cfg, &file, msg, sizeof(msg));
 	if (rc < 0) {
@@ -871,6 +969,10 @@ main(int argc, char **argv)
 		status = hs.exit_status;
 	}
 	/* A no-op when the stopping hook ran. */
+	control_stop(hs.control);
+	hs.control = NULL;
+	metrics_stop(hs.metrics);
+	hs.metrics = NULL;
 	stop_capture(&hs);
 	command_unwatch(loop, &hs);
 	t2s_engine_free(engine);

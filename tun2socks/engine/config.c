@@ -115,6 +115,8 @@ config_merge_live(struct t2s_config *running, const struct t2s_config *next, con
 	REFUSE_IF(memcmp(&r->dns_server, &n->dns_server, sizeof(r->dns_server)) != 0, "dns-server");
 	REFUSE_IF(str_differ(r->user, n->user), "user");
 	REFUSE_IF(str_differ(r->group, n->group), "group");
+	REFUSE_IF(str_differ(r->control, n->control), "control");
+	REFUSE_IF(str_differ(r->metrics, n->metrics), "metrics");
 	/* The fake-IP pool exists only when the engine started with it. */
 	REFUSE_IF(r->dns_mode != n->dns_mode && (r->dns_mode == CONFIG_DNS_FAKE_IP || n->dns_mode == CONFIG_DNS_FAKE_IP),
 		  "dns");

@@ -51,6 +51,7 @@ struct query {
 	int fd;			  /* after it, -1 before */
 	ev_io io;
 	ev_timer timer;
+	ev_tstamp arrived;
 	size_t out_off, out_len; /* framed query: out[0..out_len), sent up to out_off */
 	uint8_t len_buf[2];	 /* the response's length prefix */
 	size_t len_got;
@@ -178,6 +179,7 @@ deliver(struct query *q)
 		return;
 	}
 	d->stats.answered++;
+	histogram_observe(&d->stats.answer_time, ev_now(d->env.loop) - q->arrived);
 	query_free(q);
 }
 
@@ -318,6 +320,7 @@ dns_tcp_new(const struct flow_env *env)
 		return NULL;
 	d->env = *env;
 	list_init(&d->queries);
+	histogram_init(&d->stats.answer_time, histogram_latency, HISTOGRAM_LATENCY_N);
 	return d;
 }
 
@@ -364,6 +367,7 @@ dns_tcp_query_to(struct dns_tcp *d, const uint8_t *pkt, const struct packet_info
 	memset(q, 0, sizeof(*q));
 	q->owner = d;
 	q->fd = -1;
+	q->arrived = ev_now(d->env.loop);
 	q->info = *info;
 	if (q->info.ip_len > QUOTE_MAX)
 		q->info.ip_len = QUOTE_MAX;

@@ -12,6 +12,7 @@
 
 #include "packet.h"
 #include "flow_env.h"
+#include "histogram.h"
 
 /* Queries in flight at once; beyond, queries are answered with ICMP port unreachable. */
 #define DNS_TCP_MAX_INFLIGHT 256
@@ -26,6 +27,7 @@ struct dns_tcp_stats {
 	uint64_t refused;   /* not started (cap, no memory or socket, not a DNS message): ICMP */
 	uint64_t cancelled; /* dropped without an answer by dns_tcp_close_all/free */
 	uint64_t ignored;   /* not a query we take (stopping, not UDP, a fragment, port 0) */
+	struct histogram answer_time; /* the datagram's arrival to its answer, answered ones */
 };
 
 struct dns_tcp;

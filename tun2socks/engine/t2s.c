@@ -798,3 +798,95 @@ t2s_free(struct t2s *t)
 	tun_close(&t->tun);
 	free(t);
 }
+
+/* Each counter of the stats line, named for metrics (gauges carry no _total). */
+void
+t2s_counters(const struct t2s *t, t2s_counter_fn fn, void *arg)
+{
+	const struct t2s_stats *s = &t->stats;
+	const struct tcp_flows_stats *tc = tcp_flows_get_stats(t->tcp);
+	const struct udp_flows_stats *u = udp_flows_get_stats(t->udp);
+	const struct udp_route_stats *r = &t->route.stats;
+	const struct udp_pool_stats *p = udp_pool_get_stats(t->udp_pool);
+	const struct dns_tcp_stats *d = dns_tcp_get_stats(t->dns_tcp);
+	const struct ip_reass_stats *ra = ip_reass_stats(t->reass);
+	const struct {
+		const char *name;
+		uint64_t value;
+		bool gauge;
+		const char *help;
+	} c[] = {
+		{"tun_packets_in", s->tun_packets_in, false, "Packets read from the TUN"},
+		{"tun_bytes_in", s->tun_bytes_in, false, "Bytes read from the TUN"},
+		{"tun_packets_out", s->tun_packets_out, false, "Packets written to the TUN"},
+		{"tun_bytes_out", s->tun_bytes_out, false, "Bytes written to the TUN"},
+		{"tun_write_drops", s->tun_write_drops, false, "Packets the TUN refused"},
+		{"tun_truncated", s->tun_truncated, false, "TUN reads longer than the read buffer"},
+		{"malformed", s->malformed, false, "Packets refused by validation"},
+		{"ignored", s->ignored + r->ignored + d->ignored, false, "Packets not for us (ICMP, other protocols)"},
+		{"martian_dropped", s->martian_dropped, false, "Packets to or from never-a-host addresses"},
+		{"martian_answered", s->martian_answered, false, "ICMP answers to martian packets"},
+		{"fragments_dropped", s->fragments_dropped, false, "Fragments of anything but UDP"},
+		{"tun_fragmented", s->tun_fragmented, false, "Datagrams written to the TUN as fragments"},
+		{"udp_fragments", ra->fragments, false, "UDP fragments taken into a reassembly"},
+		{"udp_reassembled", ra->reassembled, false, "UDP datagrams reassembled"},
+		{"tcp_flows", tcp_flows_count(t->tcp), true, "TCP connections open"},
+		{"tcp_opened", tc->opened, false, "TCP connections opened"},
+		{"tcp_failed", tc->failed, false, "TCP connections the proxy did not connect"},
+		{"tcp_refused_cap", tc->refused_cap, false, "TCP connections refused at --max-flows"},
+		{"tcp_cap_episodes", tcp_flows_cap(t->tcp)->episodes, false, "Episodes at --max-flows"},
+		{"syn_absorbed", tc->syn_absorbed, false, "SYN retransmissions held while the proxy connects"},
+		{"tcp_collapses", tc->collapses, false, "Queues of small segments copied into dense buffers"},
+		{"udp_mappings", udp_flows_count(t->udp), true, "UDP mappings open"},
+		{"udp_opened", u->opened, false, "UDP mappings opened"},
+		{"udp_assoc_failed", u->assoc_failed, false, "UDP associations that failed"},
+		{"udp_evictions", u->evictions, false, "UDP mappings evicted at --max-flows"},
+		{"udp_refused", r->refused, false, "UDP datagrams refused (ICMP)"},
+		{"udp_out", u->datagrams_out, false, "UDP datagrams sent to the proxy"},
+		{"udp_in", u->datagrams_in, false, "UDP datagrams received from the proxy"},
+		{"udp_send_errors", u->send_errors, false, "UDP datagrams that could not be sent"},
+		{"udp_reply_drops", u->reply_drops, false, "UDP replies that could not be delivered"},
+		{"udp_pool_hits", p->hits, false, "New UDP mappings served by a spare association"},
+		{"udp_pool_misses", p->misses, false, "New UDP mappings that found no spare association"},
+		{"udp_pool_opened", p->opened, false, "Spare UDP associations opened"},
+		{"udp_pool_recycled", p->recycled, false, "UDP associations recycled as spares"},
+		{"udp_pool_ready", udp_pool_ready(t->udp_pool), true, "Spare UDP associations ready"},
+		{"dns_tcp_queries", d->queries, false, "DNS queries sent over TCP"},
+		{"dns_tcp_answered", d->answered, false, "DNS-over-TCP answers written"},
+		{"dns_tcp_failed", d->failed, false, "DNS-over-TCP queries that failed"},
+		{"dns_tcp_refused", d->refused, false, "DNS-over-TCP queries refused"},
+		{"dns_fake_answers", r->fake_answers, false, "DNS queries answered from the fake-IP pool"},
+		{"fake_ip_unmapped", tc->fake_unmapped + r->fake_unmapped, false, "Flows to a fake address whose name is gone"},
+		{"dns_stub_refused", tc->stub_refused + r->stub_refused, false, "Queries the command's nameserver refused"},
+		{"dns_local_redirected", r->local_redirected, false,
+		 "DNS queries to an excluded or link-local server sent to --dns-server"},
+		{"dns_local_refused", r->local_refused, false, "DNS queries to an excluded or link-local server refused"},
+		{"fd_exhaustion_episodes", t->fd_pressure.episodes, false, "Episodes short of file descriptors"},
+		{"fd_exhaustion_refused", t->fd_pressure.refused, false, "Flows refused for want of a descriptor"},
+		{"fd_exhausted", t->fd_pressure.exhausted ? 1 : 0, true, "1 while short of file descriptors"},
+		{"mem_used_bytes", t2s_mem_used(t), true, "Bytes the data path holds"},
+		{"mem_limit_bytes", t->mem.limit, true, "The memory budget (--max-memory)"},
+		{"mem_episodes", t->mem.episode.episodes, false, "Episodes past the memory budget"},
+		{"mem_refused", t->mem.episode.refused, false, "Flows refused past the memory budget"},
+		{"mem_dropped", t->mem.dropped, false, "Data packets dropped past the memory budget"},
+		{"mem_over", t->mem.episode.exhausted ? 1 : 0, true, "1 while past the memory budget"},
+	};
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		fn(arg, c[i].name, c[i].value, c[i].gauge, c[i].help);
+}
+
+void
+t2s_histograms(const struct t2s *t, t2s_histogram_fn fn, void *arg)
+{
+	fn(arg, "socks_connect_seconds", "Time from an application's SYN to the proxy's CONNECT reply",
+	   &tcp_flows_get_stats(t->tcp)->connect_time);
+	fn(arg, "tcp_flow_duration_seconds", "Lifetime of TCP connections that ended",
+	   &tcp_flows_get_stats(t->tcp)->duration);
+	fn(arg, "udp_mapping_duration_seconds", "Lifetime of UDP mappings that ended",
+	   &udp_flows_get_stats(t->udp)->duration);
+	fn(arg, "dns_fake_ip_answer_seconds", "Time to answer a DNS query from the fake-IP pool",
+	   &t->route.stats.fake_answer_time);
+	fn(arg, "dns_tcp_answer_seconds", "Time from a DNS query datagram to its answer over TCP",
+	   &dns_tcp_get_stats(t->dns_tcp)->answer_time);
+}

@@ -130,6 +130,17 @@ void t2s_input(struct t2s *t, const uint8_t *pkt, size_t len);
 /* Logs every counter on one line (the command does on SIGUSR1). */
 void t2s_log_stats(const struct t2s *t);
 
+/* One counter: its name (snake_case, no _total), value, whether it is a gauge (else it
+ * only grows) and a one-line help text; the strings are static. */
+typedef void (*t2s_counter_fn)(void *arg, const char *name, uint64_t value, bool gauge, const char *help);
+/* Calls fn for every counter the stats line shows (and a few more), in a fixed order. */
+void t2s_counters(const struct t2s *t, t2s_counter_fn fn, void *arg);
+
+/* Each histogram (histogram.h) with its name (snake_case) and help text. */
+struct histogram;
+typedef void (*t2s_histogram_fn)(void *arg, const char *name, const char *help, const struct histogram *h);
+void t2s_histograms(const struct t2s *t, t2s_histogram_fn fn, void *arg);
+
 /* Bytes the data path holds now, at their real allocation sizes (--max-memory). */
 size_t t2s_mem_used(const struct t2s *t);
 

@@ -110,6 +110,10 @@ struct tcp_flow {
 	ev_timer timer;
 	ev_tstamp last_active;
 	uint64_t id;
+	/* Accounting (tcp_flows_foreach): one addition per write or read. */
+	uint64_t bytes_out, bytes_in; /* app -> proxy written, proxy -> app read */
+	ev_tstamp started, connected;
+	char *host; /* the fake-IP name of the destination, else NULL */
 };
 
 
@@ -417,6 +421,7 @@ flush_to_proxy(struct tcp_flow *f)
 	}
 	if (written > 0)
 		f->last_active = ev_now(f->set->env.loop);
+	f->bytes_out += written;
 	give_credit(f, written);
 	if (f->rxq_head == NULL && f->app_eof && !f->app_eof_relayed) {
 		f->app_eof_relayed = true;
@@ -573,6 +578,7 @@ pump_from_proxy(struct tcp_flow *f)
 			break;
 		}
 		f->bulk = (size_t)n >= BULK_READ;
+		f->bytes_in += (uint64_t)n;
 		if (chunked) {
 			txbuf_filled(&f->tx, (size_t)n);
 			r = queue_to_app(f);
@@ -789,6 +795,7 @@ flow_close(struct tcp_flow *f, enum close_how how)
 		list_remove(&f->service_link);
 	list_remove(&f->link);
 	t->count--;
+	histogram_observe(&t->stats.duration, ev_now(t->env.loop) - f->started);
 
 	set_owed(f, 0);
 
@@ -818,6 +825,7 @@ flow_close(struct tcp_flow *f, enum close_how how)
 		pbuf_free(q);
 	}
 	flow_log(f, LOG_LEVEL_DEBUG, "closed (%s)", how == CLOSE_GRACEFUL ? "done" : "aborted");
+	free(f->host);
 	free(f);
 }
 
@@ -978,11 +986,22 @@ flow_socks_done_cb(void *arg, const struct proxy_tcp_result *res)
 
 	if (res->failure != PROXY_TCP_OK) {
 		t->stats.failed++;
+		if (res->failure != PROXY_TCP_TARGET) {
+			t->stats.proxy_last_fail = ev_now(t->env.loop);
+			t->stats.proxy_last_error = res->failure == PROXY_TCP_UNREACHABLE ? "unreachable"
+						    : res->failure == PROXY_TCP_AUTH      ? "authentication failed"
+						    : res->failure == PROXY_TCP_TLS       ? "TLS failed"
+											  : "protocol error";
+		} else {
+			t->stats.proxy_last_ok = ev_now(t->env.loop); /* it answered */
+		}
 		log_failure(f, res);
 		refuse_application(f, res);
 		flow_close(f, CLOSE_ABORT);
 		return;
 	}
+	f->connected = t->stats.proxy_last_ok = ev_now(t->env.loop);
+	histogram_observe(&t->stats.connect_time, f->connected - f->started);
 	f->fd = proxy_tcp_take_fd(f->socks);
 	proxy_tcp_free(f->socks);
 	f->socks = NULL;
@@ -1085,6 +1104,7 @@ tcp_flows_handle_syn(struct tcp_flows *t, const uint8_t *pkt, const struct packe
 	f->fd = -1;
 	f->id = ++*t->env.next_flow_id;
 	f->state = TCP_FLOW_CONNECTING;
+	f->started = ev_now(t->env.loop);
 	f->node.key = key;
 	(void)flow_table_insert(&t->table, &f->node);
 	f->in_table = true;
@@ -1127,6 +1147,8 @@ tcp_flows_handle_syn(struct tcp_flows *t, const uint8_t *pkt, const struct packe
 		return true;
 	}
 	}
+	if (target.type == T2S_ENDPOINT_DOMAIN)
+		f->host = strdup(target.u.domain.name); /* for the flow table only: NULL is fine */
 	flow_log(f, LOG_LEVEL_DEBUG, "new connection%s%s", target.type == T2S_ENDPOINT_DOMAIN ? " to " : "",
 		 target.type == T2S_ENDPOINT_DOMAIN ? target.u.domain.name : "");
 	f->socks = proxy_tcp_new(t->env.loop, t->env.proxy, &target, flow_socks_done_cb, f);
@@ -1205,6 +1227,8 @@ tcp_flows_new(const struct flow_env *env, uint64_t seed)
 		return NULL;
 	t->env = *env;
 	t->flow_cap.kind = &max_flows_kind;
+	histogram_init(&t->stats.connect_time, histogram_latency, HISTOGRAM_LATENCY_N);
+	histogram_init(&t->stats.duration, histogram_duration, HISTOGRAM_DURATION_N);
 	list_init(&t->all);
 	list_init(&t->service);
 	txpool_init(&t->txpool, TCP_FLOWS_TX_CHUNKS_KEPT);
@@ -1252,4 +1276,46 @@ const struct fd_pressure *
 tcp_flows_cap(const struct tcp_flows *t)
 {
 	return &t->flow_cap;
+}
+
+static const char *
+state_str(const struct tcp_flow *f)
+{
+	switch (f->state) {
+	case TCP_FLOW_CONNECTING:
+		return "connecting";
+	case TCP_FLOW_HANDSHAKING:
+		return "handshaking";
+	case TCP_FLOW_RELAYING:
+		break;
+	}
+	if (f->app_eof || f->proxy_eof)
+		return f->app_eof && f->proxy_eof ? "closing" : f->app_eof ? "half-closed-app" : "half-closed-proxy";
+	return "relaying";
+}
+
+int
+tcp_flows_foreach(const struct tcp_flows *t, flow_info_fn fn, void *arg)
+{
+	for (const struct list_node *n = t->all.next; n != &t->all; n = n->next) {
+		const struct tcp_flow *f = container_of(n, struct tcp_flow, link);
+		struct flow_info info = {
+			.id = f->id,
+			.key = f->node.key,
+			.state = state_str(f),
+			.started = f->started,
+			.connected = f->connected,
+			.last_active = f->last_active > 0 ? f->last_active : f->started,
+			.bytes_out = f->bytes_out,
+			.bytes_in = f->bytes_in,
+		};
+		int rc;
+
+		if (f->host != NULL)
+			snprintf(info.host, sizeof(info.host), "%s", f->host);
+		rc = fn(arg, &info);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
 }

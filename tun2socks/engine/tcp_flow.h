@@ -19,6 +19,8 @@
 
 #include "fd_pressure.h"
 #include "flow_env.h"
+#include "flow_info.h"
+#include "histogram.h"
 #include "packet.h"
 
 struct tunif;
@@ -36,6 +38,11 @@ struct tcp_flows_stats {
 	uint64_t stub_refused;  /* SYNs to the command's nameserver (RST) */
 	uint64_t fake_unmapped; /* SYNs to a fake address whose name is gone */
 	uint64_t collapses;     /* queues of small segments copied into dense buffers */
+	/* The proxy as the last CONNECTs found it (ev_now; 0: never): for `tun2socks status`. */
+	double proxy_last_ok, proxy_last_fail;
+	const char *proxy_last_error; /* static text, NULL before the first failure */
+	struct histogram connect_time; /* SYN to the proxy's CONNECT reply (successes) */
+	struct histogram duration;     /* SYN to teardown, every flow */
 };
 
 /* Every TCP flow: the registry (tuple table, list, service queue) and its counters. */
@@ -75,6 +82,9 @@ unsigned tcp_flows_count(const struct tcp_flows *t);
 const struct tcp_flows_stats *tcp_flows_get_stats(const struct tcp_flows *t);
 /* The --max-flows episode (fd_pressure.h): its counters go in the stats line. */
 const struct fd_pressure *tcp_flows_cap(const struct tcp_flows *t);
+/* Calls fn for every live flow, the newest first (on the loop's thread; fn must not
+ * open or close flows). Returns 0, or fn's first non-zero return. */
+int tcp_flows_foreach(const struct tcp_flows *t, flow_info_fn fn, void *arg);
 /* Bytes of the transmit pool (proxy -> app chunks), for the memory budget. */
 size_t tcp_flows_tx_bytes(const struct tcp_flows *t);
 

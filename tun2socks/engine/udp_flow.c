@@ -75,6 +75,12 @@ struct udp_flow {
 	uint64_t id;
 	struct fake_dst *fake_dsts; /* FAKE_DSTS entries, allocated on first use */
 	unsigned fake_next;
+	/* Accounting (udp_flows_foreach): payload bytes and datagrams each way, and the
+	 * destination the application sent to last (its fake-IP name, if any). */
+	uint64_t bytes_out, bytes_in, packets_out, packets_in;
+	uint8_t last_dst[16];
+	uint16_t last_dport;
+	const struct fake_dst *last_fake;
 };
 
 /* Remembers that dst (a name) stands for the fake address the application used. */
@@ -88,10 +94,14 @@ note_fake_dst(struct udp_flow *f, const struct t2s_endpoint *dst, const uint8_t 
 		if (f->fake_dsts == NULL)
 			return;
 	}
-	for (unsigned i = 0; i < FAKE_DSTS; i++)
-		if (f->fake_dsts[i].port == dst->port && strcmp(f->fake_dsts[i].name, dst->u.domain.name) == 0)
+	for (unsigned i = 0; i < FAKE_DSTS; i++) {
+		if (f->fake_dsts[i].port == dst->port && strcmp(f->fake_dsts[i].name, dst->u.domain.name) == 0) {
+			f->last_fake = &f->fake_dsts[i];
 			return;
+		}
+	}
 	e = &f->fake_dsts[f->fake_next++ % FAKE_DSTS];
+	f->last_fake = e;
 	e->port = dst->port;
 	memcpy(e->name, dst->u.domain.name, (size_t)dst->u.domain.len + 1);
 	memcpy(e->addr, fake_addr, f->node.key.family == 4 ? 4 : 16);
@@ -189,6 +199,7 @@ flow_release(struct udp_flow *f, bool refuse, bool recycle)
 	flow_table_remove(&u->table, &f->node);
 	list_remove(&f->lru);
 	u->count--;
+	histogram_observe(&u->stats.duration, ev_now(u->env.loop) - f->created);
 	ev_timer_stop(u->env.loop, &f->timer);
 	if (recycle && f->ready) {
 		source_endpoint(f, &src);
@@ -222,6 +233,8 @@ send_one(struct udp_flow *f, const struct t2s_endpoint *dst, const uint8_t *payl
 		return;
 	}
 	f->set->stats.datagrams_out++;
+	f->packets_out++;
+	f->bytes_out += len;
 	if (dst->port == 53)
 		udp_health_on_dns_sent(f->set->health);
 }
@@ -311,6 +324,8 @@ udp_flow_assoc_datagram_cb(void *arg, const struct t2s_endpoint *src, const uint
 		return;
 	}
 	u->stats.datagrams_in++;
+	f->packets_in++;
+	f->bytes_in += len;
 	touch(f);
 }
 
@@ -432,8 +447,12 @@ udp_flows_send(struct udp_flows *u, const uint8_t *pkt, const struct packet_info
 		}
 	}
 	touch(f);
+	memcpy(f->last_dst, info->dst, info->family == 4 ? 4 : 16);
+	f->last_dport = info->dport;
 	if (dst->type == T2S_ENDPOINT_DOMAIN)
 		note_fake_dst(f, dst, info->dst);
+	else
+		f->last_fake = NULL;
 	if (f->ready) {
 		send_one(f, dst, payload, info->udp_payload_len);
 		return;
@@ -488,6 +507,7 @@ udp_flows_new(const struct udp_flows_env *env, uint64_t seed)
 	u->dns_fallback = env->dns_fallback;
 	u->arg = env->arg;
 	list_init(&u->lru);
+	histogram_init(&u->stats.duration, histogram_duration, HISTOGRAM_DURATION_N);
 	return u;
 }
 
@@ -517,4 +537,33 @@ const struct udp_flows_stats *
 udp_flows_get_stats(const struct udp_flows *u)
 {
 	return &u->stats;
+}
+
+int
+udp_flows_foreach(const struct udp_flows *u, flow_info_fn fn, void *arg)
+{
+	for (const struct list_node *n = u->lru.next; n != &u->lru; n = n->next) {
+		const struct udp_flow *f = container_of(n, struct udp_flow, lru);
+		struct flow_info info = {
+			.id = f->id,
+			.key = f->node.key,
+			.state = f->ready ? "mapped" : "associating",
+			.started = f->created,
+			.last_active = f->last_active,
+			.bytes_out = f->bytes_out,
+			.bytes_in = f->bytes_in,
+			.packets_out = f->packets_out,
+			.packets_in = f->packets_in,
+		};
+		int rc;
+
+		memcpy(info.key.dst_addr, f->last_dst, sizeof(info.key.dst_addr));
+		info.key.dst_port = f->last_dport;
+		if (f->last_fake != NULL)
+			snprintf(info.host, sizeof(info.host), "%s", f->last_fake->name);
+		rc = fn(arg, &info);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
 }

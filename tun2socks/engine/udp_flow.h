@@ -18,6 +18,8 @@
 
 #include "endpoint.h"
 #include "flow_env.h"
+#include "flow_info.h"
+#include "histogram.h"
 #include "packet.h"
 #include "socks5_udp.h"
 
@@ -38,6 +40,7 @@ struct udp_flows_env {
 struct udp_flows_stats {
 	uint64_t opened, assoc_failed, evictions;
 	uint64_t datagrams_out, datagrams_in, send_errors, reply_drops;
+	struct histogram duration; /* first datagram to the mapping's end */
 };
 
 struct udp_flows;
@@ -61,5 +64,9 @@ unsigned udp_flows_count(const struct udp_flows *u);
 /* Heap bytes held by datagrams queued while associations are set up (memory budget). */
 size_t udp_flows_pending_bytes(const struct udp_flows *u);
 const struct udp_flows_stats *udp_flows_get_stats(const struct udp_flows *u);
+/* Calls fn for every mapping, the most recently active first; key.dst_* is the
+ * destination of its last datagram. On the loop's thread; fn must not open or close
+ * mappings. Returns 0, or fn's first non-zero return. */
+int udp_flows_foreach(const struct udp_flows *u, flow_info_fn fn, void *arg);
 
 #endif

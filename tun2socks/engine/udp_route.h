@@ -18,6 +18,7 @@
 #include "config.h"
 #include "dns_local.h"
 #include "flow_env.h"
+#include "histogram.h"
 #include "packet.h"
 #include "udp_health.h"
 
@@ -57,6 +58,7 @@ struct udp_route_stats {
 	uint64_t stub_refused;     /* the command's nameserver answered REFUSED */
 	uint64_t local_redirected; /* DNS to an excluded/link-local server sent to --dns-server */
 	uint64_t local_refused;    /* ... answered REFUSED */
+	struct histogram fake_answer_time; /* the query's read to its answer written */
 };
 
 struct udp_router {

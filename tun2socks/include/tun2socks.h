@@ -148,6 +148,41 @@ struct t2s_stats_snapshot {
  */
 T2S_API int t2s_engine_stats(struct t2s_engine *engine, struct t2s_stats_snapshot *out);
 
+/*
+ * One live flow, versioned by size like t2s_stats_snapshot: a TCP connection, or a UDP
+ * mapping (one per application address and port; dst_* is where it sent last).
+ * Addresses as the application sees them (a fake-IP address, with its name in host).
+ */
+struct t2s_flow_info {
+	uint32_t size;
+	uint8_t proto;  /* 6 (TCP) or 17 (UDP) */
+	uint8_t family; /* 4 or 6 */
+	uint16_t app_port, dst_port;
+	uint8_t app_addr[16], dst_addr[16]; /* IPv4 in the first 4 bytes */
+	uint64_t id;     /* the number log lines give the flow */
+	char state[24];  /* TCP: connecting, handshaking, relaying, half-closed-app,
+			  * half-closed-proxy, closing; UDP: associating, mapped */
+	char host[256];  /* the name a fake-IP destination stands for, else "" */
+	double age;      /* seconds since the flow was made */
+	double idle;     /* seconds since it last carried a byte */
+	double connect_time; /* seconds the proxy took to connect (TCP), -1 before or for UDP */
+	uint64_t bytes_out, bytes_in;     /* application -> proxy, proxy -> application */
+	uint64_t packets_out, packets_in; /* UDP datagrams each way; 0 for TCP */
+};
+
+/* Returns 0 to go on, anything else to stop (t2s_engine_flows then returns it). */
+typedef int (*t2s_flow_fn)(void *arg, const struct t2s_flow_info *flow);
+
+/*
+ * Calls fn for every live flow (TCP first, the newest first; then UDP, the most
+ * recently active first), on the calling thread, from a snapshot taken on the engine's
+ * thread: from another thread the call waits for the engine's loop to take it (at most
+ * 2 s), and from the engine's own thread (a hook) it is taken at once. The struct is
+ * valid during the call only. Returns 0, fn's non-zero return, -ESRCH when the engine
+ * does not run, -ETIMEDOUT or -ENOMEM.
+ */
+T2S_API int t2s_engine_flows(struct t2s_engine *engine, t2s_flow_fn fn, void *arg);
+
 #ifdef __cplusplus
 }
 #endif

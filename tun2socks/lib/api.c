@@ -34,6 +34,7 @@
 #include "tcp_flow.h"
 #include "tun.h"
 #include "udp_flow.h"
+#include "udp_health.h"
 
 struct t2s_conf {
 	struct t2s_config cfg;
@@ -96,7 +97,24 @@ struct t2s_engine {
 	uint64_t sockets_hooked;
 	pthread_mutex_t stats_lock;
 	struct t2s_stats_snapshot stats;
+	/* t2s_engine_flows from another thread: one request at a time (flows_serial), handed
+	 * to the loop by flows_async and answered under stats_lock with flows_done. */
+	pthread_t run_thread;
+	bool running; /* e->t is built and the loop runs (stats_lock) */
+	ev_tstamp started_at;
+	pthread_mutex_t flows_serial;
+	pthread_cond_t flows_done;
+	struct flows_request *flows_req;
+	ev_async flows_async;
 	char err[256];
+};
+
+struct flows_request {
+	struct t2s_flow_info *v;
+	size_t n, cap;
+	ev_tstamp loop_now;
+	int err;
+	bool done;
 };
 
 /* lwIP's state is global: one engine per process. */
@@ -105,7 +123,7 @@ static atomic_int engine_claimed;
 /* The command's host integration: the embedder owns the device and the routes. */
 static const char *const host_options[] = {
 	"tun", "tun-fd", "auto-route", "kill-switch", "exclude", "share-from", "netns",
-	"user", "group", "proxy-auth-file", "no-offload", NULL,
+	"user", "group", "proxy-auth-file", "no-offload", "control", "metrics", NULL,
 };
 
 const char *
@@ -294,6 +312,137 @@ stats_refresh(struct t2s_engine *e)
 	pthread_mutex_unlock(&e->stats_lock);
 }
 
+static int
+collect_flow(void *arg, const struct flow_info *in)
+{
+	struct flows_request *r = arg;
+	struct t2s_flow_info *o;
+	ev_tstamp now = r->loop_now;
+
+	if (r->n == r->cap) {
+		size_t cap = r->cap > 0 ? r->cap * 2 : 64;
+		struct t2s_flow_info *v = realloc(r->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return -ENOMEM;
+		r->v = v;
+		r->cap = cap;
+	}
+	o = &r->v[r->n++];
+	memset(o, 0, sizeof(*o));
+	o->size = sizeof(*o);
+	o->proto = in->key.proto;
+	o->family = in->key.family;
+	o->app_port = in->key.app_port;
+	o->dst_port = in->key.dst_port;
+	memcpy(o->app_addr, in->key.app_addr, sizeof(o->app_addr));
+	memcpy(o->dst_addr, in->key.dst_addr, sizeof(o->dst_addr));
+	o->id = in->id;
+	snprintf(o->state, sizeof(o->state), "%s", in->state);
+	snprintf(o->host, sizeof(o->host), "%s", in->host);
+	o->age = now - in->started;
+	o->idle = now - in->last_active;
+	o->connect_time = in->connected > 0 ? in->connected - in->started : -1;
+	o->bytes_out = in->bytes_out;
+	o->bytes_in = in->bytes_in;
+	o->packets_out = in->packets_out;
+	o->packets_in = in->packets_in;
+	return 0;
+}
+
+/* On the engine's thread: every flow into r (r->err set). */
+static void
+flows_collect(struct t2s_engine *e, struct flows_request *r)
+{
+	r->loop_now = ev_now(e->loop);
+	r->err = tcp_flows_foreach(e->t->tcp, collect_flow, r);
+	if (r->err == 0)
+		r->err = udp_flows_foreach(e->t->udp, collect_flow, r);
+}
+
+static void
+api_flows_async_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct t2s_engine *e = container_of(w, struct t2s_engine, flows_async);
+	struct flows_request *r;
+
+	(void)loop;
+	(void)revents;
+	pthread_mutex_lock(&e->stats_lock);
+	r = e->flows_req;
+	e->flows_req = NULL;
+	pthread_mutex_unlock(&e->stats_lock);
+	if (r == NULL)
+		return;
+	if (e->t != NULL)
+		flows_collect(e, r);
+	else
+		r->err = -ESRCH;
+	pthread_mutex_lock(&e->stats_lock);
+	r->done = true;
+	pthread_cond_broadcast(&e->flows_done);
+	pthread_mutex_unlock(&e->stats_lock);
+}
+
+/* The run ends: a request still waiting gets -ESRCH. */
+static void
+flows_end(struct t2s_engine *e)
+{
+	pthread_mutex_lock(&e->stats_lock);
+	e->running = false;
+	if (e->flows_req != NULL) {
+		e->flows_req->err = -ESRCH;
+		e->flows_req->done = true;
+		e->flows_req = NULL;
+		pthread_cond_broadcast(&e->flows_done);
+	}
+	pthread_mutex_unlock(&e->stats_lock);
+}
+
+int
+t2s_engine_flows(struct t2s_engine *e, t2s_flow_fn fn, void *arg)
+{
+	struct flows_request r = {0};
+	struct timespec deadline;
+	int rc = 0;
+
+	if (e == NULL || fn == NULL)
+		return -EINVAL;
+	pthread_mutex_lock(&e->stats_lock);
+	bool running = e->running, own = running && pthread_equal(pthread_self(), e->run_thread);
+	pthread_mutex_unlock(&e->stats_lock);
+	if (!running)
+		return -ESRCH;
+	if (own) {
+		flows_collect(e, &r);
+	} else {
+		pthread_mutex_lock(&e->flows_serial);
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += 2;
+		pthread_mutex_lock(&e->stats_lock);
+		if (!e->running) {
+			r.err = -ESRCH;
+			r.done = true;
+		} else {
+			e->flows_req = &r;
+			ev_async_send(e->loop, &e->flows_async);
+		}
+		while (!r.done && rc == 0)
+			rc = pthread_cond_timedwait(&e->flows_done, &e->stats_lock, &deadline);
+		if (!r.done) {
+			e->flows_req = NULL; /* the loop will find no request */
+			r.err = -ETIMEDOUT;
+		}
+		pthread_mutex_unlock(&e->stats_lock);
+		pthread_mutex_unlock(&e->flows_serial);
+	}
+	rc = r.err;
+	for (size_t i = 0; rc == 0 && i < r.n; i++)
+		rc = fn(arg, &r.v[i]);
+	free(r.v);
+	return rc;
+}
+
 static void
 api_stats_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -387,6 +536,22 @@ tls_setup(struct t2s_engine *e, char *err, size_t errlen)
 	return 0;
 }
 
+/* The condition t2s_engine_flows waits on, on the monotonic clock. */
+static int
+flows_cond_init(pthread_cond_t *c)
+{
+	pthread_condattr_t a;
+	int rc;
+
+	if (pthread_condattr_init(&a) != 0)
+		return -1;
+	rc = pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = pthread_cond_init(c, &a);
+	pthread_condattr_destroy(&a);
+	return rc;
+}
+
 static void
 free_creds(struct api_creds *c)
 {
@@ -427,7 +592,7 @@ engine_new(struct t2s_conf *conf, struct ev_loop *loop, const struct t2s_host_ho
 	   struct t2s_engine **out)
 {
 	struct t2s_engine *e;
-	int expected = 0;
+	int expected = 0, err = -ENOMEM;
 
 	if (conf == NULL || out == NULL)
 		return -EINVAL;
@@ -513,6 +678,10 @@ engine_new(struct t2s_conf *conf, struct ev_loop *loop, const struct t2s_host_ho
 	e->stats.size = sizeof(e->stats);
 	if (pthread_mutex_init(&e->stats_lock, NULL) != 0)
 		goto err_free;
+	if (pthread_mutex_init(&e->flows_serial, NULL) != 0)
+		goto err_stats_lock;
+	if (flows_cond_init(&e->flows_done) != 0)
+		goto err_serial;
 	if (loop != NULL) {
 		e->loop = loop;
 	} else {
@@ -524,34 +693,40 @@ engine_new(struct t2s_conf *conf, struct ev_loop *loop, const struct t2s_host_ho
 	}
 	ev_async_init(&e->stop_async, api_stop_async_cb);
 	ev_async_start(e->loop, &e->stop_async);
+	ev_async_init(&e->flows_async, api_flows_async_cb);
+	ev_async_start(e->loop, &e->flows_async);
 	ev_timer_init(&e->stats_timer, api_stats_timer_cb, 1.0, 1.0);
 	log_set_level(e->cfg.log_level);
 	if (e->log_fn != NULL)
 		log_set_sink(api_log_sink, e);
-	if (e->cfg.proxy.tls && tls_setup(e, conf->err, sizeof(conf->err)) < 0)
+	if (e->cfg.proxy.tls && tls_setup(e, conf->err, sizeof(conf->err)) < 0) {
+		err = -EINVAL; /* tls_setup said why */
 		goto err_tls;
+	}
 	*out = e;
 	return 0;
 
 err_tls:
 	if (e->log_fn != NULL)
 		log_set_sink(NULL, NULL);
+	ev_async_stop(e->loop, &e->flows_async);
 	ev_async_stop(e->loop, &e->stop_async);
 	if (e->own_loop)
 		ev_loop_destroy(e->loop);
-	pthread_mutex_destroy(&e->stats_lock);
-	free(e);
-	atomic_store(&engine_claimed, 0);
-	return -EINVAL; /* tls_setup said why */
 err_mutex:
+	pthread_cond_destroy(&e->flows_done);
+err_serial:
+	pthread_mutex_destroy(&e->flows_serial);
+err_stats_lock:
 	pthread_mutex_destroy(&e->stats_lock);
 err_free:
 	free_creds(e->creds);
 	free(e);
 err_release:
 	atomic_store(&engine_claimed, 0);
-	snprintf(conf->err, sizeof(conf->err), "out of memory");
-	return -ENOMEM;
+	if (err == -ENOMEM)
+		snprintf(conf->err, sizeof(conf->err), "out of memory");
+	return err;
 }
 
 int
@@ -567,6 +742,75 @@ t2s_engine_new_host(struct t2s_conf *conf, struct ev_loop *loop, const struct t2
 	if (loop == NULL)
 		return -EINVAL;
 	return engine_new(conf, loop, hooks, out);
+}
+
+static const char *
+udp_mode_str(enum config_udp_mode m)
+{
+	switch (m) {
+	case CONFIG_UDP_AUTO:
+		return "auto";
+	case CONFIG_UDP_ASSOCIATE:
+		return "associate";
+	case CONFIG_UDP_DNS_OVER_TCP:
+		return "dns-over-tcp";
+	case CONFIG_UDP_BLOCK:
+		return "block";
+	}
+	return "?";
+}
+
+static double
+ago(ev_tstamp now, double when)
+{
+	return when > 0 ? now - when : -1;
+}
+
+int
+t2s_engine_status(struct t2s_engine *e, struct t2s_engine_status *st)
+{
+	const struct tcp_flows_stats *tc;
+	ev_tstamp now;
+
+	if (e == NULL || e->t == NULL)
+		return -ESRCH;
+	now = ev_now(e->loop);
+	tc = tcp_flows_get_stats(e->t->tcp);
+	memset(st, 0, sizeof(*st));
+	snprintf(st->tun, sizeof(st->tun), "%s", e->t->tun.name);
+	st->mtu = e->cfg.mtu;
+	st->offload = e->t->tun.vnet_hdr_len > 0;
+	proxy_url_format_redacted(&e->cfg.proxy, st->proxy, sizeof(st->proxy));
+	st->udp_mode = udp_mode_str(e->cfg.udp_mode);
+	st->udp_state = udp_health_state_str(udp_health_state(e->t->udp_health));
+	st->dns_mode = e->cfg.dns_mode == CONFIG_DNS_FAKE_IP ? "fake-ip" : e->cfg.dns_mode == CONFIG_DNS_TCP ? "tcp" : "udp";
+	st->uptime = now - e->started_at;
+	st->proxy_ok_ago = ago(now, tc->proxy_last_ok);
+	st->proxy_fail_ago = ago(now, tc->proxy_last_fail);
+	st->proxy_error = tc->proxy_last_error != NULL ? tc->proxy_last_error : "";
+	st->udp_probes = udp_health_get_stats(e->t->udp_health)->probes;
+	return 0;
+}
+
+int
+t2s_engine_counters(struct t2s_engine *e,
+		    void (*fn)(void *arg, const char *name, uint64_t value, bool gauge, const char *help), void *arg)
+{
+	if (e == NULL || e->t == NULL)
+		return -ESRCH;
+	t2s_counters(e->t, fn, arg);
+	fn(arg, "sockets_hooked", e->sockets_hooked, false, "Sockets given to the socket hook");
+	return 0;
+}
+
+int
+t2s_engine_histograms(struct t2s_engine *e,
+		      void (*fn)(void *arg, const char *name, const char *help, const struct histogram *h), void *arg)
+{
+	if (e == NULL || e->t == NULL)
+		return -ESRCH;
+	t2s_histograms(e->t, fn, arg);
+	return 0;
 }
 
 void
@@ -702,6 +946,11 @@ t2s_engine_run(struct t2s_engine *e, int tun_fd)
 		lwip_port_fini();
 		goto out_mask;
 	}
+	pthread_mutex_lock(&e->stats_lock);
+	e->run_thread = pthread_self();
+	e->started_at = ev_now(e->loop);
+	e->running = true;
+	pthread_mutex_unlock(&e->stats_lock);
 	if (e->hooks.started != NULL && (err = e->hooks.started(e->hooks.arg, e)) < 0) {
 		snprintf(e->err, sizeof(e->err), "cannot start: %s", strerror(-err));
 		atomic_store(&e->stop_requested, 1);
@@ -716,6 +965,7 @@ t2s_engine_run(struct t2s_engine *e, int tun_fd)
 	if (!atomic_load(&e->stop_requested))
 		ev_run(e->loop, 0);
 	ev_timer_stop(e->loop, &e->stats_timer);
+	flows_end(e);
 	t2s_stop(e->t);
 	tell_stopping(e);
 	stats_refresh(e);
@@ -749,8 +999,11 @@ t2s_engine_free(struct t2s_engine *e)
 		return;
 	ev_async_stop(e->loop, &e->stop_async);
 	tls_client_free(e->proxy.tls);
+	ev_async_stop(e->loop, &e->flows_async);
 	if (e->own_loop)
 		ev_loop_destroy(e->loop);
+	pthread_cond_destroy(&e->flows_done);
+	pthread_mutex_destroy(&e->flows_serial);
 	pthread_mutex_destroy(&e->stats_lock);
 	if (e->log_fn != NULL)
 		log_set_sink(NULL, NULL);

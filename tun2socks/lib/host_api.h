@@ -17,7 +17,12 @@
 #ifndef T2S_LIB_HOST_API_H
 #define T2S_LIB_HOST_API_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include <ev.h>
+
+#include "endpoint.h"
 
 #include "config.h"
 #include "socks5_server.h"
@@ -62,6 +67,33 @@ int t2s_engine_reload(struct t2s_engine *e, const struct t2s_config *next, t2s_r
 /* The proxy new flows go to (its address follows a reload; valid as long as e), and
  * its host and port as given, formatted into name. */
 const struct socks5_server *t2s_engine_proxy(const struct t2s_engine *e, char *name, size_t len);
+
+/* What `tun2socks status` shows of the engine (on the engine's thread, while it runs). */
+struct t2s_engine_status {
+	char tun[16];
+	unsigned mtu;
+	bool offload;
+	char proxy[T2S_ENDPOINT_STRLEN + 2 * 256 + 16]; /* the URL, password redacted */
+	const char *udp_mode, *udp_state, *dns_mode; /* static text */
+	double uptime;                 /* seconds the data path has run */
+	double proxy_ok_ago, proxy_fail_ago; /* seconds since the last CONNECT the proxy
+					      * answered / failed; -1: none yet */
+	const char *proxy_error;       /* the last failure, or "" */
+	uint64_t udp_probes;           /* UDP relay checks run */
+};
+/* Returns 0, or -ESRCH when the engine does not run. */
+int t2s_engine_status(struct t2s_engine *engine, struct t2s_engine_status *st);
+
+/* Every counter (t2s_counters, t2s.h) on the engine's thread; -ESRCH when not running. */
+int t2s_engine_counters(struct t2s_engine *engine,
+			void (*fn)(void *arg, const char *name, uint64_t value, bool gauge, const char *help),
+			void *arg);
+
+/* Every histogram (t2s_histograms, t2s.h); -ESRCH when not running. */
+struct histogram;
+int t2s_engine_histograms(struct t2s_engine *engine,
+			  void (*fn)(void *arg, const char *name, const char *help, const struct histogram *h),
+			  void *arg);
 
 /* Logs every counter on one line; on the engine's thread, while it runs. */
 void t2s_engine_log_stats(struct t2s_engine *engine);
