@@ -24,6 +24,15 @@ wait_until() {
     done
 }
 
+# num_cmp OP N CMD...: true when CMD prints a number that is OP (-ge, -gt, -eq...) N. For
+# wait_until, which runs its command again on each try: a "$(...)" argument would be
+# expanded once, before the first.
+num_cmp() {
+    local op=$1 n=$2 v; shift 2
+    v=$("$@" 2>/dev/null)
+    [ -n "$v" ] && [ "$v" "$op" "$n" ] 2>/dev/null
+}
+
 # proc_done PID: true when PID no longer runs (gone, or a zombie waiting for us).
 proc_done() {
     local st

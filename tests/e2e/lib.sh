@@ -617,7 +617,7 @@ import socket
 for fam, a in ((socket.AF_INET, '$TGT4'), (socket.AF_INET6, '$TGT6')):
     socket.socket(fam, socket.SOCK_DGRAM).sendto(b'probe', (a, 9))
 " || fail "sniff self-test: cannot send from $1"
-    wait_until 5 test "$(sniff_count)" -ge "$((n0 + 2))" || fail "sniff.py did not count 2 direct datagrams from $1"
+    wait_until 5 num_cmp -ge "$((n0 + 2))" sniff_count || fail "sniff.py did not count 2 direct datagrams from $1"
     [ "$(sniff_count)" = "$((n0 + 2))" ] || fail "sniff.py counted $(($(sniff_count) - n0)) packets for 2 datagrams"
     info "leak counter works: 2 direct datagrams from $1 counted"
 }

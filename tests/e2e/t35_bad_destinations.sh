@@ -39,7 +39,7 @@ import socket
 socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('0.0.0.0', $LO_PORT))
 socket.create_connection(('127.0.0.1', $LO_PORT), 5).close()
 " || fail "cannot reach the loopback listener inside the server namespace"
-wait_until 5 test "$(got_lines)" -ge 2 || fail "the loopback listener logged nothing for 2 local probes"
+wait_until 5 num_cmp -ge 2 got_lines || fail "the loopback listener logged nothing for 2 local probes"
 lo0=$(got_lines)
 info "premise: UDP to 0.0.0.0 and TCP to 127.0.0.1 reach the proxy host's loopback ($lo0 events logged)"
 

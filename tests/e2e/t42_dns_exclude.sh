@@ -56,7 +56,7 @@ q() { local s=$1; shift; ip netns exec "$CLI" timeout 10 dig +short +time=3 +tri
 n=$(lan_count)
 got=$(q $LAN4) || fail "direct query to the LAN: $got"
 [ "$got" = "$LAN_ANSWER" ] || fail "direct query to the LAN answered '$got'"
-wait_until 5 test "$(lan_count)" -gt "$n" || fail "the LAN counter did not count a direct query"
+wait_until 5 num_cmp -gt "$n" lan_count || fail "the LAN counter did not count a direct query"
 info "LAN counter works: a direct query counted ($(($(lan_count) - n)) packets)"
 
 # 2. Captured, answered by --dns-server through the proxy.
@@ -136,7 +136,7 @@ r=$(ip -n "$CLI" rule); [[ $r != *"dport"* ]] || fail "--exclude-dns: port rules
 n=$(lan_count)
 got=$(q $LAN4) || fail "--exclude-dns query: $got"
 [ "$got" = "$LAN_ANSWER" ] || fail "--exclude-dns: answered '$got', not by the LAN"
-wait_until 5 test "$(lan_count)" -gt "$n" || fail "--exclude-dns: the query was not seen on the LAN"
+wait_until 5 num_cmp -gt "$n" lan_count || fail "--exclude-dns: the query was not seen on the LAN"
 t2s_stop TERM
 after=$(routing_snapshot "$CLI")
 [ "$before" = "$after" ] || fail "rules/routes differ after SIGTERM: $(diff <(echo "$before") <(echo "$after"))"

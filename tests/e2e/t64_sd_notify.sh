@@ -72,7 +72,7 @@ d=$(awk -v a="$t_ready" -v b="$t0" 'BEGIN { printf "%.2f", a - b }')
 awk -v d="$d" 'BEGIN { exit !(d >= 1.9 && d < 8) }' || fail "READY=1 after $d s, want about 2 s"
 has "$N2" "READY=1|STATUS=proxy $SRV_IP4:$DANTE_PORT did not answer within 2 s" || fail "READY's STATUS: $(cat "$N2")"
 info "proxy down: READY=1 after $d s: $(grep READY "$N2" | cut -d' ' -f2-)"
-wait_until 5 test "$(grep -c WATCHDOG=1 "$N2")" -ge 3 || fail "fewer than 3 WATCHDOG=1 in 5 s with WATCHDOG_USEC=1000000"
+wait_until 5 num_cmp -ge 3 grep -c WATCHDOG=1 "$N2" || fail "fewer than 3 WATCHDOG=1 in 5 s with WATCHDOG_USEC=1000000"
 danted_start
 wait_until 10 has "$N2" "STATUS=ready: proxy $SRV_IP4:$DANTE_PORT answers again" || fail "no STATUS when the proxy came back: $(cat "$N2")"
 t2s_stop TERM
@@ -108,12 +108,12 @@ NOTIFY_SOCKET="@t2s-e2e4-$$" t2s_start --config "$CONF"
 wait_until 10 has "$N4" 'READY=1' || fail "no READY=1 with --config: $(cat "$N4")"
 kill -HUP "$T2S_PID"
 wait_until 10 has "$N4" 'RELOADING=1' || fail "no RELOADING=1 after SIGHUP: $(cat "$N4")"
-wait_until 10 test "$(grep -c 'READY=1' "$N4")" -ge 2 || fail "no READY=1 after the reload: $(cat "$N4")"
+wait_until 10 num_cmp -ge 2 grep -c 'READY=1' "$N4" || fail "no READY=1 after the reload: $(cat "$N4")"
 grep 'READY=1' "$N4" | tail -1 | grep -q 'STATUS=.*reloaded' || fail "READY=1 after a reload without its STATUS: $(cat "$N4")"
 n_ready=$(grep -c 'READY=1' "$N4")
 printf 'proxy = %s\nmtu = bogus\n' "$PROXY" >"$CONF"
 kill -HUP "$T2S_PID"
-wait_until 10 test "$(grep -c 'READY=1' "$N4")" -gt "$n_ready" || fail "no READY=1 after a failed reload: $(cat "$N4")"
+wait_until 10 num_cmp -gt "$n_ready" grep -c 'READY=1' "$N4" || fail "no READY=1 after a failed reload: $(cat "$N4")"
 [ "$(grep -c 'RELOADING=1' "$N4")" = 2 ] || fail "want two RELOADING=1: $(cat "$N4")"
 grep 'READY=1' "$N4" | tail -1 | grep -q 'STATUS=reload failed.*running configuration stays' \
     || fail "a failed reload's READY=1 does not say so: $(tail -1 "$N4")"
