@@ -717,3 +717,46 @@ for fam, a in ((socket.AF_INET, '$TGT4'), (socket.AF_INET6, '$TGT6')):
 " || fail "$2: UDP probe"
     cap_no_leak_since "$n0" "$2"
 }
+
+# ssh_socks_start: a real sshd on $SRV_IP4:$SSHD_PORT and `ssh -N -D` on
+# $SRV_IP4:$SOCKS_PORT (the caller sets both ports), with throw-away keys; everything
+# sshd reads is in $WORK/ssh. Its privilege separation directory (/run/sshd, compiled
+# in) lives on a tmpfs mounted over /run in the mount namespace `ip netns exec` makes
+# for it, so nothing changes on the host. Sets SSHD_PID and SSH_PID.
+ssh_socks_start() {
+    local S=$WORK/ssh
+    mkdir -m 700 "$S" || fail "mkdir $S"
+    ssh-keygen -q -t ed25519 -N '' -C e2e-host -f "$S/host_key" || fail "ssh-keygen (host key)"
+    ssh-keygen -q -t ed25519 -N '' -C e2e-client -f "$S/client_key" || fail "ssh-keygen (client key)"
+    cp "$S/client_key.pub" "$S/authorized_keys"
+    cat >"$S/sshd_config" <<EOF
+ListenAddress $SRV_IP4:$SSHD_PORT
+HostKey $S/host_key
+PidFile $S/sshd.pid
+AuthorizedKeysFile $S/authorized_keys
+StrictModes no
+UsePAM no
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+AllowTcpForwarding yes
+PermitTTY no
+X11Forwarding no
+LogLevel VERBOSE
+EOF
+    # shellcheck disable=SC2016  # $1 is expanded by the inner sh
+    start_bg sshd "$SRV" sh -c 'mount -t tmpfs -o mode=755 t2s-e2e-run /run && mkdir -m 755 /run/sshd &&
+        exec /usr/sbin/sshd -D -e -f "$1"' sh "$S/sshd_config"
+    SSHD_PID=$BG_PID
+    wait_until 10 listening "$SRV" "$SRV_IP4" "$SSHD_PORT" || fail "sshd did not listen on $SRV_IP4:$SSHD_PORT"
+    info "sshd up (pid $SSHD_PID)"
+    printf '[%s]:%s %s\n' "$SRV_IP4" "$SSHD_PORT" "$(cut -d' ' -f1,2 "$S/host_key.pub")" >"$S/known_hosts"
+    start_bg ssh_d "$SRV" ssh -F /dev/null -N -D "$SRV_IP4:$SOCKS_PORT" -p "$SSHD_PORT" -i "$S/client_key" \
+        -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$S/known_hosts" \
+        -o ExitOnForwardFailure=yes -o ServerAliveInterval=5 root@"$SRV_IP4"
+    SSH_PID=$BG_PID
+    wait_until 15 listening "$SRV" "$SRV_IP4" "$SOCKS_PORT" \
+        || fail "ssh -D did not listen on $SRV_IP4:$SOCKS_PORT: $(tail -3 "$LOGDIR/ssh_d.log" 2>/dev/null)"
+    info "ssh -D up (pid $SSH_PID) at $SRV_IP4:$SOCKS_PORT"
+}

@@ -26,35 +26,7 @@ httpd_start
 head -c 1M /dev/urandom >"$WORK/www/f.bin" || fail "cannot create test file"
 want=$(sha256sum <"$WORK/www/f.bin" | cut -d' ' -f1)
 
-S=$WORK/ssh
-mkdir -m 700 "$S" || fail "mkdir $S"
-ssh-keygen -q -t ed25519 -N '' -C e2e-host -f "$S/host_key" || fail "ssh-keygen (host key)"
-ssh-keygen -q -t ed25519 -N '' -C e2e-client -f "$S/client_key" || fail "ssh-keygen (client key)"
-cp "$S/client_key.pub" "$S/authorized_keys"
-cat >"$S/sshd_config" <<EOF
-ListenAddress $SRV_IP4:$SSHD_PORT
-HostKey $S/host_key
-PidFile $S/sshd.pid
-AuthorizedKeysFile $S/authorized_keys
-StrictModes no
-UsePAM no
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-AllowTcpForwarding yes
-PermitTTY no
-X11Forwarding no
-EOF
-# shellcheck disable=SC2016  # $1 is expanded by the inner sh
-start_bg sshd "$SRV" sh -c 'mount -t tmpfs -o mode=755 t2s-e2e-run /run && mkdir -m 755 /run/sshd &&
-    exec /usr/sbin/sshd -D -e -f "$1"' sh "$S/sshd_config"
-wait_until 10 listening "$SRV" "$SRV_IP4" "$SSHD_PORT" || fail "sshd did not listen on $SRV_IP4:$SSHD_PORT"
-printf '[%s]:%s %s\n' "$SRV_IP4" "$SSHD_PORT" "$(cut -d' ' -f1,2 "$S/host_key.pub")" >"$S/known_hosts"
-start_bg ssh_d "$SRV" ssh -F /dev/null -N -D "$SRV_IP4:$SOCKS_PORT" -p "$SSHD_PORT" -i "$S/client_key" \
-    -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$S/known_hosts" \
-    -o ExitOnForwardFailure=yes root@"$SRV_IP4"
-wait_until 15 listening "$SRV" "$SRV_IP4" "$SOCKS_PORT" || fail "ssh -D did not listen on $SRV_IP4:$SOCKS_PORT"
+ssh_socks_start
 
 # run NAME PROXY-URL WANT-STATE: N GETs through a fresh tun2socks, then the verdict.
 run() {
