@@ -213,6 +213,9 @@ start_capture(const struct t2s_config *cfg, const char *tun, bool whole_host, ui
 		.exclude_dns = cfg->exclude_dns,
 		.ipv6 = capture_have_ipv6(),
 		.owner_uid = record_owner,
+		.select = (enum capture_select)cfg->uid_select,
+		.uids = cfg->uids,
+		.n_uids = cfg->n_uids,
 	};
 	struct capture *c;
 
