@@ -456,7 +456,7 @@ put_rules(struct nft_guard *g, struct mnl_nlmsg_batch *b, const struct nft_guard
 			return 0;
 		n++;
 	}
-	/* The users not captured; the kernel's packets of their connections (select chain). */
+	/* The users not captured. */
 	for (i = 0; p->mark_captured != 0 && i < p->n_direct_uids; i++) {
 		r = rule_new(g);
 		if (!put_rule(g, b, r, r != NULL && skuid_range(r, &p->direct_uids[i], p->direct_uids_invert) &&
@@ -464,10 +464,14 @@ put_rules(struct nft_guard *g, struct mnl_nlmsg_batch *b, const struct nft_guard
 			return 0;
 		n++;
 	}
+	/* Marked by the select chain, so rerouted by the mark after this hook's output
+	 * interface was set: the oifname above still names the first route's. */
 	if (p->mark_captured != 0) {
+		uint32_t both = p->mark_captured | p->mark_direct, zero = 0;
+
 		r = rule_new(g);
-		if (!put_rule(g, b, r, r != NULL && meta(r, NFT_META_MARK) &&
-					       bits_are(r, p->mark_direct, p->mark_direct) && verdict_accept(r)))
+		if (!put_rule(g, b, r, r != NULL && meta(r, NFT_META_MARK) && mask(r, &both, 4) &&
+					       cmp(r, NFT_CMP_NEQ, &zero, 4) && verdict_accept(r)))
 			return 0;
 		n++;
 	}
