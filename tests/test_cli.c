@@ -912,8 +912,8 @@ test_capture_options(void **state)
 	bad("--uid", "one range only", "--proxy", PROXY, "--auto-route", "--uid", "1", "--uid", "2", NULL);
 	bad("do not go together", NULL, "--proxy", PROXY, "--auto-route", "--uid", "1", "--exclude-uid", "2", NULL);
 	bad("--exclude-uid", "at most 8", "--proxy", PROXY, "--auto-route", "--exclude-uid", "1", "--exclude-uid", "2",
-	    "--exclude-uid", "3", "--exclude-uid", "4", "--exclude-uid", "5", "--exclude-uid", "6", "--exclude-uid", "7",
-	    "--exclude-uid", "8", "--exclude-uid", "9", NULL);
+	    "--exclude-uid", "3", "--exclude-uid", "4", "--exclude-uid", "5", "--exclude-uid", "6",
+	    "--exclude-uid", "7", "--exclude-uid", "8", "--exclude-uid", "9", NULL);
 	bad("--fwmark", "selection", "--proxy", PROXY, "--auto-route", "--fwmark", "0x1000000", "--uid", "5", NULL);
 }
 

@@ -235,8 +235,8 @@ test_merge(void **state)
 	cli_file_release(&cf);
 
 	/* The user selection in a file; the command line's replaces it. */
-	path = write_file("u.conf", "proxy = socks5://192.0.2.1:1080\nauto-route\nexclude-uid = 0\nexclude-uid = 1000-1999\n",
-			  0644);
+	path = write_file("u.conf",
+			  "proxy = socks5://192.0.2.1:1080\nauto-route\nexclude-uid = 0\nexclude-uid = 1000-1999\n", 0644);
 	assert_int_equal(load(&cfg, &cf, msg, sizeof(msg), "--config", path, NULL), CLI_RUN);
 	assert_int_equal(cfg.uid_select, CAPTURE_SELECT_EXCLUDE_UID);
 	assert_int_equal(cfg.n_uids, 2);

@@ -353,7 +353,8 @@ check_modes(struct t2s_config *cfg, char *msg, size_t msglen)
 		return fail(msg, msglen, "%s needs --auto-route",
 			    cfg->uid_select == CAPTURE_SELECT_UID ? "--uid" : "--exclude-uid");
 	if (cfg->n_uids > 0 && (cfg->fwmark & (CAPTURE_MARK_CAPTURED | CAPTURE_MARK_DIRECT)) != 0)
-		return fail(msg, msglen, "--fwmark: bits 0x%x are the user selection's", CAPTURE_MARK_CAPTURED | CAPTURE_MARK_DIRECT);
+		return fail(msg, msglen, "--fwmark: bits 0x%x are the user selection's",
+			    CAPTURE_MARK_CAPTURED | CAPTURE_MARK_DIRECT);
 	/* Our own proxy connections must be told apart from the traffic we capture. */
 	if (cfg->auto_route && cfg->fwmark == 0)
 		cfg->fwmark = CAPTURE_DEFAULT_FWMARK;
@@ -534,8 +535,8 @@ parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, b
 			if (cfg->n_uids == CONFIG_MAX_UID_RANGES)
 				return fail(msg, msglen, "--exclude-uid: at most %u", CONFIG_MAX_UID_RANGES);
 			if (capture_uid_range_parse(optarg, &cfg->uids[cfg->n_uids]) < 0)
-				return fail(msg, msglen, "%s: '%s' is not a user id or a range FIRST-LAST of them", name,
-					    optarg);
+				return fail(msg, msglen, "%s: '%s' is not a user id or a range FIRST-LAST of them",
+					    name, optarg);
 			cfg->uid_select = kind;
 			cfg->n_uids++;
 			break;
