@@ -13,6 +13,8 @@
 #     of user A: the leak this scenario is about.
 #  1. --uid A: A captured, B and root direct; SIGTERM restores rules, routes and
 #     nftables exactly.
+#  1b. --exclude-uid B in a config file: SIGHUP takes a new --exclude with the
+#     selection kept and refuses a new selection; SIGTERM restores.
 #  2. --exclude-uid B --kill-switch: A captured, B direct; after kill -9 A is
 #     blocked and leaks nothing while B still goes direct; `down` restores.
 #  3. Upgrade: a run without selection ($T2S_OLD_BIN, default this binary: an
@@ -169,6 +171,24 @@ t2s_stop TERM
 [ "$(snapshot)" = "$before" ] || fail "--uid: state differs after SIGTERM: $(diff <(echo "$before") <(snapshot))"
 [ ! -e "$STATE" ] || fail "state record left after a clean exit"
 info "--uid: SIGTERM restored rules, routes and nftables exactly"
+
+# 1b. --exclude-uid from a config file; SIGHUP: a new --exclude is taken with the selection
+# kept, a new selection is refused (a restart's job); SIGTERM restores.
+CONF=$WORK/t69.conf
+printf 'proxy = %s\nauto-route\nexclude-uid = %s\nexclude = 192.0.2.98/32\n' "$PROXY" "$UID_B" >"$CONF"
+cap_start "$CLI" --config "$CONF" --tun "$TUN"
+sed -i 's|^exclude = .*|exclude = 192.0.2.99/32|; s|^exclude-uid = .*|exclude-uid = 64103|' "$CONF"
+kill -HUP "$T2S_PID"
+wait_until 10 grep -q "reload: --exclude now keeps 1 destination out of the TUN" "$T2S_LOG" \
+    || fail "reload: --exclude not changed: $(grep reload: "$T2S_LOG" | tail -3)"
+grep -q "reload: --exclude-uid cannot change while running" "$T2S_LOG" \
+    || fail "reload: the new selection was not refused: $(grep reload: "$T2S_LOG" | tail -3)"
+r=$(ip -n "$CLI" rule); [[ $r == *"uidrange $UID_B-$UID_B lookup main"* && $r == *"to 192.0.2.99 lookup main"* ]] \
+    || fail "reload: rules after SIGHUP: $r"
+selected "--exclude-uid, reloaded"
+t2s_stop TERM
+[ "$(snapshot)" = "$before" ] || fail "--exclude-uid: state differs after SIGTERM: $(diff <(echo "$before") <(snapshot))"
+info "--exclude-uid: a reload keeps the selection (and refuses a new one); SIGTERM restored everything"
 
 # 2. --exclude-uid B with the kill switch.
 cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN" --exclude-uid "$UID_B" --exclude-uid 1-999
