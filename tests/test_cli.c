@@ -909,7 +909,9 @@ test_capture_options(void **state)
 	bad("--uid", "'alice'", "--proxy", PROXY, "--auto-route", "--uid", "alice", NULL);
 	bad("--uid", "'1999-1000'", "--proxy", PROXY, "--auto-route", "--uid", "1999-1000", NULL);
 	bad("--exclude-uid", "'-1'", "--proxy", PROXY, "--auto-route", "--exclude-uid", "-1", NULL);
-	bad("--uid", "one range only", "--proxy", PROXY, "--auto-route", "--uid", "1", "--uid", "2", NULL);
+	ok(&cfg, "--proxy", PROXY, "--auto-route", "--uid", "1", "--uid", "2000-2999", NULL);
+	assert_int_equal(cfg.n_uids, 2);
+	assert_int_equal(cfg.uid_select, CAPTURE_SELECT_UID);
 	bad("do not go together", NULL, "--proxy", PROXY, "--auto-route", "--uid", "1", "--exclude-uid", "2", NULL);
 	bad("--exclude-uid", "at most 8", "--proxy", PROXY, "--auto-route", "--exclude-uid", "1", "--exclude-uid", "2",
 	    "--exclude-uid", "3", "--exclude-uid", "4", "--exclude-uid", "5", "--exclude-uid", "6",

@@ -164,7 +164,7 @@ t2s_stop TERM
 
 # 1. --uid A.
 cap_start "$CLI" --proxy "$PROXY" --auto-route --tun "$TUN" --uid "$UID_A"
-r=$(ip -n "$CLI" rule); [[ $r == *"not from all uidrange $UID_A-$UID_A lookup main"* ]] || fail "--uid rule missing: $r"
+r=$(ip -n "$CLI" rule); [[ $r == *"from all iif lo uidrange $((UID_A + 1))-4294967294 lookup main"* ]] || fail "--uid rule missing: $r"
 selected "--uid" root-direct
 t2s_stop TERM
 [ "$T2S_STATUS" = 0 ] || fail "exit status $T2S_STATUS after SIGTERM"
@@ -183,7 +183,7 @@ wait_until 10 grep -q "reload: --exclude now keeps 1 destination out of the TUN"
     || fail "reload: --exclude not changed: $(grep reload: "$T2S_LOG" | tail -3)"
 grep -q "reload: --exclude-uid cannot change while running" "$T2S_LOG" \
     || fail "reload: the new selection was not refused: $(grep reload: "$T2S_LOG" | tail -3)"
-r=$(ip -n "$CLI" rule); [[ $r == *"uidrange $UID_B-$UID_B lookup main"* && $r == *"to 192.0.2.99 lookup main"* ]] \
+r=$(ip -n "$CLI" rule); [[ $r == *"iif lo uidrange $UID_B-$UID_B lookup main"* && $r == *"to 192.0.2.99 lookup main"* ]] \
     || fail "reload: rules after SIGHUP: $r"
 selected "--exclude-uid, reloaded"
 t2s_stop TERM

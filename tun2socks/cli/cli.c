@@ -121,7 +121,7 @@ const char cli_usage[] =
 	"      --exclude-dns          let DNS to excluded and link-local servers bypass the\n"
 	"                             TUN too (it reaches them unproxied: a leak of names)\n"
 	"      --uid UID[-UID]        --auto-route captures only these users' traffic; other\n"
-	"                             users' goes direct (uids, not names)\n"
+	"                             users' goes direct (repeatable, at most 8; uids)\n"
 	"      --exclude-uid UID[-UID]\n"
 	"                             --auto-route captures everyone's traffic but these\n"
 	"                             users' (repeatable, at most 8)\n"
@@ -530,10 +530,8 @@ parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, b
 			uid_seen = true;
 			if (cfg->n_uids > 0 && cfg->uid_select != kind)
 				return fail(msg, msglen, "--uid and --exclude-uid do not go together");
-			if (kind == CAPTURE_SELECT_UID && cfg->n_uids == 1)
-				return fail(msg, msglen, "--uid: one range only (UID or FIRST-LAST)");
 			if (cfg->n_uids == CONFIG_MAX_UID_RANGES)
-				return fail(msg, msglen, "--exclude-uid: at most %u", CONFIG_MAX_UID_RANGES);
+				return fail(msg, msglen, "%s: at most %u", name, CONFIG_MAX_UID_RANGES);
 			if (capture_uid_range_parse(optarg, &cfg->uids[cfg->n_uids]) < 0)
 				return fail(msg, msglen, "%s: '%s' is not a user id or a range FIRST-LAST of them",
 					    name, optarg);

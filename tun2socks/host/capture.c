@@ -97,6 +97,44 @@ capture_uid_range_parse(const char *s, struct netlink_uid_range *out)
 	return 0;
 }
 
+int
+capture_uid_direct(const struct capture_params *p, struct netlink_uid_range *out)
+{
+	struct netlink_uid_range r[CAPTURE_MAX_UID_RANGES], t;
+	unsigned n = 0, i, j, k = 0;
+	uint64_t next = 0;
+
+	if (p->select == CAPTURE_SELECT_ALL || p->n_uids == 0 || p->n_uids > CAPTURE_MAX_UID_RANGES)
+		return -EINVAL;
+	memcpy(r, p->uids, p->n_uids * sizeof(r[0]));
+	for (i = 1; i < p->n_uids; i++) /* a handful: insertion sort by start */
+		for (j = i; j > 0 && r[j].start < r[j - 1].start; j--) {
+			t = r[j];
+			r[j] = r[j - 1];
+			r[j - 1] = t;
+		}
+	for (i = 0; i < p->n_uids; i++) {
+		if (n > 0 && (uint64_t)r[i].start <= (uint64_t)r[n - 1].end + 1) {
+			if (r[i].end > r[n - 1].end)
+				r[n - 1].end = r[i].end;
+		} else {
+			r[n++] = r[i];
+		}
+	}
+	if (p->select == CAPTURE_SELECT_EXCLUDE_UID) {
+		memcpy(out, r, n * sizeof(r[0]));
+		return (int)n;
+	}
+	for (i = 0; i < n; i++) {
+		if (r[i].start > next)
+			out[k++] = (struct netlink_uid_range){(uint32_t)next, r[i].start - 1};
+		next = (uint64_t)r[i].end + 1;
+	}
+	if (next <= 0xfffffffeULL)
+		out[k++] = (struct netlink_uid_range){(uint32_t)next, 0xfffffffeu};
+	return (int)k;
+}
+
 /* ------------------------------------------------------------------ plan */
 
 static const char *const default_exclusions[] = {
@@ -197,13 +235,14 @@ plan_dns(const struct capture_params *p, struct capture_plan *plan, int family, 
 static int
 plan_select(const struct capture_params *p, struct capture_plan *plan, int family)
 {
+	struct netlink_uid_range direct[CAPTURE_MAX_UID_RANGES + 1];
 	struct netlink_rule *r;
-	unsigned i;
+	int n, i;
 
 	if (!p->whole_host || p->select == CAPTURE_SELECT_ALL)
 		return 0;
-	if (p->n_uids == 0 || (p->select == CAPTURE_SELECT_UID && p->n_uids != 1))
-		return -EINVAL;
+	if ((n = capture_uid_direct(p, direct)) < 0)
+		return n;
 	if ((r = add_rule(plan, family, -7, NETLINK_RULE_LOOKUP)) == NULL)
 		return -E2BIG;
 	r->fwmark = r->fwmask = CAPTURE_MARK_CAPTURED;
@@ -216,13 +255,15 @@ plan_select(const struct capture_params *p, struct capture_plan *plan, int famil
 		return -E2BIG;
 	r->table = NETLINK_TABLE_MAIN;
 	r->fwmark = r->fwmask = CAPTURE_MARK_DIRECT;
-	for (i = 0; i < p->n_uids; i++) {
+	/* iif lo: only what this host sends has a user; a LAN's forwarded packets (routed
+	 * as uid 0) stay captured by --share-from. */
+	for (i = 0; i < n; i++) {
 		if ((r = add_rule(plan, family, -5, NETLINK_RULE_LOOKUP)) == NULL)
 			return -E2BIG;
 		r->table = NETLINK_TABLE_MAIN;
+		snprintf(r->iif, sizeof(r->iif), "lo");
 		r->uid_set = true;
-		r->uid = p->uids[i];
-		r->invert = p->select == CAPTURE_SELECT_UID;
+		r->uid = direct[i];
 	}
 	return 0;
 }
@@ -375,10 +416,6 @@ capture_op_format(const struct capture_op *op, char *buf, size_t len)
 		const struct netlink_rule *r = &op->u.rule;
 
 		put(&o, "rule %d %u", family_digit(r->family), (unsigned)r->priority);
-		if (r->invert)
-			put(&o, " not");
-		if (r->uid_set)
-			put(&o, " uidrange %u-%u", (unsigned)r->uid.start, (unsigned)r->uid.end);
 		if (r->fwmask != 0)
 			put(&o, " fwmark 0x%x/0x%x", (unsigned)r->fwmark, (unsigned)r->fwmask);
 		if (r->iif[0] != '\0')
@@ -391,6 +428,8 @@ capture_op_format(const struct capture_op *op, char *buf, size_t len)
 			put(&o, " ipproto %s", r->ip_proto == IPPROTO_TCP ? "tcp" : "udp");
 		if (r->dport != 0)
 			put(&o, " dport %u", (unsigned)r->dport);
+		if (r->uid_set)
+			put(&o, " uidrange %u-%u", (unsigned)r->uid.start, (unsigned)r->uid.end);
 		if (r->action == NETLINK_RULE_LOOKUP)
 			put(&o, " lookup %u", (unsigned)r->table);
 		else
@@ -487,11 +526,7 @@ parse_rule(const char *s, struct netlink_rule *r)
 	while ((s = token(s, tok, sizeof(tok))) != NULL) {
 		if (have_action)
 			return -EINVAL;
-		if (strcmp(tok, "not") == 0) {
-			if (r->invert)
-				return -EINVAL;
-			r->invert = true;
-		} else if (strcmp(tok, "uidrange") == 0) {
+		if (strcmp(tok, "uidrange") == 0) {
 			struct netlink_uid_range u;
 
 			if ((s = token(s, tok, sizeof(tok))) == NULL || r->uid_set || strchr(tok, '-') == NULL ||
@@ -777,7 +812,7 @@ struct capture {
 	struct nft_guard *guard; /* the guard we own (no kill switch), or NULL */
 	struct netlink_prefix guard_exclude[GUARD_MAX_EXCLUDE];
 	struct nft_guard_params guard_params;
-	struct netlink_uid_range guard_uids[CAPTURE_MAX_UID_RANGES];
+	struct netlink_uid_range guard_uids[CAPTURE_MAX_UID_RANGES + 1];
 	char tun[IFNAMSIZ];
 	long owner_uid;   /* capture_params.owner_uid, for a rewritten record */
 	char dir[256];
@@ -1081,8 +1116,6 @@ guard_setup(struct capture *c, const struct capture_params *p)
 
 	if (n_default + p->n_exclude > GUARD_MAX_EXCLUDE || p->n_uids > CAPTURE_MAX_UID_RANGES)
 		return -E2BIG;
-	if (p->n_uids > 0)
-		memcpy(c->guard_uids, p->uids, p->n_uids * sizeof(p->uids[0]));
 	for (i = 0; i < n_default; i++)
 		(void)capture_prefix_parse(default_exclusions[i], &c->guard_exclude[i]);
 	for (i = 0; i < p->n_exclude; i++)
@@ -1096,11 +1129,14 @@ guard_setup(struct capture *c, const struct capture_params *p)
 		.exclude_dns = p->exclude_dns,
 	};
 	if (p->whole_host && p->select != CAPTURE_SELECT_ALL) {
+		int n = capture_uid_direct(p, c->guard_uids);
+
+		if (n < 0)
+			return n;
 		c->guard_params.mark_captured = CAPTURE_MARK_CAPTURED;
 		c->guard_params.mark_direct = CAPTURE_MARK_DIRECT;
 		c->guard_params.direct_uids = c->guard_uids;
-		c->guard_params.n_direct_uids = p->n_uids;
-		c->guard_params.direct_uids_invert = p->select == CAPTURE_SELECT_UID;
+		c->guard_params.n_direct_uids = (unsigned)n;
 	}
 	return 0;
 }

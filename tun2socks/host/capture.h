@@ -11,8 +11,8 @@
  *                                           captured connection that no user's socket sends)
  *   -6  fwmark C/C prohibit                (... with --kill-switch)
  *   -5  fwmark D/D lookup main             (... of a connection that went out directly)
- *   -5  not uidrange R lookup main         (--uid R: other users go direct)
- *   -5  uidrange R lookup main             (--exclude-uid R, one rule per range)
+ *   -5  iif lo uidrange U lookup main      (the users not captured: --exclude-uid's ranges,
+ *                                           or those outside --uid's; locally sent only)
  *   -4  fwmark M/M lookup main             (our own sockets, DNS lookups included, ...
  *   -3  fwmark M/M unreachable             ... before the DNS rules)
  *   -2  [iif IFACE] ipproto udp|tcp dport 53 lookup CAPTURE_TABLE
@@ -61,7 +61,7 @@
 /* Which users' traffic --auto-route captures. */
 enum capture_select {
 	CAPTURE_SELECT_ALL = 0,     /* everyone */
-	CAPTURE_SELECT_UID,         /* --uid: only the users of the one range */
+	CAPTURE_SELECT_UID,         /* --uid: only the users of the ranges */
 	CAPTURE_SELECT_EXCLUDE_UID, /* --exclude-uid: everyone but the users of the ranges */
 };
 
@@ -109,7 +109,7 @@ struct capture_params {
 	bool ipv6;                /* the namespace has IPv6 */
 	long owner_uid;           /* who removes the record at exit (--user), or -1: we, as we are now */
 	enum capture_select select; /* with whole_host only */
-	const struct netlink_uid_range *uids; /* CAPTURE_SELECT_UID: exactly one */
+	const struct netlink_uid_range *uids; /* at most CAPTURE_MAX_UID_RANGES */
 	unsigned n_uids;
 };
 
@@ -118,6 +118,14 @@ struct capture_params {
  * user). Returns 0 or -EINVAL.
  */
 int capture_uid_range_parse(const char *s, struct netlink_uid_range *out);
+
+/*
+ * The users not captured, as ranges in ascending order, into out (room for
+ * CAPTURE_MAX_UID_RANGES + 1): for CAPTURE_SELECT_EXCLUDE_UID the ranges of p merged, for
+ * CAPTURE_SELECT_UID what lies outside them (uids 0..4294967294). Pure. Returns how many
+ * (0: every user is captured), or -EINVAL (no ranges, too many, or CAPTURE_SELECT_ALL).
+ */
+int capture_uid_direct(const struct capture_params *p, struct netlink_uid_range *out);
 
 /*
  * Parses "ADDR[/LEN]" (IPv4 or IPv6; no length means a single address) and clears the

@@ -229,8 +229,6 @@ rule_msg(struct netlink *nl, const struct netlink_rule *r, bool add)
 
 		mnl_attr_put(nlh, FRA_UID_RANGE, sizeof(range), &range);
 	}
-	if (r->invert)
-		frh->flags |= FIB_RULE_INVERT;
 	return transact(nl, nlh);
 }
 

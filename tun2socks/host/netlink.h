@@ -49,7 +49,6 @@ struct netlink_rule {
 	uint16_t dport;           /* with ip_proto: this destination port only; 0: any (FRA_DPORT_RANGE) */
 	bool uid_set;             /* the socket's user in uid (FRA_UID_RANGE, Linux 4.10) */
 	struct netlink_uid_range uid;
-	bool invert;              /* `not`: the rule applies to what does not match (FIB_RULE_INVERT) */
 };
 
 enum netlink_route_type {

@@ -187,9 +187,9 @@ hton32(struct nftnl_rule *r)
 	return add(r, e);
 }
 
-/* The socket's user in (or, invert, outside) u. */
+/* The socket's user in u. */
 static bool
-skuid_range(struct nftnl_rule *r, const struct netlink_uid_range *u, bool invert)
+skuid_range(struct nftnl_rule *r, const struct netlink_uid_range *u)
 {
 	uint32_t from = htonl(u->start), to = htonl(u->end);
 	struct nftnl_expr *e;
@@ -199,7 +199,7 @@ skuid_range(struct nftnl_rule *r, const struct netlink_uid_range *u, bool invert
 	e = nftnl_expr_alloc("range");
 	if (e != NULL) {
 		nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_SREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_OP, invert ? NFT_RANGE_NEQ : NFT_RANGE_EQ);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_OP, NFT_RANGE_EQ);
 		nftnl_expr_set(e, NFTNL_EXPR_RANGE_FROM_DATA, &from, 4);
 		nftnl_expr_set(e, NFTNL_EXPR_RANGE_TO_DATA, &to, 4);
 	}
@@ -459,7 +459,7 @@ put_rules(struct nft_guard *g, struct mnl_nlmsg_batch *b, const struct nft_guard
 	/* The users not captured. */
 	for (i = 0; p->mark_captured != 0 && i < p->n_direct_uids; i++) {
 		r = rule_new(g);
-		if (!put_rule(g, b, r, r != NULL && skuid_range(r, &p->direct_uids[i], p->direct_uids_invert) &&
+		if (!put_rule(g, b, r, r != NULL && skuid_range(r, &p->direct_uids[i]) &&
 					       verdict_accept(r)))
 			return 0;
 		n++;

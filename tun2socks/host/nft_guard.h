@@ -41,11 +41,8 @@ struct nft_guard_params {
 	unsigned n_exclude;
 	bool exclude_dns;                     /* DNS to those may leave too */
 	uint32_t mark_captured, mark_direct;  /* the user selection's marks; 0: everyone is captured */
-	/* The users whose sockets may leave directly: those in the ranges, or with
-	 * direct_uids_invert those outside the one range. */
-	const struct netlink_uid_range *direct_uids;
+	const struct netlink_uid_range *direct_uids; /* the users whose sockets may leave directly */
 	unsigned n_direct_uids;
-	bool direct_uids_invert;
 };
 
 /* The table's name for tun into buf ("tun2socks-<tun>"). */
