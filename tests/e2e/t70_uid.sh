@@ -174,7 +174,7 @@ info "--uid: SIGTERM restored rules, routes and nftables exactly"
 
 # 1b. --exclude-uid from a config file; SIGHUP: a new --exclude is taken with the selection
 # kept, a new selection is refused (a restart's job); SIGTERM restores.
-CONF=$WORK/t69.conf
+CONF=$WORK/t70.conf
 printf 'proxy = %s\nauto-route\nexclude-uid = %s\nexclude = 192.0.2.98/32\n' "$PROXY" "$UID_B" >"$CONF"
 cap_start "$CLI" --config "$CONF" --tun "$TUN"
 sed -i 's|^exclude = .*|exclude = 192.0.2.99/32|; s|^exclude-uid = .*|exclude-uid = 64103|' "$CONF"
