@@ -66,8 +66,8 @@ parse_line(char *s, struct conf_entry *e, char *msg, size_t msglen)
 		return 1;
 	}
 	if (*s != '=')
-		return errmsg(-EINVAL, msg, msglen, "'%.40s' is not 'name = value' (an option name is a-z, 0-9 and '-')",
-			      name);
+		return errmsg(-EINVAL, msg, msglen,
+			      "'%.40s' is not 'name = value' (an option name is a-z, 0-9 and '-')", name);
 	*end = '\0';
 	s++;
 	while (is_blank(*s))
@@ -139,7 +139,8 @@ parse_text(struct conf_file *f, size_t len, char *msg, size_t msglen)
 		if (rc == 0)
 			continue;
 		if (f->n == CONF_FILE_MAX_ENTRIES)
-			return errmsg(-EINVAL, msg, msglen, "line %u: more than %d options", line, CONF_FILE_MAX_ENTRIES);
+			return errmsg(-EINVAL, msg, msglen, "line %u: more than %d options", line,
+				      CONF_FILE_MAX_ENTRIES);
 		if (f->n == cap) {
 			size_t ncap = cap == 0 ? 16 : cap * 2;
 			struct conf_entry *ne = realloc(f->entries, ncap * sizeof(*ne));
@@ -251,8 +252,8 @@ conf_file_read(const char *path, struct conf_file **out, char *msg, size_t msgle
 	}
 	if (st.st_mode & S_IWOTH) {
 		close(fd);
-		return errmsg(-EPERM, msg, msglen, "%s: writable by others (mode %04o), so anyone could choose the proxy: "
-						   "chmod o-w %s",
+		return errmsg(-EPERM, msg, msglen,
+			      "%s: writable by others (mode %04o), so anyone could choose the proxy: chmod o-w %s",
 			      path, (unsigned)(st.st_mode & 07777), path);
 	}
 	if (st.st_size > CONF_FILE_MAX_BYTES) {
