@@ -1,0 +1,185 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# --auto-route on a systemd-resolved host, with the real systemd-resolved (unpacked by
+# scripts/setup-deps, never installed) in the client ns, in a mount namespace of its own
+# (its /run, /etc/resolv.conf and a systemd-resolve user there; the host's files are
+# never touched), on a private D-Bus system bus. The WAN link (veth-c) has a DNS
+# server of its own, as NetworkManager gives it: dnsmasq in the server ns.
+#  0. Without tun2socks, a lookup through 127.0.0.53 goes straight out on veth-c (the
+#     leak path: the counter sees it).
+#  1. veth-c's server becomes one the proxy cannot reach (a LAN router's, LAN_DNS).
+#     --resolved off: resolved still asks it; the query is captured (through the
+#     proxy, to LAN_DNS: no answer), so nothing leaks but nothing resolves either,
+#     --dns-server notwithstanding (what the integration fixes).
+#  2. --dns-server, --user nobody, a persistent TUN: the TUN's link gets the server,
+#     ~. and the default route; the lookup is answered through the proxy (dnsmasq
+#     saw danted, not the host; counter 0), curl by that answer fetches (SHA-256);
+#     after SIGTERM (privileges dropped) the link's settings are reverted.
+#  3. --dns fake-ip: the link's server is tun2socks' stub 192.0.2.53 with DNSSEC and
+#     DNS-over-TLS off; names get fake addresses; after kill -9 the TUN goes and
+#     resolved forgets the link by itself.
+. "$(dirname "$0")/lib.sh"
+
+# The unpacked package (setup-deps), or an installed one.
+RROOT=
+for d in "${T2S_RESOLVED_ROOT:-}" "$REPO_ROOT/.deps/systemd-resolved" /; do
+    [ -n "$d" ] && [ -x "$d/lib/systemd/systemd-resolved" ] && [ -x "$d/usr/bin/resolvectl" ] && { RROOT=$d; break; }
+done
+if [ -z "$RROOT" ]; then
+    [ -n "${CI:-}" ] && fail "systemd-resolved is not unpacked: run scripts/setup-deps"
+    info "SKIP: no systemd-resolved binary (scripts/setup-deps unpacks one into .deps/systemd-resolved)"
+    exit 0
+fi
+command -v dbus-daemon >/dev/null || fail "dbus-daemon is needed (scripts/setup-deps installs dbus-daemon)"
+command -v dig >/dev/null || fail "dig is needed (dnsutils)"
+RESOLVECTL=$RROOT/usr/bin/resolvectl
+
+NAME=www.e2e.test
+# With fake-ip the proxy resolves names: danted (started by cap_setup) reads its
+# namespace's hosts file.
+mkdir -p "/etc/netns/$SRV" || fail "mkdir /etc/netns/$SRV"
+CLEANUP_PATHS+=("/etc/netns/$SRV")
+printf '%s %s\n' "$TGT4" "$NAME" >"/etc/netns/$SRV/hosts"
+cap_setup
+dnsmasq_start || fail "dnsmasq is needed for this scenario (dnsmasq-base)"
+wan_default_routes "$CLI"
+NAME=www.e2e.test
+PROXY=socks5://$SRV_IP4:$DANTE_PORT
+head -c 1M /dev/urandom >"$WORK/www/f.bin" || fail "test file"
+want=$(sha256sum <"$WORK/www/f.bin" | cut -d' ' -f1)
+
+# A private system bus: everyone may talk, resolved may own its name.
+# (in a directory resolved may enter once it runs as systemd-resolve: $WORK is 0700)
+BUSDIR=$(mktemp -d /tmp/t2s-bus.XXXXXX) && chmod 755 "$BUSDIR" || fail "bus dir"
+CLEANUP_PATHS+=("$BUSDIR")
+export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$BUSDIR/bus.sock
+cat >"$WORK/bus.conf" <<XML
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>$DBUS_SYSTEM_BUS_ADDRESS</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_type="method_return"/>
+    <allow send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="signal"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+  </policy>
+</busconfig>
+XML
+# resolved's world: no cache (every lookup reaches a server), no LLMNR/mDNS, resolv.conf
+# naming its own stub (no global servers), its user.
+printf '[Resolve]\nCache=no\nLLMNR=no\nMulticastDNS=no\nDNSSEC=no\nDNSOverTLS=no\n' >"$WORK/resolved.conf"
+printf 'nameserver 127.0.0.53\noptions edns0 trust-ad\n' >"$WORK/resolv.conf"
+cp /etc/passwd "$WORK/passwd" && cp /etc/group "$WORK/group" || fail "copy passwd/group"
+getent passwd systemd-resolve >/dev/null || echo "systemd-resolve:x:64953:64953::/:/usr/sbin/nologin" >>"$WORK/passwd"
+getent group systemd-resolve >/dev/null || echo "systemd-resolve:x:64953:" >>"$WORK/group"
+cat >"$WORK/resolved.sh" <<'SH'
+set -e
+w=$1
+mount --bind "$w/passwd" /etc/passwd
+mount --bind "$w/group" /etc/group
+mount --bind "$w/resolv.conf" /etc/resolv.conf
+mount -t tmpfs tmpfs /run
+mkdir -p /run/systemd/resolve /run/systemd/resolved.conf.d
+chown systemd-resolve:systemd-resolve /run/systemd/resolve
+cp "$w/resolved.conf" /run/systemd/resolved.conf.d/e2e.conf
+SYSTEMD_LOG_TARGET=console SYSTEMD_LOG_LEVEL=debug exec "$2"
+SH
+# dbus-daemon looks its clients' users up: it sees the same passwd as resolved.
+start_bg dbus "$CLI" unshare --mount --propagation private sh -c \
+    'mount --bind "$1/passwd" /etc/passwd && mount --bind "$1/group" /etc/group && exec dbus-daemon --nofork --nopidfile --config-file="$1/bus.conf"' \
+    sh "$WORK"
+wait_until 5 test -S "$BUSDIR/bus.sock" || fail "dbus-daemon did not listen at $BUSDIR/bus.sock"
+start_bg resolved "$CLI" unshare --mount --propagation private sh "$WORK/resolved.sh" "$WORK" \
+    "$RROOT/lib/systemd/systemd-resolved"
+RESOLVED_LOG=$LOGDIR/resolved.log
+wait_until 10 udp_bound "$CLI" 127.0.0.53 53 || fail "systemd-resolved did not listen on 127.0.0.53: $(tail -3 "$RESOLVED_LOG")"
+LAN_DNS=198.19.0.54   # nothing answers there; the sniffer counts it on veth-s
+rctl() { in_cli "$RESOLVECTL" "$@"; }
+rctl dns veth-c "$DNS4" || fail "resolvectl dns veth-c"
+rctl default-route veth-c yes || fail "resolvectl default-route veth-c"
+info "systemd-resolved up ($RROOT), veth-c's DNS server $DNS4"
+
+# lookup: dig through resolved's stub; prints the first A record (empty: none).
+lookup() { in_cli dig @127.0.0.53 +time=6 +tries=1 +short "$1" A 2>/dev/null | grep -m1 -E '^[0-9.]+$'; }
+# dnsmasq's queries for NAME from FROM so far.
+queries_from() { grep -c "query\[A\] $NAME from $1\$" "$LOGDIR/dnsmasq.log"; }
+queries_all() { grep -c "query\[A\] $NAME from " "$LOGDIR/dnsmasq.log"; }
+link_status() { rctl status "$TUN" 2>&1; }
+link_has() { [[ $(link_status) == *"$1"* ]]; }
+# resolved no longer knows the link (it went away).
+link_gone() { local s; s=$(rctl status 2>&1) && [[ $s != *"($TUN)"* && $s != *192.0.2.53* ]]; }
+
+sniff_start
+sniff_selftest "$CLI"
+
+# 0. The leak path, without tun2socks.
+n0=$(sniff_count)
+a=$(lookup "$NAME") || fail "baseline: $NAME did not resolve through resolved"
+[ "$a" = "$TGT4" ] || fail "baseline: $NAME resolved to '$a'"
+[ "$(queries_from "$CLI_IP4")" -ge 1 ] || fail "baseline: dnsmasq saw no query from the host"
+wait_until 5 num_cmp -gt "$n0" sniff_count || fail "baseline: the counter did not see resolved's query"
+info "0. without tun2socks resolved asks $DNS4 straight over veth-c (the leak path, counted)"
+
+# 1. --resolved off, with the WAN link's server one the proxy cannot reach.
+rctl dns veth-c "$LAN_DNS" || fail "resolvectl dns veth-c $LAN_DNS"
+cap_start "$CLI" --proxy "$PROXY" --auto-route --tun "$TUN" --dns-server "$DNS4" --resolved off
+n0=$(sniff_count); q0=$(queries_from "$CLI_IP4")
+a=$(lookup "$NAME") && fail "--resolved off: $NAME resolved to '$a' around the TUN"
+link_has "$DNS4" && fail "--resolved off: resolved was told about $TUN: $(link_status)"
+[ "$(sniff_count)" = "$n0" ] || fail "--resolved off: $(($(sniff_count) - n0)) packets leaked"
+[ "$(queries_from "$CLI_IP4")" = "$q0" ] || fail "--resolved off: dnsmasq saw the host's query"
+t2s_stop TERM
+info "1. --resolved off: resolved asks veth-c's $LAN_DNS through the TUN and gets nothing; --dns-server unused; nothing leaks"
+
+# 2. --dns-server, dropped privileges, a persistent TUN (RevertLink is seen on it).
+ip -n "$CLI" tuntap add mode tun name "$TUN" || fail "ip tuntap add"
+cap_start "$CLI" --proxy "$PROXY" --auto-route --tun "$TUN" --dns-server "$DNS4" --user nobody
+grep -q "systemd-resolved: link $TUN: dns $DNS4 domain ~. default-route yes" "$T2S_LOG" \
+    || fail "no log line for resolved's link settings: $(grep resolved "$T2S_LOG" | tail -3)"
+s=$(link_status)
+[[ $s == *"DNS Servers: $DNS4"* && $s == *"DNS Domain: ~."* && $s == *"+DefaultRoute"* ]] \
+    || fail "resolvectl status $TUN: $s"
+n0=$(sniff_count); q0=$(queries_from "$CLI_IP4"); qa=$(queries_all)
+a=$(lookup "$NAME") || fail "--dns-server: $NAME did not resolve through the TUN"
+[ "$a" = "$TGT4" ] || fail "--dns-server: $NAME resolved to '$a'"
+[ "$(queries_from "$CLI_IP4")" = "$q0" ] || fail "--dns-server: dnsmasq saw the host's own query (not proxied)"
+[ "$(queries_all)" -gt "$qa" ] || fail "--dns-server: dnsmasq saw no query for $NAME"
+got=$(cli_curl --resolve "$NAME:$HTTP_PORT:$a" "http://$NAME:$HTTP_PORT/f.bin" | sha256sum | cut -d' ' -f1)
+[ "$got" = "$want" ] || fail "--dns-server: curl by name: SHA-256 $got"
+[ "$(sniff_count)" = "$n0" ] || fail "--dns-server: $(($(sniff_count) - n0)) packets leaked"
+info "2. the TUN's link has $DNS4, ~. and the default route; $NAME answered through the proxy; curl by it: SHA-256 ok; no leak"
+t2s_stop TERM
+[ "$T2S_STATUS" = 0 ] || fail "exit status $T2S_STATUS after SIGTERM"
+tun_exists || fail "the persistent $TUN is gone"
+s=$(link_status)
+[[ $s != *"$DNS4"* && $s != *"~."* ]] || fail "after SIGTERM (as nobody) the link keeps its settings: $s"
+grep -q "systemd-resolved: the TUN's link settings reverted" "$T2S_LOG" || fail "no revert logged"
+info "2. after SIGTERM, with privileges dropped, the link's settings are reverted"
+ip -n "$CLI" link del "$TUN" || fail "delete the persistent $TUN"
+
+# 3. fake-ip: tun2socks' stub as the link's server; kill -9 and resolved forgets the link.
+cap_start "$CLI" --proxy "$PROXY" --auto-route --tun "$TUN" --dns fake-ip --fake-ip-range 198.19.128.0/17
+s=$(link_status)
+[[ $s == *"DNS Servers: 192.0.2.53"* && $s == *"DNS Domain: ~."* && $s == *"-DNSOverTLS"* && $s == *"DNSSEC=no"* ]] \
+    || fail "fake-ip: resolvectl status $TUN: $s"
+n0=$(sniff_count); q0=$(grep -c "query\[" "$LOGDIR/dnsmasq.log")
+a=$(lookup "$NAME") || fail "fake-ip: $NAME did not resolve"
+[[ $a == 198.19.1[2-9][0-9].* || $a == 198.19.2[0-9][0-9].* ]] || fail "fake-ip: $NAME got '$a', not a fake address"
+got=$(cli_curl --resolve "$NAME:$HTTP_PORT:$a" "http://$NAME:$HTTP_PORT/f.bin" | sha256sum | cut -d' ' -f1)
+[ "$got" = "$want" ] || fail "fake-ip: curl by name: SHA-256 $got"
+[ "$(grep -c "query\[" "$LOGDIR/dnsmasq.log")" = "$q0" ] || fail "fake-ip: a query reached dnsmasq"
+[ "$(sniff_count)" = "$n0" ] || fail "fake-ip: $(($(sniff_count) - n0)) packets leaked"
+info "3. fake-ip: the link's server is 192.0.2.53 (DNSSEC, DoT off); $NAME -> $a; curl by it: SHA-256 ok; no leak"
+cap_kill9
+wait_until 5 not tun_exists || fail "$TUN still there after kill -9"
+wait_until 5 link_gone || fail "resolved still knows $TUN after kill -9: $(link_status)"
+info "3. after kill -9 the TUN is gone and resolved forgot its link by itself"
