@@ -140,9 +140,13 @@ link_has "$DNS4" && fail "--resolved off: resolved was told about $TUN: $(link_s
 t2s_stop TERM
 info "1. --resolved off: resolved asks veth-c's $LAN_DNS through the TUN and gets nothing; --dns-server unused; nothing leaks"
 
-# 2. --dns-server, dropped privileges, a persistent TUN (RevertLink is seen on it).
+# 2. --dns-server, dropped privileges, a persistent TUN (RevertLink is seen on it), and
+# a config file for a reload.
 ip -n "$CLI" tuntap add mode tun name "$TUN" || fail "ip tuntap add"
-cap_start "$CLI" --proxy "$PROXY" --auto-route --tun "$TUN" --dns-server "$DNS4" --user nobody
+printf 'proxy = %s\nauto-route\ndns-server = %s\n' "$PROXY" "$DNS4" >"$WORK/t2s.conf"
+chmod 644 "$WORK/t2s.conf"
+chmod 711 "$WORK"   # nobody reads the file again on SIGHUP
+cap_start "$CLI" --config "$WORK/t2s.conf" --tun "$TUN" --user nobody
 grep -q "systemd-resolved: link $TUN: dns $DNS4 domain ~. default-route yes" "$T2S_LOG" \
     || fail "no log line for resolved's link settings: $(grep resolved "$T2S_LOG" | tail -3)"
 s=$(link_status)
@@ -157,6 +161,15 @@ got=$(cli_curl --resolve "$NAME:$HTTP_PORT:$a" "http://$NAME:$HTTP_PORT/f.bin" |
 [ "$got" = "$want" ] || fail "--dns-server: curl by name: SHA-256 $got"
 [ "$(sniff_count)" = "$n0" ] || fail "--dns-server: $(($(sniff_count) - n0)) packets leaked"
 info "2. the TUN's link has $DNS4, ~. and the default route; $NAME answered through the proxy; curl by it: SHA-256 ok; no leak"
+# Someone reverts the link behind our back (resolved restarted without its state, an
+# admin): a reload sets it again, as nobody, over the connection opened as root.
+rctl revert "$TUN" || fail "resolvectl revert $TUN"
+link_has "$DNS4" && fail "resolvectl revert did not revert"
+kill -HUP "$T2S_PID" || fail "SIGHUP"
+wait_until 10 grep -q "reload: done" "$T2S_LOG" || fail "no 'reload: done' in the log: $(grep reload "$T2S_LOG" | tail -3)"
+wait_until 5 link_has "DNS Servers: $DNS4" || fail "the reload did not set the link again: $(link_status)"
+a=$(lookup "$NAME") && [ "$a" = "$TGT4" ] || fail "after the reload: $NAME resolved to '$a'"
+info "2. after resolvectl revert, SIGHUP (running as nobody) set the link again"
 t2s_stop TERM
 [ "$T2S_STATUS" = 0 ] || fail "exit status $T2S_STATUS after SIGTERM"
 tun_exists || fail "the persistent $TUN is gone"
