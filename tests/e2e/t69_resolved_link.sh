@@ -196,3 +196,20 @@ cap_kill9
 wait_until 5 not tun_exists || fail "$TUN still there after kill -9"
 wait_until 5 link_gone || fail "resolved still knows $TUN after kill -9: $(link_status)"
 info "3. after kill -9 the TUN is gone and resolved forgot its link by itself"
+
+# 4. A TUN in another network namespace (a test's, a container's) never changes resolved's
+# links, although its ifindex may name one of them.
+OTHER=t2s$$x
+ip netns add "$OTHER" || fail "ip netns add $OTHER"
+NS_CREATED+=("$OTHER")
+ip -n "$OTHER" link set lo up || fail "lo up in $OTHER"
+before=$(rctl status 2>&1)
+echo "=== $(date +%T.%3N) start in $OTHER" >>"$T2S_LOG"
+start_bg t2s-other "$OTHER" "$T2S_BIN" --proxy socks5://192.0.2.9:1080 --auto-route --tun "$TUN" -l debug
+other=$BG_PID
+wait_until 10 grep -q "serves another network namespace: left alone" "$LOGDIR/t2s-other.log" \
+    || fail "another namespace: $(grep -i resolved "$LOGDIR/t2s-other.log")"
+after=$(rctl status 2>&1)
+[ "$before" = "$after" ] || fail "another namespace changed resolved: $(diff <(echo "$before") <(echo "$after"))"
+stop_pid "$other" TERM
+info "4. tun2socks in another namespace left resolved alone (its pid's netns differs)"

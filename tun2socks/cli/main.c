@@ -251,7 +251,7 @@ start_resolved(struct t2s_config *cfg, const char *tun, struct host_setup *hs)
 		return;
 	rc = resolved_link_start(&plan, &hs->resolved, msg, sizeof(msg));
 	if (rc == 0) {
-		log_debug("systemd-resolved: %s: nothing to tell it", msg);
+		log_debug("systemd-resolved: %s: not told about %s", msg, tun);
 		return;
 	}
 	if (rc < 0) {

@@ -183,9 +183,9 @@ find_resolved(sd_bus *bus, char *msg, size_t len)
 	}
 	err = same_netns(pid);
 	if (err == 0)
-		snprintf(msg, len, "systemd-resolved (pid %u) serves another network namespace: left alone", pid);
+		snprintf(msg, len, "resolved (pid %u) serves another network namespace: left alone", pid);
 	else if (err < 0)
-		snprintf(msg, len, "cannot tell whether systemd-resolved (pid %u) serves this network namespace (%s): "
+		snprintf(msg, len, "cannot tell whether resolved (pid %u) serves this network namespace (%s): "
 			 "left alone", pid, strerror(-err));
 	err = err < 0 ? 0 : err;
 out:
