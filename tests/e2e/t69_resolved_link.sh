@@ -14,10 +14,13 @@
 #  2. --dns-server, --user nobody, a persistent TUN: the TUN's link gets the server,
 #     ~. and the default route; the lookup is answered through the proxy (dnsmasq
 #     saw danted, not the host; counter 0), curl by that answer fetches (SHA-256);
-#     after SIGTERM (privileges dropped) the link's settings are reverted.
+#     after resolvectl revert a reload sets them again; after SIGTERM (privileges
+#     dropped) they are reverted; after kill -9 (--kill-switch) the persistent TUN
+#     keeps them, nothing leaks, until `tun2socks down --tun` reverts them.
 #  3. --dns fake-ip: the link's server is tun2socks' stub 192.0.2.53 with DNSSEC and
 #     DNS-over-TLS off; names get fake addresses; after kill -9 the TUN goes and
 #     resolved forgets the link by itself.
+#  4. tun2socks in another network namespace leaves resolved alone.
 . "$(dirname "$0")/lib.sh"
 
 # The unpacked package (setup-deps), or an installed one.
@@ -177,6 +180,20 @@ s=$(link_status)
 [[ $s != *"$DNS4"* && $s != *"~."* ]] || fail "after SIGTERM (as nobody) the link keeps its settings: $s"
 grep -q "systemd-resolved: the TUN's link settings reverted" "$T2S_LOG" || fail "no revert logged"
 info "2. after SIGTERM, with privileges dropped, the link's settings are reverted"
+# kill -9 with the persistent TUN: its link keeps the settings until `tun2socks down --tun`
+# reverts them. resolved ignores the link without carrier and asks veth-c's server again:
+# as all traffic after a crash, that would leave directly but for the kill switch.
+cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN" --dns-server "$DNS4"
+cap_kill9
+link_has "DNS Servers: $DNS4" || fail "kill -9, persistent TUN: the link lost its settings: $(link_status)"
+n0=$(sniff_count)
+a=$(lookup "$NAME") && fail "kill -9, persistent TUN: $NAME resolved to '$a'"
+[ "$(sniff_count)" = "$n0" ] || fail "kill -9, persistent TUN: $(($(sniff_count) - n0)) packets leaked"
+out=$(in_cli "$T2S_BIN" down --tun "$TUN" 2>&1) || fail "tun2socks down --tun $TUN: $out"
+[[ $out == *"systemd-resolved: $TUN's link settings reverted"* ]] || fail "down did not revert the link: $out"
+s=$(link_status)
+[[ $s != *"$DNS4"* && $s != *"~."* ]] || fail "after down the link keeps its settings: $s"
+info "2. kill -9 with a persistent TUN: the link kept ~. (lookups failed, the kill switch held) until tun2socks down --tun reverted it"
 ip -n "$CLI" link del "$TUN" || fail "delete the persistent $TUN"
 
 # 3. fake-ip: tun2socks' stub as the link's server; kill -9 and resolved forgets the link.

@@ -692,6 +692,23 @@ command_identity(const struct t2s_config *cfg, struct host_setup *hs, struct pri
 	return 1;
 }
 
+/* A dead run's persistent TUN still has resolved's settings (start_resolved): revert them. */
+static void
+down_resolved(const char *tun)
+{
+	int ifindex = (int)if_nametoindex(tun);
+	char msg[256];
+	int rc;
+
+	if (ifindex <= 0)
+		return; /* the TUN went, and resolved forgot it */
+	rc = resolved_link_revert(ifindex, msg, sizeof(msg));
+	if (rc > 0)
+		log_info("down: systemd-resolved: %s's link settings reverted", tun);
+	else if (rc < 0)
+		log_warn("down: systemd-resolved: %s: run resolvectl revert %s", msg, tun);
+}
+
 static int
 run_down(const struct t2s_config *cfg)
 {
@@ -706,6 +723,8 @@ run_down(const struct t2s_config *cfg)
 		close(fd);
 	}
 	n = capture_down(cfg->tun_named ? cfg->tun_name : NULL);
+	if (n > 0 && cfg->tun_named)
+		down_resolved(cfg->tun_name);
 	if (n >= 0)
 		n += control_remove_stale(cfg->tun_named ? cfg->tun_name : NULL);
 	if (saved >= 0)

@@ -234,6 +234,26 @@ err_free:
 }
 
 int
+resolved_link_revert(int ifindex, char *msg, size_t len)
+{
+	struct resolved_link r = {.plan = {.ifindex = ifindex}};
+	int err;
+
+	msg[0] = '\0';
+	err = sd_bus_open_system(&r.bus);
+	if (err < 0) {
+		snprintf(msg, len, "no system bus (%s)", strerror(-err));
+		return err == -ENOENT || err == -ECONNREFUSED ? 0 : err;
+	}
+	(void)sd_bus_set_method_call_timeout(r.bus, RESOLVED_LINK_TIMEOUT_USEC);
+	err = find_resolved(r.bus, msg, len);
+	if (err > 0)
+		err = revert(&r, msg, len) < 0 ? -EIO : 1;
+	sd_bus_flush_close_unref(r.bus);
+	return err;
+}
+
+int
 resolved_link_update(struct resolved_link *r, char *msg, size_t len)
 {
 	msg[0] = '\0';

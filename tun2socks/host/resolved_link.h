@@ -58,6 +58,14 @@ int resolved_link_start(const struct resolved_link_plan *p, struct resolved_link
 int resolved_link_update(struct resolved_link *r, char *msg, size_t len);
 
 /*
+ * `tun2socks down --tun NAME` after a crash with a persistent TUN (whose link, unlike a
+ * TUN that went with the process, keeps resolved's settings): RevertLink for ifindex on
+ * a connection of its own, if resolved runs in this network namespace. Returns 1 when
+ * reverted, 0 when there was nothing to tell (msg says why), -errno (msg set).
+ */
+int resolved_link_revert(int ifindex, char *msg, size_t len);
+
+/*
  * RevertLink for the link, then closes the connection and frees r (NULL is allowed).
  * Returns 0 or -errno, msg set; r is freed either way.
  */
