@@ -233,10 +233,10 @@ start_capture(const struct t2s_config *cfg, const char *tun, bool whole_host, ui
 }
 
 /*
- * --auto-route where systemd-resolved runs: its lookups leave on the link whose DNS
- * server they use, bound to it, and the guard refuses those of other links; so the TUN's
- * link gets a server and "~.", and its lookups go through the TUN. With the stub as that
- * server, tun2socks answers it (dns_stub.h). Not fatal: the capture stands without it.
+ * --auto-route where systemd-resolved runs: it would ask the other links' servers (the
+ * LAN's), captured or refused but rarely reachable from the proxy; so the TUN's link gets
+ * a server and "~.", and its lookups go through the TUN to that one. With the stub as
+ * that server, tun2socks answers it (dns_stub.h). Not fatal: the capture stands without.
  */
 static void
 start_resolved(struct t2s_config *cfg, const char *tun, struct host_setup *hs)
@@ -255,8 +255,8 @@ start_resolved(struct t2s_config *cfg, const char *tun, struct host_setup *hs)
 		return;
 	}
 	if (rc < 0) {
-		log_warn("systemd-resolved: %s: its lookups stay on other links, where they are refused (names do not "
-			 "resolve); see 'resolved' in tun2socks(8)",
+		log_warn("systemd-resolved: %s: its lookups go to other links' servers, captured or refused (names may "
+			 "not resolve); see --resolved in tun2socks(8)",
 			 msg);
 		return;
 	}
