@@ -21,6 +21,8 @@
 #     DNS-over-TLS off; names get fake addresses; after kill -9 the TUN goes and
 #     resolved forgets the link by itself.
 #  4. tun2socks in another network namespace leaves resolved alone.
+#  5. resolved refuses a call (the bus denies SetLinkDomains): a warning, what was set
+#     (SetLinkDNS) is reverted, tun2socks runs on.
 . "$(dirname "$0")/lib.sh"
 
 # The unpacked package (setup-deps), or an installed one.
@@ -101,6 +103,7 @@ start_bg dbus "$CLI" unshare --mount --propagation private sh -c \
     'mount --bind "$1/passwd" /etc/passwd && mount --bind "$1/group" /etc/group && exec dbus-daemon --nofork --nopidfile --config-file="$1/bus.conf"' \
     sh "$WORK"
 wait_until 5 test -S "$BUSDIR/bus.sock" || fail "dbus-daemon did not listen at $BUSDIR/bus.sock"
+DBUS_PID=$BG_PID
 start_bg resolved "$CLI" unshare --mount --propagation private sh "$WORK/resolved.sh" "$WORK" \
     "$RROOT/lib/systemd/systemd-resolved"
 RESOLVED_LOG=$LOGDIR/resolved.log
@@ -230,3 +233,24 @@ after=$(rctl status 2>&1)
 [ "$before" = "$after" ] || fail "another namespace changed resolved: $(diff <(echo "$before") <(echo "$after"))"
 stop_pid "$other" TERM
 info "4. tun2socks in another namespace left resolved alone (its pid's netns differs)"
+
+# 5. A refusal half-way: SetLinkDNS passes, SetLinkDomains is denied by the bus.
+sed -i 's|</policy>|  <deny send_destination="org.freedesktop.resolve1" send_interface="org.freedesktop.resolve1.Manager" send_member="SetLinkDomains"/>\n  </policy>|' "$WORK/bus.conf"
+kill -HUP "$DBUS_PID" || fail "SIGHUP to dbus-daemon"
+# (veth-c has no domains: setting none is harmless, and is refused once the bus reloaded)
+domains_denied() { [[ $(rctl domain veth-c "" 2>&1) == *"Access denied"* ]]; }
+wait_until 5 domains_denied || fail "dbus-daemon did not reload its policy"
+set_dns() { grep -c "$TUN: Bus client set DNS server list to: $DNS4" "$RESOLVED_LOG"; }
+d0=$(set_dns)
+cap_start "$CLI" --proxy "$PROXY" --auto-route --tun "$TUN" --dns-server "$DNS4"
+[ "$(set_dns)" -gt "$d0" ] || fail "refusal: SetLinkDNS did not reach resolved first"
+grep -q "warn  systemd-resolved: SetLinkDomains: org.freedesktop.DBus.Error.AccessDenied" "$T2S_LOG" \
+    || fail "refusal: no warning: $(grep resolved "$T2S_LOG" | tail -2)"
+s=$(link_status)
+[[ $s != *"$DNS4"* ]] || fail "refusal: SetLinkDNS was not reverted: $s"
+t2s_alive || fail "refusal: tun2socks exited"
+got=$(cli_curl "http://$TGT4:$HTTP_PORT/f.bin" | sha256sum | cut -d' ' -f1)
+[ "$got" = "$want" ] || fail "refusal: GET f.bin: SHA-256 $got"
+t2s_stop TERM
+[ "$T2S_STATUS" = 0 ] || fail "refusal: exit status $T2S_STATUS"
+info "5. resolved refused SetLinkDomains: one warning, SetLinkDNS reverted, traffic flows, clean exit"

@@ -243,7 +243,7 @@ start_resolved(struct t2s_config *cfg, const char *tun, struct host_setup *hs)
 {
 	struct resolved_link_plan plan;
 	struct in_addr stub4;
-	char text[128], msg[256];
+	char text[128], msg[512]; /* a bus error names the whole message */
 	int rc;
 
 	inet_pton(AF_INET, CONFIG_DNS_STUB_ADDR4, &stub4);
