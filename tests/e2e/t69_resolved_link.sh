@@ -120,6 +120,8 @@ lookup() { in_cli dig @127.0.0.53 +time=6 +tries=1 +short "$1" A 2>/dev/null | g
 queries_from() { grep -c "query\[A\] $NAME from $1\$" "$LOGDIR/dnsmasq.log"; }
 queries_all() { grep -c "query\[A\] $NAME from " "$LOGDIR/dnsmasq.log"; }
 link_status() { rctl status "$TUN" 2>&1; }
+# link_has TEXT; "Current Scopes: DNS" before a lookup: resolved learns the TUN's carrier
+# and addresses from netlink on its own time.
 link_has() { [[ $(link_status) == *"$1"* ]]; }
 # resolved no longer knows the link (it went away).
 link_gone() { local s; s=$(rctl status 2>&1) && [[ $s != *"($TUN)"* && $s != *192.0.2.53* ]]; }
@@ -159,6 +161,7 @@ s=$(link_status)
 [[ $s == *"DNS Servers: $DNS4"* && $s == *"DNS Domain: ~."* && $s == *"+DefaultRoute"* ]] \
     || fail "resolvectl status $TUN: $s"
 n0=$(sniff_count); q0=$(queries_from "$CLI_IP4"); qa=$(queries_all)
+wait_until 5 link_has "Current Scopes: DNS" || fail "resolved does not use $TUN: $(link_status)"
 a=$(lookup "$NAME") || fail "--dns-server: $NAME did not resolve through the TUN"
 [ "$a" = "$TGT4" ] || fail "--dns-server: $NAME resolved to '$a'"
 [ "$(queries_from "$CLI_IP4")" = "$q0" ] || fail "--dns-server: dnsmasq saw the host's own query (not proxied)"
@@ -174,6 +177,7 @@ link_has "$DNS4" && fail "resolvectl revert did not revert"
 kill -HUP "$T2S_PID" || fail "SIGHUP"
 wait_until 10 grep -q "reload: done" "$T2S_LOG" || fail "no 'reload: done' in the log: $(grep reload "$T2S_LOG" | tail -3)"
 wait_until 5 link_has "DNS Servers: $DNS4" || fail "the reload did not set the link again: $(link_status)"
+wait_until 5 link_has "Current Scopes: DNS" || fail "resolved does not use $TUN: $(link_status)"
 a=$(lookup "$NAME") && [ "$a" = "$TGT4" ] || fail "after the reload: $NAME resolved to '$a'"
 info "2. after resolvectl revert, SIGHUP (running as nobody) set the link again"
 t2s_stop TERM
@@ -205,6 +209,7 @@ s=$(link_status)
 [[ $s == *"DNS Servers: 192.0.2.53"* && $s == *"DNS Domain: ~."* && $s == *"-DNSOverTLS"* && $s == *"DNSSEC=no"* ]] \
     || fail "fake-ip: resolvectl status $TUN: $s"
 n0=$(sniff_count); q0=$(grep -c "query\[" "$LOGDIR/dnsmasq.log")
+wait_until 5 link_has "Current Scopes: DNS" || fail "resolved does not use $TUN: $(link_status)"
 a=$(lookup "$NAME") || fail "fake-ip: $NAME did not resolve"
 [[ $a == 198.19.1[2-9][0-9].* || $a == 198.19.2[0-9][0-9].* ]] || fail "fake-ip: $NAME got '$a', not a fake address"
 got=$(cli_curl --resolve "$NAME:$HTTP_PORT:$a" "http://$NAME:$HTTP_PORT/f.bin" | sha256sum | cut -d' ' -f1)
