@@ -99,6 +99,7 @@ cp "$w/resolved.conf" /run/systemd/resolved.conf.d/e2e.conf
 SYSTEMD_LOG_TARGET=console SYSTEMD_LOG_LEVEL=debug exec "$2"
 SH
 # dbus-daemon looks its clients' users up: it sees the same passwd as resolved.
+# shellcheck disable=SC2016 # $1 is the inner shell's
 start_bg dbus "$CLI" unshare --mount --propagation private sh -c \
     'mount --bind "$1/passwd" /etc/passwd && mount --bind "$1/group" /etc/group && exec dbus-daemon --nofork --nopidfile --config-file="$1/bus.conf"' \
     sh "$WORK"
