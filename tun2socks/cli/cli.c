@@ -120,6 +120,10 @@ const char cli_usage[] =
 	"                             (port 53) to it is still captured: see --dns-server\n"
 	"      --exclude-dns          let DNS to excluded and link-local servers bypass the\n"
 	"                             TUN too (it reaches them unproxied: a leak of names)\n"
+	"      --resolved auto|off    with --auto-route, where systemd-resolved runs: give the\n"
+	"                             TUN's link the DNS server (--dns-server, else tun2socks'\n"
+	"                             own 192.0.2.53) and the routing domain ~. (auto, the\n"
+	"                             default), so that its lookups go through the TUN\n"
 	"      --kill-switch          refuse traffic that would bypass the TUN, also after\n"
 	"                             tun2socks dies, until 'tun2socks down' or the next start\n"
 	"      --share-from IFACE     send traffic forwarded from IFACE's clients (a LAN or\n"
@@ -127,8 +131,9 @@ const char cli_usage[] =
 	"      --netns PATH|NAME      create the TUN in that network namespace (/proc/PID/ns/net\n"
 	"                             or /run/netns/NAME) with all its traffic going into it;\n"
 	"                             proxy connections stay in ours\n"
-	"      --dns-server ADDR      nameserver for COMMAND's resolv.conf, reached through\n"
-	"                             the proxy (default: the host's that are not on loopback;\n"
+	"      --dns-server ADDR      nameserver for COMMAND's resolv.conf (and resolved's for\n"
+	"                             the TUN with --auto-route), reached through the proxy\n"
+	"                             (default: the host's that are not on loopback;\n"
 	"                             if none, as with systemd-resolved's 127.0.0.53, one of\n"
 	"                             tun2socks' own that answers from the fake-IP pool with\n"
 	"                             --dns fake-ip, else REFUSED); in any mode, what\n"
@@ -180,6 +185,7 @@ enum {
 	OPT_AUTO_ROUTE,
 	OPT_EXCLUDE,
 	OPT_EXCLUDE_DNS,
+	OPT_RESOLVED,
 	OPT_KILL_SWITCH,
 	OPT_SHARE_FROM,
 	OPT_NETNS,
@@ -223,6 +229,7 @@ static const struct option options[] = {
 	{"auto-route", no_argument, NULL, OPT_AUTO_ROUTE},
 	{"exclude", required_argument, NULL, OPT_EXCLUDE},
 	{"exclude-dns", no_argument, NULL, OPT_EXCLUDE_DNS},
+	{"resolved", required_argument, NULL, OPT_RESOLVED},
 	{"kill-switch", no_argument, NULL, OPT_KILL_SWITCH},
 	{"share-from", required_argument, NULL, OPT_SHARE_FROM},
 	{"netns", required_argument, NULL, OPT_NETNS},
@@ -504,6 +511,14 @@ parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, b
 			break;
 		case OPT_KILL_SWITCH:
 			cfg->kill_switch = true;
+			break;
+		case OPT_RESOLVED:
+			if (strcmp(optarg, "auto") == 0)
+				cfg->resolved_off = false;
+			else if (strcmp(optarg, "off") == 0)
+				cfg->resolved_off = true;
+			else
+				return fail(msg, msglen, "--resolved: '%s' is not auto or off", optarg);
 			break;
 		case OPT_SHARE_FROM:
 			if (!valid_ifname(optarg))

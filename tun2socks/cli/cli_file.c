@@ -308,6 +308,7 @@ cli_file_print(FILE *fp, const struct t2s_config *cfg)
 	if (cfg->n_exclude == 0)
 		print_unset(fp, "exclude");
 	print_flag(fp, "kill-switch", cfg->kill_switch);
+	fprintf(fp, "resolved = %s\n", cfg->resolved_off ? "off" : "auto");
 	if (cfg->share_from[0] != '\0')
 		fprintf(fp, "share-from = %s\n", cfg->share_from);
 	else
