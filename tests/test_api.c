@@ -68,6 +68,7 @@ options_by_name(void **state)
 	assert_int_equal(t2s_config_set(c, "tun", "tun0"), -ENOTSUP);
 	assert_int_equal(t2s_config_set(c, "auto-route", NULL), -ENOTSUP);
 	assert_int_equal(t2s_config_set(c, "netns", "x"), -ENOTSUP);
+	assert_int_equal(t2s_config_set(c, "resolved", "off"), -ENOTSUP);
 	assert_int_equal(t2s_config_set(c, "user", "nobody"), -ENOTSUP);
 	t2s_config_free(c);
 }

@@ -217,6 +217,7 @@ test_usage_lists_every_option(void **state)
 		"-h,",        "-V,",               "--auto-route",   "--exclude",   "--kill-switch",
 		"--share-from", "--netns",         "--dns-server",   "-- COMMAND",  "tun2socks down",
 		"--max-memory", "--exclude-dns",   "--uid",          "--exclude-uid",
+		"--resolved",
 	};
 
 	(void)state;
@@ -880,6 +881,13 @@ test_capture_options(void **state)
 	assert_true(cfg.exclude_dns);
 	ok(&cfg, "--proxy", PROXY, "--auto-route", NULL);
 	assert_false(cfg.exclude_dns);
+	assert_false(cfg.resolved_off); /* systemd-resolved is told about the TUN by default */
+	ok(&cfg, "--proxy", PROXY, "--auto-route", "--resolved", "off", NULL);
+	assert_true(cfg.resolved_off);
+	ok(&cfg, "--proxy", PROXY, "--auto-route", "--resolved", "off", "--resolved", "auto", NULL);
+	assert_false(cfg.resolved_off);
+	bad("--resolved", "'no' is not auto or off", "--proxy", PROXY, "--auto-route", "--resolved", "no", NULL);
+	bad("--resolved", "'' is not auto or off", "--proxy", PROXY, "--auto-route", "--resolved", "", NULL);
 	ok(&cfg, "--proxy", PROXY, "--share-from", "lan0", "--kill-switch", NULL);
 	assert_string_equal(cfg.share_from, "lan0");
 	assert_int_equal(cfg.fwmark, 0); /* forwarded traffic only: our own sockets are not captured */

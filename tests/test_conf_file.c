@@ -200,6 +200,7 @@ test_merge(void **state)
 				      "connect-timeout = 3\n"
 				      "auto-route = yes\n"
 				      "kill-switch = no\n"
+				      "resolved = off\n"
 				      "exclude = 10.0.0.0/8\n"
 				      "exclude = 192.168.0.0/16\n"
 				      "user = nobody\n",
@@ -214,6 +215,7 @@ test_merge(void **state)
 	assert_true(cfg.connect_timeout == 3.0);
 	assert_true(cfg.auto_route);
 	assert_false(cfg.kill_switch);
+	assert_true(cfg.resolved_off);
 	assert_int_equal(cfg.n_exclude, 2);
 	assert_string_equal(cfg.user, "nobody");
 	assert_false(cf.secret);
@@ -431,6 +433,7 @@ test_merge_live(void **state)
 	next.mtu = 1500;
 	next.udp_mode = CONFIG_UDP_BLOCK;
 	next.auto_route = true;
+	next.resolved_off = true;
 	assert_int_equal(capture_prefix_parse("10.0.0.0/8", &next.exclude[0]), 0);
 	next.n_exclude = 1;
 	next.user = "nobody";
@@ -439,7 +442,7 @@ test_merge_live(void **state)
 	next.uids[0] = (struct netlink_uid_range){1000, 1999};
 	next.n_uids = 1;
 	assert_int_equal(config_merge_live(&run, &next, refused_cb, &r), 7);
-	assert_string_equal(r.names, "mtu udp auto-route exclude uid user metrics ");
+	assert_string_equal(r.names, "mtu udp auto-route resolved exclude uid user metrics ");
 	assert_int_equal(run.n_uids, 0);
 	assert_string_equal(run.proxy.user, "c");
 	assert_int_equal(run.proxy.server.port, 1081);

@@ -21,34 +21,7 @@
 #include "socks5_tcp.h"
 #include "support/fake_socks5.h"
 #include "support/loop.h"
-
-struct outcome {
-	int done;
-	struct socks5_tcp_result res;
-	struct socks5_tcp *session;
-	int fd;
-};
-
-static void
-done_cb(void *arg, const struct socks5_tcp_result *res)
-{
-	struct outcome *o = arg;
-
-	o->done++;
-	o->res = *res;
-	if (res->failure == SOCKS5_TCP_OK)
-		o->fd = socks5_tcp_take_fd(o->session);
-	socks5_tcp_free(o->session);
-	o->session = NULL;
-}
-
-static bool
-outcome_done(void *arg)
-{
-	const struct outcome *o = arg;
-
-	return o->done > 0;
-}
+#include "support/socks5_outcome.h"
 
 struct rig {
 	struct ev_loop *loop;
@@ -74,18 +47,11 @@ rig_start(struct rig *r, enum fake_socks5_script script, const char *user, const
 
 /* One CONNECT; returns how many reads the server needed for it. */
 static unsigned
-rig_connect(struct rig *r, struct outcome *o)
+rig_connect(struct rig *r, struct socks5_outcome *o)
 {
-	struct t2s_endpoint target = {.type = T2S_ENDPOINT_IPV4, .port = 80, .u.ipv4 = {198, 19, 0, 10}};
 	unsigned reads0 = fake_socks5_script_reads(r->fake);
 
-	memset(o, 0, sizeof(*o));
-	o->fd = -1;
-	o->session = socks5_tcp_new(r->loop, &r->server, &target, done_cb, o);
-	assert_non_null(o->session);
-	(void)loop_run_until(r->loop, outcome_done, o, 5.0);
-	socks5_tcp_free(o->session);
-	assert_int_equal(o->done, 1);
+	socks5_outcome_connect(o, r->loop, &r->server);
 	if (o->fd >= 0)
 		close(o->fd);
 	assert_true(fake_socks5_wait_closed(r->fake, 5.0));
@@ -145,7 +111,7 @@ test_accepting_proxy_one_write(void **state)
 {
 	static const uint8_t expect_req[] = {5, 1, 0, 1, 198, 19, 0, 10, 0, 80};
 	struct rig r;
-	struct outcome o;
+	struct socks5_outcome o;
 	const uint8_t *req;
 	size_t len;
 
@@ -172,7 +138,7 @@ static void
 test_accepting_proxy_auth(void **state)
 {
 	struct rig r;
-	struct outcome o;
+	struct socks5_outcome o;
 
 	(void)state;
 	rig_start(&r, FAKE_SOCKS5_SCRIPT_OK_AUTH, "user", "secret");
@@ -191,7 +157,7 @@ static void
 test_rejected_request_counts_as_answered(void **state)
 {
 	struct rig r;
-	struct outcome o;
+	struct socks5_outcome o;
 
 	(void)state;
 	rig_start(&r, FAKE_SOCKS5_SCRIPT_REP_REFUSED, NULL, NULL);
@@ -210,7 +176,7 @@ static void
 test_greeting_only_proxy_falls_back(void **state)
 {
 	struct rig r;
-	struct outcome o;
+	struct socks5_outcome o;
 
 	(void)state;
 	rig_start(&r, FAKE_SOCKS5_SCRIPT_GREETING_ONLY, NULL, NULL);
@@ -231,7 +197,7 @@ static void
 test_closing_proxy_falls_back(void **state)
 {
 	struct rig r;
-	struct outcome o;
+	struct socks5_outcome o;
 
 	(void)state;
 	rig_start(&r, FAKE_SOCKS5_SCRIPT_CLOSE_ON_PIPELINE, NULL, NULL);
@@ -249,7 +215,7 @@ static void
 test_method_change_relearns(void **state)
 {
 	struct rig r;
-	struct outcome o;
+	struct socks5_outcome o;
 
 	(void)state;
 	rig_start(&r, FAKE_SOCKS5_SCRIPT_DOMAIN_REPLY, "user", "secret");
@@ -272,7 +238,7 @@ static void
 test_no_pipeline_struct_step_by_step(void **state)
 {
 	struct rig r;
-	struct outcome o;
+	struct socks5_outcome o;
 
 	(void)state;
 	rig_start(&r, FAKE_SOCKS5_SCRIPT_DOMAIN_REPLY, NULL, NULL);

@@ -23,34 +23,7 @@
 #include "socks5_tcp.h"
 #include "support/fake_socks5.h"
 #include "support/loop.h"
-
-struct outcome {
-	int done;
-	struct socks5_tcp_result res;
-	struct socks5_tcp *session;
-	int fd;
-};
-
-static void
-done_cb(void *arg, const struct socks5_tcp_result *res)
-{
-	struct outcome *o = arg;
-
-	o->done++;
-	o->res = *res;
-	if (res->failure == SOCKS5_TCP_OK)
-		o->fd = socks5_tcp_take_fd(o->session);
-	socks5_tcp_free(o->session);
-	o->session = NULL;
-}
-
-static bool
-outcome_done(void *arg)
-{
-	const struct outcome *o = arg;
-
-	return o->done > 0;
-}
+#include "support/socks5_outcome.h"
 
 /*
  * Runs one handshake against server (the fake's, or a refused one) on loop; fails the
@@ -58,20 +31,13 @@ outcome_done(void *arg)
  */
 static void
 run_handshake(struct ev_loop *loop, const struct socks5_server *server, const char *user, const char *pass,
-	      struct outcome *o)
+	      struct socks5_outcome *o)
 {
 	struct socks5_server s = *server;
-	struct t2s_endpoint target = {.type = T2S_ENDPOINT_IPV4, .port = 80, .u.ipv4 = {198, 19, 0, 10}};
 
 	s.user = user;
 	s.pass = pass;
-	memset(o, 0, sizeof(*o));
-	o->fd = -1;
-	o->session = socks5_tcp_new(loop, &s, &target, done_cb, o);
-	assert_non_null(o->session);
-	(void)loop_run_until(loop, outcome_done, o, 5.0);
-	socks5_tcp_free(o->session);
-	assert_int_equal(o->done, 1);
+	socks5_outcome_connect(o, loop, &s);
 }
 
 /* A loop and the fake server on it, answering with script. */
@@ -90,7 +56,7 @@ server_start(struct server *s, enum fake_socks5_script script)
 }
 
 static void
-handshake(struct server *s, const char *user, const char *pass, struct outcome *o)
+handshake(struct server *s, const char *user, const char *pass, struct socks5_outcome *o)
 {
 	run_handshake(s->loop, fake_socks5_server(s->fake), user, pass, o);
 }
@@ -127,7 +93,7 @@ test_success_split_reply_keeps_banner(void **state)
 {
 	static const uint8_t expect_req[] = {5, 1, 0, 1, 198, 19, 0, 10, 0, 80};
 	struct server s;
-	struct outcome o;
+	struct socks5_outcome o;
 	const uint8_t *req;
 	size_t req_len;
 
@@ -150,7 +116,7 @@ static void
 test_success_with_auth(void **state)
 {
 	struct server s;
-	struct outcome o;
+	struct socks5_outcome o;
 
 	(void)state;
 	server_start(&s, FAKE_SOCKS5_SCRIPT_OK_AUTH);
@@ -165,7 +131,7 @@ static void
 test_auth_rejected(void **state)
 {
 	struct server s;
-	struct outcome o;
+	struct socks5_outcome o;
 
 	(void)state;
 	server_start(&s, FAKE_SOCKS5_SCRIPT_AUTH_REJECT);
@@ -181,7 +147,7 @@ static void
 test_no_acceptable_method(void **state)
 {
 	struct server s;
-	struct outcome o;
+	struct socks5_outcome o;
 
 	(void)state;
 	server_start(&s, FAKE_SOCKS5_SCRIPT_NO_METHOD);
@@ -194,7 +160,7 @@ static void
 test_target_refused(void **state)
 {
 	struct server s;
-	struct outcome o;
+	struct socks5_outcome o;
 
 	(void)state;
 	server_start(&s, FAKE_SOCKS5_SCRIPT_REP_REFUSED);
@@ -209,7 +175,7 @@ static void
 test_close_after_greeting(void **state)
 {
 	struct server s;
-	struct outcome o;
+	struct socks5_outcome o;
 
 	(void)state;
 	server_start(&s, FAKE_SOCKS5_SCRIPT_CLOSE_AFTER_GREETING);
@@ -223,7 +189,7 @@ static void
 test_garbage(void **state)
 {
 	struct server s;
-	struct outcome o;
+	struct socks5_outcome o;
 
 	(void)state;
 	server_start(&s, FAKE_SOCKS5_SCRIPT_GARBAGE);
@@ -237,7 +203,7 @@ static void
 test_domain_reply_coalesced_with_stream(void **state)
 {
 	struct server s;
-	struct outcome o;
+	struct socks5_outcome o;
 
 	(void)state;
 	server_start(&s, FAKE_SOCKS5_SCRIPT_DOMAIN_REPLY);
@@ -253,7 +219,7 @@ test_proxy_unreachable(void **state)
 {
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	struct socks5_server refused;
-	struct outcome o;
+	struct socks5_outcome o;
 
 	(void)state;
 	fake_socks5_refused_server(&refused);

@@ -125,6 +125,10 @@ const char cli_usage[] =
 	"      --exclude-uid UID[-UID]\n"
 	"                             --auto-route captures everyone's traffic but these\n"
 	"                             users' (repeatable, at most 8)\n"
+	"      --resolved auto|off    with --auto-route, where systemd-resolved runs: give the\n"
+	"                             TUN's link the DNS server (--dns-server, else tun2socks'\n"
+	"                             own 192.0.2.53) and the routing domain ~. (auto, the\n"
+	"                             default), so that its lookups go through the TUN\n"
 	"      --kill-switch          refuse traffic that would bypass the TUN, also after\n"
 	"                             tun2socks dies, until 'tun2socks down' or the next start\n"
 	"      --share-from IFACE     send traffic forwarded from IFACE's clients (a LAN or\n"
@@ -132,8 +136,9 @@ const char cli_usage[] =
 	"      --netns PATH|NAME      create the TUN in that network namespace (/proc/PID/ns/net\n"
 	"                             or /run/netns/NAME) with all its traffic going into it;\n"
 	"                             proxy connections stay in ours\n"
-	"      --dns-server ADDR      nameserver for COMMAND's resolv.conf, reached through\n"
-	"                             the proxy (default: the host's that are not on loopback;\n"
+	"      --dns-server ADDR      nameserver for COMMAND's resolv.conf (and resolved's for\n"
+	"                             the TUN with --auto-route), reached through the proxy\n"
+	"                             (default: the host's that are not on loopback;\n"
 	"                             if none, as with systemd-resolved's 127.0.0.53, one of\n"
 	"                             tun2socks' own that answers from the fake-IP pool with\n"
 	"                             --dns fake-ip, else REFUSED); in any mode, what\n"
@@ -187,6 +192,7 @@ enum {
 	OPT_EXCLUDE_DNS,
 	OPT_UID,
 	OPT_EXCLUDE_UID,
+	OPT_RESOLVED,
 	OPT_KILL_SWITCH,
 	OPT_SHARE_FROM,
 	OPT_NETNS,
@@ -232,6 +238,7 @@ static const struct option options[] = {
 	{"exclude-dns", no_argument, NULL, OPT_EXCLUDE_DNS},
 	{"uid", required_argument, NULL, OPT_UID},
 	{"exclude-uid", required_argument, NULL, OPT_EXCLUDE_UID},
+	{"resolved", required_argument, NULL, OPT_RESOLVED},
 	{"kill-switch", no_argument, NULL, OPT_KILL_SWITCH},
 	{"share-from", required_argument, NULL, OPT_SHARE_FROM},
 	{"netns", required_argument, NULL, OPT_NETNS},
@@ -541,6 +548,14 @@ parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, b
 		}
 		case OPT_KILL_SWITCH:
 			cfg->kill_switch = true;
+			break;
+		case OPT_RESOLVED:
+			if (strcmp(optarg, "auto") == 0)
+				cfg->resolved_off = false;
+			else if (strcmp(optarg, "off") == 0)
+				cfg->resolved_off = true;
+			else
+				return fail(msg, msglen, "--resolved: '%s' is not auto or off", optarg);
 			break;
 		case OPT_SHARE_FROM:
 			if (!valid_ifname(optarg))

@@ -5,7 +5,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,19 +12,18 @@
 #include "capture.h"
 #include "cli.h"
 #include "endpoint.h"
+#include "errmsg.h"
 #include "proxy_url.h"
 
-static int __attribute__((format(printf, 4, 5)))
-fail(int err, char *msg, size_t msglen, const char *fmt, ...)
+static int
+scrubbed(int err, char *msg)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, msglen, fmt, ap);
-	va_end(ap);
-	(void)argv_scrub_text(msg); /* a message may quote a URL back */
+	(void)argv_scrub_text(msg);
 	return err;
 }
+
+/* errmsg, then the password of any URL in the message masked: it may quote one back. */
+#define fail(err, msg, msglen, ...) scrubbed(errmsg(err, msg, msglen, __VA_ARGS__), msg)
 
 /* --config's value in argv, or NULL; the "--" of a command ends the search. */
 static const char *
@@ -323,6 +321,7 @@ cli_file_print(FILE *fp, const struct t2s_config *cfg)
 		print_unset(fp, "exclude-uid");
 	}
 	print_flag(fp, "kill-switch", cfg->kill_switch);
+	fprintf(fp, "resolved = %s\n", cfg->resolved_off ? "off" : "auto");
 	if (cfg->share_from[0] != '\0')
 		fprintf(fp, "share-from = %s\n", cfg->share_from);
 	else

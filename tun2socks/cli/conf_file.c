@@ -5,12 +5,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "errmsg.h"
 
 struct conf_file {
 	char *text; /* a NUL-terminated copy, cut into names and values */
@@ -21,17 +21,6 @@ struct conf_file {
 	mode_t mode;
 	char path[]; /* "" when parsed from memory */
 };
-
-static int __attribute__((format(printf, 4, 5)))
-fail(int err, char *msg, size_t msglen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, msglen, fmt, ap);
-	va_end(ap);
-	return err;
-}
 
 static bool
 is_blank(char c)
@@ -61,12 +50,12 @@ parse_line(char *s, struct conf_entry *e, char *msg, size_t msglen)
 	if (*s == '\0' || *s == '#')
 		return 0;
 	if (s[0] == '-')
-		return fail(-EINVAL, msg, msglen, "'%.40s': write option names without the leading '--'", s);
+		return errmsg(-EINVAL, msg, msglen, "'%.40s': write option names without the leading '--'", s);
 	name = s;
 	while (is_name_char(*s))
 		s++;
 	if (s == name)
-		return fail(-EINVAL, msg, msglen, "'%.40s' is not 'name = value'", name);
+		return errmsg(-EINVAL, msg, msglen, "'%.40s' is not 'name = value'", name);
 	end = s;
 	while (is_blank(*s))
 		s++;
@@ -77,8 +66,8 @@ parse_line(char *s, struct conf_entry *e, char *msg, size_t msglen)
 		return 1;
 	}
 	if (*s != '=')
-		return fail(-EINVAL, msg, msglen, "'%.40s' is not 'name = value' (an option name is a-z, 0-9 and '-')",
-			    name);
+		return errmsg(-EINVAL, msg, msglen,
+			      "'%.40s' is not 'name = value' (an option name is a-z, 0-9 and '-')", name);
 	*end = '\0';
 	s++;
 	while (is_blank(*s))
@@ -88,8 +77,8 @@ parse_line(char *s, struct conf_entry *e, char *msg, size_t msglen)
 		s[n - 1] = '\0';
 		s++;
 	} else if (s[0] == '"') {
-		return fail(-EINVAL, msg, msglen, "%s: the value's opening '\"' is not closed at the end of the line",
-			    name);
+		return errmsg(-EINVAL, msg, msglen, "%s: the value's opening '\"' is not closed at the end of the line",
+			      name);
 	}
 	e->name = name;
 	e->value = s;
@@ -129,7 +118,7 @@ parse_text(struct conf_file *f, size_t len, char *msg, size_t msglen)
 		line = 1;
 		for (size_t i = 0; i < at; i++)
 			line += f->text[i] == '\n';
-		return fail(-EINVAL, msg, msglen, "line %u: a NUL byte (not a text file?)", line);
+		return errmsg(-EINVAL, msg, msglen, "line %u: a NUL byte (not a text file?)", line);
 	}
 	while (p < f->text + len) {
 		struct conf_entry e;
@@ -139,24 +128,25 @@ parse_text(struct conf_file *f, size_t len, char *msg, size_t msglen)
 		if (nl == NULL)
 			nl = f->text + len;
 		if ((size_t)(nl - p) > CONF_FILE_LINE_MAX)
-			return fail(-EINVAL, msg, msglen, "line %u: longer than %d bytes", line, CONF_FILE_LINE_MAX);
+			return errmsg(-EINVAL, msg, msglen, "line %u: longer than %d bytes", line, CONF_FILE_LINE_MAX);
 		*nl = '\0';
 		if (nl > p && nl[-1] == '\r')
 			nl[-1] = '\0';
 		rc = parse_line(p, &e, why, sizeof(why));
 		if (rc < 0)
-			return fail(rc, msg, msglen, "line %u: %s", line, why);
+			return errmsg(rc, msg, msglen, "line %u: %s", line, why);
 		p = nl + 1;
 		if (rc == 0)
 			continue;
 		if (f->n == CONF_FILE_MAX_ENTRIES)
-			return fail(-EINVAL, msg, msglen, "line %u: more than %d options", line, CONF_FILE_MAX_ENTRIES);
+			return errmsg(-EINVAL, msg, msglen, "line %u: more than %d options", line,
+				      CONF_FILE_MAX_ENTRIES);
 		if (f->n == cap) {
 			size_t ncap = cap == 0 ? 16 : cap * 2;
 			struct conf_entry *ne = realloc(f->entries, ncap * sizeof(*ne));
 
 			if (ne == NULL)
-				return fail(-ENOMEM, msg, msglen, "out of memory");
+				return errmsg(-ENOMEM, msg, msglen, "out of memory");
 			f->entries = ne;
 			cap = ncap;
 		}
@@ -189,10 +179,10 @@ conf_file_parse(const char *text, size_t len, struct conf_file **out, char *msg,
 
 	*out = NULL;
 	if (len > CONF_FILE_MAX_BYTES)
-		return fail(-EINVAL, msg, msglen, "larger than %d bytes", CONF_FILE_MAX_BYTES);
+		return errmsg(-EINVAL, msg, msglen, "larger than %d bytes", CONF_FILE_MAX_BYTES);
 	f = file_new("", len);
 	if (f == NULL)
-		return fail(-ENOMEM, msg, msglen, "out of memory");
+		return errmsg(-ENOMEM, msg, msglen, "out of memory");
 	return parse_into(f, text, len, out, msg, msglen);
 }
 
@@ -250,30 +240,30 @@ conf_file_read(const char *path, struct conf_file **out, char *msg, size_t msgle
 	*out = NULL;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
-		return fail(-errno, msg, msglen, "%s: %s", path, strerror(errno));
+		return errmsg(-errno, msg, msglen, "%s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0) {
 		rc = -errno;
 		close(fd);
-		return fail(rc, msg, msglen, "%s: %s", path, strerror(-rc));
+		return errmsg(rc, msg, msglen, "%s: %s", path, strerror(-rc));
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		return fail(-EINVAL, msg, msglen, "%s: not a regular file", path);
+		return errmsg(-EINVAL, msg, msglen, "%s: not a regular file", path);
 	}
 	if (st.st_mode & S_IWOTH) {
 		close(fd);
-		return fail(-EPERM, msg, msglen, "%s: writable by others (mode %04o), so anyone could choose the proxy: "
-						 "chmod o-w %s",
-			    path, (unsigned)(st.st_mode & 07777), path);
+		return errmsg(-EPERM, msg, msglen,
+			      "%s: writable by others (mode %04o), so anyone could choose the proxy: chmod o-w %s",
+			      path, (unsigned)(st.st_mode & 07777), path);
 	}
 	if (st.st_size > CONF_FILE_MAX_BYTES) {
 		close(fd);
-		return fail(-EFBIG, msg, msglen, "%s: larger than %d bytes", path, CONF_FILE_MAX_BYTES);
+		return errmsg(-EFBIG, msg, msglen, "%s: larger than %d bytes", path, CONF_FILE_MAX_BYTES);
 	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (buf == NULL) {
 		close(fd);
-		return fail(-ENOMEM, msg, msglen, "%s: out of memory", path);
+		return errmsg(-ENOMEM, msg, msglen, "%s: out of memory", path);
 	}
 	/* Read to the end (a file may grow between fstat and read: bounded by the size). */
 	while (got < (size_t)st.st_size + 1 && (n = read(fd, buf + got, (size_t)st.st_size + 1 - got)) != 0) {
@@ -283,20 +273,20 @@ conf_file_read(const char *path, struct conf_file **out, char *msg, size_t msgle
 			rc = -errno;
 			close(fd);
 			free(buf);
-			return fail(rc, msg, msglen, "%s: %s", path, strerror(-rc));
+			return errmsg(rc, msg, msglen, "%s: %s", path, strerror(-rc));
 		}
 		got += (size_t)n;
 	}
 	close(fd);
 	if (got > (size_t)st.st_size) {
 		free(buf);
-		return fail(-EAGAIN, msg, msglen, "%s: changed while being read", path);
+		return errmsg(-EAGAIN, msg, msglen, "%s: changed while being read", path);
 	}
 	f = file_new(path, got);
 	if (f == NULL) {
 		explicit_bzero(buf, got);
 		free(buf);
-		return fail(-ENOMEM, msg, msglen, "%s: out of memory", path);
+		return errmsg(-ENOMEM, msg, msglen, "%s: out of memory", path);
 	}
 	f->owner = st.st_uid;
 	f->mode = st.st_mode & 07777;
@@ -304,7 +294,7 @@ conf_file_read(const char *path, struct conf_file **out, char *msg, size_t msgle
 	explicit_bzero(buf, got);
 	free(buf);
 	if (rc < 0)
-		return fail(rc, msg, msglen, "%s:%s", path, why + (strncmp(why, "line ", 5) == 0 ? 5 : 0));
+		return errmsg(rc, msg, msglen, "%s:%s", path, why + (strncmp(why, "line ", 5) == 0 ? 5 : 0));
 	return 0;
 }
 
@@ -316,13 +306,13 @@ conf_file_check_secret(uid_t owner, mode_t mode, const uid_t *allowed, size_t n_
 	for (size_t i = 0; i < n_allowed && !owner_ok; i++)
 		owner_ok = owner == allowed[i];
 	if (!owner_ok)
-		return fail(-EPERM, why, whylen,
-			    "holds a password but is owned by uid %u, neither root nor the service user: chown root",
-			    (unsigned)owner);
+		return errmsg(-EPERM, why, whylen,
+			      "holds a password but is owned by uid %u, neither root nor the service user: chown root",
+			      (unsigned)owner);
 	if (mode & S_IRWXO)
-		return fail(-EPERM, why, whylen,
-			    "holds a password but others may read it (mode %04o): chmod o-rwx (e.g. 0640 "
-			    "root:<the service group>)",
-			    (unsigned)(mode & 07777));
+		return errmsg(-EPERM, why, whylen,
+			      "holds a password but others may read it (mode %04o): chmod o-rwx (e.g. 0640 "
+			      "root:<the service group>)",
+			      (unsigned)(mode & 07777));
 	return 0;
 }

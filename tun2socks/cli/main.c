@@ -40,6 +40,7 @@
 #include "netns.h"
 #include "privdrop.h"
 #include "reload.h"
+#include "resolved_link.h"
 #include "proxy_url.h"
 #include "service.h"
 #include "tun.h"
@@ -156,6 +157,7 @@ err_close:
 /* Everything a run changes outside its own process, and what undoes it. */
 struct host_setup {
 	struct capture *capture;
+	struct resolved_link *resolved; /* --auto-route where systemd-resolved runs: the TUN's link */
 	int netns_fd;             /* --netns: the namespace the capture lives in, else -1 */
 	struct netns_cmd *cmd;    /* -- COMMAND */
 	ev_child child;
@@ -241,6 +243,59 @@ start_capture(const struct t2s_config *cfg, const char *tun, bool whole_host, ui
 			 p.share_from != NULL ? "traffic forwarded from " : "", p.share_from != NULL ? p.share_from : "",
 			 tun);
 	return c;
+}
+
+/*
+ * --auto-route where systemd-resolved runs: it would ask the other links' servers (the
+ * LAN's), captured or refused but rarely reachable from the proxy; so the TUN's link gets
+ * a server and "~.", and its lookups go through the TUN to that one. With the stub as
+ * that server, tun2socks answers it (dns_stub.h). Not fatal: the capture stands without.
+ */
+static void
+start_resolved(struct t2s_config *cfg, const char *tun, struct host_setup *hs)
+{
+	struct resolved_link_plan plan;
+	struct in_addr stub4;
+	char text[128], msg[512]; /* a bus error names the whole message */
+	int rc;
+
+	inet_pton(AF_INET, CONFIG_DNS_STUB_ADDR4, &stub4);
+	if (resolved_link_plan_build(&cfg->dns_server, &stub4, (int)if_nametoindex(tun), &plan) < 0)
+		return;
+	rc = resolved_link_start(&plan, &hs->resolved, msg, sizeof(msg));
+	if (rc == 0) {
+		log_debug("systemd-resolved: %s: not told about %s", msg, tun);
+		return;
+	}
+	if (rc < 0) {
+		log_warn("systemd-resolved: %s: its lookups go to other links' servers, captured or refused (names may "
+			 "not resolve); see --resolved in tun2socks(8)",
+			 msg);
+		return;
+	}
+	if (plan.stub) {
+		cfg->dns_stub = true;
+		cfg->dns_stub4 = stub4;
+	}
+	(void)resolved_link_plan_format(&plan, text, sizeof(text));
+	log_info("systemd-resolved: link %s: %s (lookups go through the TUN%s)", tun, text,
+		 !plan.stub ? ""
+		 : cfg->dns_mode == CONFIG_DNS_FAKE_IP ? ", answered from the fake-IP pool"
+						     : "; REFUSED without --dns-server or --dns fake-ip");
+}
+
+static void
+stop_resolved(struct host_setup *hs)
+{
+	char msg[256];
+
+	if (hs->resolved == NULL)
+		return;
+	if (resolved_link_stop(hs->resolved, msg, sizeof(msg)) < 0)
+		log_warn("systemd-resolved: %s: the TUN's link keeps its DNS settings while it exists", msg);
+	else
+		log_info("systemd-resolved: the TUN's link settings reverted");
+	hs->resolved = NULL;
 }
 
 /* Runs in the command's child, inside its new namespaces. */
@@ -357,6 +412,8 @@ open_tun(struct t2s_config *cfg, struct tun_device *tun, struct host_setup *hs)
 			return err;
 		}
 	}
+	if (cfg->auto_route && !cfg->resolved_off)
+		start_resolved(cfg, tun->name, hs);
 	return 0;
 }
 
@@ -365,6 +422,7 @@ stop_capture(struct host_setup *hs)
 {
 	int saved;
 
+	stop_resolved(hs);
 	if (hs->capture == NULL)
 		return;
 	if (hs->netns_fd >= 0) {
@@ -504,6 +562,8 @@ host_reload_end(struct host_setup *hs, int err, const char *why)
 		service_reloaded(hs->svc, status);
 		return;
 	}
+	if (hs->resolved != NULL && resolved_link_update(hs->resolved, status, sizeof(status)) < 0)
+		log_warn("reload: systemd-resolved: %s: the TUN's link may have lost its DNS settings", status);
 	proxy = t2s_engine_proxy(hs->engine, name, sizeof(name));
 	service_set_proxy(hs->svc, proxy, name);
 	service_reloaded(hs->svc, NULL);
@@ -645,6 +705,23 @@ command_identity(const struct t2s_config *cfg, struct host_setup *hs, struct pri
 	return 1;
 }
 
+/* A dead run's persistent TUN still has resolved's settings (start_resolved): revert them. */
+static void
+down_resolved(const char *tun)
+{
+	int ifindex = (int)if_nametoindex(tun);
+	char msg[256];
+	int rc;
+
+	if (ifindex <= 0)
+		return; /* the TUN went, and resolved forgot it */
+	rc = resolved_link_revert(ifindex, msg, sizeof(msg));
+	if (rc > 0)
+		log_info("down: systemd-resolved: %s's link settings reverted", tun);
+	else if (rc < 0)
+		log_warn("down: systemd-resolved: %s: run resolvectl revert %s", msg, tun);
+}
+
 static int
 run_down(const struct t2s_config *cfg)
 {
@@ -659,6 +736,8 @@ run_down(const struct t2s_config *cfg)
 		close(fd);
 	}
 	n = capture_down(cfg->tun_named ? cfg->tun_name : NULL);
+	if (n > 0 && cfg->tun_named)
+		down_resolved(cfg->tun_name);
 	if (n >= 0)
 		n += control_remove_stale(cfg->tun_named ? cfg->tun_name : NULL);
 	if (saved >= 0)

@@ -213,5 +213,7 @@ compare(const void *a, const void *b, void *arg)
 void
 ctl_flows_sort(struct ctl_flow *v, size_t n, enum ctl_flows_sort key)
 {
+	if (n < 2) /* also v == NULL for an empty table: qsort_r's argument is nonnull */
+		return;
 	qsort_r(v, n, sizeof(*v), compare, &key);
 }

@@ -12,93 +12,59 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "container_of.h"
-#include "list.h"
+#include "ctl_client.h"
 #include "log.h"
 
-struct ctl_client {
-	struct ctl_server *server;
-	struct list_node link;
-	int fd;
-	ev_io io;
-	ev_timer stall; /* armed while output waits */
-	char in[CTL_PROTO_REQUEST_MAX];
-	size_t in_len;
-	struct ctl_buf out;
-	bool closing; /* answered an error: close once the output is sent */
-};
-
 struct ctl_server {
-	struct ev_loop *loop;
 	struct ctl_server_params p;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	int fd;
-	ev_io io;
-	struct list_node clients;
-	unsigned n_clients;
-	unsigned long cut_off;
+	int fd; /* the listener (the set's, once it has one) */
+	struct ctl_client_set *clients;
+	unsigned long cut_off; /* beyond the set's refusals */
 };
 
 static void
-client_free(struct ctl_client *c)
+note_cut_off(struct ctl_server *s, const char *why)
 {
-	struct ctl_server *s = c->server;
-
-	ev_io_stop(s->loop, &c->io);
-	ev_timer_stop(s->loop, &c->stall);
-	close(c->fd);
-	ctl_buf_free(&c->out);
-	list_remove(&c->link);
-	s->n_clients--;
-	free(c);
+	s->cut_off++;
+	log_debug("control: a client was cut off: %s", why);
 }
 
 static void
 cut_off(struct ctl_client *c, const char *why)
 {
-	c->server->cut_off++;
-	log_debug("control: a client was cut off: %s", why);
-	client_free(c);
+	note_cut_off(c->arg, why);
+	ctl_client_free(c);
 }
 
 /* Sends what the socket takes; returns -1 when the client was freed. */
 static int
 flush(struct ctl_client *c)
 {
-	struct ctl_server *s = c->server;
 	int events = EV_READ;
+	long n = ctl_client_send(c);
 
-	while (c->out.len > 0) {
-		ssize_t n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			break;
-		if (n <= 0) {
-			client_free(c);
-			return -1;
-		}
-		ctl_buf_consume(&c->out, (size_t)n);
-		ev_timer_again(s->loop, &c->stall); /* progress: the reader is alive */
+	if (n < 0) {
+		ctl_client_free(c);
+		return -1;
 	}
+	if (n > 0)
+		ctl_client_stall_again(c); /* progress: the reader is alive */
 	if (c->out.len == 0) {
-		ev_timer_stop(s->loop, &c->stall);
+		ctl_client_stall_stop(c);
 		if (c->closing) {
-			client_free(c);
+			ctl_client_free(c);
 			return -1;
 		}
 	} else {
 		events |= EV_WRITE;
-		if (!ev_is_active(&c->stall))
-			ev_timer_again(s->loop, &c->stall);
+		if (!ctl_client_stall_armed(c))
+			ctl_client_stall_again(c);
 	}
 	/* While output waits, requests wait too: a client cannot pile up responses. */
 	if (c->out.len > 0)
 		events &= ~EV_READ;
-	if (c->io.events != events) {
-		ev_io_stop(s->loop, &c->io);
-		ev_io_set(&c->io, c->fd, events);
-		ev_io_start(s->loop, &c->io);
-	}
+	ctl_client_watch(c, events);
 	return 0;
 }
 
@@ -106,12 +72,12 @@ flush(struct ctl_client *c)
 static int
 handle_lines(struct ctl_client *c)
 {
-	struct ctl_server *s = c->server;
+	struct ctl_server *s = c->arg;
 	size_t off = 0;
 	long n;
 
 	while (!c->closing && c->out.len == 0 &&
-	       (n = ctl_proto_line(c->in + off, c->in_len - off, sizeof(c->in))) != 0) {
+	       (n = ctl_proto_line(c->in + off, c->in_len - off, CTL_PROTO_REQUEST_MAX)) != 0) {
 		if (n < 0) {
 			ctl_proto_error(&c->out, "request too long");
 			ctl_proto_end(&c->out);
@@ -134,23 +100,19 @@ handle_lines(struct ctl_client *c)
 }
 
 static void
-ctl_client_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+ctl_server_client_io_cb(struct ctl_client *c, int revents)
 {
-	struct ctl_client *c = container_of(w, struct ctl_client, io);
-
-	(void)loop;
 	if ((revents & EV_WRITE) && flush(c) < 0)
 		return;
 	if ((revents & EV_READ) && c->out.len == 0) {
-		ssize_t n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, MSG_DONTWAIT);
+		int rc = ctl_client_recv(c);
 
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		if (rc == 0)
 			return;
-		if (n <= 0) {
-			client_free(c);
+		if (rc < 0) {
+			ctl_client_free(c);
 			return;
 		}
-		c->in_len += (size_t)n;
 	}
 	/* One response at a time: the next request is answered once the last one went. */
 	for (;;) {
@@ -168,42 +130,9 @@ ctl_client_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 static void
-ctl_client_stall_cb(struct ev_loop *loop, ev_timer *w, int revents)
+ctl_server_client_stalled(struct ctl_client *c)
 {
-	struct ctl_client *c = container_of(w, struct ctl_client, stall);
-
-	(void)loop;
-	(void)revents;
-	cut_off(c, "it read nothing of its response in time");
-}
-
-static void
-ctl_server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct ctl_server *s = container_of(w, struct ctl_server, io);
-
-	(void)revents;
-	for (int i = 0; i < 16; i++) {
-		int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct ctl_client *c;
-
-		if (fd < 0)
-			return;
-		if (s->n_clients >= s->p.max_clients || (c = calloc(1, sizeof(*c))) == NULL) {
-			s->cut_off++;
-			close(fd);
-			continue;
-		}
-		c->server = s;
-		c->fd = fd;
-		ctl_buf_init(&c->out, s->p.out_limit);
-		list_push_front(&s->clients, &c->link);
-		s->n_clients++;
-		ev_io_init(&c->io, ctl_client_io_cb, fd, EV_READ);
-		ev_io_start(loop, &c->io);
-		ev_init(&c->stall, ctl_client_stall_cb);
-		c->stall.repeat = s->p.stall_timeout;
-	}
+	note_cut_off(c->arg, "it read nothing of its response in time");
 }
 
 /* A socket at the path that nobody answers is a dead run's: it may go. */
@@ -241,11 +170,9 @@ ctl_server_new(struct ev_loop *loop, const struct ctl_server_params *p, struct c
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return -ENOMEM;
-	s->loop = loop;
 	s->p = *p;
 	strcpy(s->path, p->path);
 	s->p.path = s->path;
-	list_init(&s->clients);
 	if ((err = claim_path(&sun)) < 0)
 		goto err_free;
 	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -266,9 +193,21 @@ ctl_server_new(struct ev_loop *loop, const struct ctl_server_params *p, struct c
 		unlink(s->path);
 		goto err_close;
 	}
-	ev_io_init(&s->io, ctl_server_accept_cb, s->fd, EV_READ);
-	ev_io_start(loop, &s->io);
-	ev_unref(loop); /* a control socket is no reason to keep running */
+	/* A control socket is no reason to keep running: the set's listener does not. */
+	s->clients = ctl_client_set_new(loop, s->fd, &(struct ctl_client_params){
+		.max_clients = p->max_clients,
+		.in_size = CTL_PROTO_REQUEST_MAX,
+		.out_limit = p->out_limit,
+		.stall_timeout = p->stall_timeout,
+		.io = ctl_server_client_io_cb,
+		.stalled = ctl_server_client_stalled,
+		.arg = s,
+	});
+	if (s->clients == NULL) {
+		err = -ENOMEM;
+		unlink(s->path);
+		goto err_close;
+	}
 	*out = s;
 	return 0;
 
@@ -284,11 +223,7 @@ ctl_server_free(struct ctl_server *s)
 {
 	if (s == NULL)
 		return;
-	while (!list_empty(&s->clients))
-		client_free(list_entry(list_first(&s->clients), struct ctl_client, link));
-	ev_ref(s->loop);
-	ev_io_stop(s->loop, &s->io);
-	close(s->fd);
+	ctl_client_set_free(s->clients); /* and the listener */
 	/* After a privilege drop the directory may not let us: the next run replaces it. */
 	(void)unlink(s->path);
 	free(s);
@@ -297,11 +232,11 @@ ctl_server_free(struct ctl_server *s)
 unsigned
 ctl_server_clients(const struct ctl_server *s)
 {
-	return s->n_clients;
+	return ctl_client_set_count(s->clients);
 }
 
 unsigned long
 ctl_server_cut_off(const struct ctl_server *s)
 {
-	return s->cut_off;
+	return s->cut_off + ctl_client_set_refused(s->clients);
 }

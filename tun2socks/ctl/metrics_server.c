@@ -10,31 +10,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "container_of.h"
-#include "list.h"
+#include "ctl_client.h"
 
 #define HEAD_MAX 8192
 
-struct metrics_client {
-	struct metrics_server *server;
-	struct list_node link;
-	int fd;
-	ev_io io;
-	ev_timer timer;
-	char in[HEAD_MAX];
-	size_t in_len;
-	struct ctl_buf out; /* empty until the request is complete */
-	bool answered;
-};
-
 struct metrics_server {
-	struct ev_loop *loop;
-	int fd;
-	ev_io io;
+	int fd; /* the listener (the set's, once it has one) */
 	metrics_render_fn render;
 	void *arg;
-	struct list_node clients;
-	unsigned n_clients;
+	struct ctl_client_set *clients;
 };
 
 int
@@ -72,22 +56,9 @@ metrics_server_parse(const char *buf, size_t len, size_t max, int *head_only)
 }
 
 static void
-client_free(struct metrics_client *c)
+answer(struct ctl_client *c, int status, bool head_only)
 {
-	struct metrics_server *s = c->server;
-
-	ev_io_stop(s->loop, &c->io);
-	ev_timer_stop(s->loop, &c->timer);
-	close(c->fd);
-	ctl_buf_free(&c->out);
-	list_remove(&c->link);
-	s->n_clients--;
-	free(c);
-}
-
-static void
-answer(struct metrics_client *c, int status, bool head_only)
-{
+	struct metrics_server *s = c->arg;
 	struct ctl_buf body;
 	char head[256];
 	const char *reason = status == 200 ? "OK" : status == 404 ? "Not Found" : status == 405 ? "Method Not Allowed"
@@ -96,7 +67,7 @@ answer(struct metrics_client *c, int status, bool head_only)
 
 	ctl_buf_init(&body, METRICS_SERVER_BODY_MAX);
 	if (status == 200)
-		c->server->render(c->server->arg, &body);
+		s->render(s->arg, &body);
 	else if (ctl_buf_put(&body, reason, strlen(reason)))
 		ctl_buf_put(&body, "\n", 1);
 	if (body.failed) {
@@ -114,80 +85,33 @@ answer(struct metrics_client *c, int status, bool head_only)
 	if (!head_only && body.len > 0)
 		ctl_buf_put(&c->out, body.data, body.len);
 	ctl_buf_free(&body);
-	c->answered = true;
+	c->closing = true; /* answered */
 }
 
 static void
-metrics_client_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+metrics_server_client_io_cb(struct ctl_client *c, int revents)
 {
-	struct metrics_client *c = container_of(w, struct metrics_client, io);
-	int status, head_only = 0;
-	ssize_t n;
+	int status, head_only = 0, rc;
 
-	if (!c->answered && (revents & EV_READ)) {
-		n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	if (!c->closing && (revents & EV_READ)) {
+		rc = ctl_client_recv(c);
+		if (rc == 0)
 			return;
-		if (n <= 0) {
-			client_free(c);
+		if (rc < 0) {
+			ctl_client_free(c);
 			return;
 		}
-		c->in_len += (size_t)n;
-		status = metrics_server_parse(c->in, c->in_len, sizeof(c->in), &head_only);
+		status = metrics_server_parse(c->in, c->in_len, HEAD_MAX, &head_only);
 		if (status == 0)
 			return;
 		answer(c, status < 0 ? 431 : status, head_only);
-		ev_io_stop(loop, &c->io);
-		ev_io_set(&c->io, c->fd, EV_WRITE);
-		ev_io_start(loop, &c->io);
+		ctl_client_watch(c, EV_WRITE);
 	}
-	while (c->answered && c->out.len > 0) {
-		n = send(c->fd, c->out.data, c->out.len, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (n <= 0)
-			break;
-		ctl_buf_consume(&c->out, (size_t)n);
-	}
-	if (c->answered) {
+	if (c->closing) {
+		if (ctl_client_send(c) >= 0 && c->out.len > 0)
+			return; /* the rest when the socket takes it */
 		shutdown(c->fd, SHUT_WR);
-		client_free(c);
-	}
-}
-
-static void
-metrics_client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	(void)loop;
-	(void)revents;
-	client_free(container_of(w, struct metrics_client, timer)); /* too slow: cut off */
-}
-
-static void
-metrics_server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct metrics_server *s = container_of(w, struct metrics_server, io);
-
-	(void)revents;
-	for (int i = 0; i < 16; i++) {
-		int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct metrics_client *c;
-
-		if (fd < 0)
-			return;
-		if (s->n_clients >= METRICS_SERVER_CLIENTS || (c = calloc(1, sizeof(*c))) == NULL) {
-			close(fd);
-			continue;
-		}
-		c->server = s;
-		c->fd = fd;
-		list_push_front(&s->clients, &c->link);
-		s->n_clients++;
-		ev_io_init(&c->io, metrics_client_io_cb, fd, EV_READ);
-		ev_io_start(loop, &c->io);
-		/* The whole exchange, request and response, within the bound. */
-		ev_timer_init(&c->timer, metrics_client_timer_cb, METRICS_SERVER_TIMEOUT, 0);
-		ev_timer_start(loop, &c->timer);
+		ctl_client_free(c);
 	}
 }
 
@@ -202,10 +126,8 @@ metrics_server_new(struct ev_loop *loop, const struct sockaddr_storage *addr, me
 	*out = NULL;
 	if (s == NULL)
 		return -ENOMEM;
-	s->loop = loop;
 	s->render = render;
 	s->arg = arg;
-	list_init(&s->clients);
 	s->fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->fd < 0) {
 		err = -errno;
@@ -219,9 +141,22 @@ metrics_server_new(struct ev_loop *loop, const struct sockaddr_storage *addr, me
 		free(s);
 		return err;
 	}
-	ev_io_init(&s->io, metrics_server_accept_cb, s->fd, EV_READ);
-	ev_io_start(loop, &s->io);
-	ev_unref(loop); /* a scrape endpoint is no reason to keep running */
+	/* A scrape endpoint is no reason to keep running: the set's listener does not. */
+	s->clients = ctl_client_set_new(loop, s->fd, &(struct ctl_client_params){
+		.max_clients = METRICS_SERVER_CLIENTS,
+		.in_size = HEAD_MAX,
+		.out_limit = 0, /* answer() sets it to the response's size */
+		/* The whole exchange, request and response, within the bound. */
+		.stall_timeout = METRICS_SERVER_TIMEOUT,
+		.stall_at_accept = true,
+		.io = metrics_server_client_io_cb,
+		.arg = s,
+	});
+	if (s->clients == NULL) {
+		close(s->fd);
+		free(s);
+		return -ENOMEM;
+	}
 	*out = s;
 	return 0;
 }
@@ -231,10 +166,6 @@ metrics_server_free(struct metrics_server *s)
 {
 	if (s == NULL)
 		return;
-	while (!list_empty(&s->clients))
-		client_free(list_entry(list_first(&s->clients), struct metrics_client, link));
-	ev_ref(s->loop);
-	ev_io_stop(s->loop, &s->io);
-	close(s->fd);
+	ctl_client_set_free(s->clients); /* and the listener */
 	free(s);
 }

@@ -108,6 +108,7 @@ config_merge_live(struct t2s_config *running, const struct t2s_config *next, con
 		  "fake-ip-range6");
 	REFUSE_IF(r->auto_route != n->auto_route, "auto-route");
 	REFUSE_IF(r->kill_switch != n->kill_switch, "kill-switch");
+	REFUSE_IF(r->resolved_off != n->resolved_off, "resolved");
 	REFUSE_IF(r->n_exclude != n->n_exclude || memcmp(r->exclude, n->exclude, r->n_exclude * sizeof(r->exclude[0])) != 0,
 		  "exclude");
 	/* The selection's chain and rules come and go together with the capture: a restart's job. */

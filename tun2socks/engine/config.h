@@ -111,13 +111,14 @@ struct t2s_config {
 	int uid_select;      /* enum capture_select: 0 everyone, 1 --uid, 2 --exclude-uid */
 	struct netlink_uid_range uids[CONFIG_MAX_UID_RANGES];
 	unsigned n_uids;
+	bool resolved_off;   /* --resolved off: systemd-resolved is not told about the TUN (resolved_link.h) */
 	char share_from[16]; /* LAN interface whose forwarded traffic is captured; "" for none */
 	const char *netns;   /* --netns PATH|NAME: the TUN lives there */
 	char **command;      /* after "--": run in a namespace of its own (NULL-terminated) */
 	const char *control; /* --control PATH: the control socket (NULL: the default path) */
 	const char *metrics; /* --metrics ADDR:PORT: serve /metrics (NULL: off) */
 	struct netlink_prefix dns_server; /* nameserver for the command's resolv.conf; family 0: the host's */
-	bool dns_stub;              /* set by main: the command's resolv.conf names dns_stub4 */
+	bool dns_stub;              /* set by main: the command's resolv.conf, or resolved's TUN link, names dns_stub4 */
 	struct in_addr dns_stub4;   /* CONFIG_DNS_STUB_ADDR4, answered by dns_stub.c */
 	const char *user;      /* --user: drop privileges to it once set up (NULL: stay) */
 	const char *group;     /* --group: instead of the user's primary group */

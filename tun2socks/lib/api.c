@@ -123,7 +123,7 @@ static atomic_int engine_claimed;
 /* The command's host integration: the embedder owns the device and the routes. */
 static const char *const host_options[] = {
 	"tun", "tun-fd", "auto-route", "kill-switch", "exclude", "share-from", "netns",
-	"user", "group", "proxy-auth-file", "no-offload", "control", "metrics", NULL,
+	"user", "group", "proxy-auth-file", "no-offload", "control", "metrics", "resolved", NULL,
 };
 
 const char *
