@@ -154,6 +154,129 @@ test_plan_whole_host(void **state)
 }
 
 static void
+test_uid_range_parse(void **state)
+{
+	static const char *const bad[] = {
+		"", "-", "x", "1000-", "-1000", "1000-999", "1000 ", " 1000", "+5", "1-2-3", "1000-x",
+		"4294967295", "0-4294967295", "99999999999", "1,2", "0x10",
+	};
+	struct netlink_uid_range u;
+	unsigned i;
+
+	(void)state;
+	assert_int_equal(capture_uid_range_parse("1000", &u), 0);
+	assert_int_equal(u.start, 1000);
+	assert_int_equal(u.end, 1000);
+	assert_int_equal(capture_uid_range_parse("1000-1999", &u), 0);
+	assert_int_equal(u.start, 1000);
+	assert_int_equal(u.end, 1999);
+	assert_int_equal(capture_uid_range_parse("0", &u), 0);
+	assert_int_equal(u.end, 0);
+	assert_int_equal(capture_uid_range_parse("0-4294967294", &u), 0);
+	assert_int_equal(u.end, 4294967294u);
+	assert_int_equal(capture_uid_range_parse("5-5", &u), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (capture_uid_range_parse(bad[i], &u) != -EINVAL)
+			fail_msg("accepted: '%s'", bad[i]);
+}
+
+/* The users not captured, as the rules at 7425 and the guard name them. */
+static void
+test_uid_direct(void **state)
+{
+	struct netlink_uid_range in[4], out[CAPTURE_MAX_UID_RANGES + 1];
+	struct capture_params p = {.select = CAPTURE_SELECT_UID, .uids = in, .n_uids = 1};
+
+	(void)state;
+	in[0] = (struct netlink_uid_range){1000, 1999};
+	assert_int_equal(capture_uid_direct(&p, out), 2);
+	assert_true(out[0].start == 0 && out[0].end == 999 && out[1].start == 2000 && out[1].end == 4294967294u);
+	/* Unsorted, overlapping and adjacent ranges merge; the ends of the uid space. */
+	in[0] = (struct netlink_uid_range){3000, 3999};
+	in[1] = (struct netlink_uid_range){0, 9};
+	in[2] = (struct netlink_uid_range){3500, 4999};
+	in[3] = (struct netlink_uid_range){5000, 4294967294u};
+	p.n_uids = 4;
+	assert_int_equal(capture_uid_direct(&p, out), 1);
+	assert_true(out[0].start == 10 && out[0].end == 2999);
+	p.select = CAPTURE_SELECT_EXCLUDE_UID;
+	assert_int_equal(capture_uid_direct(&p, out), 2);
+	assert_true(out[0].start == 0 && out[0].end == 9 && out[1].start == 3000 && out[1].end == 4294967294u);
+	/* Everyone captured: nobody goes direct. */
+	p.select = CAPTURE_SELECT_UID;
+	in[0] = (struct netlink_uid_range){0, 4294967294u};
+	p.n_uids = 1;
+	assert_int_equal(capture_uid_direct(&p, out), 0);
+	p.n_uids = 0;
+	assert_int_equal(capture_uid_direct(&p, out), -EINVAL);
+	p.n_uids = 1;
+	p.select = CAPTURE_SELECT_ALL;
+	assert_int_equal(capture_uid_direct(&p, out), -EINVAL);
+}
+
+static void
+test_plan_select(void **state)
+{
+	struct netlink_uid_range uids[2] = {{1000, 1999}, {5, 5}};
+	struct capture_params p = {
+		.tun = "tun0", .whole_host = true, .fwmark = 0x7432, .exclude_dns = true,
+		.select = CAPTURE_SELECT_UID, .uids = uids, .n_uids = 1,
+	};
+
+	(void)state;
+	/* --uid: other users to main; connections marked by the select chain keep their path. */
+	assert_int_equal(capture_plan_build(&p, &plan), 0);
+	assert_string_equal(lines(&plan), "route 4 7432 unicast default dev tun0\n"
+					  "rule 4 7423 fwmark 0x1000000/0x1000000 lookup 7432\n"
+					  "rule 4 7425 fwmark 0x2000000/0x2000000 lookup 254\n"
+					  "rule 4 7425 iif lo uidrange 0-999 lookup 254\n"
+					  "rule 4 7425 iif lo uidrange 2000-4294967294 lookup 254\n"
+					  "rule 4 7430 to 127.0.0.0/8 lookup 254\n"
+					  "rule 4 7430 to 169.254.0.0/16 lookup 254\n"
+					  "rule 4 7430 to 224.0.0.0/4 lookup 254\n"
+					  "rule 4 7430 to 255.255.255.255/32 lookup 254\n"
+					  "rule 4 7431 fwmark 0x7432/0x7432 lookup 254\n"
+					  "rule 4 7432 fwmark 0x7432/0x7432 unreachable\n"
+					  "rule 4 7434 lookup 7432\n");
+	/* --exclude-uid with the kill switch: one rule per range, captured connections refused. */
+	p.select = CAPTURE_SELECT_EXCLUDE_UID;
+	p.n_uids = 2;
+	p.kill_switch = true;
+	assert_int_equal(capture_plan_build(&p, &plan), 0);
+	assert_non_null(strstr(lines(&plan), "rule 4 7423 fwmark 0x1000000/0x1000000 lookup 7432\n"
+					     "rule 4 7424 fwmark 0x1000000/0x1000000 prohibit\n"
+					     "rule 4 7425 fwmark 0x2000000/0x2000000 lookup 254\n"
+					     "rule 4 7425 iif lo uidrange 5-5 lookup 254\n"
+					     "rule 4 7425 iif lo uidrange 1000-1999 lookup 254\n"));
+	assert_non_null(strstr(lines(&plan), "rule 4 7435 prohibit\nnft inet tun2socks-tun0\n"));
+	/* The record holds them (an upgrade's next start and `down` read it back). */
+	{
+		static char text[CAPTURE_MAX_OPS * 160];
+		struct capture_owner o = {.pid = 42, .start = 7}, o2;
+
+		assert_true(capture_record_format(&plan, &o, text, sizeof(text)) > 0);
+		assert_int_equal(capture_record_parse(text, &plan2, &o2), 0);
+		assert_string_equal(lines(&plan2), lines(&plan));
+	}
+	/* A selection without users is a caller's bug. */
+	p.n_uids = 0;
+	assert_int_equal(capture_plan_build(&p, &plan), -EINVAL);
+	/* With a LAN too: only what this host sends is selected (iif lo); forwarded packets,
+	 * routed as uid 0, still meet the capture. */
+	p.share_from = "lan0";
+	p.n_uids = 1;
+	assert_int_equal(capture_plan_build(&p, &plan), 0);
+	assert_non_null(strstr(lines(&plan), "rule 4 7425 iif lo uidrange 1000-1999 lookup 254\n"));
+	assert_non_null(strstr(lines(&plan), "rule 4 7434 lookup 7432\n"));
+	/* Only for the whole host: the LAN's forwarded traffic has no user. */
+	p.whole_host = false;
+	p.share_from = "lan0";
+	p.n_uids = 1;
+	assert_int_equal(capture_plan_build(&p, &plan), 0);
+	assert_null(strstr(lines(&plan), "uidrange"));
+}
+
+static void
 test_plan_lan(void **state)
 {
 	struct capture_params p = {.tun = "tun0", .share_from = "lan0", .kill_switch = true, .ipv6 = true};
@@ -238,6 +361,9 @@ test_op_round_trip(void **state)
 		"rule 4 7428 ipproto udp dport 53 lookup 7432",
 		"rule 6 7429 iif lan0 ipproto tcp dport 53 prohibit",
 		"rule 4 7428 ipproto tcp lookup 7432",
+		"rule 4 7425 iif lo uidrange 1000-1999 lookup 254",
+		"rule 6 7425 uidrange 0-0 lookup 254",
+		"rule 4 7423 fwmark 0x1000000/0x1000000 lookup 7432",
 		"nft inet tun2socks-tun0",
 		"nft inet tun2socks-a.b_c-15chars",
 		"route 4 7432 unicast default dev tun0",
@@ -300,6 +426,12 @@ test_op_parse_bad(void **state)
 		"sysctl net/../../etc/passwd 1 -",      /* never climbs out */
 		"sysctl net/ipv4/ip_forward 1 0 please",
 		"swap 1 2",
+		"rule 4 7425 uidrange 1000 lookup 254", /* always FIRST-LAST in a record */
+		"rule 4 7425 uidrange 2000-1000 lookup 254",
+		"rule 4 7425 uidrange 0-4294967295 lookup 254",
+		"rule 4 7425 uidrange lookup 254",
+		"rule 4 7425 uidrange 1-2 uidrange 3-4 lookup 254",
+		"rule 4 7425 not uidrange 1-2 lookup 254",
 	};
 	struct capture_op op;
 	unsigned i;
@@ -491,6 +623,9 @@ main(void)
 		cmocka_unit_test(test_prefix_parse),
 		cmocka_unit_test(test_plan_none),
 		cmocka_unit_test(test_plan_whole_host),
+		cmocka_unit_test(test_uid_range_parse),
+		cmocka_unit_test(test_uid_direct),
+		cmocka_unit_test(test_plan_select),
 		cmocka_unit_test(test_plan_lan),
 		cmocka_unit_test(test_plan_too_big),
 		cmocka_unit_test(test_op_round_trip),

@@ -216,7 +216,8 @@ test_usage_lists_every_option(void **state)
 		"-t,",        "-m,",               "-a,",            "-6,",         "-l,",
 		"-h,",        "-V,",               "--auto-route",   "--exclude",   "--kill-switch",
 		"--share-from", "--netns",         "--dns-server",   "-- COMMAND",  "tun2socks down",
-		"--max-memory", "--exclude-dns", "--resolved",
+		"--max-memory", "--exclude-dns",   "--uid",          "--exclude-uid",
+		"--resolved",
 	};
 
 	(void)state;
@@ -895,6 +896,35 @@ test_capture_options(void **state)
 	assert_string_equal(cfg.netns, "/proc/1/ns/net");
 	bad("--netns", "--auto-route", "--proxy", PROXY, "--netns", "x", "--auto-route", NULL);
 	bad("--netns", "needs a path", "--proxy", PROXY, "--netns", "", NULL);
+
+	/* Per-user selection (issue 10 §5). */
+	ok(&cfg, "--proxy", PROXY, "--auto-route", NULL);
+	assert_int_equal(cfg.n_uids, 0);
+	assert_int_equal(cfg.uid_select, CAPTURE_SELECT_ALL);
+	ok(&cfg, "--proxy", PROXY, "--auto-route", "--uid", "1000-1999", NULL);
+	assert_int_equal(cfg.uid_select, CAPTURE_SELECT_UID);
+	assert_int_equal(cfg.n_uids, 1);
+	assert_int_equal(cfg.uids[0].start, 1000);
+	assert_int_equal(cfg.uids[0].end, 1999);
+	ok(&cfg, "--proxy", PROXY, "--auto-route", "--exclude-uid", "0", "--exclude-uid", "33-34", NULL);
+	assert_int_equal(cfg.uid_select, CAPTURE_SELECT_EXCLUDE_UID);
+	assert_int_equal(cfg.n_uids, 2);
+	assert_int_equal(cfg.uids[0].end, 0);
+	assert_int_equal(cfg.uids[1].start, 33);
+	bad("--uid", "needs --auto-route", "--proxy", PROXY, "--uid", "1000", NULL);
+	bad("--exclude-uid", "needs --auto-route", "--proxy", PROXY, "--exclude-uid", "1000", NULL);
+	bad("--uid", "needs --auto-route", "--proxy", PROXY, "--share-from", "lan0", "--uid", "1000", NULL);
+	bad("--uid", "'alice'", "--proxy", PROXY, "--auto-route", "--uid", "alice", NULL);
+	bad("--uid", "'1999-1000'", "--proxy", PROXY, "--auto-route", "--uid", "1999-1000", NULL);
+	bad("--exclude-uid", "'-1'", "--proxy", PROXY, "--auto-route", "--exclude-uid", "-1", NULL);
+	ok(&cfg, "--proxy", PROXY, "--auto-route", "--uid", "1", "--uid", "2000-2999", NULL);
+	assert_int_equal(cfg.n_uids, 2);
+	assert_int_equal(cfg.uid_select, CAPTURE_SELECT_UID);
+	bad("do not go together", NULL, "--proxy", PROXY, "--auto-route", "--uid", "1", "--exclude-uid", "2", NULL);
+	bad("--exclude-uid", "at most 8", "--proxy", PROXY, "--auto-route", "--exclude-uid", "1", "--exclude-uid", "2",
+	    "--exclude-uid", "3", "--exclude-uid", "4", "--exclude-uid", "5", "--exclude-uid", "6",
+	    "--exclude-uid", "7", "--exclude-uid", "8", "--exclude-uid", "9", NULL);
+	bad("--fwmark", "selection", "--proxy", PROXY, "--auto-route", "--fwmark", "0x1000000", "--uid", "5", NULL);
 }
 
 /* `check` (issue 11): needs --proxy; --check-target is HOST:PORT; --ready-timeout. */

@@ -236,6 +236,23 @@ test_merge(void **state)
 	assert_true(cfg.proxy.server.u.ipv4[3] == 9);
 	cli_file_release(&cf);
 
+	/* The user selection in a file; the command line's replaces it. */
+	path = write_file("u.conf",
+			  "proxy = socks5://192.0.2.1:1080\nauto-route\nexclude-uid = 0\nexclude-uid = 1000-1999\n", 0644);
+	assert_int_equal(load(&cfg, &cf, msg, sizeof(msg), "--config", path, NULL), CLI_RUN);
+	assert_int_equal(cfg.uid_select, CAPTURE_SELECT_EXCLUDE_UID);
+	assert_int_equal(cfg.n_uids, 2);
+	assert_int_equal(cfg.uids[1].end, 1999);
+	cli_file_release(&cf);
+	assert_int_equal(load(&cfg, &cf, msg, sizeof(msg), "--config", path, "--uid", "5", NULL), CLI_RUN);
+	assert_int_equal(cfg.uid_select, CAPTURE_SELECT_UID);
+	assert_int_equal(cfg.n_uids, 1);
+	assert_int_equal(cfg.uids[0].start, 5);
+	cli_file_release(&cf);
+	path = write_file("ubad.conf", "proxy = socks5://192.0.2.1:1080\nauto-route\nuid = nobody\n", 0644);
+	assert_int_equal(load(&cfg, &cf, msg, sizeof(msg), "--config", path, NULL), -EINVAL);
+	assert_non_null(strstr(msg, "ubad.conf:3: --uid: 'nobody' is not a user id"));
+
 	/* Without --config the file is not read, and --proxy is required as before. */
 	assert_int_equal(load(&cfg, &cf, msg, sizeof(msg), "--mtu", "1500", NULL), -EINVAL);
 	assert_non_null(strstr(msg, "--proxy is required"));
@@ -360,6 +377,7 @@ test_print_masks(void **state)
 	assert_non_null(strstr(out, "fwmark = 0x10\n"));
 	assert_non_null(strstr(out, "log-level = debug\n"));
 	assert_non_null(strstr(out, "# kill-switch = false\n"));
+	assert_non_null(strstr(out, "# uid =\n# exclude-uid =\n"));
 	cli_file_release(&cf);
 	/* What it prints reads back as the same configuration (but the password). */
 	path = write_file("printed.conf", out, 0600);
@@ -420,8 +438,12 @@ test_merge_live(void **state)
 	next.n_exclude = 1;
 	next.user = "nobody";
 	next.metrics = "9477";
+	next.uid_select = CAPTURE_SELECT_UID;
+	next.uids[0] = (struct netlink_uid_range){1000, 1999};
+	next.n_uids = 1;
 	assert_int_equal(config_merge_live(&run, &next, refused_cb, &r), 7);
-	assert_string_equal(r.names, "mtu udp auto-route resolved exclude user metrics ");
+	assert_string_equal(r.names, "mtu udp auto-route resolved exclude uid user metrics ");
+	assert_int_equal(run.n_uids, 0);
 	assert_string_equal(run.proxy.user, "c");
 	assert_int_equal(run.proxy.server.port, 1081);
 	assert_true(run.connect_timeout == 3 && run.idle_timeout == 30 && run.udp_timeout == 20);

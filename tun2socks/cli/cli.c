@@ -120,6 +120,11 @@ const char cli_usage[] =
 	"                             (port 53) to it is still captured: see --dns-server\n"
 	"      --exclude-dns          let DNS to excluded and link-local servers bypass the\n"
 	"                             TUN too (it reaches them unproxied: a leak of names)\n"
+	"      --uid UID[-UID]        --auto-route captures only these users' traffic; other\n"
+	"                             users' goes direct (repeatable, at most 8; uids)\n"
+	"      --exclude-uid UID[-UID]\n"
+	"                             --auto-route captures everyone's traffic but these\n"
+	"                             users' (repeatable, at most 8)\n"
 	"      --resolved auto|off    with --auto-route, where systemd-resolved runs: give the\n"
 	"                             TUN's link the DNS server (--dns-server, else tun2socks'\n"
 	"                             own 192.0.2.53) and the routing domain ~. (auto, the\n"
@@ -185,6 +190,8 @@ enum {
 	OPT_AUTO_ROUTE,
 	OPT_EXCLUDE,
 	OPT_EXCLUDE_DNS,
+	OPT_UID,
+	OPT_EXCLUDE_UID,
 	OPT_RESOLVED,
 	OPT_KILL_SWITCH,
 	OPT_SHARE_FROM,
@@ -229,6 +236,8 @@ static const struct option options[] = {
 	{"auto-route", no_argument, NULL, OPT_AUTO_ROUTE},
 	{"exclude", required_argument, NULL, OPT_EXCLUDE},
 	{"exclude-dns", no_argument, NULL, OPT_EXCLUDE_DNS},
+	{"uid", required_argument, NULL, OPT_UID},
+	{"exclude-uid", required_argument, NULL, OPT_EXCLUDE_UID},
 	{"resolved", required_argument, NULL, OPT_RESOLVED},
 	{"kill-switch", no_argument, NULL, OPT_KILL_SWITCH},
 	{"share-from", required_argument, NULL, OPT_SHARE_FROM},
@@ -345,6 +354,14 @@ check_modes(struct t2s_config *cfg, char *msg, size_t msglen)
 	    !lan)
 		return fail(msg, msglen, "%s needs --auto-route, --netns or --share-from",
 			    cfg->kill_switch ? "--kill-switch" : cfg->n_exclude > 0 ? "--exclude" : "--exclude-dns");
+	if (cfg->n_uids == 0)
+		cfg->uid_select = CAPTURE_SELECT_ALL;
+	if (cfg->n_uids > 0 && !cfg->auto_route)
+		return fail(msg, msglen, "%s needs --auto-route",
+			    cfg->uid_select == CAPTURE_SELECT_UID ? "--uid" : "--exclude-uid");
+	if (cfg->n_uids > 0 && (cfg->fwmark & (CAPTURE_MARK_CAPTURED | CAPTURE_MARK_DIRECT)) != 0)
+		return fail(msg, msglen, "--fwmark: bits 0x%x are the user selection's",
+			    CAPTURE_MARK_CAPTURED | CAPTURE_MARK_DIRECT);
 	/* Our own proxy connections must be told apart from the traffic we capture. */
 	if (cfg->auto_route && cfg->fwmark == 0)
 		cfg->fwmark = CAPTURE_DEFAULT_FWMARK;
@@ -355,7 +372,7 @@ check_modes(struct t2s_config *cfg, char *msg, size_t msglen)
 static int
 parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, bool one)
 {
-	bool exclude_seen = false;
+	bool exclude_seen = false, uid_seen = false;
 	const char *why;
 	unsigned long v;
 	int opt, lvl;
@@ -509,6 +526,26 @@ parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, b
 		case OPT_EXCLUDE_DNS:
 			cfg->exclude_dns = true;
 			break;
+		case OPT_UID:
+		case OPT_EXCLUDE_UID: {
+			int kind = opt == OPT_UID ? CAPTURE_SELECT_UID : CAPTURE_SELECT_EXCLUDE_UID;
+			const char *name = opt == OPT_UID ? "--uid" : "--exclude-uid";
+
+			/* The command line's selection replaces the config file's. */
+			if (!one && !uid_seen)
+				cfg->n_uids = 0;
+			uid_seen = true;
+			if (cfg->n_uids > 0 && cfg->uid_select != kind)
+				return fail(msg, msglen, "--uid and --exclude-uid do not go together");
+			if (cfg->n_uids == CONFIG_MAX_UID_RANGES)
+				return fail(msg, msglen, "%s: at most %u", name, CONFIG_MAX_UID_RANGES);
+			if (capture_uid_range_parse(optarg, &cfg->uids[cfg->n_uids]) < 0)
+				return fail(msg, msglen, "%s: '%s' is not a user id or a range FIRST-LAST of them",
+					    name, optarg);
+			cfg->uid_select = kind;
+			cfg->n_uids++;
+			break;
+		}
 		case OPT_KILL_SWITCH:
 			cfg->kill_switch = true;
 			break;

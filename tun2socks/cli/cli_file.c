@@ -307,6 +307,19 @@ cli_file_print(FILE *fp, const struct t2s_config *cfg)
 	}
 	if (cfg->n_exclude == 0)
 		print_unset(fp, "exclude");
+	for (unsigned i = 0; i < cfg->n_uids; i++) {
+		const struct netlink_uid_range *u = &cfg->uids[i];
+		const char *key = cfg->uid_select == CAPTURE_SELECT_UID ? "uid" : "exclude-uid";
+
+		if (u->start == u->end)
+			fprintf(fp, "%s = %u\n", key, (unsigned)u->start);
+		else
+			fprintf(fp, "%s = %u-%u\n", key, (unsigned)u->start, (unsigned)u->end);
+	}
+	if (cfg->n_uids == 0) {
+		print_unset(fp, "uid");
+		print_unset(fp, "exclude-uid");
+	}
 	print_flag(fp, "kill-switch", cfg->kill_switch);
 	fprintf(fp, "resolved = %s\n", cfg->resolved_off ? "off" : "auto");
 	if (cfg->share_from[0] != '\0')

@@ -215,6 +215,9 @@ start_capture(const struct t2s_config *cfg, const char *tun, bool whole_host, ui
 		.exclude_dns = cfg->exclude_dns,
 		.ipv6 = capture_have_ipv6(),
 		.owner_uid = record_owner,
+		.select = (enum capture_select)cfg->uid_select,
+		.uids = cfg->uids,
+		.n_uids = cfg->n_uids,
 	};
 	struct capture *c;
 
@@ -224,7 +227,17 @@ start_capture(const struct t2s_config *cfg, const char *tun, bool whole_host, ui
 	}
 	/* A failure is logged by capture_start, where the failing step is known. */
 	c = capture_start(&p);
-	if (c != NULL)
+	if (c != NULL && whole_host && p.select != CAPTURE_SELECT_ALL) {
+		char who[32 * CONFIG_MAX_UID_RANGES] = "";
+		size_t len = 0;
+
+		for (unsigned i = 0; i < p.n_uids && len < sizeof(who); i++)
+			len += (size_t)snprintf(who + len, sizeof(who) - len, "%s%u-%u", i > 0 ? ", " : "",
+						(unsigned)p.uids[i].start, (unsigned)p.uids[i].end);
+		log_info("capturing the traffic of %s uid %s through %s",
+			 p.select == CAPTURE_SELECT_UID ? "only" : "every user but", who, tun);
+	}
+	if (c != NULL && !(whole_host && p.select != CAPTURE_SELECT_ALL))
 		log_info("capturing %s%s%s%s through %s", whole_host ? "all traffic" : "",
 			 whole_host && p.share_from != NULL ? " and " : "",
 			 p.share_from != NULL ? "traffic forwarded from " : "", p.share_from != NULL ? p.share_from : "",

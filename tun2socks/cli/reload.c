@@ -85,8 +85,12 @@ apply_exclude(struct reload *r)
 		.share_from = cfg->share_from[0] != '\0' ? cfg->share_from : NULL,
 		.exclude = r->exclude,
 		.n_exclude = r->n_exclude,
+		.exclude_dns = cfg->exclude_dns,
 		.ipv6 = capture_have_ipv6(),
 		.owner_uid = h->record_owner,
+		.select = h->netns_fd >= 0 ? CAPTURE_SELECT_ALL : (enum capture_select)cfg->uid_select,
+		.uids = cfg->uids,
+		.n_uids = cfg->n_uids,
 	};
 	int saved = -1, err;
 

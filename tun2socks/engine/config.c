@@ -111,6 +111,10 @@ config_merge_live(struct t2s_config *running, const struct t2s_config *next, con
 	REFUSE_IF(r->resolved_off != n->resolved_off, "resolved");
 	REFUSE_IF(r->n_exclude != n->n_exclude || memcmp(r->exclude, n->exclude, r->n_exclude * sizeof(r->exclude[0])) != 0,
 		  "exclude");
+	/* The selection's chain and rules come and go together with the capture: a restart's job. */
+	REFUSE_IF(r->uid_select != n->uid_select || r->n_uids != n->n_uids ||
+			  memcmp(r->uids, n->uids, r->n_uids * sizeof(r->uids[0])) != 0,
+		  r->uid_select == 2 || n->uid_select == 2 ? "exclude-uid" : "uid");
 	REFUSE_IF(strcmp(r->share_from, n->share_from) != 0, "share-from");
 	REFUSE_IF(str_differ(r->netns, n->netns), "netns");
 	REFUSE_IF(memcmp(&r->dns_server, &n->dns_server, sizeof(r->dns_server)) != 0, "dns-server");

@@ -54,6 +54,8 @@ enum config_udp_mode {
 #define CONFIG_DEFAULT_FAKE_NET4 "198.18.0.0/15"
 #define CONFIG_DEFAULT_FAKE_NET6 "fd00:7432:7373::/64"
 
+/* --uid or --exclude-uid ranges. */
+#define CONFIG_MAX_UID_RANGES 8
 /* User exclusions from capture (--exclude). */
 #define CONFIG_MAX_EXCLUDE 32
 /* The TUN's addresses in the capture modes when --address/--address6 are not given:
@@ -106,6 +108,9 @@ struct t2s_config {
 	struct netlink_prefix exclude[CONFIG_MAX_EXCLUDE];
 	unsigned n_exclude;
 	bool exclude_dns;    /* --exclude-dns: DNS to excluded destinations is not captured either */
+	int uid_select;      /* enum capture_select: 0 everyone, 1 --uid, 2 --exclude-uid */
+	struct netlink_uid_range uids[CONFIG_MAX_UID_RANGES];
+	unsigned n_uids;
 	bool resolved_off;   /* --resolved off: systemd-resolved is not told about the TUN (resolved_link.h) */
 	char share_from[16]; /* LAN interface whose forwarded traffic is captured; "" for none */
 	const char *netns;   /* --netns PATH|NAME: the TUN lives there */

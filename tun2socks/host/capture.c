@@ -63,6 +63,78 @@ capture_prefix_format(const struct netlink_prefix *p, char *buf, size_t len)
 	snprintf(buf, len, "%s/%u", a, p->len);
 }
 
+static int
+parse_uid(const char *s, const char **end, uint32_t *out)
+{
+	char *e;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &e, 10);
+	if (errno != 0 || v >= 0xffffffffULL)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	*end = e;
+	return 0;
+}
+
+int
+capture_uid_range_parse(const char *s, struct netlink_uid_range *out)
+{
+	const char *end;
+	struct netlink_uid_range r;
+
+	if (parse_uid(s, &end, &r.start) < 0)
+		return -EINVAL;
+	r.end = r.start;
+	if (*end == '-' && parse_uid(end + 1, &end, &r.end) < 0)
+		return -EINVAL;
+	if (*end != '\0' || r.end < r.start)
+		return -EINVAL;
+	*out = r;
+	return 0;
+}
+
+int
+capture_uid_direct(const struct capture_params *p, struct netlink_uid_range *out)
+{
+	struct netlink_uid_range r[CAPTURE_MAX_UID_RANGES], t;
+	unsigned n = 0, i, j, k = 0;
+	uint64_t next = 0;
+
+	if (p->select == CAPTURE_SELECT_ALL || p->n_uids == 0 || p->n_uids > CAPTURE_MAX_UID_RANGES)
+		return -EINVAL;
+	memcpy(r, p->uids, p->n_uids * sizeof(r[0]));
+	for (i = 1; i < p->n_uids; i++) /* a handful: insertion sort by start */
+		for (j = i; j > 0 && r[j].start < r[j - 1].start; j--) {
+			t = r[j];
+			r[j] = r[j - 1];
+			r[j - 1] = t;
+		}
+	for (i = 0; i < p->n_uids; i++) {
+		if (n > 0 && (uint64_t)r[i].start <= (uint64_t)r[n - 1].end + 1) {
+			if (r[i].end > r[n - 1].end)
+				r[n - 1].end = r[i].end;
+		} else {
+			r[n++] = r[i];
+		}
+	}
+	if (p->select == CAPTURE_SELECT_EXCLUDE_UID) {
+		memcpy(out, r, n * sizeof(r[0]));
+		return (int)n;
+	}
+	for (i = 0; i < n; i++) {
+		if (r[i].start > next)
+			out[k++] = (struct netlink_uid_range){(uint32_t)next, r[i].start - 1};
+		next = (uint64_t)r[i].end + 1;
+	}
+	if (next <= 0xfffffffeULL)
+		out[k++] = (struct netlink_uid_range){(uint32_t)next, 0xfffffffeu};
+	return (int)k;
+}
+
 /* ------------------------------------------------------------------ plan */
 
 static const char *const default_exclusions[] = {
@@ -155,6 +227,47 @@ plan_dns(const struct capture_params *p, struct capture_plan *plan, int family, 
 	return 0;
 }
 
+/*
+ * The user selection, ahead of everything else: connections marked by the guard's
+ * select chain (nft_guard.h) keep the path their first packet took, and the sockets of
+ * the users not captured go to the main table, as excluded destinations do.
+ */
+static int
+plan_select(const struct capture_params *p, struct capture_plan *plan, int family)
+{
+	struct netlink_uid_range direct[CAPTURE_MAX_UID_RANGES + 1];
+	struct netlink_rule *r;
+	int n, i;
+
+	if (!p->whole_host || p->select == CAPTURE_SELECT_ALL)
+		return 0;
+	if ((n = capture_uid_direct(p, direct)) < 0)
+		return n;
+	if ((r = add_rule(plan, family, -7, NETLINK_RULE_LOOKUP)) == NULL)
+		return -E2BIG;
+	r->fwmark = r->fwmask = CAPTURE_MARK_CAPTURED;
+	if (p->kill_switch) {
+		if ((r = add_rule(plan, family, -6, NETLINK_RULE_PROHIBIT)) == NULL)
+			return -E2BIG;
+		r->fwmark = r->fwmask = CAPTURE_MARK_CAPTURED;
+	}
+	if ((r = add_rule(plan, family, -5, NETLINK_RULE_LOOKUP)) == NULL)
+		return -E2BIG;
+	r->table = NETLINK_TABLE_MAIN;
+	r->fwmark = r->fwmask = CAPTURE_MARK_DIRECT;
+	/* iif lo: only what this host sends has a user; a LAN's forwarded packets (routed
+	 * as uid 0) stay captured by --share-from. */
+	for (i = 0; i < n; i++) {
+		if ((r = add_rule(plan, family, -5, NETLINK_RULE_LOOKUP)) == NULL)
+			return -E2BIG;
+		r->table = NETLINK_TABLE_MAIN;
+		snprintf(r->iif, sizeof(r->iif), "lo");
+		r->uid_set = true;
+		r->uid = direct[i];
+	}
+	return 0;
+}
+
 static int
 plan_family(const struct capture_params *p, struct capture_plan *plan, int family)
 {
@@ -177,7 +290,7 @@ plan_family(const struct capture_params *p, struct capture_plan *plan, int famil
 	rt->dst.family = family;
 	snprintf(rt->oif, sizeof(rt->oif), "%s", p->tun);
 
-	if ((err = plan_dns(p, plan, family, iif)) < 0)
+	if ((err = plan_select(p, plan, family)) < 0 || (err = plan_dns(p, plan, family, iif)) < 0)
 		return err;
 	for (i = 0; i < sizeof(default_exclusions) / sizeof(default_exclusions[0]) + p->n_exclude; i++) {
 		struct netlink_prefix x;
@@ -315,6 +428,8 @@ capture_op_format(const struct capture_op *op, char *buf, size_t len)
 			put(&o, " ipproto %s", r->ip_proto == IPPROTO_TCP ? "tcp" : "udp");
 		if (r->dport != 0)
 			put(&o, " dport %u", (unsigned)r->dport);
+		if (r->uid_set)
+			put(&o, " uidrange %u-%u", (unsigned)r->uid.start, (unsigned)r->uid.end);
 		if (r->action == NETLINK_RULE_LOOKUP)
 			put(&o, " lookup %u", (unsigned)r->table);
 		else
@@ -411,7 +526,15 @@ parse_rule(const char *s, struct netlink_rule *r)
 	while ((s = token(s, tok, sizeof(tok))) != NULL) {
 		if (have_action)
 			return -EINVAL;
-		if (strcmp(tok, "fwmark") == 0) {
+		if (strcmp(tok, "uidrange") == 0) {
+			struct netlink_uid_range u;
+
+			if ((s = token(s, tok, sizeof(tok))) == NULL || r->uid_set || strchr(tok, '-') == NULL ||
+			    capture_uid_range_parse(tok, &u) < 0)
+				return -EINVAL;
+			r->uid_set = true;
+			r->uid = u;
+		} else if (strcmp(tok, "fwmark") == 0) {
 			char *slash;
 
 			if ((s = token(s, tok, sizeof(tok))) == NULL || (slash = strchr(tok, '/')) == NULL)
@@ -689,6 +812,7 @@ struct capture {
 	struct nft_guard *guard; /* the guard we own (no kill switch), or NULL */
 	struct netlink_prefix guard_exclude[GUARD_MAX_EXCLUDE];
 	struct nft_guard_params guard_params;
+	struct netlink_uid_range guard_uids[CAPTURE_MAX_UID_RANGES + 1];
 	char tun[IFNAMSIZ];
 	long owner_uid;   /* capture_params.owner_uid, for a rewritten record */
 	char dir[256];
@@ -990,7 +1114,7 @@ guard_setup(struct capture *c, const struct capture_params *p)
 {
 	size_t n_default = sizeof(default_exclusions) / sizeof(default_exclusions[0]), i;
 
-	if (n_default + p->n_exclude > GUARD_MAX_EXCLUDE)
+	if (n_default + p->n_exclude > GUARD_MAX_EXCLUDE || p->n_uids > CAPTURE_MAX_UID_RANGES)
 		return -E2BIG;
 	for (i = 0; i < n_default; i++)
 		(void)capture_prefix_parse(default_exclusions[i], &c->guard_exclude[i]);
@@ -1004,6 +1128,16 @@ guard_setup(struct capture *c, const struct capture_params *p)
 		.n_exclude = (unsigned)(n_default + p->n_exclude),
 		.exclude_dns = p->exclude_dns,
 	};
+	if (p->whole_host && p->select != CAPTURE_SELECT_ALL) {
+		int n = capture_uid_direct(p, c->guard_uids);
+
+		if (n < 0)
+			return n;
+		c->guard_params.mark_captured = CAPTURE_MARK_CAPTURED;
+		c->guard_params.mark_direct = CAPTURE_MARK_DIRECT;
+		c->guard_params.direct_uids = c->guard_uids;
+		c->guard_params.n_direct_uids = (unsigned)n;
+	}
 	return 0;
 }
 
@@ -1122,7 +1256,16 @@ capture_start(const struct capture_params *p)
 	free(stale);
 	/* Without the kill switch the guard lives as long as we do (after the old run's
 	 * recorded one is gone: same name). Not having it is no reason not to run. */
-	if (p->whole_host && !p->kill_switch && (err = guard_apply(c, false)) < 0)
+	err = p->whole_host && !p->kill_switch ? guard_apply(c, false) : 0;
+	if (err < 0 && p->select != CAPTURE_SELECT_ALL) {
+		/* Without its select chain the uid rules leak the kernel's packets of closed sockets. */
+		log_error("cannot add the nftables table %s%s: %s; --uid and --exclude-uid need it", NFT_GUARD_PREFIX,
+			  p->tun, strerror(-err));
+		capture_stop(c);
+		errno = -err;
+		return NULL;
+	}
+	if (err < 0)
 		log_warn("cannot add the nftables table %s%s: %s; sockets bound to an interface (SO_BINDTODEVICE, "
 			 "IP_UNICAST_IF) bypass the TUN (--kill-switch refuses to run without it)",
 			 NFT_GUARD_PREFIX, p->tun, strerror(-err));

@@ -6,7 +6,13 @@
  * capture_start/capture_stop/capture_down apply and undo them in the current network
  * namespace.
  *
- * Rules use priorities CAPTURE_PRIO-4..CAPTURE_PRIO+5 and table CAPTURE_TABLE:
+ * Rules use priorities CAPTURE_PRIO-7..CAPTURE_PRIO+5 and table CAPTURE_TABLE:
+ *   -7  fwmark C/C lookup CAPTURE_TABLE    (--uid/--exclude-uid: the later packets of a
+ *                                           captured connection that no user's socket sends)
+ *   -6  fwmark C/C prohibit                (... with --kill-switch)
+ *   -5  fwmark D/D lookup main             (... of a connection that went out directly)
+ *   -5  iif lo uidrange U lookup main      (the users not captured: --exclude-uid's ranges,
+ *                                           or those outside --uid's; locally sent only)
  *   -4  fwmark M/M lookup main             (our own sockets, DNS lookups included, ...
  *   -3  fwmark M/M unreachable             ... before the DNS rules)
  *   -2  [iif IFACE] ipproto udp|tcp dport 53 lookup CAPTURE_TABLE
@@ -23,6 +29,12 @@
  * With --auto-route, an nftables table (nft_guard.h) refuses what no rule can capture:
  * sockets bound to an interface. With the kill switch it is recorded (CAPTURE_OP_NFT)
  * and outlives us like the rules; without it, the kernel removes it when we die.
+ * With a selection of users the nftables table also holds a `route` chain that marks each
+ * connection (conntrack mark) on its first packet by where it went: C
+ * (CAPTURE_MARK_CAPTURED) when into the TUN, D (CAPTURE_MARK_DIRECT) otherwise, and gives
+ * that mark to every later packet that no process's socket sends: the kernel answers for
+ * closed sockets (final ACKs, RSTs from TIME_WAIT) as uid 0, which the uidrange rules alone
+ * would send the other way.
  * CAPTURE_TABLE holds one default route per family through the TUN. When the TUN
  * disappears (tun2socks dies) the kernel drops those routes, the lookup at +4 finds
  * nothing, and with the kill switch the packet meets +5 instead of the main table.
@@ -41,6 +53,18 @@
 /* Mark given to proxy connections with --auto-route when --fwmark is not set. */
 #define CAPTURE_DEFAULT_FWMARK 0x7432
 #define CAPTURE_MAX_OPS 192
+/* Conntrack and packet marks of the user selection (see above); never in --fwmark. */
+#define CAPTURE_MARK_CAPTURED 0x01000000u
+#define CAPTURE_MARK_DIRECT 0x02000000u
+#define CAPTURE_MAX_UID_RANGES 8
+
+/* Which users' traffic --auto-route captures. */
+enum capture_select {
+	CAPTURE_SELECT_ALL = 0,     /* everyone */
+	CAPTURE_SELECT_UID,         /* --uid: only the users of the ranges */
+	CAPTURE_SELECT_EXCLUDE_UID, /* --exclude-uid: everyone but the users of the ranges */
+};
+
 #define CAPTURE_STATE_DIR "/run/tun2socks"
 
 enum capture_op_kind {
@@ -84,7 +108,24 @@ struct capture_params {
 	bool exclude_dns;         /* --exclude-dns: DNS to excluded destinations bypasses the TUN */
 	bool ipv6;                /* the namespace has IPv6 */
 	long owner_uid;           /* who removes the record at exit (--user), or -1: we, as we are now */
+	enum capture_select select; /* with whole_host only */
+	const struct netlink_uid_range *uids; /* at most CAPTURE_MAX_UID_RANGES */
+	unsigned n_uids;
 };
+
+/*
+ * Parses "UID" or "FIRST-LAST" (decimal, FIRST <= LAST, below 4294967295, which is no
+ * user). Returns 0 or -EINVAL.
+ */
+int capture_uid_range_parse(const char *s, struct netlink_uid_range *out);
+
+/*
+ * The users not captured, as ranges in ascending order, into out (room for
+ * CAPTURE_MAX_UID_RANGES + 1): for CAPTURE_SELECT_EXCLUDE_UID the ranges of p merged, for
+ * CAPTURE_SELECT_UID what lies outside them (uids 0..4294967294). Pure. Returns how many
+ * (0: every user is captured), or -EINVAL (no ranges, too many, or CAPTURE_SELECT_ALL).
+ */
+int capture_uid_direct(const struct capture_params *p, struct netlink_uid_range *out);
 
 /*
  * Parses "ADDR[/LEN]" (IPv4 or IPv6; no length means a single address) and clears the

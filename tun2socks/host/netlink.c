@@ -224,6 +224,11 @@ rule_msg(struct netlink *nl, const struct netlink_rule *r, bool add)
 
 		mnl_attr_put(nlh, FRA_DPORT_RANGE, sizeof(range), &range);
 	}
+	if (r->uid_set) {
+		struct fib_rule_uid_range range = {.start = r->uid.start, .end = r->uid.end};
+
+		mnl_attr_put(nlh, FRA_UID_RANGE, sizeof(range), &range);
+	}
 	return transact(nl, nlh);
 }
 

@@ -22,6 +22,11 @@ struct netlink_prefix {
 	unsigned len;
 };
 
+/* Users start..end, both included. */
+struct netlink_uid_range {
+	uint32_t start, end;
+};
+
 enum netlink_rule_action {
 	NETLINK_RULE_LOOKUP = 0, /* go to table */
 	NETLINK_RULE_UNREACHABLE,
@@ -42,6 +47,8 @@ struct netlink_rule {
 	struct netlink_prefix to; /* family 0: any destination */
 	uint8_t ip_proto;         /* IPPROTO_TCP, IPPROTO_UDP; 0: any (FRA_IP_PROTO, Linux 4.17) */
 	uint16_t dport;           /* with ip_proto: this destination port only; 0: any (FRA_DPORT_RANGE) */
+	bool uid_set;             /* the socket's user in uid (FRA_UID_RANGE, Linux 4.10) */
+	struct netlink_uid_range uid;
 };
 
 enum netlink_route_type {

@@ -22,6 +22,9 @@
 #include <libnftnl/table.h>
 
 #define CHAIN "output"
+#define SELECT_CHAIN "select"
+/* Ahead of the guard (priority 0), like iptables' mangle table. */
+#define SELECT_PRIO (-150)
 /* A batch holds the table, its chain and a few dozen rules of a few hundred bytes. */
 #define BATCH_MAX (64 * 1024)
 
@@ -113,6 +116,101 @@ mask(struct nftnl_rule *r, const void *m, uint32_t len)
 		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
 	}
 	return add(r, e);
+}
+
+/* reg1 = reg1 | bits, for a 32-bit register: (reg1 & ~bits) ^ bits. */
+static bool
+set_bits(struct nftnl_rule *r, uint32_t bits)
+{
+	uint32_t m = ~bits;
+	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+
+	if (e != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &m, 4);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &bits, 4);
+	}
+	return add(r, e);
+}
+
+static bool
+meta_set(struct nftnl_rule *r, uint32_t key)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+
+	if (e != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, NFT_REG_1);
+	}
+	return add(r, e);
+}
+
+static bool
+ct_mark(struct nftnl_rule *r)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("ct");
+
+	if (e != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	}
+	return add(r, e);
+}
+
+static bool
+ct_mark_set(struct nftnl_rule *r)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("ct");
+
+	if (e != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, NFT_REG_1);
+	}
+	return add(r, e);
+}
+
+/* reg1 (32 bits, host order) into network order, so that ranges compare as numbers. */
+static bool
+hton32(struct nftnl_rule *r)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("byteorder");
+
+	if (e != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_LEN, 4);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, 4);
+	}
+	return add(r, e);
+}
+
+/* The socket's user in u. */
+static bool
+skuid_range(struct nftnl_rule *r, const struct netlink_uid_range *u)
+{
+	uint32_t from = htonl(u->start), to = htonl(u->end);
+	struct nftnl_expr *e;
+
+	if (!meta(r, NFT_META_SKUID) || !hton32(r))
+		return false;
+	e = nftnl_expr_alloc("range");
+	if (e != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_OP, NFT_RANGE_EQ);
+		nftnl_expr_set(e, NFTNL_EXPR_RANGE_FROM_DATA, &from, 4);
+		nftnl_expr_set(e, NFTNL_EXPR_RANGE_TO_DATA, &to, 4);
+	}
+	return add(r, e);
+}
+
+/* The 32-bit register reg1, loaded before, has all of want within m. */
+static bool
+bits_are(struct nftnl_rule *r, uint32_t m, uint32_t want)
+{
+	return mask(r, &m, 4) && cmp(r, NFT_CMP_EQ, &want, 4);
 }
 
 static bool
@@ -275,7 +373,7 @@ put_table(struct nft_guard *g, struct mnl_nlmsg_batch *b, uint16_t type, uint16_
 }
 
 static bool
-put_chain(struct nft_guard *g, struct mnl_nlmsg_batch *b)
+put_chain(struct nft_guard *g, struct mnl_nlmsg_batch *b, const char *name, const char *type, int prio)
 {
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	struct nlmsghdr *nlh;
@@ -284,10 +382,10 @@ put_chain(struct nft_guard *g, struct mnl_nlmsg_batch *b)
 		return false;
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, g->table);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, CHAIN);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, type);
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_OUT);
-	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, 0);
+	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 	nlh = put_hdr(g, b, NFT_MSG_NEWCHAIN, NLM_F_CREATE);
 	nftnl_chain_nlmsg_build_payload(nlh, c);
@@ -296,7 +394,7 @@ put_chain(struct nft_guard *g, struct mnl_nlmsg_batch *b)
 }
 
 static struct nftnl_rule *
-rule_new(const struct nft_guard *g)
+rule_in(const struct nft_guard *g, const char *chain)
 {
 	struct nftnl_rule *r = nftnl_rule_alloc();
 
@@ -304,8 +402,14 @@ rule_new(const struct nft_guard *g)
 		return NULL;
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, g->table);
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, CHAIN);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
 	return r;
+}
+
+static struct nftnl_rule *
+rule_new(const struct nft_guard *g)
+{
+	return rule_in(g, CHAIN);
 }
 
 /* Appends r (ok: its expressions were all added) and frees it. */
@@ -352,6 +456,25 @@ put_rules(struct nft_guard *g, struct mnl_nlmsg_batch *b, const struct nft_guard
 			return 0;
 		n++;
 	}
+	/* The users not captured. */
+	for (i = 0; p->mark_captured != 0 && i < p->n_direct_uids; i++) {
+		r = rule_new(g);
+		if (!put_rule(g, b, r, r != NULL && skuid_range(r, &p->direct_uids[i]) &&
+					       verdict_accept(r)))
+			return 0;
+		n++;
+	}
+	/* Marked by the select chain, so rerouted by the mark after this hook's output
+	 * interface was set: the oifname above still names the first route's. */
+	if (p->mark_captured != 0) {
+		uint32_t both = p->mark_captured | p->mark_direct, zero = 0;
+
+		r = rule_new(g);
+		if (!put_rule(g, b, r, r != NULL && meta(r, NFT_META_MARK) && mask(r, &both, 4) &&
+					       cmp(r, NFT_CMP_NEQ, &zero, 4) && verdict_accept(r)))
+			return 0;
+		n++;
+	}
 	/* Router/neighbour solicitations and advertisements, redirects (133..137). */
 	r = rule_new(g);
 	if (!put_rule(g, b, r, r != NULL && meta(r, NFT_META_L4PROTO) && cmp_u8(r, NFT_CMP_EQ, IPPROTO_ICMPV6) &&
@@ -383,12 +506,50 @@ put_rules(struct nft_guard *g, struct mnl_nlmsg_batch *b, const struct nft_guard
 	return n + 2;
 }
 
+/*
+ * The select chain: a connection not marked yet is marked by its first packet's
+ * output interface; packets a process's socket sends (they have an owner) route by
+ * their user (capture.c's uidrange rules) and stay as they are; the others get their
+ * connection's mark. Returns the number of messages or 0 when out of memory or space.
+ */
+static unsigned
+put_select(struct nft_guard *g, struct mnl_nlmsg_batch *b, const struct nft_guard_params *p)
+{
+	uint32_t both = p->mark_captured | p->mark_direct;
+	struct nftnl_rule *r;
+
+	if (!put_chain(g, b, SELECT_CHAIN, "route", SELECT_PRIO))
+		return 0;
+	r = rule_in(g, SELECT_CHAIN);
+	if (!put_rule(g, b, r, r != NULL && ct_mark(r) && bits_are(r, both, 0) && oifname(r, p->tun) &&
+				       ct_mark(r) && set_bits(r, p->mark_captured) && ct_mark_set(r)))
+		return 0;
+	r = rule_in(g, SELECT_CHAIN);
+	if (!put_rule(g, b, r, r != NULL && ct_mark(r) && bits_are(r, both, 0) && ct_mark(r) &&
+				       set_bits(r, p->mark_direct) && ct_mark_set(r)))
+		return 0;
+	r = rule_in(g, SELECT_CHAIN);
+	if (!put_rule(g, b, r, r != NULL && meta(r, NFT_META_SKUID) && verdict_accept(r)))
+		return 0;
+	r = rule_in(g, SELECT_CHAIN);
+	if (!put_rule(g, b, r, r != NULL && ct_mark(r) && bits_are(r, p->mark_captured, p->mark_captured) &&
+				       meta(r, NFT_META_MARK) && set_bits(r, p->mark_captured) &&
+				       meta_set(r, NFT_META_MARK)))
+		return 0;
+	r = rule_in(g, SELECT_CHAIN);
+	if (!put_rule(g, b, r, r != NULL && ct_mark(r) && bits_are(r, p->mark_direct, p->mark_direct) &&
+				       meta(r, NFT_META_MARK) && set_bits(r, p->mark_direct) &&
+				       meta_set(r, NFT_META_MARK)))
+		return 0;
+	return 6;
+}
+
 struct nft_guard *
 nft_guard_new(const struct nft_guard_params *p, bool persistent)
 {
 	struct mnl_nlmsg_batch *b;
 	struct nft_guard *g;
-	unsigned acks = 0, rules;
+	unsigned acks = 0, rules, select = 0;
 	int err;
 
 	g = guard_open();
@@ -405,11 +566,12 @@ nft_guard_new(const struct nft_guard_params *p, bool persistent)
 	/* Create-if-missing, delete, create: one transaction replaces whatever was there. */
 	if (!put_table(g, b, NFT_MSG_NEWTABLE, NLM_F_CREATE, 0) || !put_table(g, b, NFT_MSG_DELTABLE, 0, 0) ||
 	    !put_table(g, b, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL, persistent ? 0 : NFT_TABLE_F_OWNER) ||
-	    !put_chain(g, b) || (rules = put_rules(g, b, p)) == 0) {
+	    !put_chain(g, b, CHAIN, "filter", 0) || (rules = put_rules(g, b, p)) == 0 ||
+	    (p->mark_captured != 0 && (select = put_select(g, b, p)) == 0)) {
 		err = -E2BIG;
 		goto err_batch;
 	}
-	acks = 4 + rules;
+	acks = 4 + rules + select;
 	nftnl_batch_end(mnl_nlmsg_batch_current(b), g->seq++);
 	mnl_nlmsg_batch_next(b);
 	err = transact(g, b, acks);

@@ -11,6 +11,13 @@
  * those only with exclude_dns). Unbound traffic never meets it: policy routing sends
  * it into the TUN first.
  *
+ * With a selection of users (mark_captured != 0) the table also has a `route` chain,
+ * "select", ahead of the guard: it marks each connection (conntrack mark) on its first
+ * packet, mark_captured when that went into the TUN and mark_direct otherwise, and gives
+ * that mark to every packet no process's socket sends (the kernel's answers for closed
+ * sockets), which the change of mark reroutes by capture.c's fwmark rules. The guard then
+ * lets the users not captured leave directly, those packets of their connections too.
+ *
  * Two lifetimes: with the kill switch the table outlives the process like the rules
  * (capture.c records it; `tun2socks down` removes it); without it, the table is owned
  * by our netlink socket (NFT_TABLE_F_OWNER, Linux 5.12), so the kernel removes it the
@@ -33,6 +40,9 @@ struct nft_guard_params {
 	const struct netlink_prefix *exclude; /* what may leave directly (either family) */
 	unsigned n_exclude;
 	bool exclude_dns;                     /* DNS to those may leave too */
+	uint32_t mark_captured, mark_direct;  /* the user selection's marks; 0: everyone is captured */
+	const struct netlink_uid_range *direct_uids; /* the users whose sockets may leave directly */
+	unsigned n_direct_uids;
 };
 
 /* The table's name for tun into buf ("tun2socks-<tun>"). */
