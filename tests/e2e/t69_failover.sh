@@ -1,0 +1,122 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Several proxies (issue 14): two danted, A first and B second.
+# 1. SIGKILL A during traffic: within the check interval new connections go through
+#    B; a download started through B stays intact (SHA-256) while A comes back and
+#    new connections fail back to A (first-healthy); the log says what happened.
+# 2. The SYN gate's retry: A refusing connections and never judged down (a high
+#    --proxy-fall), every new connection is tried on A, then on B, and the
+#    application's connect succeeds (no RST); the log names the retry.
+. "$(dirname "$0")/lib.sh"
+
+need_root
+need_bin
+topo_up
+danted_start
+B_PORT=1082
+sed -e "s/port = $DANTE_PORT/port = $B_PORT/" -e "s|$LOGDIR/danted.log|$LOGDIR/danted_b.log|" \
+    "$WORK/danted.conf" >"$WORK/danted_b.conf"
+start_bg danted_b "$SRV" danted -f "$WORK/danted_b.conf" -p "$WORK/danted_b.pid" -N 2
+wait_until 10 listening "$SRV" "$SRV_IP4" "$B_PORT" || fail "danted B did not listen on $SRV_IP4:$B_PORT"
+httpd_start
+size_mb=32
+head -c "${size_mb}M" /dev/urandom >"$WORK/www/big.bin" || fail "test file"
+want=$(sha256sum <"$WORK/www/big.bin" | cut -d' ' -f1)
+connects() { grep -c 'pass.*connect' "$1" 2>/dev/null || true; }
+A_LOG=$LOGDIR/danted.log
+B_LOG=$LOGDIR/danted_b.log
+
+# Every danted of A (the main process and its children): only those reading danted.conf.
+kill_a() {
+    local p
+    for p in $(ip netns pids "$SRV" 2>/dev/null); do
+        [ "$(cat "/proc/$p/comm" 2>/dev/null)" = danted ] || continue
+        tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q "$WORK/danted.conf " && kill -KILL "$p" 2>/dev/null
+    done
+}
+a_gone() { ! listening "$SRV" "$SRV_IP4" "$DANTE_PORT"; }
+start_a() {
+    start_bg danted "$SRV" danted -f "$WORK/danted.conf" -p "$WORK/danted.pid" -N 2
+    wait_until 10 listening "$SRV" "$SRV_IP4" "$DANTE_PORT" || fail "danted A did not listen again"
+}
+
+# ---- 1. SIGKILL A, fail over to B, fail back to A
+INTERVAL=0.5
+t2s_start --proxy "socks5://$SRV_IP4:$DANTE_PORT" --proxy "socks5://$SRV_IP4:$B_PORT" \
+    --proxy-check-interval "$INTERVAL" --proxy-check-timeout 1 --proxy-fall 2 --proxy-rise 2 --connect-timeout 5
+a0=$(connects "$A_LOG")
+b0=$(connects "$B_LOG")
+peer=$(cli_curl "http://$TGT4:$HTTP_PORT/peer") || fail "a request through A failed"
+[ "$peer" = "$SRV_IP4" ] || fail "the target saw '$peer'"
+a_more() { [ "$(connects "$A_LOG")" -gt "$1" ]; }
+b_more() { [ "$(connects "$B_LOG")" -gt "$1" ]; }
+wait_until 5 a_more "$a0" || fail "the first request did not go through A"
+
+# Traffic while A dies: requests in a loop, bounded.
+( for _ in $(seq 1 400); do
+      in_cli curl -q --noproxy '*' -s -o /dev/null --max-time 3 "http://$TGT4:$HTTP_PORT/peer"
+  done ) >/dev/null 2>&1 &
+LOOP_PID=$!
+BG_PIDS+=("$LOOP_PID")
+killed_at=$(now)
+kill_a
+wait_until 5 a_gone || fail "danted A still listens after SIGKILL"
+wait_until 10 grep -q "proxy 0 (.*) is down" "$T2S_LOG" || fail "A's failure not logged: $(tail -5 "$T2S_LOG")"
+wait_until 5 grep -q "new connections go to proxy 1" "$T2S_LOG" || fail "no failover logged"
+took=$(elapsed "$killed_at")
+info "A judged down and B active ${took}s after SIGKILL"
+# Within the check interval (plus fall checks of slack for the ones already under way).
+awk -v t="$took" -v lim="$(awk -v i="$INTERVAL" 'BEGIN { print i * 2 + 2 }')" 'BEGIN { exit !(t <= lim) }' \
+    || fail "failover took ${took}s"
+b1=$(connects "$B_LOG")
+peer=$(cli_curl "http://$TGT4:$HTTP_PORT/peer") || fail "a new connection after A died failed"
+wait_until 5 b_more "$b1" || fail "the new connection did not go through B"
+kill "$LOOP_PID" 2>/dev/null
+wait "$LOOP_PID" 2>/dev/null
+
+# A download through B, rate-limited so that it spans A's return.
+in_cli curl -q --noproxy '*' -sS --fail --max-time 120 --limit-rate 4M -o "$WORK/got.bin" \
+    "http://$TGT4:$HTTP_PORT/big.bin" >"$LOGDIR/curl.log" 2>&1 &
+CURL_PID=$!
+BG_PIDS+=("$CURL_PID")
+got_some() { [ "$(stat -c %s "$WORK/got.bin" 2>/dev/null || echo 0)" -gt $((2 << 20)) ]; }
+wait_until 30 got_some || fail "the download did not start through B"
+start_a
+wait_until 10 grep -q "proxy 0 (.*) is up again" "$T2S_LOG" || fail "A's return not logged"
+wait_until 5 grep -q "new connections go to proxy 0" "$T2S_LOG" || fail "no fail back logged"
+[ "$(stat -c %s "$WORK/got.bin")" -lt $((size_mb << 20)) ] || fail "the download was over before A returned"
+a1=$(connects "$A_LOG")
+cli_curl "http://$TGT4:$HTTP_PORT/peer" >/dev/null || fail "a request after A returned failed"
+wait_until 5 a_more "$a1" || fail "the request after A returned did not go through A (no fail back)"
+wait_until 120 proc_done "$CURL_PID" || fail "the download did not finish"
+wait "$CURL_PID" || fail "curl failed: $(cat "$LOGDIR/curl.log")"
+got=$(sha256sum <"$WORK/got.bin" | cut -d' ' -f1)
+[ "$got" = "$want" ] || fail "SHA-256 of the download through B differs"
+info "$size_mb MiB through B across A's return: SHA-256 intact; new connections back on A"
+kill -USR1 "$T2S_PID"
+wait_until 5 grep -q "stats: proxies (first-healthy): proxy0=" "$T2S_LOG" || fail "no per-proxy stats line"
+grep "stats: proxies" "$T2S_LOG" | tail -1 | grep -q "proxy1=$SRV_IP4:$B_PORT state=up" \
+    || fail "B's state not in the stats line: $(grep 'stats: proxies' "$T2S_LOG" | tail -1)"
+t2s_stop
+[ "$T2S_STATUS" = 0 ] || fail "exit status $T2S_STATUS"
+
+# ---- 2. The SYN gate's retry: A refuses, B serves, the application never sees an RST.
+kill_a
+wait_until 5 a_gone || fail "danted A still listens"
+from=$(($(wc -l <"$T2S_LOG") + 1))
+log2() { tail -n +"$from" "$T2S_LOG"; }
+t2s_start --proxy "socks5://$SRV_IP4:$DANTE_PORT" --proxy "socks5://$SRV_IP4:$B_PORT" \
+    --proxy-fall 100 --proxy-check-interval 3600 --connect-timeout 5
+b2=$(connects "$B_LOG")
+for i in 1 2 3; do
+    peer=$(cli_curl "http://$TGT4:$HTTP_PORT/peer") || fail "connect $i with A refusing failed (reset?)"
+    [ "$peer" = "$SRV_IP4" ] || fail "the target saw '$peer'"
+done
+wait_until 5 b_more "$((b2 + 2))" || fail "the connections did not go through B"
+[ "$(log2 | grep -c 'proxy 0 (.*) failed; trying proxy 1')" -ge 3 ] \
+    || fail "the retry on B is not logged: $(log2 | grep -i proxy | tail -5)"
+log2 | grep -q "proxy 0 (.*) is down" && fail "A judged down with --proxy-fall 100"
+info "3 connections with A refusing: each retried on B in the SYN gate, none reset"
+t2s_stop
+[ "$T2S_STATUS" = 0 ] || fail "exit status $T2S_STATUS"
+info "PASS"
