@@ -282,6 +282,29 @@ test_reset(void **state)
 	proxy_set_free(s);
 }
 
+/* Not resolved yet: down, no hook, no count; rise checks bring it up. */
+static void
+test_mark_down(void **state)
+{
+	struct seen seen = {0};
+	struct proxy_set *s = make(2, PROXY_SET_FIRST_HEALTHY, 1, 2, &seen);
+
+	(void)state;
+	proxy_set_mark_down(s, 1, 101);
+	assert_false(proxy_set_up(s, 1));
+	assert_int_equal(seen.calls, 0);
+	assert_int_equal(proxy_set_stats(s, 1)->went_down, 0);
+	assert_int_equal(proxy_set_next(s, 0, 1), -1);
+	report_ok(s, 1, 1, 102);
+	assert_false(proxy_set_up(s, 1));
+	report_ok(s, 1, 1, 103);
+	assert_true(proxy_set_up(s, 1));
+	assert_int_equal(seen.calls, 1);
+	proxy_set_mark_down(s, 0, 104);
+	assert_int_equal(proxy_set_active(s), 1);
+	proxy_set_free(s);
+}
+
 static void
 test_policy_names(void **state)
 {
@@ -314,6 +337,7 @@ main(void)
 		cmocka_unit_test(test_next),
 		cmocka_unit_test(test_single),
 		cmocka_unit_test(test_reset),
+		cmocka_unit_test(test_mark_down),
 		cmocka_unit_test(test_policy_names),
 	};
 

@@ -196,6 +196,17 @@ proxy_set_report(struct proxy_set *s, unsigned idx, bool ok, bool check, double 
 		s->p.changed(s->p.arg, idx, e->up, old, now_active);
 }
 
+void
+proxy_set_mark_down(struct proxy_set *s, unsigned idx, double now)
+{
+	if (idx >= s->p.n)
+		return;
+	s->e[idx].up = false;
+	s->e[idx].fails = s->e[idx].oks = 0;
+	s->e[idx].stats.since = now;
+	s->active = choose_active(s);
+}
+
 const char *
 proxy_set_policy_str(enum proxy_set_policy p)
 {

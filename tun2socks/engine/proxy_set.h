@@ -91,6 +91,10 @@ int proxy_set_next(struct proxy_set *s, unsigned idx, uint32_t tried);
  * state and the active proxy (the changed hook is called). */
 void proxy_set_report(struct proxy_set *s, unsigned idx, bool ok, bool check, double now);
 
+/* Proxy idx is down without a failure (its name is not resolved yet): no hook, not
+ * counted; the active proxy moves off it per the policy. */
+void proxy_set_mark_down(struct proxy_set *s, unsigned idx, double now);
+
 /* Whether proxy idx is up now. */
 bool proxy_set_up(const struct proxy_set *s, unsigned idx);
 const struct proxy_set_stats *proxy_set_stats(const struct proxy_set *s, unsigned idx);

@@ -29,6 +29,7 @@
 #include "martian.h"
 #include "lwip_port.h"
 #include "proxy_check.h"
+#include "proxy_names.h"
 #include "rxpool.h"
 #include "socks5_udp.h"
 #include "tcp_flow.h"
@@ -644,16 +645,104 @@ proxies_changed(void *arg, unsigned idx, bool up, unsigned old_active, unsigned 
 	char name[T2S_ENDPOINT_STRLEN], next[T2S_ENDPOINT_STRLEN];
 
 	flow_env_proxy_name(&t->env, idx, name, sizeof(name));
-	if (up)
-		log_info("proxy %u (%s) is up again", idx, name);
-	else
+	if (up) {
+		log_info("proxy %u (%s) is up", idx, name);
+	} else {
 		log_warn("proxy %u (%s) is down", idx, name);
+		proxy_names_refresh(t->names, idx); /* its address may have changed */
+	}
 	if (old_active == new_active)
 		return;
 	flow_env_proxy_name(&t->env, new_active, next, sizeof(next));
 	log_warn("new connections go to proxy %u (%s) now (was proxy %u); those open stay where they are",
 		 new_active, next, old_active);
 	use_for_udp(t, new_active);
+}
+
+void
+t2s_set_resolvers(struct t2s *t, const struct sockaddr_storage *servers, size_t n)
+{
+	t->n_resolvers = n < PROXY_LOOKUP_SERVERS_MAX ? n : PROXY_LOOKUP_SERVERS_MAX;
+	memcpy(t->resolvers, servers, t->n_resolvers * sizeof(*servers));
+}
+
+static const struct t2s_endpoint *
+proxy_endpoint(const struct t2s *t, unsigned idx)
+{
+	return idx == 0 ? &t->cfg->proxy.server : &t->cfg->backup[idx - 1].server;
+}
+
+/* proxy_names.resolved */
+static void
+names_resolved(void *arg, unsigned idx, const struct sockaddr_storage *addr, socklen_t len, uint32_t ttl)
+{
+	struct t2s *t = arg;
+	struct socks5_server *s = &t->servers[idx];
+	char name[T2S_ENDPOINT_STRLEN], got[T2S_ENDPOINT_STRLEN] = "?";
+	struct t2s_endpoint ep;
+	bool first = s->addr.ss_family == AF_UNSPEC;
+
+	if (idx >= proxy_set_count(t->proxies) || (s->addrlen == len && memcmp(&s->addr, addr, len) == 0))
+		return;
+	memcpy(&s->addr, addr, len);
+	s->addrlen = len;
+	fakeip_keep_out(t, (const struct sockaddr *)addr);
+	socks5_pipeline_reset(s->pipeline);
+	flow_env_proxy_name(&t->env, idx, name, sizeof(name));
+	if (endpoint_from_sockaddr(&ep, (const struct sockaddr *)addr) == 0)
+		endpoint_format(&ep, got, sizeof(got));
+	log_info("proxy %u (%s) is %s%s (TTL %u s)", idx, name, first ? "" : "now ", got, (unsigned)ttl);
+	if (proxy_set_active(t->proxies) == idx)
+		use_for_udp(t, idx);
+}
+
+/* proxy_names.failed */
+static void
+names_failed(void *arg, unsigned idx, int err, const char *why)
+{
+	struct t2s *t = arg;
+	char name[T2S_ENDPOINT_STRLEN];
+
+	(void)err;
+	flow_env_proxy_name(&t->env, idx, name, sizeof(name));
+	log_warn("proxy %u (%s): cannot look its name up: %s (asked again in %.0f s)", idx, name, why,
+		 PROXY_NAMES_RETRY);
+}
+
+/* Lookups for every proxy given by name; those with no address yet are down. */
+static int
+names_setup(struct t2s *t, unsigned n)
+{
+	struct proxy_names_env env = {
+		.loop = t->loop,
+		.n_servers = t->n_resolvers,
+		.timeout = t->cfg->proxy_check_timeout * 2 > 2.0 ? t->cfg->proxy_check_timeout * 2 : 2.0,
+		.fwmark = t->servers[0].fwmark,
+		.hook = t->servers[0].hook,
+		.resolved = names_resolved,
+		.failed = names_failed,
+		.arg = t,
+	};
+	int err;
+
+	proxy_names_free(t->names);
+	t->names = NULL;
+	memcpy(env.servers, t->resolvers, sizeof(env.servers));
+	for (unsigned i = 0; i < n; i++) {
+		const struct t2s_endpoint *ep = proxy_endpoint(t, i);
+		bool unresolved = t->servers[i].addr.ss_family == AF_UNSPEC;
+
+		if (ep->type != T2S_ENDPOINT_DOMAIN)
+			continue;
+		if (t->names == NULL && (t->names = proxy_names_new(&env)) == NULL)
+			return -ENOMEM;
+		if (unresolved)
+			proxy_set_mark_down(t->proxies, i, ev_now(t->loop));
+		err = proxy_names_add(t->names, i, ep->u.domain.name, ep->port, unresolved);
+		if (err < 0)
+			return err;
+	}
+	return 0;
 }
 
 int
@@ -692,8 +781,12 @@ t2s_set_backups(struct t2s *t, const struct socks5_server *backups, unsigned n)
 	}
 	(void)proxy_set_reset(t->proxies, n + 1, ev_now(t->loop));
 	use_for_udp(t, 0);
+	proxy_names_free(t->names);
+	t->names = NULL;
 	if (n == 0)
 		return 0;
+	if (names_setup(t, n + 1) < 0)
+		return -ENOMEM;
 	t->check = proxy_check_new(t->loop, t->proxies, t->servers,
 				   t->cfg->check_target.type != T2S_ENDPOINT_NONE ? &t->cfg->check_target : &default_target,
 				   t->cfg->proxy_check_interval, t->cfg->proxy_check_timeout);
@@ -884,6 +977,8 @@ t2s_stop(struct t2s *t)
 	t2s_log_stats(t);
 	proxy_check_free(t->check);
 	t->check = NULL;
+	proxy_names_free(t->names);
+	t->names = NULL;
 	tcp_flows_abort_all(t->tcp);
 	udp_flows_close_all(t->udp);
 	udp_pool_drain(t->udp_pool);

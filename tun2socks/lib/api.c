@@ -612,12 +612,6 @@ engine_new(struct t2s_conf *conf, struct ev_loop *loop, const struct t2s_host_ho
 		return -EINVAL;
 	}
 	for (unsigned i = 0; i < conf->cfg.n_backup; i++) {
-		if (conf->cfg.backup[i].server.type == T2S_ENDPOINT_DOMAIN) {
-			snprintf(conf->err, sizeof(conf->err),
-				 "proxy: %.64s: a proxy after the first must be given by IP address for now",
-				 conf->cfg.backup[i].server.u.domain.name);
-			return -EINVAL;
-		}
 		if (conf->cfg.backup[i].kind == PROXY_KIND_SOCKS5 && conf->cfg.backup[i].has_credentials &&
 		    conf->cfg.backup[i].pass[0] == '\0') {
 			snprintf(conf->err, sizeof(conf->err), "proxy: a user name needs a password (RFC 1929)");
@@ -899,9 +893,25 @@ set_backups(struct t2s_engine *e, const struct t2s_config *cfg)
 {
 	struct socks5_server b[CONFIG_MAX_PROXIES - 1];
 
+	struct sockaddr_storage host[PROXY_LOOKUP_SERVERS_MAX];
+	char text[4096];
+	FILE *fp;
+	size_t n = 0;
+
 	memset(b, 0, sizeof(b));
+	/* For names (looked up by the engine, on the loop): the embedder's nameservers, or
+	 * /etc/resolv.conf's as of now. */
+	if (e->n_resolvers > 0) {
+		t2s_set_resolvers(e->t, e->resolvers, e->n_resolvers);
+	} else if ((fp = fopen("/etc/resolv.conf", "re")) != NULL) {
+		n = fread(text, 1, sizeof(text) - 1, fp);
+		fclose(fp);
+		text[n] = '\0';
+		t2s_set_resolvers(e->t, host, resolv_conf_nameservers(text, host, PROXY_LOOKUP_SERVERS_MAX));
+	}
 	for (unsigned i = 0; i < cfg->n_backup; i++) {
-		if (endpoint_to_sockaddr(&cfg->backup[i].server, &b[i].addr, &b[i].addrlen) < 0)
+		if (cfg->backup[i].server.type != T2S_ENDPOINT_DOMAIN &&
+		    endpoint_to_sockaddr(&cfg->backup[i].server, &b[i].addr, &b[i].addrlen) < 0)
 			return -EINVAL;
 		if (cfg->backup[i].has_credentials) {
 			b[i].user = cfg->backup[i].user;
