@@ -43,7 +43,8 @@ start_a() {
 # ---- 1. SIGKILL A, fail over to B, fail back to A
 INTERVAL=0.5
 t2s_start --proxy "socks5://$SRV_IP4:$DANTE_PORT" --proxy "socks5://$SRV_IP4:$B_PORT" \
-    --proxy-check-interval "$INTERVAL" --proxy-check-timeout 1 --proxy-fall 2 --proxy-rise 2 --connect-timeout 5
+    --proxy-check-interval "$INTERVAL" --proxy-check-timeout 1 --proxy-fall 2 --proxy-rise 2 --connect-timeout 5 \
+    --control "$WORK/t2s.control" --metrics 9478
 a0=$(connects "$A_LOG")
 b0=$(connects "$B_LOG")
 peer=$(cli_curl "http://$TGT4:$HTTP_PORT/peer") || fail "a request through A failed"
@@ -98,6 +99,17 @@ kill -USR1 "$T2S_PID"
 wait_until 5 grep -q "stats: proxies (first-healthy): proxy0=" "$T2S_LOG" || fail "no per-proxy stats line"
 grep "stats: proxies" "$T2S_LOG" | tail -1 | grep -q "proxy1=$SRV_IP4:$B_PORT state=up" \
     || fail "B's state not in the stats line: $(grep 'stats: proxies' "$T2S_LOG" | tail -1)"
+# `status` and /metrics: per proxy, its state and counters.
+st=$(in_cli "$T2S_BIN" status --control "$WORK/t2s.control") || fail "status failed: $st"
+grep -Eq "^ +0\. socks5://$SRV_IP4:$DANTE_PORT: up, active for .*; [0-9]+ flows .*down 1 up 1$" <<<"$st" \
+    || fail "status: A's line: $(grep -A3 proxies <<<"$st")"
+grep -Eq "^ +1\. socks5://$SRV_IP4:$B_PORT: up for .*down 0 up 0$" <<<"$st" || fail "status: B's line: $st"
+m=$(in_cli curl -q --noproxy '*' -sS --fail --max-time 5 "http://127.0.0.1:9478/metrics") || fail "no /metrics"
+grep -q "^tun2socks_proxy_active{proxy=\"0\",url=\"socks5://$SRV_IP4:$DANTE_PORT\"} 1$" <<<"$m" \
+    || fail "metrics: A not active: $(grep proxy_active <<<"$m")"
+grep -q "^tun2socks_proxy_transitions_total{proxy=\"0\",url=\"[^\"]*\",to=\"down\"} 1$" <<<"$m" \
+    || fail "metrics: A's transitions: $(grep transitions <<<"$m")"
+grep -Eq "^tun2socks_proxy_picked_total\{proxy=\"1\",url=\"[^\"]*\"\} [1-9]" <<<"$m" || fail "metrics: B picked nothing"
 t2s_stop
 [ "$T2S_STATUS" = 0 ] || fail "exit status $T2S_STATUS"
 

@@ -810,6 +810,47 @@ t2s_engine_counters(struct t2s_engine *e,
 	return 0;
 }
 
+struct proxies_ctx {
+	struct t2s_engine *e;
+	void (*fn)(void *arg, const struct t2s_engine_proxy_info *p);
+	void *arg;
+};
+
+static void
+proxy_info_cb(void *arg, unsigned idx, bool up, bool active, const struct proxy_set_stats *st)
+{
+	struct proxies_ctx *c = arg;
+	struct t2s_engine_proxy_info p = {
+		.index = idx,
+		.up = up,
+		.active = active,
+		.since = ev_now(c->e->loop) - st->since,
+		.picked = st->picked,
+		.flow_ok = st->flow_ok,
+		.flow_failed = st->flow_failed,
+		.retried = st->retried,
+		.checks_ok = st->checks_ok,
+		.checks_failed = st->checks_failed,
+		.went_down = st->went_down,
+		.went_up = st->went_up,
+	};
+
+	proxy_url_format_redacted(idx == 0 || idx > c->e->cfg.n_backup ? &c->e->cfg.proxy : &c->e->cfg.backup[idx - 1],
+				  p.url, sizeof(p.url));
+	c->fn(c->arg, &p);
+}
+
+int
+t2s_engine_proxies(struct t2s_engine *e, void (*fn)(void *arg, const struct t2s_engine_proxy_info *p), void *arg)
+{
+	struct proxies_ctx c = {.e = e, .fn = fn, .arg = arg};
+
+	if (e == NULL || e->t == NULL)
+		return -ESRCH;
+	t2s_proxies(e->t, proxy_info_cb, &c);
+	return 0;
+}
+
 int
 t2s_engine_histograms(struct t2s_engine *e,
 		      void (*fn)(void *arg, const char *name, const char *help, const struct histogram *h), void *arg)
