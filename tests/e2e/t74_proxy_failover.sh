@@ -7,6 +7,9 @@
 # 2. The SYN gate's retry: A refusing connections and never judged down (a high
 #    --proxy-fall), every new connection is tried on A, then on B, and the
 #    application's connect succeeds (no RST); the log names the retry.
+# 3. B given by name: looked up on the loop, down until then.
+# 4. A first proxy that accepts and never answers: each connection moves on to B
+#    after --proxy-check-timeout, inside the SYN gate.
 . "$(dirname "$0")/lib.sh"
 
 need_root
@@ -153,6 +156,27 @@ b3=$(connects "$B_LOG")
 peer=$(cli_curl "http://$TGT4:$HTTP_PORT/peer") || fail "a request through B (by name) failed"
 wait_until 5 b_more "$b3" || fail "the request did not go through B"
 info "B by name: looked up on the loop, then served new connections with A down"
+t2s_stop
+[ "$T2S_STATUS" = 0 ] || fail "exit status $T2S_STATUS"
+
+# ---- 4. A proxy that accepts and never answers (badproxy silent): a handshake
+# timeout. Each connection waits --proxy-check-timeout (1 s) on it, then moves on to
+# B inside the SYN gate, well within --connect-timeout.
+SILENT_PORT=1090
+start_bg badproxy-silent "$SRV" "$PY" "$E2E_DIR/badproxy.py" --bind "$SRV_IP4" --port "$SILENT_PORT" --mode silent
+wait_until 10 listening "$SRV" "$SRV_IP4" "$SILENT_PORT" || fail "badproxy (silent) did not listen"
+from=$(($(wc -l <"$T2S_LOG") + 1))
+t2s_start --proxy "socks5://$SRV_IP4:$SILENT_PORT" --proxy "socks5://$SRV_IP4:$B_PORT" \
+    --proxy-fall 100 --proxy-check-interval 3600 --proxy-check-timeout 1 --connect-timeout 8
+b4=$(connects "$B_LOG")
+t0=$(now)
+peer=$(cli_curl "http://$TGT4:$HTTP_PORT/peer") || fail "connect with a silent first proxy failed"
+took=$(elapsed "$t0")
+[ "$peer" = "$SRV_IP4" ] || fail "the target saw '$peer'"
+awk -v t="$took" 'BEGIN { exit !(t >= 0.9 && t < 4) }' || fail "the connection took ${took}s (want ~1 s: one attempt timeout)"
+wait_until 5 b_more "$b4" || fail "the connection did not go through B"
+log2 | grep -q "proxy 0 (.*) failed; trying proxy 1" || fail "the timeout's retry is not logged"
+info "a silent first proxy: the connection moved on to B after ${took}s (attempt timeout 1 s)"
 t2s_stop
 [ "$T2S_STATUS" = 0 ] || fail "exit status $T2S_STATUS"
 info "PASS"

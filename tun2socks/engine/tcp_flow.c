@@ -97,6 +97,7 @@ struct tcp_flow {
 	bool app_reset;       /* lwIP aborted the pcb (RST from the application, timeout) */
 	uint8_t proxy_idx;    /* its proxy in env.servers */
 	uint8_t proxies_tried; /* bit i: proxy i was tried for this flow (the SYN gate's retry) */
+	bool proxy_reported;   /* this attempt's failure went to the proxy set already */
 	int fd;
 	struct tcp_pcb *pcb;
 	struct proxy_tcp *socks;
@@ -854,6 +855,47 @@ tcp_flows_abort_all(struct tcp_flows *t)
 		flow_close(list_entry(list_first(&t->all), struct tcp_flow, link), CLOSE_ABORT);
 }
 
+static bool retry(struct tcp_flow *f, const struct proxy_tcp_result *res);
+
+/* With several proxies, how long one proxy may take to answer before the SYN is
+ * tried on the next: a check's timeout, within what is left of --connect-timeout. */
+static double
+attempt_timeout(const struct tcp_flows *t, double left)
+{
+	double a = t->env.cfg->proxy_check_timeout;
+
+	return proxy_set_count(t->env.proxies) > 1 && a < left ? a : left;
+}
+
+/*
+ * The connect timer of a CONNECTING flow fired. A proxy that has not even answered
+ * the greeting (SOCKS5) or the TCP connect (HTTP) failed (a handshake timeout, told
+ * to the proxy set); with several proxies the SYN moves on to the next one up. A
+ * proxy that answered is waiting for the target, which is not its failure. Returns
+ * true if the flow waits on (the timer re-armed), false when --connect-timeout is up.
+ */
+static bool
+connect_wait(struct tcp_flow *f)
+{
+	struct tcp_flows *t = f->set;
+	const struct proxy_tcp_result res = {.failure = PROXY_TCP_PROTOCOL, .err = -ETIMEDOUT};
+	double left = f->started + t->env.cfg->connect_timeout - ev_now(t->env.loop);
+	bool silent = f->socks != NULL && !proxy_tcp_proxy_answered(f->socks);
+
+	if (left <= 0.001) {
+		if (silent && !f->proxy_reported) {
+			f->proxy_reported = true;
+			proxy_set_report(t->env.proxies, f->proxy_idx, false, false, ev_now(t->env.loop));
+		}
+		return false;
+	}
+	if (silent)
+		(void)retry(f, &res); /* on failure the flow keeps waiting on the proxy it has */
+	ev_timer_set(&f->timer, attempt_timeout(t, left), 0);
+	ev_timer_start(t->env.loop, &f->timer);
+	return true;
+}
+
 static void
 tcp_flow_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -864,6 +906,8 @@ tcp_flow_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	switch (f->state) {
 	case TCP_FLOW_CONNECTING:
+		if (connect_wait(f))
+			return;
 		flow_log_limited(f, T2S_RATE_CONNECT_TIMEOUT, LOG_LEVEL_INFO, "no answer from the proxy within %.0f s",
 				 cfg->connect_timeout);
 		f->set->stats.failed++;
@@ -998,7 +1042,9 @@ retry(struct tcp_flow *f, const struct proxy_tcp_result *res)
 	unsigned from_idx = f->proxy_idx;
 	int next;
 
-	proxy_set_report(t->env.proxies, from_idx, false, false, ev_now(t->env.loop));
+	if (!f->proxy_reported)
+		proxy_set_report(t->env.proxies, from_idx, false, false, ev_now(t->env.loop));
+	f->proxy_reported = true;
 	if (proxy_set_count(t->env.proxies) < 2)
 		return false;
 	if (f->target == NULL)
@@ -1012,6 +1058,7 @@ retry(struct tcp_flow *f, const struct proxy_tcp_result *res)
 		return false;
 	proxy_tcp_free(f->socks);
 	f->socks = next_session;
+	f->proxy_reported = false;
 	f->proxy_idx = (uint8_t)next;
 	f->proxies_tried |= (uint8_t)(1u << next);
 	flow_env_proxy_name(&t->env, from_idx, from, sizeof(from));
@@ -1160,7 +1207,7 @@ tcp_flows_handle_syn(struct tcp_flows *t, const uint8_t *pkt, const struct packe
 	list_push_front(&t->all, &f->link);
 	t->count++;
 	t->stats.opened++;
-	ev_timer_init(&f->timer, tcp_flow_timer_cb, t->env.cfg->connect_timeout, 0);
+	ev_timer_init(&f->timer, tcp_flow_timer_cb, attempt_timeout(t, t->env.cfg->connect_timeout), 0);
 	ev_timer_start(t->env.loop, &f->timer);
 	ev_init(&f->io, tcp_flow_sock_io_cb);
 
