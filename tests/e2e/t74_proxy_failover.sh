@@ -10,6 +10,7 @@
 # 3. B given by name: looked up on the loop, down until then.
 # 4. A first proxy that accepts and never answers: each connection moves on to B
 #    after --proxy-check-timeout, inside the SYN gate.
+# 5. Reloads that change the list.
 . "$(dirname "$0")/lib.sh"
 
 need_root
@@ -177,6 +178,34 @@ awk -v t="$took" 'BEGIN { exit !(t >= 0.9 && t < 4) }' || fail "the connection t
 wait_until 5 b_more "$b4" || fail "the connection did not go through B"
 log2 | grep -q "proxy 0 (.*) failed; trying proxy 1" || fail "the timeout's retry is not logged"
 info "a silent first proxy: the connection moved on to B after ${took}s (attempt timeout 1 s)"
+t2s_stop
+[ "$T2S_STATUS" = 0 ] || fail "exit status $T2S_STATUS"
+
+# ---- 5. A reload that changes the list: A alone, then B added after it, then B alone.
+start_a
+CONF=$WORK/t2s.conf
+printf 'proxy = socks5://%s:%s\n' "$SRV_IP4" "$DANTE_PORT" >"$CONF"
+chmod 600 "$CONF"
+from=$(($(wc -l <"$T2S_LOG") + 1))
+t2s_start --config "$CONF" --control "$WORK/t2s5.control"
+printf 'proxy = socks5://%s:%s\nproxy = socks5://%s:%s\nproxy-check-interval = 2\n' "$SRV_IP4" "$DANTE_PORT" \
+    "$SRV_IP4" "$B_PORT" >"$CONF"
+kill -HUP "$T2S_PID"
+wait_until 10 eval 'log2 | grep -q "reload: 1 proxy after the first now"' || fail "the new list not taken: $(log2 | grep reload: | tail -3)"
+log2 | grep -q "reload: --proxy-check-interval cannot change while running" || fail "a changed check interval not refused"
+log2 | grep -q "reload: done (1 setting changed)" || fail "the list is not one setting changed: $(log2 | grep 'reload: done')"
+st=$(in_cli "$T2S_BIN" status --control "$WORK/t2s5.control") || fail "status failed"
+grep -Eq "^ +1\. socks5://$SRV_IP4:$B_PORT: up" <<<"$st" || fail "status after the reload lacks B: $st"
+cli_curl "http://$TGT4:$HTTP_PORT/peer" >/dev/null || fail "a request after the reload failed"
+printf 'proxy = socks5://%s:%s\n' "$SRV_IP4" "$B_PORT" >"$CONF"
+b5=$(connects "$B_LOG")
+kill -HUP "$T2S_PID"
+wait_until 10 eval 'log2 | grep -q "reload: 0 proxies after the first now"' || fail "the shorter list not taken"
+wait_until 10 eval 'log2 | grep -q "reload: new connections go to socks5://$SRV_IP4:$B_PORT"' || fail "B not first"
+cli_curl "http://$TGT4:$HTTP_PORT/peer" >/dev/null || fail "a request after the second reload failed"
+wait_until 5 b_more "$b5" || fail "the request after the second reload did not go through B"
+t2s_alive || fail "tun2socks died on the reloads"
+info "reloads: a backup added, the list shortened; new connections follow"
 t2s_stop
 [ "$T2S_STATUS" = 0 ] || fail "exit status $T2S_STATUS"
 info "PASS"

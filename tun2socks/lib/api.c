@@ -1197,8 +1197,9 @@ reload_apply(struct t2s_engine *e, const struct t2s_config *next, const struct s
 			log_info("reload: %u prox%s after the first now; all are taken as up again", e->cfg.n_backup,
 				 e->cfg.n_backup == 1 ? "y" : "ies");
 	}
-	log_info("reload: done (%u setting%s changed)", taken + (proxy_changed && taken == 0),
-		 taken + (proxy_changed && taken == 0) == 1 ? "" : "s");
+	/* A new proxy or list of proxies is one setting, "proxy". */
+	taken += (proxy_changed || backups_changed) && taken == 0;
+	log_info("reload: done (%u setting%s changed)", taken, taken == 1 ? "" : "s");
 	return 0;
 }
 
