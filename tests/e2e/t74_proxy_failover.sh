@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Several proxies (issue 14): two danted, A first and B second.
-# 1. SIGKILL A during traffic: within the check interval new connections go through
-#    B; a download started through B stays intact (SHA-256) while A comes back and
+# 1. SIGKILL A during traffic: within the check interval new connections and new UDP
+#    mappings go through B; a download started through B stays intact (SHA-256) while A comes back and
 #    new connections fail back to A (first-healthy); the log says what happened.
 # 2. The SYN gate's retry: A refusing connections and never judged down (a high
 #    --proxy-fall), every new connection is tried on A, then on B, and the
@@ -16,6 +16,7 @@
 need_root
 need_bin
 topo_up
+danted_conf_udp
 danted_start
 B_PORT=1082
 sed -e "s/port = $DANTE_PORT/port = $B_PORT/" -e "s|$LOGDIR/danted.log|$LOGDIR/danted_b.log|" \
@@ -23,6 +24,7 @@ sed -e "s/port = $DANTE_PORT/port = $B_PORT/" -e "s|$LOGDIR/danted.log|$LOGDIR/d
 start_bg danted_b "$SRV" danted -f "$WORK/danted_b.conf" -p "$WORK/danted_b.pid" -N 2
 wait_until 10 listening "$SRV" "$SRV_IP4" "$B_PORT" || fail "danted B did not listen on $SRV_IP4:$B_PORT"
 httpd_start
+udp_echo_start
 size_mb=32
 head -c "${size_mb}M" /dev/urandom >"$WORK/www/big.bin" || fail "test file"
 want=$(sha256sum <"$WORK/www/big.bin" | cut -d' ' -f1)
@@ -79,6 +81,13 @@ peer=$(cli_curl "http://$TGT4:$HTTP_PORT/peer") || fail "a new connection after 
 wait_until 5 b_more "$b1" || fail "the new connection did not go through B"
 kill "$LOOP_PID" 2>/dev/null
 wait "$LOOP_PID" 2>/dev/null
+# A new UDP mapping: its association is B's.
+assoc_b() { grep -c 'udp/udpassociate \[:' "$B_LOG" 2>/dev/null || true; }
+u0=$(assoc_b)
+udp_client "$CLI" echo --host "$TGT4" --port "$UDP_ECHO_PORT" -n 2 --count 3 --size 200 \
+    || fail "UDP echo after the failover failed"
+u_more() { [ "$(assoc_b)" -gt "$u0" ]; }
+wait_until 5 u_more || fail "the new UDP mappings did not associate through B"
 
 # A download through B, rate-limited so that it spans A's return.
 in_cli curl -q --noproxy '*' -sS --fail --max-time 120 --limit-rate 4M -o "$WORK/got.bin" \
