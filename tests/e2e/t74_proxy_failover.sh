@@ -145,6 +145,18 @@ log2 | grep -q "proxy 0 (.*) is down" && fail "A judged down with --proxy-fall 1
 info "3 connections with A refusing: each retried on B in the SYN gate, none reset"
 t2s_stop
 [ "$T2S_STATUS" = 0 ] || fail "exit status $T2S_STATUS"
+# `tun2socks check` with both: each one checked in turn, A failing, B fine.
+out=$(in_cli timeout 60 "$T2S_BIN" check --proxy "socks5://$SRV_IP4:$DANTE_PORT" --proxy "socks5://$SRV_IP4:$B_PORT" 2>&1)
+rc=$?
+[ "$rc" = 1 ] || fail "check with A down: exit $rc: $out"
+grep -q "^proxy 0: socks5://$SRV_IP4:$DANTE_PORT$" <<<"$out" && grep -q "^proxy 1: socks5://$SRV_IP4:$B_PORT$" <<<"$out" \
+    || fail "check does not name each proxy: $out"
+b_part=$(sed -n '/^proxy 1: /,$p' <<<"$out")
+grep -q "^FAIL" <<<"$b_part" && fail "check of B failed: $b_part"
+grep -q "^FAIL" <<<"$(sed -n '/^proxy 0: /,/^proxy 1: /p' <<<"$out")" || fail "check of A (down) did not fail: $out"
+out=$(in_cli timeout 60 "$T2S_BIN" check --json --proxy "socks5://$SRV_IP4:$DANTE_PORT" --proxy "socks5://$SRV_IP4:$B_PORT" 2>&1)
+[ "$(grep -c '^{"check":"upstream","result":"skip","detail":"proxy [01]: ' <<<"$out")" = 2 ] || fail "check --json: no upstream rows: $out"
+info "check with two proxies: A fails, B passes, each under its own header"
 
 # ---- 3. B given by name: looked up on the loop (a dnsmasq of the test's own, named by
 # the client namespace's resolv.conf), down until then, up after its checks.
