@@ -11,6 +11,7 @@
 # 4. A first proxy that accepts and never answers: each connection moves on to B
 #    after --proxy-check-timeout, inside the SYN gate.
 # 5. Reloads that change the list.
+# 6. round-robin alternates.
 . "$(dirname "$0")/lib.sh"
 
 need_root
@@ -28,7 +29,9 @@ udp_echo_start
 size_mb=32
 head -c "${size_mb}M" /dev/urandom >"$WORK/www/big.bin" || fail "test file"
 want=$(sha256sum <"$WORK/www/big.bin" | cut -d' ' -f1)
-connects() { grep -c 'pass.*connect' "$1" 2>/dev/null || true; }
+# CONNECTs to the web server begun through a danted (its log's session-start lines);
+# the proxies' checks (CONNECT to 127.0.0.1:9) are not counted.
+connects() { grep -c "tcp/connect \[: .* ${TGT4//./\\.}\\.$HTTP_PORT\$" "$1" 2>/dev/null || true; }
 A_LOG=$LOGDIR/danted.log
 B_LOG=$LOGDIR/danted_b.log
 
@@ -227,6 +230,19 @@ cli_curl "http://$TGT4:$HTTP_PORT/peer" >/dev/null || fail "a request after the 
 wait_until 5 b_more "$b5" || fail "the request after the second reload did not go through B"
 t2s_alive || fail "tun2socks died on the reloads"
 info "reloads: a backup added, the list shortened; new connections follow"
+t2s_stop
+[ "$T2S_STATUS" = 0 ] || fail "exit status $T2S_STATUS"
+
+# ---- 6. round-robin: new connections alternate between A and B.
+t2s_start --proxy "socks5://$SRV_IP4:$DANTE_PORT" --proxy "socks5://$SRV_IP4:$B_PORT" --proxy-policy round-robin
+a6=$(connects "$A_LOG")
+b6=$(connects "$B_LOG")
+for i in 1 2 3 4; do
+    cli_curl "http://$TGT4:$HTTP_PORT/peer" >/dev/null || fail "round-robin request $i failed"
+done
+both_2() { [ "$(connects "$A_LOG")" -ge $((a6 + 2)) ] && [ "$(connects "$B_LOG")" -ge $((b6 + 2)) ]; }
+wait_until 5 both_2 || fail "round-robin: A saw $(($(connects "$A_LOG") - a6)), B $(($(connects "$B_LOG") - b6)) of 4"
+info "round-robin: 4 connections, 2 through each proxy"
 t2s_stop
 [ "$T2S_STATUS" = 0 ] || fail "exit status $T2S_STATUS"
 info "PASS"
