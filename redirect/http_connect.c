@@ -212,6 +212,12 @@ http_connect_take_fd(struct http_connect *s)
 	return fd;
 }
 
+bool
+http_connect_proxy_answered(const struct http_connect *s)
+{
+	return s->step != STEP_CONNECTING;
+}
+
 void
 http_connect_free(struct http_connect *s)
 {

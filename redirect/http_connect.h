@@ -9,6 +9,8 @@
 #ifndef T2S_REDIRECT_HTTP_CONNECT_H
 #define T2S_REDIRECT_HTTP_CONNECT_H
 
+#include <stdbool.h>
+
 #include <ev.h>
 
 #include "endpoint.h"
@@ -32,6 +34,9 @@ struct http_connect *http_connect_new_on_fd(struct ev_loop *loop, const struct s
 
 /* After success: the connected, non-blocking socket; the caller now owns it. */
 int http_connect_take_fd(struct http_connect *s);
+
+/* Whether the TCP connection to the proxy is up (its answer is the target's). */
+bool http_connect_proxy_answered(const struct http_connect *s);
 
 /* Stops and frees; closes the socket unless it was taken. NULL is fine. */
 void http_connect_free(struct http_connect *s);

@@ -119,6 +119,12 @@ proxy_tcp_take_fd(struct proxy_tcp *p)
 	return p->kind == PROXY_KIND_HTTP ? http_connect_take_fd(p->http) : socks5_tcp_take_fd(p->socks5);
 }
 
+bool
+proxy_tcp_proxy_answered(const struct proxy_tcp *p)
+{
+	return p->kind == PROXY_KIND_HTTP ? http_connect_proxy_answered(p->http) : socks5_tcp_proxy_answered(p->socks5);
+}
+
 void
 proxy_tcp_free(struct proxy_tcp *p)
 {

@@ -8,6 +8,8 @@
 #ifndef T2S_REDIRECT_PROXY_TCP_H
 #define T2S_REDIRECT_PROXY_TCP_H
 
+#include <stdbool.h>
+
 #include <ev.h>
 
 #include "endpoint.h"
@@ -26,6 +28,13 @@ struct proxy_tcp *proxy_tcp_new(struct ev_loop *loop, const struct socks5_server
 
 /* After success: the connected, non-blocking socket; the caller now owns it. */
 int proxy_tcp_take_fd(struct proxy_tcp *p);
+
+/*
+ * Whether the proxy itself has answered: SOCKS5, its greeting (and credentials)
+ * replied to; HTTP, the TCP connection is up. A session that times out before that
+ * is the proxy's failure, after it perhaps the target's.
+ */
+bool proxy_tcp_proxy_answered(const struct proxy_tcp *p);
 
 /* Stops and frees; closes the socket unless it was taken. NULL is fine. */
 void proxy_tcp_free(struct proxy_tcp *p);

@@ -238,6 +238,12 @@ socks5_tcp_take_fd(struct socks5_tcp *s)
 	return fd;
 }
 
+bool
+socks5_tcp_proxy_answered(const struct socks5_tcp *s)
+{
+	return s->hs.step == SOCKS5_HANDSHAKE_STEP_REQUEST || s->hs.step == SOCKS5_HANDSHAKE_STEP_DONE;
+}
+
 void
 socks5_tcp_free(struct socks5_tcp *s)
 {

@@ -8,6 +8,7 @@
 #ifndef T2S_REDIRECT_SOCKS5_TCP_H
 #define T2S_REDIRECT_SOCKS5_TCP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -55,6 +56,10 @@ struct socks5_tcp *socks5_tcp_new_on_fd(struct ev_loop *loop, const struct socks
 
 /* After success: the connected, non-blocking socket; the caller now owns it. */
 int socks5_tcp_take_fd(struct socks5_tcp *s);
+
+/* Whether the proxy has answered the greeting (and the credentials): past that, a
+ * wait is the target's. */
+bool socks5_tcp_proxy_answered(const struct socks5_tcp *s);
 
 /* Stops and frees; closes the socket unless it was taken. NULL is fine. */
 void socks5_tcp_free(struct socks5_tcp *s);

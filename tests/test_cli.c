@@ -168,9 +168,54 @@ test_proxy_only(void **state)
 	assert_int_equal(cfg.proxy.has_credentials, 1);
 	assert_string_equal(cfg.proxy.user, "alice");
 	assert_string_equal(cfg.proxy.pass, "s3cret");
-	/* the last occurrence wins */
+	/* given again: a list, in order */
 	ok(&cfg, "--proxy", "socks5://198.18.0.1:1", "--proxy", "socks5://198.18.0.2:2", NULL);
-	assert_server(&cfg, "198.18.0.2:2");
+	assert_server(&cfg, "198.18.0.1:1");
+	assert_int_equal(cfg.n_backup, 1);
+	assert_int_equal(cfg.backup[0].server.port, 2);
+}
+
+/* Several proxies, the policy and the checks' options. */
+static void
+test_proxy_list(void **state)
+{
+	struct t2s_config cfg;
+
+	(void)state;
+	ok(&cfg, "--proxy", PROXY, NULL);
+	assert_int_equal(cfg.proxy_policy, PROXY_SET_FIRST_HEALTHY);
+	assert_true(cfg.proxy_check_interval == PROXY_SET_DEFAULT_INTERVAL);
+	assert_true(cfg.proxy_check_timeout == PROXY_SET_DEFAULT_TIMEOUT);
+	assert_int_equal(cfg.proxy_fall, PROXY_SET_DEFAULT_FALL);
+	assert_int_equal(cfg.proxy_rise, PROXY_SET_DEFAULT_RISE);
+	ok(&cfg, "--proxy", "socks5://198.18.0.1", "--proxy", "socks5://u:p@198.18.0.2", "--proxy", "socks5://198.18.0.3",
+	   "--proxy-policy", "failover", "--proxy-check-interval", "0.5", "--proxy-check-timeout", "0.2",
+	   "--proxy-fall", "1", "--proxy-rise", "3", NULL);
+	assert_int_equal(cfg.n_backup, 2);
+	assert_string_equal(cfg.backup[0].user, "u");
+	assert_int_equal(cfg.backup[1].server.u.ipv4[3], 3);
+	assert_int_equal(cfg.proxy_policy, PROXY_SET_FAILOVER);
+	assert_true(cfg.proxy_check_interval == 0.5);
+	assert_true(cfg.proxy_check_timeout == 0.2);
+	assert_int_equal(cfg.proxy_fall, 1);
+	assert_int_equal(cfg.proxy_rise, 3);
+	ok(&cfg, "--proxy", PROXY, "--proxy-policy", "round-robin", NULL);
+	assert_int_equal(cfg.proxy_policy, PROXY_SET_ROUND_ROBIN);
+	bad("--proxy-policy", "first-healthy, failover or round-robin", "--proxy", PROXY, "--proxy-policy", "random",
+	    NULL);
+	bad("--proxy-policy", NULL, "--proxy", PROXY, "--proxy-policy", "", NULL);
+	bad("--proxy-check-interval", "0.1..3600", "--proxy", PROXY, "--proxy-check-interval", "0", NULL);
+	bad("--proxy-check-interval", NULL, "--proxy", PROXY, "--proxy-check-interval", "0.05", NULL);
+	bad("--proxy-check-interval", NULL, "--proxy", PROXY, "--proxy-check-interval", "5x", NULL);
+	bad("--proxy-check-interval", NULL, "--proxy", PROXY, "--proxy-check-interval", "-1", NULL);
+	bad("--proxy-check-interval", NULL, "--proxy", PROXY, "--proxy-check-interval", "3601", NULL);
+	bad("--proxy-check-timeout", "0.1..600", "--proxy", PROXY, "--proxy-check-timeout", "abc", NULL);
+	bad("--proxy-fall", "1..100", "--proxy", PROXY, "--proxy-fall", "0", NULL);
+	bad("--proxy-rise", "1..100", "--proxy", PROXY, "--proxy-rise", "101", NULL);
+	bad("--proxy", "what the first does", "--proxy", PROXY, "--proxy", "http://198.18.0.2:8080", NULL);
+	bad("--proxy", "TLS", "--proxy", "socks5+tls://198.18.0.1", "--proxy", "socks5+tls://198.18.0.2", NULL);
+	bad("--proxy", "at most 8", "--proxy", PROXY, "--proxy", PROXY, "--proxy", PROXY, "--proxy", PROXY, "--proxy",
+	    PROXY, "--proxy", PROXY, "--proxy", PROXY, "--proxy", PROXY, "--proxy", PROXY, NULL);
 }
 
 static void
@@ -988,6 +1033,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_proxy_only),
 		cmocka_unit_test(test_proxy_invalid),
+		cmocka_unit_test(test_proxy_list),
 		cmocka_unit_test(test_help_version),
 		cmocka_unit_test(test_usage_lists_every_option),
 		cmocka_unit_test(test_missing_proxy),

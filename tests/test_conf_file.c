@@ -258,6 +258,46 @@ test_merge(void **state)
 	assert_non_null(strstr(msg, "--proxy is required"));
 }
 
+/* Several proxy lines are a list; --proxy on the command line replaces it whole. */
+static void
+test_merge_proxy_list(void **state)
+{
+	const char *path = write_file("l.conf",
+				      "proxy = socks5://192.0.2.1:1080\n"
+				      "proxy = socks5://192.0.2.2:1080\n"
+				      "proxy = socks5://u:p@192.0.2.3:1080\n"
+				      "proxy-policy = round-robin\n"
+				      "proxy-fall = 3\n",
+				      0600);
+	struct t2s_config cfg;
+	struct cli_file cf;
+	char msg[256];
+
+	(void)state;
+	assert_int_equal(load(&cfg, &cf, msg, sizeof(msg), "--config", path, NULL), CLI_RUN);
+	assert_int_equal(cfg.proxy.server.u.ipv4[3], 1);
+	assert_int_equal(cfg.n_backup, 2);
+	assert_int_equal(cfg.backup[0].server.u.ipv4[3], 2);
+	assert_int_equal(cfg.backup[1].server.u.ipv4[3], 3);
+	assert_string_equal(cfg.backup[1].pass, "p");
+	assert_int_equal(cfg.proxy_policy, PROXY_SET_ROUND_ROBIN);
+	assert_int_equal(cfg.proxy_fall, 3);
+	cli_file_release(&cf);
+	assert_int_equal(load(&cfg, &cf, msg, sizeof(msg), "--config", path, "--proxy", "socks5://192.0.2.9", "--proxy",
+			      "socks5://192.0.2.8", NULL),
+			 CLI_RUN);
+	assert_int_equal(cfg.proxy.server.u.ipv4[3], 9);
+	assert_int_equal(cfg.n_backup, 1);
+	assert_int_equal(cfg.backup[0].server.u.ipv4[3], 8);
+	cli_file_release(&cf);
+	path = write_file("m.conf", "proxy = socks5://192.0.2.1:1080\nproxy-policy = sometimes\n", 0600);
+	assert_int_equal(load(&cfg, &cf, msg, sizeof(msg), "--config", path, NULL), -EINVAL);
+	assert_non_null(strstr(msg, ":2: --proxy-policy: 'sometimes' is not first-healthy, failover or round-robin"));
+	path = write_file("n.conf", "proxy = socks5://192.0.2.1:1080\nproxy = http://192.0.2.2:8080\n", 0600);
+	assert_int_equal(load(&cfg, &cf, msg, sizeof(msg), "--config", path, NULL), -EINVAL);
+	assert_non_null(strstr(msg, ":2: --proxy: every proxy must speak what the first does"));
+}
+
 static void
 test_merge_errors(void **state)
 {
@@ -547,6 +587,7 @@ main(void)
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_check_secret),
 		cmocka_unit_test(test_merge),
+		cmocka_unit_test(test_merge_proxy_list),
 		cmocka_unit_test(test_merge_errors),
 		cmocka_unit_test(test_secret_permissions),
 		cmocka_unit_test(test_credentials),

@@ -243,6 +243,139 @@ test_unreachable_gets_icmp(void **state)
 	}
 }
 
+/* ---- several proxies ------------------------------------------------------------- */
+
+struct proxy_counts {
+	uint64_t picked[2], retried[2], failed[2], ok[2];
+};
+
+static void
+count_proxy(void *arg, unsigned idx, bool up, bool active, const struct proxy_set_stats *st)
+{
+	struct proxy_counts *c = arg;
+
+	(void)up;
+	(void)active;
+	if (idx < 2) {
+		c->picked[idx] = st->picked;
+		c->retried[idx] = st->retried;
+		c->failed[idx] = st->flow_failed;
+		c->ok[idx] = st->flow_ok;
+	}
+}
+
+/* A listening TCP socket on 127.0.0.1 that never accepts: connects complete (the
+ * kernel's backlog), nothing is ever answered. Returns the fd; *srv is its address. */
+static int
+silent_listener(struct socks5_server *srv)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(fd, 16), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	memset(srv, 0, sizeof(*srv));
+	memcpy(&srv->addr, &sin, sizeof(sin));
+	srv->addrlen = sizeof(sin);
+	return fd;
+}
+
+/* An address nothing listens on (a port bound and closed again). */
+static void
+refusing_server(struct socks5_server *srv)
+{
+	int fd = silent_listener(srv);
+
+	close(fd);
+}
+
+/*
+ * Proxy 0 first with the fake as the backup: x->t gets first as its first proxy and
+ * the fake after it. The checks run once an hour, so only flows judge.
+ */
+static void
+first_then_fake(struct fx *x, const struct socks5_server *first)
+{
+	struct socks5_server fake = *fake_socks5_server(x->fake);
+
+	x->cfg.proxy_check_interval = 3600;
+	t2s_set_proxy(x->t, first);
+	assert_int_equal(t2s_set_backups(x->t, &fake, 1), 0);
+}
+
+/* The first proxy refuses TCP: the SYN is tried on the second inside the gate, and
+ * the application's connect succeeds, no RST. */
+static void
+test_retry_on_refusing_proxy(void **state)
+{
+	struct fx *x = *state;
+	struct socks5_server refusing;
+	struct proxy_counts c = {0};
+
+	refusing_server(&refusing);
+	first_then_fake(x, &refusing);
+	open_flow(x);
+	assert_int_equal(x->app->rsts, 0);
+	assert_int_equal(x->app->icmps, 0);
+	t2s_proxies(x->t, count_proxy, &c);
+	assert_int_equal(c.picked[0], 1);
+	assert_int_equal(c.retried[0], 1);
+	assert_int_equal(c.failed[0], 1);
+	assert_int_equal(c.ok[1], 1);
+}
+
+/* The first proxy accepts and never answers: after --proxy-check-timeout the SYN
+ * moves on to the second, well within --connect-timeout. */
+static void
+test_retry_on_silent_proxy(void **state)
+{
+	struct fx *x = *state;
+	struct socks5_server silent;
+	struct proxy_counts c = {0};
+	double t0;
+	int fd = silent_listener(&silent);
+
+	x->cfg.proxy_check_timeout = 0.3;
+	first_then_fake(x, &silent);
+	t0 = ev_time();
+	open_flow(x);
+	assert_true(ev_time() - t0 >= 0.25);
+	assert_true(ev_time() - t0 < x->cfg.connect_timeout);
+	assert_int_equal(x->app->rsts, 0);
+	t2s_proxies(x->t, count_proxy, &c);
+	assert_int_equal(c.retried[0], 1);
+	assert_int_equal(c.failed[0], 1);
+	close(fd);
+}
+
+/* The target refuses (REP 5 from the first proxy): the proxy answered, so no retry on
+ * the second: the application gets its RST. */
+static void
+test_no_retry_on_target_refusal(void **state)
+{
+	struct fx *x = *state;
+	struct fake_socks5 *second = fake_socks5_new(g_loop);
+	struct socks5_server b = *fake_socks5_server(second);
+	struct proxy_counts c = {0};
+
+	x->cfg.proxy_check_interval = 3600;
+	fake_socks5_set_connect_rep(x->fake, 5);
+	assert_int_equal(t2s_set_backups(x->t, &b, 1), 0);
+	x->app = new_app(x);
+	tcp_app_connect(x->app);
+	ASSERT_WITHIN(x->app->rsts == 1, WAIT);
+	RUN_FOR(0.2);
+	assert_int_equal(x->app->synacks, 0);
+	assert_int_equal(fake_socks5_get_stats(second)->connects, 0);
+	t2s_proxies(x->t, count_proxy, &c);
+	assert_int_equal(c.retried[0], 0);
+	assert_int_equal(c.ok[0], 1);
+	fake_socks5_free(second);
+}
+
 /* ---- data ---------------------------------------------------------------------- */
 
 /* 4 MB each way at once, byte-exact, then an orderly close. */
@@ -526,6 +659,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_handshake_waits_for_connect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_gets_rst, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreachable_gets_icmp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retry_on_refusing_proxy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retry_on_silent_proxy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_retry_on_target_refusal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_both_ways, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flow_accounting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_app_first, setup, teardown),

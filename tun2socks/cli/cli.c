@@ -41,7 +41,18 @@ const char cli_usage[] =
 	"                             or http://[user[:pass]@]host[:port] (HTTP CONNECT, Basic\n"
 	"                             auth, port 8080 by default); https:// (port 443) and\n"
 	"                             socks5+tls:// (port 1080) are the same inside TLS;\n"
-	"                             host is an IPv4 address, [IPv6 address] or name\n"
+	"                             host is an IPv4 address, [IPv6 address] or name;\n"
+	"                             give it again for backup proxies (up to 8, one kind;\n"
+	"                             one TLS proxy at most), checked in the background\n"
+	"      --proxy-policy P       with several proxies, which serves new flows:\n"
+	"                             first-healthy (default; the first one up in list\n"
+	"                             order, so it fails back), failover (stays on the\n"
+	"                             current one until it goes down) or round-robin\n"
+	"                             (TCP rotates among those up)\n"
+	"      --proxy-check-interval SEC  check each proxy this often (default 5)\n"
+	"      --proxy-check-timeout SEC   a check not answered in SEC fails (default 3)\n"
+	"      --proxy-fall N         failures in a row before a proxy is down (default 2)\n"
+	"      --proxy-rise N         successes in a row before it is up again (default 2)\n"
 	"      --proxy-auth-file FILE read user:password from the first line of FILE\n"
 	"                             (or set TUN2SOCKS_PROXY_AUTH=user:password), so that\n"
 	"                             credentials never show in the process list\n"
@@ -206,6 +217,11 @@ enum {
 	OPT_JSON,
 	OPT_CONTROL,
 	OPT_METRICS,
+	OPT_PROXY_POLICY,
+	OPT_PROXY_CHECK_INTERVAL,
+	OPT_PROXY_CHECK_TIMEOUT,
+	OPT_PROXY_FALL,
+	OPT_PROXY_RISE,
 };
 
 static const char short_options[] = ":p:t:m:a:6:l:hV";
@@ -215,6 +231,11 @@ static const struct option options[] = {
 	{"proxy-auth-file", required_argument, NULL, OPT_AUTH_FILE},
 	{"proxy-ca", required_argument, NULL, OPT_PROXY_CA},
 	{"proxy-pin", required_argument, NULL, OPT_PROXY_PIN},
+	{"proxy-policy", required_argument, NULL, OPT_PROXY_POLICY},
+	{"proxy-check-interval", required_argument, NULL, OPT_PROXY_CHECK_INTERVAL},
+	{"proxy-check-timeout", required_argument, NULL, OPT_PROXY_CHECK_TIMEOUT},
+	{"proxy-fall", required_argument, NULL, OPT_PROXY_FALL},
+	{"proxy-rise", required_argument, NULL, OPT_PROXY_RISE},
 	{"tun", required_argument, NULL, 't'},
 	{"tun-fd", required_argument, NULL, OPT_TUN_FD},
 	{"mtu", required_argument, NULL, 'm'},
@@ -372,7 +393,7 @@ check_modes(struct t2s_config *cfg, char *msg, size_t msglen)
 static int
 parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, bool one)
 {
-	bool exclude_seen = false, uid_seen = false;
+	bool exclude_seen = false, uid_seen = false, proxy_seen = false;
 	const char *why;
 	unsigned long v;
 	int opt, lvl;
@@ -383,10 +404,59 @@ parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, b
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, short_options, options, NULL)) != -1) {
 		switch (opt) {
-		case 'p':
-			if (proxy_url_parse(&cfg->proxy, optarg, &why) < 0)
+		case 'p': {
+			struct proxy_url *url;
+
+			/* Repeatable: the command line's list replaces the file's, as --exclude. */
+			if (!one && !proxy_seen)
+				cfg->proxy_given = false;
+			proxy_seen = true;
+			if (!cfg->proxy_given) {
+				url = &cfg->proxy;
+				cfg->n_backup = 0;
+			} else if (cfg->n_backup == CONFIG_MAX_PROXIES - 1) {
+				return fail(msg, msglen, "--proxy: at most %d proxies", CONFIG_MAX_PROXIES);
+			} else {
+				url = &cfg->backup[cfg->n_backup];
+			}
+			if (proxy_url_parse(url, optarg, &why) < 0)
 				return fail(msg, msglen, "--proxy: %s", why);
+			if (url != &cfg->proxy) {
+				if (url->kind != cfg->proxy.kind || url->tls != cfg->proxy.tls)
+					return fail(msg, msglen,
+						    "--proxy: every proxy must speak what the first does (%s%s), one "
+						    "kind and TLS or not for all",
+						    cfg->proxy.kind == PROXY_KIND_HTTP ? "HTTP" : "SOCKS5",
+						    cfg->proxy.tls ? " over TLS" : "");
+				if (url->tls)
+					return fail(msg, msglen, "--proxy: several TLS proxies are not supported yet");
+				cfg->n_backup++;
+			}
 			cfg->proxy_given = true;
+			break;
+		}
+		case OPT_PROXY_POLICY:
+			if (proxy_set_policy_parse(optarg, &cfg->proxy_policy) < 0)
+				return fail(msg, msglen,
+					    "--proxy-policy: '%s' is not first-healthy, failover or round-robin", optarg);
+			break;
+		case OPT_PROXY_CHECK_INTERVAL:
+			if (parse_seconds(optarg, &cfg->proxy_check_interval) < 0 || cfg->proxy_check_interval < 0.1 ||
+			    cfg->proxy_check_interval > 3600)
+				return fail(msg, msglen, "--proxy-check-interval: '%s' is not 0.1..3600 seconds", optarg);
+			break;
+		case OPT_PROXY_CHECK_TIMEOUT:
+			if (parse_seconds(optarg, &cfg->proxy_check_timeout) < 0 || cfg->proxy_check_timeout < 0.1 ||
+			    cfg->proxy_check_timeout > 600)
+				return fail(msg, msglen, "--proxy-check-timeout: '%s' is not 0.1..600 seconds", optarg);
+			break;
+		case OPT_PROXY_FALL:
+		case OPT_PROXY_RISE:
+			if (parse_uint(optarg, 1, PROXY_SET_MAX_FALL_RISE, &v) < 0)
+				return fail(msg, msglen, "--%s: '%s' is not in 1..%d",
+					    opt == OPT_PROXY_FALL ? "proxy-fall" : "proxy-rise", optarg,
+					    PROXY_SET_MAX_FALL_RISE);
+			*(opt == OPT_PROXY_FALL ? &cfg->proxy_fall : &cfg->proxy_rise) = (unsigned)v;
 			break;
 		case OPT_AUTH_FILE:
 			cfg->auth_file = optarg;

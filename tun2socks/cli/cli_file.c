@@ -76,7 +76,7 @@ apply_file(struct conf_file *file, struct t2s_config *cfg, bool *secret, char *m
 				return fail(-EINVAL, msg, msglen, "%s:%u: %s", conf_file_path(file), e->line, why);
 			return fail(-EINVAL, msg, msglen, "%s:%u: --%s: %s", conf_file_path(file), e->line, e->name, why);
 		}
-		if (strcmp(e->name, "proxy") == 0)
+		if (strcmp(e->name, "proxy") == 0 && cfg->n_backup == 0)
 			*secret = cfg->proxy.has_credentials && cfg->proxy.pass[0] != '\0';
 	}
 	return 0;
@@ -239,9 +239,22 @@ cli_file_print(FILE *fp, const struct t2s_config *cfg)
 			fprintf(fp, "proxy = %.*s:********%s\n", (int)(at - url), url, at);
 		else
 			fprintf(fp, "proxy = %s\n", url);
+		for (unsigned i = 0; i < cfg->n_backup; i++) {
+			proxy_url_format_redacted(&cfg->backup[i], url, sizeof(url));
+			at = strchr(url, '@');
+			if (cfg->backup[i].has_credentials && cfg->backup[i].pass[0] != '\0' && at != NULL)
+				fprintf(fp, "proxy = %.*s:********%s\n", (int)(at - url), url, at);
+			else
+				fprintf(fp, "proxy = %s\n", url);
+		}
 	} else {
 		print_unset(fp, "proxy");
 	}
+	fprintf(fp, "proxy-policy = %s\n", proxy_set_policy_str(cfg->proxy_policy));
+	fprintf(fp, "proxy-check-interval = %g\n", cfg->proxy_check_interval);
+	fprintf(fp, "proxy-check-timeout = %g\n", cfg->proxy_check_timeout);
+	fprintf(fp, "proxy-fall = %u\n", cfg->proxy_fall);
+	fprintf(fp, "proxy-rise = %u\n", cfg->proxy_rise);
 	if (cfg->auth_file != NULL)
 		fprintf(fp, "proxy-auth-file = %s\n", cfg->auth_file);
 	else

@@ -78,6 +78,29 @@ control_process_usage(uint64_t *rss, uint64_t *fds)
 	(*fds)--; /* the directory's own */
 }
 
+/* One "upstream" record per proxy of the list. */
+static void
+upstream_record(void *arg, const struct t2s_engine_proxy_info *p)
+{
+	struct ctl_buf *out = arg;
+
+	ctl_proto_field(out, "type", "upstream");
+	ctl_proto_field_u64(out, "index", p->index);
+	ctl_proto_field(out, "url", p->url);
+	ctl_proto_field(out, "state", p->up ? "up" : "down");
+	ctl_proto_field(out, "active", p->active ? "yes" : "no");
+	ctl_proto_field_f(out, "since", p->since);
+	ctl_proto_field_u64(out, "picked", p->picked);
+	ctl_proto_field_u64(out, "connects_ok", p->flow_ok);
+	ctl_proto_field_u64(out, "connects_failed", p->flow_failed);
+	ctl_proto_field_u64(out, "retried", p->retried);
+	ctl_proto_field_u64(out, "checks_ok", p->checks_ok);
+	ctl_proto_field_u64(out, "checks_failed", p->checks_failed);
+	ctl_proto_field_u64(out, "went_down", p->went_down);
+	ctl_proto_field_u64(out, "went_up", p->went_up);
+	ctl_proto_end_record(out);
+}
+
 static void
 answer_status(struct control *c, struct ctl_buf *out)
 {
@@ -117,6 +140,7 @@ answer_status(struct control *c, struct ctl_buf *out)
 	ctl_proto_field(out, "udp", st.udp_state);
 	ctl_proto_field_u64(out, "udp_checks", st.udp_probes);
 	ctl_proto_end_record(out);
+	(void)t2s_engine_proxies(c->engine, upstream_record, out);
 	(void)t2s_engine_counters(c->engine, counter_record, out);
 	ctl_proto_end(out);
 }

@@ -292,6 +292,7 @@ run_status(int fd)
 {
 	char *text = ask(fd, "status"), *line, *next;
 	struct ctl_field f[CTL_PROTO_FIELDS_MAX];
+	bool counters_said = false;
 	char a[32], b[32];
 
 	if (text == NULL)
@@ -326,8 +327,20 @@ run_status(int fd)
 			if (bad >= 0)
 				printf(", last failed %s ago (%s)", human_age(bad, b, sizeof(b)), G("last_error"));
 			printf("; UDP %s (%s checks)\n", G("udp"), G("udp_checks"));
-			printf("  counters\n");
+		} else if (strcmp(type, "upstream") == 0) {
+			if (!counters_said && strcmp(G("index"), "0") == 0)
+				printf("  proxies\n");
+			printf("    %s. %s: %s%s for %s; %s flows (%s ok, %s failed, %s moved on), checks %s ok %s "
+			       "failed, down %s up %s\n",
+			       G("index"), G("url"), G("state"), strcmp(G("active"), "yes") == 0 ? ", active" : "",
+			       human_age(strtod(G("since"), NULL), a, sizeof(a)), G("picked"), G("connects_ok"),
+			       G("connects_failed"), G("retried"), G("checks_ok"), G("checks_failed"), G("went_down"),
+			       G("went_up"));
 		} else if (strcmp(type, "counter") == 0 || strcmp(type, "gauge") == 0) {
+			if (!counters_said) {
+				printf("  counters\n");
+				counters_said = true;
+			}
 			printf("    %-24s %s\n", G("name"), G("value"));
 		}
 #undef G

@@ -50,6 +50,53 @@ enum {
 	EXIT_USAGE = 2,
 };
 
+/*
+ * `tun2socks check` with several proxies: each one in list order, as if it were the
+ * only one, under a header line ("proxy N: URL"; with --json a row of its own,
+ * {"check":"upstream","result":"skip","detail":"proxy N: URL",...}). The exit status
+ * is the worst.
+ */
+static int
+check_all(const struct t2s_config *cfg, FILE *out)
+{
+	char url[T2S_ENDPOINT_STRLEN + PROXY_URL_CRED_MAX + 16];
+	struct t2s_config *one;
+	int status = 0;
+
+	if (cfg->n_backup == 0)
+		return check_run(cfg, out);
+	one = malloc(sizeof(*one));
+	if (one == NULL) {
+		fprintf(stderr, "tun2socks: out of memory\n");
+		return 1;
+	}
+	for (unsigned i = 0; i <= cfg->n_backup; i++) {
+		int rc;
+
+		*one = *cfg;
+		if (i > 0)
+			one->proxy = cfg->backup[i - 1];
+		one->n_backup = 0;
+		proxy_url_format_redacted(&one->proxy, url, sizeof(url));
+		if (cfg->check_json) {
+			static struct check_report hdr;
+
+			memset(&hdr, 0, sizeof(hdr));
+			check_add(&hdr, "upstream", CHECK_SKIP, NULL, "proxy %u: %s", i, url);
+			check_print(&hdr, out, true);
+		} else {
+			fprintf(out, "%sproxy %u: %s\n", i > 0 ? "\n" : "", i, url);
+		}
+		fflush(out);
+		rc = check_run(one, out);
+		if (rc > status)
+			status = rc;
+	}
+	explicit_bzero(one, sizeof(*one));
+	free(one);
+	return status;
+}
+
 static int
 resolve_proxy(const struct t2s_config *cfg, struct socks5_server *server)
 {
@@ -994,7 +1041,7 @@ main(int argc, char **argv)
 	}
 	if (rc == CLI_CHECK) {
 		log_set_level(cfg.log_level);
-		status = check_run(&cfg, stdout);
+		status = check_all(&cfg, stdout);
 		goto err_free_env;
 	}
 	if (cfg.user != NULL && privdrop_resolve(cfg.user, cfg.group, &run_as, msg, sizeof(msg)) < 0) {

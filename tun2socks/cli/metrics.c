@@ -105,6 +105,82 @@ state_cb(void *arg, const struct t2s_flow_info *f)
 	return 0;
 }
 
+/* Per proxy, one sample of each family: rendered family by family (the exposition
+ * format wants a family's samples together), so the proxies are asked once per family. */
+struct proxy_family {
+	struct ctl_buf *b;
+	unsigned which;
+};
+
+static void
+proxy_sample_cb(void *arg, const struct t2s_engine_proxy_info *p)
+{
+	struct proxy_family *pf = arg;
+	struct ctl_buf *b = pf->b;
+	char lbl[sizeof(p->url) + 48];
+
+	char url[sizeof(p->url)];
+	size_t o = 0;
+
+	/* A label value escapes backslash, double quote and newline (exposition format). */
+	for (const char *c = p->url; *c != '\0' && o + 3 < sizeof(url); c++) {
+		if (*c == '\\' || *c == '"' || *c == '\n')
+			url[o++] = '\\';
+		url[o++] = *c == '\n' ? 'n' : *c;
+	}
+	url[o] = '\0';
+	snprintf(lbl, sizeof(lbl), "proxy=\"%u\",url=\"%s\"", p->index, url);
+	switch (pf->which) {
+	case 0:
+		put(b, "tun2socks_proxy_up{%s} %d\n", lbl, p->up ? 1 : 0);
+		break;
+	case 1:
+		put(b, "tun2socks_proxy_active{%s} %d\n", lbl, p->active ? 1 : 0);
+		break;
+	case 2:
+		put(b, "tun2socks_proxy_picked_total{%s} %" PRIu64 "\n", lbl, p->picked);
+		break;
+	case 3:
+		put(b, "tun2socks_proxy_connects_total{%s,result=\"ok\"} %" PRIu64 "\n", lbl, p->flow_ok);
+		put(b, "tun2socks_proxy_connects_total{%s,result=\"failed\"} %" PRIu64 "\n", lbl, p->flow_failed);
+		break;
+	case 4:
+		put(b, "tun2socks_proxy_retried_total{%s} %" PRIu64 "\n", lbl, p->retried);
+		break;
+	case 5:
+		put(b, "tun2socks_proxy_checks_total{%s,result=\"ok\"} %" PRIu64 "\n", lbl, p->checks_ok);
+		put(b, "tun2socks_proxy_checks_total{%s,result=\"failed\"} %" PRIu64 "\n", lbl, p->checks_failed);
+		break;
+	case 6:
+		put(b, "tun2socks_proxy_transitions_total{%s,to=\"down\"} %" PRIu64 "\n", lbl, p->went_down);
+		put(b, "tun2socks_proxy_transitions_total{%s,to=\"up\"} %" PRIu64 "\n", lbl, p->went_up);
+		break;
+	}
+}
+
+static void
+proxy_metrics(struct metrics *m, struct ctl_buf *b)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} fam[] = {
+		{"proxy_up", "gauge", "1 while the proxy is judged up (--proxy, in list order)"},
+		{"proxy_active", "gauge", "1 for the proxy new flows go to"},
+		{"proxy_picked_total", "counter", "New TCP connections given to the proxy"},
+		{"proxy_connects_total", "counter", "CONNECTs through the proxy by outcome at the proxy"},
+		{"proxy_retried_total", "counter", "Connections moved from the proxy to the next one in the SYN gate"},
+		{"proxy_checks_total", "counter", "Background checks of the proxy by outcome"},
+		{"proxy_transitions_total", "counter", "Changes of the proxy's state"},
+	};
+
+	for (unsigned i = 0; i < sizeof(fam) / sizeof(fam[0]); i++) {
+		struct proxy_family pf = {.b = b, .which = i};
+
+		family(b, fam[i].name, fam[i].type, fam[i].help);
+		(void)t2s_engine_proxies(m->engine, proxy_sample_cb, &pf);
+	}
+}
+
 static void
 metrics_render(void *arg, struct ctl_buf *b)
 {
@@ -123,6 +199,7 @@ metrics_render(void *arg, struct ctl_buf *b)
 	family(b, "uptime_seconds", "gauge", "Seconds since the data path started");
 	put(b, "tun2socks_uptime_seconds %.3f\n", st.uptime);
 	(void)t2s_engine_counters(m->engine, counter_cb, b);
+	proxy_metrics(m, b);
 	(void)t2s_engine_flows(m->engine, state_cb, &s);
 	family(b, "flows", "gauge", "Live flows by protocol and state");
 	for (unsigned i = 0; i < s.used; i++)

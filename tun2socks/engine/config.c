@@ -14,6 +14,11 @@ config_defaults(struct t2s_config *cfg)
 	cfg->tun_fd = -1;
 	cfg->mtu = CONFIG_DEFAULT_MTU;
 	cfg->connect_timeout = CONFIG_DEFAULT_CONNECT_TIMEOUT;
+	cfg->proxy_policy = PROXY_SET_FIRST_HEALTHY;
+	cfg->proxy_check_interval = PROXY_SET_DEFAULT_INTERVAL;
+	cfg->proxy_check_timeout = PROXY_SET_DEFAULT_TIMEOUT;
+	cfg->proxy_fall = PROXY_SET_DEFAULT_FALL;
+	cfg->proxy_rise = PROXY_SET_DEFAULT_RISE;
 	cfg->idle_timeout = CONFIG_DEFAULT_IDLE_TIMEOUT;
 	cfg->udp_timeout = CONFIG_DEFAULT_UDP_TIMEOUT;
 	cfg->max_flows = CONFIG_DEFAULT_MAX_FLOWS;
@@ -128,6 +133,11 @@ config_merge_live(struct t2s_config *running, const struct t2s_config *next, con
 	REFUSE_IF(strcmp(r->proxy_ca, n->proxy_ca) != 0, "proxy-ca");
 	REFUSE_IF(r->has_proxy_pin != n->has_proxy_pin || memcmp(r->proxy_pin, n->proxy_pin, sizeof(r->proxy_pin)) != 0,
 		  "proxy-pin");
+	REFUSE_IF(r->proxy_policy != n->proxy_policy, "proxy-policy");
+	REFUSE_IF(r->proxy_check_interval != n->proxy_check_interval, "proxy-check-interval");
+	REFUSE_IF(r->proxy_check_timeout != n->proxy_check_timeout, "proxy-check-timeout");
+	REFUSE_IF(r->proxy_fall != n->proxy_fall, "proxy-fall");
+	REFUSE_IF(r->proxy_rise != n->proxy_rise, "proxy-rise");
 #undef REFUSE_IF
 
 	/* The UDP mode, the TLS context and its name were set up for the proxy's kind and

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "netlink.h"
+#include "proxy_set.h"
 #include "proxy_url.h"
 
 /*
@@ -67,8 +68,17 @@ enum config_udp_mode {
  * itself (dns_stub.h). TEST-NET-1 again: nothing real can have it. */
 #define CONFIG_DNS_STUB_ADDR4 "192.0.2.53"
 
+/* --proxy given several times: the first is proxy, the others follow in order. */
+#define CONFIG_MAX_PROXIES PROXY_SET_MAX
+
 struct t2s_config {
 	struct proxy_url proxy;
+	struct proxy_url backup[CONFIG_MAX_PROXIES - 1]; /* the 2nd, 3rd, ... --proxy */
+	unsigned n_backup;
+	enum proxy_set_policy proxy_policy; /* --proxy-policy (several proxies) */
+	double proxy_check_interval;        /* --proxy-check-interval: background checks, seconds */
+	double proxy_check_timeout;         /* --proxy-check-timeout */
+	unsigned proxy_fall, proxy_rise;    /* --proxy-fall, --proxy-rise */
 	char tun_name[16];
 	bool tun_named; /* --tun was given */
 	int tun_fd; /* -1: open tun_name */

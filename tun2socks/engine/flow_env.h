@@ -22,6 +22,7 @@
 #include "log.h"
 #include "mem_budget.h"
 #include "packet.h"
+#include "proxy_set.h"
 #include "proxy_tcp.h"
 #include "tun_out.h"
 
@@ -49,7 +50,11 @@ enum t2s_rate_slot {
 struct flow_env {
 	struct ev_loop *loop;
 	const struct t2s_config *cfg;
-	const struct socks5_server *proxy;
+	const struct socks5_server *proxy; /* the active proxy (UDP, DNS over TCP) */
+	/* Every proxy (proxy_set_count entries; one unless --proxy was given several
+	 * times): a TCP flow picks its own from proxies and keeps its index. */
+	struct proxy_set *proxies;
+	const struct socks5_server *servers;
 	struct tun_out tun;              /* the TUN, for packets we build ourselves */
 	struct fakeip *fakeip;           /* --dns fake-ip only, else NULL */
 	struct fd_pressure *fd_pressure; /* new flows refused for want of a descriptor */
@@ -81,6 +86,15 @@ static inline bool
 flow_env_rate_ok(const struct flow_env *e, unsigned slot, double interval)
 {
 	return flow_env_rate_take(e, slot, interval, NULL);
+}
+
+/* The name proxy idx was given by (--proxy), for logs. */
+static inline void
+flow_env_proxy_name(const struct flow_env *e, unsigned idx, char *buf, size_t len)
+{
+	const struct t2s_config *c = e->cfg;
+
+	endpoint_format(idx == 0 || idx > c->n_backup ? &c->proxy.server : &c->backup[idx - 1].server, buf, len);
 }
 
 /* The destination of the packet described by info, as a SOCKS5 target. */

@@ -28,6 +28,8 @@
 #include "log.h"
 #include "martian.h"
 #include "lwip_port.h"
+#include "proxy_check.h"
+#include "proxy_names.h"
 #include "rxpool.h"
 #include "socks5_udp.h"
 #include "tcp_flow.h"
@@ -421,6 +423,34 @@ udp_config(const struct t2s *t, struct socks5_udp_config *cfg)
 	};
 }
 
+/* One line with each proxy's state and counters (several proxies only). */
+static void
+log_proxies(const struct t2s *t)
+{
+	char line[1024], name[T2S_ENDPOINT_STRLEN];
+	size_t off = 0;
+
+	for (unsigned i = 0; i < proxy_set_count(t->proxies) && off < sizeof(line); i++) {
+		const struct proxy_set_stats *st = proxy_set_stats(t->proxies, i);
+		int n;
+
+		flow_env_proxy_name(&t->env, i, name, sizeof(name));
+		n = snprintf(line + off, sizeof(line) - off,
+			     "%sproxy%u=%s state=%s%s picked=%llu ok=%llu failed=%llu retried=%llu checks_ok=%llu "
+			     "checks_failed=%llu down=%llu up=%llu",
+			     i > 0 ? " " : "", i, name, proxy_set_up(t->proxies, i) ? "up" : "down",
+			     proxy_set_active(t->proxies) == i ? ",active" : "", (unsigned long long)st->picked,
+			     (unsigned long long)st->flow_ok, (unsigned long long)st->flow_failed,
+			     (unsigned long long)st->retried, (unsigned long long)st->checks_ok,
+			     (unsigned long long)st->checks_failed, (unsigned long long)st->went_down,
+			     (unsigned long long)st->went_up);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	log_info("stats: proxies (%s): %s", proxy_set_policy_str(t->cfg->proxy_policy), line);
+}
+
 void
 t2s_log_stats(const struct t2s *t)
 {
@@ -476,8 +506,10 @@ t2s_log_stats(const struct t2s *t)
 		 (unsigned long long)t->mem.dropped, t->mem.episode.exhausted ? 1 : 0,
 		 (unsigned long long)s->tun_truncated, (unsigned long long)tc->collapses,
 		 (unsigned long long)s->tun_gso_in, (unsigned long long)s->tun_gso_out,
-		 (unsigned long long)t->pipeline.pipelined, (unsigned long long)t->pipeline.fallbacks,
-		 socks5_pipeline_state_str(t->pipeline.state), tls);
+		 (unsigned long long)t->proxy.pipeline->pipelined, (unsigned long long)t->proxy.pipeline->fallbacks,
+		 socks5_pipeline_state_str(t->proxy.pipeline->state), tls);
+	if (proxy_set_count(t->proxies) > 1)
+		log_proxies(t);
 }
 
 static void
@@ -572,18 +604,201 @@ udp_setup(struct t2s *t, uint64_t seed)
 	return 0;
 }
 
-void
-t2s_set_proxy(struct t2s *t, const struct socks5_server *proxy)
+/* New UDP associations and DNS over TCP go to servers[idx] from now on. */
+static void
+use_for_udp(struct t2s *t, unsigned idx)
 {
-	memcpy(&t->proxy.addr, &proxy->addr, sizeof(t->proxy.addr));
-	t->proxy.addrlen = proxy->addrlen;
-	t->proxy.user = proxy->user;
-	t->proxy.pass = proxy->pass;
-	socks5_pipeline_reset(&t->pipeline);
+	t->proxy = t->servers[idx];
 	udp_pool_drain(t->udp_pool);
 	udp_health_proxy_changed(t->udp_health);
 	if (t->fakeip != NULL)
 		fakeip_keep_out(t, (const struct sockaddr *)&t->proxy.addr);
+}
+
+void
+t2s_set_proxy(struct t2s *t, const struct socks5_server *proxy)
+{
+	struct socks5_server *s = &t->servers[0];
+
+	memcpy(&s->addr, &proxy->addr, sizeof(s->addr));
+	s->addrlen = proxy->addrlen;
+	s->user = proxy->user;
+	s->pass = proxy->pass;
+	socks5_pipeline_reset(s->pipeline);
+	if (proxy_set_active(t->proxies) == 0)
+		use_for_udp(t, 0);
+}
+
+/* A block of credentials for the backups; kept until t2s_free, since a handshake
+ * under way at a reload still reads the one it started with. */
+struct t2s_creds {
+	struct t2s_creds *next;
+	char user[PROXY_SET_MAX][PROXY_URL_CRED_MAX + 1];
+	char pass[PROXY_SET_MAX][PROXY_URL_CRED_MAX + 1];
+};
+
+/* proxy_set's hook: a proxy changed state, perhaps the active one. */
+static void
+proxies_changed(void *arg, unsigned idx, bool up, unsigned old_active, unsigned new_active)
+{
+	struct t2s *t = arg;
+	char name[T2S_ENDPOINT_STRLEN], next[T2S_ENDPOINT_STRLEN];
+
+	flow_env_proxy_name(&t->env, idx, name, sizeof(name));
+	if (up) {
+		log_info("proxy %u (%s) is up", idx, name);
+	} else {
+		log_warn("proxy %u (%s) is down", idx, name);
+		proxy_names_refresh(t->names, idx); /* its address may have changed */
+	}
+	if (old_active == new_active)
+		return;
+	flow_env_proxy_name(&t->env, new_active, next, sizeof(next));
+	log_warn("new connections go to proxy %u (%s) now (was proxy %u); those open stay where they are",
+		 new_active, next, old_active);
+	use_for_udp(t, new_active);
+}
+
+void
+t2s_set_resolvers(struct t2s *t, const struct sockaddr_storage *servers, size_t n)
+{
+	t->n_resolvers = n < PROXY_LOOKUP_SERVERS_MAX ? n : PROXY_LOOKUP_SERVERS_MAX;
+	memcpy(t->resolvers, servers, t->n_resolvers * sizeof(*servers));
+}
+
+static const struct t2s_endpoint *
+proxy_endpoint(const struct t2s *t, unsigned idx)
+{
+	return idx == 0 ? &t->cfg->proxy.server : &t->cfg->backup[idx - 1].server;
+}
+
+/* proxy_names.resolved */
+static void
+names_resolved(void *arg, unsigned idx, const struct sockaddr_storage *addr, socklen_t len, uint32_t ttl)
+{
+	struct t2s *t = arg;
+	struct socks5_server *s = &t->servers[idx];
+	char name[T2S_ENDPOINT_STRLEN], got[T2S_ENDPOINT_STRLEN] = "?";
+	struct t2s_endpoint ep;
+	bool first = s->addr.ss_family == AF_UNSPEC;
+
+	if (idx >= proxy_set_count(t->proxies) || (s->addrlen == len && memcmp(&s->addr, addr, len) == 0))
+		return;
+	memcpy(&s->addr, addr, len);
+	s->addrlen = len;
+	fakeip_keep_out(t, (const struct sockaddr *)addr);
+	socks5_pipeline_reset(s->pipeline);
+	flow_env_proxy_name(&t->env, idx, name, sizeof(name));
+	if (endpoint_from_sockaddr(&ep, (const struct sockaddr *)addr) == 0)
+		endpoint_format(&ep, got, sizeof(got));
+	log_info("proxy %u (%s) is %s%s (TTL %u s)", idx, name, first ? "" : "now ", got, (unsigned)ttl);
+	if (proxy_set_active(t->proxies) == idx)
+		use_for_udp(t, idx);
+}
+
+/* proxy_names.failed */
+static void
+names_failed(void *arg, unsigned idx, int err, const char *why)
+{
+	struct t2s *t = arg;
+	char name[T2S_ENDPOINT_STRLEN];
+
+	(void)err;
+	flow_env_proxy_name(&t->env, idx, name, sizeof(name));
+	log_warn("proxy %u (%s): cannot look its name up: %s (asked again in %.0f s)", idx, name, why,
+		 PROXY_NAMES_RETRY);
+}
+
+/* Lookups for every proxy given by name; those with no address yet are down. */
+static int
+names_setup(struct t2s *t, unsigned n)
+{
+	struct proxy_names_env env = {
+		.loop = t->loop,
+		.n_servers = t->n_resolvers,
+		.timeout = t->cfg->proxy_check_timeout * 2 > 2.0 ? t->cfg->proxy_check_timeout * 2 : 2.0,
+		.fwmark = t->servers[0].fwmark,
+		.hook = t->servers[0].hook,
+		.resolved = names_resolved,
+		.failed = names_failed,
+		.arg = t,
+	};
+	int err;
+
+	proxy_names_free(t->names);
+	t->names = NULL;
+	memcpy(env.servers, t->resolvers, sizeof(env.servers));
+	for (unsigned i = 0; i < n; i++) {
+		const struct t2s_endpoint *ep = proxy_endpoint(t, i);
+		bool unresolved = t->servers[i].addr.ss_family == AF_UNSPEC;
+
+		if (ep->type != T2S_ENDPOINT_DOMAIN)
+			continue;
+		if (t->names == NULL && (t->names = proxy_names_new(&env)) == NULL)
+			return -ENOMEM;
+		if (unresolved)
+			proxy_set_mark_down(t->proxies, i, ev_now(t->loop));
+		err = proxy_names_add(t->names, i, ep->u.domain.name, ep->port, unresolved);
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
+int
+t2s_set_backups(struct t2s *t, const struct socks5_server *backups, unsigned n)
+{
+	static const struct t2s_endpoint default_target = {.type = T2S_ENDPOINT_IPV4, .port = 9, .u.ipv4 = {127, 0, 0, 1}};
+	struct t2s_creds *c;
+
+	if (n + 1 > PROXY_SET_MAX)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	c->next = t->creds;
+	t->creds = c;
+	proxy_check_free(t->check);
+	t->check = NULL;
+	for (unsigned i = 0; i < n; i++) {
+		struct socks5_server *s = &t->servers[i + 1];
+
+		*s = t->servers[0];
+		memcpy(&s->addr, &backups[i].addr, sizeof(s->addr));
+		s->addrlen = backups[i].addrlen;
+		s->user = s->pass = NULL;
+		if (backups[i].user != NULL) {
+			snprintf(c->user[i], sizeof(c->user[i]), "%s", backups[i].user);
+			snprintf(c->pass[i], sizeof(c->pass[i]), "%s", backups[i].pass != NULL ? backups[i].pass : "");
+			s->user = c->user[i];
+			s->pass = c->pass[i];
+		}
+		s->tls = NULL;
+		s->pipeline = &t->pipelines[i + 1];
+		t->pipelines[i + 1].probe_timeout = t->pipelines[0].probe_timeout;
+		socks5_pipeline_reset(s->pipeline);
+		fakeip_keep_out(t, (const struct sockaddr *)&s->addr);
+	}
+	(void)proxy_set_reset(t->proxies, n + 1, ev_now(t->loop));
+	use_for_udp(t, 0);
+	proxy_names_free(t->names);
+	t->names = NULL;
+	if (n == 0)
+		return 0;
+	if (names_setup(t, n + 1) < 0)
+		return -ENOMEM;
+	t->check = proxy_check_new(t->loop, t->proxies, t->servers,
+				   t->cfg->check_target.type != T2S_ENDPOINT_NONE ? &t->cfg->check_target : &default_target,
+				   t->cfg->proxy_check_interval, t->cfg->proxy_check_timeout);
+	return t->check == NULL ? -ENOMEM : 0;
+}
+
+void
+t2s_proxies(const struct t2s *t, t2s_proxy_fn fn, void *arg)
+{
+	for (unsigned i = 0; i < proxy_set_count(t->proxies); i++)
+		fn(arg, i, proxy_set_up(t->proxies, i), proxy_set_active(t->proxies) == i,
+		   proxy_set_stats(t->proxies, i));
 }
 
 static uint64_t
@@ -607,14 +822,24 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 		return NULL;
 	t->loop = loop;
 	t->cfg = cfg;
-	t->proxy = *proxy;
-	t->proxy.pipeline = &t->pipeline;
+	t->servers[0] = *proxy;
+	t->servers[0].pipeline = &t->pipelines[0];
 	/* A probe that waits longer would leave its flow too little for the fallback. */
-	t->pipeline.probe_timeout = cfg->connect_timeout / 3 < 2.0 ? cfg->connect_timeout / 3 : 2.0;
+	t->pipelines[0].probe_timeout = cfg->connect_timeout / 3 < 2.0 ? cfg->connect_timeout / 3 : 2.0;
+	t->proxy = t->servers[0];
 	t->tun = *tun;
 	tun->fd = -1;
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		seed = (uint64_t)(uintptr_t)t ^ (uint64_t)ev_time();
+	t->proxies = proxy_set_new(&(struct proxy_set_params){.n = 1,
+							     .policy = cfg->proxy_policy,
+							     .fall = cfg->proxy_fall,
+							     .rise = cfg->proxy_rise,
+							     .changed = proxies_changed,
+							     .arg = t},
+				   ev_now(loop));
+	if (t->proxies == NULL)
+		goto err_free;
 	mem_budget_init(&t->mem,
 			cfg->max_memory > 0 ? cfg->max_memory : mem_budget_default(cfg->max_flows, phys_memory()));
 	ev_timer_init(&t->mem_timer, t2s_mem_timer_cb, 0, 0.25);
@@ -690,6 +915,8 @@ t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const struct socks5_
 		.loop = loop,
 		.cfg = cfg,
 		.proxy = &t->proxy,
+		.proxies = t->proxies,
+		.servers = t->servers,
 		.tun = {.sendv = t2s_tun_sendv, .send_udp = t2s_tun_send_udp, .ctx = t},
 		.fakeip = t->fakeip,
 		.fd_pressure = &t->fd_pressure,
@@ -734,6 +961,8 @@ err_rxpool:
 	rxpool_free(t->rxpool);
 err_relay:
 	free(t->udp_recv_buf);
+	proxy_set_free(t->proxies);
+err_free:
 	tun_close(&t->tun);
 	free(t);
 	return NULL;
@@ -746,6 +975,10 @@ t2s_stop(struct t2s *t)
 		return;
 	t->stopping = true;
 	t2s_log_stats(t);
+	proxy_check_free(t->check);
+	t->check = NULL;
+	proxy_names_free(t->names);
+	t->names = NULL;
 	tcp_flows_abort_all(t->tcp);
 	udp_flows_close_all(t->udp);
 	udp_pool_drain(t->udp_pool);
@@ -795,6 +1028,14 @@ t2s_free(struct t2s *t)
 	rxpool_free(t->rxpool);
 	fakeip_free(t->fakeip);
 	free(t->udp_recv_buf);
+	proxy_set_free(t->proxies);
+	while (t->creds != NULL) {
+		struct t2s_creds *next = t->creds->next;
+
+		explicit_bzero(t->creds, sizeof(*t->creds));
+		free(t->creds);
+		t->creds = next;
+	}
 	tun_close(&t->tun);
 	free(t);
 }

@@ -21,6 +21,8 @@
 #include "flow_env.h"
 #include "mem_budget.h"
 #include "packet.h"
+#include "proxy_lookup.h"
+#include "proxy_set.h"
 #include "proxy_tcp.h"
 #include "socks5_pipeline.h"
 #include "socks5_tcp.h"
@@ -37,6 +39,9 @@ struct udp_flows;
 struct udp_pool;
 struct udp_health;
 struct ip_reass;
+struct proxy_check;
+struct proxy_names;
+struct t2s_creds;
 
 /* Packets read per TUN wakeup before other watchers get their turn. */
 #define T2S_TUN_BATCH 64
@@ -65,8 +70,15 @@ struct t2s {
 	const struct t2s_config *cfg;
 	struct tun_device tun;
 	struct tunif *tunif;
-	struct socks5_server proxy;
-	struct socks5_pipeline pipeline; /* proxy.pipeline: does it take pipelined handshakes */
+	struct socks5_server proxy;      /* a copy of the active one of servers (UDP, DNS over TCP) */
+	struct socks5_server servers[PROXY_SET_MAX]; /* every proxy; TCP flows keep an index */
+	struct socks5_pipeline pipelines[PROXY_SET_MAX]; /* servers[i].pipeline */
+	struct proxy_set *proxies;       /* their health and the choice of one */
+	struct proxy_check *check;       /* background checks, with several proxies only */
+	struct t2s_creds *creds;         /* the backups' credentials, every block ever used */
+	struct proxy_names *names;       /* lookups of proxies given by name (several only) */
+	struct sockaddr_storage resolvers[PROXY_LOOKUP_SERVERS_MAX];
+	size_t n_resolvers;
 	ev_io tun_io;
 	ev_prepare service_prepare; /* runs flow work that lwIP callbacks scheduled */
 	struct flow_env env;      /* what the flow kinds are given (flow_env.h) */
@@ -112,6 +124,26 @@ struct t2s *t2s_new(struct ev_loop *loop, const struct t2s_config *cfg, const st
  * the proxy relays UDP is checked again (udp_health_proxy_changed).
  */
 void t2s_set_proxy(struct t2s *t, const struct socks5_server *proxy);
+
+/* The nameservers for proxies given by name (t2s_set_backups); copied, at most
+ * PROXY_LOOKUP_SERVERS_MAX. */
+void t2s_set_resolvers(struct t2s *t, const struct sockaddr_storage *servers, size_t n);
+
+/*
+ * The proxies after the first (--proxy given again); n may be 0. One whose addr has
+ * family AF_UNSPEC is looked up by the name cfg gives it (proxy_names.h), without
+ * holding anything up, and is down until then; with several proxies a first proxy
+ * given by name is looked up again too (on failure, after its TTL).
+ * Replaces those set before: every proxy is "up" again, the first is active, and the
+ * background checks (proxy_check.h) run while there are several. user/pass are
+ * copied; flows under way keep the index and the credentials they started with.
+ * Returns 0 or -errno.
+ */
+int t2s_set_backups(struct t2s *t, const struct socks5_server *backups, unsigned n);
+
+/* Per proxy (in list order): its state, whether it is active, its counters. */
+typedef void (*t2s_proxy_fn)(void *arg, unsigned idx, bool up, bool active, const struct proxy_set_stats *st);
+void t2s_proxies(const struct t2s *t, t2s_proxy_fn fn, void *arg);
 
 /* Closes every flow (applications see RST), stops the watchers; ev_run then returns. */
 void t2s_stop(struct t2s *t);

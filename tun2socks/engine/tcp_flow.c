@@ -95,6 +95,9 @@ struct tcp_flow {
 	bool proxy_eof;       /* the proxy closed its side; FIN queued to the application */
 	bool read_paused;     /* proxy reads stopped: lwIP's send buffer is full */
 	bool app_reset;       /* lwIP aborted the pcb (RST from the application, timeout) */
+	uint8_t proxy_idx;    /* its proxy in env.servers */
+	uint8_t proxies_tried; /* bit i: proxy i was tried for this flow (the SYN gate's retry) */
+	bool proxy_reported;   /* this attempt's failure went to the proxy set already */
 	int fd;
 	struct tcp_pcb *pcb;
 	struct proxy_tcp *socks;
@@ -114,6 +117,7 @@ struct tcp_flow {
 	uint64_t bytes_out, bytes_in; /* app -> proxy written, proxy -> app read */
 	ev_tstamp started, connected;
 	char *host; /* the fake-IP name of the destination, else NULL */
+	struct t2s_endpoint *target; /* with several proxies: what CONNECT asks for (a retry's) */
 };
 
 
@@ -826,6 +830,7 @@ flow_close(struct tcp_flow *f, enum close_how how)
 	}
 	flow_log(f, LOG_LEVEL_DEBUG, "closed (%s)", how == CLOSE_GRACEFUL ? "done" : "aborted");
 	free(f->host);
+	free(f->target);
 	free(f);
 }
 
@@ -850,6 +855,47 @@ tcp_flows_abort_all(struct tcp_flows *t)
 		flow_close(list_entry(list_first(&t->all), struct tcp_flow, link), CLOSE_ABORT);
 }
 
+static bool retry(struct tcp_flow *f, const struct proxy_tcp_result *res);
+
+/* With several proxies, how long one proxy may take to answer before the SYN is
+ * tried on the next: a check's timeout, within what is left of --connect-timeout. */
+static double
+attempt_timeout(const struct tcp_flows *t, double left)
+{
+	double a = t->env.cfg->proxy_check_timeout;
+
+	return proxy_set_count(t->env.proxies) > 1 && a < left ? a : left;
+}
+
+/*
+ * The connect timer of a CONNECTING flow fired. A proxy that has not even answered
+ * the greeting (SOCKS5) or the TCP connect (HTTP) failed (a handshake timeout, told
+ * to the proxy set); with several proxies the SYN moves on to the next one up. A
+ * proxy that answered is waiting for the target, which is not its failure. Returns
+ * true if the flow waits on (the timer re-armed), false when --connect-timeout is up.
+ */
+static bool
+connect_wait(struct tcp_flow *f)
+{
+	struct tcp_flows *t = f->set;
+	const struct proxy_tcp_result res = {.failure = PROXY_TCP_PROTOCOL, .err = -ETIMEDOUT};
+	double left = f->started + t->env.cfg->connect_timeout - ev_now(t->env.loop);
+	bool silent = f->socks != NULL && !proxy_tcp_proxy_answered(f->socks);
+
+	if (left <= 0.001) {
+		if (silent && !f->proxy_reported) {
+			f->proxy_reported = true;
+			proxy_set_report(t->env.proxies, f->proxy_idx, false, false, ev_now(t->env.loop));
+		}
+		return false;
+	}
+	if (silent)
+		(void)retry(f, &res); /* on failure the flow keeps waiting on the proxy it has */
+	ev_timer_set(&f->timer, attempt_timeout(t, left), 0);
+	ev_timer_start(t->env.loop, &f->timer);
+	return true;
+}
+
 static void
 tcp_flow_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -860,6 +906,8 @@ tcp_flow_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	switch (f->state) {
 	case TCP_FLOW_CONNECTING:
+		if (connect_wait(f))
+			return;
 		flow_log_limited(f, T2S_RATE_CONNECT_TIMEOUT, LOG_LEVEL_INFO, "no answer from the proxy within %.0f s",
 				 cfg->connect_timeout);
 		f->set->stats.failed++;
@@ -925,9 +973,10 @@ static void
 log_failure(struct tcp_flow *f, const struct proxy_tcp_result *res)
 {
 	struct tcp_flows *t = f->set;
+	const struct socks5_server *server = &t->env.servers[f->proxy_idx];
 	char proxy[T2S_ENDPOINT_STRLEN];
 
-	endpoint_format(&t->env.cfg->proxy.server, proxy, sizeof(proxy));
+	flow_env_proxy_name(&t->env, f->proxy_idx, proxy, sizeof(proxy));
 	switch (res->failure) {
 	case PROXY_TCP_TARGET:
 		if (res->http_status != 0)
@@ -947,12 +996,12 @@ log_failure(struct tcp_flow *f, const struct proxy_tcp_result *res)
 			if (flow_env_rate_ok(&t->env, T2S_RATE_PROXY_AUTH, 5.0))
 				log_error("proxy %s: authentication failed (HTTP %u %s: %s)", proxy, res->http_status,
 					  res->reason,
-					  t->env.proxy->user != NULL ? "username or password rejected"
+					  server->user != NULL ? "username or password rejected"
 								: "the proxy requires a username and password");
 		} else if (flow_env_rate_ok(&t->env, T2S_RATE_PROXY_AUTH, 5.0)) {
-			if (res->method == SOCKS5_METHOD_USERPASS || t->env.proxy->user != NULL)
+			if (res->method == SOCKS5_METHOD_USERPASS || server->user != NULL)
 				log_error("proxy %s: authentication failed (%s)", proxy,
-					  t->env.proxy->user != NULL ? "username or password rejected"
+					  server->user != NULL ? "username or password rejected"
 								: "the proxy requires a username and password");
 			else
 				log_error("proxy %s: authentication failed (no acceptable method)", proxy);
@@ -965,7 +1014,7 @@ log_failure(struct tcp_flow *f, const struct proxy_tcp_result *res)
 			log_warn("proxy %s does not do CONNECT (HTTP %u %s)", proxy, res->http_status, res->reason);
 		else
 			log_warn("proxy %s broke the %s handshake: %s", proxy,
-				 t->env.proxy->kind == PROXY_KIND_HTTP ? "HTTP CONNECT" : "SOCKS5", strerror(-res->err));
+				 server->kind == PROXY_KIND_HTTP ? "HTTP CONNECT" : "SOCKS5", strerror(-res->err));
 		break;
 	case PROXY_TCP_TLS:
 		if (flow_env_rate_ok(&t->env, T2S_RATE_PROXY_TLS, 5.0))
@@ -976,6 +1025,48 @@ log_failure(struct tcp_flow *f, const struct proxy_tcp_result *res)
 	}
 }
 
+static void flow_socks_done_cb(void *arg, const struct proxy_tcp_result *res);
+
+/*
+ * The proxy failed (not the target): the proxy set hears of it, and with several
+ * proxies the held SYN is tried on the next one up that this flow has not tried,
+ * within the flow's --connect-timeout (its timer keeps running). Returns true if a
+ * new attempt is under way.
+ */
+static bool
+retry(struct tcp_flow *f, const struct proxy_tcp_result *res)
+{
+	struct tcp_flows *t = f->set;
+	struct proxy_tcp *next_session;
+	char from[T2S_ENDPOINT_STRLEN], to[T2S_ENDPOINT_STRLEN];
+	unsigned from_idx = f->proxy_idx;
+	int next;
+
+	if (!f->proxy_reported)
+		proxy_set_report(t->env.proxies, from_idx, false, false, ev_now(t->env.loop));
+	f->proxy_reported = true;
+	if (proxy_set_count(t->env.proxies) < 2)
+		return false;
+	if (f->target == NULL)
+		return false;
+	next = proxy_set_next(t->env.proxies, from_idx, f->proxies_tried);
+	if (next < 0)
+		return false;
+	log_failure(f, res);
+	next_session = proxy_tcp_new(t->env.loop, &t->env.servers[next], f->target, flow_socks_done_cb, f);
+	if (next_session == NULL)
+		return false;
+	proxy_tcp_free(f->socks);
+	f->socks = next_session;
+	f->proxy_reported = false;
+	f->proxy_idx = (uint8_t)next;
+	f->proxies_tried |= (uint8_t)(1u << next);
+	flow_env_proxy_name(&t->env, from_idx, from, sizeof(from));
+	flow_env_proxy_name(&t->env, (unsigned)next, to, sizeof(to));
+	flow_log(f, LOG_LEVEL_INFO, "proxy %u (%s) failed; trying proxy %d (%s)", from_idx, from, next, to);
+	return true;
+}
+
 static void
 flow_socks_done_cb(void *arg, const struct proxy_tcp_result *res)
 {
@@ -984,6 +1075,8 @@ flow_socks_done_cb(void *arg, const struct proxy_tcp_result *res)
 	struct pbuf *syn;
 	ip_addr_t app, dst;
 
+	if (res->failure != PROXY_TCP_OK && res->failure != PROXY_TCP_TARGET && f->socks != NULL && retry(f, res))
+		return;
 	if (res->failure != PROXY_TCP_OK) {
 		t->stats.failed++;
 		if (res->failure != PROXY_TCP_TARGET) {
@@ -994,12 +1087,15 @@ flow_socks_done_cb(void *arg, const struct proxy_tcp_result *res)
 											  : "protocol error";
 		} else {
 			t->stats.proxy_last_ok = ev_now(t->env.loop); /* it answered */
+			if (f->socks != NULL)
+				proxy_set_report(t->env.proxies, f->proxy_idx, true, false, t->stats.proxy_last_ok);
 		}
 		log_failure(f, res);
 		refuse_application(f, res);
 		flow_close(f, CLOSE_ABORT);
 		return;
 	}
+	proxy_set_report(t->env.proxies, f->proxy_idx, true, false, ev_now(t->env.loop));
 	f->connected = t->stats.proxy_last_ok = ev_now(t->env.loop);
 	histogram_observe(&t->stats.connect_time, f->connected - f->started);
 	f->fd = proxy_tcp_take_fd(f->socks);
@@ -1111,7 +1207,7 @@ tcp_flows_handle_syn(struct tcp_flows *t, const uint8_t *pkt, const struct packe
 	list_push_front(&t->all, &f->link);
 	t->count++;
 	t->stats.opened++;
-	ev_timer_init(&f->timer, tcp_flow_timer_cb, t->env.cfg->connect_timeout, 0);
+	ev_timer_init(&f->timer, tcp_flow_timer_cb, attempt_timeout(t, t->env.cfg->connect_timeout), 0);
 	ev_timer_start(t->env.loop, &f->timer);
 	ev_init(&f->io, tcp_flow_sock_io_cb);
 
@@ -1151,7 +1247,14 @@ tcp_flows_handle_syn(struct tcp_flows *t, const uint8_t *pkt, const struct packe
 		f->host = strdup(target.u.domain.name); /* for the flow table only: NULL is fine */
 	flow_log(f, LOG_LEVEL_DEBUG, "new connection%s%s", target.type == T2S_ENDPOINT_DOMAIN ? " to " : "",
 		 target.type == T2S_ENDPOINT_DOMAIN ? target.u.domain.name : "");
-	f->socks = proxy_tcp_new(t->env.loop, t->env.proxy, &target, flow_socks_done_cb, f);
+	f->proxy_idx = (uint8_t)proxy_set_pick(t->env.proxies);
+	f->proxies_tried = (uint8_t)(1u << f->proxy_idx);
+	if (proxy_set_count(t->env.proxies) > 1) {
+		f->target = malloc(sizeof(*f->target)); /* NULL: no retry, which is fine */
+		if (f->target != NULL)
+			*f->target = target;
+	}
+	f->socks = proxy_tcp_new(t->env.loop, &t->env.servers[f->proxy_idx], &target, flow_socks_done_cb, f);
 	if (f->socks == NULL) {
 		struct proxy_tcp_result res = {.failure = PROXY_TCP_UNREACHABLE, .err = -errno};
 

@@ -46,7 +46,7 @@ T2S_API void t2s_config_free(struct t2s_conf *conf);
  * Sets one option, named like the command's long option without "--" and parsed by
  * the same code ("proxy" "socks5://198.51.100.1:1080", "mtu" "1500", "dns" "fake-ip").
  * Options without a value take NULL, "" or "1". A later call for the same option wins
- * (repeatable ones, none so far in the engine, add). "proxy-auth" "user:password" sets
+ * (repeatable ones add: "proxy" given again adds a backup proxy). "proxy-auth" "user:password" sets
  * the credentials apart from the URL. "proxy-resolver" "IP[:port][,IP[:port]...]" (at
  * most 3 in all; each call adds) names the nameservers that a proxy given by name is
  * looked up of (default: those of /etc/resolv.conf). Options of the command's host integration (tun,

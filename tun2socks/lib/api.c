@@ -611,6 +611,13 @@ engine_new(struct t2s_conf *conf, struct ev_loop *loop, const struct t2s_host_ho
 			 conf->cfg.proxy.server.u.domain.name);
 		return -EINVAL;
 	}
+	for (unsigned i = 0; i < conf->cfg.n_backup; i++) {
+		if (conf->cfg.backup[i].kind == PROXY_KIND_SOCKS5 && conf->cfg.backup[i].has_credentials &&
+		    conf->cfg.backup[i].pass[0] == '\0') {
+			snprintf(conf->err, sizeof(conf->err), "proxy: a user name needs a password (RFC 1929)");
+			return -EINVAL;
+		}
+	}
 	if (conf->cfg.proxy.kind == PROXY_KIND_HTTP &&
 	    (conf->cfg.udp_mode == CONFIG_UDP_ASSOCIATE || conf->cfg.udp_relay.ss_family != AF_UNSPEC)) {
 		snprintf(conf->err, sizeof(conf->err),
@@ -803,6 +810,47 @@ t2s_engine_counters(struct t2s_engine *e,
 	return 0;
 }
 
+struct proxies_ctx {
+	struct t2s_engine *e;
+	void (*fn)(void *arg, const struct t2s_engine_proxy_info *p);
+	void *arg;
+};
+
+static void
+proxy_info_cb(void *arg, unsigned idx, bool up, bool active, const struct proxy_set_stats *st)
+{
+	struct proxies_ctx *c = arg;
+	struct t2s_engine_proxy_info p = {
+		.index = idx,
+		.up = up,
+		.active = active,
+		.since = ev_now(c->e->loop) - st->since,
+		.picked = st->picked,
+		.flow_ok = st->flow_ok,
+		.flow_failed = st->flow_failed,
+		.retried = st->retried,
+		.checks_ok = st->checks_ok,
+		.checks_failed = st->checks_failed,
+		.went_down = st->went_down,
+		.went_up = st->went_up,
+	};
+
+	proxy_url_format_redacted(idx == 0 || idx > c->e->cfg.n_backup ? &c->e->cfg.proxy : &c->e->cfg.backup[idx - 1],
+				  p.url, sizeof(p.url));
+	c->fn(c->arg, &p);
+}
+
+int
+t2s_engine_proxies(struct t2s_engine *e, void (*fn)(void *arg, const struct t2s_engine_proxy_info *p), void *arg)
+{
+	struct proxies_ctx c = {.e = e, .fn = fn, .arg = arg};
+
+	if (e == NULL || e->t == NULL)
+		return -ESRCH;
+	t2s_proxies(e->t, proxy_info_cb, &c);
+	return 0;
+}
+
 int
 t2s_engine_histograms(struct t2s_engine *e,
 		      void (*fn)(void *arg, const char *name, const char *help, const struct histogram *h), void *arg)
@@ -880,6 +928,55 @@ lookup_proxy(struct t2s_engine *e)
 	return 0;
 }
 
+/* The proxies after the first, from cfg, to the engine (their addresses are IPs). */
+static int
+set_backups(struct t2s_engine *e, const struct t2s_config *cfg)
+{
+	struct socks5_server b[CONFIG_MAX_PROXIES - 1];
+
+	struct sockaddr_storage host[PROXY_LOOKUP_SERVERS_MAX];
+	char text[4096];
+	FILE *fp;
+	size_t n = 0;
+
+	memset(b, 0, sizeof(b));
+	/* For names (looked up by the engine, on the loop): the embedder's nameservers, or
+	 * /etc/resolv.conf's as of now. */
+	if (e->n_resolvers > 0) {
+		t2s_set_resolvers(e->t, e->resolvers, e->n_resolvers);
+	} else if ((fp = fopen("/etc/resolv.conf", "re")) != NULL) {
+		n = fread(text, 1, sizeof(text) - 1, fp);
+		fclose(fp);
+		text[n] = '\0';
+		t2s_set_resolvers(e->t, host, resolv_conf_nameservers(text, host, PROXY_LOOKUP_SERVERS_MAX));
+	}
+	for (unsigned i = 0; i < cfg->n_backup; i++) {
+		if (cfg->backup[i].server.type != T2S_ENDPOINT_DOMAIN &&
+		    endpoint_to_sockaddr(&cfg->backup[i].server, &b[i].addr, &b[i].addrlen) < 0)
+			return -EINVAL;
+		if (cfg->backup[i].has_credentials) {
+			b[i].user = cfg->backup[i].user;
+			b[i].pass = cfg->backup[i].pass;
+		}
+	}
+	return t2s_set_backups(e->t, b, cfg->n_backup);
+}
+
+static bool
+backups_equal(const struct t2s_config *a, const struct t2s_config *b)
+{
+	if (a->n_backup != b->n_backup)
+		return false;
+	for (unsigned i = 0; i < a->n_backup; i++) {
+		const struct proxy_url *x = &a->backup[i], *y = &b->backup[i];
+
+		if (!endpoint_equal(&x->server, &y->server) || x->has_credentials != y->has_credentials ||
+		    strcmp(x->user, y->user) != 0 || strcmp(x->pass, y->pass) != 0)
+			return false;
+	}
+	return true;
+}
+
 /* A SIGPIPE our own sockets raised while it was blocked must not reach the embedder. */
 static void
 drain_sigpipe(const sigset_t *pipe)
@@ -943,6 +1040,13 @@ t2s_engine_run(struct t2s_engine *e, int tun_fd)
 		err = errno != 0 ? -errno : -ENOMEM;
 		tun_close(&tun); /* a no-op when t2s_new took it */
 		snprintf(e->err, sizeof(e->err), "cannot start: %s", strerror(-err));
+		lwip_port_fini();
+		goto out_mask;
+	}
+	if (e->cfg.n_backup > 0 && (err = set_backups(e, &e->cfg)) < 0) {
+		snprintf(e->err, sizeof(e->err), "cannot start the proxies' checks: %s", strerror(-err));
+		t2s_free(e->t);
+		e->t = NULL;
 		lwip_port_fini();
 		goto out_mask;
 	}
@@ -1058,6 +1162,7 @@ reload_apply(struct t2s_engine *e, const struct t2s_config *next, const struct s
 			      strcmp(e->cfg.proxy.user, next->proxy.user) != 0 ||
 			      strcmp(e->cfg.proxy.pass, next->proxy.pass) != 0 ||
 			      addrlen != e->proxy.addrlen || memcmp(addr, &e->proxy.addr, addrlen) != 0);
+	bool backups_changed = config_proxy_live_ok(&e->cfg, next) && !backups_equal(&e->cfg, next);
 	struct t2s_config *n = malloc(sizeof(*n));
 	unsigned taken;
 
@@ -1083,8 +1188,18 @@ reload_apply(struct t2s_engine *e, const struct t2s_config *next, const struct s
 		proxy_url_format_redacted(&e->cfg.proxy, url, sizeof(url));
 		log_info("reload: new connections go to %s; those open stay with the proxy they have", url);
 	}
-	log_info("reload: done (%u setting%s changed)", taken + (proxy_changed && taken == 0),
-		 taken + (proxy_changed && taken == 0) == 1 ? "" : "s");
+	if (backups_changed) {
+		memcpy(e->cfg.backup, next->backup, sizeof(e->cfg.backup));
+		e->cfg.n_backup = next->n_backup;
+		if (set_backups(e, &e->cfg) < 0)
+			log_warn("reload: cannot take the new list of proxies");
+		else
+			log_info("reload: %u prox%s after the first now; all are taken as up again", e->cfg.n_backup,
+				 e->cfg.n_backup == 1 ? "y" : "ies");
+	}
+	/* A new proxy or list of proxies is one setting, "proxy". */
+	taken += (proxy_changed || backups_changed) && taken == 0;
+	log_info("reload: done (%u setting%s changed)", taken, taken == 1 ? "" : "s");
 	return 0;
 }
 

@@ -95,6 +95,19 @@ int t2s_engine_histograms(struct t2s_engine *engine,
 			  void (*fn)(void *arg, const char *name, const char *help, const struct histogram *h),
 			  void *arg);
 
+/* One proxy of the list (--proxy, in order): its state and counters (proxy_set.h). */
+struct t2s_engine_proxy_info {
+	unsigned index;
+	char url[T2S_ENDPOINT_STRLEN + 2 * 256 + 16]; /* password redacted */
+	bool up, active;
+	double since;       /* seconds in the current state */
+	uint64_t picked;    /* new TCP flows given to it */
+	uint64_t flow_ok, flow_failed, retried, checks_ok, checks_failed, went_down, went_up;
+};
+/* Calls fn for every proxy; -ESRCH when not running. */
+int t2s_engine_proxies(struct t2s_engine *engine, void (*fn)(void *arg, const struct t2s_engine_proxy_info *p),
+		       void *arg);
+
 /* Logs every counter on one line; on the engine's thread, while it runs. */
 void t2s_engine_log_stats(struct t2s_engine *engine);
 
