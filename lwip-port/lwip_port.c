@@ -41,6 +41,10 @@ static struct {
 static size_t heap_bytes;
 #define BLOCK_SIZE(p) (malloc_usable_size(p) + sizeof(size_t))
 static uint32_t ooseq_bytes = LWIP_PORT_OOSEQ_BYTES;
+/* Live pcbs made from a tracked listener, counted per hash bucket of their 4-tuple (see
+ * lwip_port_tcp_track_listener); next to lwIP's own pcb lists, and as global as they. */
+#define LIVE_BUCKETS 65536u
+static uint16_t live_pcbs[LIVE_BUCKETS];
 static uint16_t ooseq_pbufs = LWIP_PORT_OOSEQ_PBUFS;
 
 void *
@@ -174,6 +178,69 @@ tuple_matches(const struct tcp_pcb *pcb, const ip_addr_t *remote_ip, u16_t remot
 	       ip_addr_eq(&pcb->remote_ip, remote_ip) && ip_addr_eq(&pcb->local_ip, local_ip);
 }
 
+static uint32_t
+addr_mix(const ip_addr_t *a)
+{
+	if (IP_IS_V6(a)) {
+		const u32_t *w = ip_2_ip6(a)->addr;
+
+		return w[0] ^ (w[1] * 0x85ebca6bu) ^ (w[2] * 0xc2b2ae35u) ^ (w[3] * 0x27d4eb2fu);
+	}
+	return ip4_addr_get_u32(ip_2_ip4(a));
+}
+
+/* The bucket of a 4-tuple in live_pcbs (the zone of a scoped address left out). */
+static uint32_t
+tuple_bucket(const ip_addr_t *remote_ip, u16_t remote_port, const ip_addr_t *local_ip, u16_t local_port)
+{
+	uint32_t h = addr_mix(remote_ip) * 0x9e3779b1u;
+
+	h ^= addr_mix(local_ip) + 0x7f4a7c15u + (h << 6) + (h >> 2);
+	h ^= ((uint32_t)remote_port << 16 | local_port) * 0x85ebca6bu;
+	h ^= h >> 15;
+	h *= 0x2c1b3c6du;
+	h ^= h >> 13;
+	return h % LIVE_BUCKETS;
+}
+
+static void
+live_pcb_destroyed_cb(u8_t id, void *data)
+{
+	uintptr_t b = (uintptr_t)data;
+
+	(void)id;
+	/* data is bucket + 1 (0: never counted); a saturated bucket stays saturated. */
+	if (b != 0 && live_pcbs[b - 1] != UINT16_MAX)
+		live_pcbs[b - 1]--;
+}
+
+static err_t
+live_pcb_opened_cb(u8_t id, struct tcp_pcb_listen *lpcb, struct tcp_pcb *cpcb);
+
+static const struct tcp_ext_arg_callbacks live_pcb_callbacks = {
+	.destroy = live_pcb_destroyed_cb,
+	.passive_open = live_pcb_opened_cb,
+};
+
+static err_t
+live_pcb_opened_cb(u8_t id, struct tcp_pcb_listen *lpcb, struct tcp_pcb *cpcb)
+{
+	uint32_t b = tuple_bucket(&cpcb->remote_ip, cpcb->remote_port, &cpcb->local_ip, cpcb->local_port);
+
+	(void)lpcb;
+	if (live_pcbs[b] != UINT16_MAX)
+		live_pcbs[b]++;
+	tcp_ext_arg_set_callbacks(cpcb, id, &live_pcb_callbacks);
+	tcp_ext_arg_set(cpcb, id, (void *)(uintptr_t)(b + 1));
+	return ERR_OK;
+}
+
+void
+lwip_port_tcp_track_listener(struct tcp_pcb *listener)
+{
+	tcp_ext_arg_set_callbacks(listener, LWIP_PORT_EXT_ARG, &live_pcb_callbacks);
+}
+
 int
 lwip_port_tcp_forget(const ip_addr_t *remote_ip, u16_t remote_port, const ip_addr_t *local_ip, u16_t local_port)
 {
@@ -204,7 +271,11 @@ lwip_port_tcp_forget(const ip_addr_t *remote_ip, u16_t remote_port, const ip_add
 	}
 	/* The caller owns no pcb for this tuple, so any active one is a leftover that
 	 * lwIP still finishes on its own (FIN_WAIT_x, CLOSING, LAST_ACK after tcp_close,
-	 * or a SYN_RCVD whose flow gave up). Their err callbacks are already cleared. */
+	 * or a SYN_RCVD whose flow gave up). Their err callbacks are already cleared.
+	 * Walked only when a live pcb shares the tuple's bucket: the list holds every open
+	 * connection, and this runs for each new one. */
+	if (live_pcbs[tuple_bucket(remote_ip, remote_port, local_ip, local_port)] == 0)
+		return dropped;
 	for (pcb = tcp_active_pcbs; pcb != NULL; pcb = next) {
 		next = pcb->next;
 		if (tuple_matches(pcb, remote_ip, remote_port, local_ip, local_port)) {

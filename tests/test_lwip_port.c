@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for the memory hooks of lwip-port: heap counting, out-of-order limits,
  * the window a pcb offers when the budget narrows it at accept, and how
- * lwip_port_tcp_forget bounds lwIP's TIME_WAIT list. */
+ * lwip_port_tcp_forget bounds lwIP's TIME_WAIT list and skips the walk over open
+ * connections when no live pcb can have the tuple. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -178,6 +179,84 @@ forget_bounds_time_wait(void **state)
 	lwip_port_fini();
 }
 
+/* ---- leftovers among the active pcbs ---- */
+
+/* A pcb on lwIP's active list, app 198.18.0.1:PORT -> 198.19.0.10:80, in LAST_ACK (a
+ * closing pcb no flow owns); made from LISTENER as tcp_listen_input does (passive_open
+ * callbacks) when it is not NULL, else behind lwip_port's back. */
+static struct tcp_pcb *
+fake_leftover(struct tcp_pcb *listener, u16_t port)
+{
+	struct tcp_pcb *pcb = tcp_new();
+
+	assert_non_null(pcb);
+	IP_ADDR4(&pcb->remote_ip, 198, 18, 0, 1);
+	IP_ADDR4(&pcb->local_ip, 198, 19, 0, 10);
+	pcb->remote_port = port;
+	pcb->local_port = 80;
+	pcb->state = LAST_ACK;
+	if (listener != NULL)
+		assert_int_equal(tcp_ext_arg_invoke_callbacks_passive_open((struct tcp_pcb_listen *)listener, pcb), ERR_OK);
+	TCP_REG_ACTIVE(pcb);
+	return pcb;
+}
+
+static int
+active_count(void)
+{
+	int n = 0;
+
+	for (struct tcp_pcb *pcb = tcp_active_pcbs; pcb != NULL; pcb = pcb->next)
+		n++;
+	return n;
+}
+
+static void
+forget_walks_active_only_when_needed(void **state)
+{
+	ip_addr_t app, dst;
+	struct tcp_pcb *l = tcp_new();
+
+	(void)state;
+	assert_int_equal(lwip_port_init(ev_default_loop(0), NULL), 0);
+	assert_non_null(l);
+	assert_int_equal(tcp_bind(l, IP_ANY_TYPE, 80), ERR_OK);
+	l = tcp_listen(l);
+	assert_non_null(l);
+	lwip_port_tcp_track_listener(l);
+	IP_ADDR4(&app, 198, 18, 0, 1);
+	IP_ADDR4(&dst, 198, 19, 0, 10);
+
+	/* A leftover made from the listener: found and dropped. */
+	fake_leftover(l, 20001);
+	assert_int_equal(active_count(), 1);
+	assert_int_equal(lwip_port_tcp_forget(&app, 20001, &dst, 80), 1);
+	assert_int_equal(active_count(), 0);
+
+	/* A pcb lwip_port never saw made (the walk's sentinel here: every pcb in
+	 * tun2socks comes from the listener): with no live pcb in the tuple's bucket the
+	 * active list is not walked, so it stays. */
+	struct tcp_pcb *untracked = fake_leftover(NULL, 20002);
+
+	assert_int_equal(lwip_port_tcp_forget(&app, 20002, &dst, 80), 0);
+	assert_int_equal(active_count(), 1);
+	/* A tracked pcb with the same tuple: now the list is walked, both go. */
+	fake_leftover(l, 20002);
+	assert_int_equal(lwip_port_tcp_forget(&app, 20002, &dst, 80), 2);
+	assert_int_equal(active_count(), 0);
+
+	/* Freed pcbs are uncounted: after a tracked pcb came and went (tcp_abandon, as
+	 * lwIP frees it), an untracked one with its tuple is not looked for again. */
+	fake_leftover(l, 20003);
+	tcp_abandon(tcp_active_pcbs, 0);
+	untracked = fake_leftover(NULL, 20003);
+	assert_int_equal(lwip_port_tcp_forget(&app, 20003, &dst, 80), 0);
+	tcp_abandon(untracked, 0);
+	assert_int_equal(active_count(), 0);
+	assert_int_equal(tcp_close(l), ERR_OK);
+	lwip_port_fini();
+}
+
 int
 main(void)
 {
@@ -186,6 +265,7 @@ main(void)
 		cmocka_unit_test(ooseq_limits),
 		cmocka_unit_test(limit_window),
 		cmocka_unit_test(forget_bounds_time_wait),
+		cmocka_unit_test(forget_walks_active_only_when_needed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -122,7 +122,7 @@ static void forget_pcb(struct tcp_flow *f);
 
 /* The ext-arg slot of every pcb a flow owns (lwipopts.h has exactly one). */
 #define FLOW_EXT_ARG 0
-_Static_assert(LWIP_TCP_PCB_NUM_EXT_ARGS == 2, "tcp_flow owns slot 0, tunif.c slot 1");
+_Static_assert(LWIP_TCP_PCB_NUM_EXT_ARGS == 3, "tcp_flow owns slot 0, tunif.c slot 1, lwip_port.c slot 2");
 
 /* True while f->pcb may still be used; forgets a pcb that lwIP will free on its own. */
 static bool
