@@ -287,6 +287,27 @@ lwip_port_tcp_forget(const ip_addr_t *remote_ip, u16_t remote_port, const ip_add
 }
 
 void
+lwip_port_tcp_input_new(void (*input)(void *ctx, struct pbuf *p), void *ctx, struct pbuf *syn)
+{
+	struct tcp_pcb *open = tcp_active_pcbs, *tail;
+
+	/* tcp_input looks for the segment's pcb on the active list before the TIME_WAIT
+	 * list and the listener: for a SYN that lwip_port_tcp_forget has just cleared the
+	 * tuple of, a walk over every open connection that finds nothing. With the list
+	 * set aside it walks an empty one; the pcb lwIP makes from the listener is pushed at
+	 * the head as usual, and the open connections follow it again, in their order. */
+	tcp_active_pcbs = NULL;
+	input(ctx, syn);
+	if (tcp_active_pcbs == NULL) {
+		tcp_active_pcbs = open;
+	} else {
+		for (tail = tcp_active_pcbs; tail->next != NULL; tail = tail->next)
+			;
+		tail->next = open;
+	}
+}
+
+void
 lwip_port_diag(const char *fmt, ...)
 {
 	char msg[256];

@@ -48,6 +48,17 @@ int lwip_port_tcp_forget(const ip_addr_t *remote_ip, u16_t remote_port, const ip
 			 u16_t local_port);
 
 /*
+ * Hands lwIP a SYN (input(ctx, syn), which takes syn) for a tuple lwip_port_tcp_forget
+ * has just cleared, with lwIP's list of active pcbs set aside meanwhile: lwIP looks for
+ * a segment's pcb by walking that list, and for this SYN it would find none after
+ * walking every open connection. The list is whole again on return (the new pcb, if
+ * any, at its head, as lwIP puts it). input must not reach lwIP's timers or any other
+ * segment, and lwIP must have no active pcb for the SYN's tuple.
+ */
+struct pbuf;
+void lwip_port_tcp_input_new(void (*input)(void *ctx, struct pbuf *p), void *ctx, struct pbuf *syn);
+
+/*
  * Counts, per hash bucket of the 4-tuple, every pcb lwIP makes from this listener until
  * lwIP frees it (ext-arg slot LWIP_PORT_EXT_ARG: passive_open and destroy), for
  * lwip_port_tcp_forget. 128 KiB of counters, fixed.

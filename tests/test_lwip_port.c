@@ -257,6 +257,51 @@ forget_walks_active_only_when_needed(void **state)
 	lwip_port_fini();
 }
 
+/* ---- a new connection's SYN with the open connections set aside ---- */
+
+static int inputs_seen;
+
+/* What tcp_listen_input does with a SYN for a new tuple: one pcb pushed at the head. */
+static void
+fake_syn_input(void *ctx, struct pbuf *p)
+{
+	(void)p;
+	inputs_seen++;
+	/* lwIP's lookup would see no open connection. */
+	assert_null(tcp_active_pcbs);
+	if (ctx != NULL)
+		fake_leftover(NULL, 30000);
+}
+
+static void
+input_new_sets_active_aside(void **state)
+{
+	struct tcp_pcb *open[3];
+
+	(void)state;
+	assert_int_equal(lwip_port_init(ev_default_loop(0), NULL), 0);
+	for (int i = 0; i < 3; i++)
+		open[i] = fake_leftover(NULL, (u16_t)(31000 + i));
+	/* lwIP made a pcb: it heads the list, the open ones follow in their order. */
+	lwip_port_tcp_input_new(fake_syn_input, (void *)1, NULL);
+	assert_int_equal(inputs_seen, 1);
+	assert_int_equal(active_count(), 4);
+	assert_int_equal(tcp_active_pcbs->remote_port, 30000);
+	assert_ptr_equal(tcp_active_pcbs->next, open[2]);
+	assert_ptr_equal(open[2]->next, open[1]);
+	assert_ptr_equal(open[1]->next, open[0]);
+	tcp_abandon(tcp_active_pcbs, 0);
+	/* lwIP made none (a dropped SYN): the list is as it was. */
+	lwip_port_tcp_input_new(fake_syn_input, NULL, NULL);
+	assert_int_equal(inputs_seen, 2);
+	assert_ptr_equal(tcp_active_pcbs, open[2]);
+	assert_int_equal(active_count(), 3);
+	for (int i = 0; i < 3; i++)
+		tcp_abandon(open[i], 0);
+	assert_null(tcp_active_pcbs);
+	lwip_port_fini();
+}
+
 int
 main(void)
 {
@@ -266,6 +311,7 @@ main(void)
 		cmocka_unit_test(limit_window),
 		cmocka_unit_test(forget_bounds_time_wait),
 		cmocka_unit_test(forget_walks_active_only_when_needed),
+		cmocka_unit_test(input_new_sets_active_aside),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

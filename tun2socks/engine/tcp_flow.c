@@ -976,6 +976,13 @@ log_failure(struct tcp_flow *f, const struct proxy_tcp_result *res)
 	}
 }
 
+/* lwip_port_tcp_input_new's input. */
+static void
+feed_tunif(void *ctx, struct pbuf *p)
+{
+	tunif_input(ctx, p);
+}
+
 static void
 flow_socks_done_cb(void *arg, const struct proxy_tcp_result *res)
 {
@@ -1030,7 +1037,8 @@ flow_socks_done_cb(void *arg, const struct proxy_tcp_result *res)
 
 	syn = f->syn;
 	f->syn = NULL;
-	tunif_input(t->tunif, syn); /* lwIP answers SYN|ACK now; accept follows the ACK */
+	/* lwIP answers SYN|ACK now; accept follows the ACK */
+	lwip_port_tcp_input_new(feed_tunif, t->tunif, syn);
 }
 
 /*
