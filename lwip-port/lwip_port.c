@@ -41,10 +41,17 @@ static struct {
 static size_t heap_bytes;
 #define BLOCK_SIZE(p) (malloc_usable_size(p) + sizeof(size_t))
 static uint32_t ooseq_bytes = LWIP_PORT_OOSEQ_BYTES;
-/* Live pcbs made from a tracked listener, counted per hash bucket of their 4-tuple (see
- * lwip_port_tcp_track_listener); next to lwIP's own pcb lists, and as global as they. */
-#define LIVE_BUCKETS 65536u
-static uint16_t live_pcbs[LIVE_BUCKETS];
+/* Live pcbs made from a tracked listener, chained per hash bucket of their 4-tuple (see
+ * lwip_port_tcp_track_listener); next to lwIP's own pcb lists, and as global as they.
+ * untracked_live counts those whose node could not be allocated: while any is alive,
+ * lwip_port_tcp_forget walks lwIP's whole list as before. */
+#define LIVE_BUCKETS 16384u
+struct live_node {
+	struct tcp_pcb *pcb;
+	struct live_node *next, **pprev;
+};
+static struct live_node *live_pcbs[LIVE_BUCKETS];
+static size_t untracked_live;
 static uint16_t ooseq_pbufs = LWIP_PORT_OOSEQ_PBUFS;
 
 void *
@@ -206,12 +213,17 @@ tuple_bucket(const ip_addr_t *remote_ip, u16_t remote_port, const ip_addr_t *loc
 static void
 live_pcb_destroyed_cb(u8_t id, void *data)
 {
-	uintptr_t b = (uintptr_t)data;
+	struct live_node *n = data;
 
 	(void)id;
-	/* data is bucket + 1 (0: never counted); a saturated bucket stays saturated. */
-	if (b != 0 && live_pcbs[b - 1] != UINT16_MAX)
-		live_pcbs[b - 1]--;
+	if (n == NULL) {
+		untracked_live--;
+		return;
+	}
+	*n->pprev = n->next;
+	if (n->next != NULL)
+		n->next->pprev = n->pprev;
+	lwip_port_heap_free(n);
 }
 
 static err_t
@@ -225,13 +237,22 @@ static const struct tcp_ext_arg_callbacks live_pcb_callbacks = {
 static err_t
 live_pcb_opened_cb(u8_t id, struct tcp_pcb_listen *lpcb, struct tcp_pcb *cpcb)
 {
-	uint32_t b = tuple_bucket(&cpcb->remote_ip, cpcb->remote_port, &cpcb->local_ip, cpcb->local_port);
+	struct live_node *n = lwip_port_heap_malloc(sizeof(*n)), **head;
 
 	(void)lpcb;
-	if (live_pcbs[b] != UINT16_MAX)
-		live_pcbs[b]++;
+	if (n == NULL) {
+		untracked_live++;
+	} else {
+		head = &live_pcbs[tuple_bucket(&cpcb->remote_ip, cpcb->remote_port, &cpcb->local_ip, cpcb->local_port)];
+		n->pcb = cpcb;
+		n->next = *head;
+		n->pprev = head;
+		if (*head != NULL)
+			(*head)->pprev = &n->next;
+		*head = n;
+	}
 	tcp_ext_arg_set_callbacks(cpcb, id, &live_pcb_callbacks);
-	tcp_ext_arg_set(cpcb, id, (void *)(uintptr_t)(b + 1));
+	tcp_ext_arg_set(cpcb, id, n);
 	return ERR_OK;
 }
 
@@ -272,10 +293,21 @@ lwip_port_tcp_forget(const ip_addr_t *remote_ip, u16_t remote_port, const ip_add
 	/* The caller owns no pcb for this tuple, so any active one is a leftover that
 	 * lwIP still finishes on its own (FIN_WAIT_x, CLOSING, LAST_ACK after tcp_close,
 	 * or a SYN_RCVD whose flow gave up). Their err callbacks are already cleared.
-	 * Walked only when a live pcb shares the tuple's bucket: the list holds every open
-	 * connection, and this runs for each new one. */
-	if (live_pcbs[tuple_bucket(remote_ip, remote_port, local_ip, local_port)] == 0)
+	 * Looked for in the tuple's bucket (the TIME_WAIT ones are gone from it already),
+	 * not on lwIP's list of every open connection: this runs for each new one. */
+	if (untracked_live == 0) {
+		struct live_node *n = live_pcbs[tuple_bucket(remote_ip, remote_port, local_ip, local_port)], *nn;
+
+		for (; n != NULL; n = nn) {
+			nn = n->next; /* tcp_abandon frees n */
+			if (n->pcb->state != TIME_WAIT && n->pcb->state != CLOSED &&
+			    tuple_matches(n->pcb, remote_ip, remote_port, local_ip, local_port)) {
+				tcp_abandon(n->pcb, 0);
+				dropped++;
+			}
+		}
 		return dropped;
+	}
 	for (pcb = tcp_active_pcbs; pcb != NULL; pcb = next) {
 		next = pcb->next;
 		if (tuple_matches(pcb, remote_ip, remote_port, local_ip, local_port)) {

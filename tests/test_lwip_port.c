@@ -233,26 +233,39 @@ forget_walks_active_only_when_needed(void **state)
 	assert_int_equal(lwip_port_tcp_forget(&app, 20001, &dst, 80), 1);
 	assert_int_equal(active_count(), 0);
 
-	/* A pcb lwip_port never saw made (the walk's sentinel here: every pcb in
-	 * tun2socks comes from the listener): with no live pcb in the tuple's bucket the
-	 * active list is not walked, so it stays. */
+	/* A pcb lwip_port never saw made (the sentinel of the walk over lwIP's list:
+	 * every pcb in tun2socks comes from the listener): lwIP's list is not walked, so
+	 * it stays. */
 	struct tcp_pcb *untracked = fake_leftover(NULL, 20002);
 
 	assert_int_equal(lwip_port_tcp_forget(&app, 20002, &dst, 80), 0);
 	assert_int_equal(active_count(), 1);
-	/* A tracked pcb with the same tuple: now the list is walked, both go. */
+	/* A tracked pcb with the same tuple: found in its bucket, it alone goes. */
 	fake_leftover(l, 20002);
-	assert_int_equal(lwip_port_tcp_forget(&app, 20002, &dst, 80), 2);
+	assert_int_equal(active_count(), 2);
+	assert_int_equal(lwip_port_tcp_forget(&app, 20002, &dst, 80), 1);
+	assert_ptr_equal(tcp_active_pcbs, untracked);
+	assert_null(untracked->next);
+	tcp_abandon(untracked, 0);
+
+	/* Many tracked pcbs (buckets shared): each forget drops exactly its own tuple's,
+	 * and a pcb lwIP freed itself (tcp_abandon) has left its bucket. */
+	for (u16_t p = 21000; p < 23000; p++)
+		fake_leftover(l, p);
+	tcp_abandon(tcp_active_pcbs, 0); /* 22999, freed by lwIP */
+	assert_int_equal(lwip_port_tcp_forget(&app, 22999, &dst, 80), 0);
+	for (u16_t p = 21000; p < 22999; p++)
+		assert_int_equal(lwip_port_tcp_forget(&app, p, &dst, 80), 1);
 	assert_int_equal(active_count(), 0);
 
-	/* Freed pcbs are uncounted: after a tracked pcb came and went (tcp_abandon, as
-	 * lwIP frees it), an untracked one with its tuple is not looked for again. */
-	fake_leftover(l, 20003);
-	tcp_abandon(tcp_active_pcbs, 0);
-	untracked = fake_leftover(NULL, 20003);
-	assert_int_equal(lwip_port_tcp_forget(&app, 20003, &dst, 80), 0);
-	tcp_abandon(untracked, 0);
-	assert_int_equal(active_count(), 0);
+	/* A tracked TIME_WAIT pcb is the TIME_WAIT pass's, dropped once. */
+	struct tcp_pcb *tw = fake_leftover(l, 20004);
+
+	TCP_RMV_ACTIVE(tw);
+	tw->state = TIME_WAIT;
+	TCP_REG(&tcp_tw_pcbs, tw);
+	assert_int_equal(lwip_port_tcp_forget(&app, 20004, &dst, 80), 1);
+	assert_null(tcp_tw_pcbs);
 	assert_int_equal(tcp_close(l), ERR_OK);
 	lwip_port_fini();
 }
