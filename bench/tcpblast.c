@@ -15,6 +15,9 @@
  *   "recv N\n"  the server sends N bytes (0: until the client closes)
  *   "hold\n"    the server answers "H" and keeps the connection until the client closes
  *   "ping\n"    the server answers "!" and closes
+ *   "GET ..."   (an HTTP request line) the server answers a minimal HTTP/1.0 response whose
+ *               body is "!", half-closes, and closes on the client's EOF (curl's time to
+ *               first byte, bench/run's setup row)
  * Stream data is a fixed pseudo-random pattern with a prime period, byte i being
  * pattern[i % PERIOD], so either end can check every byte (memcmp against the pattern,
  * cheap next to the copy out of the socket) and a lost, duplicated or reordered chunk
@@ -224,6 +227,17 @@ srv_header(struct worker *w, struct conn *c)
 	} else if (strcmp(h, "ping") == 0) {
 		send(c->fd, "!", 1, MSG_NOSIGNAL);
 		conn_close(w, c);
+	} else if (strncmp(h, "GET ", 4) == 0) {
+		static const char resp[] = "HTTP/1.0 200 OK\r\nContent-Length: 1\r\nConnection: close\r\n\r\n!";
+
+		/* The rest of the request stays unread: C_HOLD drains it and closes on EOF, so the
+		 * close is a FIN and not a reset over unread data. */
+		if (send(c->fd, resp, sizeof(resp) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(resp) - 1)) {
+			conn_close(w, c);
+			return 1;
+		}
+		shutdown(c->fd, SHUT_WR);
+		c->st = C_HOLD;
 	} else {
 		fprintf(stderr, "tcpblast server: bad header '%.40s'\n", h);
 		conn_close(w, c);

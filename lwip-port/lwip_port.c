@@ -41,6 +41,17 @@ static struct {
 static size_t heap_bytes;
 #define BLOCK_SIZE(p) (malloc_usable_size(p) + sizeof(size_t))
 static uint32_t ooseq_bytes = LWIP_PORT_OOSEQ_BYTES;
+/* Live pcbs made from a tracked listener, chained per hash bucket of their 4-tuple (see
+ * lwip_port_tcp_track_listener); next to lwIP's own pcb lists, and as global as they.
+ * untracked_live counts those whose node could not be allocated: while any is alive,
+ * lwip_port_tcp_forget walks lwIP's whole list as before. */
+#define LIVE_BUCKETS 16384u
+struct live_node {
+	struct tcp_pcb *pcb;
+	struct live_node *next, **pprev;
+};
+static struct live_node *live_pcbs[LIVE_BUCKETS];
+static size_t untracked_live;
 static uint16_t ooseq_pbufs = LWIP_PORT_OOSEQ_PBUFS;
 
 void *
@@ -174,6 +185,83 @@ tuple_matches(const struct tcp_pcb *pcb, const ip_addr_t *remote_ip, u16_t remot
 	       ip_addr_eq(&pcb->remote_ip, remote_ip) && ip_addr_eq(&pcb->local_ip, local_ip);
 }
 
+static uint32_t
+addr_mix(const ip_addr_t *a)
+{
+	if (IP_IS_V6(a)) {
+		const u32_t *w = ip_2_ip6(a)->addr;
+
+		return w[0] ^ (w[1] * 0x85ebca6bu) ^ (w[2] * 0xc2b2ae35u) ^ (w[3] * 0x27d4eb2fu);
+	}
+	return ip4_addr_get_u32(ip_2_ip4(a));
+}
+
+/* The bucket of a 4-tuple in live_pcbs (the zone of a scoped address left out). */
+static uint32_t
+tuple_bucket(const ip_addr_t *remote_ip, u16_t remote_port, const ip_addr_t *local_ip, u16_t local_port)
+{
+	uint32_t h = addr_mix(remote_ip) * 0x9e3779b1u;
+
+	h ^= addr_mix(local_ip) + 0x7f4a7c15u + (h << 6) + (h >> 2);
+	h ^= ((uint32_t)remote_port << 16 | local_port) * 0x85ebca6bu;
+	h ^= h >> 15;
+	h *= 0x2c1b3c6du;
+	h ^= h >> 13;
+	return h % LIVE_BUCKETS;
+}
+
+static void
+live_pcb_destroyed_cb(u8_t id, void *data)
+{
+	struct live_node *n = data;
+
+	(void)id;
+	if (n == NULL) {
+		untracked_live--;
+		return;
+	}
+	*n->pprev = n->next;
+	if (n->next != NULL)
+		n->next->pprev = n->pprev;
+	lwip_port_heap_free(n);
+}
+
+static err_t
+live_pcb_opened_cb(u8_t id, struct tcp_pcb_listen *lpcb, struct tcp_pcb *cpcb);
+
+static const struct tcp_ext_arg_callbacks live_pcb_callbacks = {
+	.destroy = live_pcb_destroyed_cb,
+	.passive_open = live_pcb_opened_cb,
+};
+
+static err_t
+live_pcb_opened_cb(u8_t id, struct tcp_pcb_listen *lpcb, struct tcp_pcb *cpcb)
+{
+	struct live_node *n = lwip_port_heap_malloc(sizeof(*n)), **head;
+
+	(void)lpcb;
+	if (n == NULL) {
+		untracked_live++;
+	} else {
+		head = &live_pcbs[tuple_bucket(&cpcb->remote_ip, cpcb->remote_port, &cpcb->local_ip, cpcb->local_port)];
+		n->pcb = cpcb;
+		n->next = *head;
+		n->pprev = head;
+		if (*head != NULL)
+			(*head)->pprev = &n->next;
+		*head = n;
+	}
+	tcp_ext_arg_set_callbacks(cpcb, id, &live_pcb_callbacks);
+	tcp_ext_arg_set(cpcb, id, n);
+	return ERR_OK;
+}
+
+void
+lwip_port_tcp_track_listener(struct tcp_pcb *listener)
+{
+	tcp_ext_arg_set_callbacks(listener, LWIP_PORT_EXT_ARG, &live_pcb_callbacks);
+}
+
 int
 lwip_port_tcp_forget(const ip_addr_t *remote_ip, u16_t remote_port, const ip_addr_t *local_ip, u16_t local_port)
 {
@@ -204,7 +292,22 @@ lwip_port_tcp_forget(const ip_addr_t *remote_ip, u16_t remote_port, const ip_add
 	}
 	/* The caller owns no pcb for this tuple, so any active one is a leftover that
 	 * lwIP still finishes on its own (FIN_WAIT_x, CLOSING, LAST_ACK after tcp_close,
-	 * or a SYN_RCVD whose flow gave up). Their err callbacks are already cleared. */
+	 * or a SYN_RCVD whose flow gave up). Their err callbacks are already cleared.
+	 * Looked for in the tuple's bucket (the TIME_WAIT ones are gone from it already),
+	 * not on lwIP's list of every open connection: this runs for each new one. */
+	if (untracked_live == 0) {
+		struct live_node *n = live_pcbs[tuple_bucket(remote_ip, remote_port, local_ip, local_port)], *nn;
+
+		for (; n != NULL; n = nn) {
+			nn = n->next; /* tcp_abandon frees n */
+			if (n->pcb->state != TIME_WAIT && n->pcb->state != CLOSED &&
+			    tuple_matches(n->pcb, remote_ip, remote_port, local_ip, local_port)) {
+				tcp_abandon(n->pcb, 0);
+				dropped++;
+			}
+		}
+		return dropped;
+	}
 	for (pcb = tcp_active_pcbs; pcb != NULL; pcb = next) {
 		next = pcb->next;
 		if (tuple_matches(pcb, remote_ip, remote_port, local_ip, local_port)) {
@@ -213,6 +316,27 @@ lwip_port_tcp_forget(const ip_addr_t *remote_ip, u16_t remote_port, const ip_add
 		}
 	}
 	return dropped;
+}
+
+void
+lwip_port_tcp_input_new(void (*input)(void *ctx, struct pbuf *p), void *ctx, struct pbuf *syn)
+{
+	struct tcp_pcb *open = tcp_active_pcbs, *tail;
+
+	/* tcp_input looks for the segment's pcb on the active list before the TIME_WAIT
+	 * list and the listener: for a SYN that lwip_port_tcp_forget has just cleared the
+	 * tuple of, a walk over every open connection that finds nothing. With the list
+	 * set aside it walks an empty one; the pcb lwIP makes from the listener is pushed at
+	 * the head as usual, and the open connections follow it again, in their order. */
+	tcp_active_pcbs = NULL;
+	input(ctx, syn);
+	if (tcp_active_pcbs == NULL) {
+		tcp_active_pcbs = open;
+	} else {
+		for (tail = tcp_active_pcbs; tail->next != NULL; tail = tail->next)
+			;
+		tail->next = open;
+	}
 }
 
 void

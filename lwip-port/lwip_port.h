@@ -39,11 +39,33 @@ void lwip_port_fini(void);
  * that list for every segment that matches no active pcb, every SYN among them, so
  * its length is the cost of a new connection (docs/ARCHITECTURE.md, "TIME_WAIT").
  * remote = the application's side, local = the original destination. Returns the
- * number of pcbs dropped.
+ * number of pcbs dropped. Active pcbs are looked for only among those made from a
+ * listener given to lwip_port_tcp_track_listener, and only when one of them shares the
+ * tuple's hash bucket: otherwise the walk over every open connection is skipped.
  */
 #define LWIP_PORT_TIME_WAIT_KEPT 32
 int lwip_port_tcp_forget(const ip_addr_t *remote_ip, u16_t remote_port, const ip_addr_t *local_ip,
 			 u16_t local_port);
+
+/*
+ * Hands lwIP a SYN (input(ctx, syn), which takes syn) for a tuple lwip_port_tcp_forget
+ * has just cleared, with lwIP's list of active pcbs set aside meanwhile: lwIP looks for
+ * a segment's pcb by walking that list, and for this SYN it would find none after
+ * walking every open connection. The list is whole again on return (the new pcb, if
+ * any, at its head, as lwIP puts it). input must not reach lwIP's timers or any other
+ * segment, and lwIP must have no active pcb for the SYN's tuple.
+ */
+struct pbuf;
+void lwip_port_tcp_input_new(void (*input)(void *ctx, struct pbuf *p), void *ctx, struct pbuf *syn);
+
+/*
+ * Counts, per hash bucket of the 4-tuple, every pcb lwIP makes from this listener until
+ * lwIP frees it (ext-arg slot LWIP_PORT_EXT_ARG: passive_open and destroy), for
+ * lwip_port_tcp_forget. 128 KiB of counters, fixed.
+ */
+#define LWIP_PORT_EXT_ARG 2
+struct tcp_pcb;
+void lwip_port_tcp_track_listener(struct tcp_pcb *listener);
 
 /*
  * Bytes lwIP holds from the heap (pcbs, segments, PBUF_RAM pbufs), each block counted

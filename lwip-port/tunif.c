@@ -8,6 +8,8 @@
  */
 #include "tunif.h"
 
+#include "lwip_port.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -28,7 +30,7 @@
 #define MAX_IOV 64
 /* The pcb ext-arg slot of the netif (slot 0 is the flow layer's): the real MSS. */
 #define TUNIF_EXT_ARG 1
-_Static_assert(LWIP_TCP_PCB_NUM_EXT_ARGS == 2, "tunif owns ext-arg slot 1");
+_Static_assert(LWIP_TCP_PCB_NUM_EXT_ARGS == 3 && LWIP_PORT_EXT_ARG == 2, "tunif owns ext-arg slot 1");
 
 struct tunif {
 	struct netif netif;
@@ -316,6 +318,7 @@ tunif_new(const struct tunif_config *cfg)
 	tcp_arg(tif->listener, cfg->accept_arg);
 	tcp_accept(tif->listener, cfg->accept);
 	tcp_ext_arg_set_callbacks(tif->listener, TUNIF_EXT_ARG, &tunif_ext_callbacks);
+	lwip_port_tcp_track_listener(tif->listener);
 
 	tif->tcp_port_hook = raw_new_ip_type(IPADDR_TYPE_ANY, IP_PROTO_TCP);
 	if (tif->tcp_port_hook == NULL)

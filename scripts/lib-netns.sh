@@ -82,3 +82,23 @@ netns_delete_all() {
         ip netns del "$ns" 2>/dev/null
     done
 }
+
+# ttfb_stats NS N BODY_FILE WANT_SHA256 URL [CURL_ARGS...]: N GETs of URL with curl in NS,
+# one after the other, each body checked against WANT_SHA256 (saved to BODY_FILE);
+# prints "MEDIAN P90" of the times to first byte (curl's time_starttransfer: from the
+# start, connect and any SOCKS handshake included, to the first byte of the answer) in
+# ms. Returns 1, with the failing GET on stderr, if a GET fails or a body differs.
+# (t53 and bench/run's setup row.)
+ttfb_stats() {
+    local ns=$1 n=$2 body=$3 want=$4 url=$5 i t all=
+    shift 5
+    for ((i = 0; i < n; i++)); do
+        t=$(ip netns exec "$ns" curl -q -sS --fail --max-time 10 -o "$body" -w '%{time_starttransfer}' "$@" "$url") ||
+            { echo "ttfb_stats: GET $url $* failed" >&2; return 1; }
+        [ "$(sha256sum <"$body" | cut -d' ' -f1)" = "$want" ] ||
+            { echo "ttfb_stats: GET $url $*: sha256 mismatch" >&2; return 1; }
+        all+="$t "
+    done
+    printf '%s\n' $all | sort -n | awk '{ v[NR] = $1 }
+        END { printf "%.1f %.1f\n", 1000 * v[int((NR + 1) / 2)], 1000 * v[int((NR * 9 + 9) / 10)] }'
+}

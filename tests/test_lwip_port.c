@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for the memory hooks of lwip-port: heap counting, out-of-order limits,
  * the window a pcb offers when the budget narrows it at accept, and how
- * lwip_port_tcp_forget bounds lwIP's TIME_WAIT list. */
+ * lwip_port_tcp_forget bounds lwIP's TIME_WAIT list and skips the walk over open
+ * connections when no live pcb can have the tuple. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -178,6 +179,142 @@ forget_bounds_time_wait(void **state)
 	lwip_port_fini();
 }
 
+/* ---- leftovers among the active pcbs ---- */
+
+/* A pcb on lwIP's active list, app 198.18.0.1:PORT -> 198.19.0.10:80, in LAST_ACK (a
+ * closing pcb no flow owns); made from LISTENER as tcp_listen_input does (passive_open
+ * callbacks) when it is not NULL, else behind lwip_port's back. */
+static struct tcp_pcb *
+fake_leftover(struct tcp_pcb *listener, u16_t port)
+{
+	struct tcp_pcb *pcb = tcp_new();
+
+	assert_non_null(pcb);
+	IP_ADDR4(&pcb->remote_ip, 198, 18, 0, 1);
+	IP_ADDR4(&pcb->local_ip, 198, 19, 0, 10);
+	pcb->remote_port = port;
+	pcb->local_port = 80;
+	pcb->state = LAST_ACK;
+	if (listener != NULL)
+		assert_int_equal(tcp_ext_arg_invoke_callbacks_passive_open((struct tcp_pcb_listen *)listener, pcb), ERR_OK);
+	TCP_REG_ACTIVE(pcb);
+	return pcb;
+}
+
+static int
+active_count(void)
+{
+	int n = 0;
+
+	for (struct tcp_pcb *pcb = tcp_active_pcbs; pcb != NULL; pcb = pcb->next)
+		n++;
+	return n;
+}
+
+static void
+forget_walks_active_only_when_needed(void **state)
+{
+	ip_addr_t app, dst;
+	struct tcp_pcb *l = tcp_new();
+
+	(void)state;
+	assert_int_equal(lwip_port_init(ev_default_loop(0), NULL), 0);
+	assert_non_null(l);
+	assert_int_equal(tcp_bind(l, IP_ANY_TYPE, 80), ERR_OK);
+	l = tcp_listen(l);
+	assert_non_null(l);
+	lwip_port_tcp_track_listener(l);
+	IP_ADDR4(&app, 198, 18, 0, 1);
+	IP_ADDR4(&dst, 198, 19, 0, 10);
+
+	/* A leftover made from the listener: found and dropped. */
+	fake_leftover(l, 20001);
+	assert_int_equal(active_count(), 1);
+	assert_int_equal(lwip_port_tcp_forget(&app, 20001, &dst, 80), 1);
+	assert_int_equal(active_count(), 0);
+
+	/* A pcb lwip_port never saw made (the sentinel of the walk over lwIP's list:
+	 * every pcb in tun2socks comes from the listener): lwIP's list is not walked, so
+	 * it stays. */
+	struct tcp_pcb *untracked = fake_leftover(NULL, 20002);
+
+	assert_int_equal(lwip_port_tcp_forget(&app, 20002, &dst, 80), 0);
+	assert_int_equal(active_count(), 1);
+	/* A tracked pcb with the same tuple: found in its bucket, it alone goes. */
+	fake_leftover(l, 20002);
+	assert_int_equal(active_count(), 2);
+	assert_int_equal(lwip_port_tcp_forget(&app, 20002, &dst, 80), 1);
+	assert_ptr_equal(tcp_active_pcbs, untracked);
+	assert_null(untracked->next);
+	tcp_abandon(untracked, 0);
+
+	/* Many tracked pcbs (buckets shared): each forget drops exactly its own tuple's,
+	 * and a pcb lwIP freed itself (tcp_abandon) has left its bucket. */
+	for (u16_t p = 21000; p < 23000; p++)
+		fake_leftover(l, p);
+	tcp_abandon(tcp_active_pcbs, 0); /* 22999, freed by lwIP */
+	assert_int_equal(lwip_port_tcp_forget(&app, 22999, &dst, 80), 0);
+	for (u16_t p = 21000; p < 22999; p++)
+		assert_int_equal(lwip_port_tcp_forget(&app, p, &dst, 80), 1);
+	assert_int_equal(active_count(), 0);
+
+	/* A tracked TIME_WAIT pcb is the TIME_WAIT pass's, dropped once. */
+	struct tcp_pcb *tw = fake_leftover(l, 20004);
+
+	TCP_RMV_ACTIVE(tw);
+	tw->state = TIME_WAIT;
+	TCP_REG(&tcp_tw_pcbs, tw);
+	assert_int_equal(lwip_port_tcp_forget(&app, 20004, &dst, 80), 1);
+	assert_null(tcp_tw_pcbs);
+	assert_int_equal(tcp_close(l), ERR_OK);
+	lwip_port_fini();
+}
+
+/* ---- a new connection's SYN with the open connections set aside ---- */
+
+static int inputs_seen;
+
+/* What tcp_listen_input does with a SYN for a new tuple: one pcb pushed at the head. */
+static void
+fake_syn_input(void *ctx, struct pbuf *p)
+{
+	(void)p;
+	inputs_seen++;
+	/* lwIP's lookup would see no open connection. */
+	assert_null(tcp_active_pcbs);
+	if (ctx != NULL)
+		fake_leftover(NULL, 30000);
+}
+
+static void
+input_new_sets_active_aside(void **state)
+{
+	struct tcp_pcb *open[3];
+
+	(void)state;
+	assert_int_equal(lwip_port_init(ev_default_loop(0), NULL), 0);
+	for (int i = 0; i < 3; i++)
+		open[i] = fake_leftover(NULL, (u16_t)(31000 + i));
+	/* lwIP made a pcb: it heads the list, the open ones follow in their order. */
+	lwip_port_tcp_input_new(fake_syn_input, (void *)1, NULL);
+	assert_int_equal(inputs_seen, 1);
+	assert_int_equal(active_count(), 4);
+	assert_int_equal(tcp_active_pcbs->remote_port, 30000);
+	assert_ptr_equal(tcp_active_pcbs->next, open[2]);
+	assert_ptr_equal(open[2]->next, open[1]);
+	assert_ptr_equal(open[1]->next, open[0]);
+	tcp_abandon(tcp_active_pcbs, 0);
+	/* lwIP made none (a dropped SYN): the list is as it was. */
+	lwip_port_tcp_input_new(fake_syn_input, NULL, NULL);
+	assert_int_equal(inputs_seen, 2);
+	assert_ptr_equal(tcp_active_pcbs, open[2]);
+	assert_int_equal(active_count(), 3);
+	for (int i = 0; i < 3; i++)
+		tcp_abandon(open[i], 0);
+	assert_null(tcp_active_pcbs);
+	lwip_port_fini();
+}
+
 int
 main(void)
 {
@@ -186,6 +323,8 @@ main(void)
 		cmocka_unit_test(ooseq_limits),
 		cmocka_unit_test(limit_window),
 		cmocka_unit_test(forget_bounds_time_wait),
+		cmocka_unit_test(forget_walks_active_only_when_needed),
+		cmocka_unit_test(input_new_sets_active_aside),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -121,8 +121,9 @@ uint16_t lwip_port_ooseq_pbufs(const struct tcp_pcb *pcb);
 #define TCP_WND_UPDATE_THRESHOLD \
 	(((pcb)->flags & TF_WND_SCALE) ? LWIP_MIN(TCP_WND / 4, TCP_MSS * 4) : 0xffff / 4)
 /* Slot 0 tells tcp_flow.c when lwIP frees a pcb: TIME_WAIT ends with no callback.
- * Slot 1 is tunif.c's: the pcb's real MSS, for segmentation offload. */
-#define LWIP_TCP_PCB_NUM_EXT_ARGS 2
+ * Slot 1 is tunif.c's: the pcb's real MSS, for segmentation offload. Slot 2 is
+ * lwip_port.c's: live pcbs counted per 4-tuple bucket (lwip_port_tcp_forget). */
+#define LWIP_TCP_PCB_NUM_EXT_ARGS 3
 /* Tells tunif.c which pcb's segment it is about to emit (its real MSS). */
 uint32_t *tunif_tcp_out_hook(const struct tcp_pcb *pcb, uint32_t *opts);
 #define LWIP_HOOK_TCP_OUT_ADD_TCPOPTS(p, hdr, pcb, opts) tunif_tcp_out_hook(pcb, opts)

@@ -21,17 +21,13 @@ start_bg relay "$SRV" timeout 300 "$PY" "$E2E_DIR/../../bench/delayrelay.py" --l
     --to "$SRV_IP4:$DANTE_PORT" --delay 0.010 --max-conns 200 --lifetime 280
 wait_until 10 listening "$SRV" "$SRV_IP4" "$RELAY_PORT" || fail "delayrelay did not listen"
 
-# ttfb ARGS...: N GETs, each body checked; prints the median time to first byte in ms.
+# ttfb ARGS...: N GETs (curl ARGS), each body checked; prints the median time to first
+# byte in ms (ttfb_stats, scripts/lib-netns.sh, shared with bench/run's setup row).
+# (curl itself, not cli_curl: its --noproxy would drop --socks5)
 ttfb() {
-    local i t
-    for ((i = 0; i < N; i++)); do
-        # (not cli_curl: its --noproxy would drop --socks5)
-        t=$(in_cli curl -q -sS --fail --max-time 10 -o "$WORK/dl.bin" -w '%{time_starttransfer}' "$@" \
-            "http://$TGT4:$HTTP_PORT/s.bin") \
-            || fail "GET $* failed"
-        [ "$(sha256sum <"$WORK/dl.bin" | cut -d' ' -f1)" = "$want" ] || fail "GET $*: sha256 mismatch"
-        echo "$t"
-    done | sort -n | awk '{ v[NR] = $1 } END { printf "%.1f", 1000 * v[int((NR + 1) / 2)] }'
+    local r
+    r=$(ttfb_stats "$CLI" "$N" "$WORK/dl.bin" "$want" "http://$TGT4:$HTTP_PORT/s.bin" "$@") || fail "GET $* failed"
+    echo "${r%% *}"
 }
 
 curl_ms=$(ttfb --socks5 "$SRV_IP4:$RELAY_PORT")

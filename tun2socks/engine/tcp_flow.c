@@ -126,7 +126,7 @@ static void forget_pcb(struct tcp_flow *f);
 
 /* The ext-arg slot of every pcb a flow owns (lwipopts.h has exactly one). */
 #define FLOW_EXT_ARG 0
-_Static_assert(LWIP_TCP_PCB_NUM_EXT_ARGS == 2, "tcp_flow owns slot 0, tunif.c slot 1");
+_Static_assert(LWIP_TCP_PCB_NUM_EXT_ARGS == 3, "tcp_flow owns slot 0, tunif.c slot 1, lwip_port.c slot 2");
 
 /* True while f->pcb may still be used; forgets a pcb that lwIP will free on its own. */
 static bool
@@ -1067,6 +1067,13 @@ retry(struct tcp_flow *f, const struct proxy_tcp_result *res)
 	return true;
 }
 
+/* lwip_port_tcp_input_new's input. */
+static void
+feed_tunif(void *ctx, struct pbuf *p)
+{
+	tunif_input(ctx, p);
+}
+
 static void
 flow_socks_done_cb(void *arg, const struct proxy_tcp_result *res)
 {
@@ -1126,7 +1133,8 @@ flow_socks_done_cb(void *arg, const struct proxy_tcp_result *res)
 
 	syn = f->syn;
 	f->syn = NULL;
-	tunif_input(t->tunif, syn); /* lwIP answers SYN|ACK now; accept follows the ACK */
+	/* lwIP answers SYN|ACK now; accept follows the ACK */
+	lwip_port_tcp_input_new(feed_tunif, t->tunif, syn);
 }
 
 /*
