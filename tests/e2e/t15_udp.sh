@@ -54,12 +54,14 @@ t2s_alive || fail "tun2socks died"
 
 # 2. Full cone: the reply from a port / an address the application never sent
 #    to reaches its (unconnected) socket with that source; then the same socket
-#    talks to three destinations over a single association.
+#    talks to three destinations over a single association. Its source port is outside
+#    the ephemeral range: one the kernel gave an earlier flow would still be mapped, and
+#    reuse that flow's association (CI saw 0 new ones that way).
 for v in 4 6; do
     if [ $v = 4 ]; then host=$TGT4 alt=$TGT4_ALT; else host=$TGT6 alt=$TGT6_ALT; fi
     s0=$(danted_udp_sessions)
     udp_client "$CLI" fullcone --host "$host" --port "$UDP_ECHO_PORT" --other-port "$UDP_OTHER_PORT" \
-        --other-addr "$alt" || fail "IPv$v: full-cone (endpoint-independent) mapping"
+        --other-addr "$alt" --sport "$((20000 + v))" || fail "IPv$v: full-cone (endpoint-independent) mapping"
     got=$(($(danted_udp_sessions) - s0))
     [ "$got" = 1 ] || fail "IPv$v: one socket talking to 3 destinations used $got UDP associations (want 1)"
 done

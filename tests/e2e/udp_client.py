@@ -108,7 +108,7 @@ class Flow:
     """One UDP socket of the application, plain or through an explicit SOCKS5
     association. send_to()/recv_from() speak in target addresses either way."""
 
-    def __init__(self, fam, socks5=None, timeout=5.0, auth=None):
+    def __init__(self, fam, socks5=None, timeout=5.0, auth=None, sport=0):
         self.ctl = None
         self.relay = None
         if socks5:
@@ -145,7 +145,7 @@ class Flow:
                 raise
         else:
             self.sock = socket.socket(fam, socket.SOCK_DGRAM)
-            self.sock.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", 0))
+            self.sock.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", sport))
         self.sock.setblocking(False)
 
     def fileno(self):
@@ -175,7 +175,7 @@ class Flow:
 
 def make_flow(a, fam):
     auth = (a.socks_user, a.socks_pass or "") if a.socks_user is not None else None
-    return Flow(fam, a.socks5, timeout=a.timeout, auth=auth)
+    return Flow(fam, a.socks5, timeout=a.timeout, auth=auth, sport=getattr(a, "sport", 0))
 
 
 def wait_readable(sock, t):
@@ -431,7 +431,7 @@ def main():
         return p
 
     add("echo", n=10, count=5, size=1200)
-    add("fullcone", other_port=7201, other_addr=None)
+    add("fullcone", other_port=7201, other_addr=None, sport=0)
     add("refused", max=2.0)
     add("reuse", idle=2.0, rounds=2, pause_file=None, pause_max=60.0)
     a = ap.parse_args()
