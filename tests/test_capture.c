@@ -326,12 +326,16 @@ test_plan_lan(void **state)
 	p.fwmark = 1;
 	assert_int_equal(capture_plan_build(&p, &plan), 0);
 	assert_non_null(strstr(lines(&plan), "rule 4 7434 lookup 7432\nrule 4 7435 iif lan0 prohibit\n"));
+	/* The replies lwIP sends the LAN come in from the TUN: main, not back into it. */
+	assert_non_null(strstr(lines(&plan), "rule 4 7433 iif tun0 lookup 254\nrule 4 7434 lookup 7432\n"));
+	assert_non_null(strstr(lines(&plan), "rule 6 7433 iif tun0 lookup 254\n"));
 	assert_non_null(strstr(lines(&plan), "rule 4 7428 ipproto udp dport 53 lookup 7432\n"));
 	assert_non_null(strstr(lines(&plan), "rule 4 7429 iif lan0 ipproto udp dport 53 prohibit\n"));
 	assert_non_null(strstr(lines(&plan), "sysctl net/ipv4/conf/lan0/forwarding 1 -\n"));
 	p.kill_switch = true;
 	assert_int_equal(capture_plan_build(&p, &plan), 0);
-	assert_null(strstr(lines(&plan), "iif"));
+	assert_null(strstr(lines(&plan), "iif lan0"));
+	assert_non_null(strstr(lines(&plan), "rule 4 7433 iif tun0 lookup 254\n"));
 	assert_non_null(strstr(lines(&plan), "rule 4 7435 prohibit\n"));
 }
 

@@ -103,10 +103,14 @@ info "LAN sharing with --auto-route: the LAN blocked after kill -9, the host dir
 
 # 5. --auto-route --uid with the LAN: the uid rules concern what the host sends
 #    (iif lo), so the LAN's forwarded packets, routed as uid 0, are still routed into
-#    the TUN while root, not selected, goes direct. (Checked by route lookup: LAN
-#    traffic with --auto-route and --share-from together does not get through on main
-#    either, a separate issue.)
+#    the TUN while root, not selected, goes direct. The LAN's traffic gets through: the
+#    replies lwIP sends the LAN from the TUN go out by the main table, not back into the
+#    TUN by the whole-host rule (before the fix, every LAN connection timed out with
+#    --auto-route and --share-from together).
 cap_start "$CLI" --proxy "$PROXY" --auto-route --share-from lan-h --uid 64101
+n0=$(sniff_count)
+cap_traffic "$LAN" "LAN client, --auto-route --uid"
+cap_no_leak_since "$n0" "LAN client, --auto-route --uid"
 r=$(ip -n "$CLI" route get "$TGT4" from 198.18.2.2 iif lan-h 2>&1)
 [[ $r == *"dev tun2socks0"* ]] || fail "--uid: the LAN's forwarded traffic is not routed into the TUN: $r"
 r=$(ip -n "$CLI" -6 route get "$TGT6" from 2001:2:0:4::2 iif lan-h 2>&1)

@@ -320,8 +320,17 @@ plan_family(const struct capture_params *p, struct capture_plan *plan, int famil
 		if ((r = add_rule(plan, family, 3, NETLINK_RULE_LOOKUP)) == NULL)
 			return -E2BIG;
 		snprintf(r->iif, sizeof(r->iif), "%s", iif);
-	} else if (add_rule(plan, family, 4, NETLINK_RULE_LOOKUP) == NULL) {
-		return -E2BIG;
+	} else {
+		/* What lwIP sends the LAN's clients comes in from the TUN: it goes to them by
+		 * the main table, not back into the TUN by the whole-host rule. */
+		if (lan) {
+			if ((r = add_rule(plan, family, 3, NETLINK_RULE_LOOKUP)) == NULL)
+				return -E2BIG;
+			r->table = NETLINK_TABLE_MAIN;
+			snprintf(r->iif, sizeof(r->iif), "%s", p->tun);
+		}
+		if (add_rule(plan, family, 4, NETLINK_RULE_LOOKUP) == NULL)
+			return -E2BIG;
 	}
 	/* Forwarded LAN traffic fails closed, kill switch or not: after a crash the host
 	 * must not turn into a plain router for IFACE's clients. */

@@ -23,6 +23,8 @@
  *   +1  fwmark M/M lookup main             (our own proxy connections)
  *   +2  fwmark M/M unreachable             (... never fall through into the TUN)
  *   +3  iif IFACE lookup CAPTURE_TABLE     (--share-from)
+ *   +3  iif TUN lookup main                (--share-from with whole host: the replies
+ *                                           to the LAN's clients go to the LAN)
  *   +4  lookup CAPTURE_TABLE               (whole host)
  *   +5  [iif IFACE] prohibit               (--kill-switch; iif IFACE always with --share-from:
  *                                           forwarded traffic fails closed after a crash)
