@@ -257,6 +257,17 @@ danted_start() {
     info "danted up (pid $DANTE_PID)"
 }
 
+# danted_b_start: a second danted in the server namespace, on B_PORT (default 1082),
+# with the first one's configuration (danted_start first) and its own log,
+# $LOGDIR/danted_b.log. For the scenarios with two proxies (t61, t74).
+danted_b_start() {
+    B_PORT=${B_PORT:-1082}
+    sed -e "s/port = $DANTE_PORT/port = $B_PORT/" -e "s|$LOGDIR/danted.log|$LOGDIR/danted_b.log|" \
+        "$WORK/danted.conf" >"$WORK/danted_b.conf" || fail "danted B's configuration"
+    start_bg danted_b "$SRV" danted -f "$WORK/danted_b.conf" -p "$WORK/danted_b.pid" -N 2
+    wait_until 10 listening "$SRV" "$SRV_IP4" "$B_PORT" || fail "danted B did not listen on $SRV_IP4:$B_PORT"
+}
+
 # Stops danted and every process it forked (they all live in our server ns and
 # are descendants of DANTE_PID), then waits until the port is closed.
 danted_stop() {

@@ -19,11 +19,7 @@ need_bin
 topo_up
 danted_conf_udp
 danted_start
-B_PORT=1082
-sed -e "s/port = $DANTE_PORT/port = $B_PORT/" -e "s|$LOGDIR/danted.log|$LOGDIR/danted_b.log|" \
-    "$WORK/danted.conf" >"$WORK/danted_b.conf"
-start_bg danted_b "$SRV" danted -f "$WORK/danted_b.conf" -p "$WORK/danted_b.pid" -N 2
-wait_until 10 listening "$SRV" "$SRV_IP4" "$B_PORT" || fail "danted B did not listen on $SRV_IP4:$B_PORT"
+danted_b_start
 httpd_start
 udp_echo_start
 size_mb=32
