@@ -268,6 +268,20 @@ danted_b_start() {
     wait_until 10 listening "$SRV" "$SRV_IP4" "$B_PORT" || fail "danted B did not listen on $SRV_IP4:$B_PORT"
 }
 
+# proxy_b_name_start: B_NAME (proxy-b.e2e.test) names the server's veth address, answered
+# by a dnsmasq of our own there, which the client namespace's resolv.conf (bound by ip
+# netns exec from /etc/netns/$CLI) names alone. For a proxy given by name (t61, t74).
+proxy_b_name_start() {
+    B_NAME=proxy-b.e2e.test
+    start_bg dnsmasq_b "$SRV" dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts --port 53 \
+        --listen-address="$SRV_IP4" --bind-interfaces --address="/$B_NAME/$SRV_IP4" --user=root --group=root \
+        --pid-file="$WORK/dnsmasq_b.pid" --log-queries --log-facility=-
+    wait_until 10 udp_bound "$SRV" "$SRV_IP4" 53 || fail "dnsmasq did not bind $SRV_IP4:53"
+    mkdir -p "/etc/netns/$CLI" || fail "mkdir /etc/netns/$CLI"
+    CLEANUP_PATHS+=("/etc/netns/$CLI")
+    echo "nameserver $SRV_IP4" >"/etc/netns/$CLI/resolv.conf"
+}
+
 # Stops danted and every process it forked (they all live in our server ns and
 # are descendants of DANTE_PID), then waits until the port is closed.
 danted_stop() {

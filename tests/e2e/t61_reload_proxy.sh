@@ -22,14 +22,7 @@ danted_b_start
 httpd_start
 # B's name, answered by a dnsmasq on the server's veth address; the client namespace's
 # resolv.conf (bound by ip netns exec from /etc/netns/NS) names only it.
-B_NAME=proxy-b.e2e.test
-start_bg dnsmasq_b "$SRV" dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts --port 53 \
-    --listen-address="$SRV_IP4" --bind-interfaces --address="/$B_NAME/$SRV_IP4" --user=root --group=root \
-    --pid-file="$WORK/dnsmasq_b.pid" --log-queries --log-facility=-
-wait_until 10 udp_bound "$SRV" "$SRV_IP4" 53 || fail "dnsmasq did not bind $SRV_IP4:53"
-mkdir -p "/etc/netns/$CLI" || fail "mkdir /etc/netns/$CLI"
-CLEANUP_PATHS+=("/etc/netns/$CLI")
-echo "nameserver $SRV_IP4" >"/etc/netns/$CLI/resolv.conf"
+proxy_b_name_start
 size_mb=64
 head -c "${size_mb}M" /dev/urandom >"$WORK/www/big.bin" || fail "test file"
 want=$(sha256sum <"$WORK/www/big.bin" | cut -d' ' -f1)

@@ -159,14 +159,7 @@ info "check with two proxies: A fails, B passes, each under its own header"
 
 # ---- 3. B given by name: looked up on the loop (a dnsmasq of the test's own, named by
 # the client namespace's resolv.conf), down until then, up after its checks.
-B_NAME=proxy-b.e2e.test
-start_bg dnsmasq_b "$SRV" dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts --port 53 \
-    --listen-address="$SRV_IP4" --bind-interfaces --address="/$B_NAME/$SRV_IP4" --user=root --group=root \
-    --pid-file="$WORK/dnsmasq_b.pid" --log-queries --log-facility=-
-wait_until 10 udp_bound "$SRV" "$SRV_IP4" 53 || fail "dnsmasq did not bind $SRV_IP4:53"
-mkdir -p "/etc/netns/$CLI" || fail "mkdir /etc/netns/$CLI"
-CLEANUP_PATHS+=("/etc/netns/$CLI")
-echo "nameserver $SRV_IP4" >"/etc/netns/$CLI/resolv.conf"
+proxy_b_name_start
 from=$(($(wc -l <"$T2S_LOG") + 1))
 t2s_start --proxy "socks5://$SRV_IP4:$DANTE_PORT" --proxy "socks5://$B_NAME:$B_PORT" \
     --proxy-check-interval 0.5 --proxy-fall 1 --proxy-rise 1 --connect-timeout 5
