@@ -166,16 +166,25 @@ err_free:
 int
 cgroup_path_resolve(const char *path, struct cgroup_path_id *out)
 {
-	char mnt[CGROUP_PATH_MAX], dir[CGROUP_PATH_MAX * 2];
 	char *info = NULL;
-	struct stat st;
-	unsigned level;
 	int err;
 
 	if ((err = read_mountinfo(&info)) < 0)
 		return err;
-	err = cgroup_path_mount(info, mnt, sizeof(mnt));
+	err = cgroup_path_resolve_in(info, path, out);
 	free(info);
+	return err;
+}
+
+int
+cgroup_path_resolve_in(const char *mountinfo, const char *path, struct cgroup_path_id *out)
+{
+	char mnt[CGROUP_PATH_MAX], dir[CGROUP_PATH_MAX * 2];
+	struct stat st;
+	unsigned level;
+	int err;
+
+	err = cgroup_path_mount(mountinfo, mnt, sizeof(mnt));
 	if (err < 0)
 		return err == -ENOENT ? -ENODEV : err;
 	if ((err = cgroup_path_parse(mnt, path, dir, sizeof(dir), &level)) < 0)

@@ -36,10 +36,13 @@ int cgroup_path_mount(const char *mountinfo, char *mnt, size_t len);
 int cgroup_path_parse(const char *mnt, const char *path, char *dir, size_t len, unsigned *level);
 
 /*
- * path on this host: cgroup_path_parse under the cgroup2 mount of /proc/self/mountinfo,
- * then the directory's inode. Returns 0, -ENODEV (no cgroup2 mount), -ENOENT (no such
- * cgroup), -ENOTDIR, -EINVAL or another -errno of stat(2).
+ * path under the cgroup2 mount that mountinfo (its text) names: cgroup_path_parse, then
+ * the directory's inode. Returns 0, -ENODEV (no cgroup2 mount), -ENOENT (no such
+ * cgroup), -ENOTDIR, -EINVAL, -ENAMETOOLONG or another -errno of stat(2).
  */
+int cgroup_path_resolve_in(const char *mountinfo, const char *path, struct cgroup_path_id *out);
+
+/* cgroup_path_resolve_in with /proc/self/mountinfo; also -errno from reading it. */
 int cgroup_path_resolve(const char *path, struct cgroup_path_id *out);
 
 #endif

@@ -327,16 +327,14 @@ put_hdr(struct nft_guard *g, struct mnl_nlmsg_batch *b, uint16_t type, uint16_t 
 	return nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), type, NFPROTO_INET, flags | NLM_F_ACK, g->seq++);
 }
 
-/* Sends the batch and collects one acknowledgement per acked message: 0 or the first error. */
+/* Collects one acknowledgement per acked message of the batch sent: 0 or the first error. */
 static int
-transact(struct nft_guard *g, struct mnl_nlmsg_batch *b, unsigned acks)
+collect(struct nft_guard *g, unsigned acks)
 {
 	char *rbuf = g->rbuf;
 	int first_err = 0;
 	ssize_t n;
 
-	if (mnl_socket_sendto(g->sock, mnl_nlmsg_batch_head(b), mnl_nlmsg_batch_size(b)) < 0)
-		return -errno;
 	while (acks > 0) {
 		struct nlmsghdr *nlh;
 		int len;
@@ -359,6 +357,15 @@ transact(struct nft_guard *g, struct mnl_nlmsg_batch *b, unsigned acks)
 		}
 	}
 	return first_err;
+}
+
+/* Sends the batch and collects one acknowledgement per acked message: 0 or the first error. */
+static int
+transact(struct nft_guard *g, struct mnl_nlmsg_batch *b, unsigned acks)
+{
+	if (mnl_socket_sendto(g->sock, mnl_nlmsg_batch_head(b), mnl_nlmsg_batch_size(b)) < 0)
+		return -errno;
+	return collect(g, acks);
 }
 
 static struct nft_guard *
@@ -664,24 +671,22 @@ put_nat(struct nft_guard *g, struct mnl_nlmsg_batch *b, const struct nft_guard_p
 	return 2;
 }
 
-struct nft_guard *
-nft_guard_new(const struct nft_guard_params *p, bool persistent)
+/*
+ * The whole transaction for p into g->buf: its size, and in *acks the number of messages
+ * the kernel acknowledges. -E2BIG when out of memory or space.
+ */
+static int
+build(struct nft_guard *g, const struct nft_guard_params *p, bool persistent, size_t *size, unsigned *acks)
 {
 	bool cgroups = p->mark_captured != 0 && p->mark_socket != 0;
+	unsigned rules = 0, select = 0, post = 0, nat = 0;
 	struct mnl_nlmsg_batch *b;
-	struct nft_guard *g;
-	unsigned acks = 0, rules = 0, select = 0, post = 0, nat = 0;
-	int err;
+	int err = 0;
 
-	g = guard_open();
-	if (g == NULL)
-		return NULL;
 	nft_guard_table_name(p->tun, g->table, sizeof(g->table));
 	b = mnl_nlmsg_batch_start(g->buf, sizeof(g->buf));
-	if (b == NULL) {
-		err = -ENOMEM;
-		goto err_close;
-	}
+	if (b == NULL)
+		return -ENOMEM;
 	nftnl_batch_begin(mnl_nlmsg_batch_current(b), g->seq++);
 	mnl_nlmsg_batch_next(b);
 	/* Create-if-missing, delete, create: one transaction replaces whatever was there.
@@ -693,19 +698,56 @@ nft_guard_new(const struct nft_guard_params *p, bool persistent)
 	    (p->mark_captured != 0 && ((select = put_select(g, b, p)) == 0 || (post = put_post(g, b, p)) == 0)) ||
 	    (cgroups && !p->cgroups_captured && (nat = put_nat(g, b, p)) == 0)) {
 		err = -E2BIG;
-		goto err_batch;
+		goto out;
 	}
-	acks = 4 + rules + select + post + nat;
 	nftnl_batch_end(mnl_nlmsg_batch_current(b), g->seq++);
 	mnl_nlmsg_batch_next(b);
-	err = transact(g, b, acks);
-	if (err < 0)
-		goto err_batch;
+	*acks = 4 + rules + select + post + nat;
+	*size = mnl_nlmsg_batch_size(b);
+out:
 	mnl_nlmsg_batch_stop(b);
+	return err;
+}
+
+int
+nft_guard_build(const struct nft_guard_params *p, bool persistent, void *buf, size_t len, size_t *size)
+{
+	struct nft_guard *g = calloc(1, sizeof(*g));
+	unsigned acks;
+	int err;
+
+	if (g == NULL)
+		return -ENOMEM;
+	err = build(g, p, persistent, size, &acks);
+	if (err == 0 && *size > len)
+		err = -ENOSPC;
+	if (err == 0)
+		memcpy(buf, g->buf, *size);
+	free(g);
+	return err;
+}
+
+struct nft_guard *
+nft_guard_new(const struct nft_guard_params *p, bool persistent)
+{
+	struct nft_guard *g;
+	unsigned acks = 0;
+	size_t size = 0;
+	int err;
+
+	g = guard_open();
+	if (g == NULL)
+		return NULL;
+	if ((err = build(g, p, persistent, &size, &acks)) < 0)
+		goto err_close;
+	if (mnl_socket_sendto(g->sock, g->buf, size) < 0) {
+		err = -errno;
+		goto err_close;
+	}
+	if ((err = collect(g, acks)) < 0)
+		goto err_close;
 	return g;
 
-err_batch:
-	mnl_nlmsg_batch_stop(b);
 err_close:
 	guard_close(g);
 	errno = -err;

@@ -75,6 +75,11 @@ struct nft_guard;
  * NULL with errno (EPROTONOSUPPORT: no nf_tables in this kernel).
  */
 struct nft_guard *nft_guard_new(const struct nft_guard_params *p, bool persistent);
+/*
+ * The netlink batch nft_guard_new sends for p, into buf (BATCH_MAX, 64 KiB, always
+ * fits): for tests. Pure. Returns 0 with *size, or -ENOMEM, -E2BIG, -ENOSPC.
+ */
+int nft_guard_build(const struct nft_guard_params *p, bool persistent, void *buf, size_t len, size_t *size);
 /* Closes g; removes the table first when remove is true (an owned one goes anyway). */
 void nft_guard_free(struct nft_guard *g, bool remove);
 
