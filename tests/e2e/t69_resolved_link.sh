@@ -16,7 +16,7 @@
 #     saw danted, not the host; counter 0), curl by that answer fetches (SHA-256);
 #     after resolvectl revert a reload sets them again; after SIGTERM (privileges
 #     dropped) they are reverted; after kill -9 (--kill-switch) the persistent TUN
-#     keeps them, nothing leaks, until `tun2socks down --tun` reverts them.
+#     keeps them, nothing leaks, until `tun2socks down --tun` (or `down`) reverts them.
 #  3. --dns fake-ip: the link's server is tun2socks' stub 192.0.2.53 with DNSSEC and
 #     DNS-over-TLS off; names get fake addresses; after kill -9 the TUN goes and
 #     resolved forgets the link by itself.
@@ -202,6 +202,15 @@ out=$(in_cli "$T2S_BIN" down --tun "$TUN" 2>&1) || fail "tun2socks down --tun $T
 s=$(link_status)
 [[ $s != *"$DNS4"* && $s != *"~."* ]] || fail "after down the link keeps its settings: $s"
 info "2. kill -9 with a persistent TUN: the link kept ~. (lookups failed, the kill switch held) until tun2socks down --tun reverted it"
+# The same with `tun2socks down` naming no TUN: each lifted record's TUN is reverted.
+cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN" --dns-server "$DNS4"
+cap_kill9
+link_has "DNS Servers: $DNS4" || fail "kill -9 (2), persistent TUN: the link lost its settings: $(link_status)"
+out=$(in_cli "$T2S_BIN" down 2>&1) || fail "tun2socks down: $out"
+[[ $out == *"systemd-resolved: $TUN's link settings reverted"* ]] || fail "down (no --tun) did not revert the link: $out"
+s=$(link_status)
+[[ $s != *"$DNS4"* && $s != *"~."* ]] || fail "after down (no --tun) the link keeps its settings: $s"
+info "2. the same with tun2socks down naming no TUN: the lifted record's link reverted"
 ip -n "$CLI" link del "$TUN" || fail "delete the persistent $TUN"
 
 # 3. fake-ip: tun2socks' stub as the link's server; kill -9 and resolved forgets the link.

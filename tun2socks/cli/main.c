@@ -799,14 +799,18 @@ command_identity(const struct t2s_config *cfg, struct host_setup *hs, struct pri
 	return 1;
 }
 
-/* A dead run's persistent TUN still has resolved's settings (start_resolved): revert them. */
+/*
+ * capture_down's hook: a dead run's persistent TUN still has resolved's settings
+ * (start_resolved): revert them.
+ */
 static void
-down_resolved(const char *tun)
+down_resolved(const char *tun, void *arg)
 {
 	int ifindex = (int)if_nametoindex(tun);
 	char msg[256];
 	int rc;
 
+	(void)arg;
 	if (ifindex <= 0)
 		return; /* the TUN went, and resolved forgot it */
 	rc = resolved_link_revert(ifindex, msg, sizeof(msg));
@@ -829,9 +833,7 @@ run_down(const struct t2s_config *cfg)
 		}
 		close(fd);
 	}
-	n = capture_down(cfg->tun_named ? cfg->tun_name : NULL);
-	if (n > 0 && cfg->tun_named)
-		down_resolved(cfg->tun_name);
+	n = capture_down(cfg->tun_named ? cfg->tun_name : NULL, down_resolved, NULL);
 	if (n >= 0)
 		n += control_remove_stale(cfg->tun_named ? cfg->tun_name : NULL);
 	if (saved >= 0)

@@ -1474,9 +1474,9 @@ record_for(const char *name, const char *prefix, const char *tun, size_t suffix)
 }
 
 int
-capture_down(const char *tun)
+capture_down(const char *tun, void (*lifted_cb)(const char *tun, void *arg), void *arg)
 {
-	char prefix[64], dir_path[300], path[310];
+	char prefix[64], dir_path[300], path[310], name[IFNAMSIZ];
 	struct capture_plan *plan;
 	struct capture_owner owner;
 	struct netlink *nl;
@@ -1530,6 +1530,15 @@ capture_down(const char *tun)
 		}
 		log_info("lifted %s (%u routes, rules and settings)", path, plan->n);
 		lifted++;
+		if (lifted_cb != NULL) {
+			size_t plen = strlen(prefix), nlen = len - plen - (legacy ? 6 : 0);
+
+			if (nlen > 0 && nlen < sizeof(name)) {
+				memcpy(name, de->d_name + plen, nlen);
+				name[nlen] = '\0';
+				lifted_cb(name, arg);
+			}
+		}
 	}
 	err = lifted;
 out:

@@ -209,9 +209,11 @@ void capture_stop(struct capture *c);
 
 /*
  * `tun2socks down`: undoes the records of the current namespace (only the one for tun
- * unless NULL). Returns the number of records lifted, or -errno.
+ * unless NULL), calling lifted (if not NULL) with each lifted record's TUN name, for
+ * what the caller set on that TUN beyond the record. Returns the number of records
+ * lifted, or -errno.
  */
-int capture_down(const char *tun);
+int capture_down(const char *tun, void (*lifted)(const char *tun, void *arg), void *arg);
 
 /*
  * For a namespace of our own (one-command mode): loopback up and default routes of
