@@ -22,7 +22,8 @@
 #  4. A cgroup that does not exist: a clear error, nothing changed; --uid with --cgroup is
 #     refused.
 #  5. Upgrade: a run without selection ($T2S_OLD_BIN, default this binary) with the kill
-#     switch dies; the next start with --cgroup lifts its record; kill -9 + down restore.
+#     switch dies; the next start with --cgroup lifts its record; kill -9 + down restore;
+#     likewise a --exclude-uid run's record (its uidrange rules gone), SIGTERM restores.
 . "$(dirname "$0")/lib.sh"
 
 DIRECT4=198.18.200.10
@@ -93,6 +94,8 @@ snmp() { in_cli cat /proc/net/snmp /proc/net/snmp6 | awk -v k="$1" '
     $1 == "Icmp:" { for (i = 2; i <= NF; i++) if (n[i] == "OutDestUnreachs") v4 = $i }
     $1 == "Icmp6OutDestUnreachs" { v6 = $2 }
     END { print (k == 4 ? v4 : v6) + 0 }'; }
+udp_in() { in_cli cat /proc/net/snmp /proc/net/snmp6 | awk '$1 == "Udp:" && $2 ~ /^[0-9]/ { print "Udp InDatagrams", $2, "NoPorts", $3 }
+    $1 == "Udp6InDatagrams" || $1 == "Udp6NoPorts" { print $1, $2 }' | tr '\n' ' '; }
 timewait_to() { in_cli ss -Htan state time-wait "dport = :$ECHO_PORT" | grep -c "$1"; }
 
 # closed_sockets CGROUP WHAT [leaking]: in CGROUP, 3 TCP connections per family to the echo port
@@ -124,8 +127,8 @@ for fam, a in ((socket.AF_INET, '$TGT4'), (socket.AF_INET6, '$TGT6')):
     [ "${3:-}" = leaking ] && return 0
     wait_until 10 num_cmp -ge "$((t4 + 3))" timewait_to "$TGT4" || fail "$2: no TIME_WAIT after the server's FIN (v4)"
     wait_until 10 num_cmp -ge "$((t6 + 3))" timewait_to "$TGT6" || fail "$2: no TIME_WAIT after the server's FIN (v6)"
-    wait_until 10 num_cmp -ge "$((i4 + 2))" snmp 4 || fail "$2: the kernel sent no ICMP port unreachable (v4)"
-    wait_until 10 num_cmp -ge "$((i6 + 2))" snmp 6 || fail "$2: the kernel sent no ICMPv6 port unreachable"
+    wait_until 10 num_cmp -ge "$((i4 + 2))" snmp 4 || fail "$2: the kernel sent no ICMP port unreachable (v4): $(udp_in)"
+    wait_until 10 num_cmp -ge "$((i6 + 2))" snmp 6 || fail "$2: the kernel sent no ICMPv6 port unreachable: $(udp_in)"
 }
 
 cg_udp() {
@@ -287,4 +290,15 @@ down_restores "upgrade" "$T2S_BIN_NEW"
 T2S_BIN=$OLD_BIN cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN"
 cap_kill9
 down_restores "older record" "$T2S_BIN_NEW"
-info "upgrade ($OLD_BIN): the next start and down lift an older run's record exactly"
+# A record of the user selection (its rules, its table with the older chains), then
+# --cgroup: the uidrange rules go, the table is replaced; SIGTERM restores exactly.
+T2S_BIN=$OLD_BIN cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN" --exclude-uid 1-999
+cap_kill9
+[[ $(ip -n "$CLI" rule) == *uidrange* ]] || fail "upgrade: the older run left no uidrange rule to lift"
+cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN" --cgroup "$CG_A_REL"
+grep -q "lifting what a previous run" "$T2S_LOG" || fail "upgrade: the uid record was not lifted"
+[[ $(ip -n "$CLI" rule) != *uidrange* ]] || fail "upgrade: a uidrange rule of the older run stayed: $(ip -n "$CLI" rule)"
+selected "upgrade from --exclude-uid" root-direct
+t2s_stop TERM
+[ "$(snapshot)" = "$before" ] || fail "upgrade from --exclude-uid: state differs: $(diff <(echo "$before") <(snapshot))"
+info "upgrade ($OLD_BIN): the next start and down lift an older run's record exactly, a uid selection's too"
