@@ -276,6 +276,148 @@ test_plan_select(void **state)
 	assert_null(strstr(lines(&plan), "uidrange"));
 }
 
+/* --cgroup and --exclude-cgroup: no rule knows cgroups; the select chain's mark S does. */
+static void
+test_plan_cgroup(void **state)
+{
+	static char text[CAPTURE_MAX_OPS * 160];
+	struct cgroup_path_id cg[2] = {{4242, 2}, {77, 1}};
+	struct capture_owner o = {.pid = 42, .start = 7}, o2;
+	struct capture_params p = {
+		.tun = "tun0", .whole_host = true, .fwmark = 0x7432, .exclude_dns = true,
+		.select = CAPTURE_SELECT_CGROUP, .cgroups = cg, .n_cgroups = 1,
+	};
+
+	(void)state;
+	/* --cgroup: what has no S goes direct; S goes on to the exclusions and the TUN; the
+	 * TUN's rp_filter loose (those connections keep the main table's source address). */
+	assert_int_equal(capture_plan_build(&p, &plan), 0);
+	assert_string_equal(lines(&plan), "route 4 7432 unicast default dev tun0\n"
+					  "rule 4 7423 fwmark 0x1000000/0x1000000 lookup 7432\n"
+					  "rule 4 7425 fwmark 0x2000000/0x2000000 lookup 254\n"
+					  "rule 4 7425 fwmark 0x0/0x4000000 iif lo lookup 254\n"
+					  "rule 4 7430 to 127.0.0.0/8 lookup 254\n"
+					  "rule 4 7430 to 169.254.0.0/16 lookup 254\n"
+					  "rule 4 7430 to 224.0.0.0/4 lookup 254\n"
+					  "rule 4 7430 to 255.255.255.255/32 lookup 254\n"
+					  "rule 4 7431 fwmark 0x7432/0x7432 lookup 254\n"
+					  "rule 4 7432 fwmark 0x7432/0x7432 unreachable\n"
+					  "rule 4 7434 lookup 7432\n"
+					  "sysctl net/ipv4/conf/tun0/rp_filter 2 -\n");
+	/* With the kill switch the table goes in first: until its chain marks them, the rules
+	 * send the cgroup's connections direct. Both families. */
+	p.kill_switch = true;
+	p.ipv6 = true;
+	p.exclude_dns = false;
+	p.n_cgroups = 2;
+	assert_int_equal(capture_plan_build(&p, &plan), 0);
+	assert_int_equal(plan.op[0].kind, CAPTURE_OP_NFT);
+	assert_string_equal(plan.op[0].u.nft_table, "tun2socks-tun0");
+	assert_non_null(strstr(lines(&plan), "rule 6 7423 fwmark 0x1000000/0x1000000 lookup 7432\n"
+					     "rule 6 7424 fwmark 0x1000000/0x1000000 prohibit\n"
+					     "rule 6 7425 fwmark 0x2000000/0x2000000 lookup 254\n"
+					     "rule 6 7425 fwmark 0x0/0x4000000 iif lo lookup 254\n"));
+	assert_non_null(strstr(lines(&plan), "rule 4 7429 ipproto udp dport 53 prohibit\n"));
+	assert_non_null(strstr(lines(&plan), "rule 6 7435 prohibit\nsysctl net/ipv4/conf/tun0/rp_filter 2 -\n"));
+	assert_null(strstr(lines(&plan), "uidrange"));
+	/* The record holds it all: `down` and the next start (maybe a later version) lift it. */
+	strcpy(plan.op[plan.n - 1].u.sysctl.old, "1");
+	assert_true(capture_record_format(&plan, &o, text, sizeof(text)) > 0);
+	assert_int_equal(capture_record_parse(text, &plan2, &o2), 0);
+	assert_string_equal(lines(&plan2), lines(&plan));
+
+	/* --exclude-cgroup: S goes direct; no rp_filter; with the kill switch the guard
+	 * is the kill switch (a prohibit rule would refuse the exempt cgroups' connect()
+	 * once the TUN is gone, before any mark): no 7429, no 7435, the table recorded. */
+	p.select = CAPTURE_SELECT_EXCLUDE_CGROUP;
+	p.ipv6 = false;
+	assert_int_equal(capture_plan_build(&p, &plan), 0);
+	assert_string_equal(lines(&plan), "route 4 7432 unicast default dev tun0\n"
+					  "rule 4 7423 fwmark 0x1000000/0x1000000 lookup 7432\n"
+					  "rule 4 7424 fwmark 0x1000000/0x1000000 prohibit\n"
+					  "rule 4 7425 fwmark 0x2000000/0x2000000 lookup 254\n"
+					  "rule 4 7425 fwmark 0x4000000/0x4000000 lookup 254\n"
+					  "rule 4 7426 fwmark 0x7432/0x7432 lookup 254\n"
+					  "rule 4 7427 fwmark 0x7432/0x7432 unreachable\n"
+					  "rule 4 7428 ipproto udp dport 53 lookup 7432\n"
+					  "rule 4 7428 ipproto tcp dport 53 lookup 7432\n"
+					  "rule 4 7430 to 127.0.0.0/8 lookup 254\n"
+					  "rule 4 7430 to 169.254.0.0/16 lookup 254\n"
+					  "rule 4 7430 to 224.0.0.0/4 lookup 254\n"
+					  "rule 4 7430 to 255.255.255.255/32 lookup 254\n"
+					  "rule 4 7431 fwmark 0x7432/0x7432 lookup 254\n"
+					  "rule 4 7432 fwmark 0x7432/0x7432 unreachable\n"
+					  "rule 4 7434 lookup 7432\n"
+					  "nft inet tun2socks-tun0\n");
+	/* A LAN still fails closed by its own rules. */
+	p.share_from = "lan0";
+	assert_int_equal(capture_plan_build(&p, &plan), 0);
+	assert_non_null(strstr(lines(&plan), "rule 4 7435 iif lan0 prohibit\n"));
+	assert_non_null(strstr(lines(&plan), "rule 4 7429 iif lan0 ipproto tcp dport 53 prohibit\n"));
+	p.share_from = NULL;
+	/* A selection without cgroups, or with too many, is a caller's bug. */
+	p.n_cgroups = 0;
+	assert_int_equal(capture_plan_build(&p, &plan), -EINVAL);
+	p.n_cgroups = CAPTURE_MAX_CGROUPS + 1;
+	assert_int_equal(capture_plan_build(&p, &plan), -EINVAL);
+	/* Only for the whole host. */
+	p.whole_host = false;
+	p.share_from = "lan0";
+	p.n_cgroups = 1;
+	assert_int_equal(capture_plan_build(&p, &plan), 0);
+	assert_null(strstr(lines(&plan), "0x4000000"));
+}
+
+/*
+ * Records of earlier versions still parse, so that `down` and the next start lift
+ * them: without a selection, and with the uid selection before cgroups existed.
+ */
+static void
+test_record_older(void **state)
+{
+	static const char v_uid[] = "tun2socks-capture 1\npid 99\nstart 5\n"
+				    "route 4 7432 unicast default dev tun0\n"
+				    "rule 4 7423 fwmark 0x1000000/0x1000000 lookup 7432\n"
+				    "rule 4 7424 fwmark 0x1000000/0x1000000 prohibit\n"
+				    "rule 4 7425 fwmark 0x2000000/0x2000000 lookup 254\n"
+				    "rule 4 7425 iif lo uidrange 0-999 lookup 254\n"
+				    "rule 4 7434 lookup 7432\n"
+				    "rule 4 7435 prohibit\n"
+				    "nft inet tun2socks-tun0\n";
+	static const char v_none[] = "tun2socks-capture 1\npid 99\n"
+				     "route 4 7432 unicast default dev tun0\n"
+				     "rule 4 7434 lookup 7432\n"
+				     "rule 4 7435 prohibit\n"
+				     "nft inet tun2socks-tun0\n";
+	struct cgroup_path_id cg = {4242, 1};
+	struct capture_params p = {
+		.tun = "tun0", .whole_host = true, .kill_switch = true, .exclude_dns = true,
+		.select = CAPTURE_SELECT_CGROUP, .cgroups = &cg, .n_cgroups = 1,
+	};
+	struct capture_owner o;
+	unsigned i, shared = 0;
+
+	(void)state;
+	assert_int_equal(capture_record_parse(v_uid, &plan2, &o), 0);
+	assert_int_equal(plan2.n, 8);
+	assert_true(plan2.op[4].u.rule.uid_set);
+	/* A --cgroup start after it keeps what both want (the table, the TUN's routes, the
+	 * marks' rules) and lifts the rest (the uidrange rule). */
+	assert_int_equal(capture_plan_build(&p, &plan), 0);
+	for (i = 0; i < plan2.n; i++) {
+		char line[160];
+		const char *all = lines(&plan);
+
+		assert_int_equal(capture_op_format(&plan2.op[i], line, sizeof(line)), 0);
+		strcat(line, "\n");
+		shared += strstr(all, line) != NULL;
+	}
+	assert_int_equal(shared, 7);
+	assert_int_equal(capture_record_parse(v_none, &plan2, &o), 0);
+	assert_int_equal(plan2.n, 4);
+	assert_true(o.start == 0);
+}
+
 static void
 test_plan_lan(void **state)
 {
@@ -368,6 +510,8 @@ test_op_round_trip(void **state)
 		"rule 4 7425 iif lo uidrange 1000-1999 lookup 254",
 		"rule 6 7425 uidrange 0-0 lookup 254",
 		"rule 4 7423 fwmark 0x1000000/0x1000000 lookup 7432",
+		"rule 6 7425 fwmark 0x0/0x4000000 iif lo lookup 254",
+		"rule 4 7425 fwmark 0x4000000/0x4000000 lookup 254",
 		"nft inet tun2socks-tun0",
 		"nft inet tun2socks-a.b_c-15chars",
 		"route 4 7432 unicast default dev tun0",
@@ -630,6 +774,8 @@ main(void)
 		cmocka_unit_test(test_uid_range_parse),
 		cmocka_unit_test(test_uid_direct),
 		cmocka_unit_test(test_plan_select),
+		cmocka_unit_test(test_plan_cgroup),
+		cmocka_unit_test(test_record_older),
 		cmocka_unit_test(test_plan_lan),
 		cmocka_unit_test(test_plan_too_big),
 		cmocka_unit_test(test_op_round_trip),

@@ -262,7 +262,7 @@ test_usage_lists_every_option(void **state)
 		"-h,",        "-V,",               "--auto-route",   "--exclude",   "--kill-switch",
 		"--share-from", "--netns",         "--dns-server",   "-- COMMAND",  "tun2socks down",
 		"--max-memory", "--exclude-dns",   "--uid",          "--exclude-uid",
-		"--resolved",
+		"--cgroup",     "--exclude-cgroup", "--resolved",
 	};
 
 	(void)state;
@@ -970,6 +970,39 @@ test_capture_options(void **state)
 	    "--exclude-uid", "3", "--exclude-uid", "4", "--exclude-uid", "5", "--exclude-uid", "6",
 	    "--exclude-uid", "7", "--exclude-uid", "8", "--exclude-uid", "9", NULL);
 	bad("--fwmark", "selection", "--proxy", PROXY, "--auto-route", "--fwmark", "0x1000000", "--uid", "5", NULL);
+
+	/* Per-cgroup selection: paths as given (resolved at start), one kind, not with users. */
+	ok(&cfg, "--proxy", PROXY, "--auto-route", "--cgroup", "system.slice/a.service", "--cgroup", "b.slice", NULL);
+	assert_int_equal(cfg.cgroup_select, CAPTURE_SELECT_CGROUP);
+	assert_int_equal(cfg.n_cgroups, 2);
+	assert_string_equal(cfg.cgroups[1], "b.slice");
+	assert_int_equal(cfg.n_uids, 0);
+	ok(&cfg, "--proxy", PROXY, "--auto-route", "--exclude-cgroup", "/sys/fs/cgroup/user.slice", NULL);
+	assert_int_equal(cfg.cgroup_select, CAPTURE_SELECT_EXCLUDE_CGROUP);
+	ok(&cfg, "--proxy", PROXY, "--auto-route", NULL);
+	assert_int_equal(cfg.cgroup_select, CAPTURE_SELECT_ALL);
+	assert_int_equal(cfg.n_cgroups, 0);
+	bad("--cgroup", "needs --auto-route", "--proxy", PROXY, "--cgroup", "a", NULL);
+	bad("--exclude-cgroup", "needs --auto-route", "--proxy", PROXY, "--share-from", "lan0", "--exclude-cgroup", "a",
+	    NULL);
+	bad("do not go together", NULL, "--proxy", PROXY, "--auto-route", "--cgroup", "a", "--exclude-cgroup", "b", NULL);
+	bad("--uid and --cgroup do not go together", NULL, "--proxy", PROXY, "--auto-route", "--cgroup", "a", "--uid",
+	    "1", NULL);
+	bad("--exclude-uid and --exclude-cgroup do not go together", NULL, "--proxy", PROXY, "--auto-route",
+	    "--exclude-uid", "1", "--exclude-cgroup", "a", NULL);
+	bad("--cgroup", "1 to 255 characters", "--proxy", PROXY, "--auto-route", "--cgroup", "", NULL);
+	{
+		char longp[300];
+
+		memset(longp, 'x', sizeof(longp) - 1);
+		longp[sizeof(longp) - 1] = '\0';
+		bad("--cgroup", "1 to 255 characters", "--proxy", PROXY, "--auto-route", "--cgroup", longp, NULL);
+	}
+	bad("--exclude-cgroup", "at most 8", "--proxy", PROXY, "--auto-route", "--exclude-cgroup", "1",
+	    "--exclude-cgroup", "2", "--exclude-cgroup", "3", "--exclude-cgroup", "4", "--exclude-cgroup", "5",
+	    "--exclude-cgroup", "6", "--exclude-cgroup", "7", "--exclude-cgroup", "8", "--exclude-cgroup", "9", NULL);
+	bad("--fwmark", "cgroup selection", "--proxy", PROXY, "--auto-route", "--fwmark", "0x4000000", "--cgroup", "a",
+	    NULL);
 }
 
 /* `check` (issue 11): needs --proxy; --check-target is HOST:PORT; --ready-timeout. */

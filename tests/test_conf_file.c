@@ -253,6 +253,36 @@ test_merge(void **state)
 	assert_int_equal(load(&cfg, &cf, msg, sizeof(msg), "--config", path, NULL), -EINVAL);
 	assert_non_null(strstr(msg, "ubad.conf:3: --uid: 'nobody' is not a user id"));
 
+	/* The cgroup selection likewise; with a user selection from the command line: refused. */
+	path = write_file("c.conf",
+			  "proxy = socks5://192.0.2.1:1080\nauto-route\ncgroup = system.slice/a.service\n"
+			  "cgroup = /sys/fs/cgroup/b.slice\n",
+			  0644);
+	assert_int_equal(load(&cfg, &cf, msg, sizeof(msg), "--config", path, NULL), CLI_RUN);
+	assert_int_equal(cfg.cgroup_select, CAPTURE_SELECT_CGROUP);
+	assert_int_equal(cfg.n_cgroups, 2);
+	assert_string_equal(cfg.cgroups[0], "system.slice/a.service");
+	assert_string_equal(cfg.cgroups[1], "/sys/fs/cgroup/b.slice");
+	{
+		char printed[8192];
+		FILE *fp = fmemopen(printed, sizeof(printed), "w");
+		long n;
+
+		cli_file_print(fp, &cfg);
+		n = ftell(fp);
+		fclose(fp);
+		printed[n] = '\0';
+		assert_non_null(strstr(printed, "cgroup = system.slice/a.service\ncgroup = /sys/fs/cgroup/b.slice\n"));
+	}
+	cli_file_release(&cf);
+	assert_int_equal(load(&cfg, &cf, msg, sizeof(msg), "--config", path, "--exclude-cgroup", "c.slice", NULL),
+			 CLI_RUN);
+	assert_int_equal(cfg.cgroup_select, CAPTURE_SELECT_EXCLUDE_CGROUP);
+	assert_int_equal(cfg.n_cgroups, 1);
+	cli_file_release(&cf);
+	assert_int_equal(load(&cfg, &cf, msg, sizeof(msg), "--config", path, "--uid", "5", NULL), -EINVAL);
+	assert_non_null(strstr(msg, "do not go together"));
+
 	/* Without --config the file is not read, and --proxy is required as before. */
 	assert_int_equal(load(&cfg, &cf, msg, sizeof(msg), "--mtu", "1500", NULL), -EINVAL);
 	assert_non_null(strstr(msg, "--proxy is required"));
@@ -417,7 +447,7 @@ test_print_masks(void **state)
 	assert_non_null(strstr(out, "fwmark = 0x10\n"));
 	assert_non_null(strstr(out, "log-level = debug\n"));
 	assert_non_null(strstr(out, "# kill-switch = false\n"));
-	assert_non_null(strstr(out, "# uid =\n# exclude-uid =\n"));
+	assert_non_null(strstr(out, "# uid =\n# exclude-uid =\n# cgroup =\n# exclude-cgroup =\n"));
 	cli_file_release(&cf);
 	/* What it prints reads back as the same configuration (but the password). */
 	path = write_file("printed.conf", out, 0600);
@@ -481,9 +511,13 @@ test_merge_live(void **state)
 	next.uid_select = CAPTURE_SELECT_UID;
 	next.uids[0] = (struct netlink_uid_range){1000, 1999};
 	next.n_uids = 1;
+	next.cgroup_select = CAPTURE_SELECT_EXCLUDE_CGROUP;
+	strcpy(next.cgroups[0], "system.slice/a.service");
+	next.n_cgroups = 1;
 	assert_int_equal(config_merge_live(&run, &next, refused_cb, &r), 7);
-	assert_string_equal(r.names, "mtu udp auto-route resolved exclude uid user metrics ");
+	assert_string_equal(r.names, "mtu udp auto-route resolved exclude uid exclude-cgroup user metrics ");
 	assert_int_equal(run.n_uids, 0);
+	assert_int_equal(run.n_cgroups, 0);
 	assert_string_equal(run.proxy.user, "c");
 	assert_int_equal(run.proxy.server.port, 1081);
 	assert_true(run.connect_timeout == 3 && run.idle_timeout == 30 && run.udp_timeout == 20);

@@ -83,6 +83,8 @@ DANTE_PID=
 BG_PIDS=()
 NS_CREATED=()
 CLEANUP_PATHS=()        # files or dirs outside $WORK that a scenario created
+CLEANUP_CGROUPS=()      # cgroup directories a scenario created (their processes are ours)
+CAP_NSENTER=0           # 1: cap_start enters NS with nsenter --net (the host's mounts stay)
 NETNS_LOGDIR=$LOGDIR
 # shellcheck source=scripts/lib-netns.sh
 . "$REPO_ROOT/scripts/lib-netns.sh"
@@ -104,6 +106,9 @@ need_bin() {
 }
 
 in_cli() { ip netns exec "$CLI" "$@"; }
+# nsenter_net NS CMD...: CMD in NS's network namespace only; `ip netns exec` also mounts a
+# sysfs of its own over /sys, which hides the cgroup2 mount under /sys/fs/cgroup.
+nsenter_net() { local ns=$1; shift; nsenter --net="/run/netns/$ns" -- "$@"; }
 in_srv() { ip netns exec "$SRV" "$@"; }
 
 now() { printf '%s' "$EPOCHREALTIME"; }
@@ -154,6 +159,13 @@ cleanup() {
     local ino
     ino=$(ip netns exec "$CLI" stat -L -c %i /proc/self/ns/net 2>/dev/null) && rm -f /run/tun2socks/net"$ino"-*.control
     netns_delete_all 3 2
+    # A cgroup goes once it is empty: what still runs in ours was started here.
+    local cg
+    for cg in "${CLEANUP_CGROUPS[@]}"; do
+        [ -d "$cg" ] || continue
+        for pid in $(cat "$cg/cgroup.procs" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+        wait_until 5 rmdir "$cg" 2>/dev/null || printf 'cleanup: cannot remove cgroup %s\n' "$cg" >&2
+    done
     # Reap our children so nothing is left as a zombie of this shell. (Every
     # PID in these lists is an unreaped child, so it cannot have been reused.)
     for pid in $T2S_PID "${BG_PIDS[@]}"; do
@@ -665,7 +677,11 @@ cap_start() {
     local n0
     n0=$(grep -c ' ready: ' "$T2S_LOG" 2>/dev/null) || n0=0
     echo "=== $(date +%T.%3N) start in $ns: $T2S_BIN $*" >>"$T2S_LOG"
-    ip netns exec "$ns" env --default-signal=INT,QUIT "$T2S_BIN" "$@" >>"$T2S_LOG" 2>&1 &
+    if [ "$CAP_NSENTER" = 1 ]; then
+        nsenter --net="/run/netns/$ns" -- env --default-signal=INT,QUIT "$T2S_BIN" "$@" >>"$T2S_LOG" 2>&1 &
+    else
+        ip netns exec "$ns" env --default-signal=INT,QUIT "$T2S_BIN" "$@" >>"$T2S_LOG" 2>&1 &
+    fi
     T2S_PID=$!
     if ! wait_until 10 ready_after "$n0"; then
         t2s_alive || fail "tun2socks exited before it was ready: $(tail -3 "$T2S_LOG")"

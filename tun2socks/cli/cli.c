@@ -136,6 +136,11 @@ const char cli_usage[] =
 	"      --exclude-uid UID[-UID]\n"
 	"                             --auto-route captures everyone's traffic but these\n"
 	"                             users' (repeatable, at most 8)\n"
+	"      --cgroup PATH          --auto-route captures only the processes of this cgroup\n"
+	"                             (v2) and its subtree, e.g. system.slice/foo.service;\n"
+	"                             the others go direct (repeatable, at most 8)\n"
+	"      --exclude-cgroup PATH  --auto-route captures every process but those of this\n"
+	"                             cgroup's subtree (repeatable, at most 8)\n"
 	"      --resolved auto|off    with --auto-route, where systemd-resolved runs: give the\n"
 	"                             TUN's link the DNS server (--dns-server, else tun2socks'\n"
 	"                             own 192.0.2.53) and the routing domain ~. (auto, the\n"
@@ -203,6 +208,8 @@ enum {
 	OPT_EXCLUDE_DNS,
 	OPT_UID,
 	OPT_EXCLUDE_UID,
+	OPT_CGROUP,
+	OPT_EXCLUDE_CGROUP,
 	OPT_RESOLVED,
 	OPT_KILL_SWITCH,
 	OPT_SHARE_FROM,
@@ -259,6 +266,8 @@ static const struct option options[] = {
 	{"exclude-dns", no_argument, NULL, OPT_EXCLUDE_DNS},
 	{"uid", required_argument, NULL, OPT_UID},
 	{"exclude-uid", required_argument, NULL, OPT_EXCLUDE_UID},
+	{"cgroup", required_argument, NULL, OPT_CGROUP},
+	{"exclude-cgroup", required_argument, NULL, OPT_EXCLUDE_CGROUP},
 	{"resolved", required_argument, NULL, OPT_RESOLVED},
 	{"kill-switch", no_argument, NULL, OPT_KILL_SWITCH},
 	{"share-from", required_argument, NULL, OPT_SHARE_FROM},
@@ -383,6 +392,20 @@ check_modes(struct t2s_config *cfg, char *msg, size_t msglen)
 	if (cfg->n_uids > 0 && (cfg->fwmark & (CAPTURE_MARK_CAPTURED | CAPTURE_MARK_DIRECT)) != 0)
 		return fail(msg, msglen, "--fwmark: bits 0x%x are the user selection's",
 			    CAPTURE_MARK_CAPTURED | CAPTURE_MARK_DIRECT);
+	if (cfg->n_cgroups == 0)
+		cfg->cgroup_select = CAPTURE_SELECT_ALL;
+	if (cfg->n_cgroups > 0 && !cfg->auto_route)
+		return fail(msg, msglen, "%s needs --auto-route",
+			    cfg->cgroup_select == CAPTURE_SELECT_CGROUP ? "--cgroup" : "--exclude-cgroup");
+	/* One selection: a socket of a captured user in an exempt cgroup has no one answer. */
+	if (cfg->n_cgroups > 0 && cfg->n_uids > 0)
+		return fail(msg, msglen, "%s and %s do not go together: select by user or by cgroup",
+			    cfg->uid_select == CAPTURE_SELECT_UID ? "--uid" : "--exclude-uid",
+			    cfg->cgroup_select == CAPTURE_SELECT_CGROUP ? "--cgroup" : "--exclude-cgroup");
+	if (cfg->n_cgroups > 0 &&
+	    (cfg->fwmark & (CAPTURE_MARK_CAPTURED | CAPTURE_MARK_DIRECT | CAPTURE_MARK_SOCKET)) != 0)
+		return fail(msg, msglen, "--fwmark: bits 0x%x are the cgroup selection's",
+			    CAPTURE_MARK_CAPTURED | CAPTURE_MARK_DIRECT | CAPTURE_MARK_SOCKET);
 	/* Our own proxy connections must be told apart from the traffic we capture. */
 	if (cfg->auto_route && cfg->fwmark == 0)
 		cfg->fwmark = CAPTURE_DEFAULT_FWMARK;
@@ -393,7 +416,7 @@ check_modes(struct t2s_config *cfg, char *msg, size_t msglen)
 static int
 parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, bool one)
 {
-	bool exclude_seen = false, uid_seen = false, proxy_seen = false;
+	bool exclude_seen = false, uid_seen = false, cgroup_seen = false, proxy_seen = false;
 	const char *why;
 	unsigned long v;
 	int opt, lvl;
@@ -614,6 +637,27 @@ parse(int argc, char **argv, struct t2s_config *cfg, char *msg, size_t msglen, b
 					    name, optarg);
 			cfg->uid_select = kind;
 			cfg->n_uids++;
+			break;
+		}
+		case OPT_CGROUP:
+		case OPT_EXCLUDE_CGROUP: {
+			int kind = opt == OPT_CGROUP ? CAPTURE_SELECT_CGROUP : CAPTURE_SELECT_EXCLUDE_CGROUP;
+			const char *name = opt == OPT_CGROUP ? "--cgroup" : "--exclude-cgroup";
+			size_t len = strlen(optarg);
+
+			if (!one && !cgroup_seen)
+				cfg->n_cgroups = 0;
+			cgroup_seen = true;
+			if (cfg->n_cgroups > 0 && cfg->cgroup_select != kind)
+				return fail(msg, msglen, "--cgroup and --exclude-cgroup do not go together");
+			if (cfg->n_cgroups == CONFIG_MAX_CGROUPS)
+				return fail(msg, msglen, "%s: at most %u", name, CONFIG_MAX_CGROUPS);
+			if (len == 0 || len >= CONFIG_CGROUP_PATH_MAX)
+				return fail(msg, msglen, "%s: a cgroup path of 1 to %u characters", name,
+					    CONFIG_CGROUP_PATH_MAX - 1);
+			memcpy(cfg->cgroups[cfg->n_cgroups], optarg, len + 1);
+			cfg->cgroup_select = kind;
+			cfg->n_cgroups++;
 			break;
 		}
 		case OPT_KILL_SWITCH:

@@ -333,6 +333,13 @@ cli_file_print(FILE *fp, const struct t2s_config *cfg)
 		print_unset(fp, "uid");
 		print_unset(fp, "exclude-uid");
 	}
+	for (unsigned i = 0; i < cfg->n_cgroups; i++)
+		fprintf(fp, "%s = %s\n", cfg->cgroup_select == CAPTURE_SELECT_CGROUP ? "cgroup" : "exclude-cgroup",
+			cfg->cgroups[i]);
+	if (cfg->n_cgroups == 0) {
+		print_unset(fp, "cgroup");
+		print_unset(fp, "exclude-cgroup");
+	}
 	print_flag(fp, "kill-switch", cfg->kill_switch);
 	fprintf(fp, "resolved = %s\n", cfg->resolved_off ? "off" : "auto");
 	if (cfg->share_from[0] != '\0')

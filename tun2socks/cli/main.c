@@ -226,6 +226,8 @@ struct host_setup {
 	struct reload *reload;    /* --config: SIGHUP reloads (reload.h) */
 	uid_t allowed[2];         /* who may own a config file with a password (cli_file_check) */
 	char tun_name[IFNAMSIZ];  /* the capture's TUN, for a reload */
+	struct cgroup_path_id cgroups[CAPTURE_MAX_CGROUPS]; /* --cgroup/--exclude-cgroup, resolved at start */
+	unsigned n_cgroups;
 	struct control *control;  /* the control socket (control.h) */
 	struct metrics *metrics;  /* --metrics (metrics.h) */
 };
@@ -248,9 +250,37 @@ default_capture_addresses(struct t2s_config *cfg)
 	}
 }
 
-static struct capture *
-start_capture(const struct t2s_config *cfg, const char *tun, bool whole_host, uint32_t fwmark, long record_owner)
+/* --cgroup/--exclude-cgroup paths as ids into hs; -errno, logged here, when one is not there. */
+static int
+resolve_cgroups(const struct t2s_config *cfg, struct host_setup *hs)
 {
+	static const char not_below[] = "not a cgroup below the root of the cgroup2 hierarchy (a path relative "
+					"to it, like system.slice/foo.service, or absolute under its mount)";
+	static const char no_mount[] = "no cgroup2 hierarchy is mounted in this mount namespace (`ip netns exec` "
+				       "mounts a sysfs over /sys: enter the namespace with nsenter --net)";
+	const char *opt = cfg->cgroup_select == CAPTURE_SELECT_CGROUP ? "--cgroup" : "--exclude-cgroup";
+
+	for (hs->n_cgroups = 0; hs->n_cgroups < cfg->n_cgroups; hs->n_cgroups++) {
+		const char *path = cfg->cgroups[hs->n_cgroups];
+		int err = cgroup_path_resolve(path, &hs->cgroups[hs->n_cgroups]);
+
+		if (err < 0) {
+			log_error("%s %s: %s", opt, path,
+				  err == -EINVAL   ? not_below
+				  : err == -ENOENT ? "no such cgroup"
+				  : err == -ENODEV ? no_mount
+						   : strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+static struct capture *
+start_capture(const struct t2s_config *cfg, const char *tun, bool whole_host, uint32_t fwmark,
+	      struct host_setup *hs)
+{
+	long record_owner = hs->record_owner;
 	struct capture_params p = {
 		.tun = tun,
 		.whole_host = whole_host,
@@ -262,11 +292,20 @@ start_capture(const struct t2s_config *cfg, const char *tun, bool whole_host, ui
 		.exclude_dns = cfg->exclude_dns,
 		.ipv6 = capture_have_ipv6(),
 		.owner_uid = record_owner,
-		.select = (enum capture_select)cfg->uid_select,
+		.select = cfg->n_cgroups > 0 ? (enum capture_select)cfg->cgroup_select
+					     : (enum capture_select)cfg->uid_select,
 		.uids = cfg->uids,
 		.n_uids = cfg->n_uids,
+		.cgroups = hs->cgroups,
+		.n_cgroups = cfg->n_cgroups,
 	};
 	struct capture *c;
+	int err;
+
+	if (whole_host && cfg->n_cgroups > 0 && (err = resolve_cgroups(cfg, hs)) < 0) {
+		errno = -err;
+		return NULL;
+	}
 
 	if (p.share_from != NULL && if_nametoindex(p.share_from) == 0) {
 		log_error("--share-from %s: no such interface", p.share_from);
@@ -274,7 +313,13 @@ start_capture(const struct t2s_config *cfg, const char *tun, bool whole_host, ui
 	}
 	/* A failure is logged by capture_start, where the failing step is known. */
 	c = capture_start(&p);
-	if (c != NULL && whole_host && p.select != CAPTURE_SELECT_ALL) {
+	if (c != NULL && whole_host && p.n_cgroups > 0) {
+		const char *how = p.select == CAPTURE_SELECT_CGROUP ? "capturing only" : "not capturing";
+
+		for (unsigned i = 0; i < p.n_cgroups; i++)
+			log_info("%s the processes of cgroup %s (id %llu, level %u)", how, cfg->cgroups[i],
+				 (unsigned long long)hs->cgroups[i].id, hs->cgroups[i].level);
+	} else if (c != NULL && whole_host && p.select != CAPTURE_SELECT_ALL) {
 		char who[32 * CONFIG_MAX_UID_RANGES] = "";
 		size_t len = 0;
 
@@ -436,7 +481,7 @@ open_tun(struct t2s_config *cfg, struct tun_device *tun, struct host_setup *hs)
 		/* The TUN and its routes live there; our proxy sockets, opened later, stay here. */
 		err = setup_tun(cfg, tun);
 		if (err == 0) {
-			hs->capture = start_capture(cfg, tun->name, true, 0, hs->record_owner);
+			hs->capture = start_capture(cfg, tun->name, true, 0, hs);
 			if (hs->capture == NULL) {
 				err = -errno;
 				tun_close(tun);
@@ -452,7 +497,7 @@ open_tun(struct t2s_config *cfg, struct tun_device *tun, struct host_setup *hs)
 	if ((err = setup_tun(cfg, tun)) < 0)
 		return err;
 	if (cfg->auto_route || cfg->share_from[0] != '\0') {
-		hs->capture = start_capture(cfg, tun->name, cfg->auto_route, cfg->fwmark, hs->record_owner);
+		hs->capture = start_capture(cfg, tun->name, cfg->auto_route, cfg->fwmark, hs);
 		if (hs->capture == NULL) {
 			err = -errno;
 			tun_close(tun);
@@ -634,6 +679,8 @@ reload_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		.netns_fd = hs->netns_fd,
 		.tun = hs->tun_name,
 		.record_owner = hs->record_owner,
+		.cgroups = hs->cgroups,
+		.n_cgroups = hs->n_cgroups,
 		.allowed = {hs->allowed[0], hs->allowed[1]},
 		.prepare = default_capture_addresses,
 	};

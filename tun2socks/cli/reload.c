@@ -88,9 +88,13 @@ apply_exclude(struct reload *r)
 		.exclude_dns = cfg->exclude_dns,
 		.ipv6 = capture_have_ipv6(),
 		.owner_uid = h->record_owner,
-		.select = h->netns_fd >= 0 ? CAPTURE_SELECT_ALL : (enum capture_select)cfg->uid_select,
+		.select = h->netns_fd >= 0    ? CAPTURE_SELECT_ALL
+			  : cfg->n_cgroups > 0 ? (enum capture_select)cfg->cgroup_select
+					       : (enum capture_select)cfg->uid_select,
 		.uids = cfg->uids,
 		.n_uids = cfg->n_uids,
+		.cgroups = h->cgroups,
+		.n_cgroups = h->n_cgroups,
 	};
 	int saved = -1, err;
 

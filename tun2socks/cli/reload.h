@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "cgroup_path.h"
 #include "config.h"
 #include "tun2socks.h"
 
@@ -25,6 +26,8 @@ struct reload_host {
 	int netns_fd;             /* --netns: the capture's namespace, else -1 */
 	const char *tun;          /* the capture's TUN */
 	long record_owner;        /* capture_params.owner_uid */
+	const struct cgroup_path_id *cgroups; /* --cgroup/--exclude-cgroup as resolved at start */
+	unsigned n_cgroups;
 	uid_t allowed[2];         /* who may own a config file with a password */
 	/* What main does to a parsed configuration before it runs (capture addresses). */
 	void (*prepare)(struct t2s_config *cfg);

@@ -120,6 +120,9 @@ config_merge_live(struct t2s_config *running, const struct t2s_config *next, con
 	REFUSE_IF(r->uid_select != n->uid_select || r->n_uids != n->n_uids ||
 			  memcmp(r->uids, n->uids, r->n_uids * sizeof(r->uids[0])) != 0,
 		  r->uid_select == 2 || n->uid_select == 2 ? "exclude-uid" : "uid");
+	REFUSE_IF(r->cgroup_select != n->cgroup_select || r->n_cgroups != n->n_cgroups ||
+			  memcmp(r->cgroups, n->cgroups, r->n_cgroups * sizeof(r->cgroups[0])) != 0,
+		  r->cgroup_select == 4 || n->cgroup_select == 4 ? "exclude-cgroup" : "cgroup");
 	REFUSE_IF(strcmp(r->share_from, n->share_from) != 0, "share-from");
 	REFUSE_IF(str_differ(r->netns, n->netns), "netns");
 	REFUSE_IF(memcmp(&r->dns_server, &n->dns_server, sizeof(r->dns_server)) != 0, "dns-server");

@@ -57,6 +57,9 @@ enum config_udp_mode {
 
 /* --uid or --exclude-uid ranges. */
 #define CONFIG_MAX_UID_RANGES 8
+/* --cgroup or --exclude-cgroup paths, and the longest. */
+#define CONFIG_MAX_CGROUPS 8
+#define CONFIG_CGROUP_PATH_MAX 256
 /* User exclusions from capture (--exclude). */
 #define CONFIG_MAX_EXCLUDE 32
 /* The TUN's addresses in the capture modes when --address/--address6 are not given:
@@ -121,6 +124,9 @@ struct t2s_config {
 	int uid_select;      /* enum capture_select: 0 everyone, 1 --uid, 2 --exclude-uid */
 	struct netlink_uid_range uids[CONFIG_MAX_UID_RANGES];
 	unsigned n_uids;
+	int cgroup_select;   /* enum capture_select: 0 every process, 3 --cgroup, 4 --exclude-cgroup */
+	char cgroups[CONFIG_MAX_CGROUPS][CONFIG_CGROUP_PATH_MAX]; /* as given: resolved at start */
+	unsigned n_cgroups;
 	bool resolved_off;   /* --resolved off: systemd-resolved is not told about the TUN (resolved_link.h) */
 	char share_from[16]; /* LAN interface whose forwarded traffic is captured; "" for none */
 	const char *netns;   /* --netns PATH|NAME: the TUN lives there */

@@ -185,6 +185,19 @@ add_sysctl(struct capture_plan *plan, const char *proto, const char *dev, const 
 }
 
 /*
+ * Whether the kill switch is policy rules (prohibit at -1 and +5). With --exclude-cgroup
+ * it is the guard alone (nft_guard.h, recorded, outliving us): the route is chosen at
+ * connect(), before the select chain can tell an exempt cgroup's socket, so a refusing
+ * rule would block the exempt cgroups too once the TUN is gone; instead their packets
+ * go by the main table, where the guard refuses all that is not marked exempt.
+ */
+static bool
+kill_switch_rules(const struct capture_params *p)
+{
+	return p->kill_switch && !(p->whole_host && p->select == CAPTURE_SELECT_EXCLUDE_CGROUP);
+}
+
+/*
  * DNS (UDP and TCP port 53) goes into the TUN before the exclusions are looked at, so
  * that a nameserver on an excluded LAN or a link-local address is no way around the
  * capture; our own sockets (marked: the proxy's name, the connections to it) are sent
@@ -216,13 +229,13 @@ plan_dns(const struct capture_params *p, struct capture_plan *plan, int family, 
 		r->ip_proto = protos[i];
 		r->dport = 53;
 		snprintf(r->iif, sizeof(r->iif), "%s", iif);
-		if (!p->kill_switch && !lan)
+		if (!kill_switch_rules(p) && !lan)
 			continue;
 		if ((r = add_rule(plan, family, -1, NETLINK_RULE_PROHIBIT)) == NULL)
 			return -E2BIG;
 		r->ip_proto = protos[i];
 		r->dport = 53;
-		snprintf(r->iif, sizeof(r->iif), "%s", p->kill_switch ? iif : p->share_from);
+		snprintf(r->iif, sizeof(r->iif), "%s", kill_switch_rules(p) ? iif : p->share_from);
 	}
 	return 0;
 }
@@ -236,12 +249,15 @@ static int
 plan_select(const struct capture_params *p, struct capture_plan *plan, int family)
 {
 	struct netlink_uid_range direct[CAPTURE_MAX_UID_RANGES + 1];
+	bool cgroups = p->select == CAPTURE_SELECT_CGROUP || p->select == CAPTURE_SELECT_EXCLUDE_CGROUP;
 	struct netlink_rule *r;
-	int n, i;
+	int n = 0, i;
 
 	if (!p->whole_host || p->select == CAPTURE_SELECT_ALL)
 		return 0;
-	if ((n = capture_uid_direct(p, direct)) < 0)
+	if (cgroups && (p->n_cgroups == 0 || p->n_cgroups > CAPTURE_MAX_CGROUPS))
+		return -EINVAL;
+	if (!cgroups && (n = capture_uid_direct(p, direct)) < 0)
 		return n;
 	if ((r = add_rule(plan, family, -7, NETLINK_RULE_LOOKUP)) == NULL)
 		return -E2BIG;
@@ -264,6 +280,19 @@ plan_select(const struct capture_params *p, struct capture_plan *plan, int famil
 		snprintf(r->iif, sizeof(r->iif), "lo");
 		r->uid_set = true;
 		r->uid = direct[i];
+	}
+	/* The cgroups' sockets are marked S by the select chain (nft_guard.h): with --cgroup
+	 * what has no S goes direct (iif lo: a LAN's forwarded packets stay captured), S
+	 * goes on to the DNS rules and the exclusions; with --exclude-cgroup S goes direct. */
+	if (cgroups) {
+		if ((r = add_rule(plan, family, -5, NETLINK_RULE_LOOKUP)) == NULL)
+			return -E2BIG;
+		r->table = NETLINK_TABLE_MAIN;
+		r->fwmask = CAPTURE_MARK_SOCKET;
+		if (p->select == CAPTURE_SELECT_CGROUP)
+			snprintf(r->iif, sizeof(r->iif), "lo");
+		else
+			r->fwmark = CAPTURE_MARK_SOCKET;
 	}
 	return 0;
 }
@@ -334,10 +363,10 @@ plan_family(const struct capture_params *p, struct capture_plan *plan, int famil
 	}
 	/* Forwarded LAN traffic fails closed, kill switch or not: after a crash the host
 	 * must not turn into a plain router for IFACE's clients. */
-	if (p->kill_switch || lan) {
+	if (kill_switch_rules(p) || lan) {
 		if ((r = add_rule(plan, family, 5, NETLINK_RULE_PROHIBIT)) == NULL)
 			return -E2BIG;
-		snprintf(r->iif, sizeof(r->iif), "%s", p->kill_switch ? iif : p->share_from);
+		snprintf(r->iif, sizeof(r->iif), "%s", kill_switch_rules(p) ? iif : p->share_from);
 	}
 	return 0;
 }
@@ -351,11 +380,25 @@ capture_plan_build(const struct capture_params *p, struct capture_plan *plan)
 	plan->n = 0;
 	if (!p->whole_host && !lan)
 		return 0;
+	/* With --cgroup the rules send the cgroups' connections direct until the select
+	 * chain marks them: the guard goes in first. */
+	if (p->whole_host && p->kill_switch && p->select == CAPTURE_SELECT_CGROUP) {
+		struct capture_op *op = next_op(plan, CAPTURE_OP_NFT);
+
+		if (op == NULL)
+			return -E2BIG;
+		nft_guard_table_name(p->tun, op->u.nft_table, sizeof(op->u.nft_table));
+	}
 	if ((err = plan_family(p, plan, AF_INET)) < 0)
 		return err;
 	if (p->ipv6 && (err = plan_family(p, plan, AF_INET6)) < 0)
 		return err;
-	if (p->whole_host && p->kill_switch) {
+	/* The --cgroup connections enter the TUN with the source address of the main
+	 * table's route; the replies' reverse path (iif lo, no mark: main) is not the TUN. */
+	if (p->whole_host && p->select == CAPTURE_SELECT_CGROUP &&
+	    (err = add_sysctl(plan, "ipv4", p->tun, "rp_filter", "2", false)) < 0)
+		return err;
+	if (p->whole_host && p->kill_switch && p->select != CAPTURE_SELECT_CGROUP) {
 		struct capture_op *op = next_op(plan, CAPTURE_OP_NFT);
 
 		if (op == NULL)
@@ -822,6 +865,7 @@ struct capture {
 	struct netlink_prefix guard_exclude[GUARD_MAX_EXCLUDE];
 	struct nft_guard_params guard_params;
 	struct netlink_uid_range guard_uids[CAPTURE_MAX_UID_RANGES + 1];
+	struct cgroup_path_id guard_cgroups[CAPTURE_MAX_CGROUPS];
 	char tun[IFNAMSIZ];
 	long owner_uid;   /* capture_params.owner_uid, for a rewritten record */
 	char dir[256];
@@ -1137,7 +1181,17 @@ guard_setup(struct capture *c, const struct capture_params *p)
 		.n_exclude = (unsigned)(n_default + p->n_exclude),
 		.exclude_dns = p->exclude_dns,
 	};
-	if (p->whole_host && p->select != CAPTURE_SELECT_ALL) {
+	if (p->whole_host && (p->select == CAPTURE_SELECT_CGROUP || p->select == CAPTURE_SELECT_EXCLUDE_CGROUP)) {
+		if (p->n_cgroups == 0 || p->n_cgroups > CAPTURE_MAX_CGROUPS)
+			return -EINVAL;
+		memcpy(c->guard_cgroups, p->cgroups, p->n_cgroups * sizeof(p->cgroups[0]));
+		c->guard_params.mark_captured = CAPTURE_MARK_CAPTURED;
+		c->guard_params.mark_direct = CAPTURE_MARK_DIRECT;
+		c->guard_params.mark_socket = CAPTURE_MARK_SOCKET;
+		c->guard_params.cgroups_captured = p->select == CAPTURE_SELECT_CGROUP;
+		c->guard_params.cgroups = c->guard_cgroups;
+		c->guard_params.n_cgroups = p->n_cgroups;
+	} else if (p->whole_host && p->select != CAPTURE_SELECT_ALL) {
 		int n = capture_uid_direct(p, c->guard_uids);
 
 		if (n < 0)
@@ -1268,8 +1322,11 @@ capture_start(const struct capture_params *p)
 	err = p->whole_host && !p->kill_switch ? guard_apply(c, false) : 0;
 	if (err < 0 && p->select != CAPTURE_SELECT_ALL) {
 		/* Without its select chain the uid rules leak the kernel's packets of closed sockets. */
-		log_error("cannot add the nftables table %s%s: %s; --uid and --exclude-uid need it", NFT_GUARD_PREFIX,
-			  p->tun, strerror(-err));
+		log_error("cannot add the nftables table %s%s: %s; %s need it", NFT_GUARD_PREFIX, p->tun,
+			  strerror(-err),
+			  p->select == CAPTURE_SELECT_UID || p->select == CAPTURE_SELECT_EXCLUDE_UID
+				  ? "--uid and --exclude-uid"
+				  : "--cgroup and --exclude-cgroup");
 		capture_stop(c);
 		errno = -err;
 		return NULL;

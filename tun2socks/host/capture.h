@@ -13,6 +13,8 @@
  *   -5  fwmark D/D lookup main             (... of a connection that went out directly)
  *   -5  iif lo uidrange U lookup main      (the users not captured: --exclude-uid's ranges,
  *                                           or those outside --uid's; locally sent only)
+ *   -5  iif lo fwmark 0/S lookup main      (--cgroup: what the cgroups' sockets do not send)
+ *   -5  fwmark S/S lookup main             (--exclude-cgroup: what they send)
  *   -4  fwmark M/M lookup main             (our own sockets, DNS lookups included, ...
  *   -3  fwmark M/M unreachable             ... before the DNS rules)
  *   -2  [iif IFACE] ipproto udp|tcp dport 53 lookup CAPTURE_TABLE
@@ -36,7 +38,10 @@
  * (CAPTURE_MARK_CAPTURED) when into the TUN, D (CAPTURE_MARK_DIRECT) otherwise, and gives
  * that mark to every later packet that no process's socket sends: the kernel answers for
  * closed sockets (final ACKs, RSTs from TIME_WAIT) as uid 0, which the uidrange rules alone
- * would send the other way.
+ * would send the other way. A selection of cgroups has no rule of its own in the kernel:
+ * the select chain marks their sockets' packets with S (CAPTURE_MARK_SOCKET), which the
+ * rules at -5 route by; with --cgroup the TUN then gets loose rp_filter (a recorded
+ * sysctl), since those connections enter it with the main table's source address.
  * CAPTURE_TABLE holds one default route per family through the TUN. When the TUN
  * disappears (tun2socks dies) the kernel drops those routes, the lookup at +4 finds
  * nothing, and with the kill switch the packet meets +5 instead of the main table.
@@ -48,6 +53,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cgroup_path.h"
 #include "netlink.h"
 
 #define CAPTURE_PRIO 7430
@@ -58,13 +64,17 @@
 /* Conntrack and packet marks of the user selection (see above); never in --fwmark. */
 #define CAPTURE_MARK_CAPTURED 0x01000000u
 #define CAPTURE_MARK_DIRECT 0x02000000u
+#define CAPTURE_MARK_SOCKET 0x04000000u /* the selected cgroups' sockets */
 #define CAPTURE_MAX_UID_RANGES 8
+#define CAPTURE_MAX_CGROUPS 8
 
 /* Which users' traffic --auto-route captures. */
 enum capture_select {
 	CAPTURE_SELECT_ALL = 0,     /* everyone */
 	CAPTURE_SELECT_UID,         /* --uid: only the users of the ranges */
 	CAPTURE_SELECT_EXCLUDE_UID, /* --exclude-uid: everyone but the users of the ranges */
+	CAPTURE_SELECT_CGROUP,      /* --cgroup: only the processes of the cgroups' subtrees */
+	CAPTURE_SELECT_EXCLUDE_CGROUP, /* --exclude-cgroup: every process but theirs */
 };
 
 #define CAPTURE_STATE_DIR "/run/tun2socks"
@@ -113,6 +123,8 @@ struct capture_params {
 	enum capture_select select; /* with whole_host only */
 	const struct netlink_uid_range *uids; /* at most CAPTURE_MAX_UID_RANGES */
 	unsigned n_uids;
+	const struct cgroup_path_id *cgroups; /* CAPTURE_SELECT_*CGROUP: at most CAPTURE_MAX_CGROUPS */
+	unsigned n_cgroups;
 };
 
 /*

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <stdio.h>
@@ -23,8 +24,12 @@
 
 #define CHAIN "output"
 #define SELECT_CHAIN "select"
+#define POST_CHAIN "post"
+#define NAT_CHAIN "masq"
 /* Ahead of the guard (priority 0), like iptables' mangle table. */
 #define SELECT_PRIO (-150)
+/* Source NAT's usual place. */
+#define NAT_PRIO 100
 /* A batch holds the table, its chain and a few dozen rules of a few hundred bytes. */
 #define BATCH_MAX (64 * 1024)
 
@@ -206,6 +211,40 @@ skuid_range(struct nftnl_rule *r, const struct netlink_uid_range *u)
 	return add(r, e);
 }
 
+/* The packet's socket is in cg's subtree: its ancestor at cg's level is cg. */
+static bool
+socket_cgroup(struct nftnl_rule *r, const struct cgroup_path_id *cg)
+{
+	uint64_t id = cg->id;
+	struct nftnl_expr *e = nftnl_expr_alloc("socket");
+
+	if (e != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, NFT_SOCKET_CGROUPV2);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_LEVEL, cg->level);
+	}
+	return add(r, e) && cmp(r, NFT_CMP_EQ, &id, sizeof(id));
+}
+
+/* The packet goes the way its connection's first packet went (not a reply). */
+static bool
+ct_original(struct nftnl_rule *r)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("ct");
+
+	if (e != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_DIRECTION);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	}
+	return add(r, e) && cmp_u8(r, NFT_CMP_EQ, IP_CT_DIR_ORIGINAL);
+}
+
+static bool
+masquerade(struct nftnl_rule *r)
+{
+	return add(r, nftnl_expr_alloc("masq"));
+}
+
 /* The 32-bit register reg1, loaded before, has all of want within m. */
 static bool
 bits_are(struct nftnl_rule *r, uint32_t m, uint32_t want)
@@ -214,15 +253,21 @@ bits_are(struct nftnl_rule *r, uint32_t m, uint32_t want)
 }
 
 static bool
-verdict_accept(struct nftnl_rule *r)
+verdict(struct nftnl_rule *r, uint32_t v)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
 
 	if (e != NULL) {
 		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_ACCEPT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, v);
 	}
 	return add(r, e);
+}
+
+static bool
+verdict_accept(struct nftnl_rule *r)
+{
+	return verdict(r, NF_ACCEPT);
 }
 
 /*
@@ -250,6 +295,16 @@ oifname(struct nftnl_rule *r, const char *name)
 	return meta(r, NFT_META_OIFNAME) && cmp(r, NFT_CMP_EQ, padded, sizeof(padded));
 }
 
+/* reg1, loaded with the output interface's name, is not name. */
+static bool
+oifname_not(struct nftnl_rule *r, const char *name)
+{
+	char padded[IFNAMSIZ] = {0};
+
+	snprintf(padded, sizeof(padded), "%s", name);
+	return cmp(r, NFT_CMP_NEQ, padded, sizeof(padded));
+}
+
 static bool
 prefix(struct nftnl_rule *r, const struct netlink_prefix *p)
 {
@@ -272,16 +327,14 @@ put_hdr(struct nft_guard *g, struct mnl_nlmsg_batch *b, uint16_t type, uint16_t 
 	return nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), type, NFPROTO_INET, flags | NLM_F_ACK, g->seq++);
 }
 
-/* Sends the batch and collects one acknowledgement per acked message: 0 or the first error. */
+/* Collects one acknowledgement per acked message of the batch sent: 0 or the first error. */
 static int
-transact(struct nft_guard *g, struct mnl_nlmsg_batch *b, unsigned acks)
+collect(struct nft_guard *g, unsigned acks)
 {
 	char *rbuf = g->rbuf;
 	int first_err = 0;
 	ssize_t n;
 
-	if (mnl_socket_sendto(g->sock, mnl_nlmsg_batch_head(b), mnl_nlmsg_batch_size(b)) < 0)
-		return -errno;
 	while (acks > 0) {
 		struct nlmsghdr *nlh;
 		int len;
@@ -304,6 +357,15 @@ transact(struct nft_guard *g, struct mnl_nlmsg_batch *b, unsigned acks)
 		}
 	}
 	return first_err;
+}
+
+/* Sends the batch and collects one acknowledgement per acked message: 0 or the first error. */
+static int
+transact(struct nft_guard *g, struct mnl_nlmsg_batch *b, unsigned acks)
+{
+	if (mnl_socket_sendto(g->sock, mnl_nlmsg_batch_head(b), mnl_nlmsg_batch_size(b)) < 0)
+		return -errno;
+	return collect(g, acks);
 }
 
 static struct nft_guard *
@@ -373,7 +435,8 @@ put_table(struct nft_guard *g, struct mnl_nlmsg_batch *b, uint16_t type, uint16_
 }
 
 static bool
-put_chain(struct nft_guard *g, struct mnl_nlmsg_batch *b, const char *name, const char *type, int prio)
+put_chain(struct nft_guard *g, struct mnl_nlmsg_batch *b, const char *name, const char *type, uint32_t hook,
+	  int prio)
 {
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	struct nlmsghdr *nlh;
@@ -384,7 +447,7 @@ put_chain(struct nft_guard *g, struct mnl_nlmsg_batch *b, const char *name, cons
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, g->table);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, type);
-	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_OUT);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
 	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 	nlh = put_hdr(g, b, NFT_MSG_NEWCHAIN, NLM_F_CREATE);
@@ -406,12 +469,6 @@ rule_in(const struct nft_guard *g, const char *chain)
 	return r;
 }
 
-static struct nftnl_rule *
-rule_new(const struct nft_guard *g)
-{
-	return rule_in(g, CHAIN);
-}
-
 /* Appends r (ok: its expressions were all added) and frees it. */
 static bool
 put_rule(struct nft_guard *g, struct mnl_nlmsg_batch *b, struct nftnl_rule *r, bool ok)
@@ -430,35 +487,49 @@ put_rule(struct nft_guard *g, struct mnl_nlmsg_batch *b, struct nftnl_rule *r, b
 }
 
 /*
- * The chain, in order: through the TUN or loopback; ours (marked); IPv6 neighbour
+ * The guard, in order: through the TUN or loopback; ours (marked); IPv6 neighbour
  * discovery; DNS refused (unless exclude_dns); excluded destinations; anything else
- * refused (TCP with a reset). Returns the number of messages or 0 when out of memory or space.
+ * refused (TCP with a reset). In the output chain (post false) the users not captured
+ * and the selection's marked packets come after ours: they were rerouted after this
+ * hook took the output interface. In "post" (post true) only the packets of the
+ * captured cgroups' sockets are guarded, by their final interface, and dropped (no
+ * reject in postrouting). Returns the number of messages or 0 when out of memory or space.
  */
 static unsigned
-put_rules(struct nft_guard *g, struct mnl_nlmsg_batch *b, const struct nft_guard_params *p)
+put_rules(struct nft_guard *g, struct mnl_nlmsg_batch *b, const struct nft_guard_params *p, bool post)
 {
 	static const uint8_t l4[] = {IPPROTO_UDP, IPPROTO_TCP};
+	const char *chain = post ? POST_CHAIN : CHAIN;
 	uint16_t dns = htons(53);
 	struct nftnl_rule *r;
 	unsigned n = 0, i;
 
-	r = rule_new(g);
+	if (post) {
+		uint32_t zero = 0;
+
+		r = rule_in(g, chain);
+		if (!put_rule(g, b, r, r != NULL && meta(r, NFT_META_MARK) && mask(r, &p->mark_socket, 4) &&
+					       cmp(r, NFT_CMP_EQ, &zero, 4) && verdict_accept(r)))
+			return 0;
+		n++;
+	}
+	r = rule_in(g, chain);
 	if (!put_rule(g, b, r, r != NULL && oifname(r, p->tun) && verdict_accept(r)))
 		return 0;
-	r = rule_new(g);
+	r = rule_in(g, chain);
 	if (!put_rule(g, b, r, r != NULL && oifname(r, "lo") && verdict_accept(r)))
 		return 0;
 	n += 2;
 	if (p->fwmark != 0) {
-		r = rule_new(g);
+		r = rule_in(g, chain);
 		if (!put_rule(g, b, r, r != NULL && meta(r, NFT_META_MARK) && mask(r, &p->fwmark, 4) &&
 					       cmp(r, NFT_CMP_EQ, &p->fwmark, 4) && verdict_accept(r)))
 			return 0;
 		n++;
 	}
 	/* The users not captured. */
-	for (i = 0; p->mark_captured != 0 && i < p->n_direct_uids; i++) {
-		r = rule_new(g);
+	for (i = 0; !post && p->mark_captured != 0 && i < p->n_direct_uids; i++) {
+		r = rule_in(g, chain);
 		if (!put_rule(g, b, r, r != NULL && skuid_range(r, &p->direct_uids[i]) &&
 					       verdict_accept(r)))
 			return 0;
@@ -466,68 +537,81 @@ put_rules(struct nft_guard *g, struct mnl_nlmsg_batch *b, const struct nft_guard
 	}
 	/* Marked by the select chain, so rerouted by the mark after this hook's output
 	 * interface was set: the oifname above still names the first route's. */
-	if (p->mark_captured != 0) {
-		uint32_t both = p->mark_captured | p->mark_direct, zero = 0;
+	if (!post && p->mark_captured != 0) {
+		uint32_t marks = p->mark_captured | p->mark_direct | p->mark_socket, zero = 0;
 
-		r = rule_new(g);
-		if (!put_rule(g, b, r, r != NULL && meta(r, NFT_META_MARK) && mask(r, &both, 4) &&
+		r = rule_in(g, chain);
+		if (!put_rule(g, b, r, r != NULL && meta(r, NFT_META_MARK) && mask(r, &marks, 4) &&
 					       cmp(r, NFT_CMP_NEQ, &zero, 4) && verdict_accept(r)))
 			return 0;
 		n++;
 	}
 	/* Router/neighbour solicitations and advertisements, redirects (133..137). */
-	r = rule_new(g);
+	r = rule_in(g, chain);
 	if (!put_rule(g, b, r, r != NULL && meta(r, NFT_META_L4PROTO) && cmp_u8(r, NFT_CMP_EQ, IPPROTO_ICMPV6) &&
 				       payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1) && cmp_u8(r, NFT_CMP_GTE, 133) &&
 				       cmp_u8(r, NFT_CMP_LTE, 137) && verdict_accept(r)))
 		return 0;
 	n++;
 	for (i = 0; !p->exclude_dns && i < sizeof(l4); i++) {
-		r = rule_new(g);
+		r = rule_in(g, chain);
 		if (!put_rule(g, b, r, r != NULL && meta(r, NFT_META_L4PROTO) && cmp_u8(r, NFT_CMP_EQ, l4[i]) &&
 					       payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2) &&
-					       cmp(r, NFT_CMP_EQ, &dns, 2) && verdict_reject(r, l4[i] == IPPROTO_TCP)))
+					       cmp(r, NFT_CMP_EQ, &dns, 2) &&
+					       (post ? verdict(r, NF_DROP) : verdict_reject(r, l4[i] == IPPROTO_TCP))))
 			return 0;
 		n++;
 	}
 	for (i = 0; i < p->n_exclude; i++) {
-		r = rule_new(g);
+		r = rule_in(g, chain);
 		if (!put_rule(g, b, r, r != NULL && prefix(r, &p->exclude[i]) && verdict_accept(r)))
 			return 0;
 		n++;
 	}
-	r = rule_new(g);
+	if (post) {
+		r = rule_in(g, chain);
+		return put_rule(g, b, r, r != NULL && verdict(r, NF_DROP)) ? n + 1 : 0;
+	}
+	r = rule_in(g, chain);
 	if (!put_rule(g, b, r, r != NULL && meta(r, NFT_META_L4PROTO) && cmp_u8(r, NFT_CMP_EQ, IPPROTO_TCP) &&
 				       verdict_reject(r, true)))
 		return 0;
-	r = rule_new(g);
+	r = rule_in(g, chain);
 	if (!put_rule(g, b, r, r != NULL && verdict_reject(r, false)))
 		return 0;
 	return n + 2;
 }
 
 /*
- * The select chain: a connection not marked yet is marked by its first packet's
- * output interface; packets a process's socket sends (they have an owner) route by
- * their user (capture.c's uidrange rules) and stay as they are; the others get their
+ * The select chain: our own sockets are left alone; the packets of the selected cgroups'
+ * sockets get mark_socket (with cgroups_captured, only in the connection's original
+ * direction); packets a process's socket sends (they have an owner) route by their user
+ * (capture.c's uidrange rules) or that mark and stay as they are; the others get their
  * connection's mark. Returns the number of messages or 0 when out of memory or space.
  */
 static unsigned
 put_select(struct nft_guard *g, struct mnl_nlmsg_batch *b, const struct nft_guard_params *p)
 {
-	uint32_t both = p->mark_captured | p->mark_direct;
 	struct nftnl_rule *r;
+	unsigned n = 1, i;
 
-	if (!put_chain(g, b, SELECT_CHAIN, "route", SELECT_PRIO))
+	if (!put_chain(g, b, SELECT_CHAIN, "route", NF_INET_LOCAL_OUT, SELECT_PRIO))
 		return 0;
-	r = rule_in(g, SELECT_CHAIN);
-	if (!put_rule(g, b, r, r != NULL && ct_mark(r) && bits_are(r, both, 0) && oifname(r, p->tun) &&
-				       ct_mark(r) && set_bits(r, p->mark_captured) && ct_mark_set(r)))
-		return 0;
-	r = rule_in(g, SELECT_CHAIN);
-	if (!put_rule(g, b, r, r != NULL && ct_mark(r) && bits_are(r, both, 0) && ct_mark(r) &&
-				       set_bits(r, p->mark_direct) && ct_mark_set(r)))
-		return 0;
+	if (p->mark_socket != 0 && p->fwmark != 0) {
+		r = rule_in(g, SELECT_CHAIN);
+		if (!put_rule(g, b, r, r != NULL && meta(r, NFT_META_MARK) && mask(r, &p->fwmark, 4) &&
+					       cmp(r, NFT_CMP_EQ, &p->fwmark, 4) && verdict_accept(r)))
+			return 0;
+		n++;
+	}
+	for (i = 0; p->mark_socket != 0 && i < p->n_cgroups; i++) {
+		r = rule_in(g, SELECT_CHAIN);
+		if (!put_rule(g, b, r, r != NULL && (!p->cgroups_captured || ct_original(r)) &&
+					       socket_cgroup(r, &p->cgroups[i]) && meta(r, NFT_META_MARK) &&
+					       set_bits(r, p->mark_socket) && meta_set(r, NFT_META_MARK)))
+			return 0;
+		n++;
+	}
 	r = rule_in(g, SELECT_CHAIN);
 	if (!put_rule(g, b, r, r != NULL && meta(r, NFT_META_SKUID) && verdict_accept(r)))
 		return 0;
@@ -541,47 +625,129 @@ put_select(struct nft_guard *g, struct mnl_nlmsg_batch *b, const struct nft_guar
 				       meta(r, NFT_META_MARK) && set_bits(r, p->mark_direct) &&
 				       meta_set(r, NFT_META_MARK)))
 		return 0;
-	return 6;
+	return n + 3;
+}
+
+/*
+ * The post chain: a connection not marked yet is marked by its first packet's final
+ * output interface; with cgroups_captured, the guard for the cgroups' packets follows.
+ * Returns the number of messages or 0 when out of memory or space.
+ */
+static unsigned
+put_post(struct nft_guard *g, struct mnl_nlmsg_batch *b, const struct nft_guard_params *p)
+{
+	uint32_t both = p->mark_captured | p->mark_direct;
+	struct nftnl_rule *r;
+	unsigned guard = 0;
+
+	if (!put_chain(g, b, POST_CHAIN, "filter", NF_INET_POST_ROUTING, 0))
+		return 0;
+	r = rule_in(g, POST_CHAIN);
+	if (!put_rule(g, b, r, r != NULL && ct_mark(r) && bits_are(r, both, 0) && oifname(r, p->tun) &&
+				       ct_mark(r) && set_bits(r, p->mark_captured) && ct_mark_set(r)))
+		return 0;
+	r = rule_in(g, POST_CHAIN);
+	if (!put_rule(g, b, r, r != NULL && ct_mark(r) && bits_are(r, both, 0) && ct_mark(r) &&
+				       set_bits(r, p->mark_direct) && ct_mark_set(r)))
+		return 0;
+	if (p->mark_socket != 0 && p->cgroups_captured && (guard = put_rules(g, b, p, true)) == 0)
+		return 0;
+	return 3 + guard;
+}
+
+/* The exempt cgroups' packets leave with the TUN's source address: masqueraded. */
+static unsigned
+put_nat(struct nft_guard *g, struct mnl_nlmsg_batch *b, const struct nft_guard_params *p)
+{
+	struct nftnl_rule *r;
+
+	if (!put_chain(g, b, NAT_CHAIN, "nat", NF_INET_POST_ROUTING, NAT_PRIO))
+		return 0;
+	r = rule_in(g, NAT_CHAIN);
+	if (!put_rule(g, b, r, r != NULL && meta(r, NFT_META_MARK) && bits_are(r, p->mark_socket, p->mark_socket) &&
+				       meta(r, NFT_META_OIFNAME) && oifname_not(r, p->tun) && oifname_not(r, "lo") &&
+				       masquerade(r)))
+		return 0;
+	return 2;
+}
+
+/*
+ * The whole transaction for p into g->buf: its size, and in *acks the number of messages
+ * the kernel acknowledges. -E2BIG when out of memory or space.
+ */
+static int
+build(struct nft_guard *g, const struct nft_guard_params *p, bool persistent, size_t *size, unsigned *acks)
+{
+	bool cgroups = p->mark_captured != 0 && p->mark_socket != 0;
+	unsigned rules = 0, select = 0, post = 0, nat = 0;
+	struct mnl_nlmsg_batch *b;
+	int err = 0;
+
+	nft_guard_table_name(p->tun, g->table, sizeof(g->table));
+	b = mnl_nlmsg_batch_start(g->buf, sizeof(g->buf));
+	if (b == NULL)
+		return -ENOMEM;
+	nftnl_batch_begin(mnl_nlmsg_batch_current(b), g->seq++);
+	mnl_nlmsg_batch_next(b);
+	/* Create-if-missing, delete, create: one transaction replaces whatever was there.
+	 * With --cgroup the output chain stays empty: "post" guards the captured packets. */
+	if (!put_table(g, b, NFT_MSG_NEWTABLE, NLM_F_CREATE, 0) || !put_table(g, b, NFT_MSG_DELTABLE, 0, 0) ||
+	    !put_table(g, b, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL, persistent ? 0 : NFT_TABLE_F_OWNER) ||
+	    !put_chain(g, b, CHAIN, "filter", NF_INET_LOCAL_OUT, 0) ||
+	    (!(cgroups && p->cgroups_captured) && (rules = put_rules(g, b, p, false)) == 0) ||
+	    (p->mark_captured != 0 && ((select = put_select(g, b, p)) == 0 || (post = put_post(g, b, p)) == 0)) ||
+	    (cgroups && !p->cgroups_captured && (nat = put_nat(g, b, p)) == 0)) {
+		err = -E2BIG;
+		goto out;
+	}
+	nftnl_batch_end(mnl_nlmsg_batch_current(b), g->seq++);
+	mnl_nlmsg_batch_next(b);
+	*acks = 4 + rules + select + post + nat;
+	*size = mnl_nlmsg_batch_size(b);
+out:
+	mnl_nlmsg_batch_stop(b);
+	return err;
+}
+
+int
+nft_guard_build(const struct nft_guard_params *p, bool persistent, void *buf, size_t len, size_t *size)
+{
+	struct nft_guard *g = calloc(1, sizeof(*g));
+	unsigned acks;
+	int err;
+
+	if (g == NULL)
+		return -ENOMEM;
+	err = build(g, p, persistent, size, &acks);
+	if (err == 0 && *size > len)
+		err = -ENOSPC;
+	if (err == 0)
+		memcpy(buf, g->buf, *size);
+	free(g);
+	return err;
 }
 
 struct nft_guard *
 nft_guard_new(const struct nft_guard_params *p, bool persistent)
 {
-	struct mnl_nlmsg_batch *b;
 	struct nft_guard *g;
-	unsigned acks = 0, rules, select = 0;
+	unsigned acks = 0;
+	size_t size = 0;
 	int err;
 
 	g = guard_open();
 	if (g == NULL)
 		return NULL;
-	nft_guard_table_name(p->tun, g->table, sizeof(g->table));
-	b = mnl_nlmsg_batch_start(g->buf, sizeof(g->buf));
-	if (b == NULL) {
-		err = -ENOMEM;
+	if ((err = build(g, p, persistent, &size, &acks)) < 0)
+		goto err_close;
+	if (mnl_socket_sendto(g->sock, g->buf, size) < 0) {
+		err = -errno;
 		goto err_close;
 	}
-	nftnl_batch_begin(mnl_nlmsg_batch_current(b), g->seq++);
-	mnl_nlmsg_batch_next(b);
-	/* Create-if-missing, delete, create: one transaction replaces whatever was there. */
-	if (!put_table(g, b, NFT_MSG_NEWTABLE, NLM_F_CREATE, 0) || !put_table(g, b, NFT_MSG_DELTABLE, 0, 0) ||
-	    !put_table(g, b, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL, persistent ? 0 : NFT_TABLE_F_OWNER) ||
-	    !put_chain(g, b, CHAIN, "filter", 0) || (rules = put_rules(g, b, p)) == 0 ||
-	    (p->mark_captured != 0 && (select = put_select(g, b, p)) == 0)) {
-		err = -E2BIG;
-		goto err_batch;
-	}
-	acks = 4 + rules + select;
-	nftnl_batch_end(mnl_nlmsg_batch_current(b), g->seq++);
-	mnl_nlmsg_batch_next(b);
-	err = transact(g, b, acks);
-	if (err < 0)
-		goto err_batch;
-	mnl_nlmsg_batch_stop(b);
+	if ((err = collect(g, acks)) < 0)
+		goto err_close;
 	return g;
 
-err_batch:
-	mnl_nlmsg_batch_stop(b);
 err_close:
 	guard_close(g);
 	errno = -err;

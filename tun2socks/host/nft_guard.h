@@ -17,6 +17,20 @@
  * that mark to every packet no process's socket sends (the kernel's answers for closed
  * sockets), which the change of mark reroutes by capture.c's fwmark rules. The guard then
  * lets the users not captured leave directly, those packets of their connections too.
+ * The connection's mark is decided in a postrouting chain, "post", where the output
+ * interface is the final one (a mark set in "select" reroutes after the output hook's
+ * interface was taken).
+ *
+ * A selection of cgroups (mark_socket != 0) marks the packets of their sockets in
+ * "select" (nftables' socket cgroupv2 match, per cgroup its level and id) with
+ * mark_socket, which capture.c's rules route by. With cgroups_captured (--cgroup) only
+ * those are captured: the connection was routed to the main table at connect() and the
+ * mark moves it into the TUN, in the original direction only (a selected server's
+ * replies stay direct); the output chain then has no rules (its interface test would
+ * see the first route), and "post" guards the marked packets by their final interface,
+ * dropping (postrouting cannot reject) what leaves elsewhere. Otherwise (--exclude-cgroup)
+ * the mark moves the cgroups' packets out of the TUN, still with the TUN's source
+ * address, so a nat chain, "masq", masquerades them on the interface they leave by.
  *
  * Two lifetimes: with the kill switch the table outlives the process like the rules
  * (capture.c records it; `tun2socks down` removes it); without it, the table is owned
@@ -30,6 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cgroup_path.h"
 #include "netlink.h"
 
 #define NFT_GUARD_PREFIX "tun2socks-"
@@ -43,6 +58,10 @@ struct nft_guard_params {
 	uint32_t mark_captured, mark_direct;  /* the user selection's marks; 0: everyone is captured */
 	const struct netlink_uid_range *direct_uids; /* the users whose sockets may leave directly */
 	unsigned n_direct_uids;
+	uint32_t mark_socket;                 /* the cgroups' sockets' mark; 0: no cgroup selection */
+	bool cgroups_captured;                /* only they are captured (--cgroup); false: they are exempt */
+	const struct cgroup_path_id *cgroups; /* with mark_socket (and mark_captured, mark_direct) */
+	unsigned n_cgroups;
 };
 
 /* The table's name for tun into buf ("tun2socks-<tun>"). */
@@ -56,6 +75,11 @@ struct nft_guard;
  * NULL with errno (EPROTONOSUPPORT: no nf_tables in this kernel).
  */
 struct nft_guard *nft_guard_new(const struct nft_guard_params *p, bool persistent);
+/*
+ * The netlink batch nft_guard_new sends for p, into buf (BATCH_MAX, 64 KiB, always
+ * fits): for tests. Pure. Returns 0 with *size, or -ENOMEM, -E2BIG, -ENOSPC.
+ */
+int nft_guard_build(const struct nft_guard_params *p, bool persistent, void *buf, size_t len, size_t *size);
 /* Closes g; removes the table first when remove is true (an owned one goes anyway). */
 void nft_guard_free(struct nft_guard *g, bool remove);
 

@@ -1,0 +1,304 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Per-cgroup selection of what --auto-route captures (--cgroup, --exclude-cgroup):
+# processes in two cgroups this scenario creates on the cgroup2 mount
+# (/sys/fs/cgroup/unified here, removed on exit), in one host namespace. Cgroup A's
+# traffic must go through danted (sha256, danted's log, the server sees danted) with not
+# one packet to the targets on the WAN veth (leak counter, sniff.py); cgroup B's must go
+# direct (a second server on other addresses sees the host's WAN address; a second
+# counter sees its packets). A's closed sockets' packets (the ACK from TIME_WAIT, ICMP
+# port unreachable: no socket, no cgroup) must follow their connection. tun2socks runs
+# under nsenter --net: `ip netns exec` mounts a sysfs over /sys, hiding the cgroup2 mount.
+#  0. The counter counts direct datagrams; with the select chain removed (the rules
+#     alone), it counts cgroup A's leak; with each connection's mark decided in the
+#     select chain (before the cgroup's mark reroutes it) it counts A's closed sockets'.
+#  1. --cgroup A: A captured, B and root direct, the TUN's rp_filter loose while it runs;
+#     SIGTERM restores rules, routes, nftables and the sysctl exactly.
+#  2. --cgroup A --kill-switch: after kill -9 A is blocked and leaks nothing while B and
+#     root still go direct; `down` restores exactly.
+#  3. exclude-cgroup B in a config file, with the kill switch: A and root captured, B direct
+#     (masqueraded: the server sees the WAN address); after kill -9 A is blocked, B still
+#     direct; `down` restores exactly.
+#  4. A cgroup that does not exist: a clear error, nothing changed; --uid with --cgroup is
+#     refused.
+#  5. Upgrade: a run without selection ($T2S_OLD_BIN, default this binary) with the kill
+#     switch dies; the next start with --cgroup lifts its record; kill -9 + down restore;
+#     likewise a --exclude-uid run's record (its uidrange rules gone), SIGTERM restores.
+. "$(dirname "$0")/lib.sh"
+
+DIRECT4=198.18.200.10
+DIRECT6=2001:2:0:3::10
+OLD_BIN=${T2S_OLD_BIN:-$T2S_BIN}
+
+CG2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+[ -n "$CG2" ] || fail "no cgroup2 mount in /proc/self/mountinfo"
+CG_A_REL=t2s-e2e-$$-a
+CG_B_REL=t2s-e2e-$$-b
+CG_A=$CG2/$CG_A_REL
+CG_B=$CG2/$CG_B_REL
+mkdir "$CG_A" && CLEANUP_CGROUPS+=("$CG_A") && mkdir "$CG_B" && CLEANUP_CGROUPS+=("$CG_B") \
+    || fail "cannot create cgroups under $CG2"
+CAP_NSENTER=1
+
+cap_setup
+echo_start
+wan_default_routes "$CLI"
+in_cli sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0 || fail "icmp ratelimit"
+ip -n "$SRV" addr add "$DIRECT4/32" dev lo && ip -n "$SRV" -6 addr add "$DIRECT6/128" dev lo nodad \
+    || fail "direct target addresses"
+start_bg httpd_direct "$SRV" "$PY" "$E2E_DIR/httpd.py" --root "$WORK/www" --port "$HTTP_PORT" \
+    --bind "$DIRECT4" --bind "$DIRECT6"
+wait_until 10 listening "$SRV" "$DIRECT4" "$HTTP_PORT" || fail "direct httpd did not listen"
+ino=$(in_cli stat -L -c %i /proc/self/ns/net) || fail "netns inode"
+STATE=/run/tun2socks/net$ino-$TUN/state
+CLEANUP_PATHS+=("${STATE%/state}")
+PROXY=socks5://$SRV_IP4:$DANTE_PORT
+
+snapshot() {
+    routing_snapshot "$CLI"
+    in_cli nft list ruleset 2>&1
+    in_cli sysctl net.ipv4.conf.all.rp_filter net.ipv4.conf.default.rp_filter net.ipv4.conf.veth-c.rp_filter
+}
+before=$(snapshot)
+sniff_start
+DIRECT_OUT=$WORK/direct.count
+start_bg sniff_direct "$SRV" "$PY" "$E2E_DIR/sniff.py" --iface veth-s --net "$DIRECT4/32" --net "$DIRECT6/128" \
+    --out "$DIRECT_OUT"
+wait_until 10 test -s "$DIRECT_OUT" || fail "second sniff.py did not start"
+direct_count() { cat "$DIRECT_OUT"; }
+head -c 1M /dev/urandom >"$WORK/www/f.bin" || fail "test file"
+WANT=$(sha256sum <"$WORK/www/f.bin" | cut -d' ' -f1)
+
+# in_cg CGROUP CMD...: CMD in the client namespace, moved into CGROUP before it starts.
+in_cg() {
+    local cg=$1; shift
+    nsenter_net "$CLI" sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cg" "$@"
+}
+
+danted_saw() { grep -c " -> .*$1" "$LOGDIR/danted.log" 2>/dev/null || true; }
+
+# cg_http CGROUP HOST PEER WHAT: GET f.bin (sha256) and /peer from HOST in CGROUP; the
+# server must have seen PEER (danted's or the host's own address).
+cg_http() {
+    local cg=$1 h=$2 peer=$3 url got
+    url="http://$h:$HTTP_PORT"; [[ $h == *:* ]] && url="http://[$h]:$HTTP_PORT"
+    got=$(in_cg "$cg" curl -q --noproxy '*' -sS --fail --max-time 20 -g "$url/f.bin" | sha256sum | cut -d' ' -f1)
+    [ "$got" = "$WANT" ] || fail "$4: ${cg##*/} GET $url/f.bin: sha256 mismatch"
+    got=$(in_cg "$cg" curl -q --noproxy '*' -sS --fail --max-time 10 -g "$url/peer") \
+        || fail "$4: ${cg##*/} GET $url/peer"
+    [[ " $peer " == *" $got "* ]] || fail "$4: ${cg##*/}: $url saw the connection from '$got', not $peer"
+}
+
+snmp() { in_cli cat /proc/net/snmp /proc/net/snmp6 | awk -v k="$1" '
+    $1 == "Icmp:" && !h { for (i = 2; i <= NF; i++) n[i] = $i; h = 1; next }
+    $1 == "Icmp:" { for (i = 2; i <= NF; i++) if (n[i] == "OutDestUnreachs") v4 = $i }
+    $1 == "Icmp6OutDestUnreachs" { v6 = $2 }
+    END { print (k == 4 ? v4 : v6) + 0 }'; }
+udp_in() { in_cli cat /proc/net/snmp /proc/net/snmp6 | awk '$1 == "Udp:" && $2 ~ /^[0-9]/ { print "Udp InDatagrams", $2, "NoPorts", $3 }
+    $1 == "Udp6InDatagrams" || $1 == "Udp6NoPorts" { print $1, $2 }' | tr '\n' ' '; }
+timewait_to() { in_cli ss -Htan state time-wait "dport = :$ECHO_PORT" | grep -c "$1"; }
+
+# closed_sockets CGROUP WHAT [leaking]: in CGROUP, 3 TCP connections per family to the echo port
+# closed by the client first (the server's FIN is ACKed from TIME_WAIT, with no socket of
+# the cgroup) and 2 UDP echoes per family whose socket closes before the answer (the
+# kernel answers with ICMP port unreachable). Waits until all were sent.
+closed_sockets() {
+    local cg=$1 t4 t6 i4 i6
+    t4=$(timewait_to "$TGT4"); t6=$(timewait_to "$TGT6"); i4=$(snmp 4); i6=$(snmp 6)
+    in_cg "$cg" "$PY" -c "
+import socket
+for fam, a in ((socket.AF_INET, '$TGT4'), (socket.AF_INET6, '$TGT6')):
+    for i in range(3):
+        s = socket.create_connection((a, $ECHO_PORT), timeout=10)
+        s.sendall(b'x' * 100)
+        got = b''
+        while len(got) < 100:
+            b = s.recv(100 - len(got))
+            if not b:
+                raise SystemExit('echo closed early')
+            got += b
+        s.close()
+    for i in range(2):
+        u = socket.socket(fam, socket.SOCK_DGRAM)
+        u.sendto(b'closed before the answer', (a, $UDP_ECHO_PORT))
+        u.close()
+" || fail "$2: closed-socket client in ${cg##*/} failed"
+    # (A leaked ACK meets the real server, whose reset ends TIME_WAIT: nothing to wait for.)
+    [ "${3:-}" = leaking ] && return 0
+    wait_until 10 num_cmp -ge "$((t4 + 3))" timewait_to "$TGT4" || fail "$2: no TIME_WAIT after the server's FIN (v4)"
+    wait_until 10 num_cmp -ge "$((t6 + 3))" timewait_to "$TGT6" || fail "$2: no TIME_WAIT after the server's FIN (v6)"
+    wait_until 10 num_cmp -ge "$((i4 + 2))" snmp 4 || fail "$2: the kernel sent no ICMP port unreachable (v4): $(udp_in)"
+    wait_until 10 num_cmp -ge "$((i6 + 2))" snmp 6 || fail "$2: the kernel sent no ICMPv6 port unreachable: $(udp_in)"
+}
+
+cg_udp() {
+    in_cg "$1" "$PY" -c "
+import socket
+fam = socket.AF_INET6 if ':' in '$2' else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+s.settimeout(3)
+for i in range(5):
+    s.sendto(b'cgroup echo', ('$2', $UDP_ECHO_PORT))
+    try:
+        if s.recv(100) == b'cgroup echo':
+            raise SystemExit(0)
+    except socket.timeout:
+        pass
+raise SystemExit(1)
+" || fail "$3: UDP echo with $2 in ${1##*/}"
+}
+
+root_direct() {
+    local got
+    got=$(cli_curl "http://$DIRECT4:$HTTP_PORT/peer") || fail "$1: root's request"
+    [ "$got" = "$CLI_IP4" ] || fail "$1: root's request came from '$got', not direct"
+}
+
+# selected WHAT [root-direct|root-captured]: A through the proxy (HTTP, UDP, closed
+# sockets), B direct (HTTP, its packets counted); no leak.
+selected() {
+    local n0 d0 h s0
+    n0=$(sniff_count); d0=$(direct_count)
+    for h in "$TGT4" "$TGT6"; do
+        s0=$(danted_saw "$h.$HTTP_PORT")
+        cg_http "$CG_A" "$h" "$SRV_IP4 $SRV_IP6" "$1"
+        [ "$(danted_saw "$h.$HTTP_PORT")" -ge "$((s0 + 2))" ] || fail "$1: danted did not log A's connections to $h"
+        cg_udp "$CG_A" "$h" "$1"
+    done
+    closed_sockets "$CG_A" "$1"
+    for h in "$DIRECT4" "$DIRECT6"; do
+        cg_http "$CG_B" "$h" "$CLI_IP4 $CLI_IP6" "$1"
+    done
+    [ "$(direct_count)" -gt "$d0" ] || fail "$1: cgroup B's traffic did not cross the WAN"
+    case ${2:-} in
+    root-direct) root_direct "$1" ;;
+    root-captured)
+        got=$(cli_curl "http://$TGT4:$HTTP_PORT/peer") || fail "$1: root's request"
+        [ "$got" = "$SRV_IP4" ] || fail "$1: root's request came from '$got', not danted" ;;
+    esac
+    cap_no_leak_since "$n0" "$1"
+    info "$1: cgroup A through the proxy (HTTP sha256 + danted's log, UDP, closed sockets), B direct, no leak"
+}
+
+# blocked_after_kill WHAT: A reaches nothing and leaks nothing; B still direct.
+blocked_after_kill() {
+    local n0 h u out
+    n0=$(sniff_count)
+    for h in "$TGT4" "$TGT6"; do
+        u="http://$h:$HTTP_PORT/peer"; [[ $h == *:* ]] && u="http://[$h]:$HTTP_PORT/peer"
+        out=$(in_cg "$CG_A" curl -q --noproxy '*' -sS --fail --max-time 3 -g "$u" 2>&1) \
+            && fail "$1: cgroup A reached $h: $out"
+    done
+    cap_no_leak_since "$n0" "$1, cgroup A"
+    cg_http "$CG_B" "$DIRECT4" "$CLI_IP4" "$1"
+    info "$1: cgroup A blocked without a leak, B still direct"
+}
+
+down_restores() {
+    local out
+    out=$(in_cli "${2:-$T2S_BIN}" down 2>&1) || fail "tun2socks down failed: $out"
+    [ "$(snapshot)" = "$before" ] || fail "$1: state differs after down: $(diff <(echo "$before") <(snapshot))"
+}
+
+# 0. The counters work, and count the leak of the rules without the select chain.
+sniff_selftest "$CLI"
+cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN" --cgroup "$CG_A_REL"
+in_cli nft delete chain inet "tun2socks-$TUN" select || fail "self-test: cannot take the select chain away"
+n0=$(sniff_count)
+in_cg "$CG_A" curl -q --noproxy '*' -sS --fail --max-time 10 -o /dev/null "http://$TGT4:$HTTP_PORT/peer" \
+    || fail "self-test: without the select chain cgroup A's request should have gone direct"
+wait_until 5 num_cmp -gt "$n0" sniff_count || fail "self-test: the counter did not count cgroup A's direct request"
+info "self-test: without the select chain cgroup A leaks $(($(sniff_count) - n0)) packets; the counter sees them"
+t2s_stop TERM
+[ "$(snapshot)" = "$before" ] || fail "self-test: state differs after SIGTERM: $(diff <(echo "$before") <(snapshot))"
+# ... and, with each connection's mark decided in the select chain as for --uid (before
+# the cgroup's mark reroutes its first packet, so by the main table's interface), the
+# closed sockets' packets of cgroup A leak: why the decision is in the post chain.
+cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN" --cgroup "$CG_A_REL"
+T=tun2socks-$TUN
+in_cli nft flush chain inet "$T" post \
+    && in_cli nft insert rule inet "$T" select ct mark and 0x03000000 == 0 \
+        ct mark set ct mark or 0x02000000 \
+    && in_cli nft insert rule inet "$T" select ct mark and 0x03000000 == 0 oifname "$TUN" \
+        ct mark set ct mark or 0x01000000 \
+    || fail "self-test: cannot move the decision into the select chain"
+n0=$(sniff_count)
+closed_sockets "$CG_A" "self-test" leaking
+wait_until 5 num_cmp -ge "$((n0 + 6))" sniff_count \
+    || fail "self-test: with the decision before the reroute only $(($(sniff_count) - n0)) closed-socket packets were counted"
+info "self-test: deciding before the reroute leaks $(($(sniff_count) - n0)) closed-socket packets of cgroup A"
+t2s_stop TERM
+[ "$(snapshot)" = "$before" ] || fail "self-test 2: state differs after SIGTERM: $(diff <(echo "$before") <(snapshot))"
+
+# 1. --cgroup A (relative to the cgroup2 root, as systemd names units).
+cap_start "$CLI" --proxy "$PROXY" --auto-route --tun "$TUN" --cgroup "$CG_A_REL"
+grep -q "capturing only the processes of cgroup $CG_A_REL (id $(stat -c %i "$CG_A"), level 1)" "$T2S_LOG" \
+    || fail "--cgroup: no start line naming the cgroup: $(tail -3 "$T2S_LOG")"
+r=$(ip -n "$CLI" rule)
+[[ $r == *"from all fwmark 0/0x4000000 iif lo lookup main"* ]] || fail "--cgroup rule missing: $r"
+[ "$(in_cli sysctl -n "net.ipv4.conf.$TUN.rp_filter")" = 2 ] || fail "--cgroup: the TUN's rp_filter is not loose"
+selected "--cgroup" root-direct
+t2s_stop TERM
+[ "$T2S_STATUS" = 0 ] || fail "exit status $T2S_STATUS after SIGTERM"
+[ "$(snapshot)" = "$before" ] || fail "--cgroup: state differs after SIGTERM: $(diff <(echo "$before") <(snapshot))"
+[ ! -e "$STATE" ] || fail "state record left after a clean exit"
+info "--cgroup: SIGTERM restored rules, routes, nftables and sysctls exactly"
+
+# 2. --cgroup A (an absolute path) with the kill switch; kill -9; down.
+cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN" --cgroup "$CG_A"
+selected "--cgroup --kill-switch" root-direct
+cap_kill9
+blocked_after_kill "--cgroup, kill -9"
+root_direct "--cgroup, kill -9"
+down_restores "--cgroup --kill-switch"
+info "--cgroup: kill -9 + down restored rules, routes and nftables exactly"
+
+# 3. exclude-cgroup B from a config file, with the kill switch; kill -9; down.
+CONF=$WORK/t75.conf
+printf 'proxy = %s\nauto-route\nkill-switch\nexclude-cgroup = %s\n' "$PROXY" "$CG_B_REL" >"$CONF"
+cap_start "$CLI" --config "$CONF" --tun "$TUN"
+grep -q "not capturing the processes of cgroup $CG_B_REL" "$T2S_LOG" || fail "--exclude-cgroup: no start line"
+selected "--exclude-cgroup" root-captured
+cap_kill9
+blocked_after_kill "--exclude-cgroup, kill -9"
+down_restores "--exclude-cgroup"
+info "--exclude-cgroup: kill -9 + down restored rules, routes and nftables exactly"
+
+# 4. Refusals: nothing may change.
+out=$(nsenter_net "$CLI" "$T2S_BIN" --proxy "$PROXY" --auto-route --tun "$TUN" --cgroup "$CG_A_REL-gone" 2>&1) \
+    && fail "a missing cgroup was accepted"
+[[ $out == *"--cgroup $CG_A_REL-gone: no such cgroup"* ]] || fail "missing cgroup: unclear error: $out"
+out=$(in_cli "$T2S_BIN" --proxy "$PROXY" --auto-route --tun "$TUN" --cgroup "$CG_A_REL" 2>&1) \
+    && fail "a start without the cgroup2 mount was accepted"
+[[ $out == *"no cgroup2 hierarchy is mounted"* ]] || fail "no cgroup2 mount: unclear error: $out"
+out=$(in_cli "$T2S_BIN" --proxy "$PROXY" --auto-route --tun "$TUN" --cgroup "$CG_A_REL" --uid 0 2>&1) \
+    && fail "--uid with --cgroup was accepted"
+[[ $out == *"do not go together"* ]] || fail "--uid with --cgroup: unclear error: $out"
+[ "$(snapshot)" = "$before" ] || fail "refusals: state differs: $(diff <(echo "$before") <(snapshot))"
+info "a missing cgroup, a namespace without the cgroup2 mount and --uid with --cgroup are refused clearly"
+
+# 5. An older run's record with the kill switch, then --cgroup.
+T2S_BIN_NEW=$T2S_BIN
+T2S_BIN=$OLD_BIN cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN"
+cap_kill9
+cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN" --cgroup "$CG_A_REL"
+grep -q "lifting what a previous run" "$T2S_LOG" || fail "upgrade: the start did not lift the previous record"
+selected "upgrade" root-direct
+cap_kill9
+blocked_after_kill "upgrade, kill -9"
+down_restores "upgrade" "$T2S_BIN_NEW"
+T2S_BIN=$OLD_BIN cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN"
+cap_kill9
+down_restores "older record" "$T2S_BIN_NEW"
+# A record of the user selection (its rules, its table with the older chains), then
+# --cgroup: the uidrange rules go, the table is replaced; SIGTERM restores exactly.
+T2S_BIN=$OLD_BIN cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN" --exclude-uid 1-999
+cap_kill9
+[[ $(ip -n "$CLI" rule) == *uidrange* ]] || fail "upgrade: the older run left no uidrange rule to lift"
+cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN" --cgroup "$CG_A_REL"
+grep -q "lifting what a previous run" "$T2S_LOG" || fail "upgrade: the uid record was not lifted"
+[[ $(ip -n "$CLI" rule) != *uidrange* ]] || fail "upgrade: a uidrange rule of the older run stayed: $(ip -n "$CLI" rule)"
+selected "upgrade from --exclude-uid" root-direct
+t2s_stop TERM
+[ "$(snapshot)" = "$before" ] || fail "upgrade from --exclude-uid: state differs: $(diff <(echo "$before") <(snapshot))"
+info "upgrade ($OLD_BIN): the next start and down lift an older run's record exactly, a uid selection's too"
