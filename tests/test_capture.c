@@ -17,6 +17,18 @@
 
 #include "capture.h"
 
+/* The plan's IPv4 destinations that always stay direct, in its order. */
+#define V4_LOCAL                                                                                       \
+	"rule 4 7430 to 127.0.0.0/8 lookup 254\n"                                                       \
+	"rule 4 7430 to 169.254.0.0/16 lookup 254\n"                                                    \
+	"rule 4 7430 to 224.0.0.0/4 lookup 254\n"                                                       \
+	"rule 4 7430 to 255.255.255.255/32 lookup 254\n"
+/* Its IPv4 end: our own sockets direct, then everything else into the TUN. */
+#define V4_TAIL                                                                                        \
+	"rule 4 7431 fwmark 0x7432/0x7432 lookup 254\n"                                                 \
+	"rule 4 7432 fwmark 0x7432/0x7432 unreachable\n"                                                \
+	"rule 4 7434 lookup 7432\n"
+
 static struct capture_plan plan, plan2;
 
 /* The plan as record lines, one string, for whole-plan comparisons. */
@@ -96,14 +108,9 @@ test_plan_whole_host(void **state)
 					  "rule 4 7427 fwmark 0x7432/0x7432 unreachable\n"
 					  "rule 4 7428 ipproto udp dport 53 lookup 7432\n"
 					  "rule 4 7428 ipproto tcp dport 53 lookup 7432\n"
-					  "rule 4 7430 to 127.0.0.0/8 lookup 254\n"
-					  "rule 4 7430 to 169.254.0.0/16 lookup 254\n"
-					  "rule 4 7430 to 224.0.0.0/4 lookup 254\n"
-					  "rule 4 7430 to 255.255.255.255/32 lookup 254\n"
+					  V4_LOCAL
 					  "rule 4 7430 to 198.51.100.0/24 lookup 254\n"
-					  "rule 4 7431 fwmark 0x7432/0x7432 lookup 254\n"
-					  "rule 4 7432 fwmark 0x7432/0x7432 unreachable\n"
-					  "rule 4 7434 lookup 7432\n"
+					  V4_TAIL
 					  "route 6 7432 unicast default dev tun0\n"
 					  "rule 6 7426 fwmark 0x7432/0x7432 lookup 254\n"
 					  "rule 6 7427 fwmark 0x7432/0x7432 unreachable\n"
@@ -129,13 +136,8 @@ test_plan_whole_host(void **state)
 					  "rule 4 7429 ipproto udp dport 53 prohibit\n"
 					  "rule 4 7428 ipproto tcp dport 53 lookup 7432\n"
 					  "rule 4 7429 ipproto tcp dport 53 prohibit\n"
-					  "rule 4 7430 to 127.0.0.0/8 lookup 254\n"
-					  "rule 4 7430 to 169.254.0.0/16 lookup 254\n"
-					  "rule 4 7430 to 224.0.0.0/4 lookup 254\n"
-					  "rule 4 7430 to 255.255.255.255/32 lookup 254\n"
-					  "rule 4 7431 fwmark 0x7432/0x7432 lookup 254\n"
-					  "rule 4 7432 fwmark 0x7432/0x7432 unreachable\n"
-					  "rule 4 7434 lookup 7432\n"
+					  V4_LOCAL
+					  V4_TAIL
 					  "rule 4 7435 prohibit\n"
 					  "nft inet tun2socks-tun0\n");
 
@@ -231,13 +233,7 @@ test_plan_select(void **state)
 					  "rule 4 7425 fwmark 0x2000000/0x2000000 lookup 254\n"
 					  "rule 4 7425 iif lo uidrange 0-999 lookup 254\n"
 					  "rule 4 7425 iif lo uidrange 2000-4294967294 lookup 254\n"
-					  "rule 4 7430 to 127.0.0.0/8 lookup 254\n"
-					  "rule 4 7430 to 169.254.0.0/16 lookup 254\n"
-					  "rule 4 7430 to 224.0.0.0/4 lookup 254\n"
-					  "rule 4 7430 to 255.255.255.255/32 lookup 254\n"
-					  "rule 4 7431 fwmark 0x7432/0x7432 lookup 254\n"
-					  "rule 4 7432 fwmark 0x7432/0x7432 unreachable\n"
-					  "rule 4 7434 lookup 7432\n");
+					  V4_LOCAL V4_TAIL);
 	/* --exclude-uid with the kill switch: one rule per range, captured connections refused. */
 	p.select = CAPTURE_SELECT_EXCLUDE_UID;
 	p.n_uids = 2;
@@ -296,13 +292,8 @@ test_plan_cgroup(void **state)
 					  "rule 4 7423 fwmark 0x1000000/0x1000000 lookup 7432\n"
 					  "rule 4 7425 fwmark 0x2000000/0x2000000 lookup 254\n"
 					  "rule 4 7425 fwmark 0x0/0x4000000 iif lo lookup 254\n"
-					  "rule 4 7430 to 127.0.0.0/8 lookup 254\n"
-					  "rule 4 7430 to 169.254.0.0/16 lookup 254\n"
-					  "rule 4 7430 to 224.0.0.0/4 lookup 254\n"
-					  "rule 4 7430 to 255.255.255.255/32 lookup 254\n"
-					  "rule 4 7431 fwmark 0x7432/0x7432 lookup 254\n"
-					  "rule 4 7432 fwmark 0x7432/0x7432 unreachable\n"
-					  "rule 4 7434 lookup 7432\n"
+					  V4_LOCAL
+					  V4_TAIL
 					  "sysctl net/ipv4/conf/tun0/rp_filter 2 -\n");
 	/* With the kill switch the table goes in first: until its chain marks them, the rules
 	 * send the cgroup's connections direct. Both families. */
@@ -341,13 +332,8 @@ test_plan_cgroup(void **state)
 					  "rule 4 7427 fwmark 0x7432/0x7432 unreachable\n"
 					  "rule 4 7428 ipproto udp dport 53 lookup 7432\n"
 					  "rule 4 7428 ipproto tcp dport 53 lookup 7432\n"
-					  "rule 4 7430 to 127.0.0.0/8 lookup 254\n"
-					  "rule 4 7430 to 169.254.0.0/16 lookup 254\n"
-					  "rule 4 7430 to 224.0.0.0/4 lookup 254\n"
-					  "rule 4 7430 to 255.255.255.255/32 lookup 254\n"
-					  "rule 4 7431 fwmark 0x7432/0x7432 lookup 254\n"
-					  "rule 4 7432 fwmark 0x7432/0x7432 unreachable\n"
-					  "rule 4 7434 lookup 7432\n"
+					  V4_LOCAL
+					  V4_TAIL
 					  "nft inet tun2socks-tun0\n");
 	/* A LAN still fails closed by its own rules. */
 	p.share_from = "lan0";

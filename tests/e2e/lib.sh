@@ -738,6 +738,116 @@ cap_no_leak_since() {
     [ "$(sniff_count)" = "$1" ] || fail "$2: $(($(sniff_count) - $1)) packets to the targets leaked around the proxy"
 }
 
+# ---- the selection scenarios (t70 users, t75 cgroups): one party of the client ns
+# runs a command by "$SEL_RUN WHO CMD..." (t70: as_user UID, t75: in_cg CGROUP) and is
+# named in messages by "$SEL_NAME WHO"; SEL_WANT is the sha256 of $WORK/www/f.bin.
+SEL_RUN=
+SEL_NAME=echo
+SEL_WANT=
+
+# sel_http WHO HOST PEER WHAT: GET f.bin (sha256) and /peer from HOST as WHO; the server
+# must have seen PEER (danted's or the host's own addresses, space-separated).
+sel_http() {
+    local who=$1 h=$2 peer=$3 url got
+    url="http://$h:$HTTP_PORT"; [[ $h == *:* ]] && url="http://[$h]:$HTTP_PORT"
+    got=$("$SEL_RUN" "$who" curl -q --noproxy '*' -sS --fail --max-time 20 -g "$url/f.bin" | sha256sum | cut -d' ' -f1)
+    [ "$got" = "$SEL_WANT" ] || fail "$4: $("$SEL_NAME" "$who") GET $url/f.bin: sha256 mismatch"
+    got=$("$SEL_RUN" "$who" curl -q --noproxy '*' -sS --fail --max-time 10 -g "$url/peer") \
+        || fail "$4: $("$SEL_NAME" "$who") GET $url/peer"
+    [[ " $peer " == *" $got "* ]] || fail "$4: $("$SEL_NAME" "$who"): $url saw the connection from '$got', not $peer"
+}
+
+# sel_udp WHO HOST WHAT: a UDP echo from HOST's echo port as WHO (5 tries).
+sel_udp() {
+    "$SEL_RUN" "$1" "$PY" -c "
+import socket
+fam = socket.AF_INET6 if ':' in '$2' else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+s.settimeout(3)
+for i in range(5):
+    s.sendto(b'selection echo', ('$2', $UDP_ECHO_PORT))
+    try:
+        if s.recv(100) == b'selection echo':
+            raise SystemExit(0)
+    except socket.timeout:
+        pass
+raise SystemExit(1)
+" || fail "$3: UDP echo with $2 as $("$SEL_NAME" "$1")"
+}
+
+# sel_icmp_unreach 4|6: the client ns's count of ICMP (v4) or ICMPv6 destination
+# unreachable messages sent.
+sel_icmp_unreach() { ip netns exec "$CLI" cat /proc/net/snmp /proc/net/snmp6 | awk -v k="$1" '
+    $1 == "Icmp:" && !h { for (i = 2; i <= NF; i++) n[i] = $i; h = 1; next }
+    $1 == "Icmp:" { for (i = 2; i <= NF; i++) if (n[i] == "OutDestUnreachs") v4 = $i }
+    $1 == "Icmp6OutDestUnreachs" { v6 = $2 }
+    END { print (k == 4 ? v4 : v6) + 0 }'; }
+# sel_udp_counters: the client ns's UDP receive counters, for a failure message.
+sel_udp_counters() { ip netns exec "$CLI" cat /proc/net/snmp /proc/net/snmp6 |
+    awk '$1 == "Udp:" && $2 ~ /^[0-9]/ { print "Udp InDatagrams", $2, "NoPorts", $3 }
+    $1 == "Udp6InDatagrams" || $1 == "Udp6NoPorts" { print $1, $2 }' | tr '\n' ' '; }
+sel_timewait_to() { ip netns exec "$CLI" ss -Htan state time-wait "dport = :$ECHO_PORT" | grep -c "$1"; }
+
+# sel_closed_sockets WHO WHAT [leaking]: as WHO, 3 TCP connections per family to the
+# echo port closed by the client first (the server's FIN is then ACKed from TIME_WAIT,
+# with no socket: as uid 0, in no cgroup) and 2 UDP echoes per family whose socket
+# closes before the answer (the kernel answers with ICMP port unreachable, likewise).
+# Waits until all were sent (TIME_WAIT entries, ICMP counters), unless "leaking": a
+# leaked ACK meets the real server, whose reset ends TIME_WAIT, so nothing to wait for.
+sel_closed_sockets() {
+    local who=$1 t4 t6 i4 i6
+    t4=$(sel_timewait_to "$TGT4"); t6=$(sel_timewait_to "$TGT6")
+    i4=$(sel_icmp_unreach 4); i6=$(sel_icmp_unreach 6)
+    "$SEL_RUN" "$who" "$PY" -c "
+import socket
+for fam, a in ((socket.AF_INET, '$TGT4'), (socket.AF_INET6, '$TGT6')):
+    for i in range(3):
+        s = socket.create_connection((a, $ECHO_PORT), timeout=10)
+        s.sendall(b'x' * 100)
+        got = b''
+        while len(got) < 100:
+            b = s.recv(100 - len(got))
+            if not b:
+                raise SystemExit('echo closed early')
+            got += b
+        s.close()
+    for i in range(2):
+        u = socket.socket(fam, socket.SOCK_DGRAM)
+        u.sendto(b'closed before the answer', (a, $UDP_ECHO_PORT))
+        u.close()
+" || fail "$2: closed-socket client as $("$SEL_NAME" "$who") failed"
+    [ "${3:-}" = leaking ] && return 0
+    wait_until 10 num_cmp -ge "$((t4 + 3))" sel_timewait_to "$TGT4" || fail "$2: no TIME_WAIT after the server's FIN (v4)"
+    wait_until 10 num_cmp -ge "$((t6 + 3))" sel_timewait_to "$TGT6" || fail "$2: no TIME_WAIT after the server's FIN (v6)"
+    wait_until 10 num_cmp -ge "$((i4 + 2))" sel_icmp_unreach 4 \
+        || fail "$2: the kernel sent no ICMP port unreachable (v4): $(sel_udp_counters)"
+    wait_until 10 num_cmp -ge "$((i6 + 2))" sel_icmp_unreach 6 \
+        || fail "$2: the kernel sent no ICMPv6 port unreachable: $(sel_udp_counters)"
+}
+
+# sel_blocked BLOCKED DIRECT WHAT: after a crash with the kill switch, BLOCKED reaches
+# neither target (v4, v6) and leaks nothing; DIRECT still reaches $DIRECT4 directly.
+sel_blocked() {
+    local n0 h u out
+    n0=$(sniff_count)
+    for h in "$TGT4" "$TGT6"; do
+        u="http://$h:$HTTP_PORT/peer"; [[ $h == *:* ]] && u="http://[$h]:$HTTP_PORT/peer"
+        out=$("$SEL_RUN" "$1" curl -q --noproxy '*' -sS --fail --max-time 3 -g "$u" 2>&1) \
+            && fail "$3: $("$SEL_NAME" "$1") reached $h: $out"
+    done
+    cap_no_leak_since "$n0" "$3, $("$SEL_NAME" "$1")"
+    sel_http "$2" "$DIRECT4" "$CLI_IP4" "$3"
+    info "$3: $("$SEL_NAME" "$1") blocked without a leak, $("$SEL_NAME" "$2") still direct"
+}
+
+# sel_down_restores WHAT [BIN] SNAPSHOT: `BIN down` (default $T2S_BIN) in the client ns
+# succeeds and `snapshot` prints SNAPSHOT again.
+sel_down_restores() {
+    local out
+    out=$(ip netns exec "$CLI" "${2:-$T2S_BIN}" down 2>&1) || fail "$1: tun2socks down failed: $out"
+    [ "$(snapshot)" = "$3" ] || fail "$1: state differs after down: $(diff <(echo "$3") <(snapshot))"
+}
+
 # cap_blocked NS WHAT: TCP (v4, v6) and UDP from NS to a target fail, and not
 # one packet reaches the server ns.
 cap_blocked() {

@@ -58,73 +58,10 @@ WANT=$(sha256sum <"$WORK/www/f.bin" | cut -d' ' -f1)
 
 as_user() { local u=$1; shift; ip netns exec "$CLI" setpriv --reuid="$u" --regid="$u" --clear-groups -- "$@"; }
 
-# user_http UID HOST PEER WHAT: GET f.bin (sha256) and /peer from HOST as UID; the
-# server must have seen PEER (danted's or the host's own address).
-user_http() {
-    local u=$1 h=$2 peer=$3 url got
-    url="http://$h:$HTTP_PORT"; [[ $h == *:* ]] && url="http://[$h]:$HTTP_PORT"
-    got=$(as_user "$u" curl -q --noproxy '*' -sS --fail --max-time 20 -g "$url/f.bin" | sha256sum | cut -d' ' -f1)
-    [ "$got" = "$WANT" ] || fail "$4: uid $u GET $url/f.bin: sha256 mismatch"
-    got=$(as_user "$u" curl -q --noproxy '*' -sS --fail --max-time 10 -g "$url/peer") || fail "$4: uid $u GET $url/peer"
-    [[ " $peer " == *" $got "* ]] || fail "$4: uid $u: $url saw the connection from '$got', not $peer"
-}
-
-snmp() { ip netns exec "$CLI" cat /proc/net/snmp /proc/net/snmp6 | awk -v k="$1" '
-    $1 == "Icmp:" && !h { for (i = 2; i <= NF; i++) n[i] = $i; h = 1; next }
-    $1 == "Icmp:" { for (i = 2; i <= NF; i++) if (n[i] == "OutDestUnreachs") v4 = $i }
-    $1 == "Icmp6OutDestUnreachs" { v6 = $2 }
-    END { print (k == 4 ? v4 : v6) + 0 }'; }
-timewait_to() { ip netns exec "$CLI" ss -Htan state time-wait "dport = :$ECHO_PORT" | grep -c "$1"; }
-
-# closed_sockets UID WHAT: as UID, 3 TCP connections per family to the echo port
-# closed by the client first (the server's FIN is then ACKed from TIME_WAIT, as
-# uid 0), and 2 UDP echoes per family whose socket closes before the answer (the
-# kernel answers that with ICMP port unreachable, as uid 0). Waits until all were
-# sent (TIME_WAIT entries, ICMP counters).
-closed_sockets() {
-    local u=$1 t4 t6 i4 i6
-    t4=$(timewait_to "$TGT4"); t6=$(timewait_to "$TGT6"); i4=$(snmp 4); i6=$(snmp 6)
-    as_user "$u" "$PY" -c "
-import socket
-for fam, a in ((socket.AF_INET, '$TGT4'), (socket.AF_INET6, '$TGT6')):
-    for i in range(3):
-        s = socket.create_connection((a, $ECHO_PORT), timeout=10)
-        s.sendall(b'x' * 100)
-        got = b''
-        while len(got) < 100:
-            b = s.recv(100 - len(got))
-            if not b:
-                raise SystemExit('echo closed early')
-            got += b
-        s.close()
-    for i in range(2):
-        u = socket.socket(fam, socket.SOCK_DGRAM)
-        u.sendto(b'closed before the answer', (a, $UDP_ECHO_PORT))
-        u.close()
-" || fail "$2: closed-socket client as uid $u failed"
-    wait_until 10 num_cmp -ge "$((t4 + 3))" timewait_to "$TGT4" || fail "$2: no TIME_WAIT after the server's FIN (v4)"
-    wait_until 10 num_cmp -ge "$((t6 + 3))" timewait_to "$TGT6" || fail "$2: no TIME_WAIT after the server's FIN (v6)"
-    wait_until 10 num_cmp -ge "$((i4 + 2))" snmp 4 || fail "$2: the kernel sent no ICMP port unreachable (v4)"
-    wait_until 10 num_cmp -ge "$((i6 + 2))" snmp 6 || fail "$2: the kernel sent no ICMPv6 port unreachable"
-}
-
-# user_udp UID HOST WHAT: a UDP echo from HOST's echo port as UID.
-user_udp() {
-    as_user "$1" "$PY" -c "
-import socket
-fam = socket.AF_INET6 if ':' in '$2' else socket.AF_INET
-s = socket.socket(fam, socket.SOCK_DGRAM)
-s.settimeout(3)
-for i in range(5):
-    s.sendto(b'uid echo', ('$2', $UDP_ECHO_PORT))
-    try:
-        if s.recv(100) == b'uid echo':
-            raise SystemExit(0)
-    except socket.timeout:
-        pass
-raise SystemExit(1)
-" || fail "$3: UDP echo with $2 as uid $1"
-}
+SEL_RUN=as_user
+uid_name() { echo "uid $1"; }
+SEL_NAME=uid_name
+SEL_WANT=$WANT
 
 # selected WHAT: A through the proxy (HTTP, UDP, closed sockets), B direct (HTTP,
 # its packets counted), root direct when $1 says so; no leak.
@@ -132,12 +69,12 @@ selected() {
     local n0 d0 h
     n0=$(sniff_count); d0=$(direct_count)
     for h in "$TGT4" "$TGT6"; do
-        user_http "$UID_A" "$h" "$SRV_IP4 $SRV_IP6" "$1"
-        user_udp "$UID_A" "$h" "$1"
+        sel_http "$UID_A" "$h" "$SRV_IP4 $SRV_IP6" "$1"
+        sel_udp "$UID_A" "$h" "$1"
     done
-    closed_sockets "$UID_A" "$1"
+    sel_closed_sockets "$UID_A" "$1"
     for h in "$DIRECT4" "$DIRECT6"; do
-        user_http "$UID_B" "$h" "$CLI_IP4 $CLI_IP6" "$1"
+        sel_http "$UID_B" "$h" "$CLI_IP4 $CLI_IP6" "$1"
     done
     [ "$(direct_count)" -gt "$d0" ] || fail "$1: uid $UID_B's traffic did not cross the WAN"
     if [ "${2:-}" = root-direct ]; then
@@ -155,7 +92,7 @@ cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN" --uid 
 in_cli nft delete chain inet "tun2socks-$TUN" select && in_cli nft flush chain inet "tun2socks-$TUN" output \
     || fail "self-test: cannot take the selection's chains away"
 n0=$(sniff_count)
-closed_sockets "$UID_A" "self-test"
+sel_closed_sockets "$UID_A" "self-test"
 wait_until 5 num_cmp -ge "$((n0 + 6))" sniff_count \
     || fail "self-test: with the uidrange rules alone only $(($(sniff_count) - n0)) closed-socket packets were counted"
 info "self-test: uidrange rules alone leak $(($(sniff_count) - n0)) closed-socket packets; the counter sees them"
@@ -194,17 +131,8 @@ info "--exclude-uid: a reload keeps the selection (and refuses a new one); SIGTE
 cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN" --exclude-uid "$UID_B" --exclude-uid 1-999
 selected "--exclude-uid"
 cap_kill9
-n0=$(sniff_count)
-for h in "$TGT4" "$TGT6"; do
-    u="http://$h:$HTTP_PORT/peer"; [[ $h == *:* ]] && u="http://[$h]:$HTTP_PORT/peer"
-    out=$(as_user "$UID_A" curl -q --noproxy '*' -sS --fail --max-time 3 -g "$u" 2>&1) \
-        && fail "kill -9: uid $UID_A reached $h: $out"
-done
-cap_no_leak_since "$n0" "kill -9, uid $UID_A"
-user_http "$UID_B" "$DIRECT4" "$CLI_IP4" "kill -9"
-info "kill -9: uid $UID_A blocked without a leak, uid $UID_B still direct"
-out=$(ip netns exec "$CLI" "$T2S_BIN" down 2>&1) || fail "tun2socks down failed: $out"
-[ "$(snapshot)" = "$before" ] || fail "--exclude-uid: state differs after down: $(diff <(echo "$before") <(snapshot))"
+sel_blocked "$UID_A" "$UID_B" "kill -9"
+sel_down_restores "--exclude-uid" "" "$before"
 info "--exclude-uid: kill -9 + down restored rules, routes and nftables exactly"
 
 # 3. An older run's record with the kill switch, then --uid.
@@ -215,16 +143,10 @@ cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN" --uid 
 grep -q "lifting what a previous run" "$T2S_LOG" || fail "upgrade: the start did not lift the previous record"
 selected "upgrade" root-direct
 cap_kill9
-n0=$(sniff_count)
-out=$(as_user "$UID_A" curl -q --noproxy '*' -sS --fail --max-time 3 "http://$TGT4:$HTTP_PORT/peer" 2>&1) \
-    && fail "upgrade, kill -9: uid $UID_A reached $TGT4: $out"
-cap_no_leak_since "$n0" "upgrade, kill -9, uid $UID_A"
-user_http "$UID_B" "$DIRECT6" "$CLI_IP6" "upgrade, kill -9"
+sel_blocked "$UID_A" "$UID_B" "upgrade, kill -9"
 got=$(cli_curl "http://$DIRECT4:$HTTP_PORT/peer") && [ "$got" = "$CLI_IP4" ] || fail "upgrade, kill -9: root not direct: '$got'"
-out=$(ip netns exec "$CLI" "$T2S_BIN_NEW" down 2>&1) || fail "tun2socks down failed: $out"
-[ "$(snapshot)" = "$before" ] || fail "upgrade: state differs after down: $(diff <(echo "$before") <(snapshot))"
+sel_down_restores "upgrade" "$T2S_BIN_NEW" "$before"
 T2S_BIN=$OLD_BIN cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN"
 cap_kill9
-out=$(ip netns exec "$CLI" "$T2S_BIN_NEW" down 2>&1) || fail "down of an older record failed: $out"
-[ "$(snapshot)" = "$before" ] || fail "older record: state differs after down: $(diff <(echo "$before") <(snapshot))"
+sel_down_restores "older record" "$T2S_BIN_NEW" "$before"
 info "upgrade ($OLD_BIN): the next start and down lift an older run's record exactly"

@@ -77,76 +77,10 @@ in_cg() {
 
 danted_saw() { grep -c " -> .*$1" "$LOGDIR/danted.log" 2>/dev/null || true; }
 
-# cg_http CGROUP HOST PEER WHAT: GET f.bin (sha256) and /peer from HOST in CGROUP; the
-# server must have seen PEER (danted's or the host's own address).
-cg_http() {
-    local cg=$1 h=$2 peer=$3 url got
-    url="http://$h:$HTTP_PORT"; [[ $h == *:* ]] && url="http://[$h]:$HTTP_PORT"
-    got=$(in_cg "$cg" curl -q --noproxy '*' -sS --fail --max-time 20 -g "$url/f.bin" | sha256sum | cut -d' ' -f1)
-    [ "$got" = "$WANT" ] || fail "$4: ${cg##*/} GET $url/f.bin: sha256 mismatch"
-    got=$(in_cg "$cg" curl -q --noproxy '*' -sS --fail --max-time 10 -g "$url/peer") \
-        || fail "$4: ${cg##*/} GET $url/peer"
-    [[ " $peer " == *" $got "* ]] || fail "$4: ${cg##*/}: $url saw the connection from '$got', not $peer"
-}
-
-snmp() { in_cli cat /proc/net/snmp /proc/net/snmp6 | awk -v k="$1" '
-    $1 == "Icmp:" && !h { for (i = 2; i <= NF; i++) n[i] = $i; h = 1; next }
-    $1 == "Icmp:" { for (i = 2; i <= NF; i++) if (n[i] == "OutDestUnreachs") v4 = $i }
-    $1 == "Icmp6OutDestUnreachs" { v6 = $2 }
-    END { print (k == 4 ? v4 : v6) + 0 }'; }
-udp_in() { in_cli cat /proc/net/snmp /proc/net/snmp6 | awk '$1 == "Udp:" && $2 ~ /^[0-9]/ { print "Udp InDatagrams", $2, "NoPorts", $3 }
-    $1 == "Udp6InDatagrams" || $1 == "Udp6NoPorts" { print $1, $2 }' | tr '\n' ' '; }
-timewait_to() { in_cli ss -Htan state time-wait "dport = :$ECHO_PORT" | grep -c "$1"; }
-
-# closed_sockets CGROUP WHAT [leaking]: in CGROUP, 3 TCP connections per family to the echo port
-# closed by the client first (the server's FIN is ACKed from TIME_WAIT, with no socket of
-# the cgroup) and 2 UDP echoes per family whose socket closes before the answer (the
-# kernel answers with ICMP port unreachable). Waits until all were sent.
-closed_sockets() {
-    local cg=$1 t4 t6 i4 i6
-    t4=$(timewait_to "$TGT4"); t6=$(timewait_to "$TGT6"); i4=$(snmp 4); i6=$(snmp 6)
-    in_cg "$cg" "$PY" -c "
-import socket
-for fam, a in ((socket.AF_INET, '$TGT4'), (socket.AF_INET6, '$TGT6')):
-    for i in range(3):
-        s = socket.create_connection((a, $ECHO_PORT), timeout=10)
-        s.sendall(b'x' * 100)
-        got = b''
-        while len(got) < 100:
-            b = s.recv(100 - len(got))
-            if not b:
-                raise SystemExit('echo closed early')
-            got += b
-        s.close()
-    for i in range(2):
-        u = socket.socket(fam, socket.SOCK_DGRAM)
-        u.sendto(b'closed before the answer', (a, $UDP_ECHO_PORT))
-        u.close()
-" || fail "$2: closed-socket client in ${cg##*/} failed"
-    # (A leaked ACK meets the real server, whose reset ends TIME_WAIT: nothing to wait for.)
-    [ "${3:-}" = leaking ] && return 0
-    wait_until 10 num_cmp -ge "$((t4 + 3))" timewait_to "$TGT4" || fail "$2: no TIME_WAIT after the server's FIN (v4)"
-    wait_until 10 num_cmp -ge "$((t6 + 3))" timewait_to "$TGT6" || fail "$2: no TIME_WAIT after the server's FIN (v6)"
-    wait_until 10 num_cmp -ge "$((i4 + 2))" snmp 4 || fail "$2: the kernel sent no ICMP port unreachable (v4): $(udp_in)"
-    wait_until 10 num_cmp -ge "$((i6 + 2))" snmp 6 || fail "$2: the kernel sent no ICMPv6 port unreachable: $(udp_in)"
-}
-
-cg_udp() {
-    in_cg "$1" "$PY" -c "
-import socket
-fam = socket.AF_INET6 if ':' in '$2' else socket.AF_INET
-s = socket.socket(fam, socket.SOCK_DGRAM)
-s.settimeout(3)
-for i in range(5):
-    s.sendto(b'cgroup echo', ('$2', $UDP_ECHO_PORT))
-    try:
-        if s.recv(100) == b'cgroup echo':
-            raise SystemExit(0)
-    except socket.timeout:
-        pass
-raise SystemExit(1)
-" || fail "$3: UDP echo with $2 in ${1##*/}"
-}
+SEL_RUN=in_cg
+cg_name() { echo "${1##*/}"; }
+SEL_NAME=cg_name
+SEL_WANT=$WANT
 
 root_direct() {
     local got
@@ -161,13 +95,13 @@ selected() {
     n0=$(sniff_count); d0=$(direct_count)
     for h in "$TGT4" "$TGT6"; do
         s0=$(danted_saw "$h.$HTTP_PORT")
-        cg_http "$CG_A" "$h" "$SRV_IP4 $SRV_IP6" "$1"
+        sel_http "$CG_A" "$h" "$SRV_IP4 $SRV_IP6" "$1"
         [ "$(danted_saw "$h.$HTTP_PORT")" -ge "$((s0 + 2))" ] || fail "$1: danted did not log A's connections to $h"
-        cg_udp "$CG_A" "$h" "$1"
+        sel_udp "$CG_A" "$h" "$1"
     done
-    closed_sockets "$CG_A" "$1"
+    sel_closed_sockets "$CG_A" "$1"
     for h in "$DIRECT4" "$DIRECT6"; do
-        cg_http "$CG_B" "$h" "$CLI_IP4 $CLI_IP6" "$1"
+        sel_http "$CG_B" "$h" "$CLI_IP4 $CLI_IP6" "$1"
     done
     [ "$(direct_count)" -gt "$d0" ] || fail "$1: cgroup B's traffic did not cross the WAN"
     case ${2:-} in
@@ -178,26 +112,6 @@ selected() {
     esac
     cap_no_leak_since "$n0" "$1"
     info "$1: cgroup A through the proxy (HTTP sha256 + danted's log, UDP, closed sockets), B direct, no leak"
-}
-
-# blocked_after_kill WHAT: A reaches nothing and leaks nothing; B still direct.
-blocked_after_kill() {
-    local n0 h u out
-    n0=$(sniff_count)
-    for h in "$TGT4" "$TGT6"; do
-        u="http://$h:$HTTP_PORT/peer"; [[ $h == *:* ]] && u="http://[$h]:$HTTP_PORT/peer"
-        out=$(in_cg "$CG_A" curl -q --noproxy '*' -sS --fail --max-time 3 -g "$u" 2>&1) \
-            && fail "$1: cgroup A reached $h: $out"
-    done
-    cap_no_leak_since "$n0" "$1, cgroup A"
-    cg_http "$CG_B" "$DIRECT4" "$CLI_IP4" "$1"
-    info "$1: cgroup A blocked without a leak, B still direct"
-}
-
-down_restores() {
-    local out
-    out=$(in_cli "${2:-$T2S_BIN}" down 2>&1) || fail "tun2socks down failed: $out"
-    [ "$(snapshot)" = "$before" ] || fail "$1: state differs after down: $(diff <(echo "$before") <(snapshot))"
 }
 
 # 0. The counters work, and count the leak of the rules without the select chain.
@@ -223,7 +137,7 @@ in_cli nft flush chain inet "$T" post \
         ct mark set ct mark or 0x01000000 \
     || fail "self-test: cannot move the decision into the select chain"
 n0=$(sniff_count)
-closed_sockets "$CG_A" "self-test" leaking
+sel_closed_sockets "$CG_A" "self-test" leaking
 wait_until 5 num_cmp -ge "$((n0 + 6))" sniff_count \
     || fail "self-test: with the decision before the reroute only $(($(sniff_count) - n0)) closed-socket packets were counted"
 info "self-test: deciding before the reroute leaks $(($(sniff_count) - n0)) closed-socket packets of cgroup A"
@@ -248,9 +162,9 @@ info "--cgroup: SIGTERM restored rules, routes, nftables and sysctls exactly"
 cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN" --cgroup "$CG_A"
 selected "--cgroup --kill-switch" root-direct
 cap_kill9
-blocked_after_kill "--cgroup, kill -9"
+sel_blocked "$CG_A" "$CG_B" "--cgroup, kill -9"
 root_direct "--cgroup, kill -9"
-down_restores "--cgroup --kill-switch"
+sel_down_restores "--cgroup --kill-switch" "" "$before"
 info "--cgroup: kill -9 + down restored rules, routes and nftables exactly"
 
 # 3. exclude-cgroup B from a config file, with the kill switch; kill -9; down.
@@ -260,8 +174,8 @@ cap_start "$CLI" --config "$CONF" --tun "$TUN"
 grep -q "not capturing the processes of cgroup $CG_B_REL" "$T2S_LOG" || fail "--exclude-cgroup: no start line"
 selected "--exclude-cgroup" root-captured
 cap_kill9
-blocked_after_kill "--exclude-cgroup, kill -9"
-down_restores "--exclude-cgroup"
+sel_blocked "$CG_A" "$CG_B" "--exclude-cgroup, kill -9"
+sel_down_restores "--exclude-cgroup" "" "$before"
 info "--exclude-cgroup: kill -9 + down restored rules, routes and nftables exactly"
 
 # 4. Refusals: nothing may change.
@@ -285,11 +199,11 @@ cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN" --cgro
 grep -q "lifting what a previous run" "$T2S_LOG" || fail "upgrade: the start did not lift the previous record"
 selected "upgrade" root-direct
 cap_kill9
-blocked_after_kill "upgrade, kill -9"
-down_restores "upgrade" "$T2S_BIN_NEW"
+sel_blocked "$CG_A" "$CG_B" "upgrade, kill -9"
+sel_down_restores "upgrade" "$T2S_BIN_NEW" "$before"
 T2S_BIN=$OLD_BIN cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN"
 cap_kill9
-down_restores "older record" "$T2S_BIN_NEW"
+sel_down_restores "older record" "$T2S_BIN_NEW" "$before"
 # A record of the user selection (its rules, its table with the older chains), then
 # --cgroup: the uidrange rules go, the table is replaced; SIGTERM restores exactly.
 T2S_BIN=$OLD_BIN cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN" --exclude-uid 1-999
