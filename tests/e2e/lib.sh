@@ -848,6 +848,28 @@ sel_down_restores() {
     [ "$(snapshot)" = "$3" ] || fail "$1: state differs after down: $(diff <(echo "$3") <(snapshot))"
 }
 
+# sel_upgrade OLD_BIN BLOCKED DIRECT SNAPSHOT SELECTION...: a run of OLD_BIN with the kill
+# switch and no selection dies; a start with SELECTION lifts its record; the scenario's
+# own `selected WHAT root-direct` holds; after kill -9 BLOCKED is blocked, DIRECT and root
+# direct; `down` restores SNAPSHOT; then an OLD_BIN record alone is lifted by `down`.
+sel_upgrade() {
+    local old=$1 blocked=$2 direct=$3 snap=$4 got new=$T2S_BIN
+    shift 4
+    T2S_BIN=$old cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN"
+    cap_kill9
+    cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN" "$@"
+    grep -q "lifting what a previous run" "$T2S_LOG" || fail "upgrade: the start did not lift the previous record"
+    selected "upgrade" root-direct
+    cap_kill9
+    sel_blocked "$blocked" "$direct" "upgrade, kill -9"
+    got=$(cli_curl "http://$DIRECT4:$HTTP_PORT/peer") && [ "$got" = "$CLI_IP4" ] \
+        || fail "upgrade, kill -9: root not direct: '$got'"
+    sel_down_restores "upgrade" "$new" "$snap"
+    T2S_BIN=$old cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN"
+    cap_kill9
+    sel_down_restores "older record" "$new" "$snap"
+}
+
 # cap_blocked NS WHAT: TCP (v4, v6) and UDP from NS to a target fail, and not
 # one packet reaches the server ns.
 cap_blocked() {

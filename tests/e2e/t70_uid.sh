@@ -136,17 +136,5 @@ sel_down_restores "--exclude-uid" "" "$before"
 info "--exclude-uid: kill -9 + down restored rules, routes and nftables exactly"
 
 # 3. An older run's record with the kill switch, then --uid.
-T2S_BIN_NEW=$T2S_BIN
-T2S_BIN=$OLD_BIN cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN"
-cap_kill9
-cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN" --uid "$UID_A"
-grep -q "lifting what a previous run" "$T2S_LOG" || fail "upgrade: the start did not lift the previous record"
-selected "upgrade" root-direct
-cap_kill9
-sel_blocked "$UID_A" "$UID_B" "upgrade, kill -9"
-got=$(cli_curl "http://$DIRECT4:$HTTP_PORT/peer") && [ "$got" = "$CLI_IP4" ] || fail "upgrade, kill -9: root not direct: '$got'"
-sel_down_restores "upgrade" "$T2S_BIN_NEW" "$before"
-T2S_BIN=$OLD_BIN cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN"
-cap_kill9
-sel_down_restores "older record" "$T2S_BIN_NEW" "$before"
+sel_upgrade "$OLD_BIN" "$UID_A" "$UID_B" "$before" --uid "$UID_A"
 info "upgrade ($OLD_BIN): the next start and down lift an older run's record exactly"

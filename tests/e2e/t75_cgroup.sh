@@ -192,18 +192,7 @@ out=$(in_cli "$T2S_BIN" --proxy "$PROXY" --auto-route --tun "$TUN" --cgroup "$CG
 info "a missing cgroup, a namespace without the cgroup2 mount and --uid with --cgroup are refused clearly"
 
 # 5. An older run's record with the kill switch, then --cgroup.
-T2S_BIN_NEW=$T2S_BIN
-T2S_BIN=$OLD_BIN cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN"
-cap_kill9
-cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN" --cgroup "$CG_A_REL"
-grep -q "lifting what a previous run" "$T2S_LOG" || fail "upgrade: the start did not lift the previous record"
-selected "upgrade" root-direct
-cap_kill9
-sel_blocked "$CG_A" "$CG_B" "upgrade, kill -9"
-sel_down_restores "upgrade" "$T2S_BIN_NEW" "$before"
-T2S_BIN=$OLD_BIN cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN"
-cap_kill9
-sel_down_restores "older record" "$T2S_BIN_NEW" "$before"
+sel_upgrade "$OLD_BIN" "$CG_A" "$CG_B" "$before" --cgroup "$CG_A_REL"
 # A record of the user selection (its rules, its table with the older chains), then
 # --cgroup: the uidrange rules go, the table is replaced; SIGTERM restores exactly.
 T2S_BIN=$OLD_BIN cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN" --exclude-uid 1-999
