@@ -2,7 +2,8 @@
 /*
  * The control protocol's codec (ctl_proto.c): escaping byte for byte, records built and
  * parsed back, lines found and refused, the output limit; and the client's flow records
- * (ctl_flows.c): parsing, rates between two snapshots, sort orders; --metrics addresses.
+ * (ctl_flows.c): parsing, rates between two snapshots, sort orders; --metrics addresses;
+ * which control socket a client asks by default (ctl_find.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "ctl_find.h"
 #include "ctl_flows.h"
 #include "ctl_proto.h"
 #include "metrics_addr.h"
@@ -194,13 +196,43 @@ metrics_addresses(void **state)
 	assert_int_equal(metrics_addr_parse("", NULL), -EINVAL);
 }
 
+/* The control socket a client asks without --tun or --control: its own namespace's. */
+static void
+find_pick(void **state)
+{
+	const char *two_ns[] = {"net4026532178-t2s0.control", "net4026532324-t2s0.control"};
+	const char *own_two[] = {"net7-tun0.control", "net8-tun0.control", "net7-tun1.control"};
+	const char *other[] = {"net9-tun0.control"};
+	bool mine;
+
+	(void)state;
+	assert_true(ctl_find_in_netns("net7-tun0.control", 7));
+	assert_false(ctl_find_in_netns("net7-tun0.control", 77));
+	assert_false(ctl_find_in_netns("net77-tun0.control", 7));
+	assert_false(ctl_find_in_netns("net7-.control", 7));
+	assert_false(ctl_find_in_netns("net7-tun0.state", 7));
+	/* Another namespace's instance does not make ours ambiguous (the CI failure of t57). */
+	assert_int_equal(ctl_find_pick(two_ns, 2, 4026532324ul, &mine), 1);
+	assert_int_equal(ctl_find_pick(two_ns, 2, 4026532178ul, &mine), 0);
+	/* None here: the only one there is (a command's own namespace, asked from the host). */
+	assert_int_equal(ctl_find_pick(other, 1, 7, &mine), 0);
+	/* Several of ours, or several elsewhere and none of ours: the caller must say. */
+	assert_int_equal(ctl_find_pick(own_two, 3, 7, &mine), -EEXIST);
+	assert_true(mine);
+	assert_int_equal(ctl_find_pick(own_two, 2, 8, &mine), 1);
+	assert_int_equal(ctl_find_pick(two_ns, 2, 5, &mine), -EEXIST);
+	assert_false(mine);
+	assert_int_equal(ctl_find_pick(two_ns, 0, 5, &mine), -ENOENT);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(escape_vectors),	   cmocka_unit_test(record_round_trip),
-		cmocka_unit_test(bad_records),		   cmocka_unit_test(lines_and_limits),
+		cmocka_unit_test(escape_vectors),	  cmocka_unit_test(record_round_trip),
+		cmocka_unit_test(bad_records),		  cmocka_unit_test(lines_and_limits),
 		cmocka_unit_test(flows_parse_rates_sort), cmocka_unit_test(metrics_addresses),
+		cmocka_unit_test(find_pick),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,7 +8,8 @@
 # The file arrives whole (sha256); the flow then leaves the table. The socket is
 # /run/tun2socks/net<inode>-t2s0.control, mode 0660; a client that requests without
 # reading is cut off within the stall bound while others are served; a stale socket of a
-# dead run is skipped; bad options and a missing instance fail with a clear message.
+# dead run is skipped; another namespace's instance does not make this one's ambiguous;
+# bad options and a missing instance fail with a clear message.
 . "$(dirname "$0")/lib.sh"
 
 setup_default httpd_start
@@ -50,6 +51,31 @@ for how in "" "--tun $TUN" "--control $SOCK"; do
     grep -q "socks5://$SRV_IP4:$DANTE_PORT" <<<"$row" || fail "flows $how: no proxy in the row: $row"
 done
 info "flows row: $row"
+
+# Another namespace's instance does not make this one's ambiguous: a second tun2socks
+# in a namespace of its own, then `flows` and `status` with no argument still answer
+# here; from a third namespace, which has none, the two are named and neither chosen.
+OTHER=${CLI}o
+THIRD=${CLI}t
+ip netns add "$OTHER" && NS_CREATED+=("$OTHER") && ip netns add "$THIRD" && NS_CREATED+=("$THIRD") \
+    || fail "cannot add namespaces $OTHER and $THIRD"
+ino2=$(ip netns exec "$OTHER" stat -L -c %i /proc/self/ns/net)
+SOCK2=/run/tun2socks/net$ino2-$TUN.control
+CLEANUP_PATHS+=("$SOCK2")
+start_bg t2s_other "$OTHER" "$T2S_BIN" --proxy "socks5://127.0.0.1:9" --tun "$TUN" --address "$TUN_ADDR4"
+OTHER_PID=$BG_PID
+wait_until 10 test -S "$SOCK2" || fail "the second instance made no control socket at $SOCK2"
+out=$(ctl flows) || fail "flows with another namespace's instance running: $out"
+grep -q "$TGT4:$HTTP_PORT .*relaying" <<<"$out" || fail "flows asked the wrong instance: $out"
+out=$(ctl status) || fail "status with another namespace's instance running: $out"
+grep -q ", pid $T2S_PID, up " <<<"$out" || fail "status asked the wrong instance: $out"
+out=$(ip netns exec "$THIRD" "$T2S_BIN" status 2>&1) && fail "status from a namespace without an instance chose one: $out"
+[[ $out == *"several instances run (none in this network namespace)"* && $out == *"$SOCK"* && $out == *"$SOCK2"* ]] \
+    || fail "status from a third namespace: unclear message: $out"
+out=$(ip netns exec "$THIRD" "$T2S_BIN" status --control "$SOCK2") || fail "status --control $SOCK2: $out"
+grep -q ", pid $OTHER_PID, up " <<<"$out" || fail "status --control $SOCK2 answered for another pid: $out"
+stop_pid "$OTHER_PID"; forget_pid "$OTHER_PID"
+info "another namespace's instance: flows and status still ask this one's; a third namespace must say which"
 
 json=$(ctl flows --json --programs --sort bytes --interval 1.5) || fail "flows --json failed"
 echo "$json" >"$LOGDIR/flows.json"

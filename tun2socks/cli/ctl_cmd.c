@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "ctl_find.h"
 #include "ctl_flows.h"
 #include "ctl_proto.h"
 #include "sockdiag.h"
@@ -58,7 +60,8 @@ static const char usage[] =
 	"\n"
 	"Ask a running tun2socks through its control socket. The instance is the one whose\n"
 	"TUN is NAME in this network namespace (--tun), the one at PATH (--control), or,\n"
-	"with neither, the only one running.\n"
+	"with neither, the only one running in this network namespace (if it has none,\n"
+	"the only one running).\n"
 	"\n"
 	"  status          version, uptime, TUN, capture mode, the proxy's state, UDP mode,\n"
 	"                  memory and every counter\n"
@@ -111,25 +114,32 @@ answers(const char *path)
 	return ok;
 }
 
+#define FIND_MAX 64 /* answering sockets considered; more are named "and more" */
+
 static int
 find_instance(const struct opts *o, char *path, size_t cap)
 {
+	static char names[FIND_MAX][NAME_MAX + 1];
+	const char *list[FIND_MAX];
 	struct stat st;
 	struct dirent *de;
+	unsigned long own = 0;
+	size_t n = 0, more = 0, i;
+	bool mine_only;
 	DIR *dir;
-	int found = 0;
+	int pick;
 
 	if (o->control != NULL) {
 		snprintf(path, cap, "%s", o->control);
 		return 0;
 	}
-	if (o->tun != NULL) {
-		if (stat("/proc/self/ns/net", &st) < 0) {
-			fprintf(stderr, "tun2socks: cannot tell our network namespace: %s\n", strerror(errno));
-			return -1;
-		}
-		return control_default_path((unsigned long)st.st_ino, o->tun, path, cap) < 0 ? -1 : 0;
+	if (stat("/proc/self/ns/net", &st) < 0) {
+		fprintf(stderr, "tun2socks: cannot tell our network namespace: %s\n", strerror(errno));
+		return -1;
 	}
+	own = (unsigned long)st.st_ino;
+	if (o->tun != NULL)
+		return control_default_path(own, o->tun, path, cap) < 0 ? -1 : 0;
 	dir = opendir(CONTROL_DIR);
 	while (dir != NULL && (de = readdir(dir)) != NULL) {
 		size_t len = strlen(de->d_name);
@@ -138,23 +148,33 @@ find_instance(const struct opts *o, char *path, size_t cap)
 		if (len < 9 || strcmp(de->d_name + len - 8, ".control") != 0 ||
 		    (size_t)snprintf(p, sizeof(p), "%s/%s", CONTROL_DIR, de->d_name) >= sizeof(p) || !answers(p))
 			continue; /* a socket nobody answers is a dead run's (after --user it stays) */
-		if (found++ == 0)
-			snprintf(path, cap, "%s", p);
-		else
-			fprintf(stderr, "%s\n", p);
+		if (n == FIND_MAX) {
+			more++;
+			continue;
+		}
+		snprintf(names[n], sizeof(names[n]), "%s", de->d_name);
+		list[n] = names[n];
+		n++;
 	}
 	if (dir != NULL)
 		closedir(dir);
-	if (found == 0) {
+	pick = ctl_find_pick(list, n, own, &mine_only);
+	if (pick >= 0 && more == 0) {
+		snprintf(path, cap, "%s/%s", CONTROL_DIR, list[pick]);
+		return 0;
+	}
+	if (pick == -ENOENT) {
 		fprintf(stderr, "tun2socks: no tun2socks is running (no control socket in %s answers)\n", CONTROL_DIR);
 		return -1;
 	}
-	if (found > 1) {
-		fprintf(stderr, "tun2socks: %d instances run (%s and the above): say which with --tun or --control\n",
-			found, path);
-		return -1;
-	}
-	return 0;
+	fprintf(stderr, "tun2socks: several instances run%s; say which with --tun or --control:\n",
+		mine_only ? " in this network namespace" : pick >= 0 ? "" : " (none in this network namespace)");
+	for (i = 0; i < n; i++)
+		if (!mine_only || ctl_find_in_netns(list[i], own))
+			fprintf(stderr, "  %s/%s\n", CONTROL_DIR, list[i]);
+	if (more > 0)
+		fprintf(stderr, "  and %zu more\n", more);
+	return -1;
 }
 
 static int
