@@ -201,6 +201,39 @@ test_handshake_waits_for_connect(void **state)
 	assert_false(x->app->rx_bad);
 }
 
+/* The proxy answers near the end of --connect-timeout and the application's ACK of the
+ * SYN|ACK comes after it (a loaded host, a lost SYN|ACK): the handshake gets its own
+ * time, and the connection relays instead of meeting a RST (t26 under valgrind). */
+static void
+test_handshake_outlives_connect_timeout(void **state)
+{
+	struct fx *x = *state;
+	const struct fake_socks5_stats *st = fake_socks5_get_stats(x->fake);
+	struct t2s_endpoint dst;
+	int fd;
+
+	x->cfg.connect_timeout = 1.0;
+	fake_socks5_set_connect_rep(x->fake, FAKE_SOCKS5_CONNECT_HOLD);
+	x->app = new_app(x);
+	tcp_app_connect(x->app);
+	ASSERT_WITHIN(st->held == 1, WAIT);
+	RUN_FOR(0.7);
+	tun_peer_hold(x->peer, true); /* the SYN|ACK is not seen yet */
+	fake_socks5_release(x->fake);
+	RUN_FOR(0.8); /* past what was left of --connect-timeout */
+	tun_peer_hold(x->peer, false);
+	ASSERT_WITHIN(x->app->established, WAIT);
+	fd = fake_socks5_take_target(x->fake, &dst);
+	assert_true(fd >= 0);
+	x->target = tcp_target_new(g_loop, fd, x->app->rx_seed, x->app->tx_seed);
+	tcp_app_send(x->app, 5000);
+	tcp_target_send(x->target, 7000);
+	ASSERT_WITHIN((x->target->rx_bytes == 5000 && x->app->rx_bytes == 7000) || x->app->rsts > 0, WAIT);
+	assert_int_equal(x->app->rsts, 0);
+	assert_int_equal(x->target->rx_bytes, 5000);
+	assert_int_equal(x->app->rx_bytes, 7000);
+}
+
 /* REP 5 (connection refused): the application gets RST for its SYN, never SYN|ACK. */
 static void
 test_refused_gets_rst(void **state)
@@ -657,6 +690,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_handshake_waits_for_connect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_handshake_outlives_connect_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_gets_rst, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreachable_gets_icmp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retry_on_refusing_proxy, setup, teardown),

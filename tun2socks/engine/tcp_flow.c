@@ -1110,6 +1110,12 @@ flow_socks_done_cb(void *arg, const struct proxy_tcp_result *res)
 	f->socks = NULL;
 	ev_io_init(&f->io, tcp_flow_sock_io_cb, f->fd, EV_READ);
 	f->state = TCP_FLOW_HANDSHAKING;
+	/* The application gets a --connect-timeout of its own to complete the handshake:
+	 * what was left of the proxy's (maybe nothing) must not abort a connection lwIP
+	 * answers now, whose ACK would then meet a RST. */
+	ev_timer_stop(t->env.loop, &f->timer);
+	ev_timer_set(&f->timer, t->env.cfg->connect_timeout, 0);
+	ev_timer_start(t->env.loop, &f->timer);
 
 	/* Anything lwIP still holds for this tuple is a finished connection's leftover. */
 	if (f->node.key.family == 4) {
