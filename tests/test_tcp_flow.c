@@ -43,7 +43,7 @@
 #define DST_PORT 8080
 #define WAIT 10.0       /* deadline for what should happen at once */
 #define BULK_WAIT 60.0  /* deadline for transfers of some MB (ASan, a loaded machine) */
-/* lwIP frees a TIME_WAIT pcb 2 * TCP_MSL (4 s) after it entered it, checked every 0.5 s. */
+/* lwIP frees a TIME_WAIT pcb 2 * TCP_MSL (4 s) after it entered it, checked every 0.1 s. */
 #define PAST_TIME_WAIT 5.0
 /* More than any path of this test can hold (lwIP's window, socket buffers). */
 #define ENDLESS (256ull * 1024 * 1024)
