@@ -21,7 +21,7 @@ typedef void (*lwip_port_diag_fn)(const char *msg);
 
 /*
  * Initialises lwIP (once per process: a later init after lwip_port_fini reuses it)
- * and starts the 250 ms timer on loop. diag also receives a failed lwIP assertion,
+ * and starts the 50 ms timer (TCP_TMR_INTERVAL) on loop. diag also receives a failed lwIP assertion,
  * just before abort(). Returns 0 or -EALREADY (initialised and not finished).
  */
 int lwip_port_init(struct ev_loop *loop, lwip_port_diag_fn diag);

@@ -111,8 +111,22 @@ uint16_t lwip_port_ooseq_pbufs(const struct tcp_pcb *pcb);
  * the passive closer then, keeps none. Only the newest LWIP_PORT_TIME_WAIT_KEPT are kept
  * (lwip_port_tcp_forget; docs/ARCHITECTURE.md, "TIME_WAIT"). */
 #define TCP_MSL 2000UL
+/* Retransmission timing. lwIP counts its RTO in ticks of TCP_SLOW_INTERVAL (twice
+ * TCP_TMR_INTERVAL) and its integer estimator never brings the deviation term below 3
+ * ticks, so the RTO on a sub-millisecond hop is 3 slow ticks: with the default 250 ms
+ * timer 1.5 s, doubling from there (3, 6, 12 s...), and 3 s before the first RTT sample.
+ * A 50 ms timer makes the tick 100 ms: RTO 200-300 ms on a local hop, about Linux's own
+ * 200 ms floor, and RFC 6298's initial 1 s (2.1). RFC 6298 (2.4) rounds the RTO up to
+ * 1 s; we do not: every peer here is the local kernel or a LAN client one hop away,
+ * whose RTT is far below the tick. Delayed ACKs (tcp_fasttmr) go out within 50 ms.
+ * Figures: docs/ARCHITECTURE.md, "Retransmission timing". */
+#define TCP_TMR_INTERVAL 50
+#define LWIP_TCP_RTO_TIME 1000
+/* Giving up: SYN|ACK after 1+2+4+8+16 s; data after 12 retransmissions (backoff capped
+ * at 128 x RTO): about 4.5 minutes from a 300 ms RTO, well above RFC 1122's 100 s (8
+ * would now be 2 minutes; with 500 ms ticks they were 9.5). */
 #define TCP_SYNMAXRTX 4
-#define TCP_MAXRTX 8
+#define TCP_MAXRTX 12
 /* lwIP announces a reopened receive window once it grew by this much. Its only use is
  * in tcp_recved, where `pcb` is in scope. The default, min(TCP_WND / 4, 4 * TCP_MSS),
  * is 256 KiB here: more than the 64 KiB window of a peer without window scaling can ever

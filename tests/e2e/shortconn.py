@@ -13,7 +13,9 @@ connect fails with EADDRNOTAVAIL: retried within the deadline, counted).
 A connection counts only when the whole body arrived and its SHA-256 matches; a
 reset or a short body is a failure. With --until, clients stop once FILE exists
 (or at the deadline), -n being a cap: background churn for another test phase.
-Prints one summary line; exit status 1 on any failure.
+Prints one summary line (with the spread of the connections' times, connect to last
+byte, and how many took over 1 s and over 3 s: figures, never asserted); exit status 1
+on any failure.
 """
 import os
 import argparse
@@ -83,6 +85,7 @@ def main():
 
     lock = threading.Lock()
     state = {"next": 0, "ok": 0, "busy_retries": 0}
+    times = []
     errors = []
     t0 = time.monotonic()
     deadline = t0 + a.deadline
@@ -102,7 +105,10 @@ def main():
                         errors.append("connection %d: deadline of %.0f s passed" % (i, a.deadline))
                     return
                 try:
+                    t1 = time.monotonic()
                     one(a, a.sport_base + c if a.sport_base else 0)
+                    with lock:
+                        times.append(time.monotonic() - t1)
                     break
                 except OSError as e:
                     if e.errno in (errno.EADDRNOTAVAIL, errno.EADDRINUSE):
@@ -129,8 +135,14 @@ def main():
     dt = time.monotonic() - t0
     reuse = ("%d tuples each reused ~%d times" % (a.conc, state["next"] // a.conc) if a.sport_base
              else "ports the kernel picked")
-    print("shortconn: %d/%d ok (sha256), %s, %d waits for a tuple in LAST_ACK, %.1f s" % (
-        state["ok"], state["next"], reuse, state["busy_retries"], dt))
+    times.sort()
+    spread = ""
+    if times:
+        spread = ", per connection median %.3f s, p99 %.3f s, max %.3f s, %d over 1 s, %d over 3 s" % (
+            times[len(times) // 2], times[min(len(times) - 1, len(times) * 99 // 100)], times[-1],
+            sum(t > 1 for t in times), sum(t > 3 for t in times))
+    print("shortconn: %d/%d ok (sha256), %s, %d waits for a tuple in LAST_ACK, %.1f s%s" % (
+        state["ok"], state["next"], reuse, state["busy_retries"], dt, spread))
     for e in errors[:5]:
         print("  " + e, file=sys.stderr)
     return 0 if state["ok"] == state["next"] and (a.until or state["ok"] == a.n) and not errors else 1

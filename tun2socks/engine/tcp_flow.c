@@ -57,6 +57,16 @@
 #define RESUME_SNDBUF (16 * 1024)
 /* Keep this many pbufs of lwIP's send queue free for the segments of one read. */
 #define QUEUE_HEADROOM 16
+/*
+ * What a flow hands lwIP towards the application (written, not yet acknowledged) is
+ * kept within twice the largest window the application announced, and at least this
+ * much: more could not leave before acknowledgements anyway and waits better in the
+ * proxy socket. Without it every flow filled TCP_SND_BUF (1 MiB) at once, so 1,000
+ * downloads to slow readers (64 KiB windows) held the whole memory budget in lwIP's send
+ * queues, and the budget then dropped the applications' own data at the TUN (their
+ * requests among it): docs/ARCHITECTURE.md, "Many active flows".
+ */
+#define SEND_AHEAD_MIN (128 * 1024)
 
 enum tcp_flow_state {
 	TCP_FLOW_CONNECTING,  /* SOCKS handshake under way; the application's SYN is held */
@@ -475,10 +485,24 @@ tcp_flow_pcb_recv_cb(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 
 /* ---- proxy -> app ------------------------------------------------------------- */
 
+/* Bytes lwIP may take now: its own send buffer, within SEND_AHEAD_MIN's rule. */
+static size_t
+send_room(const struct tcp_flow *f)
+{
+	size_t room = tcp_sndbuf(f->pcb), ahead = 2 * (size_t)f->pcb->snd_wnd_max;
+	size_t written = (uint32_t)(f->pcb->snd_lbb - f->pcb->lastack);
+
+	if (ahead < SEND_AHEAD_MIN)
+		ahead = SEND_AHEAD_MIN;
+	if (written >= ahead)
+		return 0;
+	return room < ahead - written ? room : ahead - written;
+}
+
 static bool
 lwip_has_room(const struct tcp_flow *f, size_t need)
 {
-	return tcp_sndbuf(f->pcb) >= need && tcp_sndqueuelen(f->pcb) + QUEUE_HEADROOM < TCP_SND_QUEUELEN;
+	return send_room(f) >= need && tcp_sndqueuelen(f->pcb) + QUEUE_HEADROOM < TCP_SND_QUEUELEN;
 }
 
 /*
@@ -550,7 +574,7 @@ pump_from_proxy(struct tcp_flow *f)
 	int r;
 
 	for (int i = 0; i < READS_PER_WAKEUP && !f->proxy_eof; i++) {
-		size_t room = tcp_sndbuf(f->pcb), len;
+		size_t room = send_room(f), len;
 		/* Stream order: once bytes sit in the txbuf, later ones must follow them there. */
 		bool chunked = f->bulk || !txbuf_empty(&f->tx);
 		uint8_t *buf;
