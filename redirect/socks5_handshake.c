@@ -175,6 +175,7 @@ handle_reply(struct socks5_handshake *hs)
 enum socks5_handshake_status
 socks5_handshake_on_writable(struct socks5_handshake *hs, int fd)
 {
+	enum socks5_handshake_status st;
 	ssize_t n;
 	int err;
 
@@ -182,7 +183,11 @@ socks5_handshake_on_writable(struct socks5_handshake *hs, int fd)
 		err = sock_error(fd);
 		if (err < 0)
 			return finish(hs, SOCKS5_HANDSHAKE_PROXY_UNREACHABLE, err, 0);
-		return advance(hs, SOCKS5_HANDSHAKE_STEP_METHOD);
+		/* Just connected, so the socket has room: the first request goes out now,
+		 * not after another trip through the event loop. */
+		st = advance(hs, SOCKS5_HANDSHAKE_STEP_METHOD);
+		if (st != SOCKS5_HANDSHAKE_NEED_WRITE)
+			return st;
 	}
 	n = send(fd, hs->out + hs->out_off, hs->out_len - hs->out_off, MSG_NOSIGNAL);
 	if (n < 0) {
