@@ -100,16 +100,25 @@ prepare_pipelined(struct socks5_handshake *hs)
 	return 0;
 }
 
+static enum socks5_handshake_status handle_reply(struct socks5_handshake *hs);
+
+/* Drops the n bytes of the reply just decoded, keeping what followed it (pipelined). */
+static void
+consume(struct socks5_handshake *hs, size_t n)
+{
+	memmove(hs->in, hs->in + n, hs->in_len - n);
+	hs->in_len -= n;
+}
+
 static enum socks5_handshake_status
 advance(struct socks5_handshake *hs, enum socks5_handshake_step next)
 {
 	int err;
 
 	if (hs->pipelined && next != SOCKS5_HANDSHAKE_STEP_METHOD) {
-		/* Already sent: wait for its reply. */
+		/* Already sent: its reply may have begun in what was read (consume kept it). */
 		hs->step = next;
-		hs->in_len = 0;
-		return SOCKS5_HANDSHAKE_NEED_READ;
+		return hs->in_len > 0 ? handle_reply(hs) : SOCKS5_HANDSHAKE_NEED_READ;
 	}
 	hs->step = next;
 	if (hs->pipelined) {
@@ -143,6 +152,7 @@ handle_reply(struct socks5_handshake *hs)
 			hs->mismatch = true;
 			return finish(hs, SOCKS5_HANDSHAKE_PROXY_PROTOCOL, -EPROTO, 0);
 		}
+		consume(hs, (size_t)n);
 		if (hs->method == SOCKS5_METHOD_USERPASS && hs->user != NULL)
 			return advance(hs, SOCKS5_HANDSHAKE_STEP_AUTH);
 		if (hs->method == SOCKS5_METHOD_NONE)
@@ -157,6 +167,7 @@ handle_reply(struct socks5_handshake *hs)
 			return finish(hs, SOCKS5_HANDSHAKE_PROXY_PROTOCOL, n, 0);
 		if (status != 0)
 			return finish(hs, SOCKS5_HANDSHAKE_PROXY_AUTH, -EACCES, 0);
+		consume(hs, (size_t)n);
 		return advance(hs, SOCKS5_HANDSHAKE_STEP_REQUEST);
 	case SOCKS5_HANDSHAKE_STEP_REQUEST:
 		n = socks5_proto_decode_reply(hs->in, hs->in_len, &status, &hs->bnd);
@@ -175,6 +186,7 @@ handle_reply(struct socks5_handshake *hs)
 enum socks5_handshake_status
 socks5_handshake_on_writable(struct socks5_handshake *hs, int fd)
 {
+	enum socks5_handshake_status st;
 	ssize_t n;
 	int err;
 
@@ -182,7 +194,11 @@ socks5_handshake_on_writable(struct socks5_handshake *hs, int fd)
 		err = sock_error(fd);
 		if (err < 0)
 			return finish(hs, SOCKS5_HANDSHAKE_PROXY_UNREACHABLE, err, 0);
-		return advance(hs, SOCKS5_HANDSHAKE_STEP_METHOD);
+		/* Just connected, so the socket has room: the first request goes out now,
+		 * not after another trip through the event loop. */
+		st = advance(hs, SOCKS5_HANDSHAKE_STEP_METHOD);
+		if (st != SOCKS5_HANDSHAKE_NEED_WRITE)
+			return st;
 	}
 	n = send(fd, hs->out + hs->out_off, hs->out_len - hs->out_off, MSG_NOSIGNAL);
 	if (n < 0) {
@@ -196,14 +212,28 @@ socks5_handshake_on_writable(struct socks5_handshake *hs, int fd)
 	return SOCKS5_HANDSHAKE_NEED_WRITE;
 }
 
-/* How many more bytes the current reply needs, judged from what has arrived. */
+/* The shortest CONNECT or ASSOCIATE reply: a domain of length 0. */
+#define REPLY_MIN (4 + 1 + 2)
+
+/* How many more bytes the current reply needs, judged from what has arrived; never a
+ * byte past its end (nor, pipelined, past the end of the replies still to come). */
 static size_t
 reply_bytes_missing(const struct socks5_handshake *hs)
 {
 	size_t total;
 
-	if (hs->step != SOCKS5_HANDSHAKE_STEP_REQUEST)
-		return 2 - hs->in_len; /* VER METHOD, or VER STATUS */
+	if (hs->step != SOCKS5_HANDSHAKE_STEP_REQUEST) {
+		/* VER METHOD, or VER STATUS; pipelined, also what is sure to follow: the
+		 * credentials' reply, and the shortest request reply there is (VER REP RSV
+		 * ATYP, a domain's length byte 0, the port). */
+		total = 2;
+		if (hs->pipelined && hs->step == SOCKS5_HANDSHAKE_STEP_METHOD &&
+		    hs->expect_method == SOCKS5_METHOD_USERPASS)
+			total += 2;
+		if (hs->pipelined)
+			total += REPLY_MIN;
+		return total > hs->in_len ? total - hs->in_len : 1;
+	}
 	if (hs->in_len < 5)
 		return 5 - hs->in_len; /* VER REP RSV ATYP and the first address byte */
 	switch (hs->in[3]) {
@@ -226,20 +256,29 @@ reply_bytes_missing(const struct socks5_handshake *hs)
 enum socks5_handshake_status
 socks5_handshake_on_readable(struct socks5_handshake *hs, int fd)
 {
+	enum socks5_handshake_status st = SOCKS5_HANDSHAKE_NEED_READ;
+	size_t want;
 	ssize_t n;
 
 	/* Read exactly up to the end of the current reply: after CONNECT, a server-first
 	 * protocol (SSH, SMTP) may send its banner right behind the reply, and those bytes
 	 * belong to the relayed stream; after UDP ASSOCIATE, an early EOF stays in a read
-	 * of its own. */
-	n = recv(fd, hs->in + hs->in_len, reply_bytes_missing(hs), 0);
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EINTR)
-			return SOCKS5_HANDSHAKE_NEED_READ;
-		return finish(hs, SOCKS5_HANDSHAKE_PROXY_PROTOCOL, -errno, 0);
+	 * of its own. A read that got all it asked for is followed at once by the next
+	 * (the rest of a reply usually came in the same segment). */
+	for (int i = 0; i < 4 && st == SOCKS5_HANDSHAKE_NEED_READ; i++) {
+		want = reply_bytes_missing(hs);
+		n = recv(fd, hs->in + hs->in_len, want, 0);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return SOCKS5_HANDSHAKE_NEED_READ;
+			return finish(hs, SOCKS5_HANDSHAKE_PROXY_PROTOCOL, -errno, 0);
+		}
+		if (n == 0)
+			return finish(hs, SOCKS5_HANDSHAKE_PROXY_PROTOCOL, -ECONNRESET, 0);
+		hs->in_len += (size_t)n;
+		st = handle_reply(hs);
+		if ((size_t)n < want)
+			break;
 	}
-	if (n == 0)
-		return finish(hs, SOCKS5_HANDSHAKE_PROXY_PROTOCOL, -ECONNRESET, 0);
-	hs->in_len += (size_t)n;
-	return handle_reply(hs);
+	return st;
 }

@@ -84,7 +84,8 @@ void socks5_handshake_init(struct socks5_handshake *hs, const struct socks5_serv
  */
 void socks5_handshake_pipeline(struct socks5_handshake *hs, uint8_t method);
 
-/* Drive the handshake when fd is writable / readable. Never closes fd. */
+/* Drive the handshake when fd is writable / readable. Never closes fd. The writable call that
+ * finds the connection made also sends the first request at once. */
 enum socks5_handshake_status socks5_handshake_on_writable(struct socks5_handshake *hs, int fd);
 enum socks5_handshake_status socks5_handshake_on_readable(struct socks5_handshake *hs, int fd);
 

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -130,6 +131,39 @@ test_accepting_proxy_one_write(void **state)
 	assert_memory_equal(req, expect_req, len);
 	assert_int_equal(r.pipeline.pipelined, 2);
 	assert_int_equal(r.pipeline.fallbacks, 0);
+	rig_stop(&r);
+}
+
+/* A pipelined handshake reads its replies in as few reads as may be, but never past
+ * the end of the CONNECT reply: what the server sent behind it (a 200-byte BND name,
+ * then "STREAM" in the same send) is the relayed stream's. */
+static void
+test_pipelined_reads_stop_at_reply_end(void **state)
+{
+	struct rig r;
+	struct socks5_outcome o;
+	char data[16] = {0};
+	size_t n = 0;
+
+	(void)state;
+	rig_start(&r, FAKE_SOCKS5_SCRIPT_DOMAIN_REPLY, NULL, NULL);
+	assert_int_equal(rig_connect(&r, &o), 2);
+	assert_int_equal(rig_connect(&r, &o), 1); /* the probe */
+	assert_int_equal(r.pipeline.state, SOCKS5_PIPELINE_OK);
+	socks5_outcome_connect(&o, r.loop, &r.server);
+	assert_int_equal(o.res.failure, SOCKS5_TCP_OK);
+	assert_true(o.fd >= 0);
+	for (int i = 0; i < 500 && n < 6; i++) {
+		ssize_t got = recv(o.fd, data + n, sizeof(data) - 1 - n, MSG_DONTWAIT);
+
+		if (got > 0)
+			n += (size_t)got;
+		else
+			loop_run_for(r.loop, 0.01);
+	}
+	assert_string_equal(data, "STREAM");
+	close(o.fd);
+	assert_true(fake_socks5_wait_closed(r.fake, 5.0));
 	rig_stop(&r);
 }
 
@@ -259,6 +293,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_state_transitions),
 		cmocka_unit_test(test_accepting_proxy_one_write),
+		cmocka_unit_test(test_pipelined_reads_stop_at_reply_end),
 		cmocka_unit_test(test_accepting_proxy_auth),
 		cmocka_unit_test(test_rejected_request_counts_as_answered),
 		cmocka_unit_test(test_greeting_only_proxy_falls_back),

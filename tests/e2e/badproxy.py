@@ -8,6 +8,8 @@
   badreply    answer CONNECT with VER 4
   rep:N       answer CONNECT with REP N (a well-formed failure)
   slowreply   answer CONNECT with success one byte per 200 ms, then echo
+  answerclose answer CONNECT with success, a 6-byte banner (hello and a newline) and a FIN,
+              all in one segment (a server that speaks first and closes at once)
   udpsilent   a working CONNECT (relays to the real target), and a UDP
               ASSOCIATE that succeeds but whose relay swallows every datagram
 """
@@ -125,6 +127,12 @@ def serve(c, mode):
             return
         if mode.startswith("rep:"):
             c.sendall(b"\x05" + bytes([int(mode[4:])]) + ok[2:])
+            return
+        if mode == "answerclose":
+            # Corked: the reply, the banner and the FIN leave in one segment, so all
+            # three are in tun2socks' socket before its application connects.
+            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+            c.sendall(ok + b"hello\n")
             return
         if mode == "slowreply":
             for b in ok:

@@ -570,7 +570,7 @@ static int
 pump_from_proxy(struct tcp_flow *f)
 {
 	struct txpool *pool = &f->set->txpool;
-	bool queued = false;
+	bool queued = false, looked_for_fin = false;
 	int r;
 
 	for (int i = 0; i < READS_PER_WAKEUP && !f->proxy_eof; i++) {
@@ -617,8 +617,16 @@ pump_from_proxy(struct tcp_flow *f)
 			return r;
 		queued = true;
 		f->last_active = ev_now(f->set->env.loop);
-		if (r == 0 || (size_t)n < len)
+		if (r == 0)
 			break;
+		/* A short read emptied the socket, but the proxy's FIN may sit right behind
+		 * those bytes (a server that answers and closes, as HTTP/1.0 does): one more
+		 * read finds it, and the FIN goes out in the segment that carries them, before
+		 * tcp_output (one TUN write and one application ACK fewer per connection).
+		 * Only for copied reads: a bulk stream's short reads would each pay a recv. */
+		if ((size_t)n < len && (chunked || looked_for_fin))
+			break;
+		looked_for_fin = (size_t)n < len;
 	}
 	txbuf_trim(&f->tx, pool);
 	if (queued)
