@@ -143,6 +143,30 @@ lwip_port_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		ip6_reass_tmr();
 #endif
 	}
+#if !IP_REASSEMBLY && !LWIP_IPV6_REASS
+	/* Nothing left to time: no wake-ups while idle (an always-on service). The next
+	 * packet into lwIP starts it again (lwip_port_timer_wake), before any pcb exists. */
+	if (tcp_active_pcbs == NULL && tcp_tw_pcbs == NULL) {
+		ev_ref(port.loop);
+		ev_timer_stop(port.loop, &port.timer);
+	}
+#endif
+}
+
+void
+lwip_port_timer_wake(void)
+{
+	if (port.loop == NULL || ev_is_active(&port.timer))
+		return;
+	ev_timer_again(port.loop, &port.timer);
+	/* The timer alone must not keep the loop alive once everything else is gone. */
+	ev_unref(port.loop);
+}
+
+bool
+lwip_port_timer_running(void)
+{
+	return port.loop != NULL && ev_is_active(&port.timer);
 }
 
 int
@@ -172,8 +196,10 @@ lwip_port_fini(void)
 {
 	if (port.loop == NULL)
 		return;
-	ev_ref(port.loop);
-	ev_timer_stop(port.loop, &port.timer);
+	if (ev_is_active(&port.timer)) {
+		ev_ref(port.loop);
+		ev_timer_stop(port.loop, &port.timer);
+	}
 	port.loop = NULL;
 }
 

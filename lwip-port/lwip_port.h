@@ -7,6 +7,7 @@
 #ifndef T2S_LWIP_PORT_LWIP_PORT_H
 #define T2S_LWIP_PORT_LWIP_PORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,16 @@ int lwip_port_init(struct ev_loop *loop, lwip_port_diag_fn diag);
 
 /* Stops the timer. lwIP itself cannot be de-initialised; pcbs must be gone already. */
 void lwip_port_fini(void);
+
+/*
+ * The timer stops itself on a tick that finds no pcb to time (no active or TIME_WAIT
+ * pcb: an idle instance wakes up for nothing). Every packet handed to lwIP starts it
+ * again first (tunif_input calls this), so a pcb never exists without it; only a
+ * caller that makes pcbs in another way (tests) calls it too. Cheap when running.
+ */
+void lwip_port_timer_wake(void);
+/* The timer is running (for tests). */
+bool lwip_port_timer_running(void);
 
 /*
  * Forgets every pcb lwIP still keeps for this 4-tuple (TIME_WAIT, or closing pcbs that

@@ -8,8 +8,6 @@
  */
 #include "tunif.h"
 
-#include "lwip_port.h"
-
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -24,6 +22,8 @@
 #include <lwip/prot/ip6.h>
 #include <lwip/raw.h>
 #include <lwip/tcp.h>
+
+#include "lwip_port.h"
 
 /* The netif slot that carries the current packet's IPv6 destination. */
 #define RETARGET_SLOT (LWIP_IPV6_NUM_ADDRESSES - 1)
@@ -241,6 +241,7 @@ tunif_input(struct tunif *tif, struct pbuf *p)
 	struct netif *netif = &tif->netif;
 	u8_t version = (*(u8_t *)p->payload) >> 4;
 
+	lwip_port_timer_wake(); /* before lwIP may make a pcb for this packet */
 	if (version == 4 && p->len >= IP_HLEN) {
 		const struct ip_hdr *h = p->payload;
 		ip4_addr_t saved = *netif_ip4_addr(netif);

@@ -315,6 +315,57 @@ input_new_sets_active_aside(void **state)
 	lwip_port_fini();
 }
 
+static void
+tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+}
+
+/* Runs the default loop for up to secs, until the port's timer is running == want (stop
+ * early) or, with until false, for all of secs. A 5 ms timer of ours keeps ev_run
+ * waiting (the port's own is unreferenced). Returns the timer's state at the end. */
+static bool
+run_loop(double secs, bool want, bool until)
+{
+	struct ev_loop *loop = ev_default_loop(0);
+	ev_tstamp end;
+	ev_timer tick;
+
+	ev_timer_init(&tick, tick_cb, 0.005, 0.005);
+	ev_now_update(loop);
+	end = ev_now(loop) + secs;
+	ev_timer_start(loop, &tick);
+	while (ev_now(loop) < end && !(until && lwip_port_timer_running() == want))
+		ev_run(loop, EVRUN_ONCE);
+	ev_timer_stop(loop, &tick);
+	return lwip_port_timer_running();
+}
+
+/* The timer stops on a tick with no pcb to time, a wake starts it again, and it keeps
+ * running while a pcb exists: an idle instance does not wake 20 times a second. */
+static void
+timer_sleeps_when_idle(void **state)
+{
+	struct tcp_pcb *pcb;
+
+	(void)state;
+	assert_int_equal(lwip_port_init(ev_default_loop(0), NULL), 0);
+	assert_true(lwip_port_timer_running());
+	assert_false(run_loop(2.0, false, true));
+	lwip_port_timer_wake();
+	assert_true(lwip_port_timer_running());
+	pcb = fake_leftover(NULL, 32000);
+	assert_true(run_loop(0.3, true, false)); /* 6 ticks with a pcb: still running */
+	tcp_abandon(pcb, 0);
+	assert_false(run_loop(2.0, false, true));
+	lwip_port_timer_wake(); /* twice woken is one timer; fini with it running */
+	lwip_port_timer_wake();
+	lwip_port_fini();
+	assert_false(lwip_port_timer_running());
+}
+
 int
 main(void)
 {
@@ -325,6 +376,7 @@ main(void)
 		cmocka_unit_test(forget_bounds_time_wait),
 		cmocka_unit_test(forget_walks_active_only_when_needed),
 		cmocka_unit_test(input_new_sets_active_aside),
+		cmocka_unit_test(timer_sleeps_when_idle),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -790,14 +790,14 @@ sel_timewait_to() { ip netns exec "$CLI" ss -Htan state time-wait "dport = :$ECH
 
 # sel_closed_sockets WHO WHAT [leaking]: as WHO, 3 TCP connections per family to the
 # echo port closed by the client first (the server's FIN is then ACKed from TIME_WAIT,
-# with no socket: as uid 0, in no cgroup) and 2 UDP echoes per family whose socket
-# closes before the answer (the kernel answers with ICMP port unreachable, likewise).
-# Waits until all were sent (TIME_WAIT entries, ICMP counters), unless "leaking": a
-# leaked ACK meets the real server, whose reset ends TIME_WAIT, so nothing to wait for.
+# with no socket: as uid 0, in no cgroup) and UDP echoes per family whose socket
+# closes before the answer (the kernel answers with ICMP port unreachable, likewise:
+# sel_closed_udp). Waits until all were sent (TIME_WAIT entries, ICMP counters), unless
+# "leaking": a leaked ACK meets the real server, whose reset ends TIME_WAIT, so nothing to
+# wait for.
 sel_closed_sockets() {
-    local who=$1 t4 t6 i4 i6
+    local who=$1 t4 t6
     t4=$(sel_timewait_to "$TGT4"); t6=$(sel_timewait_to "$TGT6")
-    i4=$(sel_icmp_unreach 4); i6=$(sel_icmp_unreach 6)
     "$SEL_RUN" "$who" "$PY" -c "
 import socket
 for fam, a in ((socket.AF_INET, '$TGT4'), (socket.AF_INET6, '$TGT6')):
@@ -811,18 +811,43 @@ for fam, a in ((socket.AF_INET, '$TGT4'), (socket.AF_INET6, '$TGT6')):
                 raise SystemExit('echo closed early')
             got += b
         s.close()
-    for i in range(2):
-        u = socket.socket(fam, socket.SOCK_DGRAM)
-        u.sendto(b'closed before the answer', (a, $UDP_ECHO_PORT))
-        u.close()
 " || fail "$2: closed-socket client as $("$SEL_NAME" "$who") failed"
-    [ "${3:-}" = leaking ] && return 0
+    if [ "${3:-}" = leaking ]; then
+        sel_closed_udp "$who" 4 "$TGT4" "$2" once
+        sel_closed_udp "$who" 6 "$TGT6" "$2" once
+        return 0
+    fi
     wait_until 10 num_cmp -ge "$((t4 + 3))" sel_timewait_to "$TGT4" || fail "$2: no TIME_WAIT after the server's FIN (v4)"
     wait_until 10 num_cmp -ge "$((t6 + 3))" sel_timewait_to "$TGT6" || fail "$2: no TIME_WAIT after the server's FIN (v6)"
-    wait_until 10 num_cmp -ge "$((i4 + 2))" sel_icmp_unreach 4 \
-        || fail "$2: the kernel sent no ICMP port unreachable (v4): $(sel_udp_counters)"
-    wait_until 10 num_cmp -ge "$((i6 + 2))" sel_icmp_unreach 6 \
-        || fail "$2: the kernel sent no ICMPv6 port unreachable: $(sel_udp_counters)"
+    sel_closed_udp "$who" 4 "$TGT4" "$2"
+    sel_closed_udp "$who" 6 "$TGT6" "$2"
+}
+
+# sel_closed_udp WHO 4|6 ADDR WHAT [once]: as WHO, UDP echoes to ADDR whose socket closes
+# before the answer, until the kernel has answered two of them with ICMP port unreachable
+# (UDP may lose one on the way: it is sent again, at most 6 in all); "once": two, no wait.
+sel_closed_udp() {
+    local who=$1 fam=$2 want sent=0 n
+    want=$(($(sel_icmp_unreach "$fam") + 2))
+    while :; do
+        "$SEL_RUN" "$who" "$PY" -c "
+import socket, sys
+u = socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET, socket.SOCK_DGRAM)
+u.sendto(b'closed before the answer', (sys.argv[1], int(sys.argv[2])))
+u.close()
+" "$3" "$UDP_ECHO_PORT" || fail "$4: closed UDP socket as $("$SEL_NAME" "$who") failed"
+        sent=$((sent + 1))
+        if [ "${5:-}" = once ]; then
+            [ "$sent" -ge 2 ] && return 0
+            continue
+        fi
+        n=$(sel_icmp_unreach "$fam")
+        [ "$n" -ge "$want" ] && return 0
+        [ "$sent" -ge 6 ] && break
+        wait_until 2 num_cmp -gt "$n" sel_icmp_unreach "$fam"
+        [ "$(sel_icmp_unreach "$fam")" -ge "$want" ] && return 0
+    done
+    fail "$4: the kernel answered fewer than 2 of $sent closed-socket datagrams to $3 with ICMP port unreachable: $(sel_udp_counters)"
 }
 
 # sel_blocked BLOCKED DIRECT WHAT: after a crash with the kill switch, BLOCKED reaches
