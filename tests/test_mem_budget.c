@@ -59,8 +59,8 @@ scale(void **state)
 	const uint32_t full = 1 << 20;
 
 	(void)state;
-	mem_budget_init(&b, 64 * MIB);
-	assert_int_equal(b.hard, 60 * MIB); /* the reserve is a sixteenth */
+	mem_budget_init(&b, 48 * MIB);
+	assert_int_equal(b.hard, 44 * MIB); /* the reserve is a twelfth */
 	b.hard = 64 * MIB;                  /* round figures below */
 	assert_int_equal(mem_budget_scale(&b, 0, full), full);
 	assert_int_equal(mem_budget_scale(&b, 32 * MIB, full), full);

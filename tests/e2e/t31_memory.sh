@@ -83,10 +83,18 @@ if [ -z "${T2S_E2E_SANITIZED:-}" ]; then
 fi
 
 # Past the budget: refused at once (the stalled flows hold it full), one episode in
-# the log however many are refused.
+# the log however many are refused. The stalled flows keep the accounted memory at the
+# bar itself (data past it is dropped at the TUN), so until an episode has begun a probe
+# may find it a few bytes under and be admitted; the first refusal begins one, and from
+# then on every new flow is refused until the memory falls an eighth below the bar.
+for i in $(seq 10); do
+    probe --expect refused --within 1 >>"$LOGDIR/probe.log" 2>&1 && break
+    [ "$i" -lt 10 ] || fail "10 probes past the budget admitted (accounted $used of $limit): $(tail -1 "$LOGDIR/probe.log")"
+done
+[ "$i" = 1 ] || info "probes past the budget: $((i - 1)) admitted at the bar before the first refusal"
 for i in 1 2 3; do
     probe --expect refused --within 1 >>"$LOGDIR/probe.log" 2>&1 \
-        || fail "probe $i past the budget (accounted $used of $limit): $(tail -1 "$LOGDIR/probe.log")"
+        || fail "probe $i after the first refusal (accounted $used of $limit): $(tail -1 "$LOGDIR/probe.log")"
 done
 info "past the budget: $(tail -1 "$LOGDIR/probe.log")"
 t2s_stats_now
