@@ -850,6 +850,20 @@ u.close()
     fail "$4: the kernel answered fewer than 2 of $sent closed-socket datagrams to $3 with ICMP port unreachable: $(sel_udp_counters)"
 }
 
+# sel_selftest_closed WHO WHAT SNAPSHOT [leaking]: with the selection weakened by the
+# caller (WHAT says how), WHO's closed sockets must leak at least 6 packets that the
+# counter sees; then SIGTERM must restore SNAPSHOT exactly.
+sel_selftest_closed() {
+    local n0
+    n0=$(sniff_count)
+    sel_closed_sockets "$1" "self-test" ${4:+"$4"}
+    wait_until 5 num_cmp -ge "$((n0 + 6))" sniff_count \
+        || fail "self-test: $2: only $(($(sniff_count) - n0)) closed-socket packets were counted"
+    info "self-test: $2: $(($(sniff_count) - n0)) closed-socket packets leak; the counter sees them"
+    t2s_stop TERM
+    [ "$(snapshot)" = "$3" ] || fail "self-test ($2): state differs after SIGTERM: $(diff <(echo "$3") <(snapshot))"
+}
+
 # sel_blocked BLOCKED DIRECT WHAT: after a crash with the kill switch, BLOCKED reaches
 # neither target (v4, v6) and leaks nothing; DIRECT still reaches $DIRECT4 directly.
 sel_blocked() {

@@ -91,13 +91,7 @@ sniff_selftest "$CLI"
 cap_start "$CLI" --proxy "$PROXY" --auto-route --kill-switch --tun "$TUN" --uid "$UID_A"
 in_cli nft delete chain inet "tun2socks-$TUN" select && in_cli nft flush chain inet "tun2socks-$TUN" output \
     || fail "self-test: cannot take the selection's chains away"
-n0=$(sniff_count)
-sel_closed_sockets "$UID_A" "self-test"
-wait_until 5 num_cmp -ge "$((n0 + 6))" sniff_count \
-    || fail "self-test: with the uidrange rules alone only $(($(sniff_count) - n0)) closed-socket packets were counted"
-info "self-test: uidrange rules alone leak $(($(sniff_count) - n0)) closed-socket packets; the counter sees them"
-t2s_stop TERM
-[ "$(snapshot)" = "$before" ] || fail "self-test: state differs after SIGTERM: $(diff <(echo "$before") <(snapshot))"
+sel_selftest_closed "$UID_A" "with the uidrange rules alone" "$before"
 
 # 1. --uid A.
 cap_start "$CLI" --proxy "$PROXY" --auto-route --tun "$TUN" --uid "$UID_A"

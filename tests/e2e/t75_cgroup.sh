@@ -136,13 +136,7 @@ in_cli nft flush chain inet "$T" post \
     && in_cli nft insert rule inet "$T" select ct mark and 0x03000000 == 0 oifname "$TUN" \
         ct mark set ct mark or 0x01000000 \
     || fail "self-test: cannot move the decision into the select chain"
-n0=$(sniff_count)
-sel_closed_sockets "$CG_A" "self-test" leaking
-wait_until 5 num_cmp -ge "$((n0 + 6))" sniff_count \
-    || fail "self-test: with the decision before the reroute only $(($(sniff_count) - n0)) closed-socket packets were counted"
-info "self-test: deciding before the reroute leaks $(($(sniff_count) - n0)) closed-socket packets of cgroup A"
-t2s_stop TERM
-[ "$(snapshot)" = "$before" ] || fail "self-test 2: state differs after SIGTERM: $(diff <(echo "$before") <(snapshot))"
+sel_selftest_closed "$CG_A" "with the decision before the reroute" "$before" leaking
 
 # 1. --cgroup A (relative to the cgroup2 root, as systemd names units).
 cap_start "$CLI" --proxy "$PROXY" --auto-route --tun "$TUN" --cgroup "$CG_A_REL"
