@@ -2,7 +2,7 @@
 /*
  * tcpblast: a small TCP load tool for the tun2socks benchmark (bench/run).
  *
- *   tcpblast server -l ADDR -p PORT [-w WORKERS] [--no-verify]
+ *   tcpblast server -l ADDR -p PORT [-w WORKERS] [--no-verify] [--sndbuf BYTES]
  *   tcpblast client -c ADDR -p PORT [--socks5 HOST:PORT] -d send|recv -t SECONDS -P STREAMS
  *                   [--stall SECONDS] [--no-verify]
  *   tcpblast rate   -c ADDR -p PORT [--socks5 HOST:PORT] -t SECONDS [--max N] [--conc CLIENTS]
@@ -108,7 +108,7 @@ die_usage(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\nusage:\n"
-			"  tcpblast server -l ADDR -p PORT [-w WORKERS] [--no-verify]\n"
+			"  tcpblast server -l ADDR -p PORT [-w WORKERS] [--no-verify] [--sndbuf BYTES]\n"
 			"  tcpblast client -c ADDR -p PORT [--socks5 HOST:PORT] -d send|recv -t SECONDS -P STREAMS\n"
 			"                  [--stall SECONDS] [--no-verify]\n"
 			"  tcpblast rate   -c ADDR -p PORT [--socks5 HOST:PORT] -t SECONDS [--max N] [--conc CLIENTS]\n"
@@ -403,7 +403,7 @@ static int
 run_server(int argc, char **argv)
 {
 	const char *host = NULL;
-	long port = 0, nw = 2;
+	long port = 0, nw = 2, sndbuf = 0;
 	int verify = 1;
 	struct blastnet_addr a;
 
@@ -416,6 +416,8 @@ run_server(int argc, char **argv)
 			nw = strtol(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--no-verify"))
 			verify = 0;
+		else if (!strcmp(argv[i], "--sndbuf") && i + 1 < argc)
+			sndbuf = strtol(argv[++i], NULL, 10);
 		else
 			die_usage("server: unknown option %s", argv[i]);
 	}
@@ -438,6 +440,15 @@ run_server(int argc, char **argv)
 			return 1;
 		}
 		setsockopt(w->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		/* Accepted sockets inherit it: a fixed send buffer (SO_SNDBUF stops autotuning). */
+		if (sndbuf > 0) {
+			int v = (int)sndbuf;
+
+			if (setsockopt(w->lfd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)) != 0) {
+				perror("tcpblast server: SO_SNDBUF");
+				return 1;
+			}
+		}
 		setsockopt(w->lfd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 		if (bind(w->lfd, (struct sockaddr *)&a.ss, a.len) < 0 || listen(w->lfd, 4096) < 0) {
 			fprintf(stderr, "tcpblast server: bind/listen %s:%ld: %s\n", host, port, strerror(errno));
