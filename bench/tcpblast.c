@@ -425,6 +425,8 @@ run_server(int argc, char **argv)
 		die_usage("server: need -l ADDR -p PORT (numeric address)");
 	if (nw < 1 || nw > 64)
 		die_usage("server: -w 1..64");
+	if (sndbuf < 0 || sndbuf > (1L << 30))
+		die_usage("server: --sndbuf 1..%ld bytes", 1L << 30);
 
 	struct worker *ws = calloc((size_t)nw, sizeof(*ws));
 
