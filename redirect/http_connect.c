@@ -21,6 +21,7 @@
 
 enum step {
 	STEP_CONNECTING,
+	STEP_CONNECT_FAILED, /* the first write found connect() failed: reported from the loop */
 	STEP_SENDING,
 	STEP_RECEIVING,
 	STEP_DONE,
@@ -33,6 +34,7 @@ struct http_connect {
 	enum step step;
 	proxy_tcp_done_fn done;
 	void *arg;
+	int connect_err; /* STEP_CONNECT_FAILED: -errno */
 	size_t out_off, out_len, in_len;
 	uint8_t out[HTTP_PROTO_MAX_REQUEST];
 	uint8_t in[HTTP_PROTO_MAX_RESPONSE];
@@ -147,6 +149,10 @@ http_connect_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)loop;
 	assert(s->step != STEP_DONE && "watcher fired after the response");
+	if (s->step == STEP_CONNECT_FAILED) {
+		fail(s, PROXY_TCP_UNREACHABLE, s->connect_err);
+		return;
+	}
 	if (s->step == STEP_RECEIVING) {
 		if (revents & EV_READ)
 			on_readable(s);
@@ -155,9 +161,41 @@ http_connect_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-struct http_connect *
-http_connect_new_on_fd(struct ev_loop *loop, const struct socks5_server *server, int fd,
-		       const struct t2s_endpoint *target, proxy_tcp_done_fn done, void *arg)
+/*
+ * Right after the non-blocking connect() of the session's own socket: the request goes
+ * out at once if the connection is already up (a proxy on this host or in its
+ * namespaces), skipping the wait for writability and the SO_ERROR query. A socket still
+ * in SYN_SENT refuses the send with EAGAIN and the session waits for EV_WRITE as usual.
+ */
+static void
+first_write(struct http_connect *s)
+{
+	ssize_t n = send(s->fd, s->out, s->out_len, MSG_NOSIGNAL);
+
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR) {
+			ev_io_start(s->loop, &s->io);
+			return;
+		}
+		s->step = STEP_CONNECT_FAILED;
+		s->connect_err = -errno;
+		ev_feed_event(s->loop, &s->io, EV_WRITE);
+		return;
+	}
+	s->step = STEP_SENDING;
+	s->out_off = (size_t)n;
+	if (s->out_off < s->out_len) {
+		ev_io_start(s->loop, &s->io);
+		return;
+	}
+	explicit_bzero(s->out, s->out_len);
+	s->step = STEP_RECEIVING;
+	io_watch_set(s->loop, &s->io, EV_READ);
+}
+
+static struct http_connect *
+session_new(struct ev_loop *loop, const struct socks5_server *server, int fd, bool just_connected,
+	    const struct t2s_endpoint *target, proxy_tcp_done_fn done, void *arg)
 {
 	struct http_connect *s;
 	int n;
@@ -183,9 +221,20 @@ http_connect_new_on_fd(struct ev_loop *loop, const struct socks5_server *server,
 	s->out_off = 0;
 	s->out_len = (size_t)n;
 	s->in_len = 0;
+	s->connect_err = 0;
 	ev_io_init(&s->io, http_connect_io_cb, fd, EV_WRITE);
-	ev_io_start(loop, &s->io);
+	if (just_connected)
+		first_write(s);
+	else
+		ev_io_start(loop, &s->io);
 	return s;
+}
+
+struct http_connect *
+http_connect_new_on_fd(struct ev_loop *loop, const struct socks5_server *server, int fd,
+		       const struct t2s_endpoint *target, proxy_tcp_done_fn done, void *arg)
+{
+	return session_new(loop, server, fd, false, target, done, arg);
 }
 
 struct http_connect *
@@ -199,7 +248,7 @@ http_connect_new(struct ev_loop *loop, const struct socks5_server *server, const
 		errno = -fd;
 		return NULL;
 	}
-	return http_connect_new_on_fd(loop, server, fd, target, done, arg);
+	return session_new(loop, server, fd, true, target, done, arg);
 }
 
 int
@@ -215,7 +264,7 @@ http_connect_take_fd(struct http_connect *s)
 bool
 http_connect_proxy_answered(const struct http_connect *s)
 {
-	return s->step != STEP_CONNECTING;
+	return s->step != STEP_CONNECTING && s->step != STEP_CONNECT_FAILED;
 }
 
 void

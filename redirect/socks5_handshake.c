@@ -212,6 +212,32 @@ socks5_handshake_on_writable(struct socks5_handshake *hs, int fd)
 	return SOCKS5_HANDSHAKE_NEED_WRITE;
 }
 
+enum socks5_handshake_status
+socks5_handshake_on_connect_started(struct socks5_handshake *hs, int fd)
+{
+	enum socks5_handshake_status st;
+	ssize_t n;
+
+	if (hs->step != SOCKS5_HANDSHAKE_STEP_CONNECTING)
+		return finish(hs, SOCKS5_HANDSHAKE_PROXY_PROTOCOL, -EINVAL, 0);
+	st = advance(hs, SOCKS5_HANDSHAKE_STEP_METHOD);
+	if (st != SOCKS5_HANDSHAKE_NEED_WRITE)
+		return st;
+	/* A socket still in SYN_SENT refuses a non-blocking send with EAGAIN and takes
+	 * nothing; one whose connect failed reports why. */
+	n = send(fd, hs->out, hs->out_len, MSG_NOSIGNAL);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR) {
+			hs->step = SOCKS5_HANDSHAKE_STEP_CONNECTING; /* on_writable prepares again */
+			return SOCKS5_HANDSHAKE_NEED_WRITE;
+		}
+		hs->step = SOCKS5_HANDSHAKE_STEP_CONNECTING;
+		return finish(hs, SOCKS5_HANDSHAKE_PROXY_UNREACHABLE, -errno, 0);
+	}
+	hs->out_off = (size_t)n;
+	return hs->out_off == hs->out_len ? SOCKS5_HANDSHAKE_NEED_READ : SOCKS5_HANDSHAKE_NEED_WRITE;
+}
+
 /* The shortest CONNECT or ASSOCIATE reply: a domain of length 0. */
 #define REPLY_MIN (4 + 1 + 2)
 

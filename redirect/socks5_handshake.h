@@ -84,6 +84,17 @@ void socks5_handshake_init(struct socks5_handshake *hs, const struct socks5_serv
  */
 void socks5_handshake_pipeline(struct socks5_handshake *hs, uint8_t method);
 
+/*
+ * Right after the non-blocking connect() of fd (and socks5_handshake_pipeline, if
+ * any): sends the first request at once if the connection is already up, as one to a
+ * proxy on this host or in its namespaces is by the time connect() returns (the
+ * handshake then skips a wait for writability, an SO_ERROR query and a change of the
+ * watched events). NEED_WRITE, still CONNECTING, when it is not up yet: the owner waits
+ * for EV_WRITE as after init. A failure here is the connect's:
+ * SOCKS5_HANDSHAKE_PROXY_UNREACHABLE, err from the socket (ECONNREFUSED, ...).
+ */
+enum socks5_handshake_status socks5_handshake_on_connect_started(struct socks5_handshake *hs, int fd);
+
 /* Drive the handshake when fd is writable / readable. Never closes fd. The writable call that
  * finds the connection made also sends the first request at once. */
 enum socks5_handshake_status socks5_handshake_on_writable(struct socks5_handshake *hs, int fd);

@@ -38,9 +38,11 @@ static int
 start(struct socks5_tcp *s, bool may_pipeline, int fd)
 {
 	struct socks5_pipeline *p = s->server->pipeline;
+	enum socks5_handshake_status st = SOCKS5_HANDSHAKE_NEED_WRITE;
+	bool made_here = fd < 0;
 	uint8_t method;
 
-	if (fd < 0)
+	if (made_here)
 		fd = sock_connect_nb((const struct sockaddr *)&s->server->addr, s->server->addrlen,
 				     s->server->fwmark, &s->server->hook);
 	if (fd < 0)
@@ -59,8 +61,13 @@ start(struct socks5_tcp *s, bool may_pipeline, int fd)
 		ev_timer_set(&s->probe_timer, p->probe_timeout > 0 ? p->probe_timeout : 2.0, 0);
 		ev_timer_start(s->loop, &s->probe_timer);
 	}
-	ev_io_init(&s->io, socks5_tcp_io_cb, fd, EV_WRITE);
-	ev_io_start(s->loop, &s->io);
+	if (made_here)
+		st = socks5_handshake_on_connect_started(&s->hs, fd);
+	ev_io_init(&s->io, socks5_tcp_io_cb, fd, st == SOCKS5_HANDSHAKE_NEED_READ ? EV_READ : EV_WRITE);
+	if (st == SOCKS5_HANDSHAKE_FAILED)
+		ev_feed_event(s->loop, &s->io, EV_WRITE); /* reported from the loop, as any failure */
+	else
+		ev_io_start(s->loop, &s->io);
 	return 0;
 }
 
@@ -157,8 +164,10 @@ socks5_tcp_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	enum socks5_handshake_status st;
 
 	(void)loop;
-	if (s->hs.step == SOCKS5_HANDSHAKE_STEP_DONE)
+	if (s->hs.step == SOCKS5_HANDSHAKE_STEP_DONE) {
+		finish(s); /* failed in start(): the event was fed to report it from here */
 		return;
+	}
 	if (revents & EV_WRITE)
 		st = socks5_handshake_on_writable(&s->hs, s->fd);
 	else if (revents & EV_READ)

@@ -318,6 +318,57 @@ test_refused_connect(void **state)
 	ev_loop_destroy(loop);
 }
 
+/*
+ * A proxy whose accept queue is full drops the SYN, so the connection is still in
+ * SYN_SENT when the session tries its first write right after connect(): that write must
+ * take nothing and fail nothing; the request goes out once the SYN's retransmission
+ * (about 1 s later) gets through.
+ */
+static void
+test_connect_still_in_progress(void **state)
+{
+	static const char *const chunks[] = {"HTTP/1.1 200 Connection established\r\n\r\n", NULL};
+	struct t2s_endpoint target = {.type = T2S_ENDPOINT_IPV4, .port = 22, .u.ipv4 = {198, 19, 0, 10}};
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct socks5_server server;
+	struct fake_http f;
+	struct outcome o = {.fd = -1};
+	int filler;
+
+	(void)state;
+	fake_start(&f, loop, chunks, false, &server);
+	ev_io_stop(loop, &f.accept_io);
+	assert_int_equal(listen(f.lfd, 0), 0); /* room for one connection not yet accepted */
+	filler = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(filler >= 0);
+	assert_int_equal(connect(filler, (struct sockaddr *)&server.addr, server.addrlen), 0);
+	o.session = proxy_tcp_new(loop, &server, &target, done_cb, &o);
+	assert_non_null(o.session);
+	loop_run_for(loop, 0.05);
+	assert_int_equal(o.done, 0);
+	assert_false(proxy_tcp_proxy_answered(o.session));
+	/* Make room: the filler leaves the queue, the session's next SYN is taken. */
+	for (int i = 0; i < 100; i++) {
+		int c = accept(f.lfd, NULL, NULL);
+
+		if (c >= 0) {
+			close(c);
+			break;
+		}
+		loop_run_for(loop, 0.01);
+	}
+	close(filler);
+	ev_io_start(loop, &f.accept_io);
+	(void)loop_run_until(loop, outcome_done, &o, 5.0);
+	assert_int_equal(o.done, 1);
+	assert_int_equal(o.res.failure, PROXY_TCP_OK);
+	assert_true(o.fd >= 0);
+	assert_true(strncmp(f.req, "CONNECT 198.19.0.10:22 HTTP/1.1\r\n", 33) == 0);
+	close(o.fd);
+	fake_stop(&f);
+	ev_loop_destroy(loop);
+}
+
 int
 main(void)
 {
@@ -327,6 +378,7 @@ main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_early_close_and_oversized),
 		cmocka_unit_test(test_refused_connect),
+		cmocka_unit_test(test_connect_still_in_progress),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

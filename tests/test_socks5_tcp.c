@@ -13,7 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -229,6 +232,123 @@ test_proxy_unreachable(void **state)
 	ev_loop_destroy(loop);
 }
 
+/* The session being driven by test_connect_still_in_progress, and its end. */
+struct pending {
+	struct socks5_tcp *session;
+	struct socks5_tcp_result res;
+	int fd, done;
+};
+
+static void
+pending_done_cb(void *arg, const struct socks5_tcp_result *res)
+{
+	struct pending *p = arg;
+
+	p->done++;
+	p->res = *res;
+	if (res->failure == SOCKS5_TCP_OK)
+		p->fd = socks5_tcp_take_fd(p->session);
+}
+
+/* Reads exactly len bytes from fd (blocking, a 5 s receive timeout) into buf. */
+static void
+read_exactly(int fd, uint8_t *buf, size_t len)
+{
+	struct timeval tv = {.tv_sec = 5};
+	size_t n = 0;
+
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	while (n < len) {
+		ssize_t r = recv(fd, buf + n, len - n, 0);
+
+		assert_true(r > 0);
+		n += (size_t)r;
+	}
+}
+
+/*
+ * A proxy whose accept queue is full drops the SYN, so the connection is still in
+ * SYN_SENT when the session tries its first write right after connect(): that write
+ * must take nothing and fail nothing; the greeting goes out once the SYN's retransmission
+ * (about 1 s later) gets through, and the handshake completes as usual.
+ */
+static void
+test_connect_still_in_progress(void **state)
+{
+	static const uint8_t greeting[] = {5, 1, 0};
+	static const uint8_t expect_req[] = {5, 1, 0, 1, 198, 19, 0, 10, 0, 80};
+	static const uint8_t method_reply[] = {5, 0};
+	static const uint8_t reply[] = {5, 0, 0, 1, 127, 0, 0, 1, 0x1f, 0x90};
+	struct t2s_endpoint target = {.type = T2S_ENDPOINT_IPV4, .port = 80, .u.ipv4 = {198, 19, 0, 10}};
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sin);
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct socks5_server server = {0};
+	struct pending p = {.fd = -1};
+	uint8_t buf[sizeof(expect_req)];
+	int lfd, filler, conn = -1;
+
+	(void)state;
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+	assert_int_equal(listen(lfd, 0), 0); /* room for one connection not yet accepted */
+	filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(filler >= 0);
+	assert_int_equal(connect(filler, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	memcpy(&server.addr, &sin, sizeof(sin));
+	server.addrlen = sizeof(sin);
+
+	p.session = socks5_tcp_new(loop, &server, &target, pending_done_cb, &p);
+	assert_non_null(p.session);
+	loop_run_for(loop, 0.05);
+	assert_int_equal(p.done, 0);
+	/* Make room: the filler leaves the queue, the session's next SYN is taken. */
+	close(accept(lfd, NULL, NULL));
+	close(filler);
+	for (int i = 0; i < 500 && conn < 0; i++) {
+		conn = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
+		if (conn < 0)
+			loop_run_for(loop, 0.01);
+	}
+	assert_true(conn >= 0);
+	assert_int_equal(fcntl(conn, F_SETFL, 0), 0);
+	/* The greeting arrives (after the loop saw the connection up), alone: step by step. */
+	for (int i = 0; i < 500; i++) {
+		int avail = 0;
+
+		assert_int_equal(ioctl(conn, FIONREAD, &avail), 0);
+		if (avail >= (int)sizeof(greeting))
+			break;
+		loop_run_for(loop, 0.01);
+	}
+	read_exactly(conn, buf, sizeof(greeting));
+	assert_memory_equal(buf, greeting, sizeof(greeting));
+	assert_int_equal(send(conn, method_reply, sizeof(method_reply), 0), (ssize_t)sizeof(method_reply));
+	for (int i = 0; i < 500; i++) {
+		int avail = 0;
+
+		assert_int_equal(ioctl(conn, FIONREAD, &avail), 0);
+		if (avail >= (int)sizeof(expect_req))
+			break;
+		loop_run_for(loop, 0.01);
+	}
+	read_exactly(conn, buf, sizeof(expect_req));
+	assert_memory_equal(buf, expect_req, sizeof(expect_req));
+	assert_int_equal(send(conn, reply, sizeof(reply), 0), (ssize_t)sizeof(reply));
+	for (int i = 0; i < 500 && p.done == 0; i++)
+		loop_run_for(loop, 0.01);
+	assert_int_equal(p.done, 1);
+	assert_int_equal(p.res.failure, SOCKS5_TCP_OK);
+	assert_true(p.fd >= 0);
+	socks5_tcp_free(p.session);
+	close(p.fd);
+	close(conn);
+	close(lfd);
+	ev_loop_destroy(loop);
+}
+
 int
 main(void)
 {
@@ -242,6 +362,7 @@ main(void)
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_domain_reply_coalesced_with_stream),
 		cmocka_unit_test(test_proxy_unreachable),
+		cmocka_unit_test(test_connect_still_in_progress),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
