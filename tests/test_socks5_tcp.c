@@ -232,22 +232,19 @@ test_proxy_unreachable(void **state)
 	ev_loop_destroy(loop);
 }
 
-/* The session being driven by test_connect_still_in_progress, and its end. */
-struct pending {
-	struct socks5_tcp *session;
-	struct socks5_tcp_result res;
-	int fd, done;
-};
-
+/* Runs loop until fd has at least len bytes to read, at most 5 s of loop time. */
 static void
-pending_done_cb(void *arg, const struct socks5_tcp_result *res)
+wait_readable(struct ev_loop *loop, int fd, size_t len)
 {
-	struct pending *p = arg;
+	for (int i = 0; i < 500; i++) {
+		int avail = 0;
 
-	p->done++;
-	p->res = *res;
-	if (res->failure == SOCKS5_TCP_OK)
-		p->fd = socks5_tcp_take_fd(p->session);
+		assert_int_equal(ioctl(fd, FIONREAD, &avail), 0);
+		if (avail >= (int)len)
+			return;
+		loop_run_for(loop, 0.01);
+	}
+	fail_msg("%zu bytes did not arrive within 5 s", len);
 }
 
 /* Reads exactly len bytes from fd (blocking, a 5 s receive timeout) into buf. */
@@ -279,12 +276,11 @@ test_connect_still_in_progress(void **state)
 	static const uint8_t expect_req[] = {5, 1, 0, 1, 198, 19, 0, 10, 0, 80};
 	static const uint8_t method_reply[] = {5, 0};
 	static const uint8_t reply[] = {5, 0, 0, 1, 127, 0, 0, 1, 0x1f, 0x90};
-	struct t2s_endpoint target = {.type = T2S_ENDPOINT_IPV4, .port = 80, .u.ipv4 = {198, 19, 0, 10}};
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(sin);
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	struct socks5_server server = {0};
-	struct pending p = {.fd = -1};
+	struct socks5_outcome o;
 	uint8_t buf[sizeof(expect_req)];
 	int lfd, filler, conn = -1;
 
@@ -300,10 +296,9 @@ test_connect_still_in_progress(void **state)
 	memcpy(&server.addr, &sin, sizeof(sin));
 	server.addrlen = sizeof(sin);
 
-	p.session = socks5_tcp_new(loop, &server, &target, pending_done_cb, &p);
-	assert_non_null(p.session);
+	socks5_outcome_start(&o, loop, &server);
 	loop_run_for(loop, 0.05);
-	assert_int_equal(p.done, 0);
+	assert_int_equal(o.done, 0);
 	/* Make room: the filler leaves the queue, the session's next SYN is taken. */
 	close(accept(lfd, NULL, NULL));
 	close(filler);
@@ -315,35 +310,20 @@ test_connect_still_in_progress(void **state)
 	assert_true(conn >= 0);
 	assert_int_equal(fcntl(conn, F_SETFL, 0), 0);
 	/* The greeting arrives (after the loop saw the connection up), alone: step by step. */
-	for (int i = 0; i < 500; i++) {
-		int avail = 0;
-
-		assert_int_equal(ioctl(conn, FIONREAD, &avail), 0);
-		if (avail >= (int)sizeof(greeting))
-			break;
-		loop_run_for(loop, 0.01);
-	}
+	wait_readable(loop, conn, sizeof(greeting));
 	read_exactly(conn, buf, sizeof(greeting));
 	assert_memory_equal(buf, greeting, sizeof(greeting));
 	assert_int_equal(send(conn, method_reply, sizeof(method_reply), 0), (ssize_t)sizeof(method_reply));
-	for (int i = 0; i < 500; i++) {
-		int avail = 0;
-
-		assert_int_equal(ioctl(conn, FIONREAD, &avail), 0);
-		if (avail >= (int)sizeof(expect_req))
-			break;
-		loop_run_for(loop, 0.01);
-	}
+	wait_readable(loop, conn, sizeof(expect_req));
 	read_exactly(conn, buf, sizeof(expect_req));
 	assert_memory_equal(buf, expect_req, sizeof(expect_req));
 	assert_int_equal(send(conn, reply, sizeof(reply), 0), (ssize_t)sizeof(reply));
-	for (int i = 0; i < 500 && p.done == 0; i++)
+	for (int i = 0; i < 500 && o.done == 0; i++)
 		loop_run_for(loop, 0.01);
-	assert_int_equal(p.done, 1);
-	assert_int_equal(p.res.failure, SOCKS5_TCP_OK);
-	assert_true(p.fd >= 0);
-	socks5_tcp_free(p.session);
-	close(p.fd);
+	assert_int_equal(o.done, 1);
+	assert_int_equal(o.res.failure, SOCKS5_TCP_OK);
+	assert_true(o.fd >= 0);
+	close(o.fd);
 	close(conn);
 	close(lfd);
 	ev_loop_destroy(loop);

@@ -36,7 +36,7 @@ outcome_done(void *arg)
 }
 
 void
-socks5_outcome_connect(struct socks5_outcome *o, struct ev_loop *loop, const struct socks5_server *server)
+socks5_outcome_start(struct socks5_outcome *o, struct ev_loop *loop, const struct socks5_server *server)
 {
 	struct t2s_endpoint target = {.type = T2S_ENDPOINT_IPV4, .port = 80, .u.ipv4 = {198, 19, 0, 10}};
 
@@ -44,6 +44,12 @@ socks5_outcome_connect(struct socks5_outcome *o, struct ev_loop *loop, const str
 	o->fd = -1;
 	o->session = socks5_tcp_new(loop, server, &target, outcome_done_cb, o);
 	assert_non_null(o->session);
+}
+
+void
+socks5_outcome_connect(struct socks5_outcome *o, struct ev_loop *loop, const struct socks5_server *server)
+{
+	socks5_outcome_start(o, loop, server);
 	(void)loop_run_until(loop, outcome_done, o, 5.0);
 	socks5_tcp_free(o->session);
 	assert_int_equal(o->done, 1);

@@ -24,4 +24,7 @@ struct socks5_outcome {
  */
 void socks5_outcome_connect(struct socks5_outcome *o, struct ev_loop *loop, const struct socks5_server *server);
 
+/* Only starts that CONNECT: the test runs the loop itself and reads *o as it goes. */
+void socks5_outcome_start(struct socks5_outcome *o, struct ev_loop *loop, const struct socks5_server *server);
+
 #endif
