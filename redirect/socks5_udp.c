@@ -268,7 +268,9 @@ on_ctrl_handshake(struct socks5_udp *s, int revents)
 {
 	enum socks5_handshake_status st;
 
-	if (revents & EV_WRITE)
+	if (s->hs.step == SOCKS5_HANDSHAKE_STEP_DONE)
+		st = SOCKS5_HANDSHAKE_FAILED; /* in socks5_udp_new: the event was fed to report it here */
+	else if (revents & EV_WRITE)
 		st = socks5_handshake_on_writable(&s->hs, s->ctrl_fd);
 	else if (revents & EV_READ)
 		st = socks5_handshake_on_readable(&s->hs, s->ctrl_fd);
@@ -419,6 +421,7 @@ socks5_udp_new(struct ev_loop *loop, const struct socks5_server *server, const s
 	 * known yet", in the family of the proxy. */
 	struct t2s_endpoint any = {.type = server->addr.ss_family == AF_INET6 ? T2S_ENDPOINT_IPV6
 									     : T2S_ENDPOINT_IPV4};
+	enum socks5_handshake_status st;
 	struct socks5_udp *s;
 	bool shared;
 	int fd;
@@ -452,8 +455,13 @@ socks5_udp_new(struct ev_loop *loop, const struct socks5_server *server, const s
 	s->arg = arg;
 	socks5_handshake_init(&s->hs, server, SOCKS5_CMD_UDP_ASSOCIATE, &any);
 	ev_io_init(&s->relay_io, socks5_udp_relay_io_cb, -1, EV_READ);
-	ev_io_init(&s->ctrl_io, socks5_udp_ctrl_io_cb, fd, EV_WRITE);
-	ev_io_start(loop, &s->ctrl_io);
+	/* The greeting goes out now if the connection is already up (socks5_handshake.h). */
+	st = socks5_handshake_on_connect_started(&s->hs, fd);
+	ev_io_init(&s->ctrl_io, socks5_udp_ctrl_io_cb, fd, st == SOCKS5_HANDSHAKE_NEED_READ ? EV_READ : EV_WRITE);
+	if (st == SOCKS5_HANDSHAKE_FAILED)
+		ev_feed_event(loop, &s->ctrl_io, EV_WRITE); /* reported from the loop, as any failure */
+	else
+		ev_io_start(loop, &s->ctrl_io);
 	return s;
 }
 

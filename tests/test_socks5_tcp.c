@@ -13,10 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <fcntl.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -232,37 +229,6 @@ test_proxy_unreachable(void **state)
 	ev_loop_destroy(loop);
 }
 
-/* Runs loop until fd has at least len bytes to read, at most 5 s of loop time. */
-static void
-wait_readable(struct ev_loop *loop, int fd, size_t len)
-{
-	for (int i = 0; i < 500; i++) {
-		int avail = 0;
-
-		assert_int_equal(ioctl(fd, FIONREAD, &avail), 0);
-		if (avail >= (int)len)
-			return;
-		loop_run_for(loop, 0.01);
-	}
-	fail_msg("%zu bytes did not arrive within 5 s", len);
-}
-
-/* Reads exactly len bytes from fd (blocking, a 5 s receive timeout) into buf. */
-static void
-read_exactly(int fd, uint8_t *buf, size_t len)
-{
-	struct timeval tv = {.tv_sec = 5};
-	size_t n = 0;
-
-	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
-	while (n < len) {
-		ssize_t r = recv(fd, buf + n, len - n, 0);
-
-		assert_true(r > 0);
-		n += (size_t)r;
-	}
-}
-
 /*
  * A proxy whose accept queue is full drops the SYN, so the connection is still in
  * SYN_SENT when the session tries its first write right after connect(): that write
@@ -272,61 +238,30 @@ read_exactly(int fd, uint8_t *buf, size_t len)
 static void
 test_connect_still_in_progress(void **state)
 {
-	static const uint8_t greeting[] = {5, 1, 0};
 	static const uint8_t expect_req[] = {5, 1, 0, 1, 198, 19, 0, 10, 0, 80};
-	static const uint8_t method_reply[] = {5, 0};
-	static const uint8_t reply[] = {5, 0, 0, 1, 127, 0, 0, 1, 0x1f, 0x90};
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sin);
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct socks5_server server = {0};
+	struct server s;
 	struct socks5_outcome o;
-	uint8_t buf[sizeof(expect_req)];
-	int lfd, filler, conn = -1;
+	const uint8_t *req;
+	size_t req_len;
 
 	(void)state;
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(lfd >= 0);
-	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
-	assert_int_equal(listen(lfd, 0), 0); /* room for one connection not yet accepted */
-	filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(filler >= 0);
-	assert_int_equal(connect(filler, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	memcpy(&server.addr, &sin, sizeof(sin));
-	server.addrlen = sizeof(sin);
-
-	socks5_outcome_start(&o, loop, &server);
-	loop_run_for(loop, 0.05);
+	server_start(&s, FAKE_SOCKS5_SCRIPT_OK_SPLIT);
+	fake_socks5_fill_backlog(s.fake);
+	socks5_outcome_start(&o, s.loop, fake_socks5_server(s.fake));
+	loop_run_for(s.loop, 0.05);
 	assert_int_equal(o.done, 0);
-	/* Make room: the filler leaves the queue, the session's next SYN is taken. */
-	close(accept(lfd, NULL, NULL));
-	close(filler);
-	for (int i = 0; i < 500 && conn < 0; i++) {
-		conn = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
-		if (conn < 0)
-			loop_run_for(loop, 0.01);
-	}
-	assert_true(conn >= 0);
-	assert_int_equal(fcntl(conn, F_SETFL, 0), 0);
-	/* The greeting arrives (after the loop saw the connection up), alone: step by step. */
-	wait_readable(loop, conn, sizeof(greeting));
-	read_exactly(conn, buf, sizeof(greeting));
-	assert_memory_equal(buf, greeting, sizeof(greeting));
-	assert_int_equal(send(conn, method_reply, sizeof(method_reply), 0), (ssize_t)sizeof(method_reply));
-	wait_readable(loop, conn, sizeof(expect_req));
-	read_exactly(conn, buf, sizeof(expect_req));
-	assert_memory_equal(buf, expect_req, sizeof(expect_req));
-	assert_int_equal(send(conn, reply, sizeof(reply), 0), (ssize_t)sizeof(reply));
+	fake_socks5_free_backlog(s.fake);
 	for (int i = 0; i < 500 && o.done == 0; i++)
-		loop_run_for(loop, 0.01);
+		loop_run_for(s.loop, 0.01);
 	assert_int_equal(o.done, 1);
 	assert_int_equal(o.res.failure, SOCKS5_TCP_OK);
 	assert_true(o.fd >= 0);
+	read_after_reply(&s, o.fd, "BANNER");
 	close(o.fd);
-	close(conn);
-	close(lfd);
-	ev_loop_destroy(loop);
+	req = fake_socks5_script_request(s.fake, &req_len);
+	assert_int_equal(req_len, sizeof(expect_req));
+	assert_memory_equal(req, expect_req, sizeof(expect_req));
+	finish_server(&s);
 }
 
 int

@@ -343,6 +343,35 @@ test_ipv6_proxy(void **state)
 	assert_memory_equal(srv.request, expect_req, sizeof(expect_req));
 }
 
+/*
+ * The control connection still in SYN_SENT when the session tries its first write (the
+ * proxy's accept queue is full, its SYN dropped): nothing is sent or failed then; the
+ * association completes once the SYN's retransmission gets through.
+ */
+static void
+test_connect_still_in_progress(void **state)
+{
+	struct t2s_endpoint v4 = {.type = T2S_ENDPOINT_IPV4, .port = 9, .u.ipv4 = {198, 19, 0, 3}};
+	struct t2s_endpoint v4_src = {.type = T2S_ENDPOINT_IPV4, .port = 10, .u.ipv4 = {198, 19, 0, 2}};
+	struct server srv;
+	struct outcome *o;
+
+	(void)state;
+	assert_int_equal(server_start(&srv, AF_INET, FAKE_SOCKS5_SCRIPT_UDP_ECHO), 0);
+	fake_socks5_fill_backlog(srv.fake);
+	o = outcome_new(&srv, AF_INET, srv.port, NULL, NULL);
+	o->session = socks5_udp_new(o->loop, &o->server, NULL, &callbacks, o);
+	assert_non_null(o->session);
+	loop_run_for(o->loop, 0.05);
+	assert_int_equal(o->ready, 0);
+	fake_socks5_free_backlog(srv.fake);
+	run_until(o, &o->ready, 1);
+	assert_int_equal(o->res.failure, SOCKS5_UDP_OK);
+	round_trip(o, &v4, (const uint8_t *)"late", 4, &v4_src);
+	outcome_free(o);
+	server_finish(&srv);
+}
+
 static void
 test_auth(void **state)
 {
@@ -811,6 +840,7 @@ main(void)
 		cmocka_unit_test(test_close_after_greeting),
 		cmocka_unit_test(test_close_on_associate),
 		cmocka_unit_test(test_proxy_unreachable),
+		cmocka_unit_test(test_connect_still_in_progress),
 		cmocka_unit_test(test_relay_addr_choice),
 	};
 

@@ -50,6 +50,7 @@ struct conn {
 struct fake_socks5 {
 	struct ev_loop *loop;
 	int listen_fd;
+	int filler_fd; /* fake_socks5_fill_backlog's connection, or -1 */
 	ev_io listen_io;
 	struct socks5_server server;
 	enum fake_socks5_reply reply;
@@ -358,6 +359,7 @@ fake_new(struct ev_loop *loop, int family)
 
 	assert_non_null(f);
 	f->loop = loop;
+	f->filler_fd = -1;
 	f->listen_fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	assert_true(f->listen_fd >= 0);
 	if (bind(f->listen_fd, (struct sockaddr *)&ss, len) < 0) {
@@ -392,8 +394,38 @@ fake_socks5_free(struct fake_socks5 *f)
 	}
 	script_free(f);
 	ev_io_stop(f->loop, &f->listen_io);
+	if (f->filler_fd >= 0)
+		close(f->filler_fd);
 	close(f->listen_fd);
 	free(f);
+}
+
+void
+fake_socks5_fill_backlog(struct fake_socks5 *f)
+{
+	assert_true(f->filler_fd < 0);
+	ev_io_stop(f->loop, &f->listen_io);
+	assert_int_equal(listen(f->listen_fd, 0), 0); /* room for one connection not accepted */
+	f->filler_fd = socket(f->server.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(f->filler_fd >= 0);
+	/* Completes on loopback within connect(): the handshake needs no accept. */
+	assert_int_equal(connect(f->filler_fd, (const struct sockaddr *)&f->server.addr, f->server.addrlen), 0);
+}
+
+void
+fake_socks5_free_backlog(struct fake_socks5 *f)
+{
+	int fd;
+
+	assert_true(f->filler_fd >= 0);
+	/* The filler is first in the queue (it was there before anything else could be). */
+	fd = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(fd >= 0);
+	close(fd);
+	close(f->filler_fd);
+	f->filler_fd = -1;
+	assert_int_equal(listen(f->listen_fd, FAKE_SOCKS5_MAX_CONNS), 0);
+	ev_io_start(f->loop, &f->listen_io);
 }
 
 const struct socks5_server *

@@ -102,6 +102,14 @@ const struct fake_socks5_stats *fake_socks5_get_stats(const struct fake_socks5 *
 /* Runs the loop until exactly n control connections are open, at most timeout seconds. */
 bool fake_socks5_wait_live(struct fake_socks5 *f, unsigned n, double timeout);
 
+/*
+ * Makes the listener drop new SYNs: its accept backlog becomes 0 and one connection of
+ * the fake's own fills it, not accepted, so a client connecting now stays in SYN_SENT
+ * until fake_socks5_free_backlog (then its SYN's retransmission, ~1 s later, gets in).
+ */
+void fake_socks5_fill_backlog(struct fake_socks5 *f);
+void fake_socks5_free_backlog(struct fake_socks5 *f);
+
 /* Fills *out with a loopback port that was just free (bound, read, closed): connecting
  * to it is refused. */
 void fake_socks5_refused_server(struct socks5_server *out);
