@@ -88,28 +88,37 @@ finish_server(struct server *s)
 	ev_loop_destroy(s->loop);
 }
 
+/* After FAKE_SOCKS5_SCRIPT_OK_SPLIT: the CONNECT succeeded, the proxy saw the request
+ * for 198.19.0.10:80, and the banner behind the reply stayed on the socket. */
+static void
+assert_ok_split(struct server *s, struct socks5_outcome *o)
+{
+	static const uint8_t expect_req[] = {5, 1, 0, 1, 198, 19, 0, 10, 0, 80};
+	const uint8_t *req;
+	size_t req_len;
+
+	assert_int_equal(o->res.failure, SOCKS5_TCP_OK);
+	assert_int_equal(o->res.err, 0);
+	assert_true(o->fd >= 0);
+	/* The server-first bytes after the reply were not swallowed by the handshake. */
+	read_after_reply(s, o->fd, "BANNER");
+	close(o->fd);
+	req = fake_socks5_script_request(s->fake, &req_len);
+	assert_int_equal(req_len, sizeof(expect_req));
+	assert_memory_equal(req, expect_req, sizeof(expect_req));
+	finish_server(s);
+}
+
 static void
 test_success_split_reply_keeps_banner(void **state)
 {
-	static const uint8_t expect_req[] = {5, 1, 0, 1, 198, 19, 0, 10, 0, 80};
 	struct server s;
 	struct socks5_outcome o;
-	const uint8_t *req;
-	size_t req_len;
 
 	(void)state;
 	server_start(&s, FAKE_SOCKS5_SCRIPT_OK_SPLIT);
 	handshake(&s, NULL, NULL, &o);
-	assert_int_equal(o.res.failure, SOCKS5_TCP_OK);
-	assert_int_equal(o.res.err, 0);
-	assert_true(o.fd >= 0);
-	/* The server-first bytes after the reply were not swallowed by the handshake. */
-	read_after_reply(&s, o.fd, "BANNER");
-	close(o.fd);
-	req = fake_socks5_script_request(s.fake, &req_len);
-	assert_int_equal(req_len, sizeof(expect_req));
-	assert_memory_equal(req, expect_req, sizeof(expect_req));
-	finish_server(&s);
+	assert_ok_split(&s, &o);
 }
 
 static void
@@ -238,11 +247,8 @@ test_proxy_unreachable(void **state)
 static void
 test_connect_still_in_progress(void **state)
 {
-	static const uint8_t expect_req[] = {5, 1, 0, 1, 198, 19, 0, 10, 0, 80};
 	struct server s;
 	struct socks5_outcome o;
-	const uint8_t *req;
-	size_t req_len;
 
 	(void)state;
 	server_start(&s, FAKE_SOCKS5_SCRIPT_OK_SPLIT);
@@ -254,14 +260,7 @@ test_connect_still_in_progress(void **state)
 	for (int i = 0; i < 500 && o.done == 0; i++)
 		loop_run_for(s.loop, 0.01);
 	assert_int_equal(o.done, 1);
-	assert_int_equal(o.res.failure, SOCKS5_TCP_OK);
-	assert_true(o.fd >= 0);
-	read_after_reply(&s, o.fd, "BANNER");
-	close(o.fd);
-	req = fake_socks5_script_request(s.fake, &req_len);
-	assert_int_equal(req_len, sizeof(expect_req));
-	assert_memory_equal(req, expect_req, sizeof(expect_req));
-	finish_server(&s);
+	assert_ok_split(&s, &o);
 }
 
 int
