@@ -179,7 +179,7 @@ first_write(struct http_connect *s)
 		}
 		s->step = STEP_CONNECT_FAILED;
 		s->connect_err = -errno;
-		ev_feed_event(s->loop, &s->io, EV_WRITE);
+		io_watch_report_soon(s->loop, &s->io);
 		return;
 	}
 	s->step = STEP_SENDING;

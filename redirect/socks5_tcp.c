@@ -65,7 +65,7 @@ start(struct socks5_tcp *s, bool may_pipeline, int fd)
 		st = socks5_handshake_on_connect_started(&s->hs, fd);
 	ev_io_init(&s->io, socks5_tcp_io_cb, fd, st == SOCKS5_HANDSHAKE_NEED_READ ? EV_READ : EV_WRITE);
 	if (st == SOCKS5_HANDSHAKE_FAILED)
-		ev_feed_event(s->loop, &s->io, EV_WRITE); /* reported from the loop, as any failure */
+		io_watch_report_soon(s->loop, &s->io); /* reported from the loop, as any failure */
 	else
 		ev_io_start(s->loop, &s->io);
 	return 0;

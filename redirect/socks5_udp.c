@@ -459,7 +459,7 @@ socks5_udp_new(struct ev_loop *loop, const struct socks5_server *server, const s
 	st = socks5_handshake_on_connect_started(&s->hs, fd);
 	ev_io_init(&s->ctrl_io, socks5_udp_ctrl_io_cb, fd, st == SOCKS5_HANDSHAKE_NEED_READ ? EV_READ : EV_WRITE);
 	if (st == SOCKS5_HANDSHAKE_FAILED)
-		ev_feed_event(loop, &s->ctrl_io, EV_WRITE); /* reported from the loop, as any failure */
+		io_watch_report_soon(loop, &s->ctrl_io); /* reported from the loop, as any failure */
 	else
 		ev_io_start(loop, &s->ctrl_io);
 	return s;

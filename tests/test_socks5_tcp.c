@@ -238,6 +238,41 @@ test_proxy_unreachable(void **state)
 	ev_loop_destroy(loop);
 }
 
+static void
+guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+}
+
+/*
+ * The refusal (found by the first write, inside socks5_tcp_new) is reported by a real
+ * event: one EVRUN_ONCE iteration, as `tun2socks check` runs its loop, reports it and
+ * returns, instead of blocking until some other event (the 5 s guard here).
+ */
+static void
+test_proxy_unreachable_one_iteration(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct socks5_server refused;
+	struct socks5_outcome o;
+	ev_timer guard;
+
+	(void)state;
+	fake_socks5_refused_server(&refused);
+	socks5_outcome_start(&o, loop, &refused);
+	ev_timer_init(&guard, guard_cb, 5.0, 0);
+	ev_timer_start(loop, &guard);
+	ev_run(loop, EVRUN_ONCE);
+	assert_int_equal(o.done, 1);
+	assert_true(ev_is_active(&guard)); /* returned before the guard expired */
+	ev_timer_stop(loop, &guard);
+	assert_int_equal(o.res.failure, SOCKS5_TCP_PROXY_UNREACHABLE);
+	assert_int_equal(o.res.err, -ECONNREFUSED);
+	ev_loop_destroy(loop);
+}
+
 /*
  * A proxy whose accept queue is full drops the SYN, so the connection is still in
  * SYN_SENT when the session tries its first write right after connect(): that write
@@ -276,6 +311,7 @@ main(void)
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_domain_reply_coalesced_with_stream),
 		cmocka_unit_test(test_proxy_unreachable),
+		cmocka_unit_test(test_proxy_unreachable_one_iteration),
 		cmocka_unit_test(test_connect_still_in_progress),
 	};
 
