@@ -19,17 +19,4 @@ io_watch_set(struct ev_loop *loop, ev_io *w, int events)
 	ev_io_start(loop, w);
 }
 
-/*
- * Runs w's callback for EV_WRITE from the loop, soon, to report a failure found outside
- * it (a connect that failed before the session was returned to its caller): w watches a
- * socket whose connect failed, which is closed and so always ready (EPOLLHUP). A real
- * event, not one fed with ev_feed_event: a loop run with EVRUN_ONCE (tun2socks check)
- * returns after it, where a fed event runs on entry and the loop then blocks.
- */
-static inline void
-io_watch_report_soon(struct ev_loop *loop, ev_io *w)
-{
-	io_watch_set(loop, w, EV_WRITE);
-}
-
 #endif

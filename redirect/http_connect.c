@@ -177,9 +177,10 @@ first_write(struct http_connect *s)
 			ev_io_start(s->loop, &s->io);
 			return;
 		}
+		/* Reported from the loop: the failed socket is ready at once (EV_WRITE). */
 		s->step = STEP_CONNECT_FAILED;
 		s->connect_err = -errno;
-		io_watch_report_soon(s->loop, &s->io);
+		ev_io_start(s->loop, &s->io);
 		return;
 	}
 	s->step = STEP_SENDING;

@@ -91,7 +91,11 @@ void socks5_handshake_pipeline(struct socks5_handshake *hs, uint8_t method);
  * handshake then skips a wait for writability, an SO_ERROR query and a change of the
  * watched events). NEED_WRITE, still CONNECTING, when it is not up yet: the owner waits
  * for EV_WRITE as after init. A failure here is the connect's:
- * SOCKS5_HANDSHAKE_PROXY_UNREACHABLE, err from the socket (ECONNREFUSED, ...).
+ * SOCKS5_HANDSHAKE_PROXY_UNREACHABLE, err from the socket (ECONNREFUSED, ...); the owner
+ * reports it from the loop all the same, by watching fd for EV_WRITE: a socket whose
+ * connect failed is closed, so ready at once (EPOLLHUP). That is a real event, which
+ * ends an EVRUN_ONCE iteration (tun2socks check); an ev_feed_event would run on entry to
+ * ev_run and leave the loop blocked after it.
  */
 enum socks5_handshake_status socks5_handshake_on_connect_started(struct socks5_handshake *hs, int fd);
 

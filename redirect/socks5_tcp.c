@@ -63,11 +63,9 @@ start(struct socks5_tcp *s, bool may_pipeline, int fd)
 	}
 	if (made_here)
 		st = socks5_handshake_on_connect_started(&s->hs, fd);
+	/* FAILED too watches for EV_WRITE: reported from the loop (socks5_handshake.h). */
 	ev_io_init(&s->io, socks5_tcp_io_cb, fd, st == SOCKS5_HANDSHAKE_NEED_READ ? EV_READ : EV_WRITE);
-	if (st == SOCKS5_HANDSHAKE_FAILED)
-		io_watch_report_soon(s->loop, &s->io); /* reported from the loop, as any failure */
-	else
-		ev_io_start(s->loop, &s->io);
+	ev_io_start(s->loop, &s->io);
 	return 0;
 }
 
@@ -165,7 +163,7 @@ socks5_tcp_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)loop;
 	if (s->hs.step == SOCKS5_HANDSHAKE_STEP_DONE) {
-		finish(s); /* failed in start(): the event was fed to report it from here */
+		finish(s); /* failed in start(), reported from here */
 		return;
 	}
 	if (revents & EV_WRITE)

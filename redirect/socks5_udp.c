@@ -269,7 +269,7 @@ on_ctrl_handshake(struct socks5_udp *s, int revents)
 	enum socks5_handshake_status st;
 
 	if (s->hs.step == SOCKS5_HANDSHAKE_STEP_DONE)
-		st = SOCKS5_HANDSHAKE_FAILED; /* in socks5_udp_new: the event was fed to report it here */
+		st = SOCKS5_HANDSHAKE_FAILED; /* failed in socks5_udp_new, reported from here */
 	else if (revents & EV_WRITE)
 		st = socks5_handshake_on_writable(&s->hs, s->ctrl_fd);
 	else if (revents & EV_READ)
@@ -457,11 +457,9 @@ socks5_udp_new(struct ev_loop *loop, const struct socks5_server *server, const s
 	ev_io_init(&s->relay_io, socks5_udp_relay_io_cb, -1, EV_READ);
 	/* The greeting goes out now if the connection is already up (socks5_handshake.h). */
 	st = socks5_handshake_on_connect_started(&s->hs, fd);
+	/* FAILED too watches for EV_WRITE: reported from the loop (socks5_handshake.h). */
 	ev_io_init(&s->ctrl_io, socks5_udp_ctrl_io_cb, fd, st == SOCKS5_HANDSHAKE_NEED_READ ? EV_READ : EV_WRITE);
-	if (st == SOCKS5_HANDSHAKE_FAILED)
-		io_watch_report_soon(loop, &s->ctrl_io); /* reported from the loop, as any failure */
-	else
-		ev_io_start(loop, &s->ctrl_io);
+	ev_io_start(loop, &s->ctrl_io);
 	return s;
 }
 
