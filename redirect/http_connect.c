@@ -56,6 +56,20 @@ fail(struct http_connect *s, enum proxy_tcp_failure failure, int err)
 	finish(s, &res);
 }
 
+/* n more bytes of the request went out: watch for the rest, or for the response. */
+static void
+sent(struct http_connect *s, size_t n)
+{
+	s->out_off += n;
+	if (s->out_off < s->out_len) {
+		io_watch_set(s->loop, &s->io, EV_WRITE);
+		return;
+	}
+	explicit_bzero(s->out, s->out_len); /* the credentials are not kept longer than needed */
+	s->step = STEP_RECEIVING;
+	io_watch_set(s->loop, &s->io, EV_READ);
+}
+
 static void
 on_writable(struct http_connect *s)
 {
@@ -76,12 +90,7 @@ on_writable(struct http_connect *s)
 			fail(s, PROXY_TCP_PROTOCOL, -errno);
 		return;
 	}
-	s->out_off += (size_t)n;
-	if (s->out_off < s->out_len)
-		return;
-	explicit_bzero(s->out, s->out_len); /* the credentials are not kept longer than needed */
-	s->step = STEP_RECEIVING;
-	io_watch_set(s->loop, &s->io, EV_READ);
+	sent(s, (size_t)n);
 }
 
 /* Consumes n bytes already peeked: they are in the socket, so recv returns them all. */
@@ -172,26 +181,17 @@ first_write(struct http_connect *s)
 {
 	ssize_t n = send(s->fd, s->out, s->out_len, MSG_NOSIGNAL);
 
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EINTR) {
-			ev_io_start(s->loop, &s->io);
-			return;
-		}
+	if (n >= 0) {
+		s->step = STEP_SENDING;
+		sent(s, (size_t)n);
+		return;
+	}
+	if (errno != EAGAIN && errno != EINTR) {
 		/* Reported from the loop: the failed socket is ready at once (EV_WRITE). */
 		s->step = STEP_CONNECT_FAILED;
 		s->connect_err = -errno;
-		ev_io_start(s->loop, &s->io);
-		return;
 	}
-	s->step = STEP_SENDING;
-	s->out_off = (size_t)n;
-	if (s->out_off < s->out_len) {
-		ev_io_start(s->loop, &s->io);
-		return;
-	}
-	explicit_bzero(s->out, s->out_len);
-	s->step = STEP_RECEIVING;
-	io_watch_set(s->loop, &s->io, EV_READ);
+	ev_io_start(s->loop, &s->io);
 }
 
 static struct http_connect *
