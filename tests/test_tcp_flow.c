@@ -54,6 +54,21 @@
 static struct ev_loop *g_loop;
 static uint16_t g_next_port = 20000;
 
+/* shutdown(2) calls on descriptors other than the test's target end (linked with
+ * -Wl,--wrap=shutdown): tun2socks' half-closes of its proxy sockets. */
+static unsigned g_shutdowns;
+static int g_shutdown_skip_fd = -1;
+int __real_shutdown(int fd, int how);
+int __wrap_shutdown(int fd, int how);
+
+int
+__wrap_shutdown(int fd, int how)
+{
+	if (fd != g_shutdown_skip_fd)
+		g_shutdowns++;
+	return __real_shutdown(fd, how);
+}
+
 /* Runs the loop until cond holds or secs pass. */
 #define ASSERT_WITHIN(cond, secs) \
 	do { \
@@ -522,6 +537,58 @@ test_close_app_first(void **state)
 	assert_int_equal(x->app->rsts, 0);
 }
 
+/* The app FINs while the target's side stays open: the proxy gets a half-close
+ * (shutdown), reads EOF, and still sends; the app receives it all, then the FIN. */
+static void
+test_half_close_app_first(void **state)
+{
+	struct fx *x = *state;
+
+	open_flow(x);
+	g_shutdowns = 0;
+	g_shutdown_skip_fd = x->target->fd;
+	tcp_app_send(x->app, 3000);
+	tcp_app_close(x->app);
+	ASSERT_WITHIN(x->target->rx_eof, WAIT);
+	assert_int_equal(x->target->rx_bytes, 3000);
+	assert_int_equal(g_shutdowns, 1);
+	tcp_target_send(x->target, DOWNLOAD);
+	tcp_target_shutdown(x->target);
+	ASSERT_WITHIN(x->app->got_fin, BULK_WAIT);
+	assert_int_equal(x->app->rx_bytes, DOWNLOAD);
+	assert_false(x->app->rx_bad);
+	assert_int_equal(x->app->rsts, 0);
+	assert_int_equal(g_shutdowns, 1);
+}
+
+/*
+ * The target FINs first and the app answers with its own (an HTTP server closing, the
+ * benchmark's connections): with both EOFs in and nothing left in lwIP the flow ends at
+ * once, and close() sends the proxy its FIN: no shutdown before it (one system call a
+ * connection fewer). The target reads an EOF, not a reset.
+ */
+static void
+test_close_target_first_no_shutdown(void **state)
+{
+	struct fx *x = *state;
+
+	open_flow(x);
+	tcp_app_send(x->app, 3000);
+	tcp_target_send(x->target, 2000);
+	tcp_target_shutdown(x->target);
+	ASSERT_WITHIN(x->app->got_fin && x->target->rx_bytes == 3000, WAIT);
+	g_shutdowns = 0;
+	g_shutdown_skip_fd = x->target->fd;
+	tcp_app_close(x->app);
+	drain_target(x);
+	assert_int_equal(x->app->rx_bytes, 2000);
+	assert_false(x->app->rx_bad);
+	ASSERT_WITHIN(x->app->fin_acked, WAIT);
+	assert_int_equal(x->app->rsts, 0);
+	assert_int_equal(g_shutdowns, 0);
+	ASSERT_WITHIN(tcp_flows_count(x->t->tcp) == 0, WAIT);
+}
+
 /*
  * Issue 9 item 1: the target sends a little and FINs first (lwIP: FIN_WAIT_2 once the
  * app acknowledged it), the app uploads into the stalled target and FINs (TIME_WAIT,
@@ -720,7 +787,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_data_both_ways, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flow_accounting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_app_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_half_close_app_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_target_first_time_wait, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_target_first_no_shutdown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_simultaneous, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rst_from_app, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rst_from_target, setup, teardown),
