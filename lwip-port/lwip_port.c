@@ -49,9 +49,17 @@ static uint32_t ooseq_bytes = LWIP_PORT_OOSEQ_BYTES;
 struct live_node {
 	struct tcp_pcb *pcb;
 	struct live_node *next, **pprev;
+	/* While parked (lwip_port_tcp_park_quiet): off lwIP's active list, on ours. */
+	struct live_node *pnext, **ppprev;
 };
 static struct live_node *live_pcbs[LIVE_BUCKETS];
 static size_t untracked_live;
+static struct live_node *parked_pcbs;
+static size_t parked_count;
+/* Every PARK_EVERY_TICKS timer ticks (1 s), quiet pcbs idle for PARK_IDLE_SLOW_TICKS
+ * of lwIP's slow ticks (1 s) are parked. */
+#define PARK_EVERY_TICKS (1000 / TCP_TMR_INTERVAL)
+#define PARK_IDLE_SLOW_TICKS (1000 / TCP_SLOW_INTERVAL)
 static uint16_t ooseq_pbufs = LWIP_PORT_OOSEQ_PBUFS;
 
 void *
@@ -134,6 +142,8 @@ lwip_port_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)w;
 	(void)revents;
+	if (port.ticks % PARK_EVERY_TICKS == 0)
+		(void)lwip_port_tcp_park_quiet();
 	tcp_tmr();
 	if (++port.ticks % REASS_TICKS_PER_TCP_TICK == 0) {
 #if IP_REASSEMBLY
@@ -146,7 +156,7 @@ lwip_port_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 #if !IP_REASSEMBLY && !LWIP_IPV6_REASS
 	/* Nothing left to time: no wake-ups while idle (an always-on service). The next
 	 * packet into lwIP starts it again (lwip_port_timer_wake), before any pcb exists. */
-	if (tcp_active_pcbs == NULL && tcp_tw_pcbs == NULL) {
+	if (tcp_active_pcbs == NULL && tcp_tw_pcbs == NULL) { /* (parked pcbs need no timer) */
 		ev_ref(port.loop);
 		ev_timer_stop(port.loop, &port.timer);
 	}
@@ -246,6 +256,14 @@ live_pcb_destroyed_cb(u8_t id, void *data)
 		untracked_live--;
 		return;
 	}
+	/* Freed while parked (lwIP freed a pcb it no longer had on a list: an abort that
+	 * did not wake it first); lwIP's own unlink found nothing to do. */
+	if (n->ppprev != NULL) {
+		*n->ppprev = n->pnext;
+		if (n->pnext != NULL)
+			n->pnext->ppprev = n->ppprev;
+		parked_count--;
+	}
 	*n->pprev = n->next;
 	if (n->next != NULL)
 		n->next->pprev = n->pprev;
@@ -271,6 +289,8 @@ live_pcb_opened_cb(u8_t id, struct tcp_pcb_listen *lpcb, struct tcp_pcb *cpcb)
 	} else {
 		head = &live_pcbs[tuple_bucket(&cpcb->remote_ip, cpcb->remote_port, &cpcb->local_ip, cpcb->local_port)];
 		n->pcb = cpcb;
+		n->pnext = NULL;
+		n->ppprev = NULL;
 		n->next = *head;
 		n->pprev = head;
 		if (*head != NULL)
@@ -342,6 +362,105 @@ lwip_port_tcp_forget(const ip_addr_t *remote_ip, u16_t remote_port, const ip_add
 		}
 	}
 	return dropped;
+}
+
+/* Nothing for lwIP's timers to do on this pcb, and nothing arrived for a second. */
+static bool
+pcb_quiet(const struct tcp_pcb *pcb)
+{
+	return pcb->state == ESTABLISHED && pcb->unsent == NULL && pcb->unacked == NULL &&
+#if TCP_QUEUE_OOSEQ
+	       pcb->ooseq == NULL &&
+#endif
+	       pcb->refused_data == NULL && pcb->persist_backoff == 0 &&
+	       (pcb->flags & (TF_ACK_DELAY | TF_ACK_NOW | TF_CLOSEPEND | TF_RXCLOSED)) == 0 &&
+	       !ip_get_option(pcb, SOF_KEEPALIVE) && pcb->poll == NULL &&
+	       (u32_t)(tcp_ticks - pcb->tmr) >= PARK_IDLE_SLOW_TICKS;
+}
+
+size_t
+lwip_port_tcp_park_quiet(void)
+{
+	struct tcp_pcb **link = &tcp_active_pcbs, *pcb;
+	size_t parked = 0;
+
+	while ((pcb = *link) != NULL) {
+		struct live_node *n = pcb_quiet(pcb) ? tcp_ext_arg_get(pcb, LWIP_PORT_EXT_ARG) : NULL;
+
+		/* (Only tracked pcbs: their node is the way back, and frees them from our list.) */
+		if (n == NULL || n->pcb != pcb) {
+			link = &pcb->next;
+			continue;
+		}
+		*link = pcb->next;
+		pcb->next = NULL;
+		n->pnext = parked_pcbs;
+		n->ppprev = &parked_pcbs;
+		if (parked_pcbs != NULL)
+			parked_pcbs->ppprev = &n->pnext;
+		parked_pcbs = n;
+		parked++;
+	}
+	if (parked > 0) {
+		parked_count += parked;
+		tcp_active_pcbs_changed = 1;
+	}
+	return parked;
+}
+
+static void
+unpark(struct live_node *n)
+{
+	struct tcp_pcb *pcb = n->pcb;
+
+	*n->ppprev = n->pnext;
+	if (n->pnext != NULL)
+		n->pnext->ppprev = n->ppprev;
+	n->pnext = NULL;
+	n->ppprev = NULL;
+	parked_count--;
+	/* At the head, as lwIP puts a pcb it just found; a timer walk in progress starts
+	 * over (it checks tcp_active_pcbs_changed) and skips the pcbs it has done. */
+	pcb->next = tcp_active_pcbs;
+	tcp_active_pcbs = pcb;
+	tcp_active_pcbs_changed = 1;
+	lwip_port_timer_wake();
+}
+
+void
+lwip_port_tcp_wake(struct tcp_pcb *pcb)
+{
+	struct live_node *n;
+
+	if (parked_count == 0 || pcb == NULL)
+		return;
+	n = tcp_ext_arg_get(pcb, LWIP_PORT_EXT_ARG);
+	/* A pcb lwIP has already unlinked to free it (tcp_abandon sends its RST after
+	 * that) stays off the list: the destroy callback takes it off ours. */
+	if (n != NULL && n->pcb == pcb && n->ppprev != NULL && pcb->state != CLOSED)
+		unpark(n);
+}
+
+void
+lwip_port_tcp_wake_tuple(const ip_addr_t *remote_ip, u16_t remote_port, const ip_addr_t *local_ip, u16_t local_port)
+{
+	struct live_node *n;
+
+	if (parked_count == 0)
+		return;
+	n = live_pcbs[tuple_bucket(remote_ip, remote_port, local_ip, local_port)];
+	for (; n != NULL; n = n->next) {
+		if (n->ppprev != NULL && tuple_matches(n->pcb, remote_ip, remote_port, local_ip, local_port)) {
+			unpark(n);
+			return;
+		}
+	}
+}
+
+size_t
+lwip_port_tcp_parked(void)
+{
+	return parked_count;
 }
 
 void

@@ -70,6 +70,29 @@ struct pbuf;
 void lwip_port_tcp_input_new(void (*input)(void *ctx, struct pbuf *p), void *ctx, struct pbuf *syn);
 
 /*
+ * Parking: lwIP's timers visit every active pcb on every tick (30 walks a second with
+ * the 50 ms timer), idle ones included; with 10,000 connections held that is ~3 % of a
+ * core, and the timer never sleeps. Every second the timer sets aside the tracked pcbs
+ * that give its walks nothing to do (ESTABLISHED, nothing unsent or unacknowledged, no
+ * out-of-order segment, refused data, delayed ACK, persist or keepalive, no segment
+ * for a second) onto a list of lwip_port's own; lwIP does not see them. With every pcb
+ * parked the timer stops. A parked pcb must be woken before lwIP may touch it:
+ * - lwip_port_tcp_wake_tuple for every TCP segment before lwIP sees it (else lwIP
+ *   finds no pcb for it, and the listener answers an ACK with a RST);
+ * - lwip_port_tcp_wake before any lwIP call on it (tcp_write, tcp_output, tcp_recved,
+ *   tcp_shutdown, tcp_close, tcp_abort; lwIP's callbacks run on woken pcbs only).
+ * As a safety net, a parked pcb that builds a segment anyway is woken then (tunif's
+ * output hook), and one freed while parked leaves our list in its destroy callback.
+ * Returns the number parked by this call (the timer calls it; tests too).
+ */
+size_t lwip_port_tcp_park_quiet(void);
+void lwip_port_tcp_wake(struct tcp_pcb *pcb);
+void lwip_port_tcp_wake_tuple(const ip_addr_t *remote_ip, u16_t remote_port, const ip_addr_t *local_ip,
+			      u16_t local_port);
+/* Pcbs parked now. */
+size_t lwip_port_tcp_parked(void);
+
+/*
  * Counts, per hash bucket of the 4-tuple, every pcb lwIP makes from this listener until
  * lwIP frees it (ext-arg slot LWIP_PORT_EXT_ARG: passive_open and destroy), for
  * lwip_port_tcp_forget. 128 KiB of counters, fixed.

@@ -152,9 +152,13 @@ tunif_output6_cb(struct netif *netif, struct pbuf *p, const ip6_addr_t *dst)
  * MSS for that segment. Adds no options.
  */
 u32_t *
-tunif_tcp_out_hook(const struct tcp_pcb *pcb, u32_t *opts)
+tunif_tcp_out_hook(struct tcp_pcb *pcb, u32_t *opts)
 {
 	struct tunif *tif = tunif_instance;
+
+	/* The safety net of parking (lwip_port.h): a parked pcb sending goes back on
+	 * lwIP's list, where its retransmission timer runs. */
+	lwip_port_tcp_wake(pcb);
 
 	if (tif != NULL)
 		tif->seg_mss = tif->gso && pcb != NULL ? (unsigned)(uintptr_t)tcp_ext_arg_get(pcb, TUNIF_EXT_ARG) : 0;
@@ -209,6 +213,14 @@ tunif_tcp_port_hook_cb(void *arg, struct raw_pcb *pcb, struct pbuf *p, const ip_
 
 	(void)pcb;
 	(void)addr;
+	if (lwip_port_tcp_parked() > 0) {
+		u8_t ports[4];
+
+		/* A parked pcb goes back on lwIP's list before tcp_input looks for it. */
+		if (pbuf_copy_partial(p, ports, sizeof(ports), ip_current_header_tot_len()) == sizeof(ports))
+			lwip_port_tcp_wake_tuple(ip_current_src_addr(), (u16_t)(ports[0] << 8 | ports[1]),
+						 ip_current_dest_addr(), (u16_t)(ports[2] << 8 | ports[3]));
+	}
 	if (pbuf_copy_partial(p, port, sizeof(port), (u16_t)(ip_current_header_tot_len() + 2)) == sizeof(port))
 		tif->listener->local_port = (u16_t)(port[0] << 8 | port[1]);
 	return 0;

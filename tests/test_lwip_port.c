@@ -366,6 +366,109 @@ timer_sleeps_when_idle(void **state)
 	assert_false(lwip_port_timer_running());
 }
 
+/* ---- parking quiet pcbs away from lwIP's timer walks ---- */
+
+/* A tracked ESTABLISHED pcb app 198.18.0.1:PORT -> 198.19.0.10:80 whose last segment
+ * came idle_ticks slow ticks ago. */
+static struct tcp_pcb *
+fake_established(struct tcp_pcb *listener, u16_t port, u32_t idle_ticks)
+{
+	struct tcp_pcb *pcb = fake_leftover(listener, port);
+
+	pcb->state = ESTABLISHED;
+	pcb->tmr = tcp_ticks - idle_ticks;
+	return pcb;
+}
+
+static bool
+on_active_list(const struct tcp_pcb *want)
+{
+	for (struct tcp_pcb *pcb = tcp_active_pcbs; pcb != NULL; pcb = pcb->next)
+		if (pcb == want)
+			return true;
+	return false;
+}
+
+/* Quiet pcbs leave lwIP's list, busy and recent ones stay; a segment's tuple or a call
+ * on the pcb puts it back at the head; a parked pcb freed without a wake leaves our list
+ * (ASan: no use after free); with every pcb parked the timer sleeps. */
+static void
+park_quiet_pcbs(void **state)
+{
+	ip_addr_t app, dst;
+	struct tcp_pcb *l = tcp_new(), *q[4], *recent, *delayed, *untracked;
+	struct tcp_seg fake_seg;
+
+	(void)state;
+	assert_int_equal(lwip_port_init(ev_default_loop(0), NULL), 0);
+	assert_non_null(l);
+	assert_int_equal(tcp_bind(l, IP_ANY_TYPE, 80), ERR_OK);
+	l = tcp_listen(l);
+	assert_non_null(l);
+	lwip_port_tcp_track_listener(l);
+	IP_ADDR4(&app, 198, 18, 0, 1);
+	IP_ADDR4(&dst, 198, 19, 0, 10);
+	memset(&fake_seg, 0, sizeof(fake_seg));
+
+	for (int i = 0; i < 4; i++)
+		q[i] = fake_established(l, (u16_t)(40000 + i), 20);
+	recent = fake_established(l, 40010, 0);
+	delayed = fake_established(l, 40011, 20);
+	tcp_set_flags(delayed, TF_ACK_DELAY);
+	untracked = fake_established(NULL, 40012, 20);
+	struct tcp_pcb *busy = fake_established(l, 40013, 20);
+
+	busy->unacked = &fake_seg;
+	assert_int_equal(lwip_port_tcp_park_quiet(), 4);
+	assert_int_equal(lwip_port_tcp_parked(), 4);
+	assert_int_equal(active_count(), 4);
+	for (int i = 0; i < 4; i++)
+		assert_false(on_active_list(q[i]));
+	assert_true(on_active_list(recent) && on_active_list(delayed) && on_active_list(untracked) &&
+		    on_active_list(busy));
+	busy->unacked = NULL;
+	/* The next sweep parks only what has become quiet since (busy, all acknowledged). */
+	assert_int_equal(lwip_port_tcp_park_quiet(), 1);
+	lwip_port_tcp_wake(busy);
+
+	/* A segment for q[1]'s tuple: back at the head before lwIP looks. */
+	lwip_port_tcp_wake_tuple(&app, 40001, &dst, 80);
+	assert_ptr_equal(tcp_active_pcbs, q[1]);
+	assert_int_equal(lwip_port_tcp_parked(), 3);
+	/* Another tuple, and a wake of a pcb that is not parked: nothing moves. */
+	lwip_port_tcp_wake_tuple(&app, 49999, &dst, 80);
+	lwip_port_tcp_wake(recent);
+	assert_int_equal(lwip_port_tcp_parked(), 3);
+	assert_ptr_equal(tcp_active_pcbs, q[1]);
+	/* A call on q[2]: woken by the caller first. */
+	lwip_port_tcp_wake(q[2]);
+	assert_ptr_equal(tcp_active_pcbs, q[2]);
+	assert_ptr_equal(q[2]->next, q[1]);
+	assert_int_equal(lwip_port_tcp_parked(), 2);
+	/* q[0] aborted while parked: lwIP's unlink finds nothing, ours takes it off. */
+	tcp_abort(q[0]);
+	assert_int_equal(lwip_port_tcp_parked(), 1);
+	lwip_port_tcp_wake_tuple(&app, 40000, &dst, 80); /* its tuple is gone */
+	assert_int_equal(lwip_port_tcp_parked(), 1);
+
+	/* Only parked pcbs left (q[3]): the timer stops; a wake of q[3] starts it. */
+	tcp_abandon(q[1], 0);
+	tcp_abandon(q[2], 0);
+	tcp_abandon(recent, 0);
+	tcp_abandon(delayed, 0);
+	tcp_abandon(untracked, 0);
+	tcp_abandon(busy, 0);
+	assert_null(tcp_active_pcbs);
+	assert_false(run_loop(2.0, false, true));
+	lwip_port_tcp_wake(q[3]);
+	assert_true(lwip_port_timer_running());
+	assert_ptr_equal(tcp_active_pcbs, q[3]);
+	assert_int_equal(lwip_port_tcp_parked(), 0);
+	tcp_abandon(q[3], 0);
+	assert_int_equal(tcp_close(l), ERR_OK);
+	lwip_port_fini();
+}
+
 int
 main(void)
 {
@@ -377,6 +480,7 @@ main(void)
 		cmocka_unit_test(forget_walks_active_only_when_needed),
 		cmocka_unit_test(input_new_sets_active_aside),
 		cmocka_unit_test(timer_sleeps_when_idle),
+		cmocka_unit_test(park_quiet_pcbs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -641,6 +641,44 @@ test_close_simultaneous(void **state)
 	assert_int_equal(x->app->rsts, 0);
 }
 
+/*
+ * A flow idle for a second is parked off lwIP's timer walks (lwip_port.h). Then each side's data wakes it: the proxy's (a call on the pcb), the app's (a
+ * segment for a parked pcb: lwIP must find it, not answer from the listener with a
+ * RST), and a retransmission after a lost segment still happens. Closes cleanly.
+ */
+static void
+test_idle_flow_parked(void **state)
+{
+	struct fx *x = *state;
+
+	open_flow(x);
+	tcp_app_send(x->app, 1000);
+	tcp_target_send(x->target, 1000);
+	ASSERT_WITHIN(x->target->rx_bytes == 1000 && x->app->rx_bytes == 1000 && tcp_app_all_acked(x->app), WAIT);
+	ASSERT_WITHIN(lwip_port_tcp_parked() == 1, WAIT);
+	/* The proxy's bytes: through a parked pcb; the first copy to the app is lost and
+	 * lwIP's retransmission timer, running again, resends it. */
+	tun_peer_drop_next(x->peer, 1);
+	tcp_target_send(x->target, 3000);
+	ASSERT_WITHIN(x->app->rx_bytes == 4000, WAIT);
+	assert_int_equal(lwip_port_tcp_parked(), 0);
+	ASSERT_WITHIN(lwip_port_tcp_parked() == 1, WAIT);
+	/* The app's bytes: a segment for the parked pcb. */
+	tcp_app_send(x->app, 5000);
+	ASSERT_WITHIN(x->target->rx_bytes == 6000 && tcp_app_all_acked(x->app), WAIT);
+	assert_int_equal(x->app->rsts, 0);
+	ASSERT_WITHIN(lwip_port_tcp_parked() == 1, WAIT);
+	/* Closed while parked: the target's FIN, then the app's. */
+	tcp_target_shutdown(x->target);
+	ASSERT_WITHIN(x->app->got_fin, WAIT);
+	tcp_app_close(x->app);
+	drain_target(x);
+	ASSERT_WITHIN(x->app->fin_acked && tcp_flows_count(x->t->tcp) == 0, WAIT);
+	assert_int_equal(x->app->rsts, 0);
+	assert_false(x->app->rx_bad);
+	assert_int_equal(lwip_port_tcp_parked(), 0);
+}
+
 /* ---- RST relay ----------------------------------------------------------------- */
 
 /* RST from the application: the target's connection is reset (ECONNRESET), not closed. */
@@ -791,6 +829,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_close_target_first_time_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_target_first_no_shutdown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_simultaneous, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_flow_parked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rst_from_app, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rst_from_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backpressure_app_to_proxy, setup, teardown),

@@ -139,7 +139,7 @@ uint16_t lwip_port_ooseq_pbufs(const struct tcp_pcb *pcb);
  * lwip_port.c's: live pcbs counted per 4-tuple bucket (lwip_port_tcp_forget). */
 #define LWIP_TCP_PCB_NUM_EXT_ARGS 3
 /* Tells tunif.c which pcb's segment it is about to emit (its real MSS). */
-uint32_t *tunif_tcp_out_hook(const struct tcp_pcb *pcb, uint32_t *opts);
+uint32_t *tunif_tcp_out_hook(struct tcp_pcb *pcb, uint32_t *opts);
 #define LWIP_HOOK_TCP_OUT_ADD_TCPOPTS(p, hdr, pcb, opts) tunif_tcp_out_hook(pcb, opts)
 #if TCP_SND_BUF < 2 * TCP_MSS || TCP_WND < TCP_MSS || TCP_SND_QUEUELEN < 2 * (TCP_SND_BUF / TCP_MSS) || \
 	TCP_MSS + 60 + 40 > 0xffff

@@ -418,10 +418,25 @@ struct held_pkt {
 	uint8_t data[];
 };
 
+/* An IPv4 TCP segment that carries payload. */
+static bool
+tcp_with_data(const uint8_t *pkt, size_t len)
+{
+	size_t ihl = (size_t)(pkt[0] & 15) * 4;
+
+	return len >= ihl + 20 && (pkt[0] >> 4) == 4 && pkt[9] == 6 && len > ihl + (size_t)(pkt[ihl + 12] >> 4) * 4;
+}
+
 static void
 peer_read_packet(struct tun_peer *p, const uint8_t *pkt, size_t len)
 {
 	struct held_pkt *h;
+
+	if (p->drop_data > 0 && tcp_with_data(pkt, len)) {
+		p->drop_data--;
+		p->dropped++;
+		return;
+	}
 
 	if (!p->holding) {
 		peer_packet(p, pkt, len);
@@ -436,6 +451,12 @@ peer_read_packet(struct tun_peer *p, const uint8_t *pkt, size_t len)
 	p->held_tail = &h->next;
 	if (len >= 40 && pkt[9] == 6 && (pkt[(pkt[0] & 15) * 4 + 13] & TCP_FIN))
 		p->held_fins++;
+}
+
+void
+tun_peer_drop_next(struct tun_peer *p, unsigned n)
+{
+	p->drop_data = n;
 }
 
 void

@@ -45,6 +45,8 @@ struct tun_peer {
 	bool holding;    /* packets read are held, not delivered (tun_peer_hold) */
 	struct held_pkt *held_head, **held_tail;
 	unsigned held_fins; /* held TCP segments with FIN */
+	unsigned drop_data; /* TCP segments with payload still to drop (tun_peer_drop_next) */
+	unsigned dropped;   /* segments dropped so */
 	struct tcp_app *apps[TUN_PEER_MAX_APPS];
 	unsigned packets;   /* every packet read */
 	unsigned bad_csum;  /* IPv4 or TCP checksum wrong */
@@ -59,6 +61,8 @@ void tun_peer_free(struct tun_peer *p);
 /* While held, packets from tun2socks are read and kept, not delivered to the apps (so an
  * app can send before it sees them: a simultaneous close); releasing delivers them. */
 void tun_peer_hold(struct tun_peer *p, bool hold);
+/* The next n IPv4 TCP segments with payload from tun2socks are lost (a lossy link). */
+void tun_peer_drop_next(struct tun_peer *p, unsigned n);
 /* Writes one packet into the TUN; false if the socketpair is full. */
 bool tun_peer_send(struct tun_peer *p, const uint8_t *pkt, size_t len);
 

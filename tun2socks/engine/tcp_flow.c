@@ -138,7 +138,9 @@ static void forget_pcb(struct tcp_flow *f);
 #define FLOW_EXT_ARG 0
 _Static_assert(LWIP_TCP_PCB_NUM_EXT_ARGS == 3, "tcp_flow owns slot 0, tunif.c slot 1, lwip_port.c slot 2");
 
-/* True while f->pcb may still be used; forgets a pcb that lwIP will free on its own. */
+/* True while f->pcb may still be used; forgets a pcb that lwIP will free on its own.
+ * Every path that calls lwIP on the pcb comes through here first (or flow_close): a
+ * pcb parked away from lwIP's timers (lwip_port.h) is put back. */
 static bool
 pcb_usable(struct tcp_flow *f)
 {
@@ -149,6 +151,7 @@ pcb_usable(struct tcp_flow *f)
 		forget_pcb(f);
 		return false;
 	}
+	lwip_port_tcp_wake(f->pcb);
 	return true;
 }
 
@@ -846,6 +849,7 @@ flow_close(struct tcp_flow *f, enum close_how how)
 	if (f->syn != NULL)
 		pbuf_free(f->syn);
 	if (f->pcb != NULL) {
+		lwip_port_tcp_wake(f->pcb);
 		detach_pcb(f->pcb);
 		/* A graceful close leaves the pcb to lwIP, which may still retransmit: only
 		 * when no queued byte is unacknowledged (else abort, dropping its references). */
