@@ -211,21 +211,32 @@ active_count(void)
 	return n;
 }
 
-static void
-forget_walks_active_only_when_needed(void **state)
+/* Starts lwip_port and a listener on port 80 it tracks; *app and *dst are the fake
+ * pcbs' addresses (198.18.0.1 -> 198.19.0.10). */
+static struct tcp_pcb *
+tracked_listener(ip_addr_t *app, ip_addr_t *dst)
 {
-	ip_addr_t app, dst;
 	struct tcp_pcb *l = tcp_new();
 
-	(void)state;
 	assert_int_equal(lwip_port_init(ev_default_loop(0), NULL), 0);
 	assert_non_null(l);
 	assert_int_equal(tcp_bind(l, IP_ANY_TYPE, 80), ERR_OK);
 	l = tcp_listen(l);
 	assert_non_null(l);
 	lwip_port_tcp_track_listener(l);
-	IP_ADDR4(&app, 198, 18, 0, 1);
-	IP_ADDR4(&dst, 198, 19, 0, 10);
+	IP_ADDR4(app, 198, 18, 0, 1);
+	IP_ADDR4(dst, 198, 19, 0, 10);
+	return l;
+}
+
+static void
+forget_walks_active_only_when_needed(void **state)
+{
+	ip_addr_t app, dst;
+	struct tcp_pcb *l;
+
+	(void)state;
+	l = tracked_listener(&app, &dst);
 
 	/* A leftover made from the listener: found and dropped. */
 	fake_leftover(l, 20001);
@@ -396,18 +407,11 @@ static void
 park_quiet_pcbs(void **state)
 {
 	ip_addr_t app, dst;
-	struct tcp_pcb *l = tcp_new(), *q[4], *recent, *delayed, *untracked;
+	struct tcp_pcb *l, *q[4], *recent, *delayed, *untracked;
 	struct tcp_seg fake_seg;
 
 	(void)state;
-	assert_int_equal(lwip_port_init(ev_default_loop(0), NULL), 0);
-	assert_non_null(l);
-	assert_int_equal(tcp_bind(l, IP_ANY_TYPE, 80), ERR_OK);
-	l = tcp_listen(l);
-	assert_non_null(l);
-	lwip_port_tcp_track_listener(l);
-	IP_ADDR4(&app, 198, 18, 0, 1);
-	IP_ADDR4(&dst, 198, 19, 0, 10);
+	l = tracked_listener(&app, &dst);
 	memset(&fake_seg, 0, sizeof(fake_seg));
 
 	for (int i = 0; i < 4; i++)

@@ -642,9 +642,10 @@ test_close_simultaneous(void **state)
 }
 
 /*
- * A flow idle for a second is parked off lwIP's timer walks (lwip_port.h). Then each side's data wakes it: the proxy's (a call on the pcb), the app's (a
- * segment for a parked pcb: lwIP must find it, not answer from the listener with a
- * RST), and a retransmission after a lost segment still happens. Closes cleanly.
+ * A flow idle for a second is parked off lwIP's timer walks (lwip_port.h). Then each
+ * side's data wakes it: the proxy's (a call on the pcb), the app's (a segment for a
+ * parked pcb: lwIP must find it, not answer from the listener with a RST), and a
+ * retransmission after a lost segment still happens. Closes cleanly.
  */
 static void
 test_idle_flow_parked(void **state)

@@ -46,7 +46,7 @@ struct tun_peer {
 	struct held_pkt *held_head, **held_tail;
 	unsigned held_fins; /* held TCP segments with FIN */
 	unsigned drop_data; /* TCP segments with payload still to drop (tun_peer_drop_next) */
-	unsigned dropped;   /* segments dropped so */
+	unsigned dropped;   /* segments dropped so far */
 	struct tcp_app *apps[TUN_PEER_MAX_APPS];
 	unsigned packets;   /* every packet read */
 	unsigned bad_csum;  /* IPv4 or TCP checksum wrong */
