@@ -203,26 +203,26 @@ tunif_netif_init_cb(struct netif *netif)
  * Runs for every TCP segment after reassembly, just before tcp_input: points the
  * wildcard listener at this segment's destination port. Active pcbs are matched before
  * listeners, so this only matters for segments that belong to no connection (a SYN,
- * or a stray segment that earns a RST from the right port). Never eats the packet.
+ * or a stray segment that earns a RST from the right port). It also puts back a pcb
+ * parked off lwIP's list for this segment's tuple (lwip_port.h). Never eats the packet.
  */
 static u8_t
 tunif_tcp_port_hook_cb(void *arg, struct raw_pcb *pcb, struct pbuf *p, const ip_addr_t *addr)
 {
 	struct tunif *tif = arg;
-	u8_t port[2];
+	u8_t ports[4]; /* source and destination */
+	u16_t dport;
 
 	(void)pcb;
 	(void)addr;
-	if (lwip_port_tcp_parked() > 0) {
-		u8_t ports[4];
-
-		/* A parked pcb goes back on lwIP's list before tcp_input looks for it. */
-		if (pbuf_copy_partial(p, ports, sizeof(ports), ip_current_header_tot_len()) == sizeof(ports))
-			lwip_port_tcp_wake_tuple(ip_current_src_addr(), (u16_t)(ports[0] << 8 | ports[1]),
-						 ip_current_dest_addr(), (u16_t)(ports[2] << 8 | ports[3]));
-	}
-	if (pbuf_copy_partial(p, port, sizeof(port), (u16_t)(ip_current_header_tot_len() + 2)) == sizeof(port))
-		tif->listener->local_port = (u16_t)(port[0] << 8 | port[1]);
+	if (pbuf_copy_partial(p, ports, sizeof(ports), ip_current_header_tot_len()) != sizeof(ports))
+		return 0;
+	dport = (u16_t)(ports[2] << 8 | ports[3]);
+	/* A parked pcb goes back on lwIP's list before tcp_input looks for it. */
+	if (lwip_port_tcp_parked() > 0)
+		lwip_port_tcp_wake_tuple(ip_current_src_addr(), (u16_t)(ports[0] << 8 | ports[1]), ip_current_dest_addr(),
+					 dport);
+	tif->listener->local_port = dport;
 	return 0;
 }
 
