@@ -76,7 +76,8 @@ void lwip_port_tcp_input_new(void (*input)(void *ctx, struct pbuf *p), void *ctx
  * that give its walks nothing to do (ESTABLISHED, nothing unsent or unacknowledged, no
  * out-of-order segment, refused data, delayed ACK, persist or keepalive, no segment
  * for a second) onto a list of lwip_port's own; lwIP does not see them. With every pcb
- * parked the timer stops. A parked pcb must be woken before lwIP may touch it:
+ * parked and none in TIME_WAIT the timer stops. A parked pcb must be woken before lwIP
+ * may touch it:
  * - lwip_port_tcp_wake_tuple for every TCP segment before lwIP sees it (else lwIP
  *   finds no pcb for it, and the listener answers an ACK with a RST);
  * - lwip_port_tcp_wake before any lwIP call on it (tcp_write, tcp_output, tcp_recved,
